@@ -1,0 +1,18 @@
+"""alpswyft: ALP searches in simulated CTA spectra of NGC 1275 with truncated marginal neural ratio
+estimation (swyft 0.4.5).
+
+One module per concern:
+
+- :mod:`alpswyft.runscript` reads the variables of a run script;
+- :mod:`alpswyft.config` validates them into one typed :class:`~alpswyft.config.RunConfig`;
+- :mod:`alpswyft.parameters` holds the parameter table and the priors;
+- :mod:`alpswyft.physics` holds the forward models (toy models for now);
+- :mod:`alpswyft.simulator` turns a model into batches of samples (params, exp, data);
+- :mod:`alpswyft.stores` fills and reads the zarr simulation stores;
+- :mod:`alpswyft.networks`, :mod:`alpswyft.training` and :mod:`alpswyft.truncation` do one round of
+  truncated marginal neural ratio estimation;
+- :mod:`alpswyft.results` owns the results tree and the trials;
+- :mod:`alpswyft.plots` and :mod:`alpswyft.report` draw the figures and execute the notebook.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,34 @@
+"""Shared start-up of the entry scripts: argument parsing and error reporting."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from alpswyft.errors import PipelineError
+from alpswyft.results import RunTree
+
+
+def stage_parser(description: str, with_round: bool = False) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("run_dir", type=Path, help="the run folder, analysis_results/<run_name>")
+    if with_round:
+        parser.add_argument("--grid-point", type=int, required=True)
+        parser.add_argument("--round", type=int, required=True)
+    return parser
+
+
+def run(main, *args) -> None:
+    """Call ``main(*args)``; a PipelineError becomes one message on stderr and exit status 2."""
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    try:
+        main(*args)
+    except PipelineError as error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def tree(path: Path) -> RunTree:
+    return RunTree(path.resolve())

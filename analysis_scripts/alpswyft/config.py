@@ -1,0 +1,352 @@
+"""The run configuration: every run-script variable, typed and validated in one place.
+
+:func:`load_run_config` turns the raw strings of a run script (see :mod:`alpswyft.runscript`) into
+a frozen :class:`RunConfig`, or raises :class:`~alpswyft.errors.ConfigError` naming the variable,
+its value and what was expected. Variable names and meanings are those of the original pipeline's
+run scripts; ``README.md`` documents each one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from alpswyft.errors import ConfigError, ConfigErrors
+from alpswyft.grid import grid_points, parse_hyperparams
+from alpswyft.parameters import ParameterTable, parse_row
+from alpswyft.physics import MODELS
+
+#: Hyperparameters the default network reads (the original's ``network.py``).
+REQUIRED_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")
+
+#: Variables of the original run scripts that this pipeline does not need; they are accepted
+#: with a warning so that old run scripts still run.
+OBSOLETE = {
+    "conda_env": "the environment is the project's .venv, created by environments/bootstrap.sh",
+    "parent_directory": "paths are taken from the run script's own location",
+    "analysis_scripts_location": "paths are taken from the run script's own location",
+    "safe_directory": "it was never used by the original pipeline",
+    "dirstore": "it was never used by the original pipeline",
+}
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _flag(value):
+    value = _strip(value)
+    if value in ("0", "1", 0, 1, True, False):
+        return bool(int(value))
+    raise ValueError("expected 0 or 1")
+
+
+def _int_list(value):
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value if isinstance(value, list) else [value]
+
+
+def _optional_int(value):
+    value = _strip(value)
+    return None if value in ("None", "", None) else value
+
+
+def _pairs(value):
+    """``(0,1),(2,3)`` -> [(0, 1), (2, 3)]; positions within POI_indices."""
+    if not isinstance(value, str):
+        return value
+    compact = re.sub(r"\s+", "", value)
+    if not compact:
+        return []
+    if not re.fullmatch(r"\(\d+,\d+\)(,\(\d+,\d+\))*", compact):
+        raise ValueError("expected pairs of POI positions such as (0,1),(0,2)")
+    return [tuple(int(v) for v in pair.split(",")) for pair in re.findall(r"\((\d+,\d+)\)", compact)]
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Str = Annotated[str, BeforeValidator(_strip)]
+NonNegInt = Annotated[int, Field(ge=0), BeforeValidator(_strip)]
+PosInt = Annotated[int, Field(ge=1), BeforeValidator(_strip)]
+Float = Annotated[float, BeforeValidator(_strip)]
+OptionalInt = Annotated[int | None, BeforeValidator(_optional_int)]
+OptionalFloat = Annotated[float | None, BeforeValidator(_optional_int)]
+WallTime = Annotated[str, BeforeValidator(_strip), Field(pattern=r"^\d+-\d{2}:\d{2}:\d{2}$")]
+
+
+class RunConfig(BaseModel):
+    """All variables of one run. Field names are the run script's variable names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Environment
+    on_cluster: Literal["local", "fox", "hepp", "slurm"] = "local"
+
+    # Series parameters: technical
+    run_name: Annotated[str, BeforeValidator(_strip), Field(pattern=r"^[A-Za-z0-9][\w.\-]*$")]
+    update_config: Flag = True
+    update_config_on_cluster: Flag = False
+    max_memory_config: PosInt = 5
+    max_time_config: WallTime = "00-00:05:00"
+    partition_config: Str = "normal"
+    qos_config: Str = "devel"
+    account: Str = ""
+
+    # Series parameters: physical model
+    update_physics: Flag = True
+    save_physics: Flag = False
+    model: Str = ""
+    noise: Literal["poisson", "gauss"] = "poisson"
+    noise_sigma: Annotated[float, Field(gt=0), BeforeValidator(_strip)] = 1.0
+    nbins: Annotated[int, Field(ge=2), BeforeValidator(_strip)] = 90
+    nbins_etrue: Annotated[int, Field(ge=2), BeforeValidator(_strip)] = 180
+    emin: Float = 20.0
+    emax: Float = 6000.0
+    livetime: Annotated[float, Field(gt=0), BeforeValidator(_strip)] = 10.0
+    ALP_seed: OptionalInt = None
+    obs_seed: OptionalInt = 0
+    sim_seed: NonNegInt = 0
+    floor_exp: OptionalFloat = -1.15
+    floor_obs: OptionalFloat = -1.15
+    IRF_file: Str = ""
+    POI_indices: Annotated[list[NonNegInt], BeforeValidator(_int_list)]
+    model_params: list[str]
+
+    # Truncation
+    n_truncations: NonNegInt = 0
+    use_old_truncations: Str = "0"
+    retrain_last_round: Flag = False
+
+    # Simulation
+    use_old_sims: Str = "0"
+    save_old_sims: Flag = False
+    simulate: Flag = True
+    n_sim_train: Annotated[list[PosInt], BeforeValidator(_int_list), Field(min_length=1)]
+    n_sim_coverage: NonNegInt = 0
+    n_sim_explim: NonNegInt = 0
+    n_prior_samples: PosInt = 100_000
+    partition_sim: Str = "normal"
+    devel_sim: Flag = False
+    n_jobs_sim: PosInt = 2
+    max_memory_sim: PosInt = 4
+    max_time_sim: WallTime = "00-01:00:00"
+
+    # Training, inference, validation
+    use_old_net: Str = "0"
+    continue_training: Flag = False
+    save_old_net: Flag = False
+    train: Flag = True
+    draw_DRP: Flag = False
+    architecture: Str = ""
+    restricted_posterior: Annotated[int, Field(ge=0, le=2), BeforeValidator(_strip)] = 0
+    train_batch_size_1d: PosInt = 512
+    max_epochs: PosInt = 3000
+    hyperparams: Str = ""
+    start_grid_test_at_count: NonNegInt = 0
+    gpus: NonNegInt = 0
+    partition_train: Str = "normal"
+    devel_train: Flag = False
+    max_memory_train: PosInt = 8
+    max_time_train: WallTime = "00-04:00:00"
+    prediction_pairs: Annotated[list[tuple[int, int]], BeforeValidator(_pairs)] = [(0, 1)]
+    DRP_coverage_parameters: Str = ""
+    wandb_mode: Literal["disabled", "offline", "online"] = "disabled"
+
+    # ---- derived views (not variables) ----
+
+    @cached_property
+    def table(self) -> ParameterTable:
+        return ParameterTable([parse_row(i + 1, row)[0] for i, row in enumerate(self.model_params)])
+
+    @cached_property
+    def grid(self) -> list[dict]:
+        """Hyperparameters of each grid point, in the original's numbering."""
+        return grid_points(parse_hyperparams(self.hyperparams))
+
+    @property
+    def n_rounds(self) -> int:
+        return self.n_truncations + 1
+
+    @property
+    def poi_names(self) -> list[str]:
+        return [self.table.free_names[i] for i in self.POI_indices]
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """2D marginals as positions within POI_indices: ``prediction_pairs``-style tuples i < j."""
+        n = len(self.POI_indices)
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+
+    def n_sim_round(self, round_: int) -> int:
+        """Training store size of a round: n_sim_train[min(r, len-1)], plus coverage in the last."""
+        n = self.n_sim_train[min(round_, len(self.n_sim_train) - 1)]
+        return n + (self.n_sim_coverage if round_ == self.n_truncations else 0)
+
+    def n_train_round(self, round_: int) -> int:
+        return self.n_sim_train[min(round_, len(self.n_sim_train) - 1)]
+
+    def to_json_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the canonical JSON of all variables (first 16 hex digits)."""
+        text = json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _param_rows(variables: dict[str, str]) -> list[str]:
+    """The ``param1`` ... ``paramK`` rows, which must be numbered without gaps."""
+    numbers = sorted(int(k[5:]) for k in variables if re.fullmatch(r"param\d+", k))
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise ConfigError(
+            "param<N>", ", ".join(f"param{n}" for n in numbers), "rows must be param1, param2, ... without gaps"
+        )
+    return [variables[f"param{n}"] for n in numbers]
+
+
+def _digit_grouping_warnings(variables: dict[str, str]) -> list[str]:
+    """Catch typos such as ``10_00`` for ``10_000`` (the original's run.sh had one)."""
+    warnings = []
+    for name in ("n_sim_train", "n_sim_coverage", "n_sim_explim", "n_prior_samples"):
+        for token in variables.get(name, "").replace(" ", "").split(","):
+            if "_" in token and not re.fullmatch(r"\d{1,3}(_\d{3})+", token):
+                warnings.append(
+                    f"{name}: '{token}' = {int(token.replace('_', '')):,} has unusual digit grouping; "
+                    "is it a typo (e.g. 10_00 for 10_000)?"
+                )
+    return warnings
+
+
+def _describe(error: ValidationError, variables: dict[str, str]) -> list[str]:
+    lines = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "run script"
+        if item["type"] == "missing":
+            lines.append(f"{name}: required variable is not set in the run script")
+            continue
+        value = variables.get(name, item.get("input"))
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{name} = {str(value)!r}: {message}")
+    return lines
+
+
+def load_run_config(variables: dict[str, str]) -> tuple[RunConfig, list[str]]:
+    """Validate the raw run-script variables.
+
+    Returns the configuration and a list of warnings; raises :class:`ConfigError` (one message per
+    problem, first the types, then the cross-checks) before anything is written.
+    """
+    warnings = [
+        f"{name} is obsolete and ignored: {why}" for name, why in OBSOLETE.items() if name in variables
+    ]
+    fields = {k: v for k, v in variables.items() if k in RunConfig.model_fields}
+    unknown = sorted(
+        k for k in variables if k not in fields and k not in OBSOLETE and not re.fullmatch(r"param\d+", k)
+    )
+    warnings += [f"{name} is not a variable of this pipeline and is ignored" for name in unknown]
+    fields["model_params"] = _param_rows(variables)
+    if "prediction_pairs" not in fields:  # the original's stale run.sh lacks it: (m, g) if possible
+        fields["prediction_pairs"] = "(0,1)" if len(_int_list(fields.get("POI_indices", ""))) > 1 else ""
+    try:
+        config = RunConfig(**fields)
+    except ValidationError as error:
+        raise ConfigErrors(_describe(error, variables)) from None
+    warnings += _digit_grouping_warnings(variables)
+    warnings += _check(config)
+    return config, warnings
+
+
+def _check(config: RunConfig) -> list[str]:
+    """Cross-variable checks; returns warnings, raises ConfigError."""
+    warnings = []
+    if config.model not in MODELS:
+        known = ", ".join(repr(m) for m in MODELS)
+        raise ConfigError("model", config.model, f"expected one of {known}")
+    n_expected = MODELS[config.model].n_params
+    rows = [parse_row(i + 1, row) for i, row in enumerate(config.model_params)]
+    for _, row_warnings in rows:
+        warnings += row_warnings
+    if len(rows) != n_expected:
+        raise ConfigError(
+            "param<N>", f"{len(rows)} rows", f"model {config.model!r} needs {n_expected} parameter rows"
+        )
+    table = config.table
+    names = [p.name for p in table.parameters]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError("param<N>", ", ".join(duplicates), "parameter names must be unique")
+    n_free = len(table.free)
+    if n_free == 0:
+        raise ConfigError("param<N>", "no free parameter", "at least one row needs bounds [low, high]")
+    if not config.POI_indices:
+        raise ConfigError("POI_indices", "", "list at least one free parameter, e.g. 0,1")
+    bad = [i for i in config.POI_indices if i >= n_free]
+    if bad:
+        raise ConfigError(
+            "POI_indices",
+            ",".join(map(str, config.POI_indices)),
+            f"indices count free parameters only; there are {n_free} ({', '.join(table.free_names)}), "
+            f"so each index must be 0..{n_free - 1}",
+        )
+    if len(set(config.POI_indices)) != len(config.POI_indices):
+        raise ConfigError("POI_indices", ",".join(map(str, config.POI_indices)), "indices must be distinct")
+    n_poi = len(config.POI_indices)
+    for i, j in config.prediction_pairs:
+        if not (i < j < n_poi):
+            raise ConfigError(
+                "prediction_pairs",
+                f"({i},{j})",
+                f"pairs are positions i < j within POI_indices (0..{n_poi - 1})",
+            )
+    if not config.emin < config.emax:
+        raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
+    if config.model == "" and config.emin <= 0:
+        raise ConfigError("emin", config.emin, "energies are in GeV and must be > 0")
+    if config.noise == "poisson" and config.model.startswith("toy_"):
+        warnings.append("noise=poisson with a toy model needs a positive model everywhere")
+    if len(config.n_sim_train) > config.n_rounds:
+        warnings.append(
+            f"n_sim_train has {len(config.n_sim_train)} entries but there are only "
+            f"{config.n_rounds} rounds; the extra entries are unused"
+        )
+
+    grid = parse_hyperparams(config.hyperparams)
+    if config.architecture == "":
+        missing = [h for h in REQUIRED_HYPERPARAMS if h not in grid]
+        if missing:
+            raise ConfigError(
+                "hyperparams", config.hyperparams, f"the default network needs {', '.join(missing)}"
+            )
+    if config.start_grid_test_at_count >= len(config.grid):
+        raise ConfigError(
+            "start_grid_test_at_count",
+            config.start_grid_test_at_count,
+            f"the grid has {len(config.grid)} points (0..{len(config.grid) - 1})",
+        )
+    _check_available(config)
+    return warnings
+
+
+def _check_available(config: RunConfig) -> None:
+    """Refuse settings whose implementation is not part of this version, instead of ignoring them."""
+    unavailable = {
+        "on_cluster": (config.on_cluster != "local", "only local execution is available"),
+        "model": (MODELS[config.model].factory is None, "this model is not available yet; use a toy_* model"),
+        "use_old_sims": (config.use_old_sims != "0", "reusing stores is not available yet; use 0"),
+        "use_old_net": (config.use_old_net != "0", "reusing networks is not available yet; use 0"),
+        "use_old_truncations": (config.use_old_truncations != "0", "not available yet; use 0"),
+        "update_config": (not config.update_config, "reusing an archived configuration is not available yet; use 1"),
+        "simulate": (not config.simulate, "skipping simulation is not available yet; use 1"),
+        "train": (not config.train, "skipping training is not available yet; use 1"),
+        "draw_DRP": (config.draw_DRP, "DRP draws are not available yet; use 0"),
+        "architecture": (config.architecture != "", "only the default network (\"\") is available yet"),
+    }
+    for name, (refused, why) in unavailable.items():
+        if refused:
+            raise ConfigError(name, getattr(config, name), why)

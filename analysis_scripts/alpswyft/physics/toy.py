@@ -1,0 +1,64 @@
+"""Toy models with analytic likelihoods (physics spec section 6).
+
+They ignore the 18-entry ALP parameter vector and evaluate a closed-form curve on
+``x = linspace(emin, emax, nbins)`` (the original's "simple" geometry with ``loc = 0``). With
+Gaussian noise of width sigma, ``toy_line`` and ``toy_poly`` are linear-Gaussian models, so their
+posterior is known exactly: N(theta_hat, sigma^2 (X^T X)^-1) for a flat prior, with X the design
+matrix of :meth:`ToyLine.design_matrix`. The tests use this as ground truth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class ToyModel:
+    """Base class: ``expected(theta)`` maps physical parameters (n, k) to curves (n, nbins)."""
+
+    n_params: int
+
+    def __init__(self, emin: float, emax: float, nbins: int):
+        self.x = np.linspace(emin, emax, nbins)
+
+    @classmethod
+    def from_config(cls, config) -> ToyModel:
+        return cls(config.emin, config.emax, config.nbins)
+
+    def expected(self, theta: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ToyLine(ToyModel):
+    """``y = a x + b`` with theta = (a, b)."""
+
+    n_params = 2
+
+    def design_matrix(self) -> np.ndarray:
+        """X with columns [x, 1], so that y = X @ (a, b)."""
+        return np.stack([self.x, np.ones_like(self.x)], axis=-1)
+
+    def expected(self, theta):
+        return theta @ self.design_matrix().T
+
+
+class ToyPoly(ToyModel):
+    """``y = a x^2 + b x + c`` with theta = (a, b, c)."""
+
+    n_params = 3
+
+    def design_matrix(self) -> np.ndarray:
+        return np.stack([self.x**2, self.x, np.ones_like(self.x)], axis=-1)
+
+    def expected(self, theta):
+        return theta @ self.design_matrix().T
+
+
+class ToySine(ToyModel):
+    """``y = a x + b + (c x + d) sin(e x + f)`` with theta = (a, b, c, d, e, f)."""
+
+    n_params = 6
+
+    def expected(self, theta):
+        a, b, c, d, e, f = (theta[:, i : i + 1] for i in range(6))
+        x = self.x
+        return a * x + b + (c * x + d) * np.sin(e * x + f)

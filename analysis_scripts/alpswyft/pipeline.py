@@ -1,0 +1,249 @@
+"""The stages of a run, each a function of the run folder; the entry scripts call them.
+
+Stages exchange files only: ``config.json`` (the validated variables), ``true_obs.npz`` (the
+mock observation), the zarr stores, the network state dicts, ``truncation_record.json`` and the
+binned posteriors.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from alpswyft import __version__
+from alpswyft.config import RunConfig, load_run_config
+from alpswyft.errors import PipelineError
+from alpswyft.results import RunTree, read_json, write_json
+from alpswyft.runscript import read_run_script
+from alpswyft.stores import StoreRequest, fill_store, read_store, store_name
+from alpswyft.truncation import TruncationRecord
+
+CONFIG_FORMAT = "alpswyft.config/1"
+LIBRARIES = ("swyft", "torch", "pytorch-lightning", "numpy", "scipy", "zarr", "pydantic", "matplotlib")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "alpswyft": __version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def load_config(tree: RunTree) -> RunConfig:
+    if not tree.config.exists():
+        raise PipelineError(f"{tree.config} does not exist; the configuration stage has not run.")
+    return RunConfig(**read_json(tree.config)["variables"])
+
+
+def load_record(tree: RunTree, config: RunConfig) -> TruncationRecord:
+    return TruncationRecord.for_config(tree.record, config)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None = None) -> RunTree:
+    """Validate the run script, start a new trial folder, write the provenance and the mock data."""
+    variables = read_run_script(run_script)
+    variables.pop("results_parent_dir", None)  # a path for the orchestrator, not part of the run
+    config, warnings = load_run_config(variables)
+    for warning in warnings:
+        print(f"WARNING: {warning}")
+
+    tree = RunTree(Path(results_parent_dir) / config.run_name)
+    trial, archived = tree.start_trial()
+    if early_log is not None:
+        os.replace(early_log, tree.log)  # the log so far continues as this trial's output.log
+    if archived is not None:
+        print(f"the previous trial is in {archived.relative_to(tree.root)}")
+    print(f"trial {trial} of run '{config.run_name}' in {tree.root}")
+    shutil.copy2(run_script, tree.root / Path(run_script).name)
+
+    write_json(
+        tree.config,
+        {
+            "format": CONFIG_FORMAT,
+            "config_hash": config.hash,
+            "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "trial": trial,
+            "run_script": str(Path(run_script).resolve()),
+            "versions": library_versions(),
+            "warnings": warnings,
+            "parameters": [p.to_dict() for p in config.table.parameters],
+            "grid": config.grid,
+            "variables": config.to_json_dict(),
+        },
+    )
+    print(f"configuration written to {tree.config.name} (hash {config.hash})")
+    _write_true_obs(config, tree)
+    return tree
+
+
+def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
+    from alpswyft.simulator import SpectrumSimulator
+
+    rng = np.random.default_rng(config.obs_seed)
+    sample = SpectrumSimulator(config).simulate(config.table.obs, rng)
+    np.savez(tree.true_obs, **{k: v[0] for k, v in sample.items()})
+    names = ", ".join(f"{n} = {v:g}" for n, v in zip(config.table.free_names, config.table.obs))
+    print(f"mock observation simulated at {names} (obs_seed {config.obs_seed})")
+
+
+# ---------------------------------------------------------------- plan
+
+
+def plan(tree: RunTree) -> list[tuple[int, int]]:
+    """(grid point, round) pairs still to run, in order."""
+    config = load_config(tree)
+    record = load_record(tree, config)
+    return [
+        (g, r)
+        for g in range(config.start_grid_test_at_count, len(config.grid))
+        for r in range(config.n_rounds)
+        if not record.is_done(g, r)
+    ]
+
+
+# ---------------------------------------------------------------- simulation
+
+
+def _requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bounds) -> dict[str, StoreRequest]:
+    box = tuple(tuple(float(v) for v in b) for b in bounds)
+    sizes = {"train": config.n_sim_round(round_), "prior": config.n_prior_samples}
+    return {
+        kind: StoreRequest(
+            path=tree.stores / store_name(kind, round_, grid_point),
+            kind=kind,
+            round=round_,
+            grid_point=grid_point,
+            n=n,
+            bounds=box,
+            sim_seed=config.sim_seed,
+            config_hash=config.hash,
+        )
+        for kind, n in sizes.items()
+    }
+
+
+def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
+    """Fill the training and prior-bank stores of one round."""
+    from alpswyft.simulator import SpectrumSimulator
+
+    config = load_config(tree)
+    bounds = load_record(tree, config).bounds(grid_point, round_)
+    shapes = SpectrumSimulator(config).shapes
+    _print_box(config, bounds, f"round {round_} simulates in")
+    for kind, request in _requests(config, tree, grid_point, round_, bounds).items():
+        kind_shapes = {"params": shapes["params"]} if kind == "prior" else shapes
+        fill_store(request, config, kind_shapes, config.n_jobs_sim)
+
+
+def _print_box(config: RunConfig, bounds, title: str) -> None:
+    print(title)
+    for p, (lo, hi) in zip(config.table.free, bounds):
+        print(f"  {p.name:>12s} [{lo:+.4g}, {hi:+.4g}] {p.unit}{' (log10)' if p.log else ''}")
+
+
+# ---------------------------------------------------------------- training and truncation
+
+
+def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
+    """Train the round's network, infer the mock observation and truncate the POI boxes."""
+    import torch
+
+    from alpswyft.inference import histogram_1d, histogram_2d, logratios_on_bank
+    from alpswyft.training import train_network
+    from alpswyft.truncation import rect_bounds, summarise_1d
+
+    config = load_config(tree)
+    record = load_record(tree, config)
+    hyperparams = config.grid[grid_point]
+    box = record.bounds(grid_point, round_)
+    requests = _requests(config, tree, grid_point, round_, box)
+    n_train = config.n_train_round(round_)
+    samples = read_store(requests["train"].path, ["params", "exp", "data"], 0, n_train)
+    print(f"training on {n_train} simulations of {requests['train'].path.name}; hyperparameters {hyperparams}")
+
+    seed = config.sim_seed * 1_000_003 + round_ * 1009 + grid_point
+    name = f"round_{round_}_gridpoint_{grid_point}"
+    network, figures = train_network(config, samples, hyperparams, tree.training_logs, name, seed)
+    tree.nets.mkdir(parents=True, exist_ok=True)
+    torch.save(network.state_dict(), tree.network(round_, grid_point))
+    write_json(
+        tree.network(round_, grid_point).with_suffix(".json"),
+        {"class": "MarginalRatioNetwork", "hparams": dict(network.hparams), "config_hash": config.hash},
+    )
+    print(f"network saved to {tree.network(round_, grid_point).relative_to(tree.root)}")
+
+    bank = read_store(requests["prior"].path, ["params"])["params"]
+    observation = np.load(tree.true_obs)["data"]
+    logratios = logratios_on_bank(network, observation, bank)
+    poi = config.POI_indices
+    values = bank[:, poi].astype(float)
+    poi_box = box[poi]
+
+    if network.estimator_1d is not None:
+        lr_1d, lr_2d = logratios[0], (logratios[1] if len(logratios) > 1 else None)
+        truncated_poi = rect_bounds(lr_1d, values)
+    else:  # 2D only: each POI keeps the union of its pairs' bounds
+        lr_1d, lr_2d = None, logratios[0]
+        truncated_poi = _bounds_from_pairs(lr_2d, values, network.pairs, len(poi))
+    new_box = np.array(record.data["initial_bounds"])
+    new_box[poi] = truncated_poi
+
+    posterior = {"box": poi_box, "poi_names": np.array(config.poi_names), "truth": config.table.obs[poi]}
+    if lr_1d is not None:
+        posterior["density_1d"], posterior["edges_1d"] = histogram_1d(values, lr_1d, poi_box)
+    if lr_2d is not None:
+        posterior["density_2d"] = histogram_2d(values, lr_2d, network.pairs, poi_box)
+        posterior["pairs"] = np.array(network.pairs)
+    tree.posteriors.mkdir(parents=True, exist_ok=True)
+    np.savez(tree.posterior(round_, grid_point), **posterior)
+
+    summary = summarise_1d(lr_1d, values, config.poi_names) if lr_1d is not None else {}
+    record.set_round(
+        grid_point,
+        round_,
+        {
+            "status": "done",
+            "bounds": box.tolist(),
+            "truncated_bounds": new_box.tolist(),
+            "n_sim_train": n_train,
+            "training": figures,
+            "posterior": summary,
+        },
+        hyperparams,
+    )
+    _print_truncation(config, box, new_box, np.array(record.data["initial_bounds"]))
+
+
+def _bounds_from_pairs(logratios_2d, values, pairs, n_poi):
+    from alpswyft.truncation import rect_bounds
+
+    bounds = np.full((n_poi, 2), [np.inf, -np.inf])
+    for k, (i, j) in enumerate(pairs):
+        pair_bounds = rect_bounds(np.repeat(logratios_2d[:, k : k + 1], 2, axis=1), values[:, [i, j]])
+        for axis, b in zip((i, j), pair_bounds):
+            bounds[axis] = [min(bounds[axis][0], b[0]), max(bounds[axis][1], b[1])]
+    return bounds
+
+
+def _print_truncation(config: RunConfig, old, new, initial) -> None:
+    print("truncation (threshold 1e-6 on the 1D marginals):")
+    for i in config.POI_indices:
+        p = config.table.free[i]
+        width = lambda b: b[i][1] - b[i][0]  # noqa: E731
+        print(
+            f"  {p.name:>12s} [{old[i][0]:+.4g}, {old[i][1]:+.4g}] -> [{new[i][0]:+.4g}, {new[i][1]:+.4g}]"
+            f"  ({100 * (1 - width(new) / width(old)):.1f}% smaller than this round's box,"
+            f" {100 * (1 - width(new) / width(initial)):.1f}% smaller than the prior)"
+        )

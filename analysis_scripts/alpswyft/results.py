@@ -1,0 +1,101 @@
+"""The results tree of a run and its trials.
+
+::
+
+    <results_parent_dir>/<run_name>/
+        config.json  output.log  run.sh  true_obs.npz  truncation_record.json
+        analysis_results.ipynb
+        sim_output/      zarr stores per round, grid point and kind
+        train_output/    networks, training logs (CSV), posterior summaries
+        val_output/      figures and validation results
+        archive/trial__N/    everything trial N produced
+
+Re-running with the same ``run_name`` starts a new trial: the previous trial's files and folders
+are moved (renamed, never copied or deleted) into ``archive/trial__N``, where N counts the
+trials already archived.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+SUBFOLDERS = ("sim_output", "train_output", "val_output", "archive")
+
+
+class RunTree:
+    """Paths of one run folder."""
+
+    def __init__(self, run_dir: Path):
+        self.root = Path(run_dir)
+
+    config = property(lambda self: self.root / "config.json")
+    log = property(lambda self: self.root / "output.log")
+    true_obs = property(lambda self: self.root / "true_obs.npz")
+    record = property(lambda self: self.root / "truncation_record.json")
+    notebook = property(lambda self: self.root / "analysis_results.ipynb")
+    sim_output = property(lambda self: self.root / "sim_output")
+    stores = property(lambda self: self.root / "sim_output" / "store")
+    train_output = property(lambda self: self.root / "train_output")
+    nets = property(lambda self: self.root / "train_output" / "net")
+    posteriors = property(lambda self: self.root / "train_output" / "posteriors")
+    training_logs = property(lambda self: self.root / "train_output" / "logs")
+    val_output = property(lambda self: self.root / "val_output")
+    archive = property(lambda self: self.root / "archive")
+
+    def network(self, round_: int, grid_point: int) -> Path:
+        return self.nets / f"trained_network_round_{round_}_gridpoint_{grid_point}.pt"
+
+    def posterior(self, round_: int, grid_point: int) -> Path:
+        return self.posteriors / f"posterior_round_{round_}_gridpoint_{grid_point}.npz"
+
+    def trial_count(self) -> int:
+        """Number of trials already archived (the next archive is trial__<count>)."""
+        n = 0
+        while (self.archive / f"trial__{n}").exists():
+            n += 1
+        return n
+
+    def has_trial(self) -> bool:
+        """Whether the folder holds the files of an earlier trial."""
+        if not self.root.exists():
+            return False
+        return any(p.name != "archive" for p in self.root.iterdir() if not _is_empty_dir(p))
+
+    def start_trial(self) -> tuple[int, Path | None]:
+        """Archive the previous trial (if any) and create the empty tree.
+
+        Returns the new trial's number and the archive folder the previous one went to.
+        """
+        archived = None
+        if self.has_trial():
+            archived = self.archive / f"trial__{self.trial_count()}"
+            archived.mkdir(parents=True)
+            for item in sorted(self.root.iterdir()):
+                if item.name != "archive" and not _is_empty_dir(item):
+                    item.rename(archived / item.name)
+        for name in SUBFOLDERS:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+        return self.trial_count(), archived
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically: a reader sees the old file or the new one, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(f.name, 0o666 & ~umask)  # NamedTemporaryFile creates 0600
+    os.replace(f.name, path)
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())

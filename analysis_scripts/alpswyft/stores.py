@@ -1,0 +1,172 @@
+"""Simulation stores: zarr directories in swyft's ``ZarrStore`` layout, filled chunk by chunk.
+
+Layout (readable by ``swyft.ZarrStore(path)``): group ``data/`` with one array per node, shape
+(N, *node_shape), chunked along the first axis; ``meta/sim_status`` (N,) int32 with 1 where a
+simulation is written. On top of swyft's layout the root attributes record what made the store
+(kind, round, grid point, N, prior box, seed, configuration hash), and a store that does not match
+the current request is refused rather than reused.
+
+Names under ``sim_output/store/`` follow the original: ``store``, ``store_prior`` (and
+``store_explim``) in round 0, shared by all grid points; ``store_round_{r}_gridpoint_{g}`` etc.
+later.
+
+Filling: the store is cut into chunks; each chunk is simulated with its own seed, derived from
+(sim_seed, round, grid point, kind, chunk index), and written to its own zarr chunk files, data
+first and status last. A chunk is either complete or re-simulated on the next call; a killed run
+therefore resumes to exactly the store an uninterrupted run would have made.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zarr
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from alpswyft.config import RunConfig
+from alpswyft.errors import PipelineError
+
+KINDS = {"train": "", "prior": "_prior", "explim": "_explim"}
+_KIND_SEED = {"train": 0, "prior": 1, "explim": 2}
+
+
+def store_name(kind: str, round_: int, grid_point: int, base: str = "store") -> str:
+    """The original's store names; round 0 is shared across grid points."""
+    name = base + KINDS[kind]
+    return name if round_ == 0 else f"{name}_round_{round_}_gridpoint_{grid_point}"
+
+
+def chunk_length(n: int, n_jobs: int) -> int:
+    """The original's chunk rule: N / n_jobs, halved until at most 1117 samples."""
+    c = n / n_jobs
+    while c > 1117:
+        c /= 2
+    return max(1, math.ceil(c))
+
+
+@dataclass(frozen=True)
+class StoreRequest:
+    """What a store must hold: ``n`` samples of ``kind`` drawn in ``bounds`` (n_free, 2)."""
+
+    path: Path
+    kind: str
+    round: int
+    grid_point: int
+    n: int
+    bounds: tuple[tuple[float, float], ...]
+    sim_seed: int
+    config_hash: str
+
+    @property
+    def attrs(self) -> dict:
+        return {
+            "kind": self.kind,
+            "round": self.round,
+            "n": self.n,
+            "bounds": [list(b) for b in self.bounds],
+            "sim_seed": self.sim_seed,
+            "config_hash": self.config_hash,
+        }
+
+    def chunk_seed(self, chunk: int) -> np.random.SeedSequence:
+        grid_point = self.grid_point if self.round > 0 else 0
+        return np.random.SeedSequence([self.sim_seed, self.round, grid_point, _KIND_SEED[self.kind], chunk])
+
+
+def _open_checked(request: StoreRequest) -> zarr.Group:
+    root = zarr.open_group(str(request.path), mode="r+")
+    recorded = dict(root.attrs)
+    differences = [
+        f"{key}: store has {recorded.get(key)!r}, this run needs {value!r}"
+        for key, value in request.attrs.items()
+        if recorded.get(key) != value
+    ]
+    if differences:
+        raise PipelineError(
+            f"The store {request.path} was made for another configuration and is not reused:\n  "
+            + "\n  ".join(differences)
+            + "\nMove it away (or start a new run_name) to simulate afresh."
+        )
+    return root
+
+
+def open_store(request: StoreRequest, shapes: dict[str, tuple[int, ...]], chunk: int) -> zarr.Group:
+    """Open the store if it matches ``request``, or create it empty."""
+    if (request.path / ".zgroup").exists():
+        return _open_checked(request)
+    request.path.parent.mkdir(parents=True, exist_ok=True)
+    root = zarr.open_group(str(request.path), mode="w")
+    for key, shape in shapes.items():
+        root.zeros(f"data/{key}", shape=(request.n, *shape), chunks=(chunk, *shape), dtype="f4")
+    root.zeros("meta/sim_status", shape=(request.n,), chunks=(chunk,), dtype="i4")
+    root["data"].attrs["chunk_size"] = chunk  # swyft.ZarrStore reads this
+    root.attrs.update(request.attrs)
+    return root
+
+
+def missing(root: zarr.Group) -> int:
+    """Number of simulations not yet written."""
+    return int(np.sum(root["meta/sim_status"][:] != 1))
+
+
+def _simulate_chunk(request: StoreRequest, config: RunConfig, lo: int, hi: int, chunk: int) -> int:
+    from alpswyft.simulator import SpectrumSimulator  # built in the worker process
+
+    rng = np.random.default_rng(request.chunk_seed(chunk))
+    simulator = SpectrumSimulator(config)
+    bounds = np.array(request.bounds)
+    if request.kind == "prior":
+        samples = {"params": simulator.table.sample(bounds, hi - lo, rng).astype(np.float32)}
+    else:
+        samples = simulator.sample(hi - lo, bounds, rng)
+    root = zarr.open_group(str(request.path), mode="r+")
+    for key, values in samples.items():
+        root[f"data/{key}"][lo:hi] = values
+    root["meta/sim_status"][lo:hi] = 1  # last: status 1 means the data are there
+    return hi - lo
+
+
+def fill_store(request: StoreRequest, config: RunConfig, shapes: dict, n_jobs: int) -> zarr.Group:
+    """Create or complete a store; simulates only the chunks that are not complete yet."""
+    root = open_store(request, shapes, chunk_length(request.n, n_jobs))
+    chunk = root["data"].attrs["chunk_size"]
+    status = root["meta/sim_status"][:]
+    todo = [
+        (lo, min(lo + chunk, request.n), i)
+        for i, lo in enumerate(range(0, request.n, chunk))
+        if not np.all(status[lo : lo + chunk] == 1)
+    ]
+    if not todo:
+        print(f"{request.path.name}: complete ({request.n} samples), nothing to simulate")
+        return root
+    n_todo = sum(hi - lo for lo, hi, _ in todo)
+    print(f"{request.path.name}: simulating {n_todo} of {request.n} samples in {len(todo)} chunks")
+    jobs = min(n_jobs, len(todo))
+    results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+        delayed(_simulate_chunk)(request, config, lo, hi, i) for lo, hi, i in todo
+    )
+    with tqdm(total=n_todo, unit="sim", desc=request.path.name, mininterval=2.0) as bar:
+        for done in results:
+            bar.update(done)
+    left = missing(root)
+    if left:
+        raise PipelineError(f"{request.path}: {left} simulations are still missing after filling")
+    return root
+
+
+def read_store(path: Path, keys: list[str], start: int = 0, stop: int | None = None) -> dict:
+    """Read ``keys`` of samples [start, stop) from a complete store into memory."""
+    if not (path / ".zgroup").exists():
+        raise PipelineError(f"The store {path} does not exist; run the simulation stage first.")
+    root = zarr.open_group(str(path), mode="r")
+    left = missing(root)
+    if left:
+        raise PipelineError(
+            f"The store {path} is incomplete: {left} of {root['meta/sim_status'].shape[0]} "
+            "simulations are missing. Run the same command again to simulate them."
+        )
+    return {key: root[f"data/{key}"][start:stop] for key in keys}

@@ -1,0 +1,98 @@
+"""Training of one round's network with swyft and PyTorch Lightning.
+
+The protocol is the original's: AdamW, ReduceLROnPlateau (factor 0.1, patience 3) and early
+stopping on the validation loss with ``stopping_patience``, reload of the best checkpoint, an
+80/20 train/validation split, fresh noise for ``data`` each time a sample is loaded. Unlike the
+original it is seeded (split and shuffling), shuffles every epoch, trains in float32, and an
+exception stops the run. Curves go to ``train_output/logs/round_{r}_gridpoint_{g}/metrics.csv``;
+nothing is written outside the run folder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytorch_lightning as pl
+import swyft
+import torch
+from pytorch_lightning.loggers import CSVLogger
+
+from alpswyft.networks import build_network
+from alpswyft.simulator import NoiseResampler, SpectrumSimulator
+
+
+class EpochSummary(pl.Callback):
+    """One readable log line per epoch (a progress bar does not belong in a log file)."""
+
+    def on_train_epoch_start(self, trainer, module):
+        self.start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, module):
+        metrics = trainer.callback_metrics
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        parts = [f"epoch {trainer.current_epoch + 1:4d}"]
+        parts += [f"{k} {metrics[k].item():+.4f}" for k in ("train_loss", "val_loss") if k in metrics]
+        parts.append(f"lr {lr:.1e}  ({time.perf_counter() - self.start:.1f} s)")
+        print("  ".join(parts), flush=True)
+
+
+def accelerator(gpus: int) -> str:
+    """CUDA when asked for (gpus > 0) and present, else CPU."""
+    if gpus > 0 and not torch.cuda.is_available():
+        print(f"gpus = {gpus} but no CUDA device is visible: training on the CPU")
+    return "gpu" if gpus > 0 and torch.cuda.is_available() else "cpu"
+
+
+def train_network(config, samples: dict, hyperparams: dict, log_dir, name: str, seed: int):
+    """Train the default network on in-memory ``samples`` (params, exp, data).
+
+    Returns the trained network (best validation checkpoint) and a dict of training figures.
+    """
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    pl.seed_everything(seed, workers=True)
+    simulator = SpectrumSimulator(config)
+    datamodule = swyft.SwyftDataModule(
+        swyft.Samples(samples),
+        val_fraction=0.2,
+        batch_size=config.train_batch_size_1d,
+        num_workers=0,
+        shuffle=True,
+        on_after_load_sample=NoiseResampler(simulator, seed),
+    )
+    network = build_network(config, hyperparams)
+    loggers = [CSVLogger(str(log_dir), name=name, version="")]
+    if config.wandb_mode != "disabled":
+        from pytorch_lightning.loggers import WandbLogger
+
+        loggers.append(
+            WandbLogger(project="alpswyft", name=f"{config.run_name}_{name}", save_dir=str(log_dir), mode=config.wandb_mode)
+        )
+    n_train = int(0.8 * len(samples["params"]))
+    steps_per_epoch = max(1, n_train // config.train_batch_size_1d)
+    trainer = swyft.SwyftTrainer(
+        accelerator=accelerator(config.gpus),
+        devices=1,
+        max_epochs=config.max_epochs,
+        precision=32,
+        logger=loggers,
+        callbacks=[EpochSummary()],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=min(50, steps_per_epoch),
+        default_root_dir=str(log_dir),
+    )
+    start = time.perf_counter()
+    trainer.fit(network, datamodule)
+    seconds = time.perf_counter() - start
+    checkpoint = trainer.checkpoint_callback
+    figures = {
+        "best_val_loss": float(checkpoint.best_model_score),
+        "epochs": trainer.current_epoch,
+        "seconds": round(seconds, 2),
+        "samples_per_second": round(trainer.current_epoch * n_train / max(seconds, 1e-9), 1),
+        "n_train": n_train,
+        "n_validation": len(samples["params"]) - n_train,
+        "device": str(network.device),
+    }
+    return network, figures

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# ALP inference with truncated marginal neural ratio estimation (swyft 0.4.5): the orchestrator.
+#
+# Usage: run_swyft_analysis_truncation.sh RUN_SCRIPT
+#   Called by the last line of a run script (cluster_runs/run.sh), which exports its variables.
+#
+# Stages, in order; the first that fails stops the run with its name and the log's path:
+#   environment    create or reuse .venv (environments/bootstrap.sh)
+#   configuration  validate the variables, start a new trial, write config.json   (set_parameters.py)
+#   per grid point and round:
+#     simulation   fill the round's stores                                          (simulate_batch.py)
+#     training     train, infer the mock observation, truncate the box              (train.py)
+#   report         execute analysis_results.ipynb                                   (make_report.py)
+# Everything printed from the first line on is kept in <run folder>/output.log.
+set -Eeuo pipefail
+
+run_script=$(realpath "${1:?usage: $0 RUN_SCRIPT}")
+scripts_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_dir=$(dirname "$scripts_dir")
+results_parent_dir=$(realpath -m "${results_parent_dir:-$(dirname "$run_script")/analysis_results}")
+run_dir=$results_parent_dir/${run_name:?run_name is not set in $run_script}
+
+# Log from the first line: to a file next to the run folders, which the configuration stage moves
+# into the new trial as output.log (a rename, so this tee keeps writing to it).
+mkdir -p "$results_parent_dir"
+early_log=$(mktemp "$results_parent_dir/.${run_name}.starting.XXXXXX.log")
+exec > >(tee -a "$early_log") 2>&1
+tee_pid=$!
+
+stage_name="start-up"
+log_hint() { [[ -f $run_dir/output.log && ! -e $early_log ]] && echo "$run_dir/output.log" || echo "the output above"; }
+on_exit() {
+    local status=$?
+    if ((status != 0)); then
+        echo "FAILED: stage '$stage_name' (exit status $status). See $(log_hint)."
+    fi
+    rm -f "$early_log"  # still here only if the configuration stage did not take it over
+    exec >&- 2>&-
+    wait "$tee_pid" 2>/dev/null || true
+    exit "$status"
+}
+trap on_exit EXIT
+
+stage() {
+    stage_name=$1
+    shift
+    echo
+    echo "=== $stage_name ($(date '+%Y-%m-%d %H:%M:%S'))"
+    "$@"
+}
+
+echo "ALP INFERENCE WITH TRUNCATED MARGINAL NRE (swyft 0.4.5)"
+echo "run script: $run_script"
+echo "run folder: $run_dir"
+
+stage "environment" "$repo_dir/environments/bootstrap.sh"
+python=$repo_dir/.venv/bin/python
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+
+stage "configuration" "$python" "$scripts_dir/set_parameters.py" \
+    --run-script "$run_script" --results-dir "$results_parent_dir" --early-log "$early_log"
+
+stage_name="planning"
+plan=$("$python" "$scripts_dir/plan_rounds.py" "$run_dir")
+while read -r grid_point round; do
+    [[ -n $grid_point ]] || continue
+    stage "simulation, grid point $grid_point, round $round" \
+        "$python" "$scripts_dir/simulate_batch.py" "$run_dir" --grid-point "$grid_point" --round "$round"
+    stage "training, grid point $grid_point, round $round" \
+        "$python" "$scripts_dir/train.py" "$run_dir" --grid-point "$grid_point" --round "$round"
+done <<<"$plan"
+
+stage "report" "$python" "$scripts_dir/make_report.py" "$run_dir"
+
+echo
+echo "Finished analysis: open $run_dir/analysis_results.ipynb"
