@@ -268,6 +268,8 @@ def _check(config: RunConfig) -> list[str]:
     if config.model not in MODELS:
         known = ", ".join(repr(m) for m in MODELS)
         raise ConfigError("model", config.model, f"expected one of {known}")
+    if MODELS[config.model].factory is None:
+        raise ConfigError("model", config.model, "this model is not available yet; use toy_line, toy_poly or toy_sine")
     n_expected = MODELS[config.model].n_params
     rows = [parse_row(i + 1, row) for i, row in enumerate(config.model_params)]
     for _, row_warnings in rows:
@@ -337,7 +339,6 @@ def _check_available(config: RunConfig) -> None:
     """Refuse settings whose implementation is not part of this version, instead of ignoring them."""
     unavailable = {
         "on_cluster": (config.on_cluster != "local", "only local execution is available"),
-        "model": (MODELS[config.model].factory is None, "this model is not available yet; use a toy_* model"),
         "use_old_sims": (config.use_old_sims != "0", "reusing stores is not available yet; use 0"),
         "use_old_net": (config.use_old_net != "0", "reusing networks is not available yet; use 0"),
         "use_old_truncations": (config.use_old_truncations != "0", "not available yet; use 0"),

@@ -1,0 +1,58 @@
+"""Shared fixtures: a valid toy configuration, and run scripts made from the shipped one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RUN_SH = REPO / "cluster_runs" / "run.sh"
+ORCHESTRATOR = REPO / "analysis_scripts" / "run_swyft_analysis_truncation.sh"
+
+
+def toy_variables(**overrides) -> dict[str, str]:
+    """Raw run-script variables of a small valid toy_line run."""
+    variables = {
+        "run_name": "unit",
+        "model": "toy_line",
+        "noise": "gauss",
+        "noise_sigma": "1.0",
+        "nbins": "50",
+        "emin": "-1",
+        "emax": "1",
+        "POI_indices": "0,1",
+        "param1": " [-3, 3] | 0.7  | 0 | 0 | U | a | 1 ",
+        "param2": " [-3, 3] | -0.3 | 0 | 0 | U | b | 1 ",
+        "n_truncations": "1",
+        "n_sim_train": "3_000",
+        "hyperparams": "--learning_rate (float) : 5e-3 --stopping_patience (int) : 6 "
+        "--blocks (int) : 2 --features (int) : 64 --dropout (float) : 0.1",
+    }
+    variables.update(overrides)
+    return variables
+
+
+@pytest.fixture
+def variables():
+    return toy_variables()
+
+
+def write_run_script(directory: Path, **overrides: str) -> Path:
+    """A copy of cluster_runs/run.sh with some variables replaced, calling this repository's
+    orchestrator; results go to ``directory/analysis_results``."""
+    text = RUN_SH.read_text()
+    for name, value in overrides.items():
+        text, n = re.subn(rf"^{name}=.*$", lambda _: f"{name}={value}", text, flags=re.MULTILINE)
+        if n == 0:
+            text = text.replace("\nexec ", f"\n{name}={value}\nexec ", 1)
+    text = re.sub(r"^exec .*$", f'exec "{ORCHESTRATOR}" "${{BASH_SOURCE[0]}}"', text, flags=re.MULTILINE)
+    path = directory / "run.sh"
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+requires_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not present")

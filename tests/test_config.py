@@ -1,0 +1,127 @@
+"""Validation of the run-script variables: every bad input names the variable and the value."""
+
+import pytest
+
+from alpswyft.config import load_run_config
+from alpswyft.errors import ConfigError
+from conftest import toy_variables
+
+
+def test_valid_configuration(variables):
+    config, warnings = load_run_config(variables)
+    assert warnings == []
+    assert config.table.free_names == ["a", "b"]
+    assert config.poi_names == ["a", "b"]
+    assert config.n_rounds == 2
+    assert config.n_sim_train == [3000]
+    assert config.prediction_pairs == [(0, 1)]
+    assert config.grid == [{"learning_rate": 5e-3, "stopping_patience": 6, "blocks": 2, "features": 64, "dropout": 0.1}]
+    assert len(config.hash) == 16
+
+
+def test_hash_changes_with_any_variable(variables):
+    a, _ = load_run_config(variables)
+    b, _ = load_run_config({**variables, "n_sim_train": "3_001"})
+    assert a.hash != b.hash
+    assert a.hash == load_run_config(dict(variables))[0].hash
+
+
+@pytest.mark.parametrize(
+    ("override", "variable", "fragment"),
+    [
+        ({"param1": "[-3,3] | 0.7 | 0 | 0 | U | a"}, "param1", "6 columns"),
+        ({"param1": "[4,1] | 0.7 | 0 | 0 | U | a | 1"}, "param1", "low < high"),
+        ({"param2": "[-3,3] | 0 | 0 | 0 | N(0,-1) | b | 1"}, "param2", "sigma must be > 0"),
+        ({"param2": "[-3,3] | 0 | 0 | 0 | N(5,1) | b | 1"}, "param2", "outside its bounds"),
+        ({"param2": "[-3,3] | 0 | 0 | 0 | X | b | 1"}, "param2", "U or N(mu,sigma)"),
+        ({"param2": "[-3,3] | 0 | 0 | 2 | U | b | 1"}, "param2", "log? column"),
+        ({"param2": "[-3,3] | zero | 0 | 0 | U | b | 1"}, "param2", "must be a number"),
+        ({"param2": "[-3,3] | 0 | 0 | 0 | U | a | 1"}, "param<N>", "unique"),
+        ({"param3": "1 | | | 0 | U | c | 1"}, "param<N>", "needs 2 parameter rows"),
+        ({"model": "toy_cubic"}, "model", "expected one of"),
+        ({"model": ""}, "model", "not available yet"),
+        ({"POI_indices": "0,2"}, "POI_indices", "0..1"),
+        ({"POI_indices": "0,0"}, "POI_indices", "distinct"),
+        ({"prediction_pairs": "(1,0)"}, "prediction_pairs", "i < j"),
+        ({"prediction_pairs": "0,1"}, "prediction_pairs", "pairs of POI positions"),
+        ({"emin": "1", "emax": "1"}, "emax", "larger than emin"),
+        ({"hyperparams": "learning_rate (float) : 5e-3"}, "hyperparams", "start with '--'"),
+        ({"hyperparams": "--learning_rate float : 5e-3"}, "hyperparams", "--name (type)"),
+        ({"hyperparams": "--learning_rate (double) : 5e-3"}, "hyperparams", "one of int, float"),
+        ({"hyperparams": "--learning_rate (float) : 5e-3, fast"}, "hyperparams", "valid float"),
+        ({"hyperparams": "--learning_rate (float) : 5e-3"}, "hyperparams", "stopping_patience"),
+        ({"start_grid_test_at_count": "1"}, "start_grid_test_at_count", "grid has 1 points"),
+        ({"on_cluster": "fox"}, "on_cluster", "only local"),
+        ({"use_old_sims": "1"}, "use_old_sims", "not available yet"),
+    ],
+)
+def test_bad_input_names_variable(variables, override, variable, fragment):
+    with pytest.raises(ConfigError) as error:
+        load_run_config({**variables, **override})
+    assert error.value.variable == variable
+    assert fragment in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ({"n_sim_train": "10k"}, "n_sim_train = '10k': Input should be a valid integer"),
+        ({"nbins": "ninety"}, "nbins = 'ninety'"),
+        ({"max_epochs": "-1"}, "max_epochs = '-1': Input should be greater than or equal to 1"),
+        ({"noise": "cauchy"}, "noise = 'cauchy'"),
+        ({"train": "yes"}, "train = 'yes': expected 0 or 1"),
+        ({"max_time_sim": "1h"}, "max_time_sim = '1h'"),
+        ({"run_name": "../elsewhere"}, "run_name = '../elsewhere'"),
+    ],
+)
+def test_type_errors_name_variable_and_value(variables, override, fragment):
+    with pytest.raises(ConfigError, match="invalid") as error:
+        load_run_config({**variables, **override})
+    assert fragment in str(error.value)
+
+
+def test_missing_required_variables():
+    variables = toy_variables()
+    del variables["run_name"], variables["n_sim_train"]
+    with pytest.raises(ConfigError) as error:
+        load_run_config(variables)
+    assert "run_name: required variable is not set" in str(error.value)
+    assert "n_sim_train: required variable is not set" in str(error.value)
+
+
+def test_parameter_rows_must_not_have_gaps(variables):
+    variables["param3"] = variables.pop("param2")
+    with pytest.raises(ConfigError, match="without gaps"):
+        load_run_config(variables)
+
+
+def test_digit_grouping_typo_warns(variables):
+    config, warnings = load_run_config({**variables, "n_sim_train": "10_000, 10_00"})
+    assert config.n_sim_train == [10_000, 1000]
+    assert any("'10_00' = 1,000" in w for w in warnings)
+
+
+def test_obsolete_and_unknown_variables_warn(variables):
+    _, warnings = load_run_config({**variables, "conda_env": "swyft4-dev", "n_sim_trian": "5"})
+    assert any(w.startswith("conda_env is obsolete") for w in warnings)
+    assert any(w.startswith("n_sim_trian is not a variable") for w in warnings)
+
+
+def test_fixed_parameter_ignored_columns_warn(variables):
+    config, warnings = load_run_config(
+        {**variables, "model": "toy_poly", "param3": " 0.5 | 0.7 | 0.7 | 0 | U | c | 1 ", "POI_indices": "0,1"}
+    )
+    assert [p.name for p in config.table.free] == ["a", "b"]
+    assert any("param3 (c) is fixed at 0.5" in w for w in warnings)
+
+
+def test_single_poi_gets_no_default_pairs(variables):
+    config, _ = load_run_config({k: v for k, v in variables.items()} | {"POI_indices": "1"})
+    assert config.prediction_pairs == []
+    assert config.poi_names == ["b"]
+
+
+def test_rounds_and_store_sizes(variables):
+    config, _ = load_run_config({**variables, "n_truncations": "2", "n_sim_train": "100, 200", "n_sim_coverage": "50"})
+    assert [config.n_sim_round(r) for r in range(3)] == [100, 200, 250]
+    assert [config.n_train_round(r) for r in range(3)] == [100, 200, 200]

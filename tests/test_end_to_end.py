@@ -1,0 +1,117 @@
+"""The whole pipeline through the real orchestrator, on a reduced toy_line configuration."""
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import write_run_script
+
+pytestmark = pytest.mark.slow
+
+REDUCED = {
+    "run_name": "e2e",
+    "n_sim_train": "2_000",
+    "n_prior_samples": "20_000",
+    "max_epochs": "30",
+}
+
+
+def run(script, cwd):
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    return subprocess.run([str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    elsewhere = tmp_path_factory.mktemp("cwd")
+    script = write_run_script(base, **REDUCED)
+    result = run(script, cwd=elsewhere)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return base, elsewhere, script, result
+
+
+def test_results_tree_and_provenance(first_run):
+    base, elsewhere, _, result = first_run
+    run_dir = base / "analysis_results" / "e2e"
+    for name in ("sim_output", "train_output", "val_output", "archive"):
+        assert (run_dir / name).is_dir()
+    provenance = json.loads((run_dir / "config.json").read_text())
+    assert provenance["trial"] == 0 and len(provenance["config_hash"]) == 16
+    assert provenance["variables"]["n_sim_train"] == [2000]
+    assert provenance["versions"]["swyft"] == "0.4.5"
+    assert (run_dir / "run.sh").read_text() == (base / "run.sh").read_text()
+    log = (run_dir / "output.log").read_text()
+    assert log.startswith("ALP INFERENCE WITH TRUNCATED MARGINAL NRE")
+    for stage in ("environment", "configuration", "simulation, grid point 0, round 1", "training, grid point 0, round 1", "report"):
+        assert f"=== {stage}" in log
+    assert "Finished analysis" in result.stdout
+    # nothing outside the run folder
+    assert not any(elsewhere.iterdir())
+    assert sorted(p.name for p in (base / "analysis_results").iterdir()) == ["e2e"]
+
+
+def test_stores_are_complete(first_run):
+    base = first_run[0]
+    stores = base / "analysis_results" / "e2e" / "sim_output" / "store"
+    assert sorted(p.name for p in stores.iterdir()) == [
+        "store", "store_prior", "store_prior_round_1_gridpoint_0", "store_round_1_gridpoint_0"
+    ]
+
+
+def test_truncation_shrinks_around_the_truth(first_run):
+    base = first_run[0]
+    record = json.loads((base / "analysis_results" / "e2e" / "truncation_record.json").read_text())
+    rounds = record["grid_points"]["0"]["rounds"]
+    assert [r["round"] for r in rounds] == [0, 1] and all(r["status"] == "done" for r in rounds)
+    initial = np.array(record["initial_bounds"])
+    truth = np.array([0.7, -0.3])
+    assert np.array_equal(rounds[1]["bounds"], rounds[0]["truncated_bounds"])
+    for r in rounds:
+        box = np.array(r["truncated_bounds"])
+        widths = box[:, 1] - box[:, 0]
+        assert np.all(widths <= initial[:, 1] - initial[:, 0])
+        assert np.all((box[:, 0] < truth) & (truth < box[:, 1])), box
+    first = np.array(rounds[0]["truncated_bounds"])
+    assert np.sum(first[:, 1] - first[:, 0]) < 0.9 * np.sum(initial[:, 1] - initial[:, 0])
+    for name in ("a", "b"):
+        assert rounds[-1]["posterior"][name]["std"] > 0
+
+
+def test_notebook_executed_without_errors(first_run):
+    base = first_run[0]
+    run_dir = base / "analysis_results" / "e2e"
+    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert all(c["execution_count"] is not None for c in code)
+    outputs = [o for c in code for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
+    for figure in ("posteriors_1d", "posteriors_2d", "training_curves", "mock_observation"):
+        assert (run_dir / "val_output" / f"{figure}.png").stat().st_size > 10_000
+
+
+def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
+    base, elsewhere, script, _ = first_run
+    run_dir = base / "analysis_results" / "e2e"
+    before = {p.relative_to(run_dir): p.stat().st_size for p in run_dir.rglob("*") if p.is_file()}
+    result = run(script, cwd=elsewhere)
+    assert result.returncode == 0, result.stdout[-4000:]
+    archived = run_dir / "archive" / "trial__0"
+    for path, size in before.items():
+        assert (archived / path).stat().st_size == size, path
+    assert json.loads((run_dir / "config.json").read_text())["trial"] == 1
+    assert "the previous trial is in archive/trial__0" in (run_dir / "output.log").read_text()
+
+
+def test_bad_variable_stops_before_anything_is_written(tmp_path):
+    script = write_run_script(tmp_path, run_name="bad", param1='" [4, 1] | 0.7 | 0 | 0 | U | a | 1 "')
+    result = run(script, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "param1 = '[4, 1]': bounds of a must satisfy low < high" in result.stdout
+    assert "FAILED: stage 'configuration'" in result.stdout
+    assert not (tmp_path / "analysis_results" / "bad").exists()
+    assert not list((tmp_path / "analysis_results").iterdir())

@@ -1,0 +1,48 @@
+"""Toy simulators against their closed forms."""
+
+import numpy as np
+
+from alpswyft.config import load_run_config
+from alpswyft.physics.toy import ToyLine, ToySine
+from alpswyft.simulator import NoiseResampler, SpectrumSimulator
+
+
+def test_toy_line_expected_and_gaussian_noise(variables):
+    config, _ = load_run_config({**variables, "noise_sigma": "0.5"})
+    simulator = SpectrumSimulator(config)
+    theta = np.array([[0.7, -0.3]])
+    out = simulator.simulate(np.repeat(theta, 20_000, axis=0), np.random.default_rng(0))
+    x = np.linspace(-1, 1, 50)
+    np.testing.assert_allclose(out["exp"][0], 0.7 * x - 0.3, atol=1e-6)
+    residual = out["data"] - out["exp"]
+    assert abs(residual.std() - 0.5) < 0.005 and abs(residual.mean()) < 0.005
+    assert out["params"].dtype == np.float32 and out["data"].shape == (20_000, 50)
+
+
+def test_poisson_noise(variables):
+    config, _ = load_run_config({**variables, "noise": "poisson", "param2": "[5,10] | 6 | 6 | 0 | U | b | 1"})
+    out = SpectrumSimulator(config).simulate(np.repeat([[0.0, 6.0]], 10_000, axis=0), np.random.default_rng(1))
+    assert np.all(out["data"] == np.round(out["data"]))
+    assert abs(out["data"].mean() - 6.0) < 0.05 and abs(out["data"].var() - 6.0) < 0.1
+
+
+def test_toy_line_design_matrix():
+    model = ToyLine(-1, 1, 5)
+    np.testing.assert_allclose(model.expected(np.array([[2.0, 1.0]]))[0], model.design_matrix() @ [2.0, 1.0])
+
+
+def test_toy_sine():
+    model = ToySine(0, 1, 3)
+    y = model.expected(np.array([[1.0, 2.0, 0.0, 1.0, np.pi, 0.0]]))[0]
+    np.testing.assert_allclose(y, [2.0, 3.5, 3.0], atol=1e-12)
+
+
+def test_resampler_redraws_noise_only(variables):
+    config, _ = load_run_config(variables)
+    simulator = SpectrumSimulator(config)
+    sample = {k: v[0] for k, v in simulator.simulate([[0.7, -0.3]], np.random.default_rng(0)).items()}
+    resample = NoiseResampler(simulator, seed=3)
+    a, b = resample(sample), resample(sample)
+    np.testing.assert_array_equal(a["exp"], sample["exp"])
+    np.testing.assert_array_equal(a["params"], sample["params"])
+    assert not np.allclose(a["data"], b["data"])

@@ -1,0 +1,77 @@
+"""Stores: swyft layout, seeded chunks, resume, refusal of mismatched or incomplete stores."""
+
+import numpy as np
+import pytest
+import swyft
+import zarr
+
+from alpswyft.config import load_run_config
+from alpswyft.errors import PipelineError
+from alpswyft.simulator import SpectrumSimulator
+from alpswyft.stores import StoreRequest, chunk_length, fill_store, read_store, store_name
+
+
+@pytest.fixture
+def config(variables):
+    return load_run_config(variables)[0]
+
+
+def request_for(path, config, n=2_500, bounds=((-3.0, 3.0), (-3.0, 3.0)), kind="train"):
+    return StoreRequest(path, kind, 0, 0, n, bounds, config.sim_seed, config.hash)
+
+
+def test_names_follow_the_original():
+    assert store_name("train", 0, 3) == "store"
+    assert store_name("prior", 0, 3) == "store_prior"
+    assert store_name("explim", 2, 1) == "store_explim_round_2_gridpoint_1"
+    assert store_name("train", 1, 0) == "store_round_1_gridpoint_0"
+
+
+def test_chunk_rule():
+    assert chunk_length(1_010_000, 100) == 632
+    assert chunk_length(3000, 2) == 750
+    assert chunk_length(10, 100) == 1
+
+
+def test_filled_store_opens_in_swyft(tmp_path, config):
+    shapes = SpectrumSimulator(config).shapes
+    fill_store(request_for(tmp_path / "store", config), config, shapes, n_jobs=2)
+    store = swyft.ZarrStore(str(tmp_path / "store"))
+    assert len(store) == 2_500 and store.sims_required == 0
+    sample = store[10]
+    assert set(sample) == {"params", "exp", "data"}
+    x = np.linspace(-1, 1, 50)
+    np.testing.assert_allclose(sample["exp"], sample["params"][0] * x + sample["params"][1], atol=1e-5)
+
+
+def test_killed_fill_resumes_to_the_same_store(tmp_path, config):
+    shapes = SpectrumSimulator(config).shapes
+    whole = fill_store(request_for(tmp_path / "a", config), config, shapes, n_jobs=2)
+    partial = fill_store(request_for(tmp_path / "b", config), config, shapes, n_jobs=2)
+    # a run killed during simulation: two chunks never got their status written
+    partial["meta/sim_status"][0:700] = 0
+    partial["data/data"][0:700] = 0
+    with pytest.raises(PipelineError, match="700 of 2500 simulations are missing"):
+        read_store(tmp_path / "b", ["data"])
+    fill_store(request_for(tmp_path / "b", config), config, shapes, n_jobs=1)
+    for key in ("params", "exp", "data"):
+        np.testing.assert_array_equal(whole[f"data/{key}"][:], partial[f"data/{key}"][:])
+
+
+def test_mismatched_store_is_refused(tmp_path, config):
+    shapes = SpectrumSimulator(config).shapes
+    fill_store(request_for(tmp_path / "s", config), config, shapes, n_jobs=1)
+    with pytest.raises(PipelineError, match=r"n: store has 2500, this run needs 3000"):
+        fill_store(request_for(tmp_path / "s", config, n=3000), config, shapes, n_jobs=1)
+    with pytest.raises(PipelineError, match="bounds"):
+        fill_store(request_for(tmp_path / "s", config, bounds=((-1.0, 1.0), (-3.0, 3.0))), config, shapes, n_jobs=1)
+
+
+def test_prior_store_holds_parameters_in_box(tmp_path, config):
+    request = request_for(tmp_path / "p", config, n=5_000, bounds=((0.0, 1.0), (-2.0, -1.0)), kind="prior")
+    fill_store(request, config, {"params": (2,)}, n_jobs=2)
+    params = read_store(tmp_path / "p", ["params"])["params"]
+    assert params.shape == (5_000, 2)
+    assert params[:, 0].min() >= 0 and params[:, 0].max() <= 1
+    assert params[:, 1].min() >= -2 and params[:, 1].max() <= -1
+    assert set(zarr.open_group(str(tmp_path / "p"))["data"].array_keys()) == {"params"}
