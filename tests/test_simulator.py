@@ -46,3 +46,14 @@ def test_resampler_redraws_noise_only(variables):
     np.testing.assert_array_equal(a["exp"], sample["exp"])
     np.testing.assert_array_equal(a["params"], sample["params"])
     assert not np.allclose(a["data"], b["data"])
+
+
+def test_linear_gaussian_posterior_is_least_squares():
+    from alpswyft.physics.toy import linear_gaussian_posterior
+
+    model = ToyLine(-1, 1, 50)
+    X = model.design_matrix()
+    y = X @ [0.7, -0.3] + np.random.default_rng(1).standard_normal(50)
+    mean, cov = linear_gaussian_posterior(X, y, 1.0)
+    np.testing.assert_allclose(mean, np.linalg.lstsq(X, y, rcond=None)[0])
+    np.testing.assert_allclose(np.sqrt(np.diag(cov)), [np.sqrt(3 * 49 / (50 * 51)), np.sqrt(1 / 50)], rtol=1e-12)

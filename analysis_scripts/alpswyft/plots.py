@@ -33,6 +33,25 @@ def _rounds(tree: RunTree, grid_point: int):
             yield entry, np.load(path)
 
 
+def analytic_posterior(tree: RunTree):
+    """(mean, covariance) over the free parameters where the run's posterior is known exactly:
+    toy_line / toy_poly with Gaussian noise, every parameter free, linear and uniform; else None."""
+    from alpswyft.physics import MODELS
+
+    config = load_config(tree)
+    model = MODELS[config.model].factory(config)
+    exact = (
+        hasattr(model, "design_matrix")
+        and config.noise == "gauss"
+        and all(p.free and not p.log and p.prior.kind == "U" for p in config.table.parameters)
+    )
+    if not exact:
+        return None
+    from alpswyft.physics.toy import linear_gaussian_posterior
+
+    return linear_gaussian_posterior(model.design_matrix(), np.load(tree.true_obs)["data"], config.noise_sigma)
+
+
 def posteriors_1d(tree: RunTree, grid_point: int = 0):
     """1D marginal posteriors of every round, with each round's box and the true value."""
     config = load_config(tree)
@@ -49,15 +68,21 @@ def posteriors_1d(tree: RunTree, grid_point: int = 0):
             lo, hi = entry["truncated_bounds"][config.POI_indices[k]]
             ax.axvline(lo, color=colors[r], ls=":", lw=1)
             ax.axvline(hi, color=colors[r], ls=":", lw=1)
+    exact = analytic_posterior(tree)
     for k, ax in enumerate(axes[0]):
         i = config.POI_indices[k]
         lo, hi = config.table.initial_bounds[i]
+        if exact is not None:
+            mean, sd = exact[0][i], np.sqrt(exact[1][i, i])
+            x = np.linspace(lo, hi, 400)
+            ax.plot(x, np.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "k--", lw=1, label="exact")
         ax.axvline(config.table.obs[i], color="crimson", lw=1.5, label="truth")
         ax.set_xlim(lo, hi)
         ax.set_xlabel(_label(config, i))
         ax.set_ylabel("posterior density")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("1D marginal posteriors per round (dotted: truncated box for the next round)")
+    fig.suptitle("1D marginal posteriors per round (dotted: truncated box for the next round)"
+                 + ("; dashed: exact posterior" if exact is not None else ""))
     fig.tight_layout()
     return fig
 

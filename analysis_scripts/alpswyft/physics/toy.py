@@ -53,6 +53,18 @@ class ToyPoly(ToyModel):
         return theta @ self.design_matrix().T
 
 
+def linear_gaussian_posterior(design_matrix: np.ndarray, data: np.ndarray, sigma: float):
+    """Exact posterior of a linear-Gaussian model under a flat prior.
+
+    For y = X theta + N(0, sigma^2 I): mean theta_hat = (X^T X)^-1 X^T y (least squares) and
+    covariance sigma^2 (X^T X)^-1 (physics spec section 6). Returns (mean, covariance).
+    """
+    precision = design_matrix.T @ design_matrix
+    covariance = sigma**2 * np.linalg.inv(precision)
+    mean = np.linalg.solve(precision, design_matrix.T @ data)
+    return mean, covariance
+
+
 class ToySine(ToyModel):
     """``y = a x + b + (c x + d) sin(e x + f)`` with theta = (a, b, c, d, e, f)."""
 
