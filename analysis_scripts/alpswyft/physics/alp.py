@@ -1,0 +1,188 @@
+"""The ALP model of NGC 1275 (physics spec 1.8, 1.9): intrinsic spectrum x P_gg, folded through CTA.
+
+The 18-entry parameter vector, in this order (physical units after 10**x of log10 rows):
+
+====  ============  ==========================================  =====================
+idx   name          meaning                                     unit
+====  ============  ==========================================  =====================
+0     m             ALP mass                                    neV
+1     g             photon-ALP coupling                         1e-11 GeV^-1
+2     Amplitude     dN/dE at E0                                 TeV^-1 cm^-2 s^-1
+3     index         photon index Gamma                          -
+4     E0            reference energy                            GeV
+5     Ecut          cut-off energy                              GeV
+6     rms_B         B0, rms field at the cluster centre         muG
+7     e_norm        n0, first density normalisation             1e-3 cm^-3
+8     e_norm_2      n2, second density normalisation            1e-3 cm^-3
+9     cluster_ext   r_abell, extent of the field                kpc
+10    e_dens_1      r_core                                      kpc
+11    e_dens_2      r_core2                                     kpc
+12    e_dens_3      beta                                        -
+13    e_dens_4      beta2                                       -
+14    B_scaling     eta, B proportional to n_e^eta              -
+15    Max_turb      kL, smallest wavenumber                     kpc^-1
+16    min_turb      kH, largest wavenumber                      kpc^-1
+17    turb_index    |q|, the turbulence spectrum is k^q, q < 0  -
+====  ============  ==========================================  =====================
+
+Conventions (fixing the original's quirks, physics spec 7):
+
+- ``turb_index`` is |q| and the field uses q = -|q| (the original's default vector gave +2.8);
+- n0 and n2 are in 1e-3 cm^-3 and enter the plasma term as n * 1e-3 cm^-3 (the original passed
+  them to gammaALPs as cm^-3; the effect on P_gg above 20 GeV is below 1e-3);
+- the source is NGC 1275 at its real (RA, Dec), not its Galactic (l, b) read as (RA, Dec);
+- degenerate cluster parameters (r_core = 0, n2 = 0, kL >= kH, ...) are refused at configuration
+  time (:func:`check_cluster_ranges`) instead of silently switching density models.
+
+Every random number comes from the ``numpy.random.Generator`` given to :meth:`ALPModel.expected`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from alpswyft.errors import ConfigError
+from alpswyft.physics.propagation import gaussian_turbulence, photon_survival, propagate_states, unpolarised_states
+
+REDSHIFT = 0.017559
+RA_DEG, DEC_DEG = 49.950667, 41.511694  # NGC 1275: 03h19m48.16s +41d30m42.1s
+PARAMETER_NAMES = (
+    "m", "g", "Amplitude", "index", "E0", "Ecut", "rms_B", "e_norm", "e_norm_2", "cluster_ext",
+    "e_dens_1", "e_dens_2", "e_dens_3", "e_dens_4", "B_scaling", "Max_turb", "min_turb", "turb_index",
+)
+N_PARAMS = len(PARAMETER_NAMES)
+
+
+# ------------------------------------------------------------------ intrinsic spectrum
+
+
+def ecpl(energy_gev, amplitude, index, e0_gev, ecut_gev):
+    """dN/dE of a power law with exponential cut-off, per GeV cm^2 s (amplitude per TeV)."""
+    return amplitude * 1e-3 * (energy_gev / e0_gev) ** (-index) * np.exp(-energy_gev / ecut_gev)
+
+
+# ------------------------------------------------------------------ cluster
+
+
+def electron_density(r, n0, n2, r_core, r_core2, beta, beta2):
+    """Double-beta profile n(r) in the units of n0, n2 (r in kpc)."""
+    return n0 * (1 + (r / r_core) ** 2) ** (-1.5 * beta) + n2 * (1 + (r / r_core2) ** 2) ** (-1.5 * beta2)
+
+
+def turbulence_spectrum(k, b0, kl, kh, q):
+    """Transverse correlation C(k) = pi/4 B0^2 F_q(k/kH) of Meyer et al. 2014 (arXiv:1406.5972), A.
+
+    F_q includes the normalisation (q + 3) / (kH^(q+3) - kL^(q+3)) (1/ln(kH/kL) for q = -3).
+    """
+    x = np.asarray(k, float) / kh
+    norm = 1.0 / math.log(kh / kl) if q == -3 else (q + 3.0) / (kh ** (q + 3.0) - kl ** (q + 3.0))
+    inner = x >= kl / kh
+    f = np.empty_like(x)
+    xi, xo = x[inner], x[~inner]
+    if q == 0:
+        f[inner] = kh**2 * (0.5 * (1 - xi**2) - xi**2 * np.log(xi))
+        f[~inner] = 0.5 * (kh**2 - kl**2) + (xo * kh) ** 2 * math.log(kh / kl)
+    elif q == -2:
+        f[inner] = 0.5 * (1 - xi**2) - np.log(xi)
+        f[~inner] = math.log(kh / kl) + 0.5 * (xo * kh) ** 2 * (kl**-2 - kh**-2)
+    else:
+        f[inner] = kh ** (q + 2) * ((1 - xi ** (q + 2)) / (q + 2) + xi**2 * (1 - xi**q) / q)
+        f[~inner] = (kh ** (q + 2) - kl ** (q + 2)) / (q + 2) + (xo * kh) ** 2 / q * (kh**q - kl**q)
+    return math.pi / 4 * b0**2 * norm * f
+
+
+def turbulence_modes(kl: float, kh: float):
+    """Wavenumbers k_n and widths dk_n: log-spaced from kMin = 1e-3 kL to kH, as gammaALPs."""
+    k_min = 1e-3 * kl
+    n = int(math.ceil(10.0 * (math.log10(kh) - math.log10(k_min)) ** 2))
+    nodes = np.geomspace(k_min, kh, n)
+    return nodes[:-1], np.diff(nodes)
+
+
+def cluster_domains(v: np.ndarray, rng: np.random.Generator):
+    """One Gaussian-turbulent field realisation along the line of sight from the cluster centre.
+
+    ``v`` is the physical 18-vector. Returns (B_T [muG], psi [rad], n_e [cm^-3], dL [kpc]) per
+    domain; domains have length 1/kH from 0 to r_abell.
+    """
+    b0, n0, n2, r_abell, r_core, r_core2, beta, beta2, eta, kl, kh, q_abs = v[6:18]
+    q = -q_abs
+    bounds = np.arange(0.0, r_abell, 1.0 / kh)
+    r = 0.5 * (bounds[1:] + bounds[:-1])
+    k, dk = turbulence_modes(kl, kh)
+    spectrum = turbulence_spectrum(k, b0, kl, kh, q)
+    components = []
+    for _ in range(2):
+        u, w = rng.random(len(k)), rng.random(len(k))
+        amplitude = np.sqrt(spectrum / math.pi * dk * 2.0 * np.log(1.0 / u))
+        out = np.empty_like(r)
+        gaussian_turbulence(r, k, amplitude, 2.0 * math.pi * w, out)
+        components.append(out)
+    b_t, b_u = components
+    density = electron_density(r, n0, n2, r_core, r_core2, beta, beta2)
+    scale = (density / (n0 + n2)) ** eta
+    return np.hypot(b_t, b_u) * scale, np.arctan2(b_t, b_u), density * 1e-3, np.diff(bounds)
+
+
+def check_cluster_ranges(table) -> None:
+    """Refuse parameter ranges that make the cluster model degenerate (physics spec 1.9, 7.8)."""
+    low, high = {}, {}
+    for i, p in enumerate(table.parameters):
+        lo, hi = p.bounds if p.free else (p.value, p.value)
+        low[i], high[i] = (10**lo, 10**hi) if p.log else (lo, hi)
+
+    def row(i):
+        return f"param{i + 1}"
+
+    for i, why in (
+        (9, "the field extent r_abell"), (10, "r_core (division by zero at 0)"),
+        (11, "r_core2 (0 would silently switch to a single-beta profile)"),
+        (8, "n2 (0 would silently switch to a single-beta profile)"),
+        (13, "beta2 (<= 0 would silently switch the density model)"),
+        (15, "kL"), (16, "kH"), (7, "n0"),
+    ):
+        if low[i] <= 0:
+            raise ConfigError(row(i), table.parameters[i].name, f"{why} must be > 0 over its whole range")
+    if low[6] < 0:
+        raise ConfigError(row(6), table.parameters[6].name, "rms_B must be >= 0")
+    if low[17] < 0:
+        raise ConfigError(row(17), table.parameters[17].name, "give |q| >= 0; the spectrum is k^(-|q|)")
+    if high[15] >= low[16]:
+        raise ConfigError(
+            f"{row(15)}/{row(16)}", f"kL up to {high[15]:g}, kH from {low[16]:g}",
+            "every kL (Max_turb) must be smaller than every kH (min_turb)",
+        )
+
+
+# ------------------------------------------------------------------ line of sight and P_gg
+
+
+class LineOfSight:
+    """What does not change between simulations: energies, EBL attenuation, Galactic field."""
+
+    def __init__(self, energy_gev: np.ndarray, ebl_attenuation: np.ndarray, gmf_domains: tuple):
+        self.energy = np.asarray(energy_gev, float)
+        self.ebl_attenuation = np.asarray(ebl_attenuation, float)
+        self.gmf_domains = tuple(np.asarray(a, float) for a in gmf_domains)
+
+    @classmethod
+    def compute(cls, energy_gev: np.ndarray) -> LineOfSight:
+        """Dominguez et al. 2011 EBL (ebltable) and the Jansson & Farrar 2012 regular Galactic field
+        along the line of sight to NGC 1275 (gammaALPs), once per configuration."""
+        from alpswyft.physics.reference import gmf_domains
+        from ebltable.tau_from_model import OptDepth
+
+        tau = OptDepth.readmodel(model="dominguez").opt_depth(REDSHIFT, np.asarray(energy_gev) / 1e3)
+        return cls(energy_gev, np.exp(-np.asarray(tau).ravel()), gmf_domains(energy_gev))
+
+    def survival(self, m_nev: float, g_11: float, cluster: tuple) -> np.ndarray:
+        """P_gg(E) for an unpolarised beam through the cluster, the EBL and the Milky Way."""
+        states = unpolarised_states(len(self.energy))
+        b, psi, n_el, dl = cluster
+        propagate_states(self.energy * (1 + REDSHIFT), b, psi, n_el, dl, m_nev, g_11, states)
+        states[:, :2, :] *= np.sqrt(self.ebl_attenuation)[:, None, None]
+        b, psi, n_el, dl = self.gmf_domains
+        propagate_states(self.energy, b, psi, n_el, dl, m_nev, g_11, states)
+        return photon_survival(states)
