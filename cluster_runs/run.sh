@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A run of the ALP inference pipeline: plain shell variables, then one line that starts it.
 # Run it from anywhere: ./cluster_runs/run.sh. Results go to cluster_runs/analysis_results/<run_name>/.
-# README.md explains every variable. The shipped default is the toy_line model (a straight line
-# with Gaussian noise, whose posterior is known exactly), small enough to finish in minutes.
+# README.md explains every variable. This default is the ALP analysis of NGC 1275 with CTA North,
+# reduced to finish in a few minutes on 2 cores: the POIs are m and g, the spectrum and the cluster
+# are fixed at the original run.sh values (the field realisation stays random in every simulation).
+# toy_line.sh is a smaller example with an exactly known posterior.
 set -a  # every variable below is handed to the pipeline
 
 #################################################################################################
@@ -16,25 +18,49 @@ on_cluster=local          # local: this machine (joblib processes)
 #################################################################################################
 
 # ---- Technical ----
-run_name=toy_line_default # results folder: analysis_results/<run_name>; re-using it starts a new trial
+run_name=alp_default      # results folder: analysis_results/<run_name>; re-using it starts a new trial
 update_config=1
 account=""
 
 # ---- Physical model configuration ----
 update_physics=1
-model=toy_line            # "" (ALP), toy_line, toy_poly, toy_sine
-noise=gauss               # gauss or poisson
-noise_sigma=1.0           # Gaussian noise standard deviation (noise=gauss)
-nbins=50                  # bins of the spectrum (for toy models: points on x in [emin, emax])
-emin=-1
-emax=1
-obs_seed=1                # noise seed of the mock observation
+model=""                  # "" (ALP), spectral_fit, spectral_fit_log, toy_line, toy_poly, toy_sine
+noise=poisson
+nbins=90                  # reconstructed-energy bins
+nbins_etrue=180           # true-energy bins (also the energies of P_gg)
+emin=2e1                  # GeV
+emax=6e3                  # GeV
+livetime=10               # hours
+ALP_seed=None             # None: a new cluster-field realisation in every simulation
+floor_exp=-1.15           # floor of the expected log10 residual
+floor_obs=-1.15           # floor of the observed log10 residual
+IRF_file=""               # "": the shipped CTA North Prod5 file (4 LSTs + 9 MSTs, 20 deg, average azimuth)
+on_region=point           # point: a disk of on_region_radius deg; legacy: the original 2x2 deg box
+on_region_radius=0.2
+alp_engine=fast           # fast, or gammaalps (the reference, ~10x slower)
+obs_seed=0                # noise seed of the mock observation
 sim_seed=0                # seed of the simulations (each chunk's seed derives from it)
 POI_indices=0,1           # which FREE parameters are inferred (0 = first free parameter)
 
-#        bounds   | Obs.  | Null | log? | U or N(mu,sigma) | name | unit
-param1=" [-3, 3]  | 0.7   | 0    | 0    | U                | a    | 1   "
-param2=" [-3, 3]  | -0.3  | 0    | 0    | U                | b    | 1   "
+#        bounds     | Obs.   | Null   | log? | U or N(mu,sigma) | name        | unit
+param1="  [-2, 4]   | -6     | -6     | 1    | U                | m           | neV "
+param2="  [-2, 1]   | -5     | -5     | 1    | U                | g           | e-11GeV^{-1} "
+param3="  -8.812    | -8.812 | -8.812 | 1    | U                | Amplitude   | TeV^{-1}cm^{-2}s^{-1} "
+param4="  2.11      | 2.11   | 2.11   | 0    | U                | index       | none "
+param5="  300       | 300    | 300    | 0    | U                | E0          | GeV "
+param6="  2.75      | 2.75   | 2.75   | 1    | U                | Ecut        | GeV "
+param7="  25        | 25     | 25     | 0    | U                | rms_B       | muG "
+param8="  46        | 46     | 46     | 0    | U                | e_norm      | 1e-3cm^{-3} "
+param9="  4.05      | 4.05   | 4.05   | 0    | U                | e_norm_2    | 1e-3cm^{-3} "
+param10=" 500       | 500    | 500    | 0    | U                | cluster_ext | kpc "
+param11=" 57        | 57     | 57     | 0    | U                | e_dens_1    | kpc "
+param12=" 268       | 268    | 268    | 0    | U                | e_dens_2    | kpc "
+param13=" 1.2       | 1.2    | 1.2    | 0    | U                | e_dens_3    | none "
+param14=" 0.69      | 0.69   | 0.69   | 0    | U                | e_dens_4    | none "
+param15=" 0.62      | 0.62   | 0.62   | 0    | U                | B_scaling   | none "
+param16=" -0.41     | -0.41  | -0.41  | 1    | U                | Max_turb    | kpc^{-1} "
+param17=" 0.93      | 0.93   | 0.93   | 1    | U                | min_turb    | kpc^{-1} "
+param18=" 1.97      | 1.97   | 1.97   | 0    | U                | turb_index  | none "
 
 #################################################################################################
 # TECHNICAL PARAMETERS (may be changed when re-running)
@@ -49,10 +75,10 @@ retrain_last_round=0
 use_old_sims=0
 save_old_sims=0
 simulate=1
-n_sim_train=3_000         # per round: one value, or one per round (e.g. 3_000, 5_000)
+n_sim_train=2_000         # per round: one value, or one per round (e.g. 10_000, 10_000, 100_000)
 n_sim_coverage=0          # extra simulations in the last round, kept for coverage tests
 n_sim_explim=0
-n_prior_samples=100_000   # prior bank for inference and truncation
+n_prior_samples=50_000    # prior bank for inference and truncation
 n_jobs_sim=2              # parallel processes
 
 # ---- Training, inference, validation ----

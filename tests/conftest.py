@@ -10,6 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 RUN_SH = REPO / "cluster_runs" / "run.sh"
+TOY_SH = REPO / "cluster_runs" / "toy_line.sh"
 ORCHESTRATOR = REPO / "analysis_scripts" / "run_swyft_analysis_truncation.sh"
 
 
@@ -40,10 +41,10 @@ def variables():
     return toy_variables()
 
 
-def write_run_script(directory: Path, **overrides: str) -> Path:
-    """A copy of cluster_runs/run.sh with some variables replaced, calling this repository's
-    orchestrator; results go to ``directory/analysis_results``."""
-    text = RUN_SH.read_text()
+def write_run_script(directory: Path, template: Path = TOY_SH, **overrides: str) -> Path:
+    """A copy of a shipped run script (default: cluster_runs/toy_line.sh) with some variables
+    replaced, calling this repository's orchestrator; results go to ``directory/analysis_results``."""
+    text = template.read_text()
     for name, value in overrides.items():
         text, n = re.subn(rf"^{name}=.*$", lambda _: f"{name}={value}", text, flags=re.MULTILINE)
         if n == 0:

@@ -39,7 +39,7 @@ def test_hash_changes_with_any_variable(variables):
         ({"param2": "[-3,3] | 0 | 0 | 0 | U | a | 1"}, "param<N>", "unique"),
         ({"param3": "1 | | | 0 | U | c | 1"}, "param<N>", "needs 2 parameter rows"),
         ({"model": "toy_cubic"}, "model", "expected one of"),
-        ({"model": ""}, "model", "not available yet"),
+        ({"model": ""}, "param<N>", "needs 18 parameter rows"),
         ({"POI_indices": "0,2"}, "POI_indices", "0..1"),
         ({"POI_indices": "0,0"}, "POI_indices", "distinct"),
         ({"prediction_pairs": "(1,0)"}, "prediction_pairs", "i < j"),

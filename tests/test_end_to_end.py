@@ -115,3 +115,24 @@ def test_bad_variable_stops_before_anything_is_written(tmp_path):
     assert "FAILED: stage 'configuration'" in result.stdout
     assert not (tmp_path / "analysis_results" / "bad").exists()
     assert not list((tmp_path / "analysis_results").iterdir())
+
+
+def test_alp_model_end_to_end(tmp_path):
+    """The shipped ALP run script, reduced to a few hundred simulations."""
+    from conftest import RUN_SH
+
+    script = write_run_script(
+        tmp_path, template=RUN_SH, run_name="alp_e2e", n_sim_train="300", n_prior_samples="5_000",
+        nbins_etrue="90", max_epochs="4", n_truncations="0",
+    )
+    result = run(script, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_dir = tmp_path / "analysis_results" / "alp_e2e"
+    obs = np.load(run_dir / "true_obs.npz")
+    assert obs["pgg"].shape == (90,) and obs["power"].shape == (169,) and obs["data"].shape == (90,)
+    np.testing.assert_allclose(obs["exp"], 0.0, atol=1e-6)  # truth = null: zero residual before noise
+    setup = np.load(run_dir / "response.npz")
+    assert setup["response_migration"].shape == (90, 90)
+    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
+    assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+    assert (run_dir / "val_output" / "mock_observation.png").exists()

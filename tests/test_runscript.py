@@ -35,4 +35,5 @@ def test_not_exported_variables_are_reported(tmp_path):
 
 def test_shipped_run_script_names():
     names = assigned_names(RUN_SH.read_text())
-    assert {"run_name", "model", "param1", "param2", "POI_indices", "hyperparams", "n_sim_train"} <= set(names)
+    assert {"run_name", "model", "POI_indices", "hyperparams", "n_sim_train"} <= set(names)
+    assert [n for n in names if n.startswith("param")] == [f"param{i}" for i in range(1, 19)]

@@ -28,12 +28,12 @@ def test_poisson_noise(variables):
 
 def test_toy_line_design_matrix():
     model = ToyLine(-1, 1, 5)
-    np.testing.assert_allclose(model.expected(np.array([[2.0, 1.0]]))[0], model.design_matrix() @ [2.0, 1.0])
+    np.testing.assert_allclose(model.expected(np.array([[2.0, 1.0]]))["exp"][0], model.design_matrix() @ [2.0, 1.0])
 
 
 def test_toy_sine():
     model = ToySine(0, 1, 3)
-    y = model.expected(np.array([[1.0, 2.0, 0.0, 1.0, np.pi, 0.0]]))[0]
+    y = model.curve(np.array([[1.0, 2.0, 0.0, 1.0, np.pi, 0.0]]))[0]
     np.testing.assert_allclose(y, [2.0, 3.5, 3.0], atol=1e-12)
 
 

@@ -29,13 +29,13 @@ def test_names_follow_the_original():
 
 def test_chunk_rule():
     assert chunk_length(1_010_000, 100) == 632
-    assert chunk_length(3000, 2) == 750
+    assert chunk_length(3000, 2) == 375
     assert chunk_length(10, 100) == 1
 
 
 def test_filled_store_opens_in_swyft(tmp_path, config):
-    shapes = SpectrumSimulator(config).shapes
-    fill_store(request_for(tmp_path / "store", config), config, shapes, n_jobs=2)
+    simulator = SpectrumSimulator(config)
+    fill_store(request_for(tmp_path / "store", config), simulator, n_jobs=2)
     store = swyft.ZarrStore(str(tmp_path / "store"))
     assert len(store) == 2_500 and store.sims_required == 0
     sample = store[10]
@@ -45,31 +45,31 @@ def test_filled_store_opens_in_swyft(tmp_path, config):
 
 
 def test_killed_fill_resumes_to_the_same_store(tmp_path, config):
-    shapes = SpectrumSimulator(config).shapes
-    whole = fill_store(request_for(tmp_path / "a", config), config, shapes, n_jobs=2)
-    partial = fill_store(request_for(tmp_path / "b", config), config, shapes, n_jobs=2)
+    simulator = SpectrumSimulator(config)
+    whole = fill_store(request_for(tmp_path / "a", config), simulator, n_jobs=2)
+    partial = fill_store(request_for(tmp_path / "b", config), simulator, n_jobs=2)
     # a run killed during simulation: two chunks never got their status written
-    partial["meta/sim_status"][0:700] = 0
-    partial["data/data"][0:700] = 0
-    with pytest.raises(PipelineError, match="700 of 2500 simulations are missing"):
+    partial["meta/sim_status"][0:600] = 0
+    partial["data/data"][0:600] = 0
+    with pytest.raises(PipelineError, match="600 of 2500 simulations are missing"):
         read_store(tmp_path / "b", ["data"])
-    fill_store(request_for(tmp_path / "b", config), config, shapes, n_jobs=1)
+    fill_store(request_for(tmp_path / "b", config), simulator, n_jobs=1)
     for key in ("params", "exp", "data"):
         np.testing.assert_array_equal(whole[f"data/{key}"][:], partial[f"data/{key}"][:])
 
 
 def test_mismatched_store_is_refused(tmp_path, config):
-    shapes = SpectrumSimulator(config).shapes
-    fill_store(request_for(tmp_path / "s", config), config, shapes, n_jobs=1)
+    simulator = SpectrumSimulator(config)
+    fill_store(request_for(tmp_path / "s", config), simulator, n_jobs=1)
     with pytest.raises(PipelineError, match=r"n: store has 2500, this run needs 3000"):
-        fill_store(request_for(tmp_path / "s", config, n=3000), config, shapes, n_jobs=1)
+        fill_store(request_for(tmp_path / "s", config, n=3000), simulator, n_jobs=1)
     with pytest.raises(PipelineError, match="bounds"):
-        fill_store(request_for(tmp_path / "s", config, bounds=((-1.0, 1.0), (-3.0, 3.0))), config, shapes, n_jobs=1)
+        fill_store(request_for(tmp_path / "s", config, bounds=((-1.0, 1.0), (-3.0, 3.0))), simulator, n_jobs=1)
 
 
 def test_prior_store_holds_parameters_in_box(tmp_path, config):
     request = request_for(tmp_path / "p", config, n=5_000, bounds=((0.0, 1.0), (-2.0, -1.0)), kind="prior")
-    fill_store(request, config, {"params": (2,)}, n_jobs=2)
+    fill_store(request, SpectrumSimulator(config), n_jobs=2)
     params = read_store(tmp_path / "p", ["params"])["params"]
     assert params.shape == (5_000, 2)
     assert params[:, 0].min() >= 0 and params[:, 0].max() <= 1

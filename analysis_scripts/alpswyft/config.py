@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -19,10 +20,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from alpswyft.errors import ConfigError, ConfigErrors
 from alpswyft.grid import grid_points, parse_hyperparams
 from alpswyft.parameters import ParameterTable, parse_row
-from alpswyft.physics import MODELS
+from alpswyft.physics import ALP_MODELS, MODELS
 
 #: Hyperparameters the default network reads (the original's ``network.py``).
 REQUIRED_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")
+
+#: The shipped instrument response, used when ``IRF_file`` is empty (see alpswyft/data/README.md).
+DEFAULT_IRF_FILE = Path(__file__).parent / "data" / "Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits.gz"
 
 #: Variables of the original run scripts that this pipeline does not need; they are accepted
 #: with a warning so that old run scripts still run.
@@ -114,6 +118,11 @@ class RunConfig(BaseModel):
     floor_exp: OptionalFloat = -1.15
     floor_obs: OptionalFloat = -1.15
     IRF_file: Str = ""
+    on_region: Literal["point", "legacy"] = "point"
+    on_region_radius: Annotated[float, Field(gt=0, le=3), BeforeValidator(_strip)] = 0.2
+    alp_engine: Literal["fast", "gammaalps"] = "fast"
+    max_freq: Annotated[float, Field(gt=0), BeforeValidator(_strip)] = 3.0
+    len_fft: Annotated[int, Field(ge=8), BeforeValidator(_strip)] = 2048
     POI_indices: Annotated[list[NonNegInt], BeforeValidator(_int_list)]
     model_params: list[str]
 
@@ -167,6 +176,11 @@ class RunConfig(BaseModel):
     def grid(self) -> list[dict]:
         """Hyperparameters of each grid point, in the original's numbering."""
         return grid_points(parse_hyperparams(self.hyperparams))
+
+    @property
+    def irf_path(self) -> Path:
+        """``IRF_file``, or the shipped CTA North Prod5 file when it is empty."""
+        return Path(self.IRF_file) if self.IRF_file else DEFAULT_IRF_FILE
 
     @property
     def n_rounds(self) -> int:
@@ -268,8 +282,6 @@ def _check(config: RunConfig) -> list[str]:
     if config.model not in MODELS:
         known = ", ".join(repr(m) for m in MODELS)
         raise ConfigError("model", config.model, f"expected one of {known}")
-    if MODELS[config.model].factory is None:
-        raise ConfigError("model", config.model, "this model is not available yet; use toy_line, toy_poly or toy_sine")
     n_expected = MODELS[config.model].n_params
     rows = [parse_row(i + 1, row) for i, row in enumerate(config.model_params)]
     for _, row_warnings in rows:
@@ -308,8 +320,8 @@ def _check(config: RunConfig) -> list[str]:
             )
     if not config.emin < config.emax:
         raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
-    if config.model == "" and config.emin <= 0:
-        raise ConfigError("emin", config.emin, "energies are in GeV and must be > 0")
+    if config.model in ALP_MODELS:
+        _check_alp(config)
     if config.noise == "poisson" and config.model.startswith("toy_"):
         warnings.append("noise=poisson with a toy model needs a positive model everywhere")
     if len(config.n_sim_train) > config.n_rounds:
@@ -333,6 +345,22 @@ def _check(config: RunConfig) -> list[str]:
         )
     _check_available(config)
     return warnings
+
+
+def _check_alp(config: RunConfig) -> None:
+    from alpswyft.physics.alp import check_cluster_ranges
+
+    if config.emin <= 0:
+        raise ConfigError("emin", config.emin, "energies are in GeV and must be > 0")
+    if not config.irf_path.is_file():
+        raise ConfigError("IRF_file", config.IRF_file, "no such file")
+    if config.model == "spectral_fit_log":
+        linear = [p.variable for p in config.table.parameters if not p.log]
+        if linear:
+            raise ConfigError(
+                ", ".join(linear), "log?=0", "spectral_fit_log takes every parameter in log10: set log?=1"
+            )
+    check_cluster_ranges(config.table)
 
 
 def _check_available(config: RunConfig) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 from alpswyft import __version__
 from alpswyft.config import RunConfig, load_run_config
 from alpswyft.errors import PipelineError
+from alpswyft.physics import MODELS
 from alpswyft.results import RunTree, read_json, write_json
 from alpswyft.runscript import read_run_script
 from alpswyft.stores import StoreRequest, fill_store, read_store, store_name
@@ -55,7 +56,11 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     """Validate the run script, start a new trial folder, write the provenance and the mock data."""
     variables = read_run_script(run_script)
     variables.pop("results_parent_dir", None)  # a path for the orchestrator, not part of the run
+    irf = variables.get("IRF_file", "").strip()
+    if irf and not Path(irf).is_absolute():  # relative to the run script, like the results
+        variables["IRF_file"] = str((Path(run_script).parent / irf).resolve())
     config, warnings = load_run_config(variables)
+    setup = _prepare_model(config)
     for warning in warnings:
         print(f"WARNING: {warning}")
 
@@ -84,16 +89,38 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         },
     )
     print(f"configuration written to {tree.config.name} (hash {config.hash})")
+    if setup is not None:
+        np.savez(tree.setup, **setup)
+        print(f"instrument response and line of sight written to {tree.setup.name}")
     _write_true_obs(config, tree)
     return tree
 
 
-def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
+def _prepare_model(config: RunConfig) -> dict | None:
+    """The model's set-up arrays (response, line of sight, null), computed before any file is written
+    so that a bad IRF file or energy range stops the run with nothing touched."""
+    prepare = MODELS[config.model].prepare
+    if prepare is None:
+        return None
+    print(f"building the instrument response from {config.irf_path.name} and the line of sight")
+    return prepare(config)
+
+
+def simulator_for(tree: RunTree, config: RunConfig):
     from alpswyft.simulator import SpectrumSimulator
 
+    return SpectrumSimulator.for_run(config, tree.setup)
+
+
+def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
     rng = np.random.default_rng(config.obs_seed)
-    sample = SpectrumSimulator(config).simulate(config.table.obs, rng)
-    np.savez(tree.true_obs, **{k: v[0] for k, v in sample.items()})
+    simulator = simulator_for(tree, config)
+    sample = simulator.simulate(config.table.obs, rng)
+    extra = {}
+    if "pgg" in sample:  # the same observation's parameters under the null hypothesis
+        null = simulator.model.expected(config.table.physical(config.table.null), np.random.default_rng(config.obs_seed))
+        extra = {"null_exp": null["exp"][0], "null_pgg": null["pgg"][0]}
+    np.savez(tree.true_obs, **{k: v[0] for k, v in sample.items()}, **extra)
     names = ", ".join(f"{n} = {v:g}" for n, v in zip(config.table.free_names, config.table.obs))
     print(f"mock observation simulated at {names} (obs_seed {config.obs_seed})")
 
@@ -136,15 +163,12 @@ def _requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bo
 
 def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
     """Fill the training and prior-bank stores of one round."""
-    from alpswyft.simulator import SpectrumSimulator
-
     config = load_config(tree)
     bounds = load_record(tree, config).bounds(grid_point, round_)
-    shapes = SpectrumSimulator(config).shapes
+    simulator = simulator_for(tree, config)
     _print_box(config, bounds, f"round {round_} simulates in")
-    for kind, request in _requests(config, tree, grid_point, round_, bounds).items():
-        kind_shapes = {"params": shapes["params"]} if kind == "prior" else shapes
-        fill_store(request, config, kind_shapes, config.n_jobs_sim)
+    for request in _requests(config, tree, grid_point, round_, bounds).values():
+        fill_store(request, simulator, config.n_jobs_sim)
 
 
 def _print_box(config: RunConfig, bounds, title: str) -> None:
@@ -175,7 +199,8 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
 
     seed = config.sim_seed * 1_000_003 + round_ * 1009 + grid_point
     name = f"round_{round_}_gridpoint_{grid_point}"
-    network, figures = train_network(config, samples, hyperparams, tree.training_logs, name, seed)
+    simulator = simulator_for(tree, config)
+    network, figures = train_network(simulator, samples, hyperparams, tree.training_logs, name, seed)
     tree.nets.mkdir(parents=True, exist_ok=True)
     torch.save(network.state_dict(), tree.network(round_, grid_point))
     write_json(

@@ -34,6 +34,7 @@ class RunTree:
     config = property(lambda self: self.root / "config.json")
     log = property(lambda self: self.root / "output.log")
     true_obs = property(lambda self: self.root / "true_obs.npz")
+    setup = property(lambda self: self.root / "response.npz")
     record = property(lambda self: self.root / "truncation_record.json")
     notebook = property(lambda self: self.root / "analysis_results.ipynb")
     sim_output = property(lambda self: self.root / "sim_output")

@@ -3,14 +3,18 @@
 The nodes are those of the original's swyft simulator:
 
 - ``params``: free parameters in table space (log10 where flagged), shape (n_free,);
-- ``exp``: the model's expected spectrum, shape (nbins,);
-- ``data``: one noisy realisation of ``exp``, shape (nbins,).
+- ``exp``: the model's expected spectrum (for the ALP model the floored log10 residual), (nbins,);
+- ``data``: one noisy realisation of ``exp``, (nbins,);
+- ``pgg`` (ALP models): the photon survival probability on the true-energy bins;
+- ``power`` (ALP models): FFT amplitudes of ``data``.
 
 Every random step draws from an explicit :class:`numpy.random.Generator`, so a batch is
 reproducible from its seed. Samples are float32, as stored and trained on.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -19,43 +23,36 @@ from alpswyft.physics import MODELS
 
 
 class SpectrumSimulator:
-    """Batched simulator for one configuration."""
+    """Batched simulator for one configuration; ``setup`` holds the model's set-up arrays."""
 
-    nodes = ("params", "exp", "data")
-
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, setup: dict | None = None):
         self.config = config
         self.table = config.table
-        self.model = MODELS[config.model].factory(config)
+        self.model = MODELS[config.model].factory(config, setup)
+
+    @classmethod
+    def for_run(cls, config: RunConfig, setup_path: Path) -> SpectrumSimulator:
+        """The simulator of a run folder (loads ``response.npz`` when the model needs it)."""
+        if MODELS[config.model].prepare is None:
+            return cls(config)
+        with np.load(setup_path) as data:
+            return cls(config, {k: data[k] for k in data.files})
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        return {
-            "params": (len(self.table.free),),
-            "exp": (self.config.nbins,),
-            "data": (self.config.nbins,),
-        }
+        return {"params": (len(self.table.free),), **self.model.shapes}
 
-    def expected(self, theta_free: np.ndarray) -> np.ndarray:
-        """Expected spectra (n, nbins) for free parameters (n, n_free) in table space."""
-        return self.model.expected(self.table.physical(theta_free))
-
-    def add_noise(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One noisy realisation of each expected spectrum in ``exp`` (n, nbins)."""
-        if self.config.noise == "gauss":
-            return exp + self.config.noise_sigma * rng.standard_normal(exp.shape)
-        return rng.poisson(np.clip(exp, 0, None)).astype(float)
+    def add_noise(self, exp: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``data`` and the nodes derived from it, for expected spectra ``exp`` (n, nbins)."""
+        data = self.model.noise(exp, rng)
+        return {"data": data, **self.model.features(data)}
 
     def simulate(self, theta_free: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """All nodes for given free parameters (n, n_free)."""
+        """All nodes for given free parameters (n, n_free) in table space."""
         theta_free = np.atleast_2d(np.asarray(theta_free, dtype=float))
-        exp = self.expected(theta_free)
-        data = self.add_noise(exp, rng)
-        return {
-            "params": theta_free.astype(np.float32),
-            "exp": exp.astype(np.float32),
-            "data": data.astype(np.float32),
-        }
+        out = {"params": theta_free, **self.model.expected(self.table.physical(theta_free), rng)}
+        out.update(self.add_noise(out["exp"], rng))
+        return {k: np.asarray(v, dtype=np.float32) for k, v in out.items()}
 
     def sample(self, n: int, bounds: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``n`` joint samples with parameters drawn from the table priors truncated to ``bounds``."""
@@ -63,10 +60,10 @@ class SpectrumSimulator:
 
 
 class NoiseResampler:
-    """Draws fresh noise for ``data`` from the stored ``exp`` each time a sample is loaded.
+    """Draws fresh noise for ``data`` (and ``power``) from the stored ``exp`` at every load.
 
-    This is the original's online noise augmentation (swyft's resampler on ``data``): parameters
-    and expected spectra are fixed, the noise is new in every epoch.
+    This is the original's online noise augmentation (swyft's resampler on ``data``/``power``):
+    parameters and expected spectra stay fixed, the noise is new in every epoch.
     """
 
     def __init__(self, simulator: SpectrumSimulator, seed: int):
@@ -76,5 +73,6 @@ class NoiseResampler:
     def __call__(self, sample: dict) -> dict:
         exp = np.asarray(sample["exp"], dtype=float)[None]
         sample = dict(sample)
-        sample["data"] = self.simulator.add_noise(exp, self.rng)[0].astype(np.float32)
+        for key, value in self.simulator.add_noise(exp, self.rng).items():
+            sample[key] = value[0].astype(np.float32)
         return sample

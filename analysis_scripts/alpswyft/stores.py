@@ -19,15 +19,16 @@ therefore resumes to exactly the store an uninterrupted run would have made.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 import zarr
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from alpswyft.config import RunConfig
 from alpswyft.errors import PipelineError
 
 KINDS = {"train": "", "prior": "_prior", "explim": "_explim"}
@@ -41,9 +42,10 @@ def store_name(kind: str, round_: int, grid_point: int, base: str = "store") -> 
 
 
 def chunk_length(n: int, n_jobs: int) -> int:
-    """The original's chunk rule: N / n_jobs, halved until at most 1117 samples."""
+    """The original's chunk rule (N / n_jobs, halved until at most 1117 samples), also halved until
+    every worker has at least 4 chunks (a finer progress bar and less work lost to a kill)."""
     c = n / n_jobs
-    while c > 1117:
+    while c > 1117 or (n / c < 4 * n_jobs and c >= 32):
         c /= 2
     return max(1, math.ceil(c))
 
@@ -113,11 +115,9 @@ def missing(root: zarr.Group) -> int:
     return int(np.sum(root["meta/sim_status"][:] != 1))
 
 
-def _simulate_chunk(request: StoreRequest, config: RunConfig, lo: int, hi: int, chunk: int) -> int:
-    from alpswyft.simulator import SpectrumSimulator  # built in the worker process
-
+def _simulate_chunk(request: StoreRequest, simulator, lo: int, hi: int, chunk: int, threads: int) -> int:
+    numba.set_num_threads(threads)  # processes x threads must not oversubscribe the cores
     rng = np.random.default_rng(request.chunk_seed(chunk))
-    simulator = SpectrumSimulator(config)
     bounds = np.array(request.bounds)
     if request.kind == "prior":
         samples = {"params": simulator.table.sample(bounds, hi - lo, rng).astype(np.float32)}
@@ -130,8 +130,12 @@ def _simulate_chunk(request: StoreRequest, config: RunConfig, lo: int, hi: int, 
     return hi - lo
 
 
-def fill_store(request: StoreRequest, config: RunConfig, shapes: dict, n_jobs: int) -> zarr.Group:
-    """Create or complete a store; simulates only the chunks that are not complete yet."""
+def fill_store(request: StoreRequest, simulator, n_jobs: int) -> zarr.Group:
+    """Create or complete a store with ``simulator`` (a :class:`~alpswyft.simulator.SpectrumSimulator`);
+    simulates only the chunks that are not complete yet."""
+    shapes = simulator.shapes
+    if request.kind == "prior":
+        shapes = {"params": shapes["params"]}
     root = open_store(request, shapes, chunk_length(request.n, n_jobs))
     chunk = root["data"].attrs["chunk_size"]
     status = root["meta/sim_status"][:]
@@ -146,8 +150,9 @@ def fill_store(request: StoreRequest, config: RunConfig, shapes: dict, n_jobs: i
     n_todo = sum(hi - lo for lo, hi, _ in todo)
     print(f"{request.path.name}: simulating {n_todo} of {request.n} samples in {len(todo)} chunks")
     jobs = min(n_jobs, len(todo))
+    threads = max(1, len(os.sched_getaffinity(0)) // jobs)
     results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-        delayed(_simulate_chunk)(request, config, lo, hi, i) for lo, hi, i in todo
+        delayed(_simulate_chunk)(request, simulator, lo, hi, i, threads) for lo, hi, i in todo
     )
     with tqdm(total=n_todo, unit="sim", desc=request.path.name, mininterval=2.0) as bar:
         for done in results:

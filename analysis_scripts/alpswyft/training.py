@@ -19,7 +19,7 @@ import torch
 from pytorch_lightning.loggers import CSVLogger
 
 from alpswyft.networks import build_network
-from alpswyft.simulator import NoiseResampler, SpectrumSimulator
+from alpswyft.simulator import NoiseResampler
 
 
 class EpochSummary(pl.Callback):
@@ -44,14 +44,15 @@ def accelerator(gpus: int) -> str:
     return "gpu" if gpus > 0 and torch.cuda.is_available() else "cpu"
 
 
-def train_network(config, samples: dict, hyperparams: dict, log_dir, name: str, seed: int):
-    """Train the default network on in-memory ``samples`` (params, exp, data).
+def train_network(simulator, samples: dict, hyperparams: dict, log_dir, name: str, seed: int):
+    """Train the default network on in-memory ``samples`` (params, exp, data); ``simulator``
+    redraws the noise of each loaded sample.
 
     Returns the trained network (best validation checkpoint) and a dict of training figures.
     """
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     pl.seed_everything(seed, workers=True)
-    simulator = SpectrumSimulator(config)
+    config = simulator.config
     datamodule = swyft.SwyftDataModule(
         swyft.Samples(samples),
         val_fraction=0.2,

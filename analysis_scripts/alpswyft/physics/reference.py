@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import warnings
 
 import numpy as np
@@ -27,8 +28,21 @@ def isolated_global_rng():
         np.random.set_state(state)
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """gammaALPs asks git for its version at import and git complains on stderr; hide that."""
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _gammaalps():
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_stderr():
         warnings.simplefilter("ignore")
         from gammaALPs.base import environs
         from gammaALPs.core import ALP, ModuleList, Source

@@ -13,19 +13,36 @@ import numpy as np
 
 
 class ToyModel:
-    """Base class: ``expected(theta)`` maps physical parameters (n, k) to curves (n, nbins)."""
+    """Base class: ``curve(theta)`` maps physical parameters (n, k) to curves (n, nbins)."""
 
     n_params: int
 
-    def __init__(self, emin: float, emax: float, nbins: int):
+    def __init__(self, emin: float, emax: float, nbins: int, noise: str = "gauss", sigma: float = 1.0):
         self.x = np.linspace(emin, emax, nbins)
+        self.noise_model, self.sigma = noise, sigma
 
     @classmethod
-    def from_config(cls, config) -> ToyModel:
-        return cls(config.emin, config.emax, config.nbins)
+    def from_config(cls, config, setup=None) -> ToyModel:
+        return cls(config.emin, config.emax, config.nbins, config.noise, config.noise_sigma)
 
-    def expected(self, theta: np.ndarray) -> np.ndarray:
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"exp": self.x.shape, "data": self.x.shape}
+
+    def curve(self, theta: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def expected(self, theta: np.ndarray, rng=None) -> dict[str, np.ndarray]:
+        return {"exp": self.curve(np.atleast_2d(theta))}
+
+    def noise(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Gaussian noise of width sigma, or Poisson noise of mean ``exp`` (clipped at 0)."""
+        if self.noise_model == "gauss":
+            return exp + self.sigma * rng.standard_normal(exp.shape)
+        return rng.poisson(np.clip(exp, 0, None)).astype(float)
+
+    def features(self, data: np.ndarray) -> dict[str, np.ndarray]:
+        return {}
 
 
 class ToyLine(ToyModel):
@@ -37,7 +54,7 @@ class ToyLine(ToyModel):
         """X with columns [x, 1], so that y = X @ (a, b)."""
         return np.stack([self.x, np.ones_like(self.x)], axis=-1)
 
-    def expected(self, theta):
+    def curve(self, theta):
         return theta @ self.design_matrix().T
 
 
@@ -49,7 +66,7 @@ class ToyPoly(ToyModel):
     def design_matrix(self) -> np.ndarray:
         return np.stack([self.x**2, self.x, np.ones_like(self.x)], axis=-1)
 
-    def expected(self, theta):
+    def curve(self, theta):
         return theta @ self.design_matrix().T
 
 
@@ -70,7 +87,7 @@ class ToySine(ToyModel):
 
     n_params = 6
 
-    def expected(self, theta):
+    def curve(self, theta):
         a, b, c, d, e, f = (theta[:, i : i + 1] for i in range(6))
         x = self.x
         return a * x + b + (c * x + d) * np.sin(e * x + f)

@@ -1,0 +1,71 @@
+"""Cluster model: field statistics, density profile, degenerate parameters refused."""
+
+import numpy as np
+import pytest
+
+from alp_config import DEFAULT_VECTOR, alp_variables
+from alpswyft.config import load_run_config
+from alpswyft.errors import ConfigError
+from alpswyft.physics.alp import cluster_domains, electron_density, turbulence_modes
+
+
+def test_domain_grid_and_density():
+    v = np.array(DEFAULT_VECTOR, float)
+    b, psi, n_el, dl = cluster_domains(v, np.random.default_rng(0))
+    assert len(b) == 4255 and np.allclose(dl, 1 / v[16])
+    assert n_el[0] == pytest.approx((46 + 4.05) * 1e-3, rel=1e-3)
+    assert electron_density(0.0, 46, 4.05, 57, 268, 1.2, 0.69) == pytest.approx(50.05)
+    assert np.all(np.abs(psi) <= np.pi)
+
+
+def test_mode_count_as_gammaalps():
+    k, dk = turbulence_modes(10**-0.41, 10**0.93)
+    assert len(k) == 188 and np.all(dk > 0)
+
+
+def test_field_statistics_match_gammaalps():
+    """rms of the transverse field over many realisations, ours against gammaALPs' generator."""
+    from alpswyft.physics import reference
+
+    v = np.array(DEFAULT_VECTOR, float)
+    ours = np.array([cluster_domains(v, np.random.default_rng(s))[0][:300] for s in range(60)])
+    theirs = np.array([reference.survival(np.array([100.0]), v, seed=s)[1][0][:300] for s in range(60)])
+    # rms within 100 kpc: both ~13 muG; sampling error of 60 realisations is a few per cent
+    assert np.sqrt(np.mean(ours**2)) == pytest.approx(np.sqrt(np.mean(theirs**2)), rel=0.1)
+
+
+def test_same_seed_same_field():
+    v = np.array(DEFAULT_VECTOR, float)
+    a = cluster_domains(v, np.random.default_rng(4))
+    b = cluster_domains(v, np.random.default_rng(4))
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.parametrize(
+    ("row", "value", "fragment"),
+    [
+        (11, "[0, 238] | 57 | 57 | 0 | U | e_dens_1 | kpc", "r_core"),
+        (9, "0 | | | 0 | U | e_norm_2 | x", "n2"),
+        (12, "[0, 1122] | 268 | 268 | 0 | U | e_dens_2 | kpc", "r_core2"),
+        (16, "[-1.3, 0.39] | -0.41 | -0.41 | 1 | U | Max_turb | kpc^{-1}", None),
+        (17, "[-1, 1.85] | 0.93 | 0.93 | 1 | U | min_turb | kpc^{-1}", "every kL"),
+        (18, "-1.97 | | | 0 | U | turb_index | none", "|q|"),
+    ],
+)
+def test_degenerate_cluster_parameters_refused(row, value, fragment):
+    variables = alp_variables(**{f"param{row}": value})
+    if fragment is None:  # a valid range
+        load_run_config(variables)
+        return
+    with pytest.raises(ConfigError, match=fragment.replace("|", r"\|")):
+        load_run_config(variables)
+
+
+def test_spectral_fit_log_needs_log_rows():
+    with pytest.raises(ConfigError, match="spectral_fit_log"):
+        load_run_config(alp_variables(model="spectral_fit_log"))
+
+
+def test_missing_irf_file():
+    with pytest.raises(ConfigError, match="IRF_file.*no such file"):
+        load_run_config(alp_variables(IRF_file="/nonexistent/irf.fits"))
