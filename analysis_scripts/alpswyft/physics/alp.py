@@ -118,7 +118,7 @@ def cluster_domains(v: np.ndarray, rng: np.random.Generator):
         u, w = rng.random(len(k)), rng.random(len(k))
         amplitude = np.sqrt(spectrum / math.pi * dk * 2.0 * np.log(1.0 / u))
         out = np.empty_like(r)
-        gaussian_turbulence(r, k, amplitude, 2.0 * math.pi * w, out)
+        gaussian_turbulence(r[0], 1.0 / kh, len(r), k, amplitude, 2.0 * math.pi * w, out)
         components.append(out)
     b_t, b_u = components
     density = electron_density(r, n0, n2, r_core, r_core2, beta, beta2)
