@@ -23,15 +23,43 @@ def test_mode_count_as_gammaalps():
     assert len(k) == 188 and np.all(dk > 0)
 
 
-def test_field_statistics_match_gammaalps():
-    """rms of the transverse field over many realisations, ours against gammaALPs' generator."""
-    from alpswyft.physics import reference
+def two_sample_z(a, b):
+    return abs(a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
 
+
+def test_field_and_survival_statistics_match_gammaalps():
+    """Over 80 realisations each: mean and variance of B_T and of P_gg at three energies, ours
+    (own generator) against gammaALPs' (its generator and its propagation)."""
+    from alpswyft.physics import reference
+    from alpswyft.physics.alp import LineOfSight
+
+    energy = np.array([50.0, 300.0, 2000.0])
     v = np.array(DEFAULT_VECTOR, float)
-    ours = np.array([cluster_domains(v, np.random.default_rng(s))[0][:300] for s in range(60)])
-    theirs = np.array([reference.survival(np.array([100.0]), v, seed=s)[1][0][:300] for s in range(60)])
-    # rms within 100 kpc: both ~13 muG; sampling error of 60 realisations is a few per cent
-    assert np.sqrt(np.mean(ours**2)) == pytest.approx(np.sqrt(np.mean(theirs**2)), rel=0.1)
+    v[0], v[1] = 10.0, 1.5
+    los = LineOfSight.compute(energy)
+    ours_b, ours_p, theirs_b, theirs_p = [], [], [], []
+    for seed in range(80):
+        domains = cluster_domains(v, np.random.default_rng(seed))
+        ours_b.append(domains[0][[10, 200, 1000]])
+        ours_p.append(los.survival(v[0], v[1], domains))
+        p, theirs = reference.survival(energy, v, seed=10_000 + seed)
+        theirs_b.append(theirs[0][[10, 200, 1000]])
+        theirs_p.append(p)
+    for ours, theirs in ((ours_b, theirs_b), (ours_p, theirs_p)):
+        ours, theirs = np.array(ours), np.array(theirs)
+        for k in range(3):
+            assert two_sample_z(ours[:, k], theirs[:, k]) < 4, (k, ours[:, k].mean(), theirs[:, k].mean())
+            ratio = ours[:, k].var() / theirs[:, k].var()
+            assert 0.45 < ratio < 2.2, (k, ratio)  # F(79, 79) 99.9 % interval
+
+
+def test_wrong_spectrum_would_be_detected():
+    """The statistics test can fail: doubling B0 moves the mean of B_T by far more than 4 sigma."""
+    v = np.array(DEFAULT_VECTOR, float)
+    a = np.array([cluster_domains(v, np.random.default_rng(s))[0][200] for s in range(80)])
+    v[6] *= 2
+    b = np.array([cluster_domains(v, np.random.default_rng(100 + s))[0][200] for s in range(80)])
+    assert two_sample_z(a, b) > 4
 
 
 def test_same_seed_same_field():

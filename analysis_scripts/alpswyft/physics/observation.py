@@ -89,13 +89,25 @@ class ALPModel:
             return reference.survival(self.response.e_true, v, seed)[0]
         return self.los.survival(v[0], v[1], cluster_domains(v, field_rng))
 
-    def counts(self, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Expected counts per reconstructed bin and P_gg per true bin for a physical 18-vector."""
-        pgg = self.survival(v, rng)
+    def use_gpu(self) -> bool:
+        """Batch the propagation on a GPU: fast engine, a new field per simulation, CUDA present."""
+        if not (self.with_alp and self.config.alp_engine == "fast" and self.config.ALP_seed is None):
+            return False
+        import torch
+
+        return torch.cuda.is_available()
+
+    def fold(self, v: np.ndarray, pgg: np.ndarray) -> np.ndarray:
+        """Expected counts per reconstructed bin for a physical 18-vector and its P_gg."""
         p_nodes = np.interp(self._ln_nodes, np.log(self.response.e_true), pgg)
         dnde = ecpl(np.exp(self._ln_nodes), v[2], v[3], v[4], v[5])
         flux = np.sum(p_nodes * dnde * self._weights, axis=1)
-        return self.response.counts(flux), pgg
+        return self.response.counts(flux)
+
+    def counts(self, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Expected counts per reconstructed bin and P_gg per true bin for a physical 18-vector."""
+        pgg = self.survival(v, rng)
+        return self.fold(v, pgg), pgg
 
     # -- output chain
     @property
@@ -110,9 +122,20 @@ class ALPModel:
         return r if floor is None else np.maximum(r, floor)
 
     def expected(self, theta: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """``exp`` (n, nbins) and ``pgg`` (n, nbins_etrue) for physical parameter vectors (n, 18)."""
-        counts, pgg = zip(*(self.counts(v, rng) for v in np.atleast_2d(theta)))
-        return {"exp": self.residual(np.array(counts), self.config.floor_exp), "pgg": np.array(pgg)}
+        """``exp`` (n, nbins) and ``pgg`` (n, nbins_etrue) for physical parameter vectors (n, 18).
+
+        With a GPU the n field realisations are drawn and propagated as one batch
+        (:mod:`alpswyft.physics.batched`, complex128); the random numbers are the same as on the CPU.
+        """
+        theta = np.atleast_2d(theta)
+        if len(theta) > 1 and self.use_gpu():
+            from alpswyft.physics.batched import survival_batch
+
+            pgg = survival_batch(theta, rng, self.los)
+        else:
+            pgg = np.array([self.survival(v, rng) for v in theta])
+        counts = np.array([self.fold(v, p) for v, p in zip(theta, pgg)])
+        return {"exp": self.residual(counts, self.config.floor_exp), "pgg": pgg}
 
     def noise(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         mean = 10.0 ** (exp + self.null_level)
