@@ -57,3 +57,13 @@ def test_linear_gaussian_posterior_is_least_squares():
     mean, cov = linear_gaussian_posterior(X, y, 1.0)
     np.testing.assert_allclose(mean, np.linalg.lstsq(X, y, rcond=None)[0])
     np.testing.assert_allclose(np.sqrt(np.diag(cov)), [np.sqrt(3 * 49 / (50 * 51)), np.sqrt(1 / 50)], rtol=1e-12)
+
+
+def test_geometries(variables):
+    from alpswyft.physics.toy import bin_centers
+
+    np.testing.assert_allclose(bin_centers(1, 100, 2, "simple_log"), [np.sqrt(10), np.sqrt(1000)])
+    np.testing.assert_allclose(bin_centers(-1, 1, 3, "simple"), [-1, 0, 1])
+    config, _ = load_run_config({**variables, "geom": "simple_log", "emin": "1", "emax": "100", "nbins": "2"})
+    out = SpectrumSimulator(config).simulate([[1.0, 0.0]], np.random.default_rng(0))
+    np.testing.assert_allclose(out["exp"][0], [np.sqrt(10), np.sqrt(1000)], rtol=1e-6)

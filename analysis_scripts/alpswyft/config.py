@@ -105,6 +105,7 @@ class RunConfig(BaseModel):
     update_physics: Flag = True
     save_physics: Flag = False
     model: Str = ""
+    geom: Literal["", "gamma", "simple", "simple_log"] = ""
     noise: Literal["poisson", "gauss"] = "poisson"
     noise_sigma: Annotated[float, Field(gt=0), BeforeValidator(_strip)] = 1.0
     nbins: Annotated[int, Field(ge=2), BeforeValidator(_strip)] = 90
@@ -176,6 +177,11 @@ class RunConfig(BaseModel):
     def grid(self) -> list[dict]:
         """Hyperparameters of each grid point, in the original's numbering."""
         return grid_points(parse_hyperparams(self.hyperparams))
+
+    @property
+    def geometry(self) -> str:
+        """``geom``, or its default: ``gamma`` (the CTA response) for ALP models, ``simple`` for toys."""
+        return self.geom or ("gamma" if self.model in ALP_MODELS else "simple")
 
     @property
     def irf_path(self) -> Path:
@@ -322,6 +328,12 @@ def _check(config: RunConfig) -> list[str]:
         raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
     if config.model in ALP_MODELS:
         _check_alp(config)
+        if config.geometry != "gamma":
+            raise ConfigError("geom", config.geom, "ALP models are observed through the CTA response: use gamma")
+    elif config.geometry == "gamma":
+        raise ConfigError("geom", config.geom, "toy models use simple or simple_log (no instrument response)")
+    elif config.geometry == "simple_log" and config.emin <= 0:
+        raise ConfigError("emin", config.emin, "geom=simple_log needs emin > 0")
     if config.noise == "poisson" and config.model.startswith("toy_"):
         warnings.append("noise=poisson with a toy model needs a positive model everywhere")
     if len(config.n_sim_train) > config.n_rounds:

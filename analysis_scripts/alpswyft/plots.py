@@ -25,7 +25,9 @@ def mock_observation(tree: RunTree):
     obs = np.load(tree.true_obs)
     if "pgg" not in obs:
         fig, ax = plt.subplots(figsize=(7, 3.6))
-        x = np.linspace(config.emin, config.emax, config.nbins)
+        from alpswyft.physics.toy import bin_centers
+
+        x = bin_centers(config.emin, config.emax, config.nbins, config.geometry)
         ax.plot(x, obs["exp"], label="expected (exp)")
         ax.plot(x, obs["data"], ".", label="observed (data)")
         ax.set_xlabel("x")

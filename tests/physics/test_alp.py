@@ -94,6 +94,11 @@ def test_spectral_fit_log_needs_log_rows():
         load_run_config(alp_variables(model="spectral_fit_log"))
 
 
+def test_alp_models_need_the_gamma_geometry():
+    with pytest.raises(ConfigError, match="geom"):
+        load_run_config(alp_variables(geom="simple"))
+
+
 def test_missing_irf_file():
     with pytest.raises(ConfigError, match="IRF_file.*no such file"):
         load_run_config(alp_variables(IRF_file="/nonexistent/irf.fits"))

@@ -1,7 +1,8 @@
 """Toy models with analytic likelihoods (physics spec section 6).
 
-They ignore the 18-entry ALP parameter vector and evaluate a closed-form curve on
-``x = linspace(emin, emax, nbins)`` (the original's "simple" geometry with ``loc = 0``). With
+They ignore the 18-entry ALP parameter vector and evaluate a closed-form curve on the bin centres
+of the original's geometries (``loc = 0``): ``simple``, x = linspace(emin, emax, nbins) (end points
+included), or ``simple_log``, the log-midpoints of nbins log bins between emin and emax. With
 Gaussian noise of width sigma, ``toy_line`` and ``toy_poly`` are linear-Gaussian models, so their
 posterior is known exactly: N(theta_hat, sigma^2 (X^T X)^-1) for a flat prior, with X the design
 matrix of :meth:`ToyLine.design_matrix`. The tests use this as ground truth.
@@ -12,18 +13,28 @@ from __future__ import annotations
 import numpy as np
 
 
+def bin_centers(emin: float, emax: float, nbins: int, geom: str = "simple") -> np.ndarray:
+    """The x values of the ``simple`` (linear, end points included) or ``simple_log`` geometry."""
+    if geom == "simple_log":
+        edges = np.geomspace(emin, emax, nbins + 1)
+        return np.sqrt(edges[1:] * edges[:-1])
+    return np.linspace(emin, emax, nbins)
+
+
 class ToyModel:
     """Base class: ``curve(theta)`` maps physical parameters (n, k) to curves (n, nbins)."""
 
     n_params: int
 
-    def __init__(self, emin: float, emax: float, nbins: int, noise: str = "gauss", sigma: float = 1.0):
-        self.x = np.linspace(emin, emax, nbins)
+    def __init__(
+        self, emin: float, emax: float, nbins: int, noise: str = "gauss", sigma: float = 1.0, geom: str = "simple"
+    ):
+        self.x = bin_centers(emin, emax, nbins, geom)
         self.noise_model, self.sigma = noise, sigma
 
     @classmethod
     def from_config(cls, config, setup=None) -> ToyModel:
-        return cls(config.emin, config.emax, config.nbins, config.noise, config.noise_sigma)
+        return cls(config.emin, config.emax, config.nbins, config.noise, config.noise_sigma, config.geometry)
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
