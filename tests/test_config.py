@@ -54,7 +54,8 @@ def test_hash_changes_with_any_variable(variables):
         ({"on_cluster": "fox"}, "on_cluster", "only local"),
         ({"geom": "gamma"}, "geom", "simple or simple_log"),
         ({"geom": "simple_log"}, "emin", "emin > 0"),
-        ({"use_old_sims": "1"}, "use_old_sims", "not available yet"),
+        ({"use_old_sims": "/no/such/store"}, "use_old_sims", "expected 0, 1 or the path"),
+        ({"use_old_net": "1"}, "use_old_net", "not available yet"),
     ],
 )
 def test_bad_input_names_variable(variables, override, variable, fragment):

@@ -216,8 +216,27 @@ class RunConfig(BaseModel):
     @property
     def hash(self) -> str:
         """SHA-256 of the canonical JSON of all variables (first 16 hex digits)."""
-        text = json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _digest(self.to_json_dict())
+
+    @property
+    def simulation_hash(self) -> str:
+        """Hash of the variables that determine simulated samples (see SIMULATION_VARIABLES):
+        stores made under another run name, training settings or POI choice stay reusable."""
+        variables = self.to_json_dict()
+        return _digest({name: variables[name] for name in SIMULATION_VARIABLES})
+
+
+#: Variables that change what a simulation produces for given parameters and seed.
+SIMULATION_VARIABLES = (
+    "model", "geom", "noise", "noise_sigma", "nbins", "nbins_etrue", "emin", "emax", "livetime",
+    "ALP_seed", "sim_seed", "floor_exp", "floor_obs", "IRF_file", "on_region", "on_region_radius",
+    "alp_engine", "max_freq", "len_fft", "model_params",
+)
+
+
+def _digest(data) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _param_rows(variables: dict[str, str]) -> list[str]:
@@ -355,6 +374,7 @@ def _check(config: RunConfig) -> list[str]:
             config.start_grid_test_at_count,
             f"the grid has {len(config.grid)} points (0..{len(config.grid) - 1})",
         )
+    _check_reuse(config)
     _check_available(config)
     return warnings
 
@@ -375,11 +395,17 @@ def _check_alp(config: RunConfig) -> None:
     check_cluster_ranges(config.table)
 
 
+def _check_reuse(config: RunConfig) -> None:
+    if config.use_old_sims not in ("0", "1") and not Path(config.use_old_sims, ".zgroup").is_file():
+        raise ConfigError(
+            "use_old_sims", config.use_old_sims, "expected 0, 1 or the path of a zarr store made by this pipeline"
+        )
+
+
 def _check_available(config: RunConfig) -> None:
     """Refuse settings whose implementation is not part of this version, instead of ignoring them."""
     unavailable = {
         "on_cluster": (config.on_cluster != "local", "only local execution is available"),
-        "use_old_sims": (config.use_old_sims != "0", "reusing stores is not available yet; use 0"),
         "use_old_net": (config.use_old_net != "0", "reusing networks is not available yet; use 0"),
         "use_old_truncations": (config.use_old_truncations != "0", "not available yet; use 0"),
         "update_config": (not config.update_config, "reusing an archived configuration is not available yet; use 1"),

@@ -22,7 +22,7 @@ from alpswyft.errors import PipelineError
 from alpswyft.physics import MODELS
 from alpswyft.results import RunTree, read_json, write_json
 from alpswyft.runscript import read_run_script
-from alpswyft.stores import StoreRequest, fill_store, read_store, store_name
+from alpswyft.stores import StoreRequest, check_store, fill_store, read_store, store_name
 from alpswyft.truncation import TruncationRecord
 
 CONFIG_FORMAT = "alpswyft.config/1"
@@ -65,11 +65,15 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         print(f"WARNING: {warning}")
 
     tree = RunTree(Path(results_parent_dir) / config.run_name)
-    trial, archived = tree.start_trial()
+    trial, archived, resumed = tree.start_trial(config.hash, keep_stores=config.use_old_sims == "1")
     if early_log is not None:
         os.replace(early_log, tree.log)  # the log so far continues as this trial's output.log
     if archived is not None:
         print(f"the previous trial is in {archived.relative_to(tree.root)}")
+        if config.use_old_sims == "1":
+            print("use_old_sims=1: the stores stay in sim_output/ and are reused where they match")
+    if resumed:
+        print(f"resuming the unfinished trial {trial} (same configuration): finished work is kept")
     print(f"trial {trial} of run '{config.run_name}' in {tree.root}")
     shutil.copy2(run_script, tree.root / Path(run_script).name)
 
@@ -144,21 +148,30 @@ def plan(tree: RunTree) -> list[tuple[int, int]]:
 
 
 def _requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bounds) -> dict[str, StoreRequest]:
-    box = tuple(tuple(float(v) for v in b) for b in bounds)
-    sizes = {"train": config.n_sim_round(round_), "prior": config.n_prior_samples}
-    return {
-        kind: StoreRequest(
-            path=tree.stores / store_name(kind, round_, grid_point),
+    """The stores of a round: training (+coverage in the last round), prior bank, and in the last
+    round the expected-limit store (POIs pinned to their Obs. values, nuisances from the box)."""
+    box = np.asarray(bounds, float)
+    kinds = {"train": (config.n_sim_round(round_), box), "prior": (config.n_prior_samples, box)}
+    if round_ == config.n_truncations and config.n_sim_explim > 0:
+        pinned = box.copy()
+        pinned[config.POI_indices] = config.table.obs[config.POI_indices, None]
+        kinds["explim"] = (config.n_sim_explim, pinned)
+    requests = {}
+    for kind, (n, kind_box) in kinds.items():
+        path = tree.stores / store_name(kind, round_, grid_point)
+        if kind == "train" and round_ == 0 and config.use_old_sims not in ("0", "1"):
+            path = Path(config.use_old_sims)  # imported in place, read-only
+        requests[kind] = StoreRequest(
+            path=path,
             kind=kind,
             round=round_,
             grid_point=grid_point,
             n=n,
-            bounds=box,
+            bounds=tuple(tuple(float(v) for v in b) for b in kind_box),
             sim_seed=config.sim_seed,
-            config_hash=config.hash,
+            config_hash=config.simulation_hash,
         )
-        for kind, n in sizes.items()
-    }
+    return requests
 
 
 def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
@@ -168,6 +181,10 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
     simulator = simulator_for(tree, config)
     _print_box(config, bounds, f"round {round_} simulates in")
     for request in _requests(config, tree, grid_point, round_, bounds).values():
+        if not request.path.is_relative_to(tree.stores):
+            check_store(request)
+            print(f"{request.path}: imported store (use_old_sims), complete and matching")
+            continue
         fill_store(request, simulator, config.n_jobs_sim)
 
 

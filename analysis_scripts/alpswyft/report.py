@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alpswyft.errors import PipelineError
 from alpswyft.pipeline import load_config, load_record
-from alpswyft.results import RunTree, read_json
+from alpswyft.results import RunTree, read_json, write_json
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "analysis_results.ipynb"
 
@@ -87,4 +87,5 @@ def execute(tree: RunTree) -> Path:
         progress_bar=False,
     )
     print(f"executed notebook: {tree.notebook}")
+    write_json(tree.finished, {"trial": read_json(tree.config)["trial"], "notebook": tree.notebook.name})
     return tree.notebook

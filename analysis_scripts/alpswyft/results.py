@@ -45,6 +45,7 @@ class RunTree:
     training_logs = property(lambda self: self.root / "train_output" / "logs")
     val_output = property(lambda self: self.root / "val_output")
     archive = property(lambda self: self.root / "archive")
+    finished = property(lambda self: self.root / "trial_finished.json")
 
     def network(self, round_: int, grid_point: int) -> Path:
         return self.nets / f"trained_network_round_{round_}_gridpoint_{grid_point}.pt"
@@ -65,21 +66,50 @@ class RunTree:
             return False
         return any(p.name != "archive" for p in self.root.iterdir() if not _is_empty_dir(p))
 
-    def start_trial(self) -> tuple[int, Path | None]:
-        """Archive the previous trial (if any) and create the empty tree.
+    def unfinished_trial(self) -> dict | None:
+        """The provenance (config.json) of the trial in the folder if it did not finish."""
+        if not self.config.exists() or self.finished.exists():
+            return None
+        return read_json(self.config)
 
-        Returns the new trial's number and the archive folder the previous one went to.
+    def start_trial(self, config_hash: str = "", keep_stores: bool = False) -> tuple[int, Path | None, bool]:
+        """Resume the unfinished trial made with the same configuration, or archive the previous
+        trial (if any) and create the empty tree.
+
+        With ``keep_stores`` the simulation stores stay in place (they are reused) and the archive
+        gets a manifest of them instead of a copy. Returns (trial number, archive folder of the
+        previous trial or None, whether the trial is resumed).
         """
+        previous = self.unfinished_trial()
+        if previous is not None and config_hash and previous.get("config_hash") == config_hash:
+            attempt = 1
+            while (self.root / f"output.attempt_{attempt}.log").exists():
+                attempt += 1
+            if self.log.exists():
+                self.log.rename(self.root / f"output.attempt_{attempt}.log")
+            return previous["trial"], None, True
         archived = None
         if self.has_trial():
             archived = self.archive / f"trial__{self.trial_count()}"
             archived.mkdir(parents=True)
             for item in sorted(self.root.iterdir()):
-                if item.name != "archive" and not _is_empty_dir(item):
-                    item.rename(archived / item.name)
+                if item.name == "archive" or _is_empty_dir(item):
+                    continue
+                if keep_stores and item.name == "sim_output":
+                    write_json(archived / "sim_output_manifest.json", store_manifest(self.stores))
+                    continue
+                item.rename(archived / item.name)
         for name in SUBFOLDERS:
             (self.root / name).mkdir(parents=True, exist_ok=True)
-        return self.trial_count(), archived
+        return self.trial_count(), archived, False
+
+
+def store_manifest(stores: Path) -> dict:
+    """Name and recorded attributes of every store in ``stores`` (kept in place, not copied)."""
+    manifest = {"folder": str(stores), "stores": {}}
+    for path in sorted(stores.glob("*/.zattrs")):
+        manifest["stores"][path.parent.name] = read_json(path)
+    return manifest
 
 
 def _is_empty_dir(path: Path) -> bool:

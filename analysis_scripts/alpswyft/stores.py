@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import fasteners
 import numba
 import numpy as np
 import zarr
@@ -96,6 +97,17 @@ def _open_checked(request: StoreRequest) -> zarr.Group:
     return root
 
 
+def check_store(request: StoreRequest) -> zarr.Group:
+    """A store that must already exist, match ``request`` and be complete (imported stores)."""
+    if not (request.path / ".zgroup").exists():
+        raise PipelineError(f"The store {request.path} does not exist.")
+    root = _open_checked(request)
+    left = missing(root)
+    if left:
+        raise PipelineError(f"The imported store {request.path} is incomplete: {left} simulations are missing.")
+    return root
+
+
 def open_store(request: StoreRequest, shapes: dict[str, tuple[int, ...]], chunk: int) -> zarr.Group:
     """Open the store if it matches ``request``, or create it empty."""
     if (request.path / ".zgroup").exists():
@@ -136,6 +148,16 @@ def fill_store(request: StoreRequest, simulator, n_jobs: int) -> zarr.Group:
     shapes = simulator.shapes
     if request.kind == "prior":
         shapes = {"params": shapes["params"]}
+    lock = fasteners.InterProcessLock(f"{request.path}.lock")
+    if not lock.acquire(blocking=False):
+        raise PipelineError(f"{request.path} is being filled by another process; wait for it or stop it.")
+    try:
+        return _fill(request, simulator, shapes, n_jobs)
+    finally:
+        lock.release()
+
+
+def _fill(request: StoreRequest, simulator, shapes: dict, n_jobs: int) -> zarr.Group:
     root = open_store(request, shapes, chunk_length(request.n, n_jobs))
     chunk = root["data"].attrs["chunk_size"]
     status = root["meta/sim_status"][:]
