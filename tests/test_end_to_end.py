@@ -136,3 +136,55 @@ def test_alp_model_end_to_end(tmp_path):
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
     assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert (run_dir / "val_output" / "mock_observation.png").exists()
+
+
+def test_killed_run_resumes_to_the_same_store(tmp_path):
+    """kill -9 of the whole run during simulation, then the same command: the run finishes and
+    its store equals one simulated without interruption."""
+    import signal
+    import time
+
+    from conftest import RUN_SH
+
+    script = write_run_script(
+        tmp_path, template=RUN_SH, run_name="killed", n_sim_train="400", n_prior_samples="2_000",
+        nbins_etrue="90", max_epochs="2", n_truncations="0",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    process = subprocess.Popen([str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    run_dir = tmp_path / "analysis_results" / "killed"
+    store = run_dir / "sim_output" / "store" / "store"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill once some chunks are written, not all
+        status = store / "meta" / "sim_status"
+        if status.exists() and len(list(status.iterdir())) > 2:
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    import zarr
+
+    written = int(zarr.open_group(str(store))["meta/sim_status"][:].sum())
+    assert 0 < written < 400, written
+
+    result = run(script, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    log = (run_dir / "output.log").read_text()
+    assert "resuming the unfinished trial 0" in log
+    assert f"simulating {400 - written} of 400 samples" in log
+    assert not (run_dir / "archive" / "trial__0").exists()
+
+    from alpswyft.pipeline import load_config, simulator_for
+    from alpswyft.results import RunTree
+    from alpswyft.stores import StoreRequest, fill_store
+
+    tree = RunTree(run_dir)
+    config = load_config(tree)
+    attrs = dict(zarr.open_group(str(store)).attrs)
+    fresh = StoreRequest(tmp_path / "fresh", "train", 0, 0, 400, tuple(map(tuple, attrs["bounds"])),
+                         config.sim_seed, config.simulation_hash)
+    reference = fill_store(fresh, simulator_for(tree, config), n_jobs=2)
+    resumed = zarr.open_group(str(store))
+    for key in ("params", "exp", "data", "pgg", "power"):
+        np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])
