@@ -1,8 +1,15 @@
 #!/usr/bin/env python
-"""Simulation stage: fill the training and prior-bank stores of one round and grid point."""
+"""Simulation stage: fill the stores of one round and grid point (here, or as SLURM jobs); with
+--kind and --chunk, simulate that one chunk (the body of a SLURM simulation task)."""
 
 from alpswyft import cli
-from alpswyft.pipeline import simulate_round
+from alpswyft.pipeline import simulate_chunk, simulate_round
 
-args = cli.stage_parser(__doc__, with_round=True).parse_args()
-cli.run(simulate_round, cli.tree(args.run_dir), args.grid_point, args.round)
+parser = cli.stage_parser(__doc__, with_round=True)
+parser.add_argument("--kind", choices=["train", "prior", "explim"], help="one store kind (with --chunk)")
+parser.add_argument("--chunk", type=int, help="one chunk of that store")
+args = parser.parse_args()
+if args.chunk is None:
+    cli.run(simulate_round, cli.tree(args.run_dir), args.grid_point, args.round)
+else:
+    cli.run(simulate_chunk, cli.tree(args.run_dir), args.grid_point, args.round, args.kind, args.chunk)

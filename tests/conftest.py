@@ -57,3 +57,24 @@ def write_run_script(directory: Path, template: Path = TOY_SH, **overrides: str)
 
 
 requires_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not present")
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A running one-node SLURM cluster; SLURM_CONF points the client commands at it."""
+    import os
+
+    from slurm_cluster import SlurmCluster, Unavailable
+
+    try:
+        cluster = SlurmCluster(tmp_path_factory.mktemp("slurm")).start()
+    except Unavailable as why:
+        pytest.skip(f"no SLURM cluster: {why}")
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(cluster.conf)
+    yield cluster
+    cluster.stop()
+    if previous is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = previous

@@ -51,7 +51,6 @@ def test_hash_changes_with_any_variable(variables):
         ({"hyperparams": "--learning_rate (float) : 5e-3, fast"}, "hyperparams", "valid float"),
         ({"hyperparams": "--learning_rate (float) : 5e-3"}, "hyperparams", "stopping_patience"),
         ({"start_grid_test_at_count": "1"}, "start_grid_test_at_count", "grid has 1 points"),
-        ({"on_cluster": "fox"}, "on_cluster", "only local"),
         ({"geom": "gamma"}, "geom", "simple or simple_log"),
         ({"geom": "simple_log"}, "emin", "emin > 0"),
         ({"use_old_sims": "/no/such/store"}, "use_old_sims", "expected 0, 1 or the path"),

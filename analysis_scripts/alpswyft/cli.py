@@ -30,5 +30,12 @@ def run(main, *args) -> None:
         sys.exit(2)
 
 
+def call(function):
+    """``function()``, with a PipelineError reported as by :func:`run`."""
+    result = []
+    run(lambda: result.append(function()))
+    return result[0]
+
+
 def tree(path: Path) -> RunTree:
     return RunTree(path.resolve())

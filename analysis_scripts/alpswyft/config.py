@@ -90,6 +90,7 @@ class RunConfig(BaseModel):
 
     # Environment
     on_cluster: Literal["local", "fox", "hepp", "slurm"] = "local"
+    slurm_max_attempts: PosInt = 3
 
     # Series parameters: technical
     run_name: Annotated[str, BeforeValidator(_strip), Field(pattern=r"^[A-Za-z0-9][\w.\-]*$")]
@@ -177,6 +178,11 @@ class RunConfig(BaseModel):
     def grid(self) -> list[dict]:
         """Hyperparameters of each grid point, in the original's numbering."""
         return grid_points(parse_hyperparams(self.hyperparams))
+
+    @property
+    def uses_slurm(self) -> bool:
+        """``slurm`` or the original's ``fox``: jobs through SLURM; ``local``/``hepp``: this machine."""
+        return self.on_cluster in ("slurm", "fox")
 
     @property
     def geometry(self) -> str:
@@ -405,7 +411,6 @@ def _check_reuse(config: RunConfig) -> None:
 def _check_available(config: RunConfig) -> None:
     """Refuse settings whose implementation is not part of this version, instead of ignoring them."""
     unavailable = {
-        "on_cluster": (config.on_cluster != "local", "only local execution is available"),
         "use_old_net": (config.use_old_net != "0", "reusing networks is not available yet; use 0"),
         "use_old_truncations": (config.use_old_truncations != "0", "not available yet; use 0"),
         "update_config": (not config.update_config, "reusing an archived configuration is not available yet; use 1"),

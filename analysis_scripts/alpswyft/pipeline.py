@@ -11,6 +11,7 @@ import datetime
 import os
 import platform
 import shutil
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from alpswyft.errors import PipelineError
 from alpswyft.physics import MODELS
 from alpswyft.results import RunTree, read_json, write_json
 from alpswyft.runscript import read_run_script
-from alpswyft.stores import StoreRequest, check_store, fill_store, read_store, store_name
+from alpswyft.stores import StoreRequest, check_store, chunk_length, fill_store, read_store, store_name, zarr_group
 from alpswyft.truncation import TruncationRecord
 
 CONFIG_FORMAT = "alpswyft.config/1"
@@ -175,17 +176,54 @@ def _requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bo
 
 
 def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
-    """Fill the training and prior-bank stores of one round."""
+    """Fill the stores of one round: with joblib here, or as SLURM job arrays (one task per chunk)."""
     config = load_config(tree)
     bounds = load_record(tree, config).bounds(grid_point, round_)
     simulator = simulator_for(tree, config)
     _print_box(config, bounds, f"round {round_} simulates in")
-    for request in _requests(config, tree, grid_point, round_, bounds).values():
+    for kind, request in _requests(config, tree, grid_point, round_, bounds).items():
         if not request.path.is_relative_to(tree.stores):
             check_store(request)
             print(f"{request.path}: imported store (use_old_sims), complete and matching")
-            continue
-        fill_store(request, simulator, config.n_jobs_sim)
+        elif config.uses_slurm:
+            _simulate_on_slurm(config, tree, request, simulator, grid_point, round_, kind)
+        else:
+            fill_store(request, simulator, config.n_jobs_sim)
+
+
+def _simulate_on_slurm(config, tree, request, simulator, grid_point, round_, kind) -> None:
+    from alpswyft import slurm
+    from alpswyft.stores import chunk_slices, open_store
+
+    shapes = simulator.shapes if kind != "prior" else {"params": simulator.shapes["params"]}
+    root = open_store(request, shapes, chunk_length(request.n, config.n_jobs_sim))
+    chunks = chunk_slices(root)
+    script = Path(__file__).resolve().parents[1] / "simulate_batch.py"
+    commands = [
+        slurm.shell_command(sys.executable, script, tree.root, "--grid-point", grid_point, "--round", round_,
+                            "--kind", kind, "--chunk", i)
+        for i in range(len(chunks))
+    ]
+    status = lambda i: bool(np.all(root["meta/sim_status"][chunks[i][0] : chunks[i][1]] == 1))  # noqa: E731
+    resources = slurm.Resources(
+        job_name=f"ALP_simulations_{request.path.name}", partition=config.partition_sim, account=config.account,
+        time=config.max_time_sim, mem_per_cpu_gb=config.max_memory_sim, qos="devel" if config.devel_sim else "",
+    )
+    print(f"{request.path.name}: {sum(not status(i) for i in range(len(chunks)))} of {len(chunks)} chunks to simulate on SLURM")
+    slurm.run_tasks(commands, status, resources, tree.sim_output / "slurm", config.slurm_max_attempts,
+                    describe=lambda i: f"{request.path.name} chunk {i}")
+
+
+def simulate_chunk(tree: RunTree, grid_point: int, round_: int, kind: str, chunk: int) -> None:
+    """One chunk of one store (the body of a SLURM simulation task)."""
+    from alpswyft.stores import chunk_slices, simulate_chunk_into
+
+    config = load_config(tree)
+    bounds = load_record(tree, config).bounds(grid_point, round_)
+    request = _requests(config, tree, grid_point, round_, bounds)[kind]
+    lo, hi = chunk_slices(zarr_group(request.path))[chunk]
+    simulate_chunk_into(request, simulator_for(tree, config), lo, hi, chunk)
+    print(f"{request.path.name}: chunk {chunk} ({hi - lo} simulations) written")
 
 
 def _print_box(config: RunConfig, bounds, title: str) -> None:
@@ -195,6 +233,23 @@ def _print_box(config: RunConfig, bounds, title: str) -> None:
 
 
 # ---------------------------------------------------------------- training and truncation
+
+
+def train_round_on_slurm(tree: RunTree, grid_point: int, round_: int) -> None:
+    """Run :func:`train_round` as one SLURM job and wait for it (resubmitted if it fails)."""
+    from alpswyft import slurm
+
+    config = load_config(tree)
+    script = Path(__file__).resolve().parents[1] / "train.py"
+    command = slurm.shell_command(sys.executable, script, tree.root, "--grid-point", grid_point, "--round", round_, "--here")
+    resources = slurm.Resources(
+        job_name=f"swyft_training_round_{round_}_gridpoint_{grid_point}", partition=config.partition_train,
+        account=config.account, time=config.max_time_train, mem_per_cpu_gb=config.max_memory_train,
+        qos="devel" if config.devel_train else "", gpus=config.gpus,
+    )
+    slurm.run_tasks([command], lambda _: load_record(tree, config).is_done(grid_point, round_), resources,
+                    tree.train_output / "slurm", config.slurm_max_attempts,
+                    describe=lambda _: f"training of round {round_}, grid point {grid_point}")
 
 
 def train_round(tree: RunTree, grid_point: int, round_: int) -> None:

@@ -127,8 +127,24 @@ def missing(root: zarr.Group) -> int:
     return int(np.sum(root["meta/sim_status"][:] != 1))
 
 
+def zarr_group(path: Path) -> zarr.Group:
+    return zarr.open_group(str(path), mode="r+")
+
+
+def chunk_slices(root: zarr.Group) -> list[tuple[int, int]]:
+    """[lo, hi) of every chunk of a store."""
+    n = root["meta/sim_status"].shape[0]
+    chunk = root["data"].attrs["chunk_size"]
+    return [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
+
+
 def _simulate_chunk(request: StoreRequest, simulator, lo: int, hi: int, chunk: int, threads: int) -> int:
     numba.set_num_threads(threads)  # processes x threads must not oversubscribe the cores
+    return simulate_chunk_into(request, simulator, lo, hi, chunk)
+
+
+def simulate_chunk_into(request: StoreRequest, simulator, lo: int, hi: int, chunk: int) -> int:
+    """Simulate chunk ``chunk`` = samples [lo, hi) with its own seed and write it, status last."""
     rng = np.random.default_rng(request.chunk_seed(chunk))
     bounds = np.array(request.bounds)
     if request.kind == "prior":
@@ -159,13 +175,8 @@ def fill_store(request: StoreRequest, simulator, n_jobs: int) -> zarr.Group:
 
 def _fill(request: StoreRequest, simulator, shapes: dict, n_jobs: int) -> zarr.Group:
     root = open_store(request, shapes, chunk_length(request.n, n_jobs))
-    chunk = root["data"].attrs["chunk_size"]
     status = root["meta/sim_status"][:]
-    todo = [
-        (lo, min(lo + chunk, request.n), i)
-        for i, lo in enumerate(range(0, request.n, chunk))
-        if not np.all(status[lo : lo + chunk] == 1)
-    ]
+    todo = [(lo, hi, i) for i, (lo, hi) in enumerate(chunk_slices(root)) if not np.all(status[lo:hi] == 1)]
     if not todo:
         print(f"{request.path.name}: complete ({request.n} samples), nothing to simulate")
         return root

@@ -1,0 +1,191 @@
+"""The SLURM back-end: submit job arrays with sbatch, wait for their real final states, resubmit.
+
+Job states come from ``scontrol show job`` (works without an accounting database) and, when the
+controller has forgotten a job, from ``sacct``. A task counts as done only when its ``is_done``
+check passes (for simulation chunks: the store says the chunk is written), whatever SLURM reports;
+unfinished tasks are resubmitted up to ``max_attempts`` times, then the run stops with the final
+state and exit code of each failed task. Ctrl-C or SIGTERM while waiting cancels the jobs.
+
+Job scripts and SLURM logs are written inside the run folder.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from alpswyft.errors import PipelineError
+
+FINISHED = {"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "PREEMPTED", "CANCELLED", "NODE_FAIL",
+            "BOOT_FAIL", "DEADLINE", "REVOKED"}
+
+
+@dataclass
+class Resources:
+    """sbatch options of one kind of job (the run script's partition_*, max_time_*, ...)."""
+
+    job_name: str
+    partition: str = ""
+    account: str = ""
+    time: str = ""  # dd-hh:mm:ss
+    mem_per_cpu_gb: int = 0
+    qos: str = ""
+    gpus: int = 0
+    cpus_per_task: int = 1
+    extra: list[str] = field(default_factory=list)
+
+    def directives(self) -> list[str]:
+        options = [f"--job-name={self.job_name}", f"--cpus-per-task={self.cpus_per_task}"]
+        for flag, value in (("partition", self.partition), ("account", self.account), ("time", self.time),
+                            ("qos", self.qos)):
+            if value:
+                options.append(f"--{flag}={value}")
+        if self.mem_per_cpu_gb:
+            options.append(f"--mem-per-cpu={self.mem_per_cpu_gb}G")
+        if self.gpus:
+            options.append(f"--gpus={self.gpus}")
+        return options + list(self.extra)
+
+
+def _run(command: list[str]) -> str:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise PipelineError(f"'{command[0]}' is not installed: the SLURM back-end needs the SLURM client commands") from None
+    if result.returncode != 0:
+        raise PipelineError(f"{' '.join(command[:2])} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def write_script(path: Path, resources: Resources, log_dir: Path, commands: list[str], array: str | None) -> Path:
+    """A batch script whose tasks run ``commands[$SLURM_ARRAY_TASK_ID]`` (or ``commands[0]``)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["#!/bin/bash"]
+    lines += [f"#SBATCH {option}" for option in resources.directives()]
+    lines.append(f"#SBATCH --output={log_dir}/slurm-%A_%a.out" if array else f"#SBATCH --output={log_dir}/slurm-%j.out")
+    if array:
+        lines.append(f"#SBATCH --array={array}")
+    lines += ["set -euo pipefail", 'task=${SLURM_ARRAY_TASK_ID:-0}', "case $task in"]
+    lines += [f"  {i}) {command} ;;" for i, command in enumerate(commands)]
+    lines += ['  *) echo "no command for task $task" >&2; exit 2 ;;', "esac", ""]
+    path.write_text("\n".join(lines))
+    path.chmod(0o755)
+    return path
+
+
+def submit(script: Path) -> str:
+    return _run(["sbatch", "--parsable", str(script)]).strip().split(";")[0]
+
+
+def states(job_id: str) -> dict[int, tuple[str, str]]:
+    """Task index -> (state, exit code) of a job or job array; empty if SLURM knows nothing yet."""
+    result = subprocess.run(["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True)
+    found: dict[int, tuple[str, str]] = {}
+    for line in result.stdout.splitlines():
+        fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
+        task = fields.get("ArrayTaskId", "0")
+        if not task.isdigit():  # pending remainder of an array, e.g. "1-3"
+            for part in re.findall(r"\d+(?:-\d+)?", task):
+                lo, _, hi = part.partition("-")
+                for i in range(int(lo), int(hi or lo) + 1):
+                    found[i] = ("PENDING", "0:0")
+            continue
+        found[int(task)] = (fields.get("JobState", "UNKNOWN"), fields.get("ExitCode", "?"))
+    if not found:
+        found.update(_sacct_states(job_id))
+    return found
+
+
+def _sacct_states(job_id: str) -> dict[int, tuple[str, str]]:
+    result = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", job_id],
+                            capture_output=True, text=True)
+    found = {}
+    for line in result.stdout.splitlines():
+        job, state, code = (line.split("|") + ["", "", ""])[:3]
+        task = job.split("_")[1] if "_" in job else "0"
+        if task.isdigit():
+            found[int(task)] = (state.split()[0] if state else "UNKNOWN", code)
+    return found
+
+
+def cancel(job_ids: list[str]) -> None:
+    if job_ids:
+        subprocess.run(["scancel", *job_ids], capture_output=True)
+
+
+def wait(job_id: str, n_tasks: int, poll: float = 5.0, timeout: float | None = None) -> dict[int, tuple[str, str]]:
+    """Wait until every task of the job is in a final state; returns their states."""
+    start = time.monotonic()
+    unknown_since = None
+    while True:
+        current = states(job_id)
+        if len(current) >= n_tasks and all(state in FINISHED for state, _ in current.values()):
+            return current
+        if not current:  # forgotten by the controller and no accounting: treat as finished
+            unknown_since = unknown_since or time.monotonic()
+            if time.monotonic() - unknown_since > 3 * poll:
+                return {i: ("UNKNOWN", "?") for i in range(n_tasks)}
+        if timeout is not None and time.monotonic() - start > timeout:
+            raise PipelineError(f"SLURM job {job_id} did not finish within {timeout:.0f} s")
+        time.sleep(poll)
+
+
+def run_tasks(
+    commands: list[str],
+    is_done: Callable[[int], bool],
+    resources: Resources,
+    job_dir: Path,
+    max_attempts: int = 3,
+    poll: float = 5.0,
+    describe: Callable[[int], str] = lambda i: f"task {i}",
+) -> None:
+    """Run each command as a task of a job array until ``is_done(task)``; resubmit the others.
+
+    Raises PipelineError naming the tasks that never finished, with their last state and exit code.
+    """
+    todo = [i for i in range(len(commands)) if not is_done(i)]
+    submitted: list[str] = []
+
+    def on_signal(signum, frame):
+        cancel(submitted)
+        raise PipelineError(f"interrupted (signal {signum}); cancelled the SLURM jobs {', '.join(submitted)}")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        last: dict[int, tuple[str, str]] = {}
+        for attempt in range(1, max_attempts + 1):
+            if not todo:
+                return
+            script = write_script(
+                job_dir / f"{resources.job_name}_attempt{attempt}.sh", resources, job_dir / "logs",
+                [commands[i] for i in todo], array=f"0-{len(todo) - 1}" if len(todo) > 1 else None,
+            )
+            job_id = submit(script)
+            submitted.append(job_id)
+            print(f"submitted SLURM job {job_id} ({resources.job_name}, {len(todo)} task(s), attempt {attempt})", flush=True)
+            final = wait(job_id, len(todo), poll)
+            last = {todo[k]: final.get(k, ("UNKNOWN", "?")) for k in range(len(todo))}
+            failed = [i for i in todo if not is_done(i)]
+            for i in failed:
+                state, code = last[i]
+                print(f"  {describe(i)}: {state} (exit code {code}); {'resubmitting' if attempt < max_attempts else 'giving up'}")
+            todo = failed
+        if todo:
+            details = "; ".join(f"{describe(i)}: {last[i][0]} (exit code {last[i][1]})" for i in todo)
+            raise PipelineError(
+                f"{len(todo)} SLURM task(s) of {resources.job_name} failed {max_attempts} times: {details}. "
+                f"Logs: {job_dir / 'logs'}"
+            )
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def shell_command(*arguments) -> str:
+    return " ".join(shlex.quote(str(a)) for a in arguments)

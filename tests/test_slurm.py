@@ -1,0 +1,83 @@
+"""The SLURM back-end against a real one-node cluster (slurmctld, slurmd, munge)."""
+
+import subprocess
+import threading
+import time
+
+import pytest
+
+from alpswyft import slurm
+from alpswyft.errors import PipelineError
+
+pytestmark = pytest.mark.slow
+
+
+def resources(name, **extra):
+    return slurm.Resources(job_name=name, time="00-00:05:00", mem_per_cpu_gb=1, **extra)
+
+
+def test_tasks_run_and_complete(slurm_cluster, tmp_path):
+    commands = [f"echo {i} > {tmp_path}/done_{i}" for i in range(3)]
+    slurm.run_tasks(commands, lambda i: (tmp_path / f"done_{i}").exists(), resources("ok"), tmp_path / "jobs", poll=1)
+    assert all((tmp_path / f"done_{i}").exists() for i in range(3))
+    assert list((tmp_path / "jobs" / "logs").glob("slurm-*.out"))
+
+
+def test_cancelled_task_is_resubmitted(slurm_cluster, tmp_path):
+    """Task 1 sleeps on its first attempt; we scancel it; the back-end sees CANCELLED and resubmits."""
+    marker = tmp_path / "first_attempt"
+    commands = [
+        f"touch {tmp_path}/done_0",
+        f"if [ ! -e {marker} ]; then touch {marker}; sleep 300; fi; touch {tmp_path}/done_1",
+    ]
+
+    def cancel_the_sleeper():
+        for _ in range(120):
+            if marker.exists():
+                break
+            time.sleep(0.5)
+        time.sleep(1)
+        out = subprocess.run(["squeue", "-h", "-o", "%i %j"], capture_output=True, text=True).stdout
+        ids = [line.split()[0] for line in out.splitlines() if "cancelme" in line]
+        subprocess.run(["scancel", *ids])
+
+    thread = threading.Thread(target=cancel_the_sleeper)
+    thread.start()
+    slurm.run_tasks(commands, lambda i: (tmp_path / f"done_{i}").exists(), resources("cancelme"), tmp_path / "jobs", poll=1)
+    thread.join()
+    assert (tmp_path / "done_1").exists()
+    assert (tmp_path / "jobs" / "cancelme_attempt2.sh").exists()
+
+
+def test_timed_out_task_is_resubmitted(slurm_cluster, tmp_path):
+    marker = tmp_path / "first_attempt"
+    command = f"if [ ! -e {marker} ]; then touch {marker}; sleep 600; fi; touch {tmp_path}/done_0"
+    short = slurm.Resources(job_name="timeout", time="00-00:00:01", mem_per_cpu_gb=1)
+    start = time.monotonic()
+    slurm.run_tasks([command], lambda i: (tmp_path / "done_0").exists(), short, tmp_path / "jobs", poll=2)
+    assert (tmp_path / "done_0").exists() and time.monotonic() - start < 400
+
+
+def test_task_failing_every_time_stops_with_its_state(slurm_cluster, tmp_path):
+    with pytest.raises(PipelineError, match=r"1 SLURM task\(s\) of broken failed 2 times: task 0: FAILED \(exit code 3:0\)"):
+        slurm.run_tasks(["exit 3"], lambda i: False, resources("broken"), tmp_path / "jobs", max_attempts=2, poll=1)
+
+
+def test_reduced_pipeline_in_slurm_mode(slurm_cluster, tmp_path):
+    """toy_line.sh with on_cluster=slurm: simulation chunks as job arrays, training as jobs."""
+    import json
+
+    from conftest import write_run_script
+    from test_end_to_end import run
+
+    script = write_run_script(tmp_path, run_name="slurm_e2e", on_cluster="slurm", n_sim_train="1_000",
+                              n_prior_samples="4_000", max_epochs="5")
+    result = run(script, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:]
+    run_dir = tmp_path / "analysis_results" / "slurm_e2e"
+    log = (run_dir / "output.log").read_text()
+    assert log.count("submitted SLURM job") >= 6  # 2 rounds x (train store, prior bank, training)
+    assert list((run_dir / "sim_output" / "slurm" / "logs").glob("slurm-*.out"))
+    assert list((run_dir / "train_output" / "slurm" / "logs").glob("slurm-*.out"))
+    record = json.loads((run_dir / "truncation_record.json").read_text())
+    assert [r["status"] for r in record["grid_points"]["0"]["rounds"]] == ["done", "done"]
