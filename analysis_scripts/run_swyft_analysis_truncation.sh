@@ -24,7 +24,7 @@ run_dir=$results_parent_dir/${run_name:?run_name is not set in $run_script}
 # into the new trial as output.log (a rename, so this tee keeps writing to it).
 mkdir -p "$results_parent_dir"
 early_log=$(mktemp "$results_parent_dir/.${run_name}.starting.XXXXXX.log")
-exec > >(tee -a "$early_log") 2>&1
+exec > >(trap '' TERM INT; exec tee -a "$early_log") 2>&1  # tee ignores interrupts: it logs them
 tee_pid=$!
 
 stage_name="start-up"
@@ -40,13 +40,31 @@ on_exit() {
     exit "$status"
 }
 trap on_exit EXIT
+# Ctrl-C or SIGTERM: pass SIGTERM on to the running stage, so that a waiting stage cancels the
+# SLURM jobs it submitted, and wait for its last words; finished chunks stay in the stores and the
+# same command resumes. (Stages run in the background because bash defers traps while a
+# foreground command runs.)
+stage_pid=""
+on_signal() {
+    trap - TERM INT
+    echo "INTERRUPTED during stage '$stage_name': stopping (the same command resumes this trial)"
+    if [[ -n $stage_pid ]]; then
+        kill -TERM "$stage_pid" 2>/dev/null || true
+        wait "$stage_pid" 2>/dev/null || true
+    fi
+    exit 130
+}
+trap on_signal TERM INT
 
 stage() {
     stage_name=$1
     shift
     echo
     echo "=== $stage_name ($(date '+%Y-%m-%d %H:%M:%S'))"
-    "$@"
+    "$@" &
+    stage_pid=$!
+    wait "$stage_pid"
+    stage_pid=""
 }
 
 echo "ALP INFERENCE WITH TRUNCATED MARGINAL NRE (swyft 0.4.5)"

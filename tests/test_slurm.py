@@ -81,3 +81,41 @@ def test_reduced_pipeline_in_slurm_mode(slurm_cluster, tmp_path):
     assert list((run_dir / "train_output" / "slurm" / "logs").glob("slurm-*.out"))
     record = json.loads((run_dir / "truncation_record.json").read_text())
     assert [r["status"] for r in record["grid_points"]["0"]["rounds"]] == ["done", "done"]
+
+
+def test_interrupt_cancels_the_jobs_and_the_run_resumes(slurm_cluster, tmp_path):
+    import os
+    import signal
+
+    from conftest import RUN_SH, write_run_script
+    from test_end_to_end import run
+
+    script = write_run_script(
+        tmp_path, template=RUN_SH, run_name="interrupted", on_cluster="slurm", n_sim_train="600",
+        n_prior_samples="2_000", nbins_etrue="90", max_epochs="2", n_truncations="0",
+    )
+    process = subprocess.Popen([str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    log = tmp_path / "analysis_results" / "interrupted" / "output.log"
+    for _ in range(600):
+        if log.exists() and "submitted SLURM job" in log.read_text():
+            break
+        time.sleep(0.5)
+    time.sleep(2)
+    os.kill(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=120) != 0
+    for _ in range(30):
+        queue = subprocess.run(["squeue", "-h", "-o", "%j"], capture_output=True, text=True).stdout
+        if "ALP_simulations" not in queue:
+            break
+        time.sleep(1)
+    assert "ALP_simulations" not in queue, queue
+    for _ in range(20):  # the stage's last words reach the log just after the orchestrator exits
+        if "cancelled the SLURM jobs" in log.read_text():
+            break
+        time.sleep(0.5)
+    assert "cancelled the SLURM jobs" in log.read_text()
+
+    result = run(script, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "resuming the unfinished trial 0" in log.read_text()
