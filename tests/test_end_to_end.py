@@ -57,7 +57,7 @@ def test_results_tree_and_provenance(first_run):
 def test_stores_are_complete(first_run):
     base = first_run[0]
     stores = base / "analysis_results" / "e2e" / "sim_output" / "store"
-    assert sorted(p.name for p in stores.iterdir()) == [
+    assert sorted(p.name for p in stores.iterdir() if not p.name.startswith(".")) == [
         "store", "store_prior", "store_prior_round_1_gridpoint_0", "store_round_1_gridpoint_0"
     ]
 

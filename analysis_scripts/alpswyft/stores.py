@@ -164,7 +164,7 @@ def fill_store(request: StoreRequest, simulator, n_jobs: int) -> zarr.Group:
     shapes = simulator.shapes
     if request.kind == "prior":
         shapes = {"params": shapes["params"]}
-    lock = fasteners.InterProcessLock(f"{request.path}.lock")
+    lock = fasteners.InterProcessLock(str(request.path.parent / f".{request.path.name}.lock"))
     if not lock.acquire(blocking=False):
         raise PipelineError(f"{request.path} is being filled by another process; wait for it or stop it.")
     try:
