@@ -6,11 +6,16 @@ One module per concern:
 - :mod:`alpswyft.runscript` reads the variables of a run script;
 - :mod:`alpswyft.config` validates them into one typed :class:`~alpswyft.config.RunConfig`;
 - :mod:`alpswyft.parameters` holds the parameter table and the priors;
-- :mod:`alpswyft.physics` holds the forward models (toy models for now);
-- :mod:`alpswyft.simulator` turns a model into batches of samples (params, exp, data);
+- :mod:`alpswyft.physics` holds the forward models: the ALP model of NGC 1275 (propagation
+  kernel, cluster field, line of sight, CTA response, observation chain; gammaALPs as reference;
+  a batched torch path for GPUs) and the toy models;
+- :mod:`alpswyft.simulator` turns a model into batches of samples (params, exp, data, ...);
 - :mod:`alpswyft.stores` fills and reads the zarr simulation stores;
-- :mod:`alpswyft.networks`, :mod:`alpswyft.training` and :mod:`alpswyft.truncation` do one round of
-  truncated marginal neural ratio estimation;
+- :mod:`alpswyft.slurm` runs simulation chunks and training rounds as SLURM jobs;
+- :mod:`alpswyft.pipeline` holds the stages that the entry scripts call;
+- :mod:`alpswyft.networks`, :mod:`alpswyft.training`, :mod:`alpswyft.inference` and
+  :mod:`alpswyft.truncation` do one round of truncated marginal neural ratio estimation
+  (:mod:`alpswyft.compat` fixes swyft 0.4.5's slow channelized layer);
 - :mod:`alpswyft.results` owns the results tree and the trials;
 - :mod:`alpswyft.plots` and :mod:`alpswyft.report` draw the figures and execute the notebook.
 """
