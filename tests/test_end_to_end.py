@@ -188,3 +188,11 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
     resumed = zarr.open_group(str(store))
     for key in ("params", "exp", "data", "pgg", "power"):
         np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])
+
+
+def test_training_split_is_saved_and_disjoint(first_run):
+    base = first_run[0]
+    split = np.load(base / "analysis_results" / "e2e" / "train_output" / "logs" / "round_0_gridpoint_0" / "split.npz")
+    train, validation = split["train"], split["validation"]
+    assert len(train) == 1600 and len(validation) == 400
+    assert not set(train) & set(validation) and set(train) | set(validation) == set(range(2000))

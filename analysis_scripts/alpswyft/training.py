@@ -4,15 +4,17 @@ The protocol is the original's: AdamW, ReduceLROnPlateau (factor 0.1, patience 3
 stopping on the validation loss with ``stopping_patience``, reload of the best checkpoint, an
 80/20 train/validation split, fresh noise for ``data`` each time a sample is loaded. Unlike the
 original it is seeded (split and shuffling), shuffles every epoch, trains in float32, and an
-exception stops the run. Curves go to ``train_output/logs/round_{r}_gridpoint_{g}/metrics.csv``;
-nothing is written outside the run folder.
+exception stops the run. Curves go to ``train_output/logs/round_{r}_gridpoint_{g}/metrics.csv``
+and the split to ``split.npz`` beside them; nothing is written outside the run folder.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import swyft
 import torch
@@ -20,6 +22,24 @@ from pytorch_lightning.loggers import CSVLogger
 
 from alpswyft.networks import build_network
 from alpswyft.simulator import NoiseResampler
+
+
+class SeededDataModule(swyft.SwyftDataModule):
+    """swyft's data module with a seeded 80/20 split that is written to ``split_path`` (NPZ of
+    the training and validation sample indices), so a round's training can be reproduced."""
+
+    def __init__(self, samples, seed: int, split_path, **kwargs):
+        super().__init__(samples, **kwargs)
+        self.seed, self.split_path = seed, split_path
+
+    def setup(self, stage: str):
+        dataset = self.data.get_dataset(on_after_load_sample=self.on_after_load_sample)
+        generator = torch.Generator().manual_seed(self.seed)
+        self.dataset_train, self.dataset_val, self.dataset_test = torch.utils.data.random_split(
+            dataset, self.lengths, generator=generator
+        )
+        np.savez(self.split_path, train=np.array(self.dataset_train.indices),
+                 validation=np.array(self.dataset_val.indices))
 
 
 class EpochSummary(pl.Callback):
@@ -53,8 +73,11 @@ def train_network(simulator, samples: dict, hyperparams: dict, log_dir, name: st
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     pl.seed_everything(seed, workers=True)
     config = simulator.config
-    datamodule = swyft.SwyftDataModule(
+    Path(log_dir, name).mkdir(parents=True, exist_ok=True)
+    datamodule = SeededDataModule(
         swyft.Samples(samples),
+        seed=seed,
+        split_path=Path(log_dir, name, "split.npz"),
         val_fraction=0.2,
         batch_size=config.train_batch_size_1d,
         num_workers=0,
