@@ -65,6 +65,17 @@ def truncation_table(tree: RunTree, grid_point: int = 0) -> str:
     return "\n".join(lines)
 
 
+def grid_summary(tree: RunTree) -> str:
+    """Best validation loss of every round of every grid point, with its hyperparameters."""
+    config = load_config(tree)
+    record = load_record(tree, config)
+    lines = [f"{'grid point':>10}  {'val_loss per round':<30}  hyperparameters"]
+    for key, point in sorted(record.data["grid_points"].items(), key=lambda item: int(item[0])):
+        losses = "  ".join(f"{r['training']['best_val_loss']:+.4f}" for r in point["rounds"])
+        lines.append(f"{key:>10}  {losses:<30}  {point['hyperparams']}")
+    return "\n".join(lines)
+
+
 def save_figure(fig, tree: RunTree, name: str) -> Path:
     tree.val_output.mkdir(parents=True, exist_ok=True)
     path = tree.val_output / f"{name}.png"
