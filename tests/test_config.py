@@ -54,7 +54,11 @@ def test_hash_changes_with_any_variable(variables):
         ({"geom": "gamma"}, "geom", "simple or simple_log"),
         ({"geom": "simple_log"}, "emin", "emin > 0"),
         ({"use_old_sims": "/no/such/store"}, "use_old_sims", "expected 0, 1 or the path"),
-        ({"use_old_net": "1"}, "use_old_net", "not available yet"),
+        ({"use_old_net": "/no/such/net.pt"}, "use_old_net", "a network .pt file"),
+        ({"use_old_truncations": "/no/such/record"}, "use_old_truncations", "truncation_record.json"),
+        ({"architecture": "/no/such/head.py"}, "architecture", "defining Head"),
+        ({"architecture": "power"}, "hyperparams", "needs data_width, data_features, power_width, power_features"),
+        ({"architecture": "cnn"}, "hyperparams", "needs logratio_features, channels, kernel_size"),
     ],
 )
 def test_bad_input_names_variable(variables, override, variable, fragment):

@@ -3,7 +3,8 @@
 import torch
 
 from alpswyft.config import load_run_config
-from alpswyft.networks import build_network
+from alpswyft.networks import build_network as build
+from alpswyft.simulator import SpectrumSimulator
 from conftest import toy_variables
 
 HYPER = {"learning_rate": 1e-3, "stopping_patience": 3, "blocks": 1, "features": 16, "dropout": 0.0}
@@ -12,6 +13,10 @@ HYPER = {"learning_rate": 1e-3, "stopping_patience": 3, "blocks": 1, "features":
 def poly_config(**overrides):
     settings = {"model": "toy_poly", "param3": " [-1, 1] | 0.1 | 0 | 0 | U | c | 1 ", "POI_indices": "2,0"}
     return load_run_config(toy_variables(**{**settings, **overrides}))[0]
+
+
+def build_network(config, hyperparams):
+    return build(config, hyperparams, SpectrumSimulator(config).shapes)
 
 
 def hidden_width(network) -> int:

@@ -23,7 +23,6 @@ from alpswyft.parameters import ParameterTable, parse_row
 from alpswyft.physics import ALP_MODELS, MODELS
 
 #: Hyperparameters the default network reads (the original's ``network.py``).
-REQUIRED_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")
 
 #: The shipped instrument response, used when ``IRF_file`` is empty (see alpswyft/data/README.md).
 DEFAULT_IRF_FILE = Path(__file__).parent / "data" / "Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits.gz"
@@ -367,13 +366,9 @@ def _check(config: RunConfig) -> list[str]:
             f"{config.n_rounds} rounds; the extra entries are unused"
         )
 
-    grid = parse_hyperparams(config.hyperparams)
-    if config.architecture == "":
-        missing = [h for h in REQUIRED_HYPERPARAMS if h not in grid]
-        if missing:
-            raise ConfigError(
-                "hyperparams", config.hyperparams, f"the default network needs {', '.join(missing)}"
-            )
+    from alpswyft.architectures import check_hyperparameters, resolve  # torch: only when validating
+
+    warnings += check_hyperparameters(resolve(config.architecture), parse_hyperparams(config.hyperparams))
     if config.start_grid_test_at_count >= len(config.grid):
         raise ConfigError(
             "start_grid_test_at_count",
@@ -402,22 +397,26 @@ def _check_alp(config: RunConfig) -> None:
 
 
 def _check_reuse(config: RunConfig) -> None:
+    """The path forms of the use_old_* variables must point at something usable."""
     if config.use_old_sims not in ("0", "1") and not Path(config.use_old_sims, ".zgroup").is_file():
         raise ConfigError(
             "use_old_sims", config.use_old_sims, "expected 0, 1 or the path of a zarr store made by this pipeline"
         )
+    value = config.use_old_truncations
+    if value not in ("0", "1") and not (Path(value).is_file() or Path(value, "truncation_record.json").is_file()):
+        raise ConfigError(
+            "use_old_truncations", value, "expected 0, 1, a truncation_record.json or a run/trial folder holding one"
+        )
+    value = config.use_old_net
+    if value not in ("0", "1") and not Path(value).exists():
+        raise ConfigError("use_old_net", value, "expected 0, 1, a network .pt file or a folder of networks")
 
 
 def _check_available(config: RunConfig) -> None:
     """Refuse settings whose implementation is not part of this version, instead of ignoring them."""
     unavailable = {
-        "use_old_net": (config.use_old_net != "0", "reusing networks is not available yet; use 0"),
-        "use_old_truncations": (config.use_old_truncations != "0", "not available yet; use 0"),
         "update_config": (not config.update_config, "reusing an archived configuration is not available yet; use 1"),
-        "simulate": (not config.simulate, "skipping simulation is not available yet; use 1"),
-        "train": (not config.train, "skipping training is not available yet; use 1"),
         "draw_DRP": (config.draw_DRP, "DRP draws are not available yet; use 0"),
-        "architecture": (config.architecture != "", "only the default network (\"\") is available yet"),
     }
     for name, (refused, why) in unavailable.items():
         if refused:

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from alpswyft import __version__
+from alpswyft.architectures import Architecture, load_head, resolve
 from alpswyft.config import RunConfig, load_run_config
-from alpswyft.errors import PipelineError
+from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.physics import MODELS
 from alpswyft.results import RunTree, read_json, write_json
 from alpswyft.runscript import read_run_script
@@ -60,8 +61,13 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     irf = variables.get("IRF_file", "").strip()
     if irf and not Path(irf).is_absolute():  # relative to the run script, like the results
         variables["IRF_file"] = str((Path(run_script).parent / irf).resolve())
+    for name in ("architecture", "use_old_net", "use_old_truncations"):  # paths relative to the run script
+        value = variables.get(name, "").strip()
+        if value and not Path(value).is_absolute() and (Path(run_script).parent / value).exists():
+            variables[name] = str((Path(run_script).parent / value).resolve())
     config, warnings = load_run_config(variables)
     setup = _prepare_model(config)
+    _check_networks(config, setup)
     for warning in warnings:
         print(f"WARNING: {warning}")
 
@@ -77,6 +83,11 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         print(f"resuming the unfinished trial {trial} (same configuration): finished work is kept")
     print(f"trial {trial} of run '{config.run_name}' in {tree.root}")
     shutil.copy2(run_script, tree.root / Path(run_script).name)
+    architecture = resolve(config.architecture)
+    if architecture.path is not None:  # the run trains and reloads with its own copy
+        shutil.copy2(architecture.path, tree.architecture)
+    if not resumed:
+        _import_record(config, tree, trial)
 
     write_json(
         tree.config,
@@ -90,6 +101,7 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
             "warnings": warnings,
             "parameters": [p.to_dict() for p in config.table.parameters],
             "grid": config.grid,
+            "architecture": {"name": architecture.name, "sha256": architecture.sha256},
             "variables": config.to_json_dict(),
         },
     )
@@ -109,6 +121,67 @@ def _prepare_model(config: RunConfig) -> dict | None:
         return None
     print(f"building the instrument response from {config.irf_path.name} and the line of sight")
     return prepare(config)
+
+
+def _check_networks(config: RunConfig, setup: dict | None) -> None:
+    """Build the network of every distinct grid point on the simulator's shapes and run it once, so
+    that an architecture that does not fit stops the run before anything is written."""
+    import torch
+
+    from alpswyft.networks import build_network
+    from alpswyft.simulator import SpectrumSimulator
+
+    shapes = SpectrumSimulator(config, setup).shapes
+    architecture = resolve(config.architecture)
+    batch = {key: torch.zeros((2, *shape)) for key, shape in shapes.items()}
+    for g, hyperparams in enumerate(config.grid):
+        try:
+            network = build_network(config, hyperparams, shapes, architecture).eval()
+            with torch.no_grad():
+                network(batch, batch)
+        except Exception as error:  # noqa: BLE001 - whatever the head raises, name the variable
+            raise ConfigError(
+                "architecture", config.architecture or "(default)",
+                f"the network of grid point {g} {hyperparams} does not work on the simulator's shapes "
+                f"{ {k: tuple(v) for k, v in shapes.items()} }: {type(error).__name__}: {error}",
+            ) from None
+
+
+def architecture_for(tree: RunTree, config: RunConfig) -> Architecture:
+    """The run's architecture; a user file is loaded from the run folder's copy."""
+    if tree.architecture.is_file():
+        return Architecture(load_head(tree.architecture), Path(config.architecture).name, tree.architecture)
+    return resolve(config.architecture)
+
+
+def current_trial(tree: RunTree) -> int:
+    return read_json(tree.config)["trial"]
+
+
+def _import_record(config: RunConfig, tree: RunTree, trial: int) -> None:
+    """``use_old_truncations``: start from an earlier truncation record (1: the newest archived
+    trial's; a path: that record file or a run/trial folder holding one) with its posteriors."""
+    value = config.use_old_truncations
+    if value == "0":
+        return
+    if value == "1":
+        sources = [tree.archive / f"trial__{k}" / tree.record.name for k in reversed(range(trial))]
+        source = next((p for p in sources if p.is_file()), None)
+        if source is None:
+            print("use_old_truncations=1: no earlier truncation record; starting a fresh one")
+            return
+    else:
+        source = Path(value) if Path(value).is_file() else Path(value) / tree.record.name
+    record = TruncationRecord(source, None, [], [])
+    record.check_compatible(config, source)
+    record.path = tree.record
+    record.save()
+    posteriors = source.parent / "train_output" / "posteriors"
+    tree.posteriors.mkdir(parents=True, exist_ok=True)
+    for path in sorted(posteriors.glob("*.npz")):
+        shutil.copy2(path, tree.posteriors / path.name)
+    done = {g: len(p["rounds"]) for g, p in record.data["grid_points"].items()}
+    print(f"use_old_truncations: continuing from {source} (finished rounds per grid point: {done})")
 
 
 def simulator_for(tree: RunTree, config: RunConfig):
@@ -134,15 +207,24 @@ def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
 
 
 def plan(tree: RunTree) -> list[tuple[int, int]]:
-    """(grid point, round) pairs still to run, in order."""
+    """(grid point, round) pairs still to run, in order: the rounds the record lacks, or with
+    ``retrain_last_round`` the last round once more per trial; none with ``train=0``."""
     config = load_config(tree)
+    if not config.train:
+        print("train=0: no round is simulated or trained", file=sys.stderr)
+        return []
     record = load_record(tree, config)
-    return [
-        (g, r)
-        for g in range(config.start_grid_test_at_count, len(config.grid))
-        for r in range(config.n_rounds)
-        if not record.is_done(g, r)
-    ]
+    trial, last = current_trial(tree), config.n_truncations
+    pairs = []
+    for g in range(config.start_grid_test_at_count, len(config.grid)):
+        rounds = [r for r in range(config.n_rounds) if not record.is_done(g, r)]
+        if not rounds and config.retrain_last_round and record.rounds(g)[last].get("trial") != trial:
+            print(f"retrain_last_round=1: round {last} of grid point {g} is trained again", file=sys.stderr)
+            rounds = [last]
+        pairs += [(g, r) for r in rounds]
+    if not pairs:
+        print("nothing to do: every round of every grid point is in the truncation record", file=sys.stderr)
+    return pairs
 
 
 # ---------------------------------------------------------------- simulation
@@ -182,7 +264,13 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
     simulator = simulator_for(tree, config)
     _print_box(config, bounds, f"round {round_} simulates in")
     for kind, request in _requests(config, tree, grid_point, round_, bounds).items():
-        if not request.path.is_relative_to(tree.stores):
+        if not config.simulate:
+            try:
+                check_store(request)
+            except PipelineError as error:
+                raise PipelineError(f"simulate=0 needs every store of round {round_} complete: {error}") from None
+            print(f"{request.path.name}: complete (simulate=0)")
+        elif not request.path.is_relative_to(tree.stores):
             check_store(request)
             print(f"{request.path}: imported store (use_old_sims), complete and matching")
         elif config.uses_slurm:
@@ -247,16 +335,18 @@ def train_round_on_slurm(tree: RunTree, grid_point: int, round_: int) -> None:
         account=config.account, time=config.max_time_train, mem_per_cpu_gb=config.max_memory_train,
         qos="devel" if config.devel_train else "", gpus=config.gpus,
     )
-    slurm.run_tasks([command], lambda _: load_record(tree, config).is_done(grid_point, round_), resources,
+    trial = current_trial(tree)
+    done = lambda _: load_record(tree, config).trial_of(grid_point, round_) == trial  # noqa: E731
+    slurm.run_tasks([command], done, resources,
                     tree.train_output / "slurm", config.slurm_max_attempts,
                     describe=lambda _: f"training of round {round_}, grid point {grid_point}")
 
 
 def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
-    """Train the round's network, infer the mock observation and truncate the POI boxes."""
-    import torch
-
+    """Train the round's network (or load it: ``use_old_net``), infer the mock observation and
+    truncate the POI boxes."""
     from alpswyft.inference import histogram_1d, histogram_2d, logratios_on_bank
+    from alpswyft.networks import build_network, load_network, save_network, signature
     from alpswyft.training import train_network
     from alpswyft.truncation import rect_bounds, summarise_1d
 
@@ -265,20 +355,31 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     hyperparams = config.grid[grid_point]
     box = record.bounds(grid_point, round_)
     requests = _requests(config, tree, grid_point, round_, box)
-    n_train = config.n_train_round(round_)
-    samples = read_store(requests["train"].path, ["params", "exp", "data"], 0, n_train)
-    print(f"training on {n_train} simulations of {requests['train'].path.name}; hyperparameters {hyperparams}")
-
-    seed = config.sim_seed * 1_000_003 + round_ * 1009 + grid_point
-    name = f"round_{round_}_gridpoint_{grid_point}"
     simulator = simulator_for(tree, config)
-    network, figures = train_network(simulator, samples, hyperparams, tree.training_logs, name, seed)
-    tree.nets.mkdir(parents=True, exist_ok=True)
-    torch.save(network.state_dict(), tree.network(round_, grid_point))
-    write_json(
-        tree.network(round_, grid_point).with_suffix(".json"),
-        {"class": "MarginalRatioNetwork", "hparams": dict(network.hparams), "config_hash": config.hash},
-    )
+    architecture = architecture_for(tree, config)
+    network_signature = signature(config, hyperparams, simulator.shapes, architecture)
+    network = build_network(config, hyperparams, simulator.shapes, architecture)
+
+    old = _old_network(config, tree, round_, grid_point)
+    if old is not None:
+        load_network(network, old, network_signature)
+        print(f"use_old_net: loaded {old}")
+    if old is None or config.continue_training:
+        n_train = config.n_train_round(round_)
+        # exp only: the noisy nodes are drawn afresh at every load, params and exp are all it needs
+        samples = read_store(requests["train"].path, ["params", "exp"], 0, n_train)
+        print(f"training on {n_train} simulations of {requests['train'].path.name}; hyperparameters {hyperparams}")
+        seed = config.sim_seed * 1_000_003 + round_ * 1009 + grid_point
+        name = f"round_{round_}_gridpoint_{grid_point}"
+        network, figures = train_network(network, simulator, samples, tree.training_logs, name, seed)
+    else:
+        n_train = 0
+        figures = {"best_val_loss": None, "epochs": 0, "loaded_from": str(old)}
+        print("continue_training=0: the loaded network is used as it is")
+    if old is not None:
+        figures["loaded_from"] = str(old)
+    save_network(network, tree.network(round_, grid_point), network_signature,
+                 hparams=dict(network.hparams), config_hash=config.hash)
     print(f"network saved to {tree.network(round_, grid_point).relative_to(tree.root)}")
 
     bank = read_store(requests["prior"].path, ["params"])["params"]
@@ -315,12 +416,36 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
             "bounds": box.tolist(),
             "truncated_bounds": new_box.tolist(),
             "n_sim_train": n_train,
+            "trial": current_trial(tree),
             "training": figures,
             "posterior": summary,
         },
         hyperparams,
     )
     _print_truncation(config, box, new_box, np.array(record.data["initial_bounds"]))
+
+
+def _old_network(config: RunConfig, tree: RunTree, round_: int, grid_point: int) -> Path | None:
+    """The saved network ``use_old_net`` asks for: with 1 this trial's or the newest archived
+    trial's network of the round and grid point, if there is one; with a .pt path that file; with
+    a folder the round's network in it (a net folder or a run/trial folder), if there is one."""
+    value = config.use_old_net
+    if value == "0":
+        return None
+    name = tree.network(round_, grid_point).name
+    if value == "1":
+        archives = sorted(tree.archive.glob("trial__*"), key=lambda p: int(p.name.removeprefix("trial__")), reverse=True)
+        candidates = [tree.nets / name] + [a / "train_output" / "net" / name for a in archives]
+    elif Path(value).suffix == ".pt":
+        if not Path(value).is_file():
+            raise PipelineError(f"use_old_net: {value} does not exist (moved or deleted since the run started?)")
+        return Path(value)
+    else:
+        candidates = [Path(value) / name, Path(value) / "train_output" / "net" / name]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        print(f"use_old_net={value}: no saved network {name}; training a new one")
+    return found
 
 
 def _bounds_from_pairs(logratios_2d, values, pairs, n_poi):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alpswyft.errors import PipelineError
 from alpswyft.pipeline import load_config, load_record
-from alpswyft.results import RunTree, read_json, write_json
+from alpswyft.results import RunTree, read_json
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "analysis_results.ipynb"
 
@@ -60,9 +60,15 @@ def truncation_table(tree: RunTree, grid_point: int = 0) -> str:
             lines.append(
                 f"{entry['round']:>5} {name:>10} {f'[{box[0]:+.3g}, {box[1]:+.3g}]':>24} "
                 f"{f'[{new[0]:+.3g}, {new[1]:+.3g}]':>24} {post.get('mean', float('nan')):>10.4g} "
-                f"{post.get('std', float('nan')):>9.3g} {entry['training']['best_val_loss']:>9.4f}"
+                f"{post.get('std', float('nan')):>9.3g} {_loss(entry):>9s}"
             )
     return "\n".join(lines)
+
+
+def _loss(entry: dict) -> str:
+    """A round's best validation loss, or 'loaded' for a network reused without training."""
+    loss = entry["training"].get("best_val_loss")
+    return "loaded" if loss is None else f"{loss:+.4f}"
 
 
 def grid_summary(tree: RunTree) -> str:
@@ -71,7 +77,7 @@ def grid_summary(tree: RunTree) -> str:
     record = load_record(tree, config)
     lines = [f"{'grid point':>10}  {'val_loss per round':<30}  hyperparameters"]
     for key, point in sorted(record.data["grid_points"].items(), key=lambda item: int(item[0])):
-        losses = "  ".join(f"{r['training']['best_val_loss']:+.4f}" for r in point["rounds"])
+        losses = "  ".join(f"{_loss(r):>7s}" for r in point["rounds"])
         lines.append(f"{key:>10}  {losses:<30}  {point['hyperparams']}")
     return "\n".join(lines)
 
@@ -98,5 +104,5 @@ def execute(tree: RunTree) -> Path:
         progress_bar=False,
     )
     print(f"executed notebook: {tree.notebook}")
-    write_json(tree.finished, {"trial": read_json(tree.config)["trial"], "notebook": tree.notebook.name})
+    tree.mark_finished(notebook=tree.notebook.name)
     return tree.notebook

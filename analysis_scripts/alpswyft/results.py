@@ -4,6 +4,7 @@
 
     <results_parent_dir>/<run_name>/
         config.json  output.log  run.sh  true_obs.npz  truncation_record.json
+        architecture.py  (a copy of a user's ``architecture`` file)
         analysis_results.ipynb
         sim_output/      zarr stores per round, grid point and kind
         train_output/    networks, training logs (CSV), posterior summaries
@@ -36,6 +37,7 @@ class RunTree:
     true_obs = property(lambda self: self.root / "true_obs.npz")
     setup = property(lambda self: self.root / "response.npz")
     record = property(lambda self: self.root / "truncation_record.json")
+    architecture = property(lambda self: self.root / "architecture.py")
     notebook = property(lambda self: self.root / "analysis_results.ipynb")
     sim_output = property(lambda self: self.root / "sim_output")
     stores = property(lambda self: self.root / "sim_output" / "store")
@@ -52,6 +54,10 @@ class RunTree:
 
     def posterior(self, round_: int, grid_point: int) -> Path:
         return self.posteriors / f"posterior_round_{round_}_gridpoint_{grid_point}.npz"
+
+    def mark_finished(self, **details) -> None:
+        """Record that the trial in the folder finished (a re-run then starts a new trial)."""
+        write_json(self.finished, {"trial": read_json(self.config)["trial"], **details})
 
     def trial_count(self) -> int:
         """Number of trials already archived (the next archive is trial__<count>)."""

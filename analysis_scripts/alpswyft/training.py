@@ -20,7 +20,6 @@ import swyft
 import torch
 from pytorch_lightning.loggers import CSVLogger
 
-from alpswyft.networks import build_network
 from alpswyft.simulator import NoiseResampler
 
 
@@ -64,16 +63,15 @@ def accelerator(gpus: int) -> str:
     return "gpu" if gpus > 0 and torch.cuda.is_available() else "cpu"
 
 
-def train_network(simulator, samples: dict, hyperparams: dict, log_dir, name: str, seed: int):
-    """Train the default network on in-memory ``samples`` (params, exp, data); ``simulator``
-    redraws the noise of each loaded sample.
+def train_network(network, simulator, samples: dict, log_dir, name: str, seed: int):
+    """Train ``network`` on in-memory ``samples`` (params, exp); ``simulator`` draws the noise of
+    ``data`` (and ``power``) for each loaded sample.
 
     Returns the trained network (best validation checkpoint) and a dict of training figures.
     """
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     pl.seed_everything(seed, workers=True)
     config = simulator.config
-    Path(log_dir, name).mkdir(parents=True, exist_ok=True)
     datamodule = SeededDataModule(
         swyft.Samples(samples),
         seed=seed,
@@ -84,8 +82,8 @@ def train_network(simulator, samples: dict, hyperparams: dict, log_dir, name: st
         shuffle=True,
         on_after_load_sample=NoiseResampler(simulator, seed),
     )
-    network = build_network(config, hyperparams)
     loggers = [CSVLogger(str(log_dir), name=name, version="")]
+    loggers[0].experiment  # creates the folder now, before split.npz lands in it
     if config.wandb_mode != "disabled":
         from pytorch_lightning.loggers import WandbLogger
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpswyft.errors import ConfigError
 from alpswyft.results import read_json, write_json
 
 THRESHOLD = 1e-6
@@ -87,6 +88,26 @@ class TruncationRecord:
     def for_config(cls, path: Path, config) -> TruncationRecord:
         return cls(path, config.table.initial_bounds, config.table.free_names, config.POI_indices)
 
+    def check_compatible(self, config, source: Path) -> None:
+        """ConfigError (``use_old_truncations``) unless the record was made for the same free
+        parameters, prior box and POIs as ``config``."""
+        bounds = np.asarray(config.table.initial_bounds, dtype=float)
+        recorded = np.asarray(self.data.get("initial_bounds", []), dtype=float)
+        same = {
+            "free_parameters": self.data.get("free_parameters") == config.table.free_names,
+            "initial_bounds": recorded.shape == bounds.shape and np.allclose(recorded, bounds),
+            "POI_indices": self.data.get("POI_indices") == config.POI_indices,
+        }
+        here = {"free_parameters": config.table.free_names, "initial_bounds": bounds.tolist(), "POI_indices": config.POI_indices}
+        differences = [f"{key} {self.data.get(key)} there, {here[key]} here" for key, ok in same.items() if not ok]
+        if differences:
+            raise ConfigError("use_old_truncations", str(source), "the record belongs to another model: " + "; ".join(differences))
+
+    def trial_of(self, grid_point: int, round_: int) -> int | None:
+        """The trial that recorded the round (None if it is not recorded)."""
+        rounds = self.rounds(grid_point)
+        return rounds[round_].get("trial") if round_ < len(rounds) else None
+
     def rounds(self, grid_point: int) -> list[dict]:
         return self.data["grid_points"].get(str(grid_point), {}).get("rounds", [])
 
@@ -109,10 +130,8 @@ class TruncationRecord:
         if round_ > len(rounds):
             raise RuntimeError(f"round {round_} of grid point {grid_point} recorded before round {len(rounds)}")
         entry = {"round": round_, **entry}
-        if round_ == len(rounds):
-            rounds.append(entry)
-        else:
-            rounds[round_] = entry
+        del rounds[round_:]  # later rounds were truncated from this round's result: no longer valid
+        rounds.append(entry)
         self.save()
 
     def save(self) -> None:

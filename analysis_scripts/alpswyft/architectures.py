@@ -1,0 +1,173 @@
+"""Feature heads of the marginal ratio networks, and the ``architecture`` variable.
+
+A head maps a batch of simulator nodes (``data``, ``power``) to one feature vector per sample;
+swyft's 1D and 2D log-ratio estimators sit on top of it (:mod:`alpswyft.networks`). The three
+families of the original pipeline are built in:
+
+=====================  ==========  ========================================================
+``architecture``       head        extra hyperparameters (besides the five of every network)
+=====================  ==========  ========================================================
+``""`` / network.py    DataHead    none
+power / network_power  PowerHead   data_width, data_features, power_width, power_features
+cnn / network_cnn      CNNHead     logratio_features, channels, kernel_size
+=====================  ==========  ========================================================
+
+Any other value is the path of a Python file that defines a class ``Head``: a
+``torch.nn.Module`` with a class attribute ``hyperparameters`` (tuple of the grid names it
+needs), a constructor ``Head(shapes, **hyperparameters)`` where ``shapes`` maps node names to
+their shapes, an attribute ``n_features`` and ``forward(A) -> (batch, n_features)``. The file is
+copied into the run folder and loaded from there, so a run keeps the head it was trained with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import swyft
+import torch
+from torch import nn
+
+from alpswyft.errors import ConfigError
+
+#: Hyperparameters of every network: the optimiser's and the estimators' (original network.py).
+TRAINING_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")
+
+
+class DataHead(nn.Module):
+    """The original's ``network.py``: online standardisation of ``data``, no learned layers."""
+
+    hyperparameters: tuple[str, ...] = ()
+
+    def __init__(self, shapes: dict):
+        super().__init__()
+        self.norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
+        self.n_features = math.prod(shapes["data"])
+
+    def forward(self, A):
+        return self.norm(A["data"])
+
+
+def _branch(n_in: int, width: int, n_out: int) -> nn.Sequential:
+    """Linear(width), ReLU, Linear(mid), ReLU, Linear(n_out) with mid the geometric mean of width
+    and n_out rounded up to a power of two (the original's network_power.py)."""
+    mid = 2 ** math.ceil((math.log2(width) + math.log2(n_out)) / 2)
+    return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, mid), nn.ReLU(), nn.Linear(mid, n_out))
+
+
+class PowerHead(nn.Module):
+    """The original's ``network_power.py``: an MLP on standardised ``data`` and one on the
+    standardised FFT ``power``, concatenated. The power length comes from the simulator (the
+    original hard-coded 169)."""
+
+    hyperparameters = ("data_width", "data_features", "power_width", "power_features")
+
+    def __init__(self, shapes: dict, data_width: int, data_features: int, power_width: int, power_features: int):
+        super().__init__()
+        if "power" not in shapes:
+            raise ValueError("the power head needs the simulator's 'power' node (ALP models only)")
+        n_data, n_power = math.prod(shapes["data"]), math.prod(shapes["power"])
+        self.data_norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
+        self.power_norm = swyft.networks.OnlineStandardizingLayer(shapes["power"], epsilon=0)
+        self.data_mlp = _branch(n_data, data_width, data_features)
+        self.power_mlp = _branch(n_power, power_width, power_features)
+        self.n_features = data_features + power_features
+
+    def forward(self, A):
+        data = self.data_mlp(self.data_norm(A["data"]).flatten(1))
+        power = self.power_mlp(self.power_norm(A["power"]).flatten(1))
+        return torch.cat([data, power], dim=1)
+
+
+class CNNHead(nn.Module):
+    """The original's ``network_cnn.py``: standardised ``data`` as one channel, Conv1d(channels,
+    kernel_size), flatten, Linear(logratio_features), ReLU."""
+
+    hyperparameters = ("logratio_features", "channels", "kernel_size")
+
+    def __init__(self, shapes: dict, logratio_features: int, channels: int, kernel_size: int):
+        super().__init__()
+        (nbins,) = shapes["data"]
+        if not 1 <= kernel_size <= nbins:
+            raise ValueError(f"kernel_size = {kernel_size} must be between 1 and nbins = {nbins}")
+        self.norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
+        self.conv = nn.Conv1d(1, channels, kernel_size)
+        self.dense = nn.Sequential(nn.Flatten(), nn.Linear(channels * (nbins - kernel_size + 1), logratio_features), nn.ReLU())
+        self.n_features = logratio_features
+
+    def forward(self, A):
+        return self.dense(self.conv(self.norm(A["data"])[:, None, :]))
+
+
+BUILT_IN = {"": DataHead, "power": PowerHead, "cnn": CNNHead}
+#: The original's file names, accepted as names of the built-in equivalents.
+ORIGINAL_FILES = {"network.py": "", "network_power.py": "power", "network_cnn.py": "cnn"}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A resolved ``architecture``: the head class, its name and (for user files) the file."""
+
+    head: type
+    name: str
+    path: Path | None = None
+
+    @property
+    def hyperparameters(self) -> tuple[str, ...]:
+        return TRAINING_HYPERPARAMS + tuple(self.head.hyperparameters)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path else ""
+
+    def build_head(self, shapes: dict, hyperparams: dict) -> nn.Module:
+        return self.head(shapes, **{k: hyperparams[k] for k in self.head.hyperparameters})
+
+
+def resolve(value: str) -> Architecture:
+    """The head for an ``architecture`` value (see the module docstring); ConfigError if unusable."""
+    value = value.strip()
+    if value in BUILT_IN:
+        return Architecture(BUILT_IN[value], value or "default")
+    path = Path(value)
+    if path.is_file():
+        return Architecture(load_head(path), path.name, path.resolve())
+    if path.name in ORIGINAL_FILES:
+        name = ORIGINAL_FILES[path.name]
+        return Architecture(BUILT_IN[name], name or "default")
+    raise ConfigError(
+        "architecture", value, "expected '', power, cnn, network_power.py, network_cnn.py or an existing Python file defining Head"
+    )
+
+
+def load_head(path: Path) -> type:
+    """Import a user's architecture file and check that its ``Head`` follows the interface."""
+    spec = importlib.util.spec_from_file_location(f"alpswyft_user_architecture_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - any error in a user's file is reported as a config error
+        raise ConfigError("architecture", str(path), f"the file does not import: {type(error).__name__}: {error}") from None
+    head = getattr(module, "Head", None)
+    if not (isinstance(head, type) and issubclass(head, nn.Module)):
+        raise ConfigError("architecture", str(path), "the file must define a class Head (a torch.nn.Module)")
+    names = getattr(head, "hyperparameters", None)
+    if not (isinstance(names, tuple | list) and all(isinstance(n, str) for n in names)):
+        raise ConfigError("architecture", str(path), "Head.hyperparameters must be a tuple of hyperparameter names")
+    return head
+
+
+def check_hyperparameters(architecture: Architecture, grid: dict[str, list]) -> list[str]:
+    """ConfigError naming the hyperparameters the architecture needs and the grid lacks;
+    returns warnings for grid names nothing uses."""
+    missing = [name for name in architecture.hyperparameters if name not in grid]
+    if missing:
+        raise ConfigError(
+            "hyperparams", ", ".join(grid) or "(empty)",
+            f"the {architecture.name} network needs {', '.join(missing)} (add e.g. '--{missing[0]} (int) : 64')",
+        )
+    unused = [name for name in grid if name not in architecture.hyperparameters]
+    return [f"hyperparams: {', '.join(unused)} not used by the {architecture.name} network"] if unused else []

@@ -1,0 +1,175 @@
+"""The stages in this process on a small toy run: the re-run controls (use_old_truncations,
+retrain_last_round, use_old_net, continue_training, train, simulate) and user architectures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from alpswyft.errors import ConfigError, PipelineError
+from alpswyft.pipeline import configure, plan, simulate_round, train_round
+from conftest import toy_variables
+
+SMALL = {
+    "n_truncations": "0",
+    "n_sim_train": "600",
+    "n_prior_samples": "3_000",
+    "max_epochs": "4",
+    "train_batch_size_1d": "128",
+    "n_jobs_sim": "1",
+    "hyperparams": "--learning_rate (float) : 5e-3 --stopping_patience (int) : 2 --blocks (int) : 1 "
+    "--features (int) : 16 --dropout (float) : 0.0",
+}
+
+USER_HEAD = '''
+import torch
+
+
+class Head(torch.nn.Module):
+    hyperparameters = ("width",)
+
+    def __init__(self, shapes, width):
+        super().__init__()
+        self.layer = torch.nn.Linear(shapes["data"][0], width)
+        self.n_features = width
+
+    def forward(self, A):
+        return torch.tanh(self.layer(A["data"]))
+'''
+
+
+def configure_here(base, monkeypatch, **overrides):
+    """configure() on a run script in ``base`` as the orchestrator would call it."""
+    variables = toy_variables(**{**SMALL, **overrides})
+    script = base / "run.sh"
+    script.write_text("".join(f"{name}=\n" for name in variables))
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return configure(script, base / "analysis_results")
+
+
+def run_rounds(tree, finish=True):
+    pairs = plan(tree)
+    for grid_point, round_ in pairs:
+        simulate_round(tree, grid_point, round_)
+        train_round(tree, grid_point, round_)
+    if finish:
+        tree.mark_finished()
+    return pairs
+
+
+def record(tree):
+    return json.loads(tree.record.read_text())
+
+
+@pytest.fixture
+def finished_one_round(tmp_path, monkeypatch):
+    tree = configure_here(tmp_path, monkeypatch)
+    assert run_rounds(tree) == [(0, 0)]
+    return tmp_path, tree
+
+
+def test_use_old_truncations_continues_the_record(finished_one_round, monkeypatch, capsys):
+    base, first = finished_one_round
+    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", use_old_sims="1")
+    assert "use_old_truncations: continuing from" in capsys.readouterr().out
+    assert tree.posterior(0, 0).is_file()  # the imported round's posterior comes along
+    assert run_rounds(tree) == [(0, 1)]
+    rounds = record(tree)["grid_points"]["0"]["rounds"]
+    assert [(r["round"], r["trial"]) for r in rounds] == [(0, 0), (1, 1)]
+    assert rounds[1]["bounds"] == rounds[0]["truncated_bounds"]
+
+
+def test_use_old_truncations_path_form_and_a_foreign_record(finished_one_round, tmp_path_factory, monkeypatch):
+    base, first = finished_one_round
+    source = first.root / "archive"  # nothing there yet: the finished trial is still in place
+    other = tmp_path_factory.mktemp("other")
+    tree = configure_here(other, monkeypatch, n_truncations="1", use_old_truncations=str(first.record))
+    assert [r["trial"] for r in record(tree)["grid_points"]["0"]["rounds"]] == [0]
+    assert plan(tree) == [(0, 1)]
+    assert not source.exists() or not any(source.iterdir())
+    with pytest.raises(ConfigError, match=r"use_old_truncations = .*another model: initial_bounds"):
+        configure_here(tmp_path_factory.mktemp("foreign"), monkeypatch, use_old_truncations=str(first.root),
+                       param1=" [-2, 3] | 0.7 | 0 | 0 | U | a | 1 ")
+
+
+def test_retrain_last_round_reuses_the_network_once_per_trial(finished_one_round, monkeypatch):
+    base, first = finished_one_round
+    before = record(first)["grid_points"]["0"]["rounds"][0]
+    tree = configure_here(base, monkeypatch, use_old_truncations="1", use_old_sims="1", retrain_last_round="1",
+                          use_old_net="1", continue_training="0")
+    assert run_rounds(tree, finish=False) == [(0, 0)]
+    after = record(tree)["grid_points"]["0"]["rounds"][0]
+    assert after["trial"] == 1 and after["training"]["epochs"] == 0
+    assert after["training"]["loaded_from"].endswith("archive/trial__0/train_output/net/trained_network_round_0_gridpoint_0.pt")
+    # the same network on the same prior bank: the same truncation
+    np.testing.assert_allclose(after["truncated_bounds"], before["truncated_bounds"])
+    assert plan(tree) == []  # retrained in this trial already
+
+
+def test_continue_training_trains_the_loaded_network(finished_one_round, monkeypatch):
+    base, first = finished_one_round
+    tree = configure_here(base, monkeypatch, use_old_sims="1", use_old_net="1", continue_training="1")
+    run_rounds(tree)
+    training = record(tree)["grid_points"]["0"]["rounds"][0]["training"]
+    assert training["epochs"] > 0 and "trial__0" in training["loaded_from"]
+
+
+def test_use_old_net_refuses_a_network_of_another_shape(finished_one_round, tmp_path_factory, monkeypatch):
+    base, first = finished_one_round
+    saved = tmp_path_factory.mktemp("saved")
+    net = saved / "trained_network_round_0_gridpoint_0.pt"
+    for suffix in (".pt", ".json"):
+        shutil.copy2(first.network(0, 0).with_suffix(suffix), net.with_suffix(suffix))
+    hyperparams = SMALL["hyperparams"].replace("(int) : 16", "(int) : 32")
+    tree = configure_here(base, monkeypatch, use_old_sims="1", use_old_net=str(net), hyperparams=hyperparams)
+    simulate_round(tree, 0, 0)
+    with pytest.raises(PipelineError, match=r"use_old_net: .* features = 16 there, 32 here"):
+        train_round(tree, 0, 0)
+    net.with_suffix(".json").unlink()  # without the signature the weights themselves are checked
+    with pytest.raises(PipelineError, match="use_old_net: the weights in .* do not fit"):
+        train_round(tree, 0, 0)
+    net.unlink()
+    with pytest.raises(PipelineError, match="use_old_net: .* does not exist"):
+        train_round(tree, 0, 0)
+
+
+def test_train_0_runs_no_round_and_simulate_0_needs_the_stores(finished_one_round, monkeypatch):
+    base, first = finished_one_round
+    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", train="0")
+    assert plan(tree) == []
+    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", simulate="0")
+    assert plan(tree) == [(0, 1)]
+    with pytest.raises(PipelineError, match="simulate=0 needs every store of round 1 complete"):
+        simulate_round(tree, 0, 1)
+
+
+def test_user_architecture_is_copied_and_trained(tmp_path, monkeypatch):
+    (tmp_path / "my_head.py").write_text(USER_HEAD)
+    tree = configure_here(tmp_path, monkeypatch, architecture="my_head.py",
+                          hyperparams=SMALL["hyperparams"] + " --width (int) : 8")
+    assert tree.architecture.read_text() == USER_HEAD
+    provenance = json.loads(tree.config.read_text())
+    assert provenance["architecture"]["name"] == "my_head.py" and len(provenance["architecture"]["sha256"]) == 64
+    (tmp_path / "my_head.py").unlink()  # the run uses its own copy
+    run_rounds(tree)
+    saved = json.loads(tree.network(0, 0).with_suffix(".json").read_text())["signature"]
+    assert saved["architecture"] == "my_head.py" and saved["width"] == 8
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"architecture": "power", "hyperparams": SMALL["hyperparams"] + " --data_width (int) : 8 "
+          "--data_features (int) : 4 --power_width (int) : 8 --power_features (int) : 2"}, "'power' node"),
+        ({"architecture": "cnn", "hyperparams": SMALL["hyperparams"] + " --logratio_features (int) : 8 "
+          "--channels (int) : 2 --kernel_size (int) : 4, 80"}, "grid point 1 .* kernel_size = 80"),
+    ],
+)
+def test_networks_that_do_not_fit_stop_the_configuration(tmp_path, monkeypatch, overrides, message):
+    with pytest.raises(ConfigError, match=rf"architecture = .*{message}"):
+        configure_here(tmp_path, monkeypatch, **overrides)
+    assert not (tmp_path / "analysis_results").exists()
