@@ -56,6 +56,32 @@ def write_run_script(directory: Path, template: Path = TOY_SH, **overrides: str)
     return path
 
 
+def configure_in_process(base: Path, monkeypatch, variables: dict[str, str]):
+    """The configuration stage in this process, on a run script in ``base`` holding ``variables``
+    (as the orchestrator calls it after bash has exported them). Returns the run's RunTree."""
+    from alpswyft.pipeline import configure
+
+    script = base / "run.sh"
+    script.write_text("".join(f"{name}=\n" for name in variables))
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return configure(script, base / "analysis_results")
+
+
+def run_rounds(tree, finish: bool = True) -> list[tuple[int, int]]:
+    """The planned rounds' simulation and training stages in this process; marks the trial
+    finished (as the report stage does) unless ``finish`` is false. Returns the planned pairs."""
+    from alpswyft.pipeline import plan, simulate_round, train_round
+
+    pairs = plan(tree)
+    for grid_point, round_ in pairs:
+        simulate_round(tree, grid_point, round_)
+        train_round(tree, grid_point, round_)
+    if finish:
+        tree.mark_finished()
+    return pairs
+
+
 requires_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not present")
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from alpswyft.errors import ConfigError, PipelineError
-from alpswyft.pipeline import configure, plan, simulate_round, train_round
-from conftest import toy_variables
+from alpswyft.pipeline import plan, simulate_round, train_round
+from conftest import configure_in_process, run_rounds, toy_variables
 
 SMALL = {
     "n_truncations": "0",
@@ -42,23 +42,7 @@ class Head(torch.nn.Module):
 
 
 def configure_here(base, monkeypatch, **overrides):
-    """configure() on a run script in ``base`` as the orchestrator would call it."""
-    variables = toy_variables(**{**SMALL, **overrides})
-    script = base / "run.sh"
-    script.write_text("".join(f"{name}=\n" for name in variables))
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    return configure(script, base / "analysis_results")
-
-
-def run_rounds(tree, finish=True):
-    pairs = plan(tree)
-    for grid_point, round_ in pairs:
-        simulate_round(tree, grid_point, round_)
-        train_round(tree, grid_point, round_)
-    if finish:
-        tree.mark_finished()
-    return pairs
+    return configure_in_process(base, monkeypatch, toy_variables(**{**SMALL, **overrides}))
 
 
 def record(tree):

@@ -345,6 +345,8 @@ def train_round_on_slurm(tree: RunTree, grid_point: int, round_: int) -> None:
 def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     """Train the round's network (or load it: ``use_old_net``), infer the mock observation and
     truncate the POI boxes."""
+    import torch
+
     from alpswyft.inference import histogram_1d, histogram_2d, logratios_on_bank
     from alpswyft.networks import build_network, load_network, save_network, signature
     from alpswyft.training import train_network
@@ -358,6 +360,8 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     simulator = simulator_for(tree, config)
     architecture = architecture_for(tree, config)
     network_signature = signature(config, hyperparams, simulator.shapes, architecture)
+    seed = config.sim_seed * 1_000_003 + round_ * 1009 + grid_point
+    torch.manual_seed(seed)  # the initial weights
     network = build_network(config, hyperparams, simulator.shapes, architecture)
 
     old = _old_network(config, tree, round_, grid_point)
@@ -369,7 +373,6 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
         # exp only: the noisy nodes are drawn afresh at every load, params and exp are all it needs
         samples = read_store(requests["train"].path, ["params", "exp"], 0, n_train)
         print(f"training on {n_train} simulations of {requests['train'].path.name}; hyperparameters {hyperparams}")
-        seed = config.sim_seed * 1_000_003 + round_ * 1009 + grid_point
         name = f"round_{round_}_gridpoint_{grid_point}"
         network, figures = train_network(network, simulator, samples, tree.training_logs, name, seed)
     else:
