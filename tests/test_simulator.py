@@ -40,7 +40,7 @@ def test_toy_sine():
 def test_resampler_redraws_noise_only(variables):
     config, _ = load_run_config(variables)
     simulator = SpectrumSimulator(config)
-    sample = {k: v[0] for k, v in simulator.simulate([[0.7, -0.3]], np.random.default_rng(0)).items()}
+    sample = simulator.simulate([[0.7, -0.3], [0.1, 0.2]], np.random.default_rng(0))
     resample = NoiseResampler(simulator, seed=3)
     a, b = resample(sample), resample(sample)
     np.testing.assert_array_equal(a["exp"], sample["exp"])

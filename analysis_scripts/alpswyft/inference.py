@@ -15,18 +15,21 @@ from alpswyft.truncation import normalised_weights
 
 
 @torch.no_grad()
-def logratios_on_bank(network, data: np.ndarray, params: np.ndarray, batch_size: int = 16384) -> list[np.ndarray]:
-    """Log-ratios of one observation ``data`` (nbins,) against every row of ``params`` (N, n_free).
+def logratios_on_bank(network, observation, params: np.ndarray, batch_size: int = 16384) -> list[np.ndarray]:
+    """Log-ratios of one observation against every row of ``params`` (N, n_free). ``observation``
+    is its ``data`` (nbins,) or a dict of its nodes (``data``, ``power``, ...).
 
+    The head's features of the observation are computed once and shared by all parameter rows.
     Returns one (N, n_marginals) array per estimator of the network (1D first, then 2D).
     """
     network.eval()
     device = network.device
-    x = torch.as_tensor(data, dtype=torch.float32, device=device)[None]
+    nodes = observation if isinstance(observation, dict) else {"data": observation}
+    features = network.head({k: torch.as_tensor(v, dtype=torch.float32, device=device)[None] for k, v in nodes.items()})
     chunks = []
     for start in range(0, len(params), batch_size):
         z = torch.as_tensor(params[start : start + batch_size], dtype=torch.float32, device=device)
-        out = network({"data": x.expand(len(z), -1)}, {"params": z})
+        out = network.ratios(features.expand(len(z), -1), z)
         chunks.append([o.logratios.double().cpu().numpy() for o in out])
     return [np.concatenate(parts) for parts in zip(*chunks)]
 

@@ -386,7 +386,8 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     print(f"network saved to {tree.network(round_, grid_point).relative_to(tree.root)}")
 
     bank = read_store(requests["prior"].path, ["params"])["params"]
-    observation = np.load(tree.true_obs)["data"]
+    with np.load(tree.true_obs) as true_obs:
+        observation = {key: true_obs[key] for key in simulator.shapes if key not in ("params", "exp", "pgg")}
     logratios = logratios_on_bank(network, observation, bank)
     poi = config.POI_indices
     values = bank[:, poi].astype(float)

@@ -60,19 +60,20 @@ class SpectrumSimulator:
 
 
 class NoiseResampler:
-    """Draws fresh noise for ``data`` (and ``power``) from the stored ``exp`` at every load.
+    """Draws fresh noise for ``data`` (and ``power``) from the stored ``exp`` of a batch.
 
     This is the original's online noise augmentation (swyft's resampler on ``data``/``power``):
-    parameters and expected spectra stay fixed, the noise is new in every epoch.
+    parameters and expected spectra stay fixed, the noise is new in every epoch. It works on whole
+    batches (leading axis), one vectorised draw instead of one per sample.
     """
 
     def __init__(self, simulator: SpectrumSimulator, seed: int):
         self.simulator = simulator
         self.rng = np.random.default_rng(seed)
 
-    def __call__(self, sample: dict) -> dict:
-        exp = np.asarray(sample["exp"], dtype=float)[None]
-        sample = dict(sample)
+    def __call__(self, batch: dict) -> dict:
+        batch = dict(batch)
+        exp = np.asarray(batch["exp"], dtype=float)
         for key, value in self.simulator.add_noise(exp, self.rng).items():
-            sample[key] = value[0].astype(np.float32)
-        return sample
+            batch[key] = value.astype(np.float32)
+        return batch

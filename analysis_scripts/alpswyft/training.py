@@ -23,22 +23,52 @@ from pytorch_lightning.loggers import CSVLogger
 from alpswyft.simulator import NoiseResampler
 
 
-class SeededDataModule(swyft.SwyftDataModule):
-    """swyft's data module with a seeded 80/20 split that is written to ``split_path`` (NPZ of
-    the training and validation sample indices), so a round's training can be reproduced."""
+class Batches(torch.utils.data.Dataset):
+    """Whole batches of in-memory samples: item ``[i, j, ...]`` is the batch of those rows of
+    ``indices`` with fresh noise (``noise``) drawn for the batch at once. Fancy indexing and one
+    vectorised noise draw per batch replace swyft's per-sample loading and collation."""
 
-    def __init__(self, samples, seed: int, split_path, **kwargs):
-        super().__init__(samples, **kwargs)
-        self.seed, self.split_path = seed, split_path
+    def __init__(self, samples: dict[str, np.ndarray], indices: np.ndarray, noise):
+        self.samples, self.indices, self.noise = samples, indices, noise
 
-    def setup(self, stage: str):
-        dataset = self.data.get_dataset(on_after_load_sample=self.on_after_load_sample)
-        generator = torch.Generator().manual_seed(self.seed)
-        self.dataset_train, self.dataset_val, self.dataset_test = torch.utils.data.random_split(
-            dataset, self.lengths, generator=generator
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, rows):
+        index = self.indices[rows]
+        batch = self.noise({key: value[index] for key, value in self.samples.items()})
+        return {key: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)) for key, value in batch.items()}
+
+
+class SeededDataModule(pl.LightningDataModule):
+    """A seeded 80/20 train/validation split of in-memory samples, saved to ``split_path`` (NPZ of
+    the sample indices) so a round's training can be reproduced; the training batches are
+    reshuffled every epoch by a seeded generator, and every batch gets fresh noise."""
+
+    def __init__(self, samples: dict[str, np.ndarray], noise, batch_size: int, seed: int, split_path, val_fraction=0.2):
+        super().__init__()
+        self.samples, self.noise, self.batch_size, self.seed = samples, noise, batch_size, seed
+        n = len(samples["params"])
+        permutation = np.random.default_rng(seed).permutation(n)
+        n_val = int(round(val_fraction * n))
+        self.train_indices, self.val_indices = permutation[n_val:], permutation[:n_val]
+        np.savez(split_path, train=self.train_indices, validation=self.val_indices)
+
+    def _loader(self, indices: np.ndarray, shuffle: bool):
+        dataset = Batches(self.samples, indices, self.noise)
+        order = (
+            torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+            if shuffle
+            else torch.utils.data.SequentialSampler(dataset)
         )
-        np.savez(self.split_path, train=np.array(self.dataset_train.indices),
-                 validation=np.array(self.dataset_val.indices))
+        sampler = torch.utils.data.BatchSampler(order, self.batch_size, drop_last=False)
+        return torch.utils.data.DataLoader(dataset, sampler=sampler, batch_size=None)
+
+    def train_dataloader(self):
+        return self._loader(self.train_indices, shuffle=True)
+
+    def val_dataloader(self):
+        return self._loader(self.val_indices, shuffle=False)
 
 
 class EpochSummary(pl.Callback):
@@ -65,32 +95,25 @@ def accelerator(gpus: int) -> str:
 
 def train_network(network, simulator, samples: dict, log_dir, name: str, seed: int):
     """Train ``network`` on in-memory ``samples`` (params, exp); ``simulator`` draws the noise of
-    ``data`` (and ``power``) for each loaded sample.
+    ``data`` (and ``power``) for every batch.
 
     Returns the trained network (best validation checkpoint) and a dict of training figures.
     """
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     pl.seed_everything(seed, workers=True)
     config = simulator.config
-    datamodule = SeededDataModule(
-        swyft.Samples(samples),
-        seed=seed,
-        split_path=Path(log_dir, name, "split.npz"),
-        val_fraction=0.2,
-        batch_size=config.train_batch_size_1d,
-        num_workers=0,
-        shuffle=True,
-        on_after_load_sample=NoiseResampler(simulator, seed),
-    )
     loggers = [CSVLogger(str(log_dir), name=name, version="")]
     loggers[0].experiment  # creates the folder now, before split.npz lands in it
+    datamodule = SeededDataModule(
+        samples, NoiseResampler(simulator, seed), config.train_batch_size_1d, seed, Path(log_dir, name, "split.npz")
+    )
     if config.wandb_mode != "disabled":
         from pytorch_lightning.loggers import WandbLogger
 
         loggers.append(
             WandbLogger(project="alpswyft", name=f"{config.run_name}_{name}", save_dir=str(log_dir), mode=config.wandb_mode)
         )
-    n_train = int(0.8 * len(samples["params"]))
+    n_train = len(datamodule.train_indices)
     steps_per_epoch = max(1, n_train // config.train_batch_size_1d)
     trainer = swyft.SwyftTrainer(
         accelerator=accelerator(config.gpus),

@@ -69,7 +69,7 @@ def test_spectral_fit_has_no_alp(setup):
 def test_resampler_redraws_data_and_power(setup):
     config, arrays = setup
     simulator = SpectrumSimulator(config, arrays)
-    sample = {k: v[0] for k, v in simulator.simulate(config.table.obs, np.random.default_rng(0)).items()}
+    sample = simulator.simulate(config.table.obs, np.random.default_rng(0))
     again = NoiseResampler(simulator, seed=1)(sample)
     assert not np.allclose(again["data"], sample["data"]) and not np.allclose(again["power"], sample["power"])
     np.testing.assert_array_equal(again["exp"], sample["exp"])

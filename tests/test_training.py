@@ -1,0 +1,41 @@
+"""The training data module: seeded split, reshuffled batches, fresh noise for every batch."""
+
+import numpy as np
+
+from alpswyft.config import load_run_config
+from alpswyft.simulator import NoiseResampler, SpectrumSimulator
+from alpswyft.training import SeededDataModule
+
+
+def datamodule(tmp_path, variables, seed=5):
+    config, _ = load_run_config(variables)
+    simulator = SpectrumSimulator(config)
+    samples = simulator.sample(100, config.table.initial_bounds, np.random.default_rng(0))
+    samples = {k: samples[k] for k in ("params", "exp")}
+    return samples, SeededDataModule(samples, NoiseResampler(simulator, seed), 16, seed, tmp_path / "split.npz")
+
+
+def test_split_is_seeded_saved_and_disjoint(tmp_path, variables):
+    _, module = datamodule(tmp_path, variables)
+    split = np.load(tmp_path / "split.npz")
+    assert len(split["train"]) == 80 and len(split["validation"]) == 20
+    assert sorted(np.concatenate([split["train"], split["validation"]]).tolist()) == list(range(100))
+    _, again = datamodule(tmp_path, variables)
+    np.testing.assert_array_equal(again.train_indices, module.train_indices)
+
+
+def test_batches_are_reshuffled_every_epoch_with_fresh_noise(tmp_path, variables):
+    samples, module = datamodule(tmp_path, variables)
+    loader = module.train_dataloader()
+    first, second = list(loader), list(loader)
+    assert [len(b["params"]) for b in first] == [16] * 5
+    order = lambda epoch: np.concatenate([b["params"][:, 0].numpy() for b in epoch])  # noqa: E731
+    assert not np.array_equal(order(first), order(second))
+    assert sorted(order(first)) == sorted(order(second)) == sorted(samples["params"][module.train_indices, 0])
+    batch = first[0]
+    assert set(batch) == {"params", "exp", "data"} and batch["data"].dtype.is_floating_point
+    residual = (batch["data"] - batch["exp"]).numpy()
+    assert 0.7 < residual.std() < 1.3  # noise_sigma = 1
+    validation = [list(module.val_dataloader()) for _ in range(2)]
+    np.testing.assert_array_equal(validation[0][0]["params"], validation[1][0]["params"])  # fixed order
+    assert not np.allclose(validation[0][0]["data"], validation[1][0]["data"])  # fresh noise
