@@ -7,9 +7,9 @@
 # Stages, in order; the first that fails stops the run with its name and the log's path:
 #   environment    create or reuse .venv (environments/bootstrap.sh)
 #   configuration  validate the variables, start a new trial, write config.json   (set_parameters.py)
-#   per grid point and round:
-#     simulation   fill the round's stores                                          (simulate_batch.py)
-#     training     train, infer the mock observation, truncate the box              (train.py)
+#   rounds         per grid point and round still to do, in one process           (run_rounds.py)
+#     simulation   fill the round's stores (SLURM: job arrays of simulate_batch.py)
+#     training     train, infer the mock observation, truncate the box (SLURM: a job of train.py)
 #   report         execute analysis_results.ipynb                                   (make_report.py)
 # Everything printed from the first line on is kept in <run folder>/output.log.
 set -Eeuo pipefail
@@ -78,15 +78,7 @@ export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 stage "configuration" "$python" "$scripts_dir/set_parameters.py" \
     --run-script "$run_script" --results-dir "$results_parent_dir" --early-log "$early_log"
 
-stage_name="planning"
-plan=$("$python" "$scripts_dir/plan_rounds.py" "$run_dir")
-while read -r grid_point round; do
-    [[ -n $grid_point ]] || continue
-    stage "simulation, grid point $grid_point, round $round" \
-        "$python" "$scripts_dir/simulate_batch.py" "$run_dir" --grid-point "$grid_point" --round "$round"
-    stage "training, grid point $grid_point, round $round" \
-        "$python" "$scripts_dir/train.py" "$run_dir" --grid-point "$grid_point" --round "$round"
-done <<<"$plan"
+stage "rounds" "$python" "$scripts_dir/run_rounds.py" "$run_dir"
 
 stage "report" "$python" "$scripts_dir/make_report.py" "$run_dir"
 

@@ -46,7 +46,8 @@ def write_run_script(directory: Path, template: Path = TOY_SH, **overrides: str)
     replaced, calling this repository's orchestrator; results go to ``directory/analysis_results``."""
     text = template.read_text()
     for name, value in overrides.items():
-        text, n = re.subn(rf"^{name}=.*$", lambda _: f"{name}={value}", text, flags=re.MULTILINE)
+        # the assignment with its backslash-continued lines
+        text, n = re.subn(rf"^{name}=(?:.*\\\n)*.*$", lambda _: f"{name}={value}", text, flags=re.MULTILINE)
         if n == 0:
             text = text.replace("\nexec ", f"\n{name}={value}\nexec ", 1)
     text = re.sub(r"^exec .*$", f'exec "{ORCHESTRATOR}" "${{BASH_SOURCE[0]}}"', text, flags=re.MULTILINE)

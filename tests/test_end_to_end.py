@@ -1,4 +1,5 @@
-"""The whole pipeline through the real orchestrator, on a reduced toy_line configuration."""
+"""The whole pipeline through the real orchestrator: a hyperparameter grid of 4 points (2 learning
+rates x 2 dropouts) with 3 rounds on a reduced toy_line configuration and on a reduced ALP one."""
 
 import json
 import os
@@ -11,12 +12,17 @@ from conftest import write_run_script
 
 pytestmark = pytest.mark.slow
 
+GRID = ('"--learning_rate (float) : 5e-3, 2e-3 --stopping_patience (int) : 4 --blocks (int) : 2 '
+        '--features (int) : {features} --dropout (float) : 0.0, 0.1"')
 REDUCED = {
     "run_name": "e2e",
-    "n_sim_train": "2_000",
+    "n_truncations": "2",
+    "n_sim_train": "1_000",
     "n_prior_samples": "20_000",
-    "max_epochs": "30",
+    "max_epochs": "25",
+    "hyperparams": GRID.format(features=64),
 }
+HYPERPARAMS = [(5e-3, 0.0), (5e-3, 0.1), (2e-3, 0.0), (2e-3, 0.1)]  # the original's numbering
 
 
 def run(script, cwd):
@@ -41,13 +47,15 @@ def test_results_tree_and_provenance(first_run):
         assert (run_dir / name).is_dir()
     provenance = json.loads((run_dir / "config.json").read_text())
     assert provenance["trial"] == 0 and len(provenance["config_hash"]) == 16
-    assert provenance["variables"]["n_sim_train"] == [2000]
+    assert provenance["variables"]["n_sim_train"] == [1000]
+    assert [(p["learning_rate"], p["dropout"]) for p in provenance["grid"]] == HYPERPARAMS
     assert provenance["versions"]["swyft"] == "0.4.5"
     assert (run_dir / "run.sh").read_text() == (base / "run.sh").read_text()
     log = (run_dir / "output.log").read_text()
     assert log.startswith("ALP INFERENCE WITH TRUNCATED MARGINAL NRE")
-    for stage in ("environment", "configuration", "simulation, grid point 0, round 1", "training, grid point 0, round 1", "report"):
-        assert f"=== {stage}" in log
+    stages = [line.split(" (")[0] for line in log.splitlines() if line.startswith("=== ")]
+    rounds = [f"=== {kind}, grid point {g}, round {r}" for g in range(4) for r in range(3) for kind in ("simulation", "training")]
+    assert stages == ["=== environment", "=== configuration", "=== rounds", *rounds, "=== report"]
     assert "Finished analysis" in result.stdout
     # nothing outside the run folder
     assert not any(elsewhere.iterdir())
@@ -57,28 +65,33 @@ def test_results_tree_and_provenance(first_run):
 def test_stores_are_complete(first_run):
     base = first_run[0]
     stores = base / "analysis_results" / "e2e" / "sim_output" / "store"
-    assert sorted(p.name for p in stores.iterdir() if not p.name.startswith(".")) == [
-        "store", "store_prior", "store_prior_round_1_gridpoint_0", "store_round_1_gridpoint_0"
-    ]
+    later = [f"store{kind}_round_{r}_gridpoint_{g}" for kind in ("", "_prior") for r in (1, 2) for g in range(4)]
+    # round 0 is shared by the grid points: its stores are simulated once
+    assert sorted(p.name for p in stores.iterdir() if not p.name.startswith(".")) == sorted(["store", "store_prior", *later])
 
 
 def test_truncation_shrinks_around_the_truth(first_run):
     base = first_run[0]
     record = json.loads((base / "analysis_results" / "e2e" / "truncation_record.json").read_text())
-    rounds = record["grid_points"]["0"]["rounds"]
-    assert [r["round"] for r in rounds] == [0, 1] and all(r["status"] == "done" for r in rounds)
     initial = np.array(record["initial_bounds"])
     truth = np.array([0.7, -0.3])
-    assert np.array_equal(rounds[1]["bounds"], rounds[0]["truncated_bounds"])
-    for r in rounds:
-        box = np.array(r["truncated_bounds"])
-        widths = box[:, 1] - box[:, 0]
-        assert np.all(widths <= initial[:, 1] - initial[:, 0])
-        assert np.all((box[:, 0] < truth) & (truth < box[:, 1])), box
-    first = np.array(rounds[0]["truncated_bounds"])
-    assert np.sum(first[:, 1] - first[:, 0]) < 0.9 * np.sum(initial[:, 1] - initial[:, 0])
-    for name in ("a", "b"):
-        assert rounds[-1]["posterior"][name]["std"] > 0
+    assert sorted(record["grid_points"]) == ["0", "1", "2", "3"]
+    for g, (learning_rate, dropout) in enumerate(HYPERPARAMS):
+        point = record["grid_points"][str(g)]
+        assert (point["hyperparams"]["learning_rate"], point["hyperparams"]["dropout"]) == (learning_rate, dropout)
+        rounds = point["rounds"]
+        assert [r["round"] for r in rounds] == [0, 1, 2] and all(r["status"] == "done" for r in rounds)
+        assert rounds[0]["bounds"] == initial.tolist()
+        for previous, entry in zip(rounds, rounds[1:]):
+            assert entry["bounds"] == previous["truncated_bounds"]
+        for r in rounds:
+            box = np.array(r["truncated_bounds"])
+            assert np.all(box[:, 1] - box[:, 0] <= initial[:, 1] - initial[:, 0] + 1e-12)
+            assert np.all((box[:, 0] < truth) & (truth < box[:, 1])), (g, r["round"], box)
+        last = np.array(rounds[-1]["truncated_bounds"])
+        assert np.sum(last[:, 1] - last[:, 0]) < 0.9 * np.sum(initial[:, 1] - initial[:, 0]), (g, last)
+        for name in ("a", "b"):
+            assert rounds[-1]["posterior"][name]["std"] > 0
 
 
 def test_notebook_executed_without_errors(first_run):
@@ -92,19 +105,29 @@ def test_notebook_executed_without_errors(first_run):
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
     for figure in ("posteriors_1d", "posteriors_2d", "training_curves", "mock_observation"):
         assert (run_dir / "val_output" / f"{figure}.png").stat().st_size > 10_000
+    text = "".join("".join(o.get("text", "")) for o in outputs)
+    assert all(f"{{'learning_rate': {lr}" in text for lr in (0.005, 0.002))  # the grid summary
 
 
 def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
-    base, elsewhere, script, _ = first_run
+    """The same run again with train=0 and use_old_truncations=1 (configuration and report only):
+    trial 0 is archived file by file, the new trial trains nothing and reports trial 0's rounds."""
+    base, elsewhere, _, _ = first_run
     run_dir = base / "analysis_results" / "e2e"
     before = {p.relative_to(run_dir): p.stat().st_size for p in run_dir.rglob("*") if p.is_file()}
+    script = write_run_script(base, **REDUCED, train="0", use_old_truncations="1")
     result = run(script, cwd=elsewhere)
     assert result.returncode == 0, result.stdout[-4000:]
     archived = run_dir / "archive" / "trial__0"
     for path, size in before.items():
         assert (archived / path).stat().st_size == size, path
     assert json.loads((run_dir / "config.json").read_text())["trial"] == 1
-    assert "the previous trial is in archive/trial__0" in (run_dir / "output.log").read_text()
+    log = (run_dir / "output.log").read_text()
+    assert "the previous trial is in archive/trial__0" in log
+    assert "train=0: no round is simulated or trained" in log and "=== training" not in log
+    assert "use_old_truncations: continuing from" in log
+    record = json.loads((run_dir / "truncation_record.json").read_text())
+    assert all(len(point["rounds"]) == 3 for point in record["grid_points"].values())
 
 
 def test_bad_variable_stops_before_anything_is_written(tmp_path):
@@ -118,12 +141,13 @@ def test_bad_variable_stops_before_anything_is_written(tmp_path):
 
 
 def test_alp_model_end_to_end(tmp_path):
-    """The shipped ALP run script, reduced to a few hundred simulations."""
+    """The shipped ALP run script, reduced to a few hundred simulations, with the 4-point grid and
+    3 rounds."""
     from conftest import RUN_SH
 
     script = write_run_script(
-        tmp_path, template=RUN_SH, run_name="alp_e2e", n_sim_train="300", n_prior_samples="5_000",
-        nbins_etrue="90", max_epochs="4", n_truncations="0",
+        tmp_path, template=RUN_SH, run_name="alp_e2e", n_sim_train="200", n_prior_samples="3_000",
+        nbins_etrue="90", max_epochs="3", n_truncations="2", hyperparams=GRID.format(features=32),
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -133,6 +157,13 @@ def test_alp_model_end_to_end(tmp_path):
     np.testing.assert_allclose(obs["exp"], 0.0, atol=1e-6)  # truth = null: zero residual before noise
     setup = np.load(run_dir / "response.npz")
     assert setup["response_migration"].shape == (90, 90)
+    record = json.loads((run_dir / "truncation_record.json").read_text())
+    assert {g: [r["round"] for r in p["rounds"]] for g, p in record["grid_points"].items()} == {
+        str(g): [0, 1, 2] for g in range(4)
+    }
+    for g in range(4):
+        for r in range(3):
+            assert (run_dir / "train_output" / "net" / f"trained_network_round_{r}_gridpoint_{g}.pt").is_file()
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
     assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert (run_dir / "val_output" / "mock_observation.png").exists()
@@ -190,9 +221,3 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
         np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])
 
 
-def test_training_split_is_saved_and_disjoint(first_run):
-    base = first_run[0]
-    split = np.load(base / "analysis_results" / "e2e" / "train_output" / "logs" / "round_0_gridpoint_0" / "split.npz")
-    train, validation = split["train"], split["validation"]
-    assert len(train) == 1600 and len(validation) == 400
-    assert not set(train) & set(validation) and set(train) | set(validation) == set(range(2000))

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from alpswyft import __version__
-from alpswyft.architectures import Architecture, load_head, resolve
 from alpswyft.config import RunConfig, load_run_config
 from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.physics import MODELS
@@ -83,6 +82,8 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         print(f"resuming the unfinished trial {trial} (same configuration): finished work is kept")
     print(f"trial {trial} of run '{config.run_name}' in {tree.root}")
     shutil.copy2(run_script, tree.root / Path(run_script).name)
+    from alpswyft.architectures import resolve  # torch: not needed by the lighter stages
+
     architecture = resolve(config.architecture)
     if architecture.path is not None:  # the run trains and reloads with its own copy
         shutil.copy2(architecture.path, tree.architecture)
@@ -128,6 +129,7 @@ def _check_networks(config: RunConfig, setup: dict | None) -> None:
     that an architecture that does not fit stops the run before anything is written."""
     import torch
 
+    from alpswyft.architectures import resolve
     from alpswyft.networks import build_network
     from alpswyft.simulator import SpectrumSimulator
 
@@ -147,8 +149,11 @@ def _check_networks(config: RunConfig, setup: dict | None) -> None:
             ) from None
 
 
-def architecture_for(tree: RunTree, config: RunConfig) -> Architecture:
-    """The run's architecture; a user file is loaded from the run folder's copy."""
+def architecture_for(tree: RunTree, config: RunConfig):
+    """The run's :class:`~alpswyft.architectures.Architecture`; a user file is loaded from the run
+    folder's copy."""
+    from alpswyft.architectures import Architecture, load_head, resolve
+
     if tree.architecture.is_file():
         return Architecture(load_head(tree.architecture), Path(config.architecture).name, tree.architecture)
     return resolve(config.architecture)
@@ -225,6 +230,22 @@ def plan(tree: RunTree) -> list[tuple[int, int]]:
     if not pairs:
         print("nothing to do: every round of every grid point is in the truncation record", file=sys.stderr)
     return pairs
+
+
+def run_rounds(tree: RunTree) -> None:
+    """Simulate and train the planned rounds in order, in this process (one start-up for all of
+    them); in SLURM mode the work of each stage goes to SLURM jobs and this process waits."""
+    config = load_config(tree)
+    train = train_round_on_slurm if config.uses_slurm else train_round
+    for grid_point, round_ in plan(tree):
+        for name, stage in (("simulation", simulate_round), ("training", train)):
+            title = f"{name}, grid point {grid_point}, round {round_}"
+            print(f"\n=== {title} ({datetime.datetime.now():%Y-%m-%d %H:%M:%S})", flush=True)
+            try:
+                stage(tree, grid_point, round_)
+            except BaseException:
+                print(f"stage '{title}' did not finish", file=sys.stderr, flush=True)
+                raise
 
 
 # ---------------------------------------------------------------- simulation

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 from alpswyft.errors import PipelineError
@@ -35,3 +36,15 @@ def read_run_script(path: Path, environ: dict[str, str] | None = None) -> dict[s
             "orchestrator alone."
         )
     return {name: environ[name] for name in names}
+
+
+def evaluate_run_script(path: Path) -> dict[str, str]:
+    """The variables of a run script as bash evaluates them, without its ``exec`` line: a run's
+    configuration for tools outside the orchestrator (benchmarks, notebooks)."""
+    path = Path(path).resolve()
+    body = re.sub(r"^exec .*$", "", path.read_text(), flags=re.MULTILINE)
+    result = subprocess.run(["bash", "-c", body + "\nenv -0"], capture_output=True, text=True, cwd=path.parent)
+    if result.returncode != 0:
+        raise PipelineError(f"{path} does not evaluate: {result.stderr.strip()}")
+    environ = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
+    return read_run_script(path, environ)
