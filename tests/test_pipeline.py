@@ -78,6 +78,9 @@ def test_use_old_truncations_path_form_and_a_foreign_record(finished_one_round, 
     with pytest.raises(ConfigError, match=r"use_old_truncations = .*another model: initial_bounds"):
         configure_here(tmp_path_factory.mktemp("foreign"), monkeypatch, use_old_truncations=str(first.root),
                        param1=" [-2, 3] | 0.7 | 0 | 0 | U | a | 1 ")
+    with pytest.raises(ConfigError, match=r"use_old_truncations = .*another model: initial_bounds"):
+        configure_here(base, monkeypatch, use_old_truncations="1", param1=" [-2, 3] | 0.7 | 0 | 0 | U | a | 1 ")
+    assert not (first.root / "archive" / "trial__0").exists()  # refused before anything moved
 
 
 def test_retrain_last_round_reuses_the_network_once_per_trial(finished_one_round, monkeypatch):

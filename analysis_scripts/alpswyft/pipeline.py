@@ -71,6 +71,7 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         print(f"WARNING: {warning}")
 
     tree = RunTree(Path(results_parent_dir) / config.run_name)
+    old_record = _old_record(config, tree)  # checked before anything is moved
     trial, archived, resumed = tree.start_trial(config.hash, keep_stores=config.use_old_sims == "1")
     if early_log is not None:
         os.replace(early_log, tree.log)  # the log so far continues as this trial's output.log
@@ -87,8 +88,10 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     architecture = resolve(config.architecture)
     if architecture.path is not None:  # the run trains and reloads with its own copy
         shutil.copy2(architecture.path, tree.architecture)
-    if not resumed:
-        _import_record(config, tree, trial)
+    if old_record is not None and not resumed:
+        if old_record.parent == tree.root:  # the previous trial's, now in its archive folder
+            old_record = archived / old_record.name
+        _import_record(tree, old_record)
 
     write_json(
         tree.config,
@@ -163,22 +166,28 @@ def current_trial(tree: RunTree) -> int:
     return read_json(tree.config)["trial"]
 
 
-def _import_record(config: RunConfig, tree: RunTree, trial: int) -> None:
-    """``use_old_truncations``: start from an earlier truncation record (1: the newest archived
-    trial's; a path: that record file or a run/trial folder holding one) with its posteriors."""
+def _old_record(config: RunConfig, tree: RunTree) -> Path | None:
+    """The truncation record ``use_old_truncations`` asks for (1: the newest one in the run folder
+    or its archive; a path: that file, or a run/trial folder holding one), checked against the
+    configuration; None for 0 or when there is none yet."""
     value = config.use_old_truncations
     if value == "0":
-        return
+        return None
     if value == "1":
-        sources = [tree.archive / f"trial__{k}" / tree.record.name for k in reversed(range(trial))]
-        source = next((p for p in sources if p.is_file()), None)
+        candidates = [tree.record, *(trial / tree.record.name for trial in tree.archived_trials())]
+        source = next((p for p in candidates if p.is_file()), None)
         if source is None:
             print("use_old_truncations=1: no earlier truncation record; starting a fresh one")
-            return
+            return None
     else:
         source = Path(value) if Path(value).is_file() else Path(value) / tree.record.name
+    TruncationRecord(source, None, [], []).check_compatible(config, source)
+    return source
+
+
+def _import_record(tree: RunTree, source: Path) -> None:
+    """Start the trial's truncation record from ``source``, with the binned posteriors beside it."""
     record = TruncationRecord(source, None, [], [])
-    record.check_compatible(config, source)
     record.path = tree.record
     record.save()
     posteriors = source.parent / "train_output" / "posteriors"
@@ -391,14 +400,14 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
         print(f"use_old_net: loaded {old}")
     if old is None or config.continue_training:
         n_train = config.n_train_round(round_)
-        # exp only: the noisy nodes are drawn afresh at every load, params and exp are all it needs
+        # params and exp only: the noisy nodes are drawn afresh for every batch
         samples = read_store(requests["train"].path, ["params", "exp"], 0, n_train)
         print(f"training on {n_train} simulations of {requests['train'].path.name}; hyperparameters {hyperparams}")
         name = f"round_{round_}_gridpoint_{grid_point}"
         network, figures = train_network(network, simulator, samples, tree.training_logs, name, seed)
     else:
         n_train = 0
-        figures = {"best_val_loss": None, "epochs": 0, "loaded_from": str(old)}
+        figures = {"best_val_loss": None, "epochs": 0}
         print("continue_training=0: the loaded network is used as it is")
     if old is not None:
         figures["loaded_from"] = str(old)
@@ -459,8 +468,7 @@ def _old_network(config: RunConfig, tree: RunTree, round_: int, grid_point: int)
         return None
     name = tree.network(round_, grid_point).name
     if value == "1":
-        archives = sorted(tree.archive.glob("trial__*"), key=lambda p: int(p.name.removeprefix("trial__")), reverse=True)
-        candidates = [tree.nets / name] + [a / "train_output" / "net" / name for a in archives]
+        candidates = [tree.nets / name] + [trial / "train_output" / "net" / name for trial in tree.archived_trials()]
     elif Path(value).suffix == ".pt":
         if not Path(value).is_file():
             raise PipelineError(f"use_old_net: {value} does not exist (moved or deleted since the run started?)")

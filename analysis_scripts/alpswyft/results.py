@@ -59,6 +59,10 @@ class RunTree:
         """Record that the trial in the folder finished (a re-run then starts a new trial)."""
         write_json(self.finished, {"trial": read_json(self.config)["trial"], **details})
 
+    def archived_trials(self) -> list[Path]:
+        """The ``archive/trial__N`` folders, newest first."""
+        return sorted(self.archive.glob("trial__*"), key=lambda p: int(p.name.removeprefix("trial__")), reverse=True)
+
     def trial_count(self) -> int:
         """Number of trials already archived (the next archive is trial__<count>)."""
         n = 0
