@@ -13,6 +13,8 @@ One module per concern:
 - :mod:`alpswyft.stores` fills and reads the zarr simulation stores;
 - :mod:`alpswyft.slurm` runs simulation chunks and training rounds as SLURM jobs;
 - :mod:`alpswyft.pipeline` holds the stages that the entry scripts call;
+- :mod:`alpswyft.architectures` holds the feature heads (the original's three network files and
+  users' own) behind the ``architecture`` variable;
 - :mod:`alpswyft.networks`, :mod:`alpswyft.training`, :mod:`alpswyft.inference` and
   :mod:`alpswyft.truncation` do one round of truncated marginal neural ratio estimation
   (:mod:`alpswyft.compat` fixes swyft 0.4.5's slow channelized layer);
