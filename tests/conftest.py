@@ -72,12 +72,9 @@ def configure_in_process(base: Path, monkeypatch, variables: dict[str, str]):
 def run_rounds(tree, finish: bool = True) -> list[tuple[int, int]]:
     """The planned rounds' simulation and training stages in this process; marks the trial
     finished (as the report stage does) unless ``finish`` is false. Returns the planned pairs."""
-    from alpswyft.pipeline import plan, simulate_round, train_round
+    from alpswyft.pipeline import run_rounds as run
 
-    pairs = plan(tree)
-    for grid_point, round_ in pairs:
-        simulate_round(tree, grid_point, round_)
-        train_round(tree, grid_point, round_)
+    pairs = run(tree)
     if finish:
         tree.mark_finished()
     return pairs

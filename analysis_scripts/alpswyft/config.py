@@ -22,8 +22,6 @@ from alpswyft.grid import grid_points, parse_hyperparams
 from alpswyft.parameters import ParameterTable, parse_row
 from alpswyft.physics import ALP_MODELS, MODELS
 
-#: Hyperparameters the default network reads (the original's ``network.py``).
-
 #: The shipped instrument response, used when ``IRF_file`` is empty (see alpswyft/data/README.md).
 DEFAULT_IRF_FILE = Path(__file__).parent / "data" / "Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits.gz"
 

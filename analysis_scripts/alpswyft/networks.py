@@ -20,7 +20,7 @@ import swyft
 import torch
 
 from alpswyft import compat
-from alpswyft.architectures import Architecture, resolve
+from alpswyft.architectures import TRAINING_HYPERPARAMS, Architecture, resolve
 from alpswyft.errors import PipelineError
 from alpswyft.results import read_json, write_json
 
@@ -106,7 +106,7 @@ def build_network(config, hyperparams: dict, shapes: dict, architecture: Archite
         poi_columns=config.POI_indices,
         poi_names=config.poi_names,
         restricted_posterior=config.restricted_posterior,
-        **{k: hyperparams[k] for k in ("learning_rate", "stopping_patience", "blocks", "features", "dropout")},
+        **{k: hyperparams[k] for k in TRAINING_HYPERPARAMS},
     )
 
 

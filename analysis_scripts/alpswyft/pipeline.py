@@ -65,8 +65,11 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         if value and not Path(value).is_absolute() and (Path(run_script).parent / value).exists():
             variables[name] = str((Path(run_script).parent / value).resolve())
     config, warnings = load_run_config(variables)
+    from alpswyft.architectures import resolve  # torch: not needed by the lighter stages
+
+    architecture = resolve(config.architecture)
     setup = _prepare_model(config)
-    _check_networks(config, setup)
+    _check_networks(config, setup, architecture)
     for warning in warnings:
         print(f"WARNING: {warning}")
 
@@ -83,14 +86,11 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         print(f"resuming the unfinished trial {trial} (same configuration): finished work is kept")
     print(f"trial {trial} of run '{config.run_name}' in {tree.root}")
     shutil.copy2(run_script, tree.root / Path(run_script).name)
-    from alpswyft.architectures import resolve  # torch: not needed by the lighter stages
-
-    architecture = resolve(config.architecture)
     if architecture.path is not None:  # the run trains and reloads with its own copy
         shutil.copy2(architecture.path, tree.architecture)
     if old_record is not None and not resumed:
-        if old_record.parent == tree.root:  # the previous trial's, now in its archive folder
-            old_record = archived / old_record.name
+        if old_record.path.parent == tree.root:  # the previous trial's, now in its archive folder
+            old_record.path = archived / old_record.path.name
         _import_record(tree, old_record)
 
     write_json(
@@ -127,17 +127,15 @@ def _prepare_model(config: RunConfig) -> dict | None:
     return prepare(config)
 
 
-def _check_networks(config: RunConfig, setup: dict | None) -> None:
+def _check_networks(config: RunConfig, setup: dict | None, architecture) -> None:
     """Build the network of every distinct grid point on the simulator's shapes and run it once, so
     that an architecture that does not fit stops the run before anything is written."""
     import torch
 
-    from alpswyft.architectures import resolve
     from alpswyft.networks import build_network
     from alpswyft.simulator import SpectrumSimulator
 
     shapes = SpectrumSimulator(config, setup).shapes
-    architecture = resolve(config.architecture)
     batch = {key: torch.zeros((2, *shape)) for key, shape in shapes.items()}
     for g, hyperparams in enumerate(config.grid):
         try:
@@ -166,7 +164,7 @@ def current_trial(tree: RunTree) -> int:
     return read_json(tree.config)["trial"]
 
 
-def _old_record(config: RunConfig, tree: RunTree) -> Path | None:
+def _old_record(config: RunConfig, tree: RunTree) -> TruncationRecord | None:
     """The truncation record ``use_old_truncations`` asks for (1: the newest one in the run folder
     or its archive; a path: that file, or a run/trial folder holding one), checked against the
     configuration; None for 0 or when there is none yet."""
@@ -181,16 +179,17 @@ def _old_record(config: RunConfig, tree: RunTree) -> Path | None:
             return None
     else:
         source = Path(value) if Path(value).is_file() else Path(value) / tree.record.name
-    TruncationRecord(source, None, [], []).check_compatible(config, source)
-    return source
+    record = TruncationRecord.load(source)
+    record.check_compatible(config)
+    return record
 
 
-def _import_record(tree: RunTree, source: Path) -> None:
-    """Start the trial's truncation record from ``source``, with the binned posteriors beside it."""
-    record = TruncationRecord(source, None, [], [])
+def _import_record(tree: RunTree, record: TruncationRecord) -> None:
+    """Start the trial's truncation record from ``record``, with the binned posteriors beside it."""
+    source = record.path
+    posteriors = source.parent / "train_output" / "posteriors"
     record.path = tree.record
     record.save()
-    posteriors = source.parent / "train_output" / "posteriors"
     tree.posteriors.mkdir(parents=True, exist_ok=True)
     for path in sorted(posteriors.glob("*.npz")):
         shutil.copy2(path, tree.posteriors / path.name)
@@ -232,7 +231,7 @@ def plan(tree: RunTree) -> list[tuple[int, int]]:
     pairs = []
     for g in range(config.start_grid_test_at_count, len(config.grid)):
         rounds = [r for r in range(config.n_rounds) if not record.is_done(g, r)]
-        if not rounds and config.retrain_last_round and record.rounds(g)[last].get("trial") != trial:
+        if not rounds and config.retrain_last_round and record.trial_of(g, last) != trial:
             print(f"retrain_last_round=1: round {last} of grid point {g} is trained again", file=sys.stderr)
             rounds = [last]
         pairs += [(g, r) for r in rounds]
@@ -241,12 +240,14 @@ def plan(tree: RunTree) -> list[tuple[int, int]]:
     return pairs
 
 
-def run_rounds(tree: RunTree) -> None:
+def run_rounds(tree: RunTree) -> list[tuple[int, int]]:
     """Simulate and train the planned rounds in order, in this process (one start-up for all of
-    them); in SLURM mode the work of each stage goes to SLURM jobs and this process waits."""
+    them); in SLURM mode the work of each stage goes to SLURM jobs and this process waits.
+    Returns the (grid point, round) pairs it ran."""
     config = load_config(tree)
     train = train_round_on_slurm if config.uses_slurm else train_round
-    for grid_point, round_ in plan(tree):
+    pairs = plan(tree)
+    for grid_point, round_ in pairs:
         for name, stage in (("simulation", simulate_round), ("training", train)):
             title = f"{name}, grid point {grid_point}, round {round_}"
             print(f"\n=== {title} ({datetime.datetime.now():%Y-%m-%d %H:%M:%S})", flush=True)
@@ -255,6 +256,7 @@ def run_rounds(tree: RunTree) -> None:
             except BaseException:
                 print(f"stage '{title}' did not finish", file=sys.stderr, flush=True)
                 raise
+    return pairs
 
 
 # ---------------------------------------------------------------- simulation

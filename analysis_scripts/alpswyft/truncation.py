@@ -88,7 +88,14 @@ class TruncationRecord:
     def for_config(cls, path: Path, config) -> TruncationRecord:
         return cls(path, config.table.initial_bounds, config.table.free_names, config.POI_indices)
 
-    def check_compatible(self, config, source: Path) -> None:
+    @classmethod
+    def load(cls, path: Path) -> TruncationRecord:
+        """An existing record file, as it is."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(path)
+        return cls(path, None, [], [])
+
+    def check_compatible(self, config) -> None:
         """ConfigError (``use_old_truncations``) unless the record was made for the same free
         parameters, prior box and POIs as ``config``."""
         bounds = np.asarray(config.table.initial_bounds, dtype=float)
@@ -101,7 +108,7 @@ class TruncationRecord:
         here = {"free_parameters": config.table.free_names, "initial_bounds": bounds.tolist(), "POI_indices": config.POI_indices}
         differences = [f"{key} {self.data.get(key)} there, {here[key]} here" for key, ok in same.items() if not ok]
         if differences:
-            raise ConfigError("use_old_truncations", str(source), "the record belongs to another model: " + "; ".join(differences))
+            raise ConfigError("use_old_truncations", str(self.path), "the record belongs to another model: " + "; ".join(differences))
 
     def trial_of(self, grid_point: int, round_: int) -> int | None:
         """The trial that recorded the round (None if it is not recorded)."""

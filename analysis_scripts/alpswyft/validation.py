@@ -63,8 +63,5 @@ def coverage_consistent(masses: np.ndarray, levels=(0.68, 0.95), n_sigma: float 
     """Whether the empirical coverage at each nominal level agrees with it within ``n_sigma``
     binomial standard deviations (sqrt(c (1 - c) / n))."""
     n = len(masses)
-    result = {}
-    for level in levels:
-        empirical = float(np.mean(np.asarray(masses) < level))
-        result[level] = abs(empirical - level) <= n_sigma * np.sqrt(level * (1 - level) / n)
-    return result
+    empirical = empirical_coverage(masses, np.asarray(levels, dtype=float))["empirical"]
+    return {level: bool(abs(e - level) <= n_sigma * np.sqrt(level * (1 - level) / n)) for level, e in zip(levels, empirical)}
