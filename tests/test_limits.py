@@ -1,0 +1,72 @@
+"""Expected limits against the analytic exclusion probability of a linear-Gaussian toy."""
+
+import numpy as np
+
+from alpswyft.limits import BAND_FRACTIONS, ExclusionCounter, hpd_excluded, linear_gaussian_exclusion, published_limits
+from alpswyft.physics.toy import ToyLine, linear_gaussian_posterior
+
+
+def test_hpd_region_of_a_simple_histogram():
+    density = np.array([[0.5, 0.3], [0.15, 0.05]])
+    excluded = hpd_excluded(density, levels=(0.5, 0.8, 0.95, 1.0))
+    assert excluded[0].tolist() == [[False, True], [True, True]]  # 0.5 alone holds 50 %
+    assert excluded[1].tolist() == [[False, False], [True, True]]
+    assert excluded[2].tolist() == [[False, False], [False, True]]
+    assert not excluded[3].any()
+
+
+def test_cells_the_bank_does_not_reach_are_excluded():
+    counter = ExclusionCounter(np.linspace(0, 1, 5), np.linspace(0, 1, 5), levels=(0.95,))
+    x = np.random.default_rng(0).uniform(0, 0.5, 1000)  # a truncated box: the lower-left quarter
+    excluded = counter.excluded(x, x[::-1], np.zeros(1000))
+    assert excluded[0, 2:, :].all() and excluded[0, :, 2:].all()
+    assert counter.cell_of((0.3, 0.9)) == (1, 3) and counter.cell_of((1.2, 0.5)) is None
+
+
+def test_expected_limits_match_the_analytic_exclusion():
+    """toy_line with Gaussian noise and a flat prior: over mock observations at a fixed truth the
+    posterior is N(theta_hat, C) with theta_hat ~ N(truth, C); the fraction of observations
+    excluding a cell at 95 % is 1 - ncx2.cdf(chi2_2.ppf(0.95), 2, Mahalanobis^2(cell, truth))."""
+    rng = np.random.default_rng(1)
+    design = ToyLine(-1, 1, 50).design_matrix()
+    sigma, truth, n_obs = 3.0, np.array([0.5, -0.5]), 400
+    _, covariance = linear_gaussian_posterior(design, np.zeros(50), sigma)
+    precision = np.linalg.inv(covariance)
+    edges = np.linspace(-4, 4, 51)
+    bank = rng.uniform(-4, 4, (50_000, 2))
+    counter = ExclusionCounter(edges, edges)
+    for _ in range(n_obs):
+        data = design @ truth + sigma * rng.standard_normal(50)
+        mean, _ = linear_gaussian_posterior(design, data, sigma)
+        delta = bank - mean
+        loglikelihood = -0.5 * np.einsum("ki,ij,kj->k", delta, precision, delta)
+        counter.add(counter.excluded(bank[:, 0], bank[:, 1], loglikelihood))
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    grid = np.stack(np.meshgrid(centres, centres, indexing="ij"), axis=-1)
+    for k, level in enumerate(counter.levels):
+        analytic = linear_gaussian_exclusion(grid, truth, covariance, level)
+        measured = counter.fraction[k]
+        assert np.mean(np.abs(measured - analytic)) < 0.02
+        # the median expected limit: the region excluded in at least half of the observations
+        area_measured, area_analytic = np.mean(measured >= 0.5), np.mean(analytic >= 0.5)
+        assert abs(area_measured - area_analytic) < 0.02 * area_analytic
+        # the truth's cell is excluded in about 1 - level of the observations
+        i, j = counter.cell_of(truth)
+        assert abs(measured[i, j] - (1 - level)) < 3 * np.sqrt(level * (1 - level) / n_obs) + 0.02
+    assert len(counter.areas) == n_obs and BAND_FRACTIONS[2] == 0.5
+
+
+def test_false_exclusions_count_cells_only_the_first_analysis_excludes():
+    counter = ExclusionCounter(np.linspace(0, 1, 3), np.linspace(0, 1, 3), levels=(0.9,))
+    first = np.array([[[True, True], [False, False]]])
+    reference = np.array([[[True, False], [False, True]]])
+    counter.add(first, reference)
+    counter.add(reference, reference)
+    assert counter.false_fraction[0].tolist() == [[0.0, 0.5], [0.0, 0.0]]
+    assert counter.fraction[0].tolist() == [[1.0, 0.5], [0.0, 0.5]]
+
+
+def test_published_limits_have_sources():
+    limits = published_limits()
+    assert {"Fermi-LAT 2016 (NGC 1275)", "MAGIC 2024 (NGC 1275)"} <= {entry["label"] for entry in limits}
+    assert all("arXiv:" in entry["reference"] and entry["kind"] in ("box", "point", "line") for entry in limits)
