@@ -10,6 +10,7 @@
 #   rounds         per grid point and round still to do, in one process           (run_rounds.py)
 #     simulation   fill the round's stores (SLURM: job arrays of simulate_batch.py)
 #     training     train, infer the mock observation, truncate the box (SLURM: a job of train.py)
+#   validation     coverage (HPD, TARP) and expected limits of the last round         (validate.py)
 #   report         execute analysis_results.ipynb                                   (make_report.py)
 # Everything printed from the first line on is kept in <run folder>/output.log.
 set -Eeuo pipefail
@@ -79,6 +80,8 @@ stage "configuration" "$python" "$scripts_dir/set_parameters.py" \
     --run-script "$run_script" --results-dir "$results_parent_dir" --early-log "$early_log"
 
 stage "rounds" "$python" "$scripts_dir/run_rounds.py" "$run_dir"
+
+stage "validation" "$python" "$scripts_dir/validate.py" "$run_dir"
 
 stage "report" "$python" "$scripts_dir/make_report.py" "$run_dir"
 

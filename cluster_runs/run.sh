@@ -76,9 +76,9 @@ use_old_sims=0
 save_old_sims=0
 simulate=1
 n_sim_train=2_000         # per round: one value, or one per round (e.g. 10_000, 10_000, 100_000)
-n_sim_coverage=0          # extra simulations in the last round, kept for coverage tests
-n_sim_explim=0
-n_prior_samples=50_000    # prior bank for inference and truncation
+n_sim_coverage=300        # extra simulations in the last round, never trained on: coverage tests
+n_sim_explim=100          # mock observations at the Obs. POI values: expected limits
+n_prior_samples=50_000    # prior bank for inference, truncation and expected limits
 n_jobs_sim=2              # parallel processes
 
 # ---- Training, inference, validation ----
@@ -91,7 +91,8 @@ restricted_posterior=0    # 0: 1D and 2D marginals, 1: 1D only, 2: 2D only
 train_batch_size_1d=256
 max_epochs=60
 gpus=0
-prediction_pairs="(0,1)"
+prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
+DRP_coverage_parameters="10_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
 wandb_mode=disabled       # disabled, offline or online (online needs a wandb login)
 hyperparams="--learning_rate (float) : 5e-3 \
              --stopping_patience (int) : 6 \

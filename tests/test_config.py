@@ -57,6 +57,7 @@ def test_hash_changes_with_any_variable(variables):
         ({"use_old_net": "/no/such/net.pt"}, "use_old_net", "a network .pt file"),
         ({"use_old_truncations": "/no/such/record"}, "use_old_truncations", "truncation_record.json"),
         ({"architecture": "/no/such/head.py"}, "architecture", "defining Head"),
+        ({"DRP_coverage_parameters": "0, 10, 0, 0, 1"}, "DRP_coverage_parameters", "n_draws must be > 0"),
         ({"architecture": "power"}, "hyperparams", "needs data_width, data_features, power_width, power_features"),
         ({"architecture": "cnn"}, "hyperparams", "needs logratio_features, channels, kernel_size"),
     ],
@@ -77,6 +78,8 @@ def test_bad_input_names_variable(variables, override, variable, fragment):
         ({"noise": "cauchy"}, "noise = 'cauchy'"),
         ({"train": "yes"}, "train = 'yes': expected 0 or 1"),
         ({"max_time_sim": "1h"}, "max_time_sim = '1h'"),
+        ({"DRP_coverage_parameters": "10000, 1000, 0"}, "DRP_coverage_parameters = '10000, 1000, 0': expected rows of 5 integers"),
+        ({"DRP_coverage_parameters": "10000|x|0|1|5"}, "DRP_coverage_parameters"),
         ({"run_name": "../elsewhere"}, "run_name = '../elsewhere'"),
     ],
 )
@@ -131,3 +134,27 @@ def test_rounds_and_store_sizes(variables):
     config, _ = load_run_config({**variables, "n_truncations": "2", "n_sim_train": "100, 200", "n_sim_coverage": "50"})
     assert [config.n_sim_round(r) for r in range(3)] == [100, 200, 250]
     assert [config.n_train_round(r) for r in range(3)] == [100, 200, 200]
+
+
+@pytest.mark.parametrize(
+    ("value", "rows"),
+    [
+        ("10_000, 1000, 0, 1, 5", [[10000, 1000, 0, 1, 5]]),  # the newer flat form
+        ("10000|1000|0|1|5 , 2|1|100|1|1", [[10000, 1000, 0, 1, 5], [2, 1, 100, 1, 1]]),  # the table form
+        ("", []),
+    ],
+)
+def test_drp_coverage_parameters_both_forms(variables, value, rows):
+    config, warnings = load_run_config({**variables, "n_sim_coverage": "500", "DRP_coverage_parameters": value})
+    assert config.DRP_coverage_parameters == rows
+    n_draws, n_coverage, start = config.coverage_draws
+    if rows:
+        assert (n_draws, n_coverage, start) == (min(rows[0][0], 100_000), min(rows[0][1], 500), 0)
+        assert any("only the first row" in w for w in warnings)  # which_net = 1: every grid point is validated
+    else:
+        assert (n_draws, n_coverage, start) == (10_000, 500, 0)
+
+
+def test_draw_drp_is_accepted_with_a_note(variables):
+    _, warnings = load_run_config({**variables, "draw_DRP": "1"})
+    assert any("draw_DRP=1" in w for w in warnings)

@@ -21,6 +21,9 @@ REDUCED = {
     "n_prior_samples": "20_000",
     "max_epochs": "25",
     "hyperparams": GRID.format(features=64),
+    "n_sim_coverage": "100",
+    "n_sim_explim": "20",
+    "DRP_coverage_parameters": '"2000, 100, 0, 0, 1"',
 }
 HYPERPARAMS = [(5e-3, 0.0), (5e-3, 0.1), (2e-3, 0.0), (2e-3, 0.1)]  # the original's numbering
 
@@ -55,7 +58,7 @@ def test_results_tree_and_provenance(first_run):
     assert log.startswith("ALP INFERENCE WITH TRUNCATED MARGINAL NRE")
     stages = [line.split(" (")[0] for line in log.splitlines() if line.startswith("=== ")]
     rounds = [f"=== {kind}, grid point {g}, round {r}" for g in range(4) for r in range(3) for kind in ("simulation", "training")]
-    assert stages == ["=== environment", "=== configuration", "=== rounds", *rounds, "=== report"]
+    assert stages == ["=== environment", "=== configuration", "=== rounds", *rounds, "=== validation", "=== report"]
     assert "Finished analysis" in result.stdout
     # nothing outside the run folder
     assert not any(elsewhere.iterdir())
@@ -66,8 +69,11 @@ def test_stores_are_complete(first_run):
     base = first_run[0]
     stores = base / "analysis_results" / "e2e" / "sim_output" / "store"
     later = [f"store{kind}_round_{r}_gridpoint_{g}" for kind in ("", "_prior") for r in (1, 2) for g in range(4)]
+    explim = [f"store_explim_round_2_gridpoint_{g}" for g in range(4)]
     # round 0 is shared by the grid points: its stores are simulated once
-    assert sorted(p.name for p in stores.iterdir() if not p.name.startswith(".")) == sorted(["store", "store_prior", *later])
+    assert sorted(p.name for p in stores.iterdir() if not p.name.startswith(".")) == sorted(
+        ["store", "store_prior", *later, *explim]
+    )
 
 
 def test_truncation_shrinks_around_the_truth(first_run):
@@ -102,11 +108,26 @@ def test_notebook_executed_without_errors(first_run):
     assert all(c["execution_count"] is not None for c in code)
     outputs = [o for c in code for o in c["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
-    for figure in ("posteriors_1d", "posteriors_2d", "training_curves", "mock_observation"):
-        assert (run_dir / "val_output" / f"{figure}.png").stat().st_size > 10_000
+    figures = ["posteriors_1d", "posteriors_2d", "corner", "training_curves", "coverage_zz", "tarp",
+               "expected_limits", "false_exclusions"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == len(figures) + 1
+    for figure in figures:
+        assert (run_dir / "val_output" / f"{figure}_gridpoint_0.png").stat().st_size > 10_000
+    assert (run_dir / "val_output" / "mock_observation.png").stat().st_size > 10_000
     text = "".join("".join(o.get("text", "")) for o in outputs)
     assert all(f"{{'learning_rate': {lr}" in text for lr in (0.005, 0.002))  # the grid summary
+    assert "coverage: 100 simulations never trained on, 2000 posterior draws each" in text
+    assert "<html" in (run_dir / "analysis_results.html").read_text()[:1000].lower()
+
+
+def test_every_grid_point_is_validated(first_run):
+    val_output = first_run[0] / "analysis_results" / "e2e" / "val_output"
+    for g in range(4):
+        summary = json.loads((val_output / f"validation_gridpoint_{g}.json").read_text())
+        assert summary["round"] == 2 and set(summary["coverage"]["marginals"]) == {"a", "b", "a-b"}
+        assert summary["expected_limits"]["n_explim"] == 20
+        for name in ("coverage_zz", "tarp", "expected_limits", "false_exclusions"):
+            assert (val_output / f"{name}_gridpoint_{g}.png").is_file()
 
 
 def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
@@ -148,6 +169,7 @@ def test_alp_model_end_to_end(tmp_path):
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="alp_e2e", n_sim_train="200", n_prior_samples="3_000",
         nbins_etrue="90", max_epochs="3", n_truncations="2", hyperparams=GRID.format(features=32),
+        n_sim_coverage="60", n_sim_explim="10", DRP_coverage_parameters='"1000, 60, 0, 0, 1"',
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -167,6 +189,12 @@ def test_alp_model_end_to_end(tmp_path):
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
     assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert (run_dir / "val_output" / "mock_observation.png").exists()
+    for g in range(4):
+        summary = json.loads((run_dir / "val_output" / f"validation_gridpoint_{g}.json").read_text())
+        assert set(summary["coverage"]["marginals"]) == {"m", "g", "m-g"}
+        assert summary["expected_limits"]["pairs"]["m-g"]["0.95"]["truth_cell_excluded"] is None  # Obs. outside
+    log = (run_dir / "output.log").read_text()
+    assert "expected limits: 10 simulations at the Obs. POI values against 3000 prior samples" in log
 
 
 def test_killed_run_resumes_to_the_same_store(tmp_path):
@@ -179,7 +207,7 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
 
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="killed", n_sim_train="400", n_prior_samples="2_000",
-        nbins_etrue="90", max_epochs="2", n_truncations="0",
+        nbins_etrue="90", max_epochs="2", n_truncations="0", n_sim_coverage="0", n_sim_explim="0",
     )
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     process = subprocess.Popen([str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,

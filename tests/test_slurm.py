@@ -71,7 +71,7 @@ def test_reduced_pipeline_in_slurm_mode(slurm_cluster, tmp_path):
     from test_end_to_end import run
 
     script = write_run_script(tmp_path, run_name="slurm_e2e", on_cluster="slurm", n_sim_train="1_000",
-                              n_prior_samples="4_000", max_epochs="5")
+                              n_prior_samples="4_000", max_epochs="5", n_sim_coverage="100", n_sim_explim="10")
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
     run_dir = tmp_path / "analysis_results" / "slurm_e2e"
@@ -93,6 +93,7 @@ def test_interrupt_cancels_the_jobs_and_the_run_resumes(slurm_cluster, tmp_path)
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="interrupted", on_cluster="slurm", n_sim_train="600",
         n_prior_samples="2_000", nbins_etrue="90", max_epochs="2", n_truncations="0",
+        n_sim_coverage="0", n_sim_explim="0",
     )
     process = subprocess.Popen([str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)

@@ -70,6 +70,20 @@ def _pairs(value):
     return [tuple(int(v) for v in pair.split(",")) for pair in re.findall(r"\((\d+,\d+)\)", compact)]
 
 
+def _drp_rows(value):
+    """``10000|1000|0|1|5 , 2|1|100|1|1`` (rows by ``,``, columns by ``|``) or the newer flat
+    ``10_000, 1000, 0, 1, 5`` -> [[10000, 1000, 0, 1, 5], ...]."""
+    if not isinstance(value, str):
+        return value
+    compact = re.sub(r"\s+", "", value).replace("_", "")
+    if not compact:
+        return []
+    rows = [row.split("|") for row in compact.split(",")] if "|" in compact else [compact.split(",")]
+    if not all(re.fullmatch(r"\d+", v) for row in rows for v in row) or any(len(row) != 5 for row in rows):
+        raise ValueError("expected rows of 5 integers n_draws|n_coverage|n_sim_coverage_start|which_net|n_processes")
+    return [[int(v) for v in row] for row in rows]
+
+
 Flag = Annotated[bool, BeforeValidator(_flag)]
 Str = Annotated[str, BeforeValidator(_strip)]
 NonNegInt = Annotated[int, Field(ge=0), BeforeValidator(_strip)]
@@ -162,7 +176,7 @@ class RunConfig(BaseModel):
     max_memory_train: PosInt = 8
     max_time_train: WallTime = "00-04:00:00"
     prediction_pairs: Annotated[list[tuple[int, int]], BeforeValidator(_pairs)] = [(0, 1)]
-    DRP_coverage_parameters: Str = ""
+    DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
     wandb_mode: Literal["disabled", "offline", "online"] = "disabled"
 
     # ---- derived views (not variables) ----
@@ -212,6 +226,16 @@ class RunConfig(BaseModel):
 
     def n_train_round(self, round_: int) -> int:
         return self.n_sim_train[min(round_, len(self.n_sim_train) - 1)]
+
+    @property
+    def coverage_draws(self) -> tuple[int, int, int]:
+        """Posterior draws (prior-bank rows) per coverage simulation, the number of coverage
+        simulations and the offset of the first: the first row of ``DRP_coverage_parameters``,
+        or all coverage simulations against min(n_prior_samples, 10 000) draws."""
+        if self.DRP_coverage_parameters:
+            n_draws, n_coverage, start = self.DRP_coverage_parameters[0][:3]
+            return min(n_draws, self.n_prior_samples), min(n_coverage, self.n_sim_coverage - start), start
+        return min(self.n_prior_samples, 10_000), self.n_sim_coverage, 0
 
     def to_json_dict(self) -> dict:
         return self.model_dump(mode="json")
@@ -373,6 +397,21 @@ def _check(config: RunConfig) -> list[str]:
             config.start_grid_test_at_count,
             f"the grid has {len(config.grid)} points (0..{len(config.grid) - 1})",
         )
+    if config.DRP_coverage_parameters:
+        n_draws, _, start, which_net, _ = config.DRP_coverage_parameters[0]
+        if n_draws == 0 or (config.n_sim_coverage and start >= config.n_sim_coverage):
+            raise ConfigError(
+                "DRP_coverage_parameters", config.DRP_coverage_parameters[0],
+                f"n_draws must be > 0 and n_sim_coverage_start below n_sim_coverage = {config.n_sim_coverage}",
+            )
+        if len(config.DRP_coverage_parameters) > 1 or which_net:
+            warnings.append(
+                "DRP_coverage_parameters: only the first row's n_draws, n_coverage and n_sim_coverage_start "
+                "are used; every grid point is validated, in this process"
+            )
+    if config.draw_DRP:
+        warnings.append("draw_DRP=1: the validation stage always computes the DRP (TARP) coverage from "
+                        "importance-weighted draws; there is nothing else to draw")
     _check_reuse(config)
     _check_available(config)
     return warnings
@@ -414,7 +453,6 @@ def _check_available(config: RunConfig) -> None:
     """Refuse settings whose implementation is not part of this version, instead of ignoring them."""
     unavailable = {
         "update_config": (not config.update_config, "reusing an archived configuration is not available yet; use 1"),
-        "draw_DRP": (config.draw_DRP, "DRP draws are not available yet; use 0"),
     }
     for name, (refused, why) in unavailable.items():
         if refused:

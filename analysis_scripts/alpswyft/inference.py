@@ -15,6 +15,36 @@ from alpswyft.truncation import normalised_weights
 
 
 @torch.no_grad()
+def observation_features(network, observations: dict[str, np.ndarray], batch_size: int = 256) -> torch.Tensor:
+    """Head features (n_obs, n_features) of a batch of observations (a dict of node arrays with a
+    leading observation axis, e.g. ``data`` (n_obs, nbins))."""
+    network.eval()
+    n_obs = len(next(iter(observations.values())))
+    parts = []
+    for start in range(0, n_obs, batch_size):
+        nodes = {
+            k: torch.as_tensor(v[start : start + batch_size], dtype=torch.float32, device=network.device)
+            for k, v in observations.items()
+        }
+        parts.append(network.head(nodes))
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def logratios_for_features(network, features: torch.Tensor, params: np.ndarray, batch_size: int = 16384,
+                           with_1d: bool = True) -> list[np.ndarray]:
+    """Log-ratios of one observation's head ``features`` (n_features,) against every row of
+    ``params`` (N, n_free), in batches: one (N, n_marginals) array per estimator (1D first; the
+    2D estimator alone with ``with_1d=False``)."""
+    network.eval()
+    chunks = []
+    for start in range(0, len(params), batch_size):
+        z = torch.as_tensor(params[start : start + batch_size], dtype=torch.float32, device=network.device)
+        out = network.ratios(features[None].expand(len(z), -1), z, with_1d=with_1d)
+        chunks.append([o.logratios.double().cpu().numpy() for o in out])
+    return [np.concatenate(parts) for parts in zip(*chunks)]
+
+
 def logratios_on_bank(network, observation, params: np.ndarray, batch_size: int = 16384) -> list[np.ndarray]:
     """Log-ratios of one observation against every row of ``params`` (N, n_free). ``observation``
     is its ``data`` (nbins,) or a dict of its nodes (``data``, ``power``, ...).
@@ -22,16 +52,9 @@ def logratios_on_bank(network, observation, params: np.ndarray, batch_size: int 
     The head's features of the observation are computed once and shared by all parameter rows.
     Returns one (N, n_marginals) array per estimator of the network (1D first, then 2D).
     """
-    network.eval()
-    device = network.device
     nodes = observation if isinstance(observation, dict) else {"data": observation}
-    features = network.head({k: torch.as_tensor(v, dtype=torch.float32, device=device)[None] for k, v in nodes.items()})
-    chunks = []
-    for start in range(0, len(params), batch_size):
-        z = torch.as_tensor(params[start : start + batch_size], dtype=torch.float32, device=device)
-        out = network.ratios(features.expand(len(z), -1), z)
-        chunks.append([o.logratios.double().cpu().numpy() for o in out])
-    return [np.concatenate(parts) for parts in zip(*chunks)]
+    features = observation_features(network, {k: np.asarray(v)[None] for k, v in nodes.items()})[0]
+    return logratios_for_features(network, features, params, batch_size)
 
 
 def histogram_1d(values: np.ndarray, logratios: np.ndarray, box: np.ndarray, bins: int = 100):

@@ -81,10 +81,12 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
     def forward(self, A, B):
         return self.ratios(self.head(A), B["params"])
 
-    def ratios(self, features: torch.Tensor, params: torch.Tensor):
-        """The estimators' LogRatioSamples (1D first) for head ``features`` and free ``params``."""
+    def ratios(self, features: torch.Tensor, params: torch.Tensor, with_1d: bool = True):
+        """The estimators' LogRatioSamples (1D first; without it for ``with_1d=False``) for head
+        ``features`` and free ``params``."""
         z = params[:, self.poi_columns]
-        return [est(features, z) for est in (self.estimator_1d, self.estimator_2d) if est is not None]
+        estimators = (self.estimator_1d if with_1d else None, self.estimator_2d)
+        return [est(features, z) for est in estimators if est is not None]
 
     def on_fit_end(self):
         # swyft reloads the best checkpoint with a bare torch.load, which torch >= 2.6 refuses for

@@ -262,7 +262,7 @@ def run_rounds(tree: RunTree) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------- simulation
 
 
-def _requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bounds) -> dict[str, StoreRequest]:
+def store_requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bounds) -> dict[str, StoreRequest]:
     """The stores of a round: training (+coverage in the last round), prior bank, and in the last
     round the expected-limit store (POIs pinned to their Obs. values, nuisances from the box)."""
     box = np.asarray(bounds, float)
@@ -295,7 +295,7 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
     bounds = load_record(tree, config).bounds(grid_point, round_)
     simulator = simulator_for(tree, config)
     _print_box(config, bounds, f"round {round_} simulates in")
-    for kind, request in _requests(config, tree, grid_point, round_, bounds).items():
+    for kind, request in store_requests(config, tree, grid_point, round_, bounds).items():
         if not config.simulate:
             try:
                 check_store(request)
@@ -340,7 +340,7 @@ def simulate_chunk(tree: RunTree, grid_point: int, round_: int, kind: str, chunk
 
     config = load_config(tree)
     bounds = load_record(tree, config).bounds(grid_point, round_)
-    request = _requests(config, tree, grid_point, round_, bounds)[kind]
+    request = store_requests(config, tree, grid_point, round_, bounds)[kind]
     lo, hi = chunk_slices(zarr_group(request.path))[chunk]
     simulate_chunk_into(request, simulator_for(tree, config), lo, hi, chunk)
     print(f"{request.path.name}: chunk {chunk} ({hi - lo} simulations) written")
@@ -388,7 +388,7 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     record = load_record(tree, config)
     hyperparams = config.grid[grid_point]
     box = record.bounds(grid_point, round_)
-    requests = _requests(config, tree, grid_point, round_, box)
+    requests = store_requests(config, tree, grid_point, round_, box)
     simulator = simulator_for(tree, config)
     architecture = architecture_for(tree, config)
     network_signature = signature(config, hyperparams, simulator.shapes, architecture)
@@ -419,7 +419,7 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
 
     bank = read_store(requests["prior"].path, ["params"])["params"]
     with np.load(tree.true_obs) as true_obs:
-        observation = {key: true_obs[key] for key in simulator.shapes if key not in ("params", "exp", "pgg")}
+        observation = {key: true_obs[key] for key in simulator.observed_nodes}
     logratios = logratios_on_bank(network, observation, bank)
     poi = config.POI_indices
     values = bank[:, poi].astype(float)
@@ -459,6 +459,24 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
         hyperparams,
     )
     _print_truncation(config, box, new_box, np.array(record.data["initial_bounds"]))
+
+
+def trained_network(tree: RunTree, config: RunConfig, grid_point: int, round_: int, simulator):
+    """The saved network of a round and grid point, checked against its signature, on CUDA when
+    ``gpus`` > 0 and a device is visible."""
+    import torch
+
+    from alpswyft.networks import build_network, load_network, signature
+
+    hyperparams = config.grid[grid_point]
+    architecture = architecture_for(tree, config)
+    network = build_network(config, hyperparams, simulator.shapes, architecture)
+    path = tree.network(round_, grid_point)
+    if not path.is_file():
+        raise PipelineError(f"{path} does not exist: round {round_} of grid point {grid_point} was not trained")
+    load_network(network, path, signature(config, hyperparams, simulator.shapes, architecture))
+    device = "cuda" if config.gpus > 0 and torch.cuda.is_available() else "cpu"
+    return network.to(device).eval()
 
 
 def _old_network(config: RunConfig, tree: RunTree, round_: int, grid_point: int) -> Path | None:

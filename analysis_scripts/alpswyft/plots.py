@@ -163,41 +163,83 @@ def credible_levels(density: np.ndarray, levels=CREDIBILITY) -> list[float]:
     return [float(flat[min(np.searchsorted(mass, q), len(flat) - 1)]) for q in levels]
 
 
+def _box(ax, bounds, fi, fj, **style) -> None:
+    b = np.asarray(bounds)
+    ax.add_patch(Rectangle((b[fi][0], b[fj][0]), b[fi][1] - b[fi][0], b[fj][1] - b[fj][0], fill=False, **style))
+
+
+def _density_2d(ax, density, box_i, box_j) -> None:
+    """A 2D posterior histogram with its 68 % and 95 % highest-density contours."""
+    x = np.linspace(*box_i, density.shape[0] + 1)
+    y = np.linspace(*box_j, density.shape[1] + 1)
+    ax.pcolormesh(x, y, density.T, cmap="Greys", shading="flat")
+    levels = sorted(set(credible_levels(density)))
+    if len(levels) > 1 or levels[0] > 0:
+        xc, yc = 0.5 * (x[1:] + x[:-1]), 0.5 * (y[1:] + y[:-1])
+        contour = ax.contour(xc, yc, density.T, levels=levels, colors=["C0", "C1"][: len(levels)])
+        ax.clabel(contour, fmt={lv: f"{q:.0%}" for lv, q in zip(levels, CREDIBILITY[::-1])}, fontsize=8)
+
+
 def posteriors_2d(tree: RunTree, grid_point: int = 0):
-    """2D marginal posteriors of the last finished round (68 % and 95 % regions), with every
-    round's box and the true value."""
+    """2D marginal posteriors round by round (68 % and 95 % regions), each with the round's box
+    (dashed), the box it produced for the next round (dotted) and the true value (star)."""
+    config = load_config(tree)
+    rounds = [(entry, post) for entry, post in _rounds(tree, grid_point) if "density_2d" in post]
+    if not rounds:
+        return None
+    pairs = rounds[-1][1]["pairs"]
+    fig, axes = plt.subplots(len(rounds), len(pairs), figsize=(4.6 * len(pairs), 4.0 * len(rounds)), squeeze=False)
+    for row, (entry, post) in zip(axes, rounds):
+        for ax, (i, j), density in zip(row, pairs, post["density_2d"]):
+            fi, fj = config.POI_indices[i], config.POI_indices[j]
+            _density_2d(ax, density, post["box"][i], post["box"][j])
+            _box(ax, entry["bounds"], fi, fj, ls="--", lw=1.2, color="C2", label="box of this round")
+            _box(ax, entry["truncated_bounds"], fi, fj, ls=":", lw=1.5, color="C3", label="box of the next round")
+            ax.plot(config.table.obs[fi], config.table.obs[fj], "*", color="crimson", ms=12, label="truth")
+            ax.set_xlabel(_label(config, fi))
+            ax.set_ylabel(_label(config, fj))
+            ax.set_xlim(*config.table.initial_bounds[fi])
+            ax.set_ylim(*config.table.initial_bounds[fj])
+            ax.set_title(f"round {entry['round']}", fontsize=10)
+    axes[0][0].legend(fontsize=8, loc="best")
+    fig.suptitle("2D posteriors per round (68 %, 95 %)")
+    fig.tight_layout()
+    return fig
+
+
+def corner(tree: RunTree, grid_point: int = 0):
+    """Corner plot of the last round: 1D marginals on the diagonal, 2D marginals below it, on
+    the last round's box, with the true values."""
     config = load_config(tree)
     rounds = list(_rounds(tree, grid_point))
-    if not rounds or "density_2d" not in rounds[-1][1]:
+    if not rounds:
         return None
-    last, post = rounds[-1]
-    pairs = post["pairs"]
-    fig, axes = plt.subplots(1, len(pairs), figsize=(4.8 * len(pairs), 4.2), squeeze=False)
-    colors = plt.cm.viridis(np.linspace(0.0, 0.85, config.n_rounds))
-    box = post["box"]
-    for ax, (i, j), density in zip(axes[0], pairs, post["density_2d"]):
-        x = np.linspace(*box[i], density.shape[0] + 1)
-        y = np.linspace(*box[j], density.shape[1] + 1)
-        xc, yc = 0.5 * (x[1:] + x[:-1]), 0.5 * (y[1:] + y[:-1])
-        ax.pcolormesh(x, y, density.T, cmap="Greys", shading="flat")
-        levels = sorted(set(credible_levels(density)))
-        if len(levels) > 1 or levels[0] > 0:
-            contour = ax.contour(xc, yc, density.T, levels=levels, colors=["C0", "C1"][: len(levels)])
-            ax.clabel(contour, fmt={lv: f"{q:.0%}" for lv, q in zip(levels, CREDIBILITY[::-1])}, fontsize=8)
-        fi, fj = config.POI_indices[i], config.POI_indices[j]
-        for entry, _ in rounds:
-            b = np.array(entry["bounds"])
-            ax.add_patch(
-                Rectangle((b[fi][0], b[fj][0]), b[fi][1] - b[fi][0], b[fj][1] - b[fj][0],
-                          fill=False, ls="--", lw=1, color=colors[entry["round"]], label=f"box of round {entry['round']}")
-            )
-        ax.plot(config.table.obs[fi], config.table.obs[fj], "*", color="crimson", ms=12, label="truth")
-        ax.set_xlabel(_label(config, fi))
-        ax.set_ylabel(_label(config, fj))
-        ax.set_xlim(*config.table.initial_bounds[fi])
-        ax.set_ylim(*config.table.initial_bounds[fj])
-    axes[0][0].legend(fontsize=8, loc="best")
-    fig.suptitle(f"2D marginal posteriors of round {last['round']} (68 % and 95 % regions)")
+    entry, post = rounds[-1]
+    n = len(config.POI_indices)
+    fig, axes = plt.subplots(n, n, figsize=(2.8 * n + 1, 2.8 * n + 0.6), squeeze=False)
+    pairs = [tuple(p) for p in post["pairs"]] if "pairs" in post else []
+    box, truth = post["box"], post["truth"]
+    for a in range(n):
+        for b in range(n):
+            ax = axes[a][b]
+            if b > a:
+                ax.set_visible(False)
+                continue
+            if a == b and "density_1d" in post:
+                centres = 0.5 * (post["edges_1d"][a][1:] + post["edges_1d"][a][:-1])
+                ax.plot(centres, post["density_1d"][a], color="k")
+                ax.axvline(truth[a], color="crimson")
+                ax.set_yticks([])
+            elif a != b and (b, a) in pairs:
+                _density_2d(ax, post["density_2d"][pairs.index((b, a))], box[b], box[a])
+                ax.plot(truth[b], truth[a], "*", color="crimson", ms=10)
+                ax.set_ylim(*box[a])
+            ax.set_xlim(*box[b])
+            if a == n - 1:
+                ax.set_xlabel(_label(config, config.POI_indices[b]))
+            if b == 0 and a > 0:
+                ax.set_ylabel(_label(config, config.POI_indices[a]))
+    fig.suptitle(f"Round {entry['round']}: marginal posteriors on its box (red: truth)")
     fig.tight_layout()
     return fig
 
@@ -236,5 +278,159 @@ def training_curves(tree: RunTree, grid_point: int = 0):
         ax.set_ylabel("loss")
         ax.legend(fontsize=8)
     fig.suptitle("Training curves (loss relative to an untrained classifier)")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- validation (val_output/)
+
+
+def _grid(n: int, width: float = 3.8, height: float = 3.6):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+    return fig, axes[0]
+
+
+def coverage_zz(tree: RunTree, grid_point: int = 0):
+    """Empirical against nominal HPD coverage on swyft's z-score axis, per marginal, with the
+    1 sigma Jeffreys band: a calibrated posterior follows the diagonal, an overconfident one
+    falls below it."""
+    result = np.load(tree.validation_data("coverage", grid_point))
+    names = result["marginals"]
+    fig, axes = _grid(len(names))
+    for k, (ax, name) in enumerate(zip(axes, names)):
+        z = result["hpd_z_nominal"][k]
+        ax.fill_between(z, result["hpd_z_low"][k], result["hpd_z_high"][k], color="C0", alpha=0.3, lw=0)
+        defined = result["hpd_empirical"][k] < 1  # z is infinite once every truth is inside
+        ax.plot(z[defined], result["hpd_z_empirical"][k][defined], color="C0", label="empirical (1σ band)")
+        ax.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
+        for level in CREDIBILITY:
+            ax.axvline(np.interp(level, result["hpd_nominal"][k], z), color="grey", lw=0.6, ls="--")
+        ax.set_xlim(0, 3.5)
+        ax.set_ylim(0, 3.5)
+        ax.set_title(str(name))
+        ax.set_xlabel("nominal z (credibility)")
+        ax.set_ylabel("empirical z")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"HPD coverage, {result['masses'].shape[1]} coverage simulations never trained on"
+                 " (dashed: 68 % and 95 %)")
+    fig.tight_layout()
+    return fig
+
+
+def tarp(tree: RunTree, grid_point: int = 0):
+    """TARP expected coverage probability against credibility per marginal, for random and
+    data-dependent references, and the uninformative baseline (the prior), which must lie on the
+    diagonal."""
+    result = np.load(tree.validation_data("coverage", grid_point))
+    names = result["marginals"]
+    alpha = result["alpha"]
+    fig, axes = _grid(len(names))
+    for k, (ax, name) in enumerate(zip(axes, names)):
+        for r, reference in enumerate(result["reference_sets"]):
+            ax.fill_between(alpha, result["tarp_low"][r, k], result["tarp_high"][r, k], color=f"C{r}", alpha=0.25, lw=0)
+            ax.plot(alpha, result["tarp_ecp"][r, k], color=f"C{r}", label=f"{reference} references")
+        ax.plot(alpha, result["baseline_ecp"][k], "--", color="grey", label="uninformative (prior)")
+        ax.plot([0, 1], [0, 1], "k:", lw=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(str(name))
+        ax.set_xlabel("credibility α")
+        ax.set_ylabel("expected coverage")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("TARP (DRP) coverage with importance-weighted posterior draws")
+    fig.tight_layout()
+    return fig
+
+
+def _published_overlay(ax, config, fi: int, fj: int) -> bool:
+    """Draw the published exclusions on an (m, g) plane in the table's units; False if the pair
+    is not (m, g) in neV and 1e-11 GeV^-1."""
+    from alpswyft.limits import published_limits
+
+    pm, pg = config.table.free[fi], config.table.free[fj]
+    if (pm.name, pg.name) != ("m", "g") or "neV" not in pm.unit or "e-11" not in pg.unit:
+        return False
+    to_m = (lambda v: np.log10(np.maximum(v, 1e-30))) if pm.log else (lambda v: np.asarray(v, float))
+    to_g = (lambda v: np.log10(v)) if pg.log else (lambda v: np.asarray(v, float))
+    (xlo, xhi), (ylo, yhi) = ax.get_xlim(), ax.get_ylim()
+    for k, entry in enumerate(published_limits()):
+        color = ("magenta", "darkorange", "teal", "brown")[k % 4]
+        g_min = float(to_g(entry["g_min"]))
+        if entry["kind"] == "box":
+            m0, m1 = to_m(entry["m"])
+            ax.add_patch(Rectangle((m0, g_min), m1 - m0, max(yhi - g_min, 0), fill=False, hatch="//",
+                                   ec=color, lw=1.2, label=entry["label"]))
+        elif entry["kind"] == "point":
+            ax.annotate("", xy=(to_m(entry["m"]), g_min + 0.06 * (yhi - ylo)), xytext=(to_m(entry["m"]), g_min),
+                        arrowprops={"arrowstyle": "->", "color": color})
+            ax.plot(to_m(entry["m"]), g_min, "v", color=color, label=entry["label"])
+        else:
+            ax.axhline(g_min, color=color, ls="-.", lw=1.2, label=entry["label"] + " (excluded above)")
+    ax.set_xlim(xlo, xhi)
+    ax.set_ylim(ylo, yhi)
+    return True
+
+
+def expected_limits(tree: RunTree, grid_point: int = 0):
+    """Expected exclusion maps per prediction pair and credibility level: the fraction of mock
+    observations (POIs at their Obs. values) that exclude each cell, as the median expected limit
+    (solid) with its 1 and 2 sigma bands (filled), and published exclusions for comparison."""
+    from matplotlib.lines import Line2D
+
+    from alpswyft.limits import BAND_FRACTIONS
+
+    config = load_config(tree)
+    result = np.load(tree.validation_data("expected_limits", grid_point))
+    levels, pairs = result["levels"], result["pairs"]
+    fig, axes = plt.subplots(len(pairs), len(levels), figsize=(5.2 * len(levels), 4.6 * len(pairs)), squeeze=False)
+    band_colors = ["#f7f7f7", "#fee391", "#a1d99b", "#a1d99b", "#fee391", "#d9d9d9"]
+    for p, (i, j) in enumerate(pairs):
+        fi, fj = config.POI_indices[i], config.POI_indices[j]
+        ex, ey = result["edges_x"][p], result["edges_y"][p]
+        xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
+        for k, level in enumerate(levels):
+            ax = axes[p][k]
+            fraction = result["fraction"][p, k].T
+            ax.contourf(xc, yc, fraction, levels=[0, *BAND_FRACTIONS, 1], colors=band_colors, extend="neither")
+            median = ax.contour(xc, yc, fraction, levels=[0.5], colors="k", linewidths=1.8)
+            ax.clabel(median, fmt={0.5: "median"}, fontsize=8)
+            ax.set_xlim(ex[0], ex[-1])
+            ax.set_ylim(ey[0], ey[-1])
+            handles = [Line2D([], [], color="k", lw=1.8, label="median expected limit"),
+                       Rectangle((0, 0), 1, 1, color="#a1d99b", label="68 % band"),
+                       Rectangle((0, 0), 1, 1, color="#fee391", label="95 % band")]
+            if _published_overlay(ax, config, fi, fj):
+                handles += ax.get_legend_handles_labels()[0]
+            truth = result["truth"]
+            if ex[0] <= truth[i] <= ex[-1] and ey[0] <= truth[j] <= ey[-1]:
+                ax.plot(truth[i], truth[j], "*", color="crimson", ms=12)
+                handles.append(Line2D([], [], marker="*", color="crimson", ls="", ms=10, label="truth (Obs.)"))
+            ax.legend(handles=handles, fontsize=7, loc="lower left")
+            ax.set_title(f"excluded at {level:.0%} credibility")
+            ax.set_xlabel(_label(config, fi))
+            ax.set_ylabel(_label(config, fj))
+    fig.suptitle(f"Expected limits: exclusion frequency over {int(result['n'])} mock observations at the Obs. values")
+    fig.tight_layout()
+    return fig
+
+
+def false_exclusions(tree: RunTree, grid_point: int = 0):
+    """Fraction of mock observations in which the last round excludes a cell that round 0
+    (trained on the untruncated prior) does not exclude."""
+    config = load_config(tree)
+    result = np.load(tree.validation_data("expected_limits", grid_point))
+    levels, pairs = result["levels"], result["pairs"]
+    fig, axes = plt.subplots(len(pairs), len(levels), figsize=(5.0 * len(levels), 4.2 * len(pairs)), squeeze=False)
+    for p, (i, j) in enumerate(pairs):
+        fi, fj = config.POI_indices[i], config.POI_indices[j]
+        for k, level in enumerate(levels):
+            ax = axes[p][k]
+            mesh = ax.pcolormesh(result["edges_x"][p], result["edges_y"][p], result["false_fraction"][p, k].T,
+                                 cmap="Reds", vmin=0, vmax=max(0.05, float(result["false_fraction"][p].max())))
+            fig.colorbar(mesh, ax=ax, label="fraction of observations")
+            ax.set_title(f"false exclusions at {level:.0%}")
+            ax.set_xlabel(_label(config, fi))
+            ax.set_ylabel(_label(config, fj))
+    fig.suptitle("Cells excluded by the last round but not by round 0 (untruncated prior)")
     fig.tight_layout()
     return fig

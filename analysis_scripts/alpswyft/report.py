@@ -1,9 +1,9 @@
 """The analysis report: text summaries and the executed notebook of a run.
 
 The template ``analysis_scripts/notebooks/analysis_results.ipynb`` is executed with papermill
-against a run folder and saved there, with its outputs, as ``analysis_results.ipynb``; the figures
-also go to ``val_output/`` as PNG. It can be re-executed on its own:
-``python analysis_scripts/make_report.py <run folder>``.
+against a run folder and saved there, with its outputs, as ``analysis_results.ipynb`` and rendered
+to ``analysis_results.html``; the figures also go to ``val_output/`` as PNG. It can be re-executed
+on its own: ``python analysis_scripts/make_report.py <run folder> [--grid-point G]``.
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ def save_figure(fig, tree: RunTree, name: str) -> Path:
     return path
 
 
-def execute(tree: RunTree) -> Path:
-    """Execute the template against the run folder; a failing cell fails the report."""
+def execute(tree: RunTree, grid_point: int = 0) -> Path:
+    """Execute the template against the run folder for one grid point and render it to HTML; a
+    failing cell fails the report (the partly executed notebook is kept for inspection)."""
     import papermill
 
     if not tree.config.exists():
@@ -98,11 +99,67 @@ def execute(tree: RunTree) -> Path:
     papermill.execute_notebook(
         str(TEMPLATE),
         str(tree.notebook),
-        parameters={"run_dir": str(tree.root)},
+        parameters={"run_dir": str(tree.root), "grid_point": grid_point},
         cwd=str(tree.root),
         kernel_name="python3",
         progress_bar=False,
     )
     print(f"executed notebook: {tree.notebook}")
+    html = render_html(tree.notebook)
+    print(f"rendered to HTML: {html}")
     tree.mark_finished(notebook=tree.notebook.name)
     return tree.notebook
+
+
+def render_html(notebook: Path) -> Path:
+    """The executed notebook as a self-contained HTML page beside it (figures embedded)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    path = notebook.with_suffix(".html")
+    partial = path.with_suffix(".html.partial")
+    partial.write_text(body)
+    partial.replace(path)
+    return path
+
+
+def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
+    """The validation results of a grid point as text: HPD coverage at 68 % and 95 % with 1 sigma
+    bands, TARP KS p-values, expected-limit areas; or why there are none."""
+    path = tree.validation_summary(grid_point)
+    if not path.is_file():
+        return f"no validation results for grid point {grid_point} ({path.name} is missing)"
+    summary = read_json(path)
+    lines = []
+    coverage = summary["coverage"]
+    if coverage is None:
+        lines.append("coverage: none (n_sim_coverage = 0)")
+    else:
+        lines.append(f"coverage: {coverage['n_coverage']} simulations never trained on, "
+                     f"{coverage['n_draws']} posterior draws each")
+        lines.append(f"{'marginal':>12} {'HPD 68 %':>22} {'HPD 95 %':>22} {'TARP p (random, data)':>24} {'prior p':>8}")
+        for name, m in coverage["marginals"].items():
+            hpd = [f"{v['empirical']:.3f} [{v['band_1sigma'][0]:.3f}, {v['band_1sigma'][1]:.3f}]" for v in m["hpd"].values()]
+            tarp_p = ", ".join(f"{p:.2g}" for p in m["tarp_ks_pvalue"].values())
+            lines.append(f"{name:>12} {hpd[0]:>22} {hpd[1]:>22} {tarp_p:>24} {m['baseline_ks_pvalue']:>8.2g}")
+    limits = summary["expected_limits"]
+    if limits is None:
+        lines.append("expected limits: none (n_sim_explim = 0, no prediction_pairs or no 2D marginals)")
+    else:
+        lines.append(f"expected limits: {limits['n_explim']} mock observations, {limits['n_prior']} prior samples; "
+                     f"false exclusions against {limits['false_exclusions_against'] or 'nothing (one round)'}")
+        for pair, levels in limits["pairs"].items():
+            for level, v in levels.items():
+                truth = "" if v["truth_cell_excluded"] is None else f", truth's cell excluded in {v['truth_cell_excluded']:.1%}"
+                false = "" if v["false_exclusion_max"] is None else f", false exclusions up to {v['false_exclusion_max']:.1%} per cell"
+                lines.append(f"{pair:>12} at {float(level):.0%}: median excluded fraction of the plane "
+                             f"{v['excluded_area_median']:.3f}{truth}{false}")
+    return "\n".join(lines)
+
+
+def published_sources() -> str:
+    """The published exclusions drawn on the (m, g) expected-limit maps, with their sources."""
+    from alpswyft.limits import published_limits
+
+    return "\n".join(f"- {e['label']}: {e['statement']} ({e['reference']})" for e in published_limits())

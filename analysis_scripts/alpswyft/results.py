@@ -55,6 +55,13 @@ class RunTree:
     def posterior(self, round_: int, grid_point: int) -> Path:
         return self.posteriors / f"posterior_round_{round_}_gridpoint_{grid_point}.npz"
 
+    def validation_data(self, kind: str, grid_point: int) -> Path:
+        """``val_output/<kind>_gridpoint_<g>.npz``: coverage or expected_limits results."""
+        return self.val_output / f"{kind}_gridpoint_{grid_point}.npz"
+
+    def validation_summary(self, grid_point: int) -> Path:
+        return self.val_output / f"validation_gridpoint_{grid_point}.json"
+
     def mark_finished(self, **details) -> None:
         """Record that the trial in the folder finished (a re-run then starts a new trial)."""
         write_json(self.finished, {"trial": read_json(self.config)["trial"], **details})

@@ -42,6 +42,11 @@ class SpectrumSimulator:
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {"params": (len(self.table.free),), **self.model.shapes}
 
+    @property
+    def observed_nodes(self) -> list[str]:
+        """The nodes of an observation, the network's input (``data`` and what derives from it)."""
+        return [key for key in self.shapes if key not in ("params", "exp", "pgg")]
+
     def add_noise(self, exp: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``data`` and the nodes derived from it, for expected spectra ``exp`` (n, nbins)."""
         data = self.model.noise(exp, rng)

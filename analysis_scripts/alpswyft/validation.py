@@ -1,0 +1,276 @@
+"""The validation stage: calibration and expected limits of each grid point's last-round network.
+
+- Coverage: the last ``n_sim_coverage`` simulations of the last round's training store, which no
+  round ever trained on, are inferred against ``n_draws`` rows of the last round's prior bank
+  (``DRP_coverage_parameters``). Per 1D and 2D marginal: the HPD mass of the truth (swyft's z-z
+  coverage) and TARP's f against random and data-dependent references, with the uninformative
+  baseline (the prior itself, equal weights), which is calibrated by construction.
+- Expected limits: the ``n_sim_explim`` simulations at the Obs. POI values, inferred against the
+  whole prior bank with the 2D estimator only; exclusions per ``prediction_pairs`` plane on a
+  50 x 50 grid over the initial box, counted one observation at a time (:mod:`alpswyft.limits`).
+  With ``n_truncations`` > 0, the false exclusions are those the last round makes and round 0
+  (untruncated prior) does not.
+
+Results go to ``val_output/``: ``coverage_gridpoint_<g>.npz``, ``expected_limits_gridpoint_<g>.npz``,
+``validation_gridpoint_<g>.json`` (the summary, with the network's SHA-256 so that a re-run skips
+finished work) and the figures as PNG.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+
+from alpswyft.coverage import (
+    CREDIBILITY_GRID,
+    data_references,
+    empirical_coverage,
+    hpd_masses,
+    tarp_coverage,
+    tarp_fractions,
+    unit_cube,
+)
+from alpswyft.limits import LEVELS, ExclusionCounter
+from alpswyft.pipeline import load_config, load_record, simulator_for, store_requests, trained_network
+from alpswyft.results import RunTree, read_json, write_json
+from alpswyft.stores import read_store
+
+LIMIT_BINS = 50
+REFERENCE_SETS = ("random", "data")
+SUMMARY_LEVELS = (0.68, 0.95)
+
+
+def validate(tree: RunTree) -> None:
+    """Validate the last round of every grid point that finished it (skipping those already
+    validated with the same network)."""
+    config = load_config(tree)
+    record = load_record(tree, config)
+    last = config.n_truncations
+    points = [g for g in range(config.start_grid_test_at_count, len(config.grid)) if record.is_done(g, last)]
+    if not points:
+        print("no grid point has finished its last round: nothing to validate")
+        return
+    simulator = simulator_for(tree, config)
+    for g in points:
+        summary_path = tree.validation_summary(g)
+        digest = _network_digest(tree.network(last, g), config.hash)
+        if summary_path.is_file() and read_json(summary_path).get("network_sha256") == digest:
+            print(f"grid point {g}: already validated with this network ({summary_path.name})")
+            continue
+        print(f"\ngrid point {g}: validating {tree.network(last, g).relative_to(tree.root)}")
+        network = trained_network(tree, config, g, last, simulator)
+        summary = {"grid_point": g, "round": last, "network_sha256": digest}
+        summary["coverage"] = _coverage(tree, config, record, network, simulator, g)
+        summary["expected_limits"] = _expected_limits(tree, config, record, network, simulator, g)
+        _save_figures(tree, g, summary)
+        write_json(summary_path, summary)
+        print(f"grid point {g}: results in {tree.val_output.relative_to(tree.root)}/")
+
+
+def _network_digest(path, config_hash: str) -> str:
+    return hashlib.sha256(path.read_bytes() + config_hash.encode()).hexdigest()[:16]
+
+
+def marginals(config, network) -> list[tuple[str, tuple[int, ...], int, int]]:
+    """(name, POI positions, estimator index, column) of every marginal the network estimates,
+    1D first: the estimator outputs of :func:`~alpswyft.inference.logratios_for_features`."""
+    names = config.poi_names
+    out, estimator = [], 0
+    if network.estimator_1d is not None:
+        out += [(names[i], (i,), estimator, i) for i in range(len(names))]
+        estimator += 1
+    if network.estimator_2d is not None:
+        out += [(f"{names[i]}-{names[j]}", (i, j), estimator, k) for k, (i, j) in enumerate(network.pairs)]
+    return out
+
+
+class _Progress:
+    """One line at every tenth of a loop, readable in output.log."""
+
+    def __init__(self, title: str, total: int):
+        self.title, self.total, self.start = title, total, time.monotonic()
+        self.marks = {-(-k * total // 10) for k in range(1, 11)}  # ceil(k total / 10)
+
+    def __call__(self, done: int) -> None:
+        if done in self.marks:
+            print(f"  {self.title}: {done}/{self.total} ({time.monotonic() - self.start:.0f} s)", flush=True)
+
+
+def _coverage(tree, config, record, network, simulator, g) -> dict | None:
+    from alpswyft.inference import logratios_for_features, observation_features
+
+    if config.n_sim_coverage == 0:
+        print("n_sim_coverage = 0: no coverage simulations, no coverage test")
+        return None
+    last = config.n_truncations
+    box = record.bounds(g, last)
+    requests = store_requests(config, tree, g, last, box)
+    n_draws, n_coverage, start = config.coverage_draws
+    first = config.n_train_round(last) + start  # the coverage block follows the training rows
+    sims = read_store(requests["train"].path, ["params", *simulator.observed_nodes], first, first + n_coverage)
+    bank = read_store(requests["prior"].path, ["params"], 0, n_draws)["params"].astype(float)
+    poi = config.POI_indices
+    poi_box = box[poi]
+    bank_unit = unit_cube(bank[:, poi], poi_box)
+    truth_unit = unit_cube(sims["params"][:, poi].astype(float), poi_box)
+    params = np.concatenate([bank, sims["params"][:1]])  # the last row is replaced by each truth
+    features = observation_features(network, {k: sims[k] for k in simulator.observed_nodes})
+    margs = marginals(config, network)
+    rng = np.random.default_rng(config.sim_seed + 7919 * g)
+    references = {
+        "random": [rng.uniform(size=(n_coverage, len(m[1]))) for m in margs],
+        "data": [data_references(sims["data"], len(m[1]), rng) for m in margs],
+    }
+    masses = np.zeros((len(margs), n_coverage))
+    f = np.zeros((len(REFERENCE_SETS), len(margs), n_coverage))
+    f_baseline = np.zeros((len(margs), n_coverage))
+    print(f"coverage: {n_coverage} simulations (rows {first}..{first + n_coverage - 1} of "
+          f"{requests['train'].path.name}, never trained on) against {n_draws} posterior draws")
+    progress = _Progress("coverage simulations", n_coverage)
+    for i in range(n_coverage):
+        params[-1] = sims["params"][i]
+        out = logratios_for_features(network, features[i], params)
+        for k, (_, positions, estimator, column) in enumerate(margs):
+            logratios = out[estimator][:, column]
+            masses[k, i] = hpd_masses(logratios[-1:], logratios[None, :-1])[0]
+            weights = np.exp(logratios[:-1] - logratios[:-1].max())[None]
+            samples, truth = bank_unit[:, positions], truth_unit[i : i + 1, positions]
+            for r, name in enumerate(REFERENCE_SETS):
+                f[r, k, i] = tarp_fractions(samples, truth, references[name][k][i : i + 1], weights)[0]
+            f_baseline[k, i] = tarp_fractions(samples, truth, references["random"][k][i : i + 1])[0]
+        progress(i + 1)
+
+    curves = [empirical_coverage(m, CREDIBILITY_GRID) for m in masses]
+    tarps = [[tarp_coverage(f[r, k]) for k in range(len(margs))] for r in range(len(REFERENCE_SETS))]
+    baselines = [tarp_coverage(f_baseline[k]) for k in range(len(margs))]
+    np.savez(
+        tree.validation_data("coverage", g),
+        marginals=np.array([m[0] for m in margs]),
+        masses=masses,
+        reference_sets=np.array(REFERENCE_SETS),
+        tarp_f=f,
+        baseline_f=f_baseline,
+        **{f"hpd_{key}": np.array([c[key] for c in curves]) for key in curves[0] if key != "n"},
+        alpha=CREDIBILITY_GRID,
+        tarp_ecp=np.array([[t["ecp"] for t in row] for row in tarps]),
+        tarp_low=np.array([[t["low"] for t in row] for row in tarps]),
+        tarp_high=np.array([[t["high"] for t in row] for row in tarps]),
+        baseline_ecp=np.array([t["ecp"] for t in baselines]),
+    )
+    summary = {"n_coverage": n_coverage, "n_draws": n_draws, "marginals": {}}
+    for k, (name, *_rest) in enumerate(margs):
+        levels = empirical_coverage(masses[k], np.array(SUMMARY_LEVELS))
+        summary["marginals"][name] = {
+            "hpd": {
+                f"{c:g}": {"empirical": float(e), "band_1sigma": [float(lo), float(hi)]}
+                for c, e, lo, hi in zip(SUMMARY_LEVELS, levels["empirical"], levels["low"], levels["high"])
+            },
+            "tarp_ks_pvalue": {name_r: float(tarps[r][k]["ks_pvalue"]) for r, name_r in enumerate(REFERENCE_SETS)},
+            "baseline_ks_pvalue": float(baselines[k]["ks_pvalue"]),
+        }
+        hpd = summary["marginals"][name]["hpd"]
+        print(f"  {name:>12}: HPD coverage " + ", ".join(f"{c}: {v['empirical']:.3f}" for c, v in hpd.items())
+              + "; TARP KS p-value " + ", ".join(f"{r} {p:.2g}" for r, p in summary["marginals"][name]["tarp_ks_pvalue"].items()))
+    return summary
+
+
+def _expected_limits(tree, config, record, network, simulator, g) -> dict | None:
+    from alpswyft.inference import logratios_for_features, observation_features
+
+    if config.n_sim_explim == 0 or not config.prediction_pairs:
+        print("n_sim_explim = 0 or no prediction_pairs: no expected limits")
+        return None
+    if network.estimator_2d is None:
+        print("the network has no 2D marginals (single POI or restricted_posterior=1): no expected limits")
+        return None
+    last = config.n_truncations
+    requests = store_requests(config, tree, g, last, record.bounds(g, last))
+    sims = read_store(requests["explim"].path, simulator.observed_nodes)
+    bank = read_store(requests["prior"].path, ["params"])["params"]
+    columns = [network.pairs.index(tuple(pair)) for pair in config.prediction_pairs]
+    initial = np.array(record.data["initial_bounds"])[config.POI_indices]
+    counters = [
+        ExclusionCounter(np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1), LEVELS)
+        for i, j in config.prediction_pairs
+    ]
+    features = observation_features(network, sims)
+    reference = None
+    if last > 0 and tree.network(0, g).is_file():
+        reference = (
+            trained_network(tree, config, g, 0, simulator),
+            read_store(store_requests(config, tree, g, 0, record.bounds(g, 0))["prior"].path, ["params"])["params"],
+        )
+        reference_features = observation_features(reference[0], sims)
+    n = len(features)
+    print(f"expected limits: {n} simulations at the Obs. POI values against {len(bank)} prior samples"
+          + (", false exclusions against round 0" if reference else ""))
+    poi = config.POI_indices
+    progress = _Progress("expected-limit simulations", n)
+    for s in range(n):
+        out = logratios_for_features(network, features[s], bank, with_1d=False)[0]
+        if reference is not None:
+            out_reference = logratios_for_features(reference[0], reference_features[s], reference[1], with_1d=False)[0]
+        for counter, (i, j), column in zip(counters, config.prediction_pairs, columns):
+            excluded = counter.excluded(bank[:, poi[i]], bank[:, poi[j]], out[:, column])
+            excluded_reference = None
+            if reference is not None:
+                excluded_reference = counter.excluded(reference[1][:, poi[i]], reference[1][:, poi[j]],
+                                                      out_reference[:, column])
+            counter.add(excluded, excluded_reference)
+        progress(s + 1)
+
+    names = config.poi_names
+    truth = config.table.obs[poi]
+    np.savez(
+        tree.validation_data("expected_limits", g),
+        pairs=np.array(config.prediction_pairs),
+        pair_names=np.array([[names[i], names[j]] for i, j in config.prediction_pairs]),
+        levels=np.array(LEVELS),
+        edges_x=np.array([c.edges_x for c in counters]),
+        edges_y=np.array([c.edges_y for c in counters]),
+        fraction=np.array([c.fraction for c in counters]),
+        false_fraction=np.array([c.false_fraction for c in counters]),
+        excluded_area=np.array([c.areas for c in counters]),
+        truth=truth,
+        n=np.array(n),
+        with_reference=np.array(reference is not None),
+    )
+    summary = {"n_explim": n, "n_prior": len(bank), "false_exclusions_against": "round 0" if reference else None,
+               "pairs": {}}
+    for counter, (i, j) in zip(counters, config.prediction_pairs):
+        areas = np.array(counter.areas)
+        cell = counter.cell_of((truth[i], truth[j]))
+        entry = {}
+        for k, level in enumerate(LEVELS):
+            entry[f"{level:g}"] = {
+                "excluded_area_median": float(np.median(areas[:, k])),
+                "excluded_area_band_68": [float(q) for q in np.quantile(areas[:, k], [0.16, 0.84])],
+                "truth_cell_excluded": None if cell is None else float(counter.fraction[k][cell]),
+                "false_exclusion_max": float(counter.false_fraction[k].max()) if reference else None,
+                "false_exclusion_area": float(np.mean(counter.false_fraction[k] > 0)) if reference else None,
+            }
+        summary["pairs"][f"{names[i]}-{names[j]}"] = entry
+        print(f"  {names[i]}-{names[j]}: median excluded fraction of the plane "
+              + ", ".join(f"{lv}: {v['excluded_area_median']:.3f}" for lv, v in entry.items()))
+    return summary
+
+
+def _save_figures(tree: RunTree, g: int, summary: dict) -> None:
+    import matplotlib.pyplot as plt
+
+    from alpswyft import plots
+    from alpswyft.report import save_figure
+
+    figures = {}
+    if summary["coverage"] is not None:
+        figures["coverage_zz"] = plots.coverage_zz(tree, g)
+        figures["tarp"] = plots.tarp(tree, g)
+    if summary["expected_limits"] is not None:
+        figures["expected_limits"] = plots.expected_limits(tree, g)
+        if summary["expected_limits"]["false_exclusions_against"]:
+            figures["false_exclusions"] = plots.false_exclusions(tree, g)
+    for name, fig in figures.items():
+        save_figure(fig, tree, f"{name}_gridpoint_{g}")
+        plt.close(fig)

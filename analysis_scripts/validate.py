@@ -1,0 +1,8 @@
+#!/usr/bin/env python
+"""Validation stage: coverage (HPD, TARP) and expected limits of each grid point's last round."""
+
+from alpswyft import cli
+from alpswyft.validation import validate
+
+args = cli.stage_parser(__doc__).parse_args()
+cli.run(validate, cli.tree(args.run_dir))

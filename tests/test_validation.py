@@ -1,0 +1,96 @@
+"""The validation stage on a trained toy_line run: coverage simulations never trained on, TARP with
+its uninformative baseline, expected limits and false exclusions, the files in val_output/, and
+the report notebook executed against the run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from alpswyft.pipeline import load_config
+from alpswyft.stores import read_store, store_name
+from alpswyft.validation import validate
+from conftest import configure_in_process, run_rounds, toy_variables
+
+pytestmark = pytest.mark.slow
+
+N_COVERAGE, N_EXPLIM, N_DRAWS = 300, 40, 5000
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    monkeypatch = pytest.MonkeyPatch()
+    variables = toy_variables(
+        n_prior_samples="20_000", max_epochs="40", obs_seed="1", n_sim_coverage=str(N_COVERAGE),
+        n_sim_explim=str(N_EXPLIM), DRP_coverage_parameters=f"{N_DRAWS}, {N_COVERAGE}, 0, 0, 1",
+    )
+    tree = configure_in_process(tmp_path_factory.mktemp("validation"), monkeypatch, variables)
+    run_rounds(tree, finish=False)
+    monkeypatch.undo()
+    validate(tree)
+    return tree
+
+
+def test_coverage_uses_only_simulations_never_trained_on(validated):
+    tree = validated
+    config = load_config(tree)
+    result = np.load(tree.validation_data("coverage", 0))
+    assert list(result["marginals"]) == ["a", "b", "a-b"] and result["masses"].shape == (3, N_COVERAGE)
+    store = tree.stores / store_name("train", 1, 0)
+    params = read_store(store, ["params"])["params"]
+    assert len(params) == config.n_train_round(1) + N_COVERAGE  # the coverage block is the store's tail
+    summary = json.loads(tree.validation_summary(0).read_text())
+    assert summary["coverage"]["n_coverage"] == N_COVERAGE and summary["coverage"]["n_draws"] == N_DRAWS
+
+
+def test_trained_network_is_roughly_calibrated(validated):
+    """2400 training samples give a network within a few binomial errors of nominal (the exact
+    posterior's calibration is tested in test_coverage.py); the prior baseline is calibrated by
+    construction and must pass TARP."""
+    summary = json.loads(validated.validation_summary(0).read_text())
+    for name, marginal in summary["coverage"]["marginals"].items():
+        for level, value in marginal["hpd"].items():
+            assert abs(value["empirical"] - float(level)) < 0.1, (name, level, value)
+        assert marginal["baseline_ks_pvalue"] > 0.01, name
+    result = np.load(validated.validation_data("coverage", 0))
+    assert result["tarp_f"].shape == (2, 3, N_COVERAGE) and np.all((0 <= result["tarp_f"]) & (result["tarp_f"] <= 1))
+
+
+def test_expected_limits_exclude_far_from_the_truth(validated):
+    tree = validated
+    result = np.load(tree.validation_data("expected_limits", 0))
+    assert result["fraction"].shape == (1, 2, 50, 50) and int(result["n"]) == N_EXPLIM
+    assert bool(result["with_reference"])  # two rounds: false exclusions against round 0
+    fraction_68, fraction_95 = result["fraction"][0]
+    assert np.all(fraction_68 >= fraction_95)  # a 95 % region contains the 68 % one
+    assert fraction_95[0, 0] == 1 and fraction_95[-1, -1] == 1  # the corners of [-3, 3]^2, many sigma away
+    summary = json.loads(tree.validation_summary(0).read_text())["expected_limits"]["pairs"]["a-b"]
+    assert summary["0.95"]["truth_cell_excluded"] < 0.25
+    assert summary["0.68"]["excluded_area_median"] > summary["0.95"]["excluded_area_median"]
+    assert result["excluded_area"].shape == (1, N_EXPLIM, 2)
+
+
+def test_figures_and_a_second_call_skips(validated, capsys):
+    tree = validated
+    for name in ("coverage_zz", "tarp", "expected_limits", "false_exclusions"):
+        assert (tree.val_output / f"{name}_gridpoint_0.png").stat().st_size > 10_000
+    before = tree.validation_summary(0).stat().st_mtime_ns
+    validate(tree)
+    assert "already validated with this network" in capsys.readouterr().out
+    assert tree.validation_summary(0).stat().st_mtime_ns == before
+
+
+def test_report_notebook_executes_and_renders(validated):
+    from alpswyft.report import execute
+
+    tree = validated
+    execute(tree)
+    notebook = json.loads(tree.notebook.read_text())
+    outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    text = "".join("".join(o.get("text", "")) for o in outputs)
+    for expected in ("HPD 68 %", "expected limits: 40 mock observations", "arXiv:1603.06978"):
+        assert expected in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 9
+    assert tree.notebook.with_suffix(".html").stat().st_size > 100_000
+    assert (tree.root / "trial_finished.json").is_file()
