@@ -18,6 +18,9 @@ One module per concern:
 - :mod:`alpswyft.networks`, :mod:`alpswyft.training`, :mod:`alpswyft.inference` and
   :mod:`alpswyft.truncation` do one round of truncated marginal neural ratio estimation
   (:mod:`alpswyft.compat` fixes swyft 0.4.5's slow channelized layer);
+- :mod:`alpswyft.coverage` (HPD and TARP coverage) and :mod:`alpswyft.limits` (expected limits,
+  published limits) hold the validation statistics; :mod:`alpswyft.validation` is the stage that
+  applies them to a run's last round;
 - :mod:`alpswyft.results` owns the results tree and the trials;
 - :mod:`alpswyft.plots` and :mod:`alpswyft.report` draw the figures and execute the notebook.
 """

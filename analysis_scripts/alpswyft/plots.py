@@ -363,7 +363,7 @@ def _published_overlay(ax, config, fi: int, fj: int) -> bool:
         elif entry["kind"] == "point":
             ax.annotate("", xy=(to_m(entry["m"]), g_min + 0.06 * (yhi - ylo)), xytext=(to_m(entry["m"]), g_min),
                         arrowprops={"arrowstyle": "->", "color": color})
-            ax.plot(to_m(entry["m"]), g_min, "v", color=color, label=entry["label"])
+            ax.plot(to_m(entry["m"]), g_min, "o", color=color, label=entry["label"] + " (excluded above)")
         else:
             ax.axhline(g_min, color=color, ls="-.", lw=1.2, label=entry["label"] + " (excluded above)")
     ax.set_xlim(xlo, xhi)

@@ -138,6 +138,6 @@ def train_network(network, simulator, samples: dict, log_dir, name: str, seed: i
         "samples_per_second": round(trainer.current_epoch * n_train / max(seconds, 1e-9), 1),
         "n_train": n_train,
         "n_validation": len(samples["params"]) - n_train,
-        "device": str(network.device),
+        "device": str(trainer.strategy.root_device),  # Lightning moves the network back to the CPU
     }
     return network, figures
