@@ -20,17 +20,23 @@ from alpswyft.coverage import (
 N_OBS, N_BANK = 1000, 4000
 
 
-def exact_marginal_logratios(width_factor: float = 1.0):
-    """1D marginal log-likelihood of a for N_OBS toy_line observations (truths from the flat prior
-    on [-3, 3]^2), at the truths and on a prior bank; ``width_factor`` < 1 makes it overconfident."""
-    rng = np.random.default_rng(0)
-    model = ToyLine(-1, 1, 50)
-    design = model.design_matrix()
+def toy_observations(seed: int):
+    """N_OBS toy_line observations with truths from the flat prior on [-3, 3]^2, a prior bank of
+    N_BANK samples, and each observation's exact posterior mean and (shared) covariance."""
+    rng = np.random.default_rng(seed)
+    design = ToyLine(-1, 1, 50).design_matrix()
     truths = rng.uniform(-3, 3, (N_OBS, 2))
     bank = rng.uniform(-3, 3, (N_BANK, 2))
     data = truths @ design.T + rng.standard_normal((N_OBS, 50))
     _, covariance = linear_gaussian_posterior(design, data[0], 1.0)
     means = np.array([linear_gaussian_posterior(design, y, 1.0)[0] for y in data])
+    return truths, bank, data, means, covariance
+
+
+def exact_marginal_logratios(width_factor: float = 1.0):
+    """1D marginal log-likelihood of a, at the truths and on the prior bank; ``width_factor`` < 1
+    makes it overconfident."""
+    truths, bank, _, means, covariance = toy_observations(0)
     sigma = np.sqrt(covariance[0, 0]) * width_factor
     at_truth = -0.5 * ((truths[:, 0] - means[:, 0]) / sigma) ** 2
     on_bank = -0.5 * ((bank[None, :, 0] - means[:, None, 0]) / sigma) ** 2
@@ -64,15 +70,8 @@ def test_overconfident_posterior_fails_the_check():
 def exact_joint_posterior(width_factor: float = 1.0):
     """Truths, data, the prior bank and each observation's importance weights under the exact
     joint posterior of (a, b); ``width_factor`` scales the posterior's standard deviations."""
-    rng = np.random.default_rng(1)
-    model = ToyLine(-1, 1, 50)
-    design = model.design_matrix()
-    truths = rng.uniform(-3, 3, (N_OBS, 2))
-    bank = rng.uniform(-3, 3, (N_BANK, 2))
-    data = truths @ design.T + rng.standard_normal((N_OBS, 50))
-    _, covariance = linear_gaussian_posterior(design, data[0], 1.0)
+    truths, bank, data, means, covariance = toy_observations(1)
     precision = np.linalg.inv(covariance * width_factor**2)
-    means = np.array([linear_gaussian_posterior(design, y, 1.0)[0] for y in data])
     delta = bank[None] - means[:, None]
     logweights = -0.5 * np.einsum("nki,ij,nkj->nk", delta, precision, delta)
     weights = np.exp(logweights - logweights.max(axis=1, keepdims=True))

@@ -147,6 +147,7 @@ def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
     assert "the previous trial is in archive/trial__0" in log
     assert "train=0: no round is simulated or trained" in log and "=== training" not in log
     assert "use_old_truncations: continuing from" in log
+    assert "grid point 0: this trial holds no network of round 2" in log  # validation says why it skips
     record = json.loads((run_dir / "truncation_record.json").read_text())
     assert all(len(point["rounds"]) == 3 for point in record["grid_points"].values())
 

@@ -94,3 +94,22 @@ def test_report_notebook_executes_and_renders(validated):
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 9
     assert tree.notebook.with_suffix(".html").stat().st_size > 100_000
     assert (tree.root / "trial_finished.json").is_file()
+
+
+def test_single_poi_network_other_than_the_first(tmp_path, monkeypatch, capsys):
+    """POI_indices=1 alone: a 1D-only network on the second free parameter; coverage and TARP work
+    on it, expected limits say why there are none."""
+    variables = toy_variables(
+        POI_indices="1", n_truncations="0", n_sim_train="1_000", n_prior_samples="5_000", max_epochs="10",
+        n_sim_coverage="100", n_sim_explim="10",
+    )
+    tree = configure_in_process(tmp_path, monkeypatch, variables)
+    run_rounds(tree, finish=False)
+    validate(tree)
+    assert "prediction_pairs is empty (with a single POI there is no plane): no expected limits" in capsys.readouterr().out
+    summary = json.loads(tree.validation_summary(0).read_text())
+    assert list(summary["coverage"]["marginals"]) == ["b"] and summary["expected_limits"] is None
+    result = np.load(tree.validation_data("coverage", 0))
+    assert result["tarp_f"].shape == (2, 1, 100)
+    assert (tree.val_output / "tarp_gridpoint_0.png").is_file()
+    assert not tree.validation_data("expected_limits", 0).exists()

@@ -54,6 +54,10 @@ def validate(tree: RunTree) -> None:
         return
     simulator = simulator_for(tree, config)
     for g in points:
+        if not tree.network(last, g).is_file():  # e.g. train=0 with a record from an earlier trial
+            print(f"grid point {g}: this trial holds no network of round {last} "
+                  f"({tree.network(last, g).name}): not validated")
+            continue
         summary_path = tree.validation_summary(g)
         digest = _network_digest(tree.network(last, g), config.hash)
         if summary_path.is_file() and read_json(summary_path).get("network_sha256") == digest:
@@ -179,11 +183,14 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
 def _expected_limits(tree, config, record, network, simulator, g) -> dict | None:
     from alpswyft.inference import logratios_for_features, observation_features
 
-    if config.n_sim_explim == 0 or not config.prediction_pairs:
-        print("n_sim_explim = 0 or no prediction_pairs: no expected limits")
-        return None
-    if network.estimator_2d is None:
-        print("the network has no 2D marginals (single POI or restricted_posterior=1): no expected limits")
+    why_not = (
+        "n_sim_explim = 0" if config.n_sim_explim == 0
+        else "prediction_pairs is empty (with a single POI there is no plane)" if not config.prediction_pairs
+        else "the network has no 2D marginals (restricted_posterior=1)" if network.estimator_2d is None
+        else None
+    )
+    if why_not:
+        print(f"{why_not}: no expected limits")
         return None
     last = config.n_truncations
     requests = store_requests(config, tree, g, last, record.bounds(g, last))
