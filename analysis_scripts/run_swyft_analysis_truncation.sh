@@ -21,9 +21,20 @@ repo_dir=$(dirname "$scripts_dir")
 results_parent_dir=$(realpath -m "${results_parent_dir:-$(dirname "$run_script")/analysis_results}")
 run_dir=$results_parent_dir/${run_name:?run_name is not set in $run_script}
 
+mkdir -p "$results_parent_dir"
+
+# One run per run_name at a time. The kernel releases the lock when this process and its stages
+# end, however they end, so a killed run leaves no stale lock behind.
+lock_file=$results_parent_dir/.$run_name.lock
+exec 8>>"$lock_file"
+if ! flock -n 8; then
+    echo "ERROR: run '$run_name' is already running ($(<"$lock_file")); wait for it to finish, or use another run_name." >&2
+    exit 1
+fi
+echo "pid $$ on $(hostname), started $(date '+%Y-%m-%d %H:%M:%S'), run script $run_script" >"$lock_file"
+
 # Log from the first line: to a file next to the run folders, which the configuration stage moves
 # into the new trial as output.log (a rename, so this tee keeps writing to it).
-mkdir -p "$results_parent_dir"
 early_log=$(mktemp "$results_parent_dir/.${run_name}.starting.XXXXXX.log")
 exec > >(trap '' TERM INT; exec tee -a "$early_log") 2>&1  # tee ignores interrupts: it logs them
 tee_pid=$!
@@ -36,6 +47,7 @@ on_exit() {
         echo "FAILED: stage '$stage_name' (exit status $status). See $(log_hint)."
     fi
     rm -f "$early_log"  # still here only if the configuration stage did not take it over
+    rm -f "$lock_file"  # tidy; the lock itself goes with the descriptor
     exec >&- 2>&-
     wait "$tee_pid" 2>/dev/null || true
     exit "$status"

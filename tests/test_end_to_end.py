@@ -4,6 +4,7 @@ rates x 2 dropouts) with 3 rounds on a reduced toy_line configuration and on a r
 import json
 import os
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -202,7 +203,6 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
     """kill -9 of the whole run during simulation, then the same command: the run finishes and
     its store equals one simulated without interruption."""
     import signal
-    import time
 
     from conftest import RUN_SH
 
@@ -227,6 +227,7 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
 
     written = int(zarr.open_group(str(store))["meta/sim_status"][:].sum())
     assert 0 < written < 400, written
+    assert (tmp_path / "analysis_results" / ".killed.lock").exists()  # left behind, but no longer held
 
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
@@ -250,3 +251,24 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
         np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])
 
 
+
+
+def test_a_second_run_of_the_same_name_is_refused_while_the_first_runs(tmp_path):
+    script = write_run_script(tmp_path, run_name="locked", n_sim_train="1_000", n_prior_samples="5_000",
+                              max_epochs="5", n_truncations="0", n_sim_coverage="0", n_sim_explim="0")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    first = subprocess.Popen([str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "analysis_results" / "locked" / "output.log"
+    for _ in range(600):
+        if log.exists() and "=== rounds" in log.read_text():
+            break
+        time.sleep(0.5)
+    second = run(script, cwd=tmp_path)
+    output, _ = first.communicate(timeout=600)
+    assert second.returncode == 1
+    assert "ERROR: run 'locked' is already running (pid " in second.stderr
+    assert first.returncode == 0, output[-3000:]
+    assert "already running" not in log.read_text()  # the refused run wrote nothing into the first's folder
+    assert json.loads((log.parent / "config.json").read_text())["trial"] == 0
+    assert not (tmp_path / "analysis_results" / ".locked.lock").exists()

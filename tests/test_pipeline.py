@@ -160,3 +160,12 @@ def test_networks_that_do_not_fit_stop_the_configuration(tmp_path, monkeypatch, 
     with pytest.raises(ConfigError, match=rf"architecture = .*{message}"):
         configure_here(tmp_path, monkeypatch, **overrides)
     assert not (tmp_path / "analysis_results").exists()
+
+
+def test_a_full_disk_is_refused_before_anything_is_simulated(tmp_path, monkeypatch):
+    tree = configure_in_process(tmp_path, monkeypatch, toy_variables(n_sim_train="1_000", n_prior_samples="5_000"))
+    usage = shutil.disk_usage(tree.root)
+    monkeypatch.setattr("alpswyft.stores.shutil.disk_usage", lambda _: usage._replace(free=50_000_000))
+    with pytest.raises(PipelineError, match=r"not enough disk space for the stores store, store_prior: they need up to 0\.00 GB"):
+        simulate_round(tree, 0, 0)
+    assert not any(tree.stores.iterdir())

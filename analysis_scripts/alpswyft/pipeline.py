@@ -23,7 +23,16 @@ from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.physics import MODELS
 from alpswyft.results import RunTree, read_json, write_json
 from alpswyft.runscript import read_run_script
-from alpswyft.stores import StoreRequest, check_store, chunk_length, fill_store, read_store, store_name, zarr_group
+from alpswyft.stores import (
+    StoreRequest,
+    check_disk_space,
+    check_store,
+    chunk_length,
+    fill_store,
+    read_store,
+    store_name,
+    zarr_group,
+)
 from alpswyft.truncation import TruncationRecord
 
 CONFIG_FORMAT = "alpswyft.config/1"
@@ -295,7 +304,11 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
     bounds = load_record(tree, config).bounds(grid_point, round_)
     simulator = simulator_for(tree, config)
     _print_box(config, bounds, f"round {round_} simulates in")
-    for kind, request in store_requests(config, tree, grid_point, round_, bounds).items():
+    requests = store_requests(config, tree, grid_point, round_, bounds)
+    if config.simulate:
+        to_fill = [r for r in requests.values() if r.path.is_relative_to(tree.stores)]
+        check_disk_space(to_fill, simulator.shapes, tree.stores)
+    for kind, request in requests.items():
         if not config.simulate:
             try:
                 check_store(request)

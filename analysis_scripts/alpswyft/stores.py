@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +121,30 @@ def open_store(request: StoreRequest, shapes: dict[str, tuple[int, ...]], chunk:
     root["data"].attrs["chunk_size"] = chunk  # swyft.ZarrStore reads this
     root.attrs.update(request.attrs)
     return root
+
+
+def bytes_to_write(request: StoreRequest, shapes: dict[str, tuple[int, ...]]) -> int:
+    """Upper estimate (uncompressed float32 plus status) of what filling ``request`` still writes."""
+    if request.kind == "prior":
+        shapes = {"params": shapes["params"]}
+    per_sample = 4 * sum(math.prod(shape) for shape in shapes.values()) + 4
+    left = missing(zarr.open_group(str(request.path), mode="r")) if (request.path / ".zgroup").exists() else request.n
+    return left * per_sample
+
+
+def check_disk_space(requests: list[StoreRequest], shapes: dict[str, tuple[int, ...]], folder: Path) -> None:
+    """Refuse to start simulating when ``folder``'s disk cannot hold what ``requests`` will write
+    (with 10 % and 100 MB to spare)."""
+    needed = sum(bytes_to_write(request, shapes) for request in requests)
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needed * 1.1 + 100e6 > free:
+        names = ", ".join(request.path.name for request in requests)
+        raise PipelineError(
+            f"not enough disk space for the stores {names}: they need up to {needed / 1e9:.2f} GB "
+            f"(uncompressed estimate) in {folder}, which has {free / 1e9:.2f} GB free. Free some space, "
+            "or set results_parent_dir to a larger disk (use_old_sims can import stores from elsewhere)."
+        )
 
 
 def missing(root: zarr.Group) -> int:
