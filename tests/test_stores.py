@@ -75,3 +75,21 @@ def test_prior_store_holds_parameters_in_box(tmp_path, config):
     assert params[:, 0].min() >= 0 and params[:, 0].max() <= 1
     assert params[:, 1].min() >= -2 and params[:, 1].max() <= -1
     assert set(zarr.open_group(str(tmp_path / "p"))["data"].array_keys()) == {"params"}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "deleted"])
+def test_a_damaged_chunk_is_found_and_simulated_again(tmp_path, config, damage, capsys):
+    simulator = SpectrumSimulator(config)
+    whole = fill_store(request_for(tmp_path / "a", config), simulator, n_jobs=2)
+    fill_store(request_for(tmp_path / "b", config), simulator, n_jobs=2)
+    chunk_file = tmp_path / "b" / "data" / "exp" / "1.0"
+    if damage == "truncated":
+        chunk_file.write_bytes(chunk_file.read_bytes()[:100])
+        with pytest.raises(PipelineError, match="has a damaged chunk .* Run the same command again"):
+            read_store(tmp_path / "b", ["exp"])
+    else:
+        chunk_file.unlink()  # zarr alone would read zeros here
+    repaired = fill_store(request_for(tmp_path / "b", config), simulator, n_jobs=1)
+    assert "chunk 1 (samples 313..625) is damaged" in capsys.readouterr().out
+    for key in ("params", "exp", "data"):
+        np.testing.assert_array_equal(whole[f"data/{key}"][:], repaired[f"data/{key}"][:])

@@ -326,10 +326,10 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
 
 def _simulate_on_slurm(config, tree, request, simulator, grid_point, round_, kind) -> None:
     from alpswyft import slurm
-    from alpswyft.stores import chunk_slices, open_store
+    from alpswyft.stores import chunk_slices, open_for_filling
 
     shapes = simulator.shapes if kind != "prior" else {"params": simulator.shapes["params"]}
-    root = open_store(request, shapes, chunk_length(request.n, config.n_jobs_sim))
+    root = open_for_filling(request, shapes, chunk_length(request.n, config.n_jobs_sim))
     chunks = chunk_slices(root)
     script = Path(__file__).resolve().parents[1] / "simulate_batch.py"
     commands = [

@@ -198,8 +198,42 @@ def fill_store(request: StoreRequest, simulator, n_jobs: int) -> zarr.Group:
         lock.release()
 
 
+def damaged_chunks(path: Path, root: zarr.Group) -> list[int]:
+    """Chunks whose status says written but whose data cannot be read back: a chunk file missing
+    (zarr would silently read zeros) or truncated/corrupt (it fails to decode)."""
+    status = root["meta/sim_status"][:]
+    damaged = []
+    for i, (lo, hi) in enumerate(chunk_slices(root)):
+        if not np.all(status[lo:hi] == 1):
+            continue
+        for name, array in root["data"].arrays():
+            key = ".".join([str(i)] + ["0"] * (array.ndim - 1))
+            try:
+                if not (path / "data" / name / key).is_file():
+                    raise FileNotFoundError(key)
+                array[lo:hi]
+            except Exception:  # noqa: BLE001 - any decoding failure means the chunk must be redone
+                damaged.append(i)
+                break
+    return damaged
+
+
+def open_for_filling(request: StoreRequest, shapes: dict, chunk: int) -> zarr.Group:
+    """:func:`open_store`, and for a store that already existed the damaged chunks marked unwritten,
+    so that filling simulates them again."""
+    existed = (request.path / ".zgroup").exists()
+    root = open_store(request, shapes, chunk)
+    if existed:
+        slices = chunk_slices(root)
+        for i in damaged_chunks(request.path, root):
+            print(f"{request.path.name}: chunk {i} (samples {slices[i][0]}..{slices[i][1] - 1}) is damaged "
+                  "(a missing or unreadable file): it is simulated again")
+            root["meta/sim_status"][slices[i][0] : slices[i][1]] = 0
+    return root
+
+
 def _fill(request: StoreRequest, simulator, shapes: dict, n_jobs: int) -> zarr.Group:
-    root = open_store(request, shapes, chunk_length(request.n, n_jobs))
+    root = open_for_filling(request, shapes, chunk_length(request.n, n_jobs))
     status = root["meta/sim_status"][:]
     todo = [(lo, hi, i) for i, (lo, hi) in enumerate(chunk_slices(root)) if not np.all(status[lo:hi] == 1)]
     if not todo:
@@ -232,4 +266,10 @@ def read_store(path: Path, keys: list[str], start: int = 0, stop: int | None = N
             f"The store {path} is incomplete: {left} of {root['meta/sim_status'].shape[0]} "
             "simulations are missing. Run the same command again to simulate them."
         )
-    return {key: root[f"data/{key}"][start:stop] for key in keys}
+    try:
+        return {key: root[f"data/{key}"][start:stop] for key in keys}
+    except Exception as error:  # noqa: BLE001 - a decoding failure of a damaged chunk file
+        raise PipelineError(
+            f"The store {path} has a damaged chunk ({type(error).__name__}: {error}). Run the same command "
+            "again: the simulation stage finds damaged chunks and simulates them again."
+        ) from None
