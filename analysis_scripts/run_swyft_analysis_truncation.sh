@@ -2,7 +2,9 @@
 # ALP inference with truncated marginal neural ratio estimation (swyft 0.4.5): the orchestrator.
 #
 # Usage: run_swyft_analysis_truncation.sh RUN_SCRIPT
-#   Called by the last line of a run script (cluster_runs/run.sh), which exports its variables.
+#   Called by the last line of a run script (cluster_runs/run.sh), which exports its variables;
+#   or directly with a run script written for the original pipeline (see README, "Run scripts of
+#   the original pipeline").
 #
 # Stages, in order; the first that fails stops the run with its name and the log's path:
 #   environment    create or reuse .venv (environments/bootstrap.sh)
@@ -18,6 +20,13 @@ set -Eeuo pipefail
 run_script=$(realpath "${1:?usage: $0 RUN_SCRIPT}")
 scripts_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_dir=$(dirname "$scripts_dir")
+if [[ -z ${run_name:-} ]]; then
+    # A run script that exports nothing (one written for the original pipeline, given here
+    # directly): its variables are evaluated without its Execution block and exported.
+    "$repo_dir/environments/bootstrap.sh"
+    exports=$("$repo_dir/.venv/bin/python" -m alpswyft.runscript --exports "$run_script")
+    eval "$exports"
+fi
 results_parent_dir=$(realpath -m "${results_parent_dir:-$(dirname "$run_script")/analysis_results}")
 run_dir=$results_parent_dir/${run_name:?run_name is not set in $run_script}
 

@@ -158,3 +158,23 @@ def test_drp_coverage_parameters_both_forms(variables, value, rows):
 def test_draw_drp_is_accepted_with_a_note(variables):
     _, warnings = load_run_config({**variables, "draw_DRP": "1"})
     assert any("draw_DRP=1" in w for w in warnings)
+
+
+def test_forms_of_the_original_run_scripts(variables):
+    config, warnings = load_run_config(
+        {**variables, "n_sim_train": "3_000=int", "use_old_net": "0=int", "emin": "-1=float",
+         "arg": "config_file=run.sh;run_name=unit;n_sim_train=3_000=int;use_old_net=0=int"}
+    )
+    assert config.n_sim_train == [3000] and config.use_old_net == "0" and config.emin == -1.0
+    assert "n_sim_train: the '=int' suffix is dropped (types come from the pipeline)" in warnings
+    assert any(w.startswith("arg holds the original's argument string") for w in warnings)
+
+
+def test_the_original_irf_path_falls_back_to_the_shipped_file():
+    from alp_config import alp_variables
+
+    config, warnings = load_run_config(
+        alp_variables(IRF_file="/no/FOML3/IRFs/CTA/Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits")
+    )
+    assert config.IRF_file == "" and config.irf_path.is_file()
+    assert any("the shipped copy of the same file is used" in w for w in warnings)

@@ -272,3 +272,83 @@ def test_a_second_run_of_the_same_name_is_refused_while_the_first_runs(tmp_path)
     assert "already running" not in log.read_text()  # the refused run wrote nothing into the first's folder
     assert json.loads((log.parent / "config.json").read_text())["trial"] == 0
     assert not (tmp_path / "analysis_results" / ".locked.lock").exists()
+
+
+ORIGINAL_STYLE = r'''#!/bin/bash
+#################################################################################################
+# Environment configuration
+#################################################################################################
+on_cluster=hepp
+conda_env=swyft4-dev
+parent_directory=$FOML3
+analysis_scripts_location=$FOML3/analysis_scripts/ALP_sim
+#################################################################################################
+# SERIES PARAMETERS (Must NOT be changed when re-running)
+#################################################################################################
+update_config=1
+run_name=original_style
+account=ec12
+update_physics=1
+save_physics=0
+model=toy_line
+noise=gauss
+nbins=" 50 "
+emin=-1
+emax=1
+ALP_seed=None
+obs_seed=0
+POI_indices=0,1
+param1=" [-3, 3] | 0.7  | 0 | 0 | U | a | 1 "
+param2=" [-3, 3] | -0.3 | 0 | 0 | U | b | 1 "
+#################################################################################################
+# TECHNICAL PARAMETERS (may be changed when re-running)
+#################################################################################################
+n_truncations=0
+use_old_truncations=0
+use_old_sims=0
+save_old_sims=0
+simulate=1
+n_sim_train=1_000
+n_prior_samples=5_000
+use_old_net=0
+save_old_net=1
+train=1
+draw_DRP=0
+architecture=""
+restricted_posterior=0
+train_batch_size_1d=256
+max_epochs=4
+gpus=0
+hyperparams="--learning_rate (float) : 5e-3 \
+             --stopping_patience (int) : 3 \
+             --blocks (int) : 2 \
+             --features (int) : 32 \
+             --dropout (float) : 0.1"
+start_grid_test_at_count=0
+DRP_coverage_parameters="10000|1000|0|1|5 , 2|1|100|1|1"
+#################################################################################################
+# Execution
+#################################################################################################
+arg="config_file=$0;on_cluster=$on_cluster;conda_env=$swyft_env;run_name=$run_name;update_config=$update_config=int;n_sim_train=$n_sim_train=int;use_old_net=$use_old_net=int"
+$analysis_scripts_location/run_swyft_analysis_truncation.sh "$arg"
+'''
+
+
+def test_a_run_script_of_the_original_pipeline_runs(tmp_path):
+    """No set -a, $FOML3 paths, obsolete variables, the argument string with =type suffixes and a
+    call of the original orchestrator: given to this orchestrator, it runs with warnings."""
+    from conftest import ORCHESTRATOR
+
+    script = tmp_path / "flare0_style.sh"
+    script.write_text(ORIGINAL_STYLE)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "FOML3")}
+    result = subprocess.run([str(ORCHESTRATOR), str(script)], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    log = (tmp_path / "analysis_results" / "original_style" / "output.log").read_text()
+    for warning in ("conda_env is obsolete", "analysis_scripts_location is obsolete",
+                    "arg holds the original's argument string", "DRP_coverage_parameters: only the first row"):
+        assert warning in log, warning
+    config = json.loads((tmp_path / "analysis_results" / "original_style" / "config.json").read_text())
+    assert config["variables"]["on_cluster"] == "hepp" and config["variables"]["nbins"] == 50
+    assert config["variables"]["DRP_coverage_parameters"] == [[10000, 1000, 0, 1, 5], [2, 1, 100, 1, 1]]

@@ -308,7 +308,8 @@ def load_run_config(variables: dict[str, str]) -> tuple[RunConfig, list[str]]:
     Returns the configuration and a list of warnings; raises :class:`ConfigError` (one message per
     problem, first the types, then the cross-checks) before anything is written.
     """
-    warnings = [
+    variables, warnings = _from_original(variables)
+    warnings += [
         f"{name} is obsolete and ignored: {why}" for name, why in OBSOLETE.items() if name in variables
     ]
     fields = {k: v for k, v in variables.items() if k in RunConfig.model_fields}
@@ -326,6 +327,33 @@ def load_run_config(variables: dict[str, str]) -> tuple[RunConfig, list[str]]:
     warnings += _digit_grouping_warnings(variables)
     warnings += _check(config)
     return config, warnings
+
+
+_TYPE_SUFFIX = re.compile(r"(.*)=(int|float|str|bool|(?:np|numpy)\.\w+)", re.DOTALL)
+
+
+def _from_original(variables: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Forms of the original pipeline's run scripts: a value's ``=type`` suffix (the original's
+    argument string typed its items so; the type comes from RunConfig here) is dropped; the
+    argument string itself (``name=value=type;...``, built from the same variables) is not
+    needed; an ``IRF_file`` path to the shipped CTA file under ``$FOML3`` becomes the shipped copy."""
+    out, warnings = {}, []
+    for name, value in variables.items():
+        items = [item for item in value.split(";") if "=" in item]
+        if len(items) >= 3 and any(item.strip().startswith("config_file=") for item in items):
+            warnings.append(f"{name} holds the original's argument string, which is not needed: "
+                            "the variables are read directly")
+            continue
+        suffixed = _TYPE_SUFFIX.fullmatch(value.strip())
+        if suffixed:
+            warnings.append(f"{name}: the '={suffixed.group(2)}' suffix is dropped (types come from the pipeline)")
+            value = suffixed.group(1)
+        out[name] = value
+    irf = out.get("IRF_file", "").strip()
+    if irf and not Path(irf).is_file() and Path(irf).name.removesuffix(".gz") == DEFAULT_IRF_FILE.name.removesuffix(".gz"):
+        warnings.append(f"IRF_file: {irf} does not exist; the shipped copy of the same file is used")
+        out["IRF_file"] = ""
+    return out, warnings
 
 
 def _check(config: RunConfig) -> list[str]:
