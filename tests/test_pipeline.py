@@ -169,3 +169,22 @@ def test_a_full_disk_is_refused_before_anything_is_simulated(tmp_path, monkeypat
     with pytest.raises(PipelineError, match=r"not enough disk space for the stores store, store_prior: they need up to 0\.00 GB"):
         simulate_round(tree, 0, 0)
     assert not any(tree.stores.iterdir())
+
+
+def test_update_config_0_keeps_the_series_variables_of_the_previous_trial(tmp_path, monkeypatch, capsys):
+    from alpswyft.pipeline import load_config
+
+    tree = configure_in_process(tmp_path, monkeypatch, toy_variables(n_sim_train="1_000"))
+    tree.mark_finished()
+    changed = toy_variables(
+        update_config="0", n_sim_train="2_000", nbins="40", emin="-1.0",
+        param1=" [-2, 2] | 0.7 | 0 | 0 | U | a | 1 ",
+    )
+    tree = configure_in_process(tmp_path, monkeypatch, changed)
+    config = load_config(tree)
+    assert config.nbins == 50 and config.table.initial_bounds[0].tolist() == [-3, 3]  # kept
+    assert config.n_sim_train == [2000] and config.update_config is False  # technical: from the script
+    out = capsys.readouterr().out
+    assert "update_config=0: nbins = '40' in the run script; the previous trial's '50' is kept" in out
+    assert "the parameter table of the run script differs" in out
+    assert "update_config=0: emin" not in out  # -1.0 in the script equals the kept -1

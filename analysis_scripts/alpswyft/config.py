@@ -441,7 +441,6 @@ def _check(config: RunConfig) -> list[str]:
         warnings.append("draw_DRP=1: the validation stage always computes the DRP (TARP) coverage from "
                         "importance-weighted draws; there is nothing else to draw")
     _check_reuse(config)
-    _check_available(config)
     return warnings
 
 
@@ -477,11 +476,43 @@ def _check_reuse(config: RunConfig) -> None:
         raise ConfigError("use_old_net", value, "expected 0, 1, a network .pt file or a folder of networks")
 
 
-def _check_available(config: RunConfig) -> None:
-    """Refuse settings whose implementation is not part of this version, instead of ignoring them."""
-    unavailable = {
-        "update_config": (not config.update_config, "reusing an archived configuration is not available yet; use 1"),
-    }
-    for name, (refused, why) in unavailable.items():
-        if refused:
-            raise ConfigError(name, getattr(config, name), why)
+#: The run script's "SERIES PARAMETERS (Must NOT be changed when re-running)": what
+#: ``update_config=0`` keeps from the previous trial.
+SERIES_VARIABLES = (*SIMULATION_VARIABLES, "obs_seed", "POI_indices")
+
+
+def _same_value(raw: str, kept: str) -> bool:
+    """Whether a run-script value equals a kept one (``-1`` and ``-1.0``, ``3_000`` and ``3000`` do)."""
+    raw = raw.strip()
+    try:
+        return float(raw.replace("_", "")) == float(kept)
+    except ValueError:
+        return raw.replace(" ", "") == kept.replace(" ", "")
+
+
+def keep_series_variables(variables: dict[str, str], previous: dict) -> tuple[dict[str, str], list[str]]:
+    """``update_config=0``: the run script's raw ``variables`` with the series variables replaced
+    by those of a previous trial's validated ``previous`` variables (``config.json``); returns
+    them and one warning per value that the run script changed and that is not taken."""
+    def raw(value) -> str:
+        if isinstance(value, list):
+            return ",".join(str(v) for v in value)
+        return "None" if value is None else str(int(value)) if isinstance(value, bool) else str(value)
+
+    out = {k: v for k, v in variables.items() if not re.fullmatch(r"param\d+", k)}
+    warnings = []
+    for name in SERIES_VARIABLES:
+        if name == "model_params":
+            rows = {f"param{i + 1}": row for i, row in enumerate(previous[name])}
+            script_rows = [v for k, v in variables.items() if re.fullmatch(r"param\d+", k)]
+            if [r.split() for r in script_rows] != [r.split() for r in rows.values()]:
+                warnings.append("update_config=0: the parameter table of the run script differs; "
+                                "the previous trial's table is kept")
+            out.update(rows)
+            continue
+        kept = raw(previous[name])
+        if name in variables and not _same_value(variables[name], kept):
+            warnings.append(f"update_config=0: {name} = {variables[name].strip()!r} in the run script; "
+                            f"the previous trial's {kept!r} is kept")
+        out[name] = kept
+    return out, warnings

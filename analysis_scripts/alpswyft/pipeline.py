@@ -73,7 +73,9 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         value = variables.get(name, "").strip()
         if value and not Path(value).is_absolute() and (Path(run_script).parent / value).exists():
             variables[name] = str((Path(run_script).parent / value).resolve())
+    variables, kept_warnings = _keep_series(variables, Path(results_parent_dir))
     config, warnings = load_run_config(variables)
+    warnings = kept_warnings + warnings
     from alpswyft.architectures import resolve  # torch: not needed by the lighter stages
 
     architecture = resolve(config.architecture)
@@ -124,6 +126,23 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         print(f"instrument response and line of sight written to {tree.setup.name}")
     _write_true_obs(config, tree)
     return tree
+
+
+def _keep_series(variables: dict[str, str], results_parent_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """With ``update_config=0`` and an earlier trial of the run (in the folder or its archive),
+    its series variables (model, binning, seeds, parameter table, POIs) replace the run script's."""
+    from alpswyft.config import keep_series_variables
+
+    if variables.get("update_config", "1").strip() != "0":
+        return variables, []
+    tree = RunTree(results_parent_dir / variables.get("run_name", "").strip())
+    candidates = [tree.config, *(trial / tree.config.name for trial in tree.archived_trials())]
+    source = next((p for p in candidates if p.is_file()), None)
+    if source is None:
+        print("update_config=0: no earlier trial of this run; the configuration comes from the run script")
+        return variables, []
+    print(f"update_config=0: the series variables are those of {source}")
+    return keep_series_variables(variables, read_json(source)["variables"])
 
 
 def _prepare_model(config: RunConfig) -> dict | None:
