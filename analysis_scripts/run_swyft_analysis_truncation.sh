@@ -33,10 +33,11 @@ run_dir=$results_parent_dir/${run_name:?run_name is not set in $run_script}
 mkdir -p "$results_parent_dir"
 
 # One run per run_name at a time. The kernel releases the lock when this process and its stages
-# end, however they end, so a killed run leaves no stale lock behind.
+# end, however they end, so a killed run leaves no stale lock behind (the wait covers processes
+# of a killed run that are still exiting).
 lock_file=$results_parent_dir/.$run_name.lock
 exec 8>>"$lock_file"
-if ! flock -n 8; then
+if ! flock -w 10 8; then
     echo "ERROR: run '$run_name' is already running ($(<"$lock_file")); wait for it to finish, or use another run_name." >&2
     exit 1
 fi

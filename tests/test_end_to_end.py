@@ -165,12 +165,12 @@ def test_bad_variable_stops_before_anything_is_written(tmp_path):
 
 def test_alp_model_end_to_end(tmp_path):
     """The shipped ALP run script, reduced to a few hundred simulations, with the 4-point grid and
-    3 rounds."""
+    2 rounds (the toy run above has 3)."""
     from conftest import RUN_SH
 
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="alp_e2e", n_sim_train="200", n_prior_samples="3_000",
-        nbins_etrue="90", max_epochs="3", n_truncations="2", hyperparams=GRID.format(features=32),
+        nbins_etrue="90", max_epochs="3", n_truncations="1", hyperparams=GRID.format(features=32),
         n_sim_coverage="60", n_sim_explim="10", DRP_coverage_parameters='"1000, 60, 0, 0, 1"',
     )
     result = run(script, cwd=tmp_path)
@@ -183,10 +183,10 @@ def test_alp_model_end_to_end(tmp_path):
     assert setup["response_migration"].shape == (90, 90)
     record = json.loads((run_dir / "truncation_record.json").read_text())
     assert {g: [r["round"] for r in p["rounds"]] for g, p in record["grid_points"].items()} == {
-        str(g): [0, 1, 2] for g in range(4)
+        str(g): [0, 1] for g in range(4)
     }
     for g in range(4):
-        for r in range(3):
+        for r in range(2):
             assert (run_dir / "train_output" / "net" / f"trained_network_round_{r}_gridpoint_{g}.pt").is_file()
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
     assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
@@ -251,27 +251,6 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
         np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])
 
 
-
-
-def test_a_second_run_of_the_same_name_is_refused_while_the_first_runs(tmp_path):
-    script = write_run_script(tmp_path, run_name="locked", n_sim_train="1_000", n_prior_samples="5_000",
-                              max_epochs="5", n_truncations="0", n_sim_coverage="0", n_sim_explim="0")
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    first = subprocess.Popen([str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-    log = tmp_path / "analysis_results" / "locked" / "output.log"
-    for _ in range(600):
-        if log.exists() and "=== rounds" in log.read_text():
-            break
-        time.sleep(0.5)
-    second = run(script, cwd=tmp_path)
-    output, _ = first.communicate(timeout=600)
-    assert second.returncode == 1
-    assert "ERROR: run 'locked' is already running (pid " in second.stderr
-    assert first.returncode == 0, output[-3000:]
-    assert "already running" not in log.read_text()  # the refused run wrote nothing into the first's folder
-    assert json.loads((log.parent / "config.json").read_text())["trial"] == 0
-    assert not (tmp_path / "analysis_results" / ".locked.lock").exists()
 
 
 ORIGINAL_STYLE = r'''#!/bin/bash
@@ -352,3 +331,57 @@ def test_a_run_script_of_the_original_pipeline_runs(tmp_path):
     config = json.loads((tmp_path / "analysis_results" / "original_style" / "config.json").read_text())
     assert config["variables"]["on_cluster"] == "hepp" and config["variables"]["nbins"] == 50
     assert config["variables"]["DRP_coverage_parameters"] == [[10000, 1000, 0, 1, 5], [2, 1, 100, 1, 1]]
+
+
+KILLABLE = dict(n_truncations="0", n_sim_train="1_500", n_prior_samples="4_000", max_epochs="10",
+                n_sim_coverage="150", n_sim_explim="10", DRP_coverage_parameters='"4000, 150, 0, 0, 1"')
+
+
+def test_kill_9_in_training_validation_and_report_then_resume_gives_the_same_results(tmp_path):
+    """One run killed (kill -9 of its whole process group) during training, then during
+    validation, then during the report, resumed each time by the same command, ends with the
+    results of an uninterrupted run. While it trains, a second run of the same run_name is
+    refused."""
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    result = run(write_run_script(reference, run_name="k", **KILLABLE), cwd=reference)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    script = write_run_script(killed, run_name="k", **KILLABLE)
+    log = killed / "analysis_results" / "k" / "output.log"
+    for marker in ("epoch    2", "coverage simulations: ", "=== report"):
+        process = subprocess.Popen([str(script)], cwd=killed, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        for _ in range(1200):
+            if log.exists() and marker in log.read_text():
+                break
+            time.sleep(0.1)
+        time.sleep(1.5 if marker == "=== report" else 0.0)
+        assert process.poll() is None, f"the run ended before '{marker}'"
+        if marker == "epoch    2":
+            concurrent = run(script, cwd=killed)
+            assert concurrent.returncode == 1
+            assert "ERROR: run 'k' is already running (pid " in concurrent.stderr
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    result = run(script, cwd=killed)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "resuming the unfinished trial 0" in log.read_text()
+    assert not (killed / "analysis_results" / "k" / "archive" / "trial__0").exists()
+
+    def results(base):
+        run_dir = base / "analysis_results" / "k"
+        entry = json.loads((run_dir / "truncation_record.json").read_text())["grid_points"]["0"]["rounds"][0]
+        summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
+        notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
+        errors = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+        return entry["truncated_bounds"], entry["training"]["best_val_loss"], entry["posterior"], summary, errors
+
+    assert results(killed) == results(reference)
+    assert "already running" not in log.read_text()  # the refused run wrote nothing into the trial
+    assert not (killed / "analysis_results" / ".k.lock").exists()
