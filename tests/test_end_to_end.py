@@ -22,11 +22,13 @@ REDUCED = {
     "n_prior_samples": "20_000",
     "max_epochs": "25",
     "hyperparams": GRID.format(features=64),
-    "n_sim_coverage": "100",
-    "n_sim_explim": "20",
-    "DRP_coverage_parameters": '"2000, 100, 0, 0, 1"',
+    "n_sim_coverage": "60",
+    "n_sim_explim": "10",
+    "DRP_coverage_parameters": '"2000, 60, 0, 0, 1"',
 }
 HYPERPARAMS = [(5e-3, 0.0), (5e-3, 0.1), (2e-3, 0.0), (2e-3, 0.1)]  # the original's numbering
+ALP_GRID = ('"--learning_rate (float) : 5e-3 --stopping_patience (int) : 4 --blocks (int) : 2 '
+            '--features (int) : 32 --dropout (float) : 0.0, 0.1"')
 
 
 def run(script, cwd):
@@ -117,7 +119,7 @@ def test_notebook_executed_without_errors(first_run):
     assert (run_dir / "val_output" / "mock_observation.png").stat().st_size > 10_000
     text = "".join("".join(o.get("text", "")) for o in outputs)
     assert all(f"{{'learning_rate': {lr}" in text for lr in (0.005, 0.002))  # the grid summary
-    assert "coverage: 100 simulations never trained on, 2000 posterior draws each" in text
+    assert "coverage: 60 simulations never trained on, 2000 posterior draws each" in text
     assert "<html" in (run_dir / "analysis_results.html").read_text()[:1000].lower()
 
 
@@ -126,7 +128,7 @@ def test_every_grid_point_is_validated(first_run):
     for g in range(4):
         summary = json.loads((val_output / f"validation_gridpoint_{g}.json").read_text())
         assert summary["round"] == 2 and set(summary["coverage"]["marginals"]) == {"a", "b", "a-b"}
-        assert summary["expected_limits"]["n_explim"] == 20
+        assert summary["expected_limits"]["n_explim"] == 10
         for name in ("coverage_zz", "tarp", "expected_limits", "false_exclusions"):
             assert (val_output / f"{name}_gridpoint_{g}.png").is_file()
 
@@ -164,13 +166,13 @@ def test_bad_variable_stops_before_anything_is_written(tmp_path):
 
 
 def test_alp_model_end_to_end(tmp_path):
-    """The shipped ALP run script, reduced to a few hundred simulations, with the 4-point grid and
-    2 rounds (the toy run above has 3)."""
+    """The shipped ALP run script, reduced to a few hundred simulations, with a 2-point grid and
+    2 rounds (the toy run above has the 4-point grid and 3 rounds)."""
     from conftest import RUN_SH
 
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="alp_e2e", n_sim_train="200", n_prior_samples="3_000",
-        nbins_etrue="90", max_epochs="3", n_truncations="1", hyperparams=GRID.format(features=32),
+        nbins_etrue="90", max_epochs="3", n_truncations="1", hyperparams=ALP_GRID,
         n_sim_coverage="60", n_sim_explim="10", DRP_coverage_parameters='"1000, 60, 0, 0, 1"',
     )
     result = run(script, cwd=tmp_path)
@@ -183,15 +185,15 @@ def test_alp_model_end_to_end(tmp_path):
     assert setup["response_migration"].shape == (90, 90)
     record = json.loads((run_dir / "truncation_record.json").read_text())
     assert {g: [r["round"] for r in p["rounds"]] for g, p in record["grid_points"].items()} == {
-        str(g): [0, 1] for g in range(4)
+        str(g): [0, 1] for g in range(2)
     }
-    for g in range(4):
+    for g in range(2):
         for r in range(2):
             assert (run_dir / "train_output" / "net" / f"trained_network_round_{r}_gridpoint_{g}.pt").is_file()
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
     assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert (run_dir / "val_output" / "mock_observation.png").exists()
-    for g in range(4):
+    for g in range(2):
         summary = json.loads((run_dir / "val_output" / f"validation_gridpoint_{g}.json").read_text())
         assert set(summary["coverage"]["marginals"]) == {"m", "g", "m-g"}
         assert summary["expected_limits"]["pairs"]["m-g"]["0.95"]["truth_cell_excluded"] is None  # Obs. outside
@@ -333,7 +335,7 @@ def test_a_run_script_of_the_original_pipeline_runs(tmp_path):
     assert config["variables"]["DRP_coverage_parameters"] == [[10000, 1000, 0, 1, 5], [2, 1, 100, 1, 1]]
 
 
-KILLABLE = dict(n_truncations="0", n_sim_train="1_500", n_prior_samples="4_000", max_epochs="10",
+KILLABLE = dict(n_truncations="0", n_sim_train="1_000", n_prior_samples="4_000", max_epochs="8",
                 n_sim_coverage="150", n_sim_explim="10", DRP_coverage_parameters='"4000, 150, 0, 0, 1"')
 
 
