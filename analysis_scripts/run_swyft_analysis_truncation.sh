@@ -30,7 +30,11 @@ fi
 results_parent_dir=$(realpath -m "${results_parent_dir:-$(dirname "$run_script")/analysis_results}")
 run_dir=$results_parent_dir/${run_name:?run_name is not set in $run_script}
 
-mkdir -p "$results_parent_dir"
+if ! mkdir -p "$results_parent_dir" 2>/dev/null || [[ ! -w $results_parent_dir ]]; then
+    echo "ERROR: the results folder $results_parent_dir cannot be created or written to (read-only?);" \
+        "make it writable or set results_parent_dir in $run_script to another folder." >&2
+    exit 1
+fi
 
 # One run per run_name at a time. The kernel releases the lock when this process and its stages
 # end, however they end, so a killed run leaves no stale lock behind (the wait covers processes
@@ -46,6 +50,14 @@ echo "pid $$ on $(hostname), started $(date '+%Y-%m-%d %H:%M:%S'), run script $r
 # Log from the first line: to a file next to the run folders, which the configuration stage moves
 # into the new trial as output.log (a rename, so this tee keeps writing to it).
 early_log=$(mktemp "$results_parent_dir/.${run_name}.starting.XXXXXX.log")
+# An early log still here belongs to a run killed before its configuration finished (this run
+# holds the lock): its output opens this one's.
+for stale_log in "$results_parent_dir/.${run_name}".starting.*.log; do
+    [[ $stale_log != "$early_log" && -f $stale_log ]] || continue
+    { echo "--- output of an earlier attempt, killed before its configuration finished ($(basename "$stale_log")):"
+      cat "$stale_log"; echo "--- end of the earlier attempt's output"; } >>"$early_log"
+    rm -f "$stale_log"
+done
 exec > >(trap '' TERM INT; exec tee -a "$early_log") 2>&1  # tee ignores interrupts: it logs them
 tee_pid=$!
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -80,14 +83,33 @@ def run_rounds(tree, finish: bool = True) -> list[tuple[int, int]]:
     return pairs
 
 
+@contextlib.contextmanager
+def read_only(path: Path):
+    """``path`` read-only while the block runs: immutable (chattr +i) for root, whom permission bits
+    do not stop; without write permission for other users. Skips where neither is possible."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~0o222)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make {path} read-only here: {made.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
 requires_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not present")
 
 
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory):
     """A running one-node SLURM cluster; SLURM_CONF points the client commands at it."""
-    import os
-
     from slurm_cluster import SlurmCluster, Unavailable
 
     try:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import write_run_script
+from conftest import read_only, write_run_script
 
 pytestmark = pytest.mark.slow
 
@@ -162,6 +162,16 @@ def test_bad_variable_stops_before_anything_is_written(tmp_path):
     assert "param1 = '[4, 1]': bounds of a must satisfy low < high" in result.stdout
     assert "FAILED: stage 'configuration'" in result.stdout
     assert not (tmp_path / "analysis_results" / "bad").exists()
+    assert not list((tmp_path / "analysis_results").iterdir())
+
+
+def test_a_read_only_results_folder_is_refused(tmp_path):
+    script = write_run_script(tmp_path, run_name="ro")
+    (tmp_path / "analysis_results").mkdir()
+    with read_only(tmp_path / "analysis_results"):
+        result = run(script, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"ERROR: the results folder {tmp_path / 'analysis_results'} cannot be created or written to" in result.stderr
     assert not list((tmp_path / "analysis_results").iterdir())
 
 
@@ -339,11 +349,11 @@ KILLABLE = dict(n_truncations="0", n_sim_train="1_000", n_prior_samples="4_000",
                 n_sim_coverage="150", n_sim_explim="10", DRP_coverage_parameters='"4000, 150, 0, 0, 1"')
 
 
-def test_kill_9_in_training_validation_and_report_then_resume_gives_the_same_results(tmp_path):
-    """One run killed (kill -9 of its whole process group) during training, then during
-    validation, then during the report, resumed each time by the same command, ends with the
-    results of an uninterrupted run. While it trains, a second run of the same run_name is
-    refused."""
+def test_kill_9_in_every_stage_then_resume_gives_the_same_results(tmp_path):
+    """One run killed (kill -9 of its whole process group) during the configuration (twice: early,
+    and once config.json is written), training, validation and the report, resumed each time by
+    the same command, ends with the results of an uninterrupted run. While it trains, a second run
+    of the same run_name is refused."""
     import signal
 
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -355,15 +365,30 @@ def test_kill_9_in_training_validation_and_report_then_resume_gives_the_same_res
     killed = tmp_path / "killed"
     killed.mkdir()
     script = write_run_script(killed, run_name="k", **KILLABLE)
-    log = killed / "analysis_results" / "k" / "output.log"
-    for marker in ("epoch    2", "coverage simulations: ", "=== report"):
+    run_dir = killed / "analysis_results" / "k"
+    log = run_dir / "output.log"
+
+    def logged(text):
+        def reached():
+            logs = [log, *(killed / "analysis_results").glob(".k.starting.*.log")]
+            return any(path.exists() and text in path.read_text() for path in logs)
+        return reached
+
+    kill_points = [  # (where, condition, delay in s)
+        ("configuration", logged("=== configuration"), 1.0),
+        ("config.json written", (run_dir / "config.json").exists, 0.0),
+        ("epoch    2", logged("epoch    2"), 0.0),
+        ("coverage", logged("coverage simulations: "), 0.0),
+        ("report", logged("=== report"), 1.5),
+    ]
+    for marker, reached, delay in kill_points:
         process = subprocess.Popen([str(script)], cwd=killed, env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
-        for _ in range(1200):
-            if log.exists() and marker in log.read_text():
+        for _ in range(6000):
+            if reached():
                 break
-            time.sleep(0.1)
-        time.sleep(1.5 if marker == "=== report" else 0.0)
+            time.sleep(0.02)
+        time.sleep(delay)
         assert process.poll() is None, f"the run ended before '{marker}'"
         if marker == "epoch    2":
             concurrent = run(script, cwd=killed)
@@ -374,7 +399,10 @@ def test_kill_9_in_training_validation_and_report_then_resume_gives_the_same_res
     result = run(script, cwd=killed)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "resuming the unfinished trial 0" in log.read_text()
-    assert not (killed / "analysis_results" / "k" / "archive" / "trial__0").exists()
+    assert not (run_dir / "archive" / "trial__0").exists()
+    assert not list((killed / "analysis_results").glob(".k.starting.*.log"))
+    logs = "".join(path.read_text() for path in run_dir.glob("output*.log"))
+    assert "--- output of an earlier attempt, killed before its configuration finished" in logs
 
     def results(base):
         run_dir = base / "analysis_results" / "k"

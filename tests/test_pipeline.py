@@ -11,7 +11,8 @@ import pytest
 
 from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.pipeline import plan, simulate_round, train_round
-from conftest import configure_in_process, run_rounds, toy_variables
+from alpswyft.results import load_npz
+from conftest import configure_in_process, read_only, run_rounds, toy_variables
 
 SMALL = {
     "n_truncations": "0",
@@ -188,3 +189,55 @@ def test_update_config_0_keeps_the_series_variables_of_the_previous_trial(tmp_pa
     assert "update_config=0: nbins = '40' in the run script; the previous trial's '50' is kept" in out
     assert "the parameter table of the run script differs" in out
     assert "update_config=0: emin" not in out  # -1.0 in the script equals the kept -1
+
+
+def _same_arrays(a, b) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_update_physics_0_reuses_the_response_and_the_mock_observation(tmp_path, monkeypatch, capsys):
+    from alp_config import alp_variables
+
+    def configure_alp(**overrides):
+        variables = alp_variables(model="spectral_fit", obs_seed="None", nbins="30", nbins_etrue="60", **overrides)
+        return configure_in_process(tmp_path, monkeypatch, variables)
+
+    tree = configure_alp()
+    first = load_npz(tree.true_obs), load_npz(tree.setup)
+    tree.mark_finished()
+    capsys.readouterr()
+
+    tree = configure_alp(update_physics="0")  # obs_seed=None: only reuse gives the same observation
+    assert "update_physics=0: the response and the mock observation are those of" in capsys.readouterr().out
+    assert _same_arrays(load_npz(tree.true_obs), first[0]) and _same_arrays(load_npz(tree.setup), first[1])
+    assert json.loads(tree.config.read_text())["physics_from"].endswith("archive/trial__0")
+    assert _same_arrays(load_npz(tree.archive / "trial__0" / "true_obs.npz"), first[0])  # the archive keeps its copy
+    tree.mark_finished()
+
+    tree = configure_alp(update_physics="0", livetime="20")
+    assert "WARNING: update_physics=0: livetime changed since the trial in" in capsys.readouterr().out
+    assert not _same_arrays(load_npz(tree.setup), first[1])  # rebuilt for 20 h
+    assert json.loads(tree.config.read_text())["physics_from"] is None
+    tree.mark_finished()
+
+    tree = configure_alp(update_physics="1", livetime="20")
+    assert not _same_arrays(load_npz(tree.true_obs), first[0])  # a fresh observation
+
+
+def test_a_resumed_trial_keeps_its_mock_observation(tmp_path, monkeypatch, capsys):
+    variables = toy_variables(obs_seed="None", **SMALL)
+    tree = configure_in_process(tmp_path, monkeypatch, variables)
+    observation = load_npz(tree.true_obs)
+    tree = configure_in_process(tmp_path, monkeypatch, variables)  # unfinished, same configuration
+    assert "resuming the unfinished trial 0" in capsys.readouterr().out
+    assert _same_arrays(load_npz(tree.true_obs), observation)
+
+
+def test_a_read_only_run_folder_is_refused_with_nothing_changed(tmp_path, monkeypatch):
+    tree = configure_in_process(tmp_path, monkeypatch, toy_variables(**SMALL))
+    tree.mark_finished()
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    with read_only(tree.train_output):
+        with pytest.raises(PipelineError, match=r"train_output is read-only\. Nothing was changed; make it writable"):
+            configure_in_process(tmp_path, monkeypatch, toy_variables(**SMALL))
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before

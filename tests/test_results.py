@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from alpswyft.results import SUBFOLDERS, RunTree, read_json, write_json
 
 
@@ -25,6 +27,7 @@ def test_new_trial_moves_everything_into_archive(tmp_path):
     assert (archived / "sim_output" / "store" / "chunk").read_text() == "data"
     assert not tree.config.exists() and not any(tree.sim_output.iterdir())
 
+    tree.config.write_text("{}")
     tree.log.write_text("second trial\n")
     trial, archived, _ = tree.start_trial()
     assert trial == 2 and archived.name == "trial__1"
@@ -37,6 +40,43 @@ def test_empty_tree_is_not_a_trial(tmp_path):
     tree.start_trial()
     assert tree.start_trial() == (0, None, False)
     assert not any(tree.archive.iterdir())
+
+
+def test_a_configuration_killed_before_config_json_starts_the_same_trial_again(tmp_path):
+    tree = RunTree(tmp_path / "run")
+    tree.start_trial("abc")
+    tree.config.write_text("{}")
+    tree.finished.write_text("{}")
+    assert tree.start_trial("abc")[:2] == (1, tree.archive / "trial__0")
+    tree.log.write_text("killed while configuring\n")  # what a killed configuration leaves
+    (tree.root / "run.sh").write_text("run_name=run\n")
+    (tree.root / "response.npz.tmp123").write_text("half")
+    assert tree.start_trial("abc") == (1, None, False)
+    assert (tree.root / "output.attempt_1.log").read_text() == "killed while configuring\n"
+    assert [p.name for p in tree.archive.iterdir()] == ["trial__0"]
+    # results without config.json (a folder edited by hand) are archived, never overwritten
+    tree.network(0, 0).parent.mkdir(parents=True)
+    tree.network(0, 0).write_text("weights")
+    assert tree.start_trial("abc")[:2] == (2, tree.archive / "trial__1")
+    assert (tree.archive / "trial__1" / "train_output" / "net" / tree.network(0, 0).name).read_text() == "weights"
+
+
+def test_save_npz_is_atomic(tmp_path):
+    import numpy as np
+
+    from alpswyft.results import save_npz
+
+    path = tmp_path / "true_obs.npz"
+    class Unwritable:
+        def __array__(self, *args, **kwargs):
+            raise ValueError("fails while writing")
+
+    save_npz(path, data=np.arange(3))
+    with pytest.raises(ValueError, match="fails while writing"):
+        save_npz(path, data=np.arange(3), bad=Unwritable())
+    with np.load(path) as data:
+        assert data["data"].tolist() == [0, 1, 2] and data.files == ["data"]
+    assert [p.name for p in tmp_path.iterdir()] == ["true_obs.npz"]
 
 
 def test_write_json_is_atomic_and_readable(tmp_path):
@@ -79,6 +119,7 @@ def test_kept_stores_stay_and_are_listed(tmp_path):
 
     tree = RunTree(tmp_path / "run")
     tree.start_trial("abc")
+    write_json(tree.config, {"trial": 0, "config_hash": "abc"})
     write_json(tree.stores / "store" / ".zattrs", {"n": 5})
     write_json(tree.finished, {"trial": 0})
     _, archived, _ = tree.start_trial("abc", keep_stores=True)

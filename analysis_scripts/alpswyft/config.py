@@ -476,6 +476,10 @@ def _check_reuse(config: RunConfig) -> None:
         raise ConfigError("use_old_net", value, "expected 0, 1, a network .pt file or a folder of networks")
 
 
+#: What the response (``response.npz``) and the mock observation (``true_obs.npz``) are built from:
+#: ``update_physics=0`` reuses an earlier trial's files only where these are the same.
+PHYSICS_VARIABLES = (*SIMULATION_VARIABLES, "obs_seed")
+
 #: The run script's "SERIES PARAMETERS (Must NOT be changed when re-running)": what
 #: ``update_config=0`` keeps from the previous trial.
 SERIES_VARIABLES = (*SIMULATION_VARIABLES, "obs_seed", "POI_indices")

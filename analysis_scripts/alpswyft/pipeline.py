@@ -7,6 +7,7 @@ binned posteriors.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import platform
@@ -21,7 +22,7 @@ from alpswyft import __version__
 from alpswyft.config import RunConfig, load_run_config
 from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.physics import MODELS
-from alpswyft.results import RunTree, read_json, write_json
+from alpswyft.results import RunTree, load_npz, read_json, save_npz, write_json
 from alpswyft.runscript import read_run_script
 from alpswyft.stores import (
     StoreRequest,
@@ -78,13 +79,15 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     warnings = kept_warnings + warnings
     from alpswyft.architectures import resolve  # torch: not needed by the lighter stages
 
+    tree = RunTree(Path(results_parent_dir) / config.run_name)
+    _check_writable(tree)
     architecture = resolve(config.architecture)
-    setup = _prepare_model(config)
+    physics = None if config.update_physics else _earlier_physics(config, tree, warnings)
+    setup = physics.setup if physics is not None else _prepare_model(config)
     _check_networks(config, setup, architecture)
     for warning in warnings:
         print(f"WARNING: {warning}")
 
-    tree = RunTree(Path(results_parent_dir) / config.run_name)
     old_record = _old_record(config, tree)  # checked before anything is moved
     trial, archived, resumed = tree.start_trial(config.hash, keep_stores=config.use_old_sims == "1")
     if early_log is not None:
@@ -99,8 +102,11 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     shutil.copy2(run_script, tree.root / Path(run_script).name)
     if architecture.path is not None:  # the run trains and reloads with its own copy
         shutil.copy2(architecture.path, tree.architecture)
+    # what the previous trial held is now in its archive folder
+    if physics is not None and physics.source == tree.root and archived is not None:
+        physics.source = archived
     if old_record is not None and not resumed:
-        if old_record.path.parent == tree.root:  # the previous trial's, now in its archive folder
+        if old_record.path.parent == tree.root:
             old_record.path = archived / old_record.path.name
         _import_record(tree, old_record)
 
@@ -117,15 +123,71 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
             "parameters": [p.to_dict() for p in config.table.parameters],
             "grid": config.grid,
             "architecture": {"name": architecture.name, "sha256": architecture.sha256},
+            "physics_from": str(physics.source) if physics is not None else None,
             "variables": config.to_json_dict(),
         },
     )
     print(f"configuration written to {tree.config.name} (hash {config.hash})")
-    if setup is not None:
-        np.savez(tree.setup, **setup)
+    # A resumed trial keeps its files (written atomically, so complete): with obs_seed=None a new
+    # mock observation would not be the one the finished rounds were inferred on.
+    if setup is not None and not (resumed and tree.setup.exists()):
+        save_npz(tree.setup, **setup)
         print(f"instrument response and line of sight written to {tree.setup.name}")
-    _write_true_obs(config, tree)
+    if not (resumed and tree.true_obs.exists()):
+        if physics is not None:
+            save_npz(tree.true_obs, **physics.true_obs)
+            print(f"update_physics=0: the response and the mock observation are those of {physics.source}")
+        else:
+            _write_true_obs(config, tree)
     return tree
+
+
+@dataclasses.dataclass
+class _Physics:
+    source: Path
+    setup: dict | None
+    true_obs: dict
+
+
+def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _Physics | None:
+    """``update_physics=0``: the response and mock observation of the newest earlier trial (in the
+    folder or its archive), if they were built from the same physics variables; otherwise None,
+    with a warning naming the variables that differ (the physics is then rebuilt)."""
+    from alpswyft.config import PHYSICS_VARIABLES
+
+    trials = [tree.root, *tree.archived_trials()]
+    source = next((t for t in trials if (t / tree.config.name).is_file()), None)
+    if source is None:
+        print("update_physics=0: no earlier trial of this run; the physics is built")
+        return None
+    earlier = read_json(source / tree.config.name)["variables"]
+    current = config.to_json_dict()
+    changed = [name for name in PHYSICS_VARIABLES if earlier.get(name) != current[name]]
+    if changed:
+        warnings.append(f"update_physics=0: {', '.join(changed)} changed since the trial in {source}; "
+                        "its response and mock observation do not apply and are built anew")
+        return None
+    files = [source / tree.true_obs.name] + ([source / tree.setup.name] if MODELS[config.model].prepare else [])
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        warnings.append(f"update_physics=0: {', '.join(missing)} missing in {source}; the physics is built anew")
+        return None
+    setup = load_npz(source / tree.setup.name) if MODELS[config.model].prepare else None
+    return _Physics(source, setup, load_npz(source / tree.true_obs.name))
+
+
+def _check_writable(tree: RunTree) -> None:
+    """Stop before anything is written when the run folder cannot be written to (a re-run moves
+    the previous trial into ``archive/`` and refills the folders)."""
+    read_only = tree.unwritable()
+    if read_only:
+        names = ", ".join(str(p) for p in read_only[:5]) + (f" and {len(read_only) - 5} more" if len(read_only) > 5 else "")
+        raise PipelineError(
+            f"the run folder {tree.root} cannot be written to: {names} "
+            f"{'is' if len(read_only) == 1 else 'are'} read-only. Nothing was changed; make "
+            f"{'it' if len(read_only) == 1 else 'them'} writable (chmod -R u+w {tree.root}) or choose "
+            "another run_name or results_parent_dir."
+        )
 
 
 def _keep_series(variables: dict[str, str], results_parent_dir: Path) -> tuple[dict[str, str], list[str]]:
@@ -239,7 +301,7 @@ def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
     if "pgg" in sample:  # the same observation's parameters under the null hypothesis
         null = simulator.model.expected(config.table.physical(config.table.null), np.random.default_rng(config.obs_seed))
         extra = {"null_exp": null["exp"][0], "null_pgg": null["pgg"][0]}
-    np.savez(tree.true_obs, **{k: v[0] for k, v in sample.items()}, **extra)
+    save_npz(tree.true_obs, **{k: v[0] for k, v in sample.items()}, **extra)
     names = ", ".join(f"{n} = {v:g}" for n, v in zip(config.table.free_names, config.table.obs))
     print(f"mock observation simulated at {names} (obs_seed {config.obs_seed})")
 
@@ -473,7 +535,7 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
         posterior["density_2d"] = histogram_2d(values, lr_2d, network.pairs, poi_box)
         posterior["pairs"] = np.array(network.pairs)
     tree.posteriors.mkdir(parents=True, exist_ok=True)
-    np.savez(tree.posterior(round_, grid_point), **posterior)
+    save_npz(tree.posterior(round_, grid_point), **posterior)
 
     summary = summarise_1d(lr_1d, values, config.poi_names) if lr_1d is not None else {}
     record.set_round(

@@ -23,6 +23,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 SUBFOLDERS = ("sim_output", "train_output", "val_output", "archive")
 
 
@@ -66,6 +68,14 @@ class RunTree:
         """Record that the trial in the folder finished (a re-run then starts a new trial)."""
         write_json(self.finished, {"trial": read_json(self.config)["trial"], **details})
 
+    def unwritable(self) -> list[Path]:
+        """The folders of the run (itself, its subfolders and ``archive/``, not the archived
+        trials) that this process cannot write to: read-only, immutable or on a read-only mount."""
+        if not self.root.exists():
+            return []
+        folders = [self.root, *(p for p in self.root.rglob("*") if p.is_dir() and self.archive not in p.parents)]
+        return [p for p in folders if not os.access(p, os.W_OK)]
+
     def archived_trials(self) -> list[Path]:
         """The ``archive/trial__N`` folders, newest first."""
         return sorted(self.archive.glob("trial__*"), key=lambda p: int(p.name.removeprefix("trial__")), reverse=True)
@@ -91,7 +101,8 @@ class RunTree:
 
     def start_trial(self, config_hash: str = "", keep_stores: bool = False) -> tuple[int, Path | None, bool]:
         """Resume the unfinished trial made with the same configuration, or archive the previous
-        trial (if any) and create the empty tree.
+        trial (if any) and create the empty tree. A trial whose configuration was killed before it
+        wrote ``config.json`` is started again under its number, not archived.
 
         With ``keep_stores`` the simulation stores stay in place (they are reused) and the archive
         gets a manifest of them instead of a copy. Returns (trial number, archive folder of the
@@ -99,14 +110,12 @@ class RunTree:
         """
         previous = self.unfinished_trial()
         if previous is not None and config_hash and previous.get("config_hash") == config_hash:
-            attempt = 1
-            while (self.root / f"output.attempt_{attempt}.log").exists():
-                attempt += 1
-            if self.log.exists():
-                self.log.rename(self.root / f"output.attempt_{attempt}.log")
+            self._keep_log_as_attempt()
             return previous["trial"], None, True
         archived = None
-        if self.has_trial():
+        if self._interrupted_configuration(keep_stores):
+            self._keep_log_as_attempt()  # the rest is written again
+        elif self.has_trial():
             archived = self.archive / f"trial__{self.trial_count()}"
             archived.mkdir(parents=True)
             for item in sorted(self.root.iterdir()):
@@ -119,6 +128,26 @@ class RunTree:
         for name in SUBFOLDERS:
             (self.root / name).mkdir(parents=True, exist_ok=True)
         return self.trial_count(), archived, False
+
+    def _keep_log_as_attempt(self) -> None:
+        """Rename the log of an interrupted attempt to ``output.attempt_<n>.log``."""
+        attempt = 1
+        while (self.root / f"output.attempt_{attempt}.log").exists():
+            attempt += 1
+        if self.log.exists():
+            self.log.rename(self.root / f"output.attempt_{attempt}.log")
+
+    def _interrupted_configuration(self, keep_stores: bool) -> bool:
+        """Whether the folder holds only what a configuration stage killed before writing
+        ``config.json`` leaves (its log, copies of the run script and architecture, temporary
+        files): no results, so the next run starts the same trial again instead of archiving it.
+        Stores kept with ``use_old_sims=1`` count as no results only if they are kept again."""
+        if not self.has_trial() or self.config.exists():
+            return False
+        results = [name for name in ("train_output", "val_output", "sim_output") if not (keep_stores and name == "sim_output")]
+        return not any(
+            (self.root / name).is_dir() and any(p.is_file() for p in (self.root / name).rglob("*")) for name in results
+        ) and not any(self.root.glob("*.npz")) and not self.record.exists()
 
 
 def store_manifest(stores: Path) -> dict:
@@ -133,16 +162,42 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 
 
-def write_json(path: Path, data) -> None:
-    """Write JSON atomically: a reader sees the old file or the new one, never half of it."""
+def _replace_atomically(path: Path, mode: str, write) -> None:
+    """Write ``path`` through a temporary file in its folder and rename it into place, so that a
+    reader (or a run resumed after a kill) sees the old file or the new one, never half of it."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
+    with tempfile.NamedTemporaryFile(mode, dir=path.parent, suffix=".tmp", delete=False) as f:
+        try:
+            write(f)
+        except BaseException:
+            f.close()
+            os.unlink(f.name)
+            raise
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(f.name, 0o666 & ~umask)  # NamedTemporaryFile creates 0600
     os.replace(f.name, path)
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically."""
+    def dump(f):
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+    _replace_atomically(path, "w", dump)
+
+
+def save_npz(path: Path, **arrays) -> None:
+    """``np.savez`` atomically (the name is kept as given: no ``.npz`` is appended)."""
+    _replace_atomically(path, "wb", lambda f: np.savez(f, **arrays))
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an NPZ file, read into memory (the file is closed)."""
+    with np.load(path) as data:
+        return {key: data[key] for key in data.files}
 
 
 def read_json(path: Path):

@@ -20,6 +20,7 @@ import numpy as np
 
 from alpswyft.config import RunConfig
 from alpswyft.physics import MODELS
+from alpswyft.results import load_npz
 
 
 class SpectrumSimulator:
@@ -35,8 +36,7 @@ class SpectrumSimulator:
         """The simulator of a run folder (loads ``response.npz`` when the model needs it)."""
         if MODELS[config.model].prepare is None:
             return cls(config)
-        with np.load(setup_path) as data:
-            return cls(config, {k: data[k] for k in data.files})
+        return cls(config, load_npz(setup_path))
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:

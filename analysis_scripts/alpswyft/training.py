@@ -20,6 +20,7 @@ import swyft
 import torch
 from pytorch_lightning.loggers import CSVLogger
 
+from alpswyft.results import save_npz
 from alpswyft.simulator import NoiseResampler
 
 
@@ -52,7 +53,7 @@ class SeededDataModule(pl.LightningDataModule):
         permutation = np.random.default_rng(seed).permutation(n)
         n_val = int(round(val_fraction * n))
         self.train_indices, self.val_indices = permutation[n_val:], permutation[:n_val]
-        np.savez(split_path, train=self.train_indices, validation=self.val_indices)
+        save_npz(split_path, train=self.train_indices, validation=self.val_indices)
 
     def _loader(self, indices: np.ndarray, shuffle: bool):
         dataset = Batches(self.samples, indices, self.noise)

@@ -34,7 +34,7 @@ from alpswyft.coverage import (
 )
 from alpswyft.limits import LEVELS, ExclusionCounter
 from alpswyft.pipeline import load_config, load_record, simulator_for, store_requests, trained_network
-from alpswyft.results import RunTree, read_json, write_json
+from alpswyft.results import RunTree, read_json, save_npz, write_json
 from alpswyft.stores import read_store
 
 LIMIT_BINS = 50
@@ -149,7 +149,7 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
     curves = [empirical_coverage(m, CREDIBILITY_GRID) for m in masses]
     tarps = [[tarp_coverage(f[r, k]) for k in range(len(margs))] for r in range(len(REFERENCE_SETS))]
     baselines = [tarp_coverage(f_baseline[k]) for k in range(len(margs))]
-    np.savez(
+    save_npz(
         tree.validation_data("coverage", g),
         marginals=np.array([m[0] for m in margs]),
         masses=masses,
@@ -230,7 +230,7 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
 
     names = config.poi_names
     truth = config.table.obs[poi]
-    np.savez(
+    save_npz(
         tree.validation_data("expected_limits", g),
         pairs=np.array(config.prediction_pairs),
         pair_names=np.array([[names[i], names[j]] for i, j in config.prediction_pairs]),
