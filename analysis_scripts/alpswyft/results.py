@@ -189,6 +189,11 @@ def write_json(path: Path, data) -> None:
     _replace_atomically(path, "w", dump)
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically."""
+    _replace_atomically(path, "w", lambda f: f.write(text))
+
+
 def save_npz(path: Path, **arrays) -> None:
     """``np.savez`` atomically (the name is kept as given: no ``.npz`` is appended)."""
     _replace_atomically(path, "wb", lambda f: np.savez(f, **arrays))

@@ -1,0 +1,17 @@
+"""POLAR background model and transient-interval search (the repository's second analysis).
+
+An MLP predicts the photon rates of POLAR's energy channels from orbital and instrument context;
+the pulls (measured - predicted) / rate_err are thresholded per channel, grouped into clusters of
+consecutive time bins, and clusters that coincide across channels are the candidate transients.
+
+Modules, in the order of the analysis:
+
+- :mod:`~alpswyft.polar.config`: the YAML configuration with ``key=value`` overrides, validated;
+- :mod:`~alpswyft.polar.expressions`: derived columns and filters as safe expressions;
+- :mod:`~alpswyft.polar.synthetic`: a synthetic ``nf1rate.root`` with injected transients;
+- :mod:`~alpswyft.polar.data`: reading and checking the ROOT file, filters, masks, the split;
+- :mod:`~alpswyft.polar.model`: the MLP, its training and batched prediction;
+- :mod:`~alpswyft.polar.intervals`: pulls, their Gaussian core, clusters and intersections;
+- :mod:`~alpswyft.polar.export`: predictions and intervals to ROOT and CSV;
+- :mod:`~alpswyft.polar.pipeline`: the stages over a run folder.
+"""

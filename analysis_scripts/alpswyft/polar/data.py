@@ -1,0 +1,139 @@
+"""Reading a POLAR rate file: schema check, derived columns, filters, GRB masks and the split.
+
+The file is a ROOT file with one TTree (by default named after the file stem) and one row per
+time bin; :data:`SCHEMA` lists the branches the analysis needs and what each must hold. A missing
+branch, a wrong dtype or a vector of the wrong length stops with a message naming the branch.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alpswyft.errors import PipelineError
+from alpswyft.polar.config import N_CHANNELS, Data, Split
+from alpswyft.polar.expressions import evaluate
+
+#: branch -> (allowed numpy kinds, shape per row); "f": floating, "i"/"u"/"b": integers and flags
+SCHEMA = {
+    "unix_time": ("f", ()),
+    **{name: ("f", ()) for name in ("glat", "glon", "altitude", "temperature", "fe_cosmic", "raz", "decz", "rax",
+                                    "decx", "time_since_saa", "crabarf", "sun_spot", "B_r", "B_theta", "B_phi")},
+    "is_orbit_up": ("fiub", ()),
+    "sun": ("fiub", ()),
+    "rate": ("f", (N_CHANNELS,)),
+    "rate_err": ("f", (N_CHANNELS,)),
+}
+
+
+@dataclass
+class Dataset:
+    """The rows of a rate file after the filters; ``columns`` holds every branch and derived column."""
+
+    columns: dict[str, np.ndarray]
+    features: np.ndarray  # (n, n_features) float32
+    rate: np.ndarray  # (n, n_targets) measured rates of the target channels
+    rate_err: np.ndarray
+    part: np.ndarray  # (n,) "train", "val" or "test"
+    grb_masked: np.ndarray  # (n,) bool: within grb_mask_s of a known GRB (never trained on)
+
+    @property
+    def unix_time(self) -> np.ndarray:
+        return self.columns["unix_time"]
+
+
+def tree_name(path: Path, data: Data) -> str:
+    return data.tree or Path(path).stem
+
+
+def read_columns(path: Path, tree: str) -> dict[str, np.ndarray]:
+    """Every branch of :data:`SCHEMA` from ``tree`` in ``path``, checked."""
+    import uproot
+
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"data.file = '{path}': no such file")
+    try:
+        file = uproot.open(path)
+    except Exception as error:  # noqa: BLE001 - uproot raises many kinds for a file that is not ROOT
+        raise PipelineError(f"data.file = '{path}' is not a readable ROOT file: {error}") from None
+    with file:
+        trees = [key.split(";")[0] for key, cls in file.classnames().items() if cls == "TTree"]
+        if tree not in trees:
+            raise PipelineError(f"{path} has no TTree {tree!r} (it has {', '.join(trees) or 'none'}); set data.tree")
+        branches = file[tree]
+        missing = [name for name in SCHEMA if name not in branches.keys()]
+        if missing:
+            raise PipelineError(f"{path}:{tree} lacks the branch(es) {', '.join(missing)}; "
+                                f"the rate file needs {', '.join(SCHEMA)}")
+        columns = branches.arrays(list(SCHEMA), library="np")
+    for name, (kinds, shape) in SCHEMA.items():
+        array = columns[name]
+        if array.dtype == object:  # jagged: a vector branch of varying length
+            raise PipelineError(f"{path}:{tree} branch {name!r} has rows of varying length; expected {shape[0]} per row")
+        if array.dtype.kind not in kinds or array.shape[1:] != shape:
+            expected = {"f": "floating", "fiub": "numeric"}[kinds] + (f" with {shape[0]} entries per row" if shape else "")
+            raise PipelineError(f"{path}:{tree} branch {name!r} has dtype {array.dtype} and shape per row "
+                                f"{array.shape[1:]}; expected {expected}")
+    return columns
+
+
+def load(path: Path, data: Data, split: Split, grbs: list[tuple[str, float]]) -> Dataset:
+    """The dataset of ``path``: derived columns added, filters applied, GRB windows marked, split."""
+    columns = read_columns(path, tree_name(path, data))
+    for name, expression in data.derived.items():
+        columns[name] = _evaluate(f"data.derived.{name}", expression, columns)
+    n = len(columns["unix_time"])
+    keep = np.ones(n, dtype=bool)
+    for i, expression in enumerate(data.filters):
+        keep &= _evaluate(f"data.filters[{i}]", expression, columns).astype(bool)
+    if not keep.any():
+        raise PipelineError(f"data.filters remove every row of {path}")
+    columns = {k: v[keep] for k, v in columns.items()}
+    unknown = [f for f in data.features if f not in columns]
+    if unknown:
+        raise PipelineError(f"data.features: no column {', '.join(unknown)} (columns: {', '.join(sorted(columns))})")
+    features = np.stack([columns[f].astype(np.float32) for f in data.features], axis=1)
+    times = np.array([t for _, t in grbs])
+    masked = near(columns["unix_time"], times, data.grb_mask_s)
+    return Dataset(columns, features, columns["rate"][:, data.targets], columns["rate_err"][:, data.targets],
+                   periodic_split(len(features), split), masked)
+
+
+def _evaluate(key: str, expression: str, columns: dict[str, np.ndarray]) -> np.ndarray:
+    try:
+        return evaluate(expression, columns)
+    except PipelineError as error:
+        raise PipelineError(f"{key}: {error}") from None
+
+
+def periodic_split(n: int, split: Split) -> np.ndarray:
+    """Blocks of ``block_size`` consecutive rows cycle through ``pattern`` (train, val, test): each
+    part samples every orbit phase, and neighbouring rows (correlated) stay in one part."""
+    block = np.arange(n) // split.block_size
+    return np.array(split.pattern)[block % len(split.pattern)]
+
+
+def near(unix_time: np.ndarray, times: np.ndarray, half_width: float) -> np.ndarray:
+    """Whether each time is within ``half_width`` seconds of any of ``times``."""
+    if len(times) == 0:
+        return np.zeros(len(unix_time), dtype=bool)
+    times = np.sort(times)
+    i = np.clip(np.searchsorted(times, unix_time), 1, len(times) - 1) if len(times) > 1 else np.zeros(len(unix_time), int)
+    nearest = np.minimum(np.abs(unix_time - times[i]), np.abs(unix_time - times[np.maximum(i - 1, 0)]))
+    return nearest <= half_width
+
+
+def read_grbs(path: Path) -> list[tuple[str, float]]:
+    """(name, unix time) of each known GRB in a CSV with columns ``GRB_Name`` and ``unix_time``."""
+    if not Path(path).is_file():
+        raise PipelineError(f"data.grb_list = '{path}': no such file")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if not {"GRB_Name", "unix_time"} <= set(reader.fieldnames or ()):
+            raise PipelineError(f"data.grb_list = '{path}': needs the columns GRB_Name and unix_time")
+        return [(row["GRB_Name"], float(row["unix_time"])) for row in reader]
+

@@ -1,0 +1,136 @@
+"""Transient intervals: pulls per channel, the width of their Gaussian core, clusters of
+consecutive bins beyond k sigma, and their intersections across channels.
+
+- pull = (rate - predicted) / rate_err per time bin and channel;
+- a Gaussian fitted to the core of each channel's pull histogram gives (mu, sigma): a model at the
+  Poisson noise has sigma near 1, and the fit ignores the tails where transients live;
+- bins with pull - mu > k sigma (positive) or < -k sigma (negative) are grouped into clusters of
+  consecutive time bins (no gap longer than ``max_gap_s``);
+- an intersection is a stretch of bins where clusters of the same sign coincide in at least
+  ``min_channels`` channels; it spans the union of the clusters involved and counts their channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+
+@dataclass
+class Core:
+    mu: float
+    sigma: float
+    edges: np.ndarray = field(repr=False)
+    counts: np.ndarray = field(repr=False)
+
+
+@dataclass
+class Cluster:
+    channel: int
+    sign: int
+    k: float
+    t_start: float
+    t_stop: float
+    n_bins: int
+    integral: float  # sum of (pull - mu) / sigma over the cluster
+    peak: float  # the largest |pull - mu| / sigma
+
+
+@dataclass
+class Intersection:
+    sign: int
+    k: float
+    t_start: float
+    t_stop: float
+    n_channels: int
+    channels: list[int]
+    peak: float
+    match: str = ""  # the known GRB or injected event it coincides with
+
+    def row(self) -> dict:
+        row = asdict(self)
+        row["channels"] = " ".join(str(c) for c in self.channels)
+        return row
+
+
+def pulls(rate: np.ndarray, predicted: np.ndarray, rate_err: np.ndarray) -> np.ndarray:
+    return (rate - predicted) / np.where(rate_err > 0, rate_err, np.inf)
+
+
+def fit_core(pull: np.ndarray, n_bins: int = 100) -> Core:
+    """A Gaussian fitted to the histogram of ``pull`` within 3 robust widths of its median."""
+    pull = pull[np.isfinite(pull)]
+    median = float(np.median(pull))
+    robust = float(1.4826 * np.median(np.abs(pull - median))) or 1.0
+    counts, edges = np.histogram(pull, bins=n_bins, range=(median - 3 * robust, median + 3 * robust))
+    centres = 0.5 * (edges[1:] + edges[:-1])
+
+    def gauss(x, amplitude, mu, sigma):
+        return amplitude * np.exp(-0.5 * ((x - mu) / sigma) ** 2)
+
+    core = np.abs(centres - median) < 2.5 * robust  # the tails hold the transients
+    try:
+        (_, mu, sigma), _ = curve_fit(gauss, centres[core], counts[core], p0=(counts.max(), median, robust),
+                                      sigma=np.sqrt(np.maximum(counts[core], 1)))
+    except RuntimeError:  # no convergence: the robust estimates
+        mu, sigma = median, robust
+    return Core(float(mu), float(abs(sigma)), edges, counts)
+
+
+def runs(mask: np.ndarray, breaks: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) row of each run of true ``mask`` rows; ``breaks[i]`` cuts between rows i and i+1."""
+    m = mask.astype(np.int8)
+    change = np.diff(np.concatenate([[0], m, [0]]))
+    starts, stops = list(np.flatnonzero(change == 1)), list(np.flatnonzero(change == -1) - 1)
+    out = []
+    for a, b in zip(starts, stops):
+        cuts = np.flatnonzero(breaks[a:b]) + a
+        edges = [a, *(cuts + 1)]
+        out += [(s, e) for s, e in zip(edges, [*cuts, b])]
+    return out
+
+
+def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: list[int], k: float,
+         min_channels: int, max_gap_s: float) -> tuple[list[Cluster], list[Intersection]]:
+    """Clusters and intersections of both signs at threshold ``k``; ``pull`` is (n, n_channels)."""
+    breaks = np.diff(unix_time) > max_gap_s
+    z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
+    clusters, intersections = [], []
+    for sign in (1, -1):
+        flagged = sign * z > k
+        labels = np.full(z.shape, -1)
+        spans = []
+        for c in range(z.shape[1]):
+            for a, b in runs(flagged[:, c], breaks):
+                labels[a : b + 1, c] = len(spans)
+                spans.append((a, b))
+                clusters.append(Cluster(channels[c], sign, k, float(unix_time[a]), float(unix_time[b]), int(b - a + 1),
+                                        float(sign * z[a : b + 1, c].sum()), float(sign * z[a : b + 1, c].max())))
+        merged: list[list[int]] = []
+        for a, b in runs(flagged.sum(axis=1) >= min_channels, breaks):
+            ids = np.unique(labels[a : b + 1][labels[a : b + 1] >= 0])
+            first, last = min(spans[i][0] for i in ids), max(spans[i][1] for i in ids)
+            if merged and first <= merged[-1][1]:  # overlapping spans: one interval
+                merged[-1][1] = max(merged[-1][1], last)
+            else:
+                merged.append([first, last])
+        for a, b in merged:
+            involved = np.flatnonzero((labels[a : b + 1] >= 0).any(axis=0))
+            intersections.append(Intersection(
+                sign, k, float(unix_time[a]), float(unix_time[b]), len(involved), [channels[c] for c in involved],
+                float(np.max(sign * z[a : b + 1][:, involved])),
+            ))
+    intersections.sort(key=lambda i: i.t_start)
+    return clusters, intersections
+
+
+def match(intersections: list[Intersection], events: list[tuple[str, float, float]], tolerance_s: float) -> None:
+    """Name, in place, the event each intersection coincides with: ``events`` are (name, start,
+    stop); an intersection matches when it overlaps [start - tolerance, stop + tolerance]."""
+    for intersection in intersections:
+        for name, start, stop in events:
+            if intersection.t_start <= stop + tolerance_s and intersection.t_stop >= start - tolerance_s:
+                intersection.match = name
+                break

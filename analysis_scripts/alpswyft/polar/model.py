@@ -1,0 +1,160 @@
+"""The background model: an MLP from context features to the rates of the target channels.
+
+Features and rates are standardised with means and widths fitted on the training rows only. The
+loss is the weighted mean squared error with weights 1/rate_err^2 per target: the chi-square per
+bin and channel, near 1 for a model at the Poisson noise. Training uses Lightning: seeded, early
+stopping on the validation loss, a resumable ``last.ckpt``, CSV curves always and wandb when
+``wandb.mode`` asks for it, the GPU when ``train.gpus=1`` and one is present.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from alpswyft.polar.config import PolarConfig
+from alpswyft.polar.data import Dataset
+from alpswyft.results import write_json
+
+ACTIVATIONS = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "tanh": torch.nn.Tanh,
+               "elu": torch.nn.ELU}
+
+
+class Standardiser(torch.nn.Module):
+    """(x - mean) / std with the statistics of the training rows, kept in the state dict."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("std", torch.ones(n))
+
+    def fit(self, x: np.ndarray) -> Standardiser:
+        self.mean.copy_(torch.as_tensor(x.mean(axis=0)))
+        self.std.copy_(torch.as_tensor(np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)))
+        return self
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+class BackgroundModel(pl.LightningModule):
+    def __init__(self, n_features: int, n_targets: int, hidden: list[int], activation: str, lr: float,
+                 betas: tuple[float, float], weight_decay: float):
+        super().__init__()
+        self.save_hyperparameters()
+        layers, width = [], n_features
+        for size in hidden:
+            layers += [torch.nn.Linear(width, size), ACTIVATIONS[activation]()]
+            width = size
+        self.mlp = torch.nn.Sequential(*layers, torch.nn.Linear(width, n_targets))
+        self.features = Standardiser(n_features)
+        self.targets = Standardiser(n_targets)
+
+    def forward(self, features):
+        """Predicted rates (counts/s) of the target channels."""
+        return self.mlp(self.features(features)) * self.targets.std + self.targets.mean
+
+    def _loss(self, batch):
+        features, rate, rate_err = batch
+        standardised = (rate - self.targets.mean) / self.targets.std
+        weights = (self.targets.std / rate_err) ** 2  # 1/rate_err^2 in standardised units
+        return torch.mean(weights * (self.mlp(self.features(features)) - standardised) ** 2)
+
+    def training_step(self, batch, batch_idx):
+        loss = self._loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_loss", self._loss(batch), on_step=False, on_epoch=True, prog_bar=True)
+
+    def configure_optimizers(self):
+        h = self.hparams
+        return torch.optim.Adam(self.parameters(), lr=h.lr, betas=tuple(h.betas), weight_decay=h.weight_decay)
+
+
+def _tensors(dataset: Dataset, rows: np.ndarray):
+    return (torch.as_tensor(dataset.features[rows]), torch.as_tensor(dataset.rate[rows], dtype=torch.float32),
+            torch.as_tensor(dataset.rate_err[rows], dtype=torch.float32))
+
+
+def _loader(dataset: Dataset, rows: np.ndarray, batch_size: int, seed: int | None):
+    """Whole batches indexed at once (a TensorDataset takes a list of indices), shuffled by a
+    seeded generator when ``seed`` is given; per-sample collation would dominate the step time."""
+    data = torch.utils.data.TensorDataset(*_tensors(dataset, rows))
+    order = (torch.utils.data.RandomSampler(data, generator=torch.Generator().manual_seed(seed)) if seed is not None
+             else torch.utils.data.SequentialSampler(data))
+    sampler = torch.utils.data.BatchSampler(order, batch_size, drop_last=False)
+    return torch.utils.data.DataLoader(data, sampler=sampler, batch_size=None)
+
+
+def train(dataset: Dataset, config: PolarConfig, out: Path) -> BackgroundModel:
+    """Train on the rows of the train part outside the GRB masks; checkpoints, curves and the final
+    model (``model.pt``, the best validation checkpoint) go to ``out``. A ``last.ckpt`` left by an
+    interrupted training is resumed."""
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    pl.seed_everything(config.train.seed, workers=True)
+    usable = ~dataset.grb_masked & np.all(dataset.rate_err > 0, axis=1)
+    rows = {part: np.flatnonzero(usable & (dataset.part == part)) for part in ("train", "val")}
+    model = BackgroundModel(dataset.features.shape[1], dataset.rate.shape[1], config.model.hidden,
+                            config.model.activation, config.optimizer.lr, config.optimizer.betas,
+                            config.optimizer.weight_decay)
+    model.features.fit(dataset.features[rows["train"]])
+    model.targets.fit(dataset.rate[rows["train"]])
+
+    loaders = {part: _loader(dataset, r, config.train.batch_size, config.train.seed if part == "train" else None)
+               for part, r in rows.items()}
+    checkpoints = out / "checkpoints"
+    best = pl.callbacks.ModelCheckpoint(dirpath=str(checkpoints), filename="best", monitor="val_loss", save_last=True)
+    loggers = [pl.loggers.CSVLogger(str(out), name="logs", version="")]
+    if config.wandb.mode != "disabled":
+        loggers.append(pl.loggers.WandbLogger(project=config.wandb.project, save_dir=str(out), mode=config.wandb.mode))
+    use_gpu = config.train.gpus > 0 and torch.cuda.is_available()
+    trainer = pl.Trainer(
+        accelerator="gpu" if use_gpu else "cpu", devices=1, max_epochs=config.train.max_epochs,
+        callbacks=[best, pl.callbacks.EarlyStopping("val_loss", patience=config.train.patience)],
+        logger=loggers, enable_progress_bar=False, enable_model_summary=False, deterministic=True,
+        log_every_n_steps=10,
+    )
+    last = checkpoints / "last.ckpt"
+    if last.is_file():
+        print(f"resuming the training from {last}")
+    trainer.fit(model, loaders["train"], loaders["val"], ckpt_path=str(last) if last.is_file() else None)
+    # our own file, written during this fit (Lightning's loader insists on weights_only)
+    model.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
+    model = model.cpu().eval()
+    save(model, out / "model.pt")
+    write_json(out / "training.json", {
+        "best_val_loss": float(best.best_model_score), "epochs": trainer.current_epoch,
+        "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])),
+        "device": str(trainer.strategy.root_device), "features": config.data.features, "targets": config.data.targets,
+    })
+    return model
+
+
+def save(model: BackgroundModel, path: Path) -> None:
+    partial = path.with_suffix(".pt.partial")
+    torch.save({"hyperparameters": dict(model.hparams), "state_dict": model.state_dict()}, partial)
+    partial.replace(path)
+
+
+def load(path: Path) -> BackgroundModel:
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    model = BackgroundModel(**saved["hyperparameters"])
+    model.load_state_dict(saved["state_dict"])
+    return model.eval()
+
+
+def predict(model: BackgroundModel, features: np.ndarray, batch_size: int, device: str = "cpu") -> np.ndarray:
+    """Predicted rates for every row, in batches of ``batch_size`` rows (float64, (n, n_targets))."""
+    model = model.to(device).eval()
+    out = np.empty((len(features), model.hparams.n_targets))
+    with torch.no_grad():
+        for start in range(0, len(features), batch_size):
+            batch = torch.as_tensor(features[start : start + batch_size], device=device)
+            out[start : start + batch_size] = model(batch).double().cpu().numpy()
+    return out

@@ -1,0 +1,237 @@
+"""The POLAR stages over a run folder ``analysis_results/<run_name>/``.
+
+::
+
+    config.yaml           the resolved configuration (defaults, file and overrides)
+    data/                 the synthetic nf1rate.root and its truth (when data.file is "")
+    train/                model.pt, training.json, logs/metrics.csv, checkpoints/ (last.ckpt resumes)
+    predictions.npz       measured and predicted rates of every row (GRB windows included)
+    intervals.json        pull cores, the intersections and the recovery summary
+    polar_results.root    trees predictions, intersections, clusters (uproot); CSV copies beside it
+    polar_report.ipynb    the executed report (and .html)
+
+Each stage records the hash of the configuration sections it depends on and is skipped when its
+output exists with the same hash, so a killed or repeated run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from alpswyft.errors import PipelineError
+from alpswyft.polar import config as polar_config
+from alpswyft.polar import data as polar_data
+from alpswyft.polar import intervals as polar_intervals
+from alpswyft.polar import synthetic
+from alpswyft.polar.config import PolarConfig
+from alpswyft.results import load_npz, read_json, save_npz, write_json
+
+TRAIN_SECTIONS = ("data", "synthetic", "split", "model", "optimizer", "train")
+SEARCH_SECTIONS = (*TRAIN_SECTIONS, "predict", "intervals")
+
+
+class PolarRun:
+    """Paths of a POLAR run folder."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    config = property(lambda self: self.root / "config.yaml")
+    train = property(lambda self: self.root / "train")
+    model = property(lambda self: self.root / "train" / "model.pt")
+    training = property(lambda self: self.root / "train" / "training.json")
+    predictions = property(lambda self: self.root / "predictions.npz")
+    intervals = property(lambda self: self.root / "intervals.json")
+    export = property(lambda self: self.root / "polar_results.root")
+    notebook = property(lambda self: self.root / "polar_report.ipynb")
+    figures = property(lambda self: self.root / "figures")
+
+    def load_config(self) -> PolarConfig:
+        if not self.config.is_file():
+            raise PipelineError(f"{self.root} is not a POLAR run folder (no config.yaml)")
+        return polar_config.load(self.config)
+
+    def data_file(self, config: PolarConfig) -> Path:
+        return Path(config.data.file) if config.data.file else self.root / "data" / "nf1rate.root"
+
+    def truth(self, config: PolarConfig) -> list[synthetic.Transient]:
+        """The injected transients of a synthetic file (none for a real one)."""
+        path = synthetic.truth_path(self.data_file(config))
+        return synthetic.read_truth(path) if not config.data.file and path.is_file() else []
+
+
+def _done(path: Path, key: str) -> bool:
+    return path.is_file() and read_json(path).get("config_hash") == key
+
+
+def configure(run: PolarRun, config: PolarConfig) -> None:
+    """Write the resolved configuration and, for ``data.file: ""``, the synthetic data."""
+    run.root.mkdir(parents=True, exist_ok=True)
+    polar_config.save(config, run.config)
+    if config.data.file:
+        polar_data.read_columns(run.data_file(config), polar_data.tree_name(run.data_file(config), config.data))
+        print(f"data: {config.data.file}")
+        return
+    stamp = run.root / "data" / "synthetic.json"
+    key = config.section_hash("synthetic", "data")
+    if _done(stamp, key):
+        print(f"data: the synthetic file {run.data_file(config)} is already there")
+        return
+    s = config.synthetic
+    print(f"data: generating {s.days:g} days of synthetic POLAR rates from {s.start} (seed {s.seed})")
+    events = synthetic.generate(run.data_file(config), s.start, s.days, s.seed, s.random_grbs_per_day,
+                                s.flares_per_day, config.data.grb_path)
+    print(f"      {len(events)} injected transients: {sum(e.kind == 'known_grb' for e in events)} at known GRB times, "
+          f"{sum(e.kind == 'grb' for e in events)} random GRB-like, {sum(e.kind == 'flare' for e in events)} flare-like")
+    write_json(stamp, {"config_hash": key, "file": str(run.data_file(config))})
+
+
+def dataset(run: PolarRun, config: PolarConfig) -> polar_data.Dataset:
+    return polar_data.load(run.data_file(config), config.data, config.split, polar_data.read_grbs(config.data.grb_path))
+
+
+def train(run: PolarRun) -> None:
+    from alpswyft.polar import model
+
+    config = run.load_config()
+    key = config.section_hash(*TRAIN_SECTIONS)
+    if _done(run.training, key) and run.model.is_file():
+        print(f"training: done already ({run.model})")
+        return
+    data = dataset(run, config)
+    parts = {p: int(np.sum((data.part == p) & ~data.grb_masked)) for p in ("train", "val", "test")}
+    print(f"training: {len(data.part)} rows after the filters; {int(data.grb_masked.sum())} within "
+          f"{config.data.grb_mask_s:g} s of a known GRB are not trained on; train/val/test {parts}")
+    model.train(data, config, run.train)
+    summary = read_json(run.training)
+    write_json(run.training, {**summary, "config_hash": key})
+    print(f"training: best validation loss {summary['best_val_loss']:.4f} after {summary['epochs'] + 1} epochs "
+          f"on {summary['device']}")
+
+
+def predict(run: PolarRun) -> None:
+    from alpswyft.polar import model
+
+    config = run.load_config()
+    key = config.section_hash(*TRAIN_SECTIONS, "predict")
+    if run.predictions.is_file() and str(load_npz(run.predictions)["config_hash"]) == key:
+        print(f"prediction: done already ({run.predictions.name})")
+        return
+    data = dataset(run, config)
+    device = "cuda" if config.train.gpus and __import__("torch").cuda.is_available() else "cpu"
+    predicted = model.predict(model.load(run.model), data.features, config.predict.batch_size, device)
+    save_npz(run.predictions, unix_time=data.unix_time, rate=data.rate, rate_err=data.rate_err, predicted=predicted,
+             part=data.part, grb_masked=data.grb_masked, targets=np.array(config.data.targets), config_hash=key)
+    print(f"prediction: {len(predicted)} rows in batches of {config.predict.batch_size} -> {run.predictions.name}")
+
+
+def search(run: PolarRun) -> dict:
+    """Pull cores, clusters and intersections at every threshold; matched against the known GRBs
+    and, for synthetic data, the injected transients (the recovery figures)."""
+    config = run.load_config()
+    p = load_npz(run.predictions)
+    pull = polar_intervals.pulls(p["rate"], p["predicted"], p["rate_err"])
+    quiet = ~p["grb_masked"] & ~_in_events(p["unix_time"], run.truth(config), 0.0)
+    cores = [polar_intervals.fit_core(pull[quiet, c]) for c in range(pull.shape[1])]
+    channels = [int(t) for t in p["targets"]]
+    known = [(name, t, t) for name, t in polar_data.read_grbs(config.data.grb_path)]
+    truth = run.truth(config)
+    events = [(e.name, e.t_start, e.t_stop) for e in truth] or known
+    days = _live_days(p["unix_time"], config.intervals.max_gap_s)
+    results = {"config_hash": config.section_hash(*SEARCH_SECTIONS), "live_days": days,
+               "cores": [{"channel": ch, "mu": c.mu, "sigma": c.sigma} for ch, c in zip(channels, cores)],
+               "thresholds": {}}
+    all_clusters, all_intersections = [], []
+    for k in config.intervals.thresholds:
+        clusters, found = polar_intervals.find(p["unix_time"], pull, cores, channels, k,
+                                               config.intervals.min_channels, config.intervals.max_gap_s)
+        polar_intervals.match(found, events, config.intervals.match_s if not truth else 2.0)
+        all_clusters += clusters
+        all_intersections += found
+        results["thresholds"][str(k)] = _recovery(found, truth, known, p["unix_time"], days, config)
+    results["intersections"] = [i.row() for i in all_intersections]
+    results["clusters"] = [vars(c) for c in all_clusters]
+    write_json(run.intervals, results)
+    for k, r in results["thresholds"].items():
+        line = f"intervals at {k} sigma: {r['n_positive']} positive intersections ({r['false_per_day']:.2f} unmatched per day)"
+        if truth:
+            line += f"; recovered {r['recovered_above_10']}/{r['injected_above_10']} injected transients above 10 sigma"
+        print(line)
+    return results
+
+
+def _in_events(unix_time, truth, margin):
+    inside = np.zeros(len(unix_time), dtype=bool)
+    for e in truth:
+        inside |= (unix_time >= e.t_start - margin - 30) & (unix_time <= e.t_stop + margin + 30)
+    return inside
+
+
+def _live_days(unix_time, max_gap_s):
+    steps = np.diff(unix_time)
+    return float(steps[steps <= max_gap_s].sum() / 86400.0)
+
+
+def _recovery(found, truth, known, unix_time, days, config) -> dict:
+    positive = [i for i in found if i.sign > 0]
+    observable = [e for e in truth if e.observable]
+    strong = [e for e in observable if e.peak_significance > 10]
+    recovered = {i.match for i in positive if i.match}
+    in_data = [name for name, t, _ in known if polar_data.near(np.array([t]), unix_time, 1.5)[0]]
+    return {
+        "n_positive": len(positive), "n_negative": len(found) - len(positive),
+        "false_per_day": sum(1 for i in positive if not i.match) / days if days else float("nan"),
+        "injected_above_10": len(strong), "recovered_above_10": sum(e.name in recovered for e in strong),
+        "missed_above_10": [e.name for e in strong if e.name not in recovered],
+        "injected": len(observable), "recovered": sum(e.name in recovered for e in observable),
+        "known_grbs_in_data": in_data, "known_grbs_found": [n for n in in_data if n in recovered],
+    }
+
+
+def export(run: PolarRun) -> None:
+    from alpswyft.polar import export as polar_export
+
+    polar_export.write(run.export, load_npz(run.predictions), read_json(run.intervals))
+    print(f"export: {run.export.name} (trees predictions, intersections, clusters) and CSV copies")
+
+
+def report(run: PolarRun) -> None:
+    """Execute the report notebook against the run folder and render it to HTML."""
+    import papermill
+
+    from alpswyft.report import render_html
+
+    papermill.execute_notebook(str(TEMPLATE), str(run.notebook), parameters={"run_dir": str(run.root)},
+                               cwd=str(run.root), kernel_name="python3", progress_bar=False)
+    print(f"report: {run.notebook} and {render_html(run.notebook).name}")
+
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "notebooks" / "polar_report.ipynb"
+STAGES = {"train": train, "predict": predict, "search": search, "export": export, "report": report}
+
+
+def run_all(run: PolarRun, config: PolarConfig, on_cluster: str = "local", resources=None, max_attempts: int = 3) -> None:
+    """Configure, then every stage in order; on SLURM the training is a job (resubmitted up to
+    ``max_attempts`` times) and the light stages run here."""
+    configure(run, config)
+    for name, stage in STAGES.items():
+        print(f"\n=== {name}")
+        if name == "train" and on_cluster == "slurm":
+            _train_on_slurm(run, config, resources, max_attempts)
+        else:
+            stage(run)
+
+
+def _train_on_slurm(run: PolarRun, config: PolarConfig, resources, max_attempts: int) -> None:
+    import sys
+
+    from alpswyft import slurm
+
+    key = config.section_hash(*TRAIN_SECTIONS)
+    script = Path(__file__).resolve().parents[2] / "polar_analysis.py"
+    command = slurm.shell_command(sys.executable, script, "--stage", "train", run.root)
+    slurm.run_tasks([command], lambda _: _done(run.training, key) and run.model.is_file(), resources,
+                    run.root / "slurm", max_attempts=max_attempts, describe=lambda _: "training")
+    print(f"training: done on SLURM ({run.model})")

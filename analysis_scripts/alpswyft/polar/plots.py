@@ -1,0 +1,102 @@
+"""Figures of the POLAR report; each returns its matplotlib figure."""
+
+from __future__ import annotations
+
+import csv
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from alpswyft.polar.intervals import fit_core, pulls
+
+
+def loss_curves(metrics_csv):
+    """Training and validation loss per epoch from Lightning's metrics.csv."""
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key in ("train_loss", "val_loss"):
+        points = [(int(r["epoch"]), float(r[key])) for r in rows if r.get(key)]
+        if points:
+            ax.plot(*zip(*points), marker="o", ms=3, label=key)
+    ax.set(xlabel="epoch", ylabel="weighted MSE (chi-square per bin)", yscale="log")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def light_curve(predictions, centre, half_width, channels=(0, 1, 6, 12), title=""):
+    """Measured and predicted rates around ``centre`` (unix s) for a few target channels."""
+    t = predictions["unix_time"]
+    window = np.abs(t - centre) <= half_width
+    targets = list(predictions["targets"])
+    shown = [c for c in channels if c in targets]
+    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 1.8 * len(shown) + 0.6), sharex=True, squeeze=False)
+    for ax, channel in zip(axes[:, 0], shown):
+        j = targets.index(channel)
+        ax.errorbar(t[window] - centre, predictions["rate"][window, j], predictions["rate_err"][window, j],
+                    fmt=".", ms=2, lw=0.5, color="0.4", label="measured")
+        ax.plot(t[window] - centre, predictions["predicted"][window, j], color="C3", lw=1.2, label="predicted")
+        ax.set_ylabel(f"rate[{channel}] (1/s)")
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xlabel("time from the event (s)")
+    fig.tight_layout()
+    return fig
+
+
+def pull_histograms(predictions, quiet):
+    """Pull histograms of every target channel on quiet rows, with the fitted Gaussian core."""
+    pull = pulls(predictions["rate"], predictions["predicted"], predictions["rate_err"])
+    targets = list(predictions["targets"])
+    n = len(targets)
+    cols = min(n, 5)
+    fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(2.6 * cols, 2.2 * ((n + cols - 1) // cols)), squeeze=False)
+    for ax, j in zip(axes.flat, range(n)):
+        core = fit_core(pull[quiet, j])
+        values = pull[quiet, j]
+        ax.hist(values, bins=120, range=(-6, 6), histtype="step", color="0.3")
+        x = np.linspace(-6, 6, 300)
+        norm = len(values) * 0.1 / (core.sigma * np.sqrt(2 * np.pi))  # 0.1: the bin width
+        ax.plot(x, norm * np.exp(-0.5 * ((x - core.mu) / core.sigma) ** 2), color="C3", lw=1)
+        ax.set(yscale="log", ylim=(0.5, None), title=f"rate[{targets[j]}]: mu {core.mu:+.2f}, sigma {core.sigma:.2f}")
+        ax.title.set_fontsize(8)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.supxlabel("pull (measured - predicted) / rate_err")
+    fig.tight_layout()
+    return fig
+
+
+def cluster_length_vs_integral(clusters, k):
+    """Length and integrated significance of every cluster at threshold ``k``, by sign."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for sign, colour in ((1, "C0"), (-1, "C1")):
+        chosen = [c for c in clusters if c["k"] == k and c["sign"] == sign]
+        ax.scatter([c["n_bins"] for c in chosen], [c["integral"] for c in chosen], s=6, color=colour, alpha=0.6,
+                   label=f"{'positive' if sign > 0 else 'negative'} ({len(chosen)})")
+    ax.set(xscale="log", yscale="log", xlabel="cluster length (bins)", ylabel="integral of |pull| / sigma",
+           title=f"clusters at {k:g} sigma")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def intersections_timeline(intersections, k, unix_time, truth=()):
+    """The intersections at threshold ``k`` on a timeline (height: channels involved), with the
+    injected transients or known GRBs as vertical marks."""
+    t0 = unix_time[0]
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for event in truth:
+        ax.axvspan((event.t_start - t0) / 3600, (event.t_stop - t0) / 3600, color="C2", alpha=0.25, lw=0)
+    for i in intersections:
+        if i["k"] != k:
+            continue
+        colour = "C0" if i["sign"] > 0 else "C1"
+        ax.vlines((i["t_start"] - t0) / 3600, 0, i["sign"] * i["n_channels"], color=colour, lw=1.2,
+                  alpha=1.0 if i["match"] else 0.5)
+    ax.axhline(0, color="0.5", lw=0.5)
+    ax.set(xlabel="hours from the first row", ylabel="channels (+ / -)", title=f"intersections at {k:g} sigma "
+           "(green: injected or known events)")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,42 @@
+"""The POLAR configuration: shipped defaults, key=value overrides, errors that name the key."""
+
+import pytest
+
+from alpswyft.errors import ConfigError
+from alpswyft.polar import config as polar_config
+
+
+def test_defaults_and_typed_overrides(tmp_path):
+    config = polar_config.load(overrides=["train.max_epochs=7", "model.hidden=[32, 16]", "wandb.mode=disabled",
+                                          "data.file=", "intervals.thresholds=[4]"])
+    assert config.train.max_epochs == 7 and config.model.hidden == [32, 16] and config.intervals.thresholds == [4.0]
+    assert config.data.filters == ["rate[0]/rate_err[0] > 20"] and config.data.file == ""
+    polar_config.save(config, tmp_path / "config.yaml")
+    assert polar_config.load(tmp_path / "config.yaml") == config
+    assert config.section_hash("train") != polar_config.load().section_hash("train")
+    assert config.section_hash("data") == polar_config.load().section_hash("data")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.max_epoch=5", "train.max_epoch = '5': unknown key; train has batch_size, gpus, max_epochs"),
+    ("trainer.max_epochs=5", "there is no section 'trainer'"),
+    ("train.max_epochs=-1", "train.max_epochs = -1: Input should be greater than or equal to 1"),
+    ("train.max_epochs=many", "train.max_epochs = 'many'"),
+    ("model.activation=softmax", "model.activation = 'softmax'"),
+    ("data.targets=[0, 13]", "distinct rate channels 0..12"),
+    ("data.filters=['rate[0] >']", "expression 'rate\\[0\\] >' is not valid"),
+    ("split.pattern=[train, test]", "at least one train and one val block"),
+    ("wandb.mode=sometimes", "wandb.mode = 'sometimes'"),
+    ("train.max_epochs", "expected key.sub=value"),
+])
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        polar_config.load(overrides=[override])
+
+
+def test_a_missing_or_broken_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="config = .*: no such file"):
+        polar_config.load(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        polar_config.load(tmp_path / "bad.yaml")

@@ -1,0 +1,57 @@
+"""Pulls, the Gaussian core, clusters and intersections on data with a known answer."""
+
+import numpy as np
+import pytest
+
+from alpswyft.polar import intervals
+
+
+def test_core_fit_recovers_a_gaussian_despite_a_tail():
+    rng = np.random.default_rng(0)
+    pull = np.concatenate([rng.normal(0.2, 1.3, 200_000), rng.uniform(5, 40, 2_000)])  # 1 % transients
+    core = intervals.fit_core(pull)
+    assert core.mu == pytest.approx(0.2, abs=0.01) and core.sigma == pytest.approx(1.3, rel=0.01)
+
+
+def test_runs_split_at_gaps():
+    mask = np.array([0, 1, 1, 1, 0, 1, 1, 0], dtype=bool)
+    breaks = np.zeros(7, dtype=bool)
+    breaks[1] = True  # a gap between rows 1 and 2
+    assert intervals.runs(mask, breaks) == [(1, 1), (2, 3), (5, 6)]
+
+
+def _noise_with_events(n_channels=5, seed=1):
+    rng = np.random.default_rng(seed)
+    t = np.arange(20_000, dtype=float)
+    t[10_000:] += 600  # an SAA gap
+    pull = rng.standard_normal((len(t), n_channels))
+    pull[5000:5010, :3] += 12  # 10 bins in 3 channels
+    pull[9998:10003, 1:] += 12  # across the gap: two intervals
+    pull[15000:15020, 4] -= 12  # a dip in one channel only
+    return t, pull
+
+
+def test_intersections_find_the_injected_events_with_their_channels():
+    t, pull = _noise_with_events()
+    cores = [intervals.fit_core(pull[:, c]) for c in range(pull.shape[1])]
+    channels = [0, 3, 5, 7, 9]
+    clusters, found = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5)
+    positive = [(i.t_start, i.t_stop, i.n_channels, i.channels) for i in found if i.sign > 0]
+    assert positive == [(5000.0, 5009.0, 3, [0, 3, 5]), (9998.0, 9999.0, 4, [3, 5, 7, 9]),
+                        (10600.0, 10602.0, 4, [3, 5, 7, 9])]
+    assert not [i for i in found if i.sign < 0]  # one channel is not an intersection
+    dip = [c for c in clusters if c.sign < 0 and c.k == 5]
+    assert [(c.channel, c.t_start, c.n_bins) for c in dip] == [(9, 15600.0, 20)]
+    assert dip[0].integral == pytest.approx(20 * 12, rel=0.1)
+    intervals.match(found, [("GRB_X", 5003.0, 5003.0)], tolerance_s=5)
+    assert [i.match for i in found] == ["GRB_X", "", ""]
+
+
+def test_pure_noise_gives_no_intersection_at_5_sigma():
+    rng = np.random.default_rng(2)
+    t = np.arange(200_000, dtype=float)
+    pull = rng.standard_normal((len(t), 13))
+    cores = [intervals.fit_core(pull[:, c]) for c in range(13)]
+    assert all(c.sigma == pytest.approx(1, abs=0.02) for c in cores)
+    _, found = intervals.find(t, pull, cores, list(range(13)), k=5, min_channels=2, max_gap_s=1.5)
+    assert found == []
