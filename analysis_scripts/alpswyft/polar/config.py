@@ -90,6 +90,8 @@ class Optimizer(_Section):
     lr: float = Field(gt=0)
     betas: tuple[float, float]
     weight_decay: float = Field(ge=0)
+    plateau_factor: float = Field(gt=0, le=1)
+    plateau_patience: int = Field(ge=0)
 
 
 class Train(_Section):

@@ -43,7 +43,8 @@ class Standardiser(torch.nn.Module):
 
 class BackgroundModel(pl.LightningModule):
     def __init__(self, n_features: int, n_targets: int, hidden: list[int], activation: str, lr: float,
-                 betas: tuple[float, float], weight_decay: float):
+                 betas: tuple[float, float], weight_decay: float, plateau_factor: float = 1.0,
+                 plateau_patience: int = 0):
         super().__init__()
         self.save_hyperparameters()
         layers, width = [], n_features
@@ -74,7 +75,10 @@ class BackgroundModel(pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        return torch.optim.Adam(self.parameters(), lr=h.lr, betas=tuple(h.betas), weight_decay=h.weight_decay)
+        optimizer = torch.optim.Adam(self.parameters(), lr=h.lr, betas=tuple(h.betas), weight_decay=h.weight_decay)
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=h.plateau_factor,
+                                                             patience=h.plateau_patience)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau, "monitor": "val_loss"}}
 
 
 def _tensors(dataset: Dataset, rows: np.ndarray):
@@ -102,7 +106,8 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> BackgroundModel:
     rows = {part: np.flatnonzero(usable & (dataset.part == part)) for part in ("train", "val")}
     model = BackgroundModel(dataset.features.shape[1], dataset.rate.shape[1], config.model.hidden,
                             config.model.activation, config.optimizer.lr, config.optimizer.betas,
-                            config.optimizer.weight_decay)
+                            config.optimizer.weight_decay, config.optimizer.plateau_factor,
+                            config.optimizer.plateau_patience)
     model.features.fit(dataset.features[rows["train"]])
     model.targets.fit(dataset.rate[rows["train"]])
 

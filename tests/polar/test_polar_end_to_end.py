@@ -1,0 +1,88 @@
+"""run_polar.sh end to end on one synthetic day: the model's pulls, the recovery of the injected
+transients, the ROOT export and the executed report."""
+
+import json
+import os
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+RUN_POLAR = REPO / "cluster_runs" / "run_polar.sh"
+#: the README's figures are for 2 days; one day is noisier, so the bounds here are looser
+MAX_FALSE_PER_DAY = {3.0: 20.0, 5.0: 2.0}
+
+
+@pytest.fixture(scope="module")
+def polar_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("polar_e2e")
+    text = RUN_POLAR.read_text()
+    text = re.sub(r"^overrides=.*$", 'overrides="synthetic.days=1 wandb.mode=disabled"', text, flags=re.MULTILINE)
+    text = re.sub(r"^exec .*$", f'exec "{REPO}/analysis_scripts/run_polar_analysis.sh" "${{BASH_SOURCE[0]}}"', text,
+                  flags=re.MULTILINE)
+    script = base / "run_polar.sh"
+    script.write_text(text)
+    script.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    result = subprocess.run([str(script)], cwd=base, env=env, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return base / "analysis_results" / "polar_synthetic", result
+
+
+def test_pulls_on_quiet_data_have_unit_width(polar_run):
+    run_dir, _ = polar_run
+    cores = json.loads((run_dir / "intervals.json").read_text())["cores"]
+    assert len(cores) == 13
+    assert all(abs(c["sigma"] - 1) < 0.2 for c in cores), cores
+
+
+def test_strong_injected_transients_are_recovered_with_few_false_intervals(polar_run):
+    run_dir, result = polar_run
+    thresholds = json.loads((run_dir / "intervals.json").read_text())["thresholds"]
+    at_3 = thresholds["3.0"]
+    assert at_3["injected_above_10"] >= 5
+    assert at_3["recovered_above_10"] >= 0.9 * at_3["injected_above_10"], at_3["missed_above_10"]
+    assert at_3["known_grbs_found"] == at_3["known_grbs_in_data"] == ["GRB_170105A"]
+    for k, bound in MAX_FALSE_PER_DAY.items():
+        assert thresholds[str(k)]["false_per_day"] < bound, (k, thresholds[str(k)])
+    assert "recovered" in result.stdout and "injected transients above 10 sigma" in result.stdout
+
+
+def test_root_export_reads_back(polar_run):
+    import uproot
+
+    run_dir, _ = polar_run
+    with uproot.open(run_dir / "polar_results.root") as f:
+        assert {k.split(";")[0] for k in f.keys()} == {"predictions", "intersections", "clusters"}
+        predictions = f["predictions"].arrays(library="np")
+        assert set(predictions) == {"unix_time", "rate", "rate_err", "rate_pred", "part", "grb_masked"}
+        assert predictions["rate_pred"].shape == (f["predictions"].num_entries, 13)
+        intersections = f["intersections"].arrays(library="np")
+        assert set(intersections) == {"sign", "k", "t_start", "t_stop", "n_channels", "peak", "channel_mask"}
+        assert (intersections["n_channels"] >= 3).all()
+    assert (run_dir / "intersections.csv").read_text().startswith("sign,k,t_start,t_stop,n_channels,channels,peak,match")
+    table = np.loadtxt(run_dir / "predictions.csv", delimiter=",", skiprows=1, max_rows=5)
+    assert table.shape == (5, 2 + 3 * 13)
+
+
+def test_report_is_executed_without_errors(polar_run):
+    run_dir, _ = polar_run
+    notebook = json.loads((run_dir / "polar_report.ipynb").read_text())
+    errors = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+    assert errors == []
+    assert (run_dir / "polar_report.html").stat().st_size > 100_000
+    assert {"loss_curves.png", "pulls.png", "intersections_3.0sigma.png"} <= {p.name for p in (run_dir / "figures").iterdir()}
+    assert (run_dir / "output.log").read_text().count("=== ") == 5
+    assert (run_dir / "run_polar.sh").is_file() and (run_dir / "config.yaml").is_file()
+
+
+def test_finished_stages_are_not_redone(polar_run):
+    run_dir, _ = polar_run
+    for stage, message in (("train", "training: done already"), ("predict", "prediction: done already")):
+        result = subprocess.run([str(REPO / ".venv" / "bin" / "python"), str(REPO / "analysis_scripts" / "polar_analysis.py"),
+                                 "--stage", stage, str(run_dir)], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0 and message in result.stdout, result.stderr[-2000:]
