@@ -3,7 +3,8 @@
 Features and rates are standardised with means and widths fitted on the training rows only. The
 loss is the weighted mean squared error with weights 1/rate_err^2 per target: the chi-square per
 bin and channel, near 1 for a model at the Poisson noise. Training uses Lightning: seeded, early
-stopping on the validation loss, a resumable ``last.ckpt``, CSV curves always and wandb when
+stopping on the validation loss, a resumable ``last.ckpt`` (the curves of an interrupted attempt are
+kept as ``metrics.attempt_<n>.csv``), CSV curves always and wandb when
 ``wandb.mode`` asks for it, the GPU when ``train.gpus=1`` and one is present.
 """
 
@@ -128,6 +129,9 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> BackgroundModel:
     last = checkpoints / "last.ckpt"
     if last.is_file():
         print(f"resuming the training from {last}")
+        metrics = out / "logs" / "metrics.csv"
+        if metrics.is_file():  # the logger would overwrite the curves of the interrupted attempt
+            metrics.rename(metrics.with_name(f"metrics.attempt_{len(list(metrics.parent.glob('metrics.attempt_*')))}.csv"))
     trainer.fit(model, loaders["train"], loaders["val"], ckpt_path=str(last) if last.is_file() else None)
     # our own file, written during this fit (Lightning's loader insists on weights_only)
     model.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])

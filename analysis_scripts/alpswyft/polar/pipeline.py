@@ -100,6 +100,13 @@ def train(run: PolarRun) -> None:
     if _done(run.training, key) and run.model.is_file():
         print(f"training: done already ({run.model})")
         return
+    started = run.train / "started.json"
+    if run.train.is_dir() and any(run.train.iterdir()) and not _done(started, key):
+        # checkpoints of another configuration: kept aside, never resumed from
+        aside = run.root / f"train.superseded_{sum(1 for _ in run.root.glob('train.superseded_*'))}"
+        run.train.rename(aside)
+        print(f"training: the configuration changed; the earlier training is kept in {aside.name}")
+    write_json(started, {"config_hash": key})
     data = dataset(run, config)
     parts = {p: int(np.sum((data.part == p) & ~data.grb_masked)) for p in ("train", "val", "test")}
     print(f"training: {len(data.part)} rows after the filters; {int(data.grb_masked.sum())} within "

@@ -10,10 +10,18 @@ import numpy as np
 from alpswyft.polar.intervals import fit_core, pulls
 
 
-def loss_curves(metrics_csv):
-    """Training and validation loss per epoch from Lightning's metrics.csv."""
-    with open(metrics_csv, newline="") as f:
-        rows = list(csv.DictReader(f))
+def metrics(log_dir) -> list[dict]:
+    """The rows of Lightning's metrics.csv in ``log_dir``, after those of interrupted attempts."""
+    rows = []
+    for path in [*sorted(log_dir.glob("metrics.attempt_*.csv")), log_dir / "metrics.csv"]:
+        with open(path, newline="") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
+def loss_curves(log_dir):
+    """Training and validation loss per epoch (all attempts of a resumed training)."""
+    rows = metrics(log_dir)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key in ("train_loss", "val_loss"):
         points = [(int(r["epoch"]), float(r[key])) for r in rows if r.get(key)]

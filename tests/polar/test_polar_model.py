@@ -1,0 +1,56 @@
+"""Training: resuming an interrupted fit, a changed configuration, and the SLURM back-end."""
+
+import json
+
+import pytest
+
+from alpswyft.polar import config as polar_config
+from alpswyft.polar import pipeline
+
+
+def small(*overrides):
+    return polar_config.load(overrides=["synthetic.days=0.25", "synthetic.random_grbs_per_day=0", "train.max_epochs=2",
+                                        "model.hidden=[16]", "train.batch_size=4096", *overrides])
+
+
+def epochs(run):
+    from alpswyft.polar.plots import metrics
+
+    return sorted({int(row["epoch"]) for row in metrics(run.train / "logs")})
+
+
+def test_an_interrupted_training_resumes_from_its_last_checkpoint(tmp_path, capsys):
+    from alpswyft.polar import model
+
+    run = pipeline.PolarRun(tmp_path / "run")
+    pipeline.configure(run, small())
+    data = pipeline.dataset(run, small())
+    model.train(data, small(), run.train)  # as if killed after 2 epochs: last.ckpt is there
+    assert (run.train / "checkpoints" / "last.ckpt").is_file() and epochs(run) == [0, 1]
+    model.train(data, small("train.max_epochs=3"), run.train)
+    assert "resuming the training from" in capsys.readouterr().out
+    assert epochs(run) == [0, 1, 2]  # epoch 2 only was added
+
+
+def test_a_changed_configuration_sets_the_earlier_training_aside(tmp_path, capsys):
+    run = pipeline.PolarRun(tmp_path / "run")
+    pipeline.configure(run, small())
+    pipeline.train(run)
+    pipeline.configure(run, small("model.hidden=[8]"))
+    pipeline.train(run)
+    assert "the earlier training is kept in train.superseded_0" in capsys.readouterr().out
+    assert (run.root / "train.superseded_0" / "model.pt").is_file() and run.model.is_file()
+    pipeline.train(run)
+    assert "training: done already" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_training_as_a_slurm_job(slurm_cluster, tmp_path):
+    from alpswyft.slurm import Resources
+
+    run = pipeline.PolarRun(tmp_path / "run")
+    config = small()
+    pipeline.configure(run, config)
+    pipeline._train_on_slurm(run, config, Resources(job_name="polar_train", time="00-00:10:00", mem_per_cpu_gb=2), 2)
+    assert run.model.is_file() and json.loads(run.training.read_text())["config_hash"] == config.section_hash(*pipeline.TRAIN_SECTIONS)
+    assert list((run.root / "slurm" / "logs").glob("slurm-*.out"))
