@@ -21,7 +21,7 @@ MAX_FALSE_PER_DAY = {3.0: 20.0, 5.0: 2.0}
 def polar_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("polar_e2e")
     text = RUN_POLAR.read_text()
-    text = re.sub(r"^overrides=.*$", 'overrides="synthetic.days=1 wandb.mode=disabled"', text, flags=re.MULTILINE)
+    text = re.sub(r"^overrides=.*$", 'overrides="synthetic.days=1 wandb.mode=disabled report.windows=[GRB_170105A,1483600000]"', text, flags=re.MULTILINE)
     text = re.sub(r"^exec .*$", f'exec "{REPO}/analysis_scripts/run_polar_analysis.sh" "${{BASH_SOURCE[0]}}"', text,
                   flags=re.MULTILINE)
     script = base / "run_polar.sh"
@@ -75,7 +75,9 @@ def test_report_is_executed_without_errors(polar_run):
     errors = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert errors == []
     assert (run_dir / "polar_report.html").stat().st_size > 100_000
-    assert {"loss_curves.png", "pulls.png", "intersections_3.0sigma.png"} <= {p.name for p in (run_dir / "figures").iterdir()}
+    figures = {p.name for p in (run_dir / "figures").iterdir()}
+    assert {"loss_curves.png", "pulls.png", "intersections_3.0sigma.png", "clusters_5.0sigma.png"} <= figures
+    assert len([f for f in figures if f.startswith("light_curve_")]) == 1 + 3 + 2  # known GRB, strongest, report.windows
     assert (run_dir / "output.log").read_text().count("=== ") == 5
     assert (run_dir / "run_polar.sh").is_file() and (run_dir / "config.yaml").is_file()
 

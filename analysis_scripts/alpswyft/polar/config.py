@@ -115,6 +115,7 @@ class Intervals(_Section):
 
 class Report(_Section):
     window_s: float = Field(gt=0)
+    windows: list[float | str] = []
 
 
 class Wandb(_Section):
