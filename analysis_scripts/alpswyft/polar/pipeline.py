@@ -140,12 +140,14 @@ def search(run: PolarRun) -> dict:
     config = run.load_config()
     p = load_npz(run.predictions)
     pull = polar_intervals.pulls(p["rate"], p["predicted"], p["rate_err"])
-    quiet = ~p["grb_masked"] & ~_in_events(p["unix_time"], run.truth(config), 0.0)
+    truth = run.truth(config)
+    quiet = ~p["grb_masked"] & ~_in_events(p["unix_time"], truth)
     cores = [polar_intervals.fit_core(pull[quiet, c]) for c in range(pull.shape[1])]
     channels = [int(t) for t in p["targets"]]
     known = [(name, t, t) for name, t in polar_data.read_grbs(config.data.grb_path)]
-    truth = run.truth(config)
-    events = [(e.name, e.t_start, e.t_stop) for e in truth] or known
+    # synthetic data: matched against the injected spans (a few seconds of slack); real data:
+    # against the known trigger times, within intervals.match_s
+    events, tolerance = ([(e.name, e.t_start, e.t_stop) for e in truth], 2.0) if truth else (known, config.intervals.match_s)
     days = _live_days(p["unix_time"], config.intervals.max_gap_s)
     results = {"config_hash": config.section_hash(*SEARCH_SECTIONS), "live_days": days,
                "cores": [{"channel": ch, "mu": c.mu, "sigma": c.sigma} for ch, c in zip(channels, cores)],
@@ -154,10 +156,10 @@ def search(run: PolarRun) -> dict:
     for k in config.intervals.thresholds:
         clusters, found = polar_intervals.find(p["unix_time"], pull, cores, channels, k,
                                                config.intervals.min_channels, config.intervals.max_gap_s)
-        polar_intervals.match(found, events, config.intervals.match_s if not truth else 2.0)
+        polar_intervals.match(found, events, tolerance)
         all_clusters += clusters
         all_intersections += found
-        results["thresholds"][str(k)] = _recovery(found, truth, known, p["unix_time"], days, config)
+        results["thresholds"][str(k)] = _recovery(found, truth, known, p["unix_time"], days)
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
     write_json(run.intervals, results)
@@ -169,10 +171,11 @@ def search(run: PolarRun) -> dict:
     return results
 
 
-def _in_events(unix_time, truth, margin):
+def _in_events(unix_time, truth, margin_s=30.0):
+    """Rows within ``margin_s`` of an injected transient (not quiet data)."""
     inside = np.zeros(len(unix_time), dtype=bool)
     for e in truth:
-        inside |= (unix_time >= e.t_start - margin - 30) & (unix_time <= e.t_stop + margin + 30)
+        inside |= (unix_time >= e.t_start - margin_s) & (unix_time <= e.t_stop + margin_s)
     return inside
 
 
@@ -181,7 +184,7 @@ def _live_days(unix_time, max_gap_s):
     return float(steps[steps <= max_gap_s].sum() / 86400.0)
 
 
-def _recovery(found, truth, known, unix_time, days, config) -> dict:
+def _recovery(found, truth, known, unix_time, days) -> dict:
     positive = [i for i in found if i.sign > 0]
     observable = [e for e in truth if e.observable]
     strong = [e for e in observable if e.peak_significance > 10]
