@@ -188,7 +188,7 @@ def load(path: Path | None = None, overrides: list[str] = ()) -> PolarConfig:
             key = ".".join(str(p) for p in e["loc"])
             value = e.get("input")
             problems.append(f"{key} = {value!r}: {e['msg']}")
-        raise ConfigErrors(problems) from None
+        raise ConfigErrors(problems, "POLAR configuration value(s)") from None
 
 
 def save(config: PolarConfig, path: Path) -> None:
