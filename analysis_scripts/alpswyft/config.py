@@ -482,7 +482,7 @@ PHYSICS_VARIABLES = (*SIMULATION_VARIABLES, "obs_seed")
 
 #: The run script's "SERIES PARAMETERS (Must NOT be changed when re-running)": what
 #: ``update_config=0`` keeps from the previous trial.
-SERIES_VARIABLES = (*SIMULATION_VARIABLES, "obs_seed", "POI_indices")
+SERIES_VARIABLES = (*PHYSICS_VARIABLES, "POI_indices")
 
 
 def _same_value(raw: str, kept: str) -> bool:

@@ -155,8 +155,7 @@ def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _
     with a warning naming the variables that differ (the physics is then rebuilt)."""
     from alpswyft.config import PHYSICS_VARIABLES
 
-    trials = [tree.root, *tree.archived_trials()]
-    source = next((t for t in trials if (t / tree.config.name).is_file()), None)
+    source = tree.newest_trial()
     if source is None:
         print("update_physics=0: no earlier trial of this run; the physics is built")
         return None
@@ -167,12 +166,13 @@ def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _
         warnings.append(f"update_physics=0: {', '.join(changed)} changed since the trial in {source}; "
                         "its response and mock observation do not apply and are built anew")
         return None
-    files = [source / tree.true_obs.name] + ([source / tree.setup.name] if MODELS[config.model].prepare else [])
+    needs_setup = MODELS[config.model].prepare is not None
+    files = [source / tree.true_obs.name] + ([source / tree.setup.name] if needs_setup else [])
     missing = [f.name for f in files if not f.is_file()]
     if missing:
         warnings.append(f"update_physics=0: {', '.join(missing)} missing in {source}; the physics is built anew")
         return None
-    setup = load_npz(source / tree.setup.name) if MODELS[config.model].prepare else None
+    setup = load_npz(source / tree.setup.name) if needs_setup else None
     return _Physics(source, setup, load_npz(source / tree.true_obs.name))
 
 
@@ -198,13 +198,12 @@ def _keep_series(variables: dict[str, str], results_parent_dir: Path) -> tuple[d
     if variables.get("update_config", "1").strip() != "0":
         return variables, []
     tree = RunTree(results_parent_dir / variables.get("run_name", "").strip())
-    candidates = [tree.config, *(trial / tree.config.name for trial in tree.archived_trials())]
-    source = next((p for p in candidates if p.is_file()), None)
+    source = tree.newest_trial()
     if source is None:
         print("update_config=0: no earlier trial of this run; the configuration comes from the run script")
         return variables, []
-    print(f"update_config=0: the series variables are those of {source}")
-    return keep_series_variables(variables, read_json(source)["variables"])
+    print(f"update_config=0: the series variables are those of {source / tree.config.name}")
+    return keep_series_variables(variables, read_json(source / tree.config.name)["variables"])
 
 
 def _prepare_model(config: RunConfig) -> dict | None:

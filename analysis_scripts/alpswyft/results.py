@@ -76,6 +76,11 @@ class RunTree:
         folders = [self.root, *(p for p in self.root.rglob("*") if p.is_dir() and self.archive not in p.parents)]
         return [p for p in folders if not os.access(p, os.W_OK)]
 
+    def newest_trial(self) -> Path | None:
+        """The folder of the newest trial with a ``config.json``: this folder, else the newest
+        ``archive/trial__N``; None when there is none."""
+        return next((t for t in [self.root, *self.archived_trials()] if (t / self.config.name).is_file()), None)
+
     def archived_trials(self) -> list[Path]:
         """The ``archive/trial__N`` folders, newest first."""
         return sorted(self.archive.glob("trial__*"), key=lambda p: int(p.name.removeprefix("trial__")), reverse=True)

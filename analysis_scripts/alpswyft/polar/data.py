@@ -122,9 +122,9 @@ def near(unix_time: np.ndarray, times: np.ndarray, half_width: float) -> np.ndar
     if len(times) == 0:
         return np.zeros(len(unix_time), dtype=bool)
     times = np.sort(times)
-    i = np.clip(np.searchsorted(times, unix_time), 1, len(times) - 1) if len(times) > 1 else np.zeros(len(unix_time), int)
-    nearest = np.minimum(np.abs(unix_time - times[i]), np.abs(unix_time - times[np.maximum(i - 1, 0)]))
-    return nearest <= half_width
+    i = np.searchsorted(times, unix_time)  # the neighbours are times[i - 1] and times[i]
+    after, before = times[np.minimum(i, len(times) - 1)], times[np.maximum(i - 1, 0)]
+    return np.minimum(np.abs(unix_time - after), np.abs(unix_time - before)) <= half_width
 
 
 def read_grbs(path: Path) -> list[tuple[str, float]]:

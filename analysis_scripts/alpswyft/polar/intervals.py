@@ -12,7 +12,7 @@ consecutive bins beyond k sigma, and their intersections across channels.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.optimize import curve_fit
@@ -22,8 +22,6 @@ from scipy.optimize import curve_fit
 class Core:
     mu: float
     sigma: float
-    edges: np.ndarray = field(repr=False)
-    counts: np.ndarray = field(repr=False)
 
 
 @dataclass
@@ -76,7 +74,7 @@ def fit_core(pull: np.ndarray, n_bins: int = 100) -> Core:
                                       sigma=np.sqrt(np.maximum(counts[core], 1)))
     except RuntimeError:  # no convergence: the robust estimates
         mu, sigma = median, robust
-    return Core(float(mu), float(abs(sigma)), edges, counts)
+    return Core(float(mu), float(abs(sigma)))
 
 
 def runs(mask: np.ndarray, breaks: np.ndarray) -> list[tuple[int, int]]:

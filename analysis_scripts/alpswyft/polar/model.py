@@ -19,7 +19,7 @@ import torch
 
 from alpswyft.polar.config import PolarConfig
 from alpswyft.polar.data import Dataset
-from alpswyft.results import write_json
+from alpswyft.training import accelerator
 
 ACTIVATIONS = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "tanh": torch.nn.Tanh,
                "elu": torch.nn.ELU}
@@ -97,10 +97,10 @@ def _loader(dataset: Dataset, rows: np.ndarray, batch_size: int, seed: int | Non
     return torch.utils.data.DataLoader(data, sampler=sampler, batch_size=None)
 
 
-def train(dataset: Dataset, config: PolarConfig, out: Path) -> BackgroundModel:
+def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
     """Train on the rows of the train part outside the GRB masks; checkpoints, curves and the final
     model (``model.pt``, the best validation checkpoint) go to ``out``. A ``last.ckpt`` left by an
-    interrupted training is resumed."""
+    interrupted training is resumed. Returns the training's figures (loss, epochs, rows, device)."""
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     pl.seed_everything(config.train.seed, workers=True)
     usable = ~dataset.grb_masked & np.all(dataset.rate_err > 0, axis=1)
@@ -119,9 +119,8 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> BackgroundModel:
     loggers = [pl.loggers.CSVLogger(str(out), name="logs", version="")]
     if config.wandb.mode != "disabled":
         loggers.append(pl.loggers.WandbLogger(project=config.wandb.project, save_dir=str(out), mode=config.wandb.mode))
-    use_gpu = config.train.gpus > 0 and torch.cuda.is_available()
     trainer = pl.Trainer(
-        accelerator="gpu" if use_gpu else "cpu", devices=1, max_epochs=config.train.max_epochs,
+        accelerator=accelerator(config.train.gpus), devices=1, max_epochs=config.train.max_epochs,
         callbacks=[best, pl.callbacks.EarlyStopping("val_loss", patience=config.train.patience)],
         logger=loggers, enable_progress_bar=False, enable_model_summary=False, deterministic=True,
         log_every_n_steps=10,
@@ -135,14 +134,12 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> BackgroundModel:
     trainer.fit(model, loaders["train"], loaders["val"], ckpt_path=str(last) if last.is_file() else None)
     # our own file, written during this fit (Lightning's loader insists on weights_only)
     model.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
-    model = model.cpu().eval()
-    save(model, out / "model.pt")
-    write_json(out / "training.json", {
+    save(model.cpu().eval(), out / "model.pt")
+    return {
         "best_val_loss": float(best.best_model_score), "epochs": trainer.current_epoch,
         "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])),
         "device": str(trainer.strategy.root_device), "features": config.data.features, "targets": config.data.targets,
-    })
-    return model
+    }
 
 
 def save(model: BackgroundModel, path: Path) -> None:

@@ -111,8 +111,7 @@ def train(run: PolarRun) -> None:
     parts = {p: int(np.sum((data.part == p) & ~data.grb_masked)) for p in ("train", "val", "test")}
     print(f"training: {len(data.part)} rows after the filters; {int(data.grb_masked.sum())} within "
           f"{config.data.grb_mask_s:g} s of a known GRB are not trained on; train/val/test {parts}")
-    model.train(data, config, run.train)
-    summary = read_json(run.training)
+    summary = model.train(data, config, run.train)
     write_json(run.training, {**summary, "config_hash": key})
     print(f"training: best validation loss {summary['best_val_loss']:.4f} after {summary['epochs'] + 1} epochs "
           f"on {summary['device']}")
@@ -120,14 +119,17 @@ def train(run: PolarRun) -> None:
 
 def predict(run: PolarRun) -> None:
     from alpswyft.polar import model
+    from alpswyft.training import accelerator
 
     config = run.load_config()
     key = config.section_hash(*TRAIN_SECTIONS, "predict")
-    if run.predictions.is_file() and str(load_npz(run.predictions)["config_hash"]) == key:
-        print(f"prediction: done already ({run.predictions.name})")
-        return
+    if run.predictions.is_file():
+        with np.load(run.predictions) as done:  # reads the hash only, not the arrays
+            if str(done["config_hash"]) == key:
+                print(f"prediction: done already ({run.predictions.name})")
+                return
     data = dataset(run, config)
-    device = "cuda" if config.train.gpus and __import__("torch").cuda.is_available() else "cpu"
+    device = "cuda" if accelerator(config.train.gpus) == "gpu" else "cpu"
     predicted = model.predict(model.load(run.model), data.features, config.predict.batch_size, device)
     save_npz(run.predictions, unix_time=data.unix_time, rate=data.rate, rate_err=data.rate_err, predicted=predicted,
              part=data.part, grb_masked=data.grb_masked, targets=np.array(config.data.targets), config_hash=key)
@@ -141,7 +143,7 @@ def search(run: PolarRun) -> dict:
     p = load_npz(run.predictions)
     pull = polar_intervals.pulls(p["rate"], p["predicted"], p["rate_err"])
     truth = run.truth(config)
-    quiet = ~p["grb_masked"] & ~_in_events(p["unix_time"], truth)
+    quiet = quiet_rows(p, truth)
     cores = [polar_intervals.fit_core(pull[quiet, c]) for c in range(pull.shape[1])]
     channels = [int(t) for t in p["targets"]]
     known = [(name, t, t) for name, t in polar_data.read_grbs(config.data.grb_path)]
@@ -171,12 +173,14 @@ def search(run: PolarRun) -> dict:
     return results
 
 
-def _in_events(unix_time, truth, margin_s=30.0):
-    """Rows within ``margin_s`` of an injected transient (not quiet data)."""
-    inside = np.zeros(len(unix_time), dtype=bool)
+def quiet_rows(predictions: dict, truth, margin_s: float = 30.0) -> np.ndarray:
+    """Rows on which the pull cores are fitted: outside the known-GRB masks and farther than
+    ``margin_s`` from every injected transient."""
+    t = predictions["unix_time"]
+    quiet = ~predictions["grb_masked"]
     for e in truth:
-        inside |= (unix_time >= e.t_start - margin_s) & (unix_time <= e.t_stop + margin_s)
-    return inside
+        quiet &= (t < e.t_start - margin_s) | (t > e.t_stop + margin_s)
+    return quiet
 
 
 def _live_days(unix_time, max_gap_s):

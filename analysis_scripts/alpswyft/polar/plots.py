@@ -7,7 +7,7 @@ import csv
 import matplotlib.pyplot as plt
 import numpy as np
 
-from alpswyft.polar.intervals import fit_core, pulls
+from alpswyft.polar.intervals import pulls
 
 
 def metrics(log_dir) -> list[dict]:
@@ -53,21 +53,22 @@ def light_curve(predictions, centre, half_width, channels=(0, 1, 6, 12), title="
     return fig
 
 
-def pull_histograms(predictions, quiet):
-    """Pull histograms of every target channel on quiet rows, with the fitted Gaussian core."""
+def pull_histograms(predictions, quiet, cores):
+    """Pull histograms of every target channel on quiet rows, with the Gaussian cores fitted by the
+    search (``intervals.json``: mu and sigma per channel)."""
     pull = pulls(predictions["rate"], predictions["predicted"], predictions["rate_err"])
     targets = list(predictions["targets"])
     n = len(targets)
     cols = min(n, 5)
     fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(2.6 * cols, 2.2 * ((n + cols - 1) // cols)), squeeze=False)
     for ax, j in zip(axes.flat, range(n)):
-        core = fit_core(pull[quiet, j])
-        values = pull[quiet, j]
+        core, values = cores[j], pull[quiet, j]
         ax.hist(values, bins=120, range=(-6, 6), histtype="step", color="0.3")
         x = np.linspace(-6, 6, 300)
-        norm = len(values) * 0.1 / (core.sigma * np.sqrt(2 * np.pi))  # 0.1: the bin width
-        ax.plot(x, norm * np.exp(-0.5 * ((x - core.mu) / core.sigma) ** 2), color="C3", lw=1)
-        ax.set(yscale="log", ylim=(0.5, None), title=f"rate[{targets[j]}]: mu {core.mu:+.2f}, sigma {core.sigma:.2f}")
+        mu, sigma = core["mu"], core["sigma"]
+        norm = len(values) * 0.1 / (sigma * np.sqrt(2 * np.pi))  # 0.1: the bin width
+        ax.plot(x, norm * np.exp(-0.5 * ((x - mu) / sigma) ** 2), color="C3", lw=1)
+        ax.set(yscale="log", ylim=(0.5, None), title=f"rate[{targets[j]}]: mu {mu:+.2f}, sigma {sigma:.2f}")
         ax.title.set_fontsize(8)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")

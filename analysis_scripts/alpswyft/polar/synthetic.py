@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from alpswyft.polar.data import read_grbs
+
 PERIOD_S = 5535.4
 INCLINATION_DEG = 42.8
 SIDEREAL_DAY_S = 86164.0905
@@ -154,12 +156,6 @@ def _profile(kind: str, t: np.ndarray, event: Transient) -> np.ndarray:
     return np.where(x >= 0, shape, 0.0).mean(axis=1)
 
 
-def _known_grbs(path: Path, t0: float, t1: float) -> list[tuple[str, float]]:
-    with open(path, newline="") as f:
-        return [(row["GRB_Name"], float(row["unix_time"])) for row in csv.DictReader(f)
-                if t0 + 300 < float(row["unix_time"]) < t1 - 300]
-
-
 def generate(path: Path, start: str, days: float, seed: int, random_grbs_per_day: float, flares_per_day: float,
              grb_list: Path) -> list[Transient]:
     """Write the synthetic file and its truth CSV; returns the injected transients."""
@@ -216,8 +212,9 @@ def _draw_events(rng, t0, t1, days, random_grbs_per_day, flares_per_day, grb_lis
         events.append(Transient(kind, name, t_trigger - rise, t_trigger, t_trigger + duration,
                                 float(np.exp(rng.uniform(np.log(5.0), np.log(60.0))))))
 
-    for name, t in _known_grbs(grb_list, t0, t1):
-        grb("known_grb", name, t)
+    for name, t in read_grbs(grb_list):
+        if t0 + 300 < t < t1 - 300:
+            grb("known_grb", name, t)
     for i in range(int(round(random_grbs_per_day * days))):
         t = rng.uniform(t0 + 300, t1 - 300)
         if free(t, 600):
