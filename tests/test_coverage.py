@@ -24,7 +24,7 @@ def toy_observations(seed: int):
     """N_OBS toy_line observations with truths from the flat prior on [-3, 3]^2, a prior bank of
     N_BANK samples, and each observation's exact posterior mean and (shared) covariance."""
     rng = np.random.default_rng(seed)
-    design = ToyLine(-1, 1, 50).design_matrix()
+    design = ToyLine.on_grid(-1, 1, 50).design_matrix()
     truths = rng.uniform(-3, 3, (N_OBS, 2))
     bank = rng.uniform(-3, 3, (N_BANK, 2))
     data = truths @ design.T + rng.standard_normal((N_OBS, 50))

@@ -28,7 +28,7 @@ def test_expected_limits_match_the_analytic_exclusion():
     posterior is N(theta_hat, C) with theta_hat ~ N(truth, C); the fraction of observations
     excluding a cell at 95 % is 1 - ncx2.cdf(chi2_2.ppf(0.95), 2, Mahalanobis^2(cell, truth))."""
     rng = np.random.default_rng(1)
-    design = ToyLine(-1, 1, 50).design_matrix()
+    design = ToyLine.on_grid(-1, 1, 50).design_matrix()
     sigma, truth, n_obs = 3.0, np.array([0.5, -0.5]), 400
     _, covariance = linear_gaussian_posterior(design, np.zeros(50), sigma)
     precision = np.linalg.inv(covariance)

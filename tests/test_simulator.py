@@ -27,12 +27,12 @@ def test_poisson_noise(variables):
 
 
 def test_toy_line_design_matrix():
-    model = ToyLine(-1, 1, 5)
+    model = ToyLine.on_grid(-1, 1, 5)
     np.testing.assert_allclose(model.expected(np.array([[2.0, 1.0]]))["exp"][0], model.design_matrix() @ [2.0, 1.0])
 
 
 def test_toy_sine():
-    model = ToySine(0, 1, 3)
+    model = ToySine.on_grid(0, 1, 3)
     y = model.curve(np.array([[1.0, 2.0, 0.0, 1.0, np.pi, 0.0]]))[0]
     np.testing.assert_allclose(y, [2.0, 3.5, 3.0], atol=1e-12)
 
@@ -51,7 +51,7 @@ def test_resampler_redraws_noise_only(variables):
 def test_linear_gaussian_posterior_is_least_squares():
     from alpswyft.physics.toy import linear_gaussian_posterior
 
-    model = ToyLine(-1, 1, 50)
+    model = ToyLine.on_grid(-1, 1, 50)
     X = model.design_matrix()
     y = X @ [0.7, -0.3] + np.random.default_rng(1).standard_normal(50)
     mean, cov = linear_gaussian_posterior(X, y, 1.0)

@@ -20,7 +20,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from alpswyft.errors import ConfigError, ConfigErrors
 from alpswyft.grid import grid_points, parse_hyperparams
 from alpswyft.parameters import ParameterTable, parse_row
-from alpswyft.physics import ALP_MODELS, MODELS
 
 #: The shipped instrument response, used when ``IRF_file`` is empty (see alpswyft/data/README.md).
 DEFAULT_IRF_FILE = Path(__file__).parent / "data" / "Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits.gz"
@@ -117,6 +116,7 @@ class RunConfig(BaseModel):
     update_physics: Flag = True
     save_physics: Flag = False
     model: Str = ""
+    model_sha256: Str = ""  # of a user's model file (set by load_run_config, not a run-script variable)
     geom: Literal["", "gamma", "simple", "simple_log"] = ""
     noise: Literal["poisson", "gauss"] = "poisson"
     noise_sigma: Annotated[float, Field(gt=0), BeforeValidator(_strip)] = 1.0
@@ -198,6 +198,8 @@ class RunConfig(BaseModel):
     @property
     def geometry(self) -> str:
         """``geom``, or its default: ``gamma`` (the CTA response) for ALP models, ``simple`` for toys."""
+        from alpswyft.models import ALP_MODELS
+
         return self.geom or ("gamma" if self.model in ALP_MODELS else "simple")
 
     @property
@@ -250,7 +252,8 @@ class RunConfig(BaseModel):
         """Hash of the variables that determine simulated samples (see SIMULATION_VARIABLES):
         stores made under another run name, training settings or POI choice stay reusable."""
         variables = self.to_json_dict()
-        return _digest({name: variables[name] for name in SIMULATION_VARIABLES})
+        names = SIMULATION_VARIABLES + (("model_sha256",) if self.model_sha256 else ())
+        return _digest({name: variables[name] for name in names})
 
 
 #: Variables that change what a simulation produces for given parameters and seed.
@@ -302,11 +305,13 @@ def _describe(error: ValidationError, variables: dict[str, str]) -> list[str]:
     return lines
 
 
-def load_run_config(variables: dict[str, str]) -> tuple[RunConfig, list[str]]:
+def load_run_config(variables: dict[str, str], pipeline: bool = True) -> tuple[RunConfig, list[str]]:
     """Validate the raw run-script variables.
 
     Returns the configuration and a list of warnings; raises :class:`ConfigError` (one message per
-    problem, first the types, then the cross-checks) before anything is written.
+    problem, first the types, then the cross-checks) before anything is written. With
+    ``pipeline=False`` only what a simulation is made from is checked (the simulator of
+    :mod:`alpswyft.sim`, which has no POIs, grid or stores).
     """
     variables, warnings = _from_original(variables)
     warnings += [
@@ -318,6 +323,10 @@ def load_run_config(variables: dict[str, str]) -> tuple[RunConfig, list[str]]:
     )
     warnings += [f"{name} is not a variable of this pipeline and is ignored" for name in unknown]
     fields["model_params"] = _param_rows(variables)
+    model = str(fields.get("model", "")).strip()
+    from alpswyft.models import file_sha256, is_model_file
+
+    fields["model_sha256"] = file_sha256(model) if is_model_file(model) and Path(model).is_file() else ""
     if "prediction_pairs" not in fields:  # the original's stale run.sh lacks it: (m, g) if possible
         fields["prediction_pairs"] = "(0,1)" if len(_int_list(fields.get("POI_indices", ""))) > 1 else ""
     try:
@@ -325,7 +334,7 @@ def load_run_config(variables: dict[str, str]) -> tuple[RunConfig, list[str]]:
     except ValidationError as error:
         raise ConfigErrors(_describe(error, variables)) from None
     warnings += _digit_grouping_warnings(variables)
-    warnings += _check(config)
+    warnings += _check(config) if pipeline else _check_physics(config)
     return config, warnings
 
 
@@ -356,13 +365,13 @@ def _from_original(variables: dict[str, str]) -> tuple[dict[str, str], list[str]
     return out, warnings
 
 
-def _check(config: RunConfig) -> list[str]:
-    """Cross-variable checks; returns warnings, raises ConfigError."""
+def _check_physics(config: RunConfig) -> list[str]:
+    """Checks of what a simulation is made from (model, parameter table, binning, response);
+    returns warnings, raises ConfigError."""
+    from alpswyft.models import ALP_MODELS, resolve
+
     warnings = []
-    if config.model not in MODELS:
-        known = ", ".join(repr(m) for m in MODELS)
-        raise ConfigError("model", config.model, f"expected one of {known}")
-    n_expected = MODELS[config.model].n_params
+    n_expected = resolve(config.model).n_params
     rows = [parse_row(i + 1, row) for i, row in enumerate(config.model_params)]
     for _, row_warnings in rows:
         warnings += row_warnings
@@ -375,6 +384,25 @@ def _check(config: RunConfig) -> list[str]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError("param<N>", ", ".join(duplicates), "parameter names must be unique")
+    if not config.emin < config.emax:
+        raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
+    if config.model in ALP_MODELS:
+        _check_alp(config)
+        if config.geometry != "gamma":
+            raise ConfigError("geom", config.geom, "ALP models are observed through the CTA response: use gamma")
+    elif config.geometry == "gamma":
+        raise ConfigError("geom", config.geom, "toy models use simple or simple_log (no instrument response)")
+    elif config.geometry == "simple_log" and config.emin <= 0:
+        raise ConfigError("emin", config.emin, "geom=simple_log needs emin > 0")
+    if config.noise == "poisson" and config.model.startswith("toy_"):
+        warnings.append("noise=poisson with a toy model needs a positive model everywhere")
+    return warnings
+
+
+def _check(config: RunConfig) -> list[str]:
+    """Cross-variable checks of a run; returns warnings, raises ConfigError."""
+    warnings = _check_physics(config)
+    table = config.table
     n_free = len(table.free)
     if n_free == 0:
         raise ConfigError("param<N>", "no free parameter", "at least one row needs bounds [low, high]")
@@ -398,18 +426,6 @@ def _check(config: RunConfig) -> list[str]:
                 f"({i},{j})",
                 f"pairs are positions i < j within POI_indices (0..{n_poi - 1})",
             )
-    if not config.emin < config.emax:
-        raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
-    if config.model in ALP_MODELS:
-        _check_alp(config)
-        if config.geometry != "gamma":
-            raise ConfigError("geom", config.geom, "ALP models are observed through the CTA response: use gamma")
-    elif config.geometry == "gamma":
-        raise ConfigError("geom", config.geom, "toy models use simple or simple_log (no instrument response)")
-    elif config.geometry == "simple_log" and config.emin <= 0:
-        raise ConfigError("emin", config.emin, "geom=simple_log needs emin > 0")
-    if config.noise == "poisson" and config.model.startswith("toy_"):
-        warnings.append("noise=poisson with a toy model needs a positive model everywhere")
     if len(config.n_sim_train) > config.n_rounds:
         warnings.append(
             f"n_sim_train has {len(config.n_sim_train)} entries but there are only "
@@ -445,17 +461,18 @@ def _check(config: RunConfig) -> list[str]:
 
 
 def _check_alp(config: RunConfig) -> None:
+    from alpswyft.models import resolve
     from alpswyft.physics.alp import check_cluster_ranges
 
     if config.emin <= 0:
         raise ConfigError("emin", config.emin, "energies are in GeV and must be > 0")
     if not config.irf_path.is_file():
         raise ConfigError("IRF_file", config.IRF_file, "no such file")
-    if config.model == "spectral_fit_log":
+    if resolve(config.model).cls.all_log:
         linear = [p.variable for p in config.table.parameters if not p.log]
         if linear:
             raise ConfigError(
-                ", ".join(linear), "log?=0", "spectral_fit_log takes every parameter in log10: set log?=1"
+                ", ".join(linear), "log?=0", f"model={config.model} takes every parameter in log10: set log?=1"
             )
     check_cluster_ranges(config.table)
 

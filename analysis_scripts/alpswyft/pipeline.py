@@ -21,7 +21,7 @@ import numpy as np
 from alpswyft import __version__
 from alpswyft.config import RunConfig, load_run_config
 from alpswyft.errors import ConfigError, PipelineError
-from alpswyft.physics import MODELS
+from alpswyft.models import check_outputs, is_model_file, resolve
 from alpswyft.results import RunTree, load_npz, read_json, save_npz, write_json
 from alpswyft.runscript import read_run_script
 from alpswyft.stores import (
@@ -70,20 +70,22 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     irf = variables.get("IRF_file", "").strip()
     if irf and not Path(irf).is_absolute():  # relative to the run script, like the results
         variables["IRF_file"] = str((Path(run_script).parent / irf).resolve())
-    for name in ("architecture", "use_old_net", "use_old_truncations"):  # paths relative to the run script
+    for name in ("model", "architecture", "use_old_net", "use_old_truncations"):  # paths relative to the run script
         value = variables.get(name, "").strip()
         if value and not Path(value).is_absolute() and (Path(run_script).parent / value).exists():
             variables[name] = str((Path(run_script).parent / value).resolve())
     variables, kept_warnings = _keep_series(variables, Path(results_parent_dir))
     config, warnings = load_run_config(variables)
     warnings = kept_warnings + warnings
-    from alpswyft.architectures import resolve  # torch: not needed by the lighter stages
+    from alpswyft.architectures import resolve as resolve_architecture  # torch: not needed by the lighter stages
 
     tree = RunTree(Path(results_parent_dir) / config.run_name)
     _check_writable(tree)
-    architecture = resolve(config.architecture)
+    architecture = resolve_architecture(config.architecture)
+    model = resolve(config.model)
     physics = None if config.update_physics else _earlier_physics(config, tree, warnings)
     setup = physics.setup if physics is not None else _prepare_model(config)
+    check_outputs(model, config, setup)
     _check_networks(config, setup, architecture)
     for warning in warnings:
         print(f"WARNING: {warning}")
@@ -102,6 +104,8 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     shutil.copy2(run_script, tree.root / Path(run_script).name)
     if architecture.path is not None:  # the run trains and reloads with its own copy
         shutil.copy2(architecture.path, tree.architecture)
+    if model.path is not None:  # every stage simulates with the run's own copy
+        shutil.copy2(model.path, tree.model_file)
     # what the previous trial held is now in its archive folder
     if physics is not None and physics.source == tree.root and archived is not None:
         physics.source = archived
@@ -123,6 +127,7 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
             "parameters": [p.to_dict() for p in config.table.parameters],
             "grid": config.grid,
             "architecture": {"name": architecture.name, "sha256": architecture.sha256},
+            "model": {"name": config.model, "description": model.description, "sha256": model.sha256 or None},
             "physics_from": str(physics.source) if physics is not None else None,
             "variables": config.to_json_dict(),
         },
@@ -166,7 +171,7 @@ def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _
         warnings.append(f"update_physics=0: {', '.join(changed)} changed since the trial in {source}; "
                         "its response and mock observation do not apply and are built anew")
         return None
-    needs_setup = MODELS[config.model].prepare is not None
+    needs_setup = resolve(config.model).prepare is not None
     files = [source / tree.true_obs.name] + ([source / tree.setup.name] if needs_setup else [])
     missing = [f.name for f in files if not f.is_file()]
     if missing:
@@ -209,10 +214,14 @@ def _keep_series(variables: dict[str, str], results_parent_dir: Path) -> tuple[d
 def _prepare_model(config: RunConfig) -> dict | None:
     """The model's set-up arrays (response, line of sight, null), computed before any file is written
     so that a bad IRF file or energy range stops the run with nothing touched."""
-    prepare = MODELS[config.model].prepare
+    prepare = resolve(config.model).prepare
     if prepare is None:
         return None
-    print(f"building the instrument response from {config.irf_path.name} and the line of sight")
+    if is_model_file(config.model):
+        print(f"preparing the set-up arrays of {config.model}")
+    else:
+        print(f"building the instrument response from {config.irf_path.name} (cached per IRF file and binning) "
+              "and the line of sight")
     return prepare(config)
 
 
@@ -289,7 +298,7 @@ def _import_record(tree: RunTree, record: TruncationRecord) -> None:
 def simulator_for(tree: RunTree, config: RunConfig):
     from alpswyft.simulator import SpectrumSimulator
 
-    return SpectrumSimulator.for_run(config, tree.setup)
+    return SpectrumSimulator.for_run(config, tree.setup, tree.model_file)
 
 
 def _write_true_obs(config: RunConfig, tree: RunTree) -> None:

@@ -81,7 +81,7 @@ def _alp_example(config, model):
         theta[i] = lo + fraction * (hi - lo)
     v = table.physical(theta)[0]
     counts, pgg = model.counts(v, np.random.default_rng(config.obs_seed))
-    return f"m = {v[0]:.3g} neV, g = {v[1]:.3g}e-11/GeV", counts, pgg
+    return f"m = {v[0]:.3g} neV, g = {v[1]:.3g}e-11/GeV", counts[0], pgg[0]
 
 
 def _label(config, i: int) -> str:
@@ -102,12 +102,13 @@ def _rounds(tree: RunTree, grid_point: int):
 def analytic_posterior(tree: RunTree):
     """(mean, covariance) over the free parameters where the run's posterior is known exactly:
     toy_line / toy_poly with Gaussian noise, every parameter free, linear and uniform; else None."""
-    from alpswyft.physics import MODELS
+    from alpswyft.models import resolve
 
     config = load_config(tree)
-    if MODELS[config.model].prepare is not None:
+    info = resolve(config.model, copy=tree.model_file)
+    if info.prepare is not None:
         return None
-    model = MODELS[config.model].factory(config)
+    model = info.build(config)
     exact = (
         hasattr(model, "design_matrix")
         and config.noise == "gauss"

@@ -5,6 +5,7 @@
     <results_parent_dir>/<run_name>/
         config.json  output.log  run.sh  true_obs.npz  truncation_record.json
         architecture.py  (a copy of a user's ``architecture`` file)
+        model.py  (a copy of a user's ``model`` file)
         analysis_results.ipynb
         sim_output/      zarr stores per round, grid point and kind
         train_output/    networks, training logs (CSV), posterior summaries
@@ -40,6 +41,7 @@ class RunTree:
     setup = property(lambda self: self.root / "response.npz")
     record = property(lambda self: self.root / "truncation_record.json")
     architecture = property(lambda self: self.root / "architecture.py")
+    model_file = property(lambda self: self.root / "model.py")
     notebook = property(lambda self: self.root / "analysis_results.ipynb")
     sim_output = property(lambda self: self.root / "sim_output")
     stores = property(lambda self: self.root / "sim_output" / "store")

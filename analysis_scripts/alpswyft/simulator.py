@@ -19,24 +19,26 @@ from pathlib import Path
 import numpy as np
 
 from alpswyft.config import RunConfig
-from alpswyft.physics import MODELS
+from alpswyft.models import ModelInfo, resolve
 from alpswyft.results import load_npz
 
 
 class SpectrumSimulator:
-    """Batched simulator for one configuration; ``setup`` holds the model's set-up arrays."""
+    """Batched simulator for one configuration; ``setup`` holds the model's set-up arrays and
+    ``model_info`` the model (default: the one ``config.model`` names)."""
 
-    def __init__(self, config: RunConfig, setup: dict | None = None):
+    def __init__(self, config: RunConfig, setup: dict | None = None, model_info: ModelInfo | None = None):
         self.config = config
         self.table = config.table
-        self.model = MODELS[config.model].factory(config, setup)
+        self.model_info = model_info or resolve(config.model)
+        self.model = self.model_info.build(config, setup)
 
     @classmethod
-    def for_run(cls, config: RunConfig, setup_path: Path) -> SpectrumSimulator:
-        """The simulator of a run folder (loads ``response.npz`` when the model needs it)."""
-        if MODELS[config.model].prepare is None:
-            return cls(config)
-        return cls(config, load_npz(setup_path))
+    def for_run(cls, config: RunConfig, setup_path: Path, model_file: Path | None = None) -> SpectrumSimulator:
+        """The simulator of a run folder: loads ``response.npz`` when the model needs it, and a
+        user's model from the run folder's copy ``model_file``."""
+        info = resolve(config.model, copy=model_file)
+        return cls(config, load_npz(setup_path) if info.prepare is not None else None, info)
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -50,7 +52,8 @@ class SpectrumSimulator:
     def add_noise(self, exp: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``data`` and the nodes derived from it, for expected spectra ``exp`` (n, nbins)."""
         data = self.model.noise(exp, rng)
-        return {"data": data, **self.model.features(data)}
+        features = self.model.features(data) if hasattr(self.model, "features") else {}
+        return {"data": data, **features}
 
     def simulate(self, theta_free: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """All nodes for given free parameters (n, n_free) in table space."""

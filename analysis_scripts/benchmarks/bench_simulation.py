@@ -106,7 +106,7 @@ def original_style(config, n: int) -> np.ndarray:
 
 
 def fast(config, n: int) -> np.ndarray:
-    from alpswyft.physics import MODELS
+    from alpswyft.models import MODELS
     from alpswyft.simulator import SpectrumSimulator
 
     simulator = SpectrumSimulator(config, MODELS[""].prepare(config))
@@ -121,7 +121,7 @@ def fast_batch_throughput(config, seconds: float = 10.0) -> float:
     cores = len(os.sched_getaffinity(0))
     code = (
         "import sys, time, numpy as np, numba; numba.set_num_threads(1); sys.path.insert(0, %r);"
-        "import bench_simulation as b; from alpswyft.physics import MODELS; from alpswyft.simulator import SpectrumSimulator;"
+        "import bench_simulation as b; from alpswyft.models import MODELS; from alpswyft.simulator import SpectrumSimulator;"
         "c = b.default_config(); s = SpectrumSimulator(c, MODELS[''].prepare(c)); r = np.random.default_rng(); s.sample(1, c.table.initial_bounds, r);"
         "t = time.perf_counter(); n = 0\n"
         "while time.perf_counter() - t < %f: s.sample(1, c.table.initial_bounds, r); n += 1\n"
@@ -143,7 +143,7 @@ def peak_memory_at_prior_edge() -> tuple[float, float]:
         setup = os.path.join(tmp, "response.npz")
         prepare = (
             f"import sys, numpy as np; sys.path.insert(0, {here!r}); import bench_simulation as b;"
-            f"from alpswyft.physics import MODELS; c = b.default_config({edge}); np.savez({setup!r}, **MODELS[''].prepare(c))"
+            f"from alpswyft.models import MODELS; c = b.default_config({edge}); np.savez({setup!r}, **MODELS[''].prepare(c))"
         )
         subprocess.run([sys.executable, "-c", prepare], check=True, capture_output=True)
         simulate = (

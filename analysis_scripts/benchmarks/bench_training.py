@@ -32,7 +32,7 @@ from alpswyft import compat
 from alpswyft.config import load_run_config
 from alpswyft.inference import logratios_on_bank
 from alpswyft.networks import build_network
-from alpswyft.physics import MODELS
+from alpswyft.models import MODELS
 from alpswyft.runscript import evaluate_run_script
 from alpswyft.simulator import SpectrumSimulator
 from alpswyft.stores import StoreRequest, fill_store, read_store

@@ -5,7 +5,7 @@ import pytest
 
 from alp_config import alp_variables
 from alpswyft.config import load_run_config
-from alpswyft.physics import MODELS
+from alpswyft.models import MODELS
 from alpswyft.simulator import NoiseResampler, SpectrumSimulator
 
 

@@ -13,6 +13,9 @@ Per simulation (physics spec 1.5, 1.6, 2.6, 2.7):
 
 :func:`prepare` computes what does not change between simulations (response, line of sight, null
 counts) once per configuration; the configuration stage stores it as ``response.npz``.
+
+The classes are the models ``""`` (:class:`ALPModel`), ``log``, ``spectral_fit`` and
+``spectral_fit_log``, registered in :mod:`alpswyft.models`.
 """
 
 from __future__ import annotations
@@ -20,22 +23,71 @@ from __future__ import annotations
 import numpy as np
 
 from alpswyft.physics.alp import LineOfSight, cluster_domains, ecpl
-from alpswyft.physics.response import Response, build_response
+from alpswyft.physics.response import Response, cached_response
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(4)
+
+
+#: The parameter table of the shipped ``cluster_runs/run.sh`` (the original run.sh's values): m and g
+#: free in log10 (the Obs. and Null values, 1e-6 neV and 1e-5 x 1e-11 / GeV, are "no ALP"), the
+#: spectrum and the cluster fixed.
+ALP_ROWS = (
+    "[-2, 4]  | -6     | -6     | 1 | U | m           | neV",
+    "[-2, 1]  | -5     | -5     | 1 | U | g           | e-11GeV^{-1}",
+    "-8.812   | -8.812 | -8.812 | 1 | U | Amplitude   | TeV^{-1}cm^{-2}s^{-1}",
+    "2.11     | 2.11   | 2.11   | 0 | U | index       | none",
+    "300      | 300    | 300    | 0 | U | E0          | GeV",
+    "2.75     | 2.75   | 2.75   | 1 | U | Ecut        | GeV",
+    "25       | 25     | 25     | 0 | U | rms_B       | muG",
+    "46       | 46     | 46     | 0 | U | e_norm      | 1e-3cm^{-3}",
+    "4.05     | 4.05   | 4.05   | 0 | U | e_norm_2    | 1e-3cm^{-3}",
+    "500      | 500    | 500    | 0 | U | cluster_ext | kpc",
+    "57       | 57     | 57     | 0 | U | e_dens_1    | kpc",
+    "268      | 268    | 268    | 0 | U | e_dens_2    | kpc",
+    "1.2      | 1.2    | 1.2    | 0 | U | e_dens_3    | none",
+    "0.69     | 0.69   | 0.69   | 0 | U | e_dens_4    | none",
+    "0.62     | 0.62   | 0.62   | 0 | U | B_scaling   | none",
+    "-0.41    | -0.41  | -0.41  | 1 | U | Max_turb    | kpc^{-1}",
+    "0.93     | 0.93   | 0.93   | 1 | U | min_turb    | kpc^{-1}",
+    "1.97     | 1.97   | 1.97   | 0 | U | turb_index  | none",
+)
+
+
+def _log10_rows(rows) -> tuple[str, ...]:
+    """The same table with every row in log10 (``log?`` = 1), for the all-log models."""
+    out = []
+    for row in rows:
+        bounds, obs, null, log, prior, name, unit = (c.strip() for c in row.split("|"))
+        if log == "0":
+            to_log = lambda text: f"{np.log10(float(text)):.6g}"  # noqa: E731
+            bounds, obs, null = to_log(bounds), to_log(obs), to_log(null)
+        out.append(" | ".join((bounds, obs, null, "1", prior, name, unit)))
+    return tuple(out)
 
 
 def _null_vector(config) -> np.ndarray:
     return config.table.physical(config.table.null)[0]
 
 
-def prepare(config) -> dict[str, np.ndarray]:
-    """Response, EBL, Galactic field and null counts for a configuration (arrays to save)."""
-    response = build_response(
+def prepare(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -> dict[str, np.ndarray]:
+    """Response, EBL, Galactic field and null counts for a configuration (arrays to save).
+
+    The gammapy response is built once per IRF file and binning (:func:`cached_response`, for 1 h)
+    and scaled to ``livetime``; ``signal``, ``bkg`` and ``edisp`` are the original's switches of the
+    source counts, the background and the energy dispersion.
+    """
+    response = cached_response(
         config.irf_path, config.emin, config.emax, config.nbins, config.nbins_etrue,
-        config.livetime, config.on_region, config.on_region_radius,
+        config.on_region, config.on_region_radius, edisp,
     )
     los = LineOfSight.compute(response.e_true)
+    return setup_arrays(config, response.scaled(config.livetime, signal, bkg), los)
+
+
+def setup_arrays(config, response: Response, los: LineOfSight) -> dict[str, np.ndarray]:
+    """The set-up arrays of a response (for the configured livetime) and line of sight, with the
+    null-hypothesis counts: one simulation at the table's Null values, its field realisation drawn
+    from ``ALP_seed`` (or ``sim_seed``)."""
     arrays = {f"response_{k}": v for k, v in vars(response).items()}
     arrays.update(
         ebl_attenuation=los.ebl_attenuation,
@@ -43,17 +95,21 @@ def prepare(config) -> dict[str, np.ndarray]:
     )
     model = ALPModel(config, arrays)
     rng = np.random.default_rng(config.ALP_seed if config.ALP_seed is not None else config.sim_seed)
-    counts, pgg = model.counts(_null_vector(config), rng)
-    arrays.update(null_counts=counts, null_pgg=pgg)
+    counts, pgg = model.counts(_null_vector(config)[None], rng)
+    arrays.update(null_counts=counts[0], null_pgg=pgg[0])
     return arrays
 
 
 class ALPModel:
-    """Model ``""`` (ALP) and ``spectral_fit`` / ``spectral_fit_log`` (no P_gg) on the CTA response."""
+    """ALP signature in the NGC 1275 spectrum: intrinsic spectrum x P_gg, folded through CTA."""
+
+    parameters = ALP_ROWS
+    prepare = staticmethod(prepare)
+    with_alp = True
+    all_log = False  # whether every table row must be in log10
 
     def __init__(self, config, setup: dict[str, np.ndarray]):
         self.config = config
-        self.with_alp = config.model == ""
         self.response = Response(**{k[9:]: setup[k] for k in setup if k.startswith("response_")})
         self.los = LineOfSight(
             self.response.e_true,
@@ -62,8 +118,14 @@ class ALPModel:
         )
         edges = np.log(self.response.e_true_edges)
         half = 0.5 * np.diff(edges)[:, None]
-        self._ln_nodes = 0.5 * (edges[1:] + edges[:-1])[:, None] + half * _GL_NODES
-        self._weights = half * _GL_WEIGHTS * np.exp(self._ln_nodes)  # dE = E dlnE
+        ln_nodes = 0.5 * (edges[1:] + edges[:-1])[:, None] + half * _GL_NODES
+        self._e_nodes = np.exp(ln_nodes)  # (n_true, 4) GeV
+        self._weights = half * _GL_WEIGHTS * self._e_nodes  # dE = E dlnE
+        # P_gg at the nodes: linear in ln E between the true-bin centres, constant beyond (np.interp)
+        centres = np.log(self.response.e_true)
+        right = np.clip(np.searchsorted(centres, ln_nodes), 1, len(centres) - 1)
+        self._interp_index = right
+        self._interp_weight = np.clip((ln_nodes - centres[right - 1]) / np.diff(centres)[right - 1], 0.0, 1.0)
         self.null_counts = setup.get("null_counts")
         decades_per_bin = np.log10(config.emax / config.emin) / config.nbins
         self.len_fts = int(config.max_freq * decades_per_bin * config.len_fft)
@@ -73,12 +135,13 @@ class ALPModel:
         return {
             "exp": (self.config.nbins,),
             "data": (self.config.nbins,),
-            "pgg": (self.config.nbins_etrue,),
+            "pgg": (len(self.response.e_true),),
             "power": (self.len_fts,),
         }
 
     # -- physics
     def survival(self, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """P_gg per true-energy bin for one physical 18-vector."""
         if not self.with_alp:
             return np.ones(len(self.response.e_true))
         field_rng = np.random.default_rng(self.config.ALP_seed) if self.config.ALP_seed is not None else rng
@@ -89,6 +152,16 @@ class ALPModel:
             return reference.survival(self.response.e_true, v, seed)[0]
         return self.los.survival(v[0], v[1], cluster_domains(v, field_rng))
 
+    def survival_batch(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """P_gg (n, n_true) for physical vectors (n, 18). With a GPU the n field realisations are
+        drawn and propagated as one batch (:mod:`alpswyft.physics.batched`, complex128); the random
+        numbers are the same as on the CPU."""
+        if len(theta) > 1 and self.use_gpu():
+            from alpswyft.physics.batched import survival_batch
+
+            return survival_batch(theta, rng, self.los)
+        return np.array([self.survival(v, rng) for v in theta]).reshape(len(theta), -1)
+
     def use_gpu(self) -> bool:
         """Batch the propagation on a GPU: fast engine, a new field per simulation, CUDA present."""
         if not (self.with_alp and self.config.alp_engine == "fast" and self.config.ALP_seed is None):
@@ -97,17 +170,25 @@ class ALPModel:
 
         return torch.cuda.is_available()
 
-    def fold(self, v: np.ndarray, pgg: np.ndarray) -> np.ndarray:
-        """Expected counts per reconstructed bin for a physical 18-vector and its P_gg."""
-        p_nodes = np.interp(self._ln_nodes, np.log(self.response.e_true), pgg)
-        dnde = ecpl(np.exp(self._ln_nodes), v[2], v[3], v[4], v[5])
-        flux = np.sum(p_nodes * dnde * self._weights, axis=1)
+    def intrinsic(self, theta: np.ndarray, energy_gev: np.ndarray) -> np.ndarray:
+        """dN/dE (per GeV cm^2 s) of the power law with cut-off for physical vectors (n, 18)."""
+        theta = np.atleast_2d(theta)
+        shape = (len(theta),) + (1,) * np.ndim(energy_gev)
+        a, index, e0, ecut = (theta[:, i].reshape(shape) for i in (2, 3, 4, 5))
+        return ecpl(np.asarray(energy_gev, float), a, index, e0, ecut)
+
+    def fold(self, theta: np.ndarray, pgg: np.ndarray) -> np.ndarray:
+        """Expected counts (n, nbins) for physical vectors (n, 18) and their P_gg (n, n_true)."""
+        i, w = self._interp_index, self._interp_weight
+        p_nodes = pgg[:, i - 1] * (1.0 - w) + pgg[:, i] * w
+        flux = np.sum(p_nodes * self.intrinsic(theta, self._e_nodes) * self._weights, axis=-1)
         return self.response.counts(flux)
 
-    def counts(self, v: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Expected counts per reconstructed bin and P_gg per true bin for a physical 18-vector."""
-        pgg = self.survival(v, rng)
-        return self.fold(v, pgg), pgg
+    def counts(self, theta: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Expected counts (n, nbins) and P_gg (n, n_true) for physical vectors (n, 18)."""
+        theta = np.atleast_2d(theta)
+        pgg = self.survival_batch(theta, rng)
+        return self.fold(theta, pgg), pgg
 
     # -- output chain
     @property
@@ -115,6 +196,7 @@ class ALPModel:
         return _log_floor(self.null_counts, self.config.floor_exp)
 
     def residual(self, counts: np.ndarray, floor) -> np.ndarray:
+        """log10 counts minus the null level, floored at ``floor`` (None: no floor)."""
         y0 = self.null_level
         y = _log(counts)
         with np.errstate(invalid="ignore"):
@@ -122,32 +204,44 @@ class ALPModel:
         return r if floor is None else np.maximum(r, floor)
 
     def expected(self, theta: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """``exp`` (n, nbins) and ``pgg`` (n, nbins_etrue) for physical parameter vectors (n, 18).
-
-        With a GPU the n field realisations are drawn and propagated as one batch
-        (:mod:`alpswyft.physics.batched`, complex128); the random numbers are the same as on the CPU.
-        """
-        theta = np.atleast_2d(theta)
-        if len(theta) > 1 and self.use_gpu():
-            from alpswyft.physics.batched import survival_batch
-
-            pgg = survival_batch(theta, rng, self.los)
-        else:
-            pgg = np.array([self.survival(v, rng) for v in theta])
-        counts = np.array([self.fold(v, p) for v, p in zip(theta, pgg)])
+        """``exp`` (n, nbins) and ``pgg`` (n, n_true) for physical parameter vectors (n, 18)."""
+        counts, pgg = self.counts(theta, rng)
         return {"exp": self.residual(counts, self.config.floor_exp), "pgg": pgg}
 
-    def noise(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def observed_counts(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One Poisson (or Gaussian) realisation of the counts behind ``exp``: drawn from the
+        floored expectation 10**(exp + null level), as the original did."""
         mean = 10.0 ** (exp + self.null_level)
         if self.config.noise == "gauss":
-            observed = mean + self.config.noise_sigma * rng.standard_normal(mean.shape)
-        else:
-            observed = rng.poisson(mean).astype(float)
-        return self.residual(observed, self.config.floor_obs)
+            return mean + self.config.noise_sigma * rng.standard_normal(mean.shape)
+        return rng.poisson(mean).astype(float)
+
+    def noise(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.residual(self.observed_counts(exp, rng), self.config.floor_obs)
 
     def features(self, data: np.ndarray) -> dict[str, np.ndarray]:
         spectrum = np.abs(np.fft.rfft(data, n=self.config.len_fft, axis=-1))
         return {"power": spectrum[..., : self.len_fts]}
+
+
+class LogALPModel(ALPModel):
+    """The ALP model with every parameter in log10 (the original's ``model=log``)."""
+
+    parameters = _log10_rows(ALP_ROWS)
+    all_log = True
+
+
+class SpectralFit(ALPModel):
+    """The intrinsic spectrum only (P_gg = 1), folded through CTA."""
+
+    with_alp = False
+
+
+class SpectralFitLog(SpectralFit):
+    """``spectral_fit`` with every parameter in log10."""
+
+    parameters = _log10_rows(ALP_ROWS)
+    all_log = True
 
 
 def _log(counts):

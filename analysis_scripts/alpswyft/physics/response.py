@@ -20,12 +20,15 @@ whole PSF (f_j = 1) and much more background.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from alpswyft.errors import ConfigError
+from alpswyft.results import save_npz
 
 LEGACY_BOX_DEG = 2.0
 PIXEL_DEG = 0.01
@@ -54,13 +57,18 @@ class Response:
         """Expected counts (..., n_reco) from bin-integrated true fluxes (..., n_true) in cm^-2 s^-1."""
         return (true_flux * self.exposure) @ self.migration + self.background
 
-    def save(self, path: Path, **extra) -> None:
-        np.savez(path, **{f.name: getattr(self, f.name) for f in fields(self)}, **extra)
+    def scaled(self, livetime_h: float, signal: bool = True, bkg: bool = True) -> Response:
+        """This response (built for 1 h) for ``livetime_h`` hours; ``signal``/``bkg`` false leave the
+        source counts or the background out (the original's switches)."""
+        return Response(
+            self.e_true_edges, self.e_reco_edges, self.exposure * (livetime_h if signal else 0.0),
+            self.migration, self.background * (livetime_h if bkg else 0.0),
+        )
 
     @classmethod
     def load(cls, path: Path) -> Response:
-        data = np.load(path)
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        with np.load(path) as data:
+            return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 def build_response(
@@ -72,8 +80,13 @@ def build_response(
     livetime_h: float,
     on_region: str = "point",
     on_region_radius: float = 0.2,
+    edisp: bool = True,
 ) -> Response:
-    """Fold the IRFs of ``irf_file`` for a source at offset 0 (gammapy 2.1, called once)."""
+    """Fold the IRFs of ``irf_file`` for a source at offset 0 (gammapy 2.1, called once).
+
+    ``edisp=False`` leaves the energy dispersion out: the true axis is the reconstructed one (nbins
+    bins) and the migration the identity, as the original's ``configure_obs(edisp=False)``.
+    """
     import astropy.units as u
     from gammapy.irf import load_irf_dict_from_file
     from gammapy.maps import MapAxis
@@ -90,15 +103,16 @@ def build_response(
         raise ConfigError(
             "IRF_file", str(irf_file), f"needs a full-enclosure IRF with {', '.join(missing)} (missing)"
         )
-    aeff, edisp, bkg = irfs["aeff"], irfs["edisp"], irfs["bkg"]
+    aeff, bkg = irfs["aeff"], irfs["bkg"]
     lo, hi = aeff.axes["energy_true"].edges[[0, -1]].to_value("GeV")
     if emin < lo or emax > hi:
         raise ConfigError(
             "emin/emax", f"{emin:g}-{emax:g} GeV", f"must lie inside the IRF's energy range {lo:.4g}-{hi:.4g} GeV"
         )
 
-    e_true_edges = np.geomspace(emin, emax, nbins_etrue + 1)
     e_reco_edges = np.geomspace(emin, emax, nbins + 1)
+    e_true_edges = np.geomspace(emin, emax, nbins_etrue + 1) if edisp else e_reco_edges
+    nbins_etrue = len(e_true_edges) - 1
     axis_true = MapAxis.from_edges(e_true_edges * u.GeV, name="energy_true", interp="log")
     axis_reco = MapAxis.from_edges(e_reco_edges * u.GeV, name="energy", interp="log")
     centres_true = axis_true.center
@@ -106,7 +120,11 @@ def build_response(
     livetime = livetime_h * u.h
 
     exposure = (aeff.evaluate(energy_true=centres_true, offset=offset) * livetime).to_value("cm2 s")
-    migration = edisp.to_edisp_kernel(offset=offset, energy_axis_true=axis_true, energy_axis=axis_reco).pdf_matrix
+    if edisp:
+        kernel = irfs["edisp"].to_edisp_kernel(offset=offset, energy_axis_true=axis_true, energy_axis=axis_reco)
+        migration = kernel.pdf_matrix
+    else:
+        migration = np.eye(nbins)
 
     if on_region == "legacy":
         half = LEGACY_BOX_DEG / 2
@@ -128,3 +146,45 @@ def build_response(
     pixel_sr = np.deg2rad(PIXEL_DEG) ** 2
     background = (np.sum(rate.to_value("1 / (s sr)") * inside, axis=(1, 2)) * pixel_sr) * livetime.to_value("s")
     return Response(e_true_edges, e_reco_edges, exposure * containment, np.asarray(migration), background)
+
+
+#: Responses built in this process, by the digest of what they are built from.
+_BUILT: dict[str, Response] = {}
+
+
+def cache_dir() -> Path:
+    """Where built responses are kept between sessions: ``$ALPSWYFT_CACHE``, else
+    ``$XDG_CACHE_HOME/alpswyft`` (``~/.cache/alpswyft``)."""
+    if os.environ.get("ALPSWYFT_CACHE"):
+        return Path(os.environ["ALPSWYFT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alpswyft"
+
+
+def cached_response(
+    irf_file: Path, emin: float, emax: float, nbins: int, nbins_etrue: int,
+    on_region: str = "point", on_region_radius: float = 0.2, edisp: bool = True,
+) -> Response:
+    """:func:`build_response` for a livetime of 1 h (scale it with :meth:`Response.scaled`), built
+    once: kept in memory and on disk under :func:`cache_dir`, keyed by the IRF file's SHA-256 and
+    the arguments. The cache is only a shortcut: where it cannot be written, the response is built."""
+    path = Path(irf_file)
+    if not path.is_file():
+        raise ConfigError("IRF_file", str(irf_file), "no such file")
+    key = hashlib.sha256(path.read_bytes()).hexdigest() + repr(
+        (float(emin), float(emax), int(nbins), int(nbins_etrue), on_region, float(on_region_radius), bool(edisp))
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+    if digest in _BUILT:
+        return _BUILT[digest]
+    cached = cache_dir() / f"response_{digest}.npz"
+    try:
+        response = Response.load(cached)
+    except (OSError, KeyError, ValueError):
+        response = build_response(path, emin, emax, nbins, nbins_etrue, 1.0, on_region, on_region_radius, edisp)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            save_npz(cached, **vars(response))
+        except OSError:
+            pass  # a read-only home: built again next time
+    _BUILT[digest] = response
+    return response

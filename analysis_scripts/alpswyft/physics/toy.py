@@ -24,17 +24,21 @@ def bin_centers(emin: float, emax: float, nbins: int, geom: str = "simple") -> n
 class ToyModel:
     """Base class: ``curve(theta)`` maps physical parameters (n, k) to curves (n, nbins)."""
 
-    n_params: int
+    parameters: tuple[str, ...]
+    #: the toy_line.sh set-up: 50 points on [-1, 1] with Gaussian noise of width 1
+    settings = {"emin": -1.0, "emax": 1.0, "nbins": 50, "noise": "gauss", "noise_sigma": 1.0}
 
-    def __init__(
-        self, emin: float, emax: float, nbins: int, noise: str = "gauss", sigma: float = 1.0, geom: str = "simple"
-    ):
-        self.x = bin_centers(emin, emax, nbins, geom)
-        self.noise_model, self.sigma = noise, sigma
+    def __init__(self, config, setup=None):
+        self.x = bin_centers(config.emin, config.emax, config.nbins, config.geometry)
+        self.noise_model, self.sigma = config.noise, config.noise_sigma
 
     @classmethod
-    def from_config(cls, config, setup=None) -> ToyModel:
-        return cls(config.emin, config.emax, config.nbins, config.noise, config.noise_sigma, config.geometry)
+    def on_grid(cls, emin: float, emax: float, nbins: int, noise: str = "gauss", sigma: float = 1.0,
+                geom: str = "simple") -> ToyModel:
+        """The model on its own, without a run configuration."""
+        from types import SimpleNamespace
+
+        return cls(SimpleNamespace(emin=emin, emax=emax, nbins=nbins, geometry=geom, noise=noise, noise_sigma=sigma))
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -59,7 +63,10 @@ class ToyModel:
 class ToyLine(ToyModel):
     """``y = a x + b`` with theta = (a, b)."""
 
-    n_params = 2
+    parameters = (
+        "[-3, 3] | 0.7  | 0 | 0 | U | a | 1",
+        "[-3, 3] | -0.3 | 0 | 0 | U | b | 1",
+    )
 
     def design_matrix(self) -> np.ndarray:
         """X with columns [x, 1], so that y = X @ (a, b)."""
@@ -72,7 +79,11 @@ class ToyLine(ToyModel):
 class ToyPoly(ToyModel):
     """``y = a x^2 + b x + c`` with theta = (a, b, c)."""
 
-    n_params = 3
+    parameters = (
+        "[-3, 3] | 1.0  | 0 | 0 | U | a | 1",
+        "[-3, 3] | 0.5  | 0 | 0 | U | b | 1",
+        "[-3, 3] | -0.3 | 0 | 0 | U | c | 1",
+    )
 
     def design_matrix(self) -> np.ndarray:
         return np.stack([self.x**2, self.x, np.ones_like(self.x)], axis=-1)
@@ -96,7 +107,14 @@ def linear_gaussian_posterior(design_matrix: np.ndarray, data: np.ndarray, sigma
 class ToySine(ToyModel):
     """``y = a x + b + (c x + d) sin(e x + f)`` with theta = (a, b, c, d, e, f)."""
 
-    n_params = 6
+    parameters = (
+        "[-3, 3] | 0.5 | 0 | 0 | U | a | 1",
+        "[-3, 3] | 0.2 | 0 | 0 | U | b | 1",
+        "[-3, 3] | 1.0 | 0 | 0 | U | c | 1",
+        "[-3, 3] | 1.5 | 0 | 0 | U | d | 1",
+        "[0, 20] | 8.0 | 0 | 0 | U | e | 1",
+        "[-3, 3] | 0.0 | 0 | 0 | U | f | 1",
+    )
 
     def curve(self, theta):
         a, b, c, d, e, f = (theta[:, i : i + 1] for i in range(6))

@@ -1,0 +1,196 @@
+"""The ``model`` variable: the shipped forward models and users' model files, one registration path.
+
+A model is a class with this interface (the shipped ones in :mod:`alpswyft.physics` have it too):
+
+``parameters``
+    its parameter-table rows, seven ``|``-separated columns each, as a run script writes them
+    (``bounds | obs | null | log? | prior | name | unit``), in the order of the vector that
+    ``expected`` takes. They say how many rows a run script needs and are the defaults of
+    :class:`~alpswyft.sim.ALPSim`.
+``settings`` (optional)
+    run variables the model is meant to be used with (e.g. ``{"emin": -1, "emax": 1}`` for a curve on
+    [-1, 1]), which :class:`~alpswyft.sim.ALPSim` takes unless told otherwise.
+``__init__(self, config, setup=None)``
+    ``config`` is the validated :class:`~alpswyft.config.RunConfig` (``nbins``, ``emin``,
+    ``emax``, ``noise``, ``noise_sigma``, ...); ``setup`` the arrays of ``prepare``.
+``shapes``
+    ``{node: shape}`` of ``exp``, ``data`` and every other node ``expected`` or ``features`` returns.
+``expected(self, theta, rng)``
+    a dict with at least ``exp``, shape (n, \\*shapes["exp"]), for physical parameter vectors
+    ``theta`` of shape (n, len(parameters)); random numbers only from the generator ``rng``.
+``noise(self, exp, rng)``
+    ``data``, one noisy realisation of each ``exp``.
+``features(self, data)`` (optional)
+    nodes derived from ``data`` (a dict; e.g. the ALP model's ``power``).
+``prepare(config)`` (optional, a staticmethod)
+    arrays computed once per configuration (a run stores them as ``response.npz``).
+
+``model=path/to/my_model.py`` (a run script, or ``ALPSim(model=...)``) names a file defining such
+a class called ``Model``. A run copies the file into its folder as ``model.py`` (its SHA-256 is in
+``config.json`` and in the stores' simulation hash) and every stage loads that copy. The
+configuration stage builds the model and calls it once on the table's Obs. values, so a model whose
+outputs do not have the shapes it declares stops the run before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alpswyft.errors import ConfigError
+from alpswyft.physics import observation, toy
+
+_REQUIRED = ("parameters", "shapes", "expected", "noise")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model class with where it comes from (``path`` and ``sha256`` for a user's file)."""
+
+    name: str
+    cls: type
+    path: Path | None = None
+    sha256: str = ""
+
+    @property
+    def n_params(self) -> int:
+        return len(self.cls.parameters)
+
+    @property
+    def rows(self) -> list[str]:
+        """The model's default parameter rows."""
+        return list(self.cls.parameters)
+
+    @property
+    def settings(self) -> dict:
+        return dict(getattr(self.cls, "settings", {}))
+
+    @property
+    def prepare(self):
+        """The set-up function ``prepare(config) -> dict``, or None."""
+        return getattr(self.cls, "prepare", None)
+
+    @property
+    def description(self) -> str:
+        return (inspect.getdoc(self.cls) or self.name).splitlines()[0]
+
+    def build(self, config, setup: dict | None = None):
+        return self.cls(config, setup)
+
+
+def _check_interface(cls, where: str) -> None:
+    missing = [name for name in _REQUIRED if not hasattr(cls, name)]
+    if missing:
+        raise ConfigError("model", where, f"the model class lacks {', '.join(missing)} (see alpswyft/models.py)")
+    rows = cls.parameters
+    if isinstance(rows, str) or not all(isinstance(r, str) for r in rows) or not rows:
+        raise ConfigError("model", where, "'parameters' must be a list of parameter rows (strings of 7 columns)")
+    from alpswyft.parameters import parse_row
+
+    for i, row in enumerate(rows):
+        try:
+            parse_row(i + 1, row)
+        except ConfigError as error:
+            raise ConfigError("model", where, f"its parameters[{i}] is not a valid row: {error}") from None
+
+
+MODELS: dict[str, ModelInfo] = {}
+
+
+def register(name: str, cls: type) -> None:
+    """Make ``cls`` available as ``model=name``."""
+    _check_interface(cls, name)
+    MODELS[name] = ModelInfo(name, cls)
+
+
+for _name, _cls in (
+    ("", observation.ALPModel),
+    ("log", observation.LogALPModel),
+    ("spectral_fit", observation.SpectralFit),
+    ("spectral_fit_log", observation.SpectralFitLog),
+    ("toy_line", toy.ToyLine),
+    ("toy_poly", toy.ToyPoly),
+    ("toy_sine", toy.ToySine),
+):
+    register(_name, _cls)
+
+#: Models observed through the CTA response, on the 18-entry NGC 1275 parameter vector.
+ALP_MODELS = ("", "log", "spectral_fit", "spectral_fit_log")
+
+
+def is_model_file(value: str) -> bool:
+    return str(value).endswith(".py")
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_model_file(path: Path, label: str | None = None) -> ModelInfo:
+    """The class ``Model`` of a user's file, checked for the interface (errors name the file)."""
+    path = Path(path)
+    label = label or str(path)
+    if not path.is_file():
+        raise ConfigError("model", label, "no such file (a model file defines a class Model; see README, 'Adding a model')")
+    digest = file_sha256(path)
+    spec = importlib.util.spec_from_file_location(f"alpswyft_user_model_{digest[:12]}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001 - whatever the file raises, name the file
+        raise ConfigError("model", label, f"the file does not load: {type(error).__name__}: {error}") from None
+    cls = getattr(module, "Model", None)
+    if not inspect.isclass(cls):
+        raise ConfigError("model", label, "the file must define a class Model (see README, 'Adding a model')")
+    _check_interface(cls, label)
+    return ModelInfo(label, cls, path, digest)
+
+
+def resolve(value: str, copy: Path | None = None) -> ModelInfo:
+    """The model ``value`` names: a shipped one, or a user's file (its run-folder ``copy`` when
+    that exists, so a run keeps the model it started with)."""
+    if value in MODELS:
+        return MODELS[value]
+    if is_model_file(value):
+        if copy is not None and Path(copy).is_file():
+            return load_model_file(copy, label=value)
+        return load_model_file(Path(value))
+    known = ", ".join(repr(m) for m in MODELS)
+    raise ConfigError("model", value, f"expected one of {known} or the path of a model file (.py)")
+
+
+def check_outputs(info: ModelInfo, config, setup: dict | None = None) -> None:
+    """Build the model and run it once on the table's Obs. values: every node must have the shape
+    ``shapes`` declares (a wrong model stops the configuration, naming the model)."""
+    try:
+        model = info.build(config, setup)
+        shapes = {k: tuple(v) for k, v in dict(model.shapes).items()}
+        rng = np.random.default_rng(0)
+        theta = config.table.physical(config.table.obs)
+        out = dict(model.expected(theta, rng))
+        out["data"] = model.noise(np.asarray(out["exp"], float), rng)
+        if hasattr(model, "features"):
+            out.update(model.features(np.asarray(out["data"], float)))
+    except ConfigError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever the model raises, name it
+        raise ConfigError("model", info.name, f"the model fails on the Obs. values: {type(error).__name__}: {error}") from None
+    for node in ("exp", "data"):
+        if node not in shapes:
+            raise ConfigError("model", info.name, f"its shapes must include '{node}' (got {sorted(shapes)})")
+    for node, value in out.items():
+        got = np.shape(value)
+        if node not in shapes:
+            raise ConfigError("model", info.name, f"it returns a node '{node}' that its shapes do not declare")
+        if got != (1, *shapes[node]):
+            raise ConfigError(
+                "model", info.name,
+                f"node '{node}' has shape {got} for one parameter vector; its shapes say (1, *{shapes[node]})",
+            )
+        if np.any(np.isnan(np.asarray(value, float))):
+            raise ConfigError("model", info.name, f"node '{node}' holds NaN at the Obs. values")
