@@ -14,6 +14,8 @@
 #     training     train, infer the mock observation, truncate the box (SLURM: a job of train.py)
 #   validation     coverage (HPD, TARP) and expected limits of the last round         (validate.py)
 #   report         execute analysis_results.ipynb                                   (make_report.py)
+# With simulate=1 train=0 the rounds stage only fills the next round's stores; validation and report
+# then say so and leave the trial open for a later run to resume and train.
 # Everything printed from the first line on is kept in <run folder>/output.log.
 set -Eeuo pipefail
 
@@ -118,6 +120,3 @@ stage "rounds" "$python" "$scripts_dir/run_rounds.py" "$run_dir"
 stage "validation" "$python" "$scripts_dir/validate.py" "$run_dir"
 
 stage "report" "$python" "$scripts_dir/make_report.py" "$run_dir"
-
-echo
-echo "Finished analysis: open $run_dir/analysis_results.ipynb"

@@ -125,14 +125,55 @@ def test_use_old_net_refuses_a_network_of_another_shape(finished_one_round, tmp_
         train_round(tree, 0, 0)
 
 
-def test_train_0_runs_no_round_and_simulate_0_needs_the_stores(finished_one_round, monkeypatch):
+def test_simulate_only_fills_the_next_round_and_simulate_0_needs_the_stores(finished_one_round, monkeypatch):
     base, first = finished_one_round
-    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", train="0")
+    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", train="0", simulate="0")
     assert plan(tree) == []
+    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", train="0")
+    assert plan(tree) == [(0, 1)]  # with a truncation record: the next round's box
     tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", simulate="0")
     assert plan(tree) == [(0, 1)]
     with pytest.raises(PipelineError, match="simulate=0 needs every store of round 1 complete"):
         simulate_round(tree, 0, 1)
+
+
+def test_simulate_and_train_in_separate_runs(tmp_path, monkeypatch, capsys):
+    """simulate=1 train=0 fills a round's stores and leaves the trial open; simulate=0 train=1
+    (gpus and a partition changed, as on a GPU partition) resumes it and trains on them; the next
+    round's stores come from another simulate-only run, with the round-0 box truncated."""
+    from alpswyft.report import execute
+    from alpswyft.validation import validate
+
+    def rounds_done(tree):
+        if not tree.record.exists():
+            return []
+        return [r["round"] for r in record(tree)["grid_points"].get("0", {}).get("rounds", [])]
+
+    tree = configure_here(tmp_path, monkeypatch, train="0", n_truncations="1")
+    assert run_rounds(tree, finish=False) == [(0, 0)]
+    validate(tree)
+    assert execute(tree) is None and not tree.finished.exists() and not tree.notebook.exists()
+    assert "the trial stays open" in capsys.readouterr().out
+    assert sorted(p.name for p in tree.stores.glob("store*")) == ["store", "store_prior"]
+    assert rounds_done(tree) == [] and not list(tree.nets.glob("*.pt"))
+
+    tree = configure_here(tmp_path, monkeypatch, simulate="0", n_truncations="1", partition_train="gpu")
+    assert "resuming the unfinished trial 0" in capsys.readouterr().out
+    with pytest.raises(PipelineError, match="simulate=0 needs every store of round 1 complete.*simulate=1 train=0"):
+        run_rounds(tree, finish=False)
+    assert rounds_done(tree) == [0] and tree.network(0, 0).is_file()
+
+    tree = configure_here(tmp_path, monkeypatch, train="0", n_truncations="1")
+    assert run_rounds(tree, finish=False) == [(0, 1)]
+    round_1 = zarr_attrs(tree.stores / "store_round_1_gridpoint_0")
+    assert round_1["bounds"] == record(tree)["grid_points"]["0"]["rounds"][0]["truncated_bounds"]
+    tree = configure_here(tmp_path, monkeypatch, simulate="0", n_truncations="1")
+    assert run_rounds(tree) == [(0, 1)] and rounds_done(tree) == [0, 1]
+    assert json.loads(tree.config.read_text())["trial"] == 0
+
+
+def zarr_attrs(path):
+    return json.loads((path / ".zattrs").read_text())
 
 
 def test_user_architecture_is_copied_and_trained(tmp_path, monkeypatch):

@@ -1,11 +1,16 @@
 """alpswyft: ALP searches in simulated CTA spectra of NGC 1275 with truncated marginal neural ratio
 estimation (swyft 0.4.5).
 
+The simulator for notebooks is :class:`alpswyft.ALPSim` (:mod:`alpswyft.sim`, figures in
+:mod:`alpswyft.sim_plots`): spectra, P_gg and plots for chosen parameters.
+
 One module per concern:
 
 - :mod:`alpswyft.runscript` reads the variables of a run script;
 - :mod:`alpswyft.config` validates them into one typed :class:`~alpswyft.config.RunConfig`;
 - :mod:`alpswyft.parameters` holds the parameter table and the priors;
+- :mod:`alpswyft.models` registers the forward models behind the ``model`` variable (the shipped
+  ones and users' model files, one interface);
 - :mod:`alpswyft.physics` holds the forward models: the ALP model of NGC 1275 (propagation
   kernel, cluster field, line of sight, CTA response, observation chain; gammaALPs as reference;
   a batched torch path for GPUs) and the toy models;
@@ -26,3 +31,12 @@ One module per concern:
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ``from alpswyft import ALPSim`` without importing the simulator for every stage
+    if name in ("ALPSim", "Spectrum"):
+        from alpswyft import sim
+
+        return getattr(sim, name)
+    raise AttributeError(f"module 'alpswyft' has no attribute {name!r}")

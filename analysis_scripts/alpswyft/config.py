@@ -208,6 +208,12 @@ class RunConfig(BaseModel):
         return Path(self.IRF_file) if self.IRF_file else DEFAULT_IRF_FILE
 
     @property
+    def simulate_only(self) -> bool:
+        """``simulate=1 train=0``: the run fills the stores of its next round and stops, unfinished,
+        so that a later run (e.g. ``simulate=0 train=1`` on a GPU partition) resumes it."""
+        return self.simulate and not self.train
+
+    @property
     def n_rounds(self) -> int:
         return self.n_truncations + 1
 
@@ -248,6 +254,13 @@ class RunConfig(BaseModel):
         return _digest(self.to_json_dict())
 
     @property
+    def trial_hash(self) -> str:
+        """Hash of the variables that decide what a trial computes (all but EXECUTION_VARIABLES):
+        an unfinished trial is resumed when it is unchanged."""
+        variables = self.to_json_dict()
+        return _digest({k: v for k, v in variables.items() if k not in EXECUTION_VARIABLES})
+
+    @property
     def simulation_hash(self) -> str:
         """Hash of the variables that determine simulated samples (see SIMULATION_VARIABLES):
         stores made under another run name, training settings or POI choice stay reusable."""
@@ -255,6 +268,16 @@ class RunConfig(BaseModel):
         names = SIMULATION_VARIABLES + (("model_sha256",) if self.model_sha256 else ())
         return _digest({name: variables[name] for name in names})
 
+
+#: Variables that say how and where a run works, not what it computes. Changing them resumes an
+#: unfinished trial: e.g. ``simulate=1 train=0`` on a CPU partition, then ``simulate=0 train=1``
+#: with ``gpus=1`` on a GPU partition trains on the same stores.
+EXECUTION_VARIABLES = (
+    "on_cluster", "slurm_max_attempts", "account", "update_config", "update_config_on_cluster",
+    "max_memory_config", "max_time_config", "partition_config", "qos_config", "simulate", "partition_sim",
+    "devel_sim", "max_memory_sim", "max_time_sim", "train", "gpus", "partition_train", "devel_train",
+    "max_memory_train", "max_time_train", "wandb_mode",
+)
 
 #: Variables that change what a simulation produces for given parameters and seed.
 SIMULATION_VARIABLES = (
@@ -332,7 +355,8 @@ def load_run_config(variables: dict[str, str], pipeline: bool = True) -> tuple[R
     try:
         config = RunConfig(**fields)
     except ValidationError as error:
-        raise ConfigErrors(_describe(error, variables)) from None
+        source = "variable(s) of the run script" if pipeline else "setting(s) of the simulator"
+        raise ConfigErrors(_describe(error, variables), source) from None
     warnings += _digit_grouping_warnings(variables)
     warnings += _check(config) if pipeline else _check_physics(config)
     return config, warnings
@@ -502,6 +526,13 @@ PHYSICS_VARIABLES = (*SIMULATION_VARIABLES, "obs_seed")
 SERIES_VARIABLES = (*PHYSICS_VARIABLES, "POI_indices")
 
 
+def raw(value) -> str:
+    """A validated value as a run script writes it (``None``, ``1``/``0`` for flags, ``0,1`` for lists)."""
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return "None" if value is None else str(int(value)) if isinstance(value, bool) else str(value)
+
+
 def _same_value(raw: str, kept: str) -> bool:
     """Whether a run-script value equals a kept one (``-1`` and ``-1.0``, ``3_000`` and ``3000`` do)."""
     raw = raw.strip()
@@ -515,11 +546,6 @@ def keep_series_variables(variables: dict[str, str], previous: dict) -> tuple[di
     """``update_config=0``: the run script's raw ``variables`` with the series variables replaced
     by those of a previous trial's validated ``previous`` variables (``config.json``); returns
     them and one warning per value that the run script changed and that is not taken."""
-    def raw(value) -> str:
-        if isinstance(value, list):
-            return ",".join(str(v) for v in value)
-        return "None" if value is None else str(int(value)) if isinstance(value, bool) else str(value)
-
     out = {k: v for k, v in variables.items() if not re.fullmatch(r"param\d+", k)}
     warnings = []
     for name in SERIES_VARIABLES:

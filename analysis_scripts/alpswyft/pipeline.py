@@ -91,7 +91,7 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         print(f"WARNING: {warning}")
 
     old_record = _old_record(config, tree)  # checked before anything is moved
-    trial, archived, resumed = tree.start_trial(config.hash, keep_stores=config.use_old_sims == "1")
+    trial, archived, resumed = tree.start_trial(config.trial_hash, keep_stores=config.use_old_sims == "1")
     if early_log is not None:
         os.replace(early_log, tree.log)  # the log so far continues as this trial's output.log
     if archived is not None:
@@ -119,6 +119,7 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         {
             "format": CONFIG_FORMAT,
             "config_hash": config.hash,
+            "trial_hash": config.trial_hash,
             "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "trial": trial,
             "run_script": str(Path(run_script).resolve()),
@@ -319,10 +320,12 @@ def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
 
 def plan(tree: RunTree) -> list[tuple[int, int]]:
     """(grid point, round) pairs still to run, in order: the rounds the record lacks, or with
-    ``retrain_last_round`` the last round once more per trial; none with ``train=0``."""
+    ``retrain_last_round`` the last round once more per trial. With ``simulate=1 train=0`` only
+    the first of them per grid point (a later round's box needs this one's network); none with
+    ``simulate=0 train=0``."""
     config = load_config(tree)
-    if not config.train:
-        print("train=0: no round is simulated or trained", file=sys.stderr)
+    if not config.train and not config.simulate:
+        print("train=0 simulate=0: no round is simulated or trained", file=sys.stderr)
         return []
     record = load_record(tree, config)
     trial, last = current_trial(tree), config.n_truncations
@@ -335,6 +338,10 @@ def plan(tree: RunTree) -> list[tuple[int, int]]:
         pairs += [(g, r) for r in rounds]
     if not pairs:
         print("nothing to do: every round of every grid point is in the truncation record", file=sys.stderr)
+    if config.simulate_only:
+        pairs = [pair for k, pair in enumerate(pairs) if pair[0] not in {g for g, _ in pairs[:k]}]
+        print(f"simulate=1 train=0: the stores of {', '.join(f'round {r} of grid point {g}' for g, r in pairs)} "
+              "are filled; nothing is trained", file=sys.stderr)
     return pairs
 
 
@@ -344,9 +351,10 @@ def run_rounds(tree: RunTree) -> list[tuple[int, int]]:
     Returns the (grid point, round) pairs it ran."""
     config = load_config(tree)
     train = train_round_on_slurm if config.uses_slurm else train_round
+    stages = [("simulation", simulate_round)] + ([] if config.simulate_only else [("training", train)])
     pairs = plan(tree)
     for grid_point, round_ in pairs:
-        for name, stage in (("simulation", simulate_round), ("training", train)):
+        for name, stage in stages:
             title = f"{name}, grid point {grid_point}, round {round_}"
             print(f"\n=== {title} ({datetime.datetime.now():%Y-%m-%d %H:%M:%S})", flush=True)
             try:
@@ -402,7 +410,10 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
             try:
                 check_store(request)
             except PipelineError as error:
-                raise PipelineError(f"simulate=0 needs every store of round {round_} complete: {error}") from None
+                raise PipelineError(
+                    f"simulate=0 needs every store of round {round_} complete: {error} Fill them with "
+                    "simulate=1 train=0 (this trial resumes), or run with simulate=1 train=1."
+                ) from None
             print(f"{request.path.name}: complete (simulate=0)")
         elif not request.path.is_relative_to(tree.stores):
             check_store(request)

@@ -89,13 +89,17 @@ def save_figure(fig, tree: RunTree, name: str) -> Path:
     return path
 
 
-def execute(tree: RunTree, grid_point: int = 0) -> Path:
+def execute(tree: RunTree, grid_point: int = 0) -> Path | None:
     """Execute the template against the run folder for one grid point and render it to HTML; a
     failing cell fails the report (the partly executed notebook is kept for inspection)."""
     import papermill
 
     if not tree.config.exists():
         raise PipelineError(f"{tree.root} is not a run folder (no config.json)")
+    if load_config(tree).simulate_only:
+        print("simulate=1 train=0: the stores are filled and the trial stays open; run the same run script "
+              "with simulate=0 train=1 (or simulate=1 train=1) to train on them: that run resumes this trial")
+        return None
     papermill.execute_notebook(
         str(TEMPLATE),
         str(tree.notebook),
@@ -108,6 +112,7 @@ def execute(tree: RunTree, grid_point: int = 0) -> Path:
     html = render_html(tree.notebook)
     print(f"rendered to HTML: {html}")
     tree.mark_finished(notebook=tree.notebook.name)
+    print(f"\nFinished analysis: open {tree.notebook}")
     return tree.notebook
 
 

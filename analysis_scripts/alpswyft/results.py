@@ -106,8 +106,9 @@ class RunTree:
             return None
         return read_json(self.config)
 
-    def start_trial(self, config_hash: str = "", keep_stores: bool = False) -> tuple[int, Path | None, bool]:
-        """Resume the unfinished trial made with the same configuration, or archive the previous
+    def start_trial(self, trial_hash: str = "", keep_stores: bool = False) -> tuple[int, Path | None, bool]:
+        """Resume the unfinished trial made with the same configuration (``trial_hash``: the
+        variables other than how and where it runs), or archive the previous
         trial (if any) and create the empty tree. A trial whose configuration was killed before it
         wrote ``config.json`` is started again under its number, not archived.
 
@@ -116,7 +117,7 @@ class RunTree:
         previous trial or None, whether the trial is resumed).
         """
         previous = self.unfinished_trial()
-        if previous is not None and config_hash and previous.get("config_hash") == config_hash:
+        if previous is not None and trial_hash and previous.get("trial_hash") == trial_hash:
             self._keep_log_as_attempt()
             return previous["trial"], None, True
         archived = None

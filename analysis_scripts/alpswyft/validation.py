@@ -46,6 +46,9 @@ def validate(tree: RunTree) -> None:
     """Validate the last round of every grid point that finished it (skipping those already
     validated with the same network)."""
     config = load_config(tree)
+    if config.simulate_only:
+        print("simulate=1 train=0: nothing is trained, so nothing is validated")
+        return
     record = load_record(tree, config)
     last = config.n_truncations
     points = [g for g in range(config.start_grid_test_at_count, len(config.grid)) if record.is_done(g, last)]

@@ -128,14 +128,22 @@ def cluster_domains(v: np.ndarray, rng: np.random.Generator):
 
 def check_cluster_ranges(table) -> None:
     """Refuse parameter ranges that make the cluster model degenerate (physics spec 1.9, 7.8)."""
-    low, high = {}, {}
+    low, high = np.empty(N_PARAMS), np.empty(N_PARAMS)
     for i, p in enumerate(table.parameters):
         lo, hi = p.bounds if p.free else (p.value, p.value)
         low[i], high[i] = (10**lo, 10**hi) if p.log else (lo, hi)
+    check_cluster_limits(low, high, [p.variable for p in table.parameters], [p.name for p in table.parameters])
 
-    def row(i):
-        return f"param{i + 1}"
 
+def check_cluster_values(theta: np.ndarray) -> None:
+    """The same rules for physical 18-vectors (n, 18), e.g. values given to the simulator."""
+    theta = np.atleast_2d(theta)
+    check_cluster_limits(theta.min(axis=0), theta.max(axis=0), PARAMETER_NAMES, PARAMETER_NAMES)
+
+
+def check_cluster_limits(low, high, variables, names) -> None:
+    """The rules on the lowest and highest physical value of each of the 18 parameters; errors
+    name ``variables[i]`` (a table row, or the parameter itself)."""
     for i, why in (
         (9, "the field extent r_abell"), (10, "r_core (division by zero at 0)"),
         (11, "r_core2 (0 would silently switch to a single-beta profile)"),
@@ -144,14 +152,14 @@ def check_cluster_ranges(table) -> None:
         (15, "kL"), (16, "kH"), (7, "n0"),
     ):
         if low[i] <= 0:
-            raise ConfigError(row(i), table.parameters[i].name, f"{why} must be > 0 over its whole range")
+            raise ConfigError(variables[i], names[i], f"{why} must be > 0 over its whole range")
     if low[6] < 0:
-        raise ConfigError(row(6), table.parameters[6].name, "rms_B must be >= 0")
+        raise ConfigError(variables[6], names[6], "rms_B must be >= 0")
     if low[17] < 0:
-        raise ConfigError(row(17), table.parameters[17].name, "give |q| >= 0; the spectrum is k^(-|q|)")
+        raise ConfigError(variables[17], names[17], "give |q| >= 0; the spectrum is k^(-|q|)")
     if high[15] >= low[16]:
         raise ConfigError(
-            f"{row(15)}/{row(16)}", f"kL up to {high[15]:g}, kH from {low[16]:g}",
+            f"{variables[15]}/{variables[16]}", f"kL up to {high[15]:g}, kH from {low[16]:g}",
             "every kL (Max_turb) must be smaller than every kH (min_turb)",
         )
 

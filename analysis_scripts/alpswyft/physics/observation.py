@@ -80,8 +80,18 @@ def prepare(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -
         config.irf_path, config.emin, config.emax, config.nbins, config.nbins_etrue,
         config.on_region, config.on_region_radius, edisp,
     )
-    los = LineOfSight.compute(response.e_true)
-    return setup_arrays(config, response.scaled(config.livetime, signal, bkg), los)
+    return setup_arrays(config, response.scaled(config.livetime, signal, bkg), _line_of_sight(response.e_true))
+
+
+_LINES_OF_SIGHT: dict[bytes, LineOfSight] = {}
+
+
+def _line_of_sight(e_true: np.ndarray) -> LineOfSight:
+    """EBL and Galactic field on these energies, computed once per process."""
+    key = np.asarray(e_true, float).tobytes()
+    if key not in _LINES_OF_SIGHT:
+        _LINES_OF_SIGHT[key] = LineOfSight.compute(e_true)
+    return _LINES_OF_SIGHT[key]
 
 
 def setup_arrays(config, response: Response, los: LineOfSight) -> dict[str, np.ndarray]:
