@@ -134,12 +134,12 @@ def test_every_grid_point_is_validated(first_run):
 
 
 def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
-    """The same run again with train=0 and use_old_truncations=1 (configuration and report only):
+    """The same run again with simulate=0 train=0 and use_old_truncations=1 (configuration and report only):
     trial 0 is archived file by file, the new trial trains nothing and reports trial 0's rounds."""
     base, elsewhere, _, _ = first_run
     run_dir = base / "analysis_results" / "e2e"
     before = {p.relative_to(run_dir): p.stat().st_size for p in run_dir.rglob("*") if p.is_file()}
-    script = write_run_script(base, **REDUCED, train="0", use_old_truncations="1")
+    script = write_run_script(base, **REDUCED, simulate="0", train="0", use_old_truncations="1")
     result = run(script, cwd=elsewhere)
     assert result.returncode == 0, result.stdout[-4000:]
     archived = run_dir / "archive" / "trial__0"
@@ -148,7 +148,7 @@ def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
     assert json.loads((run_dir / "config.json").read_text())["trial"] == 1
     log = (run_dir / "output.log").read_text()
     assert "the previous trial is in archive/trial__0" in log
-    assert "train=0: no round is simulated or trained" in log and "=== training" not in log
+    assert "train=0 simulate=0: no round is simulated or trained" in log and "=== training" not in log
     assert "use_old_truncations: continuing from" in log
     assert "grid point 0: this trial holds no network of round 2" in log  # validation says why it skips
     record = json.loads((run_dir / "truncation_record.json").read_text())
@@ -209,6 +209,36 @@ def test_alp_model_end_to_end(tmp_path):
         assert summary["expected_limits"]["pairs"]["m-g"]["0.95"]["truth_cell_excluded"] is None  # Obs. outside
     log = (run_dir / "output.log").read_text()
     assert "expected limits: 10 simulations at the Obs. POI values against 3000 prior samples" in log
+
+
+def test_a_users_model_file_runs_end_to_end(tmp_path):
+    """cluster_runs/user_model.sh, reduced, with its model file beside the run script: the file is
+    copied into the run folder, its SHA-256 recorded, and the run trains, validates and reports."""
+    import hashlib
+    import shutil
+
+    from conftest import REPO
+
+    (tmp_path / "user_models").mkdir()
+    model = shutil.copy(REPO / "cluster_runs" / "user_models" / "power_law_line.py", tmp_path / "user_models")
+    script = write_run_script(
+        tmp_path, template=REPO / "cluster_runs" / "user_model.sh", n_sim_train="400", n_prior_samples="4_000",
+        max_epochs="4", n_truncations="0", n_sim_coverage="40", n_sim_explim="10", n_jobs_sim="1",
+        DRP_coverage_parameters='"1000, 40, 0, 0, 1"',
+    )
+    result = run(script, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_dir = tmp_path / "analysis_results" / "user_model"
+    assert (run_dir / "model.py").read_bytes() == open(model, "rb").read()
+    provenance = json.loads((run_dir / "config.json").read_text())
+    assert provenance["model"]["sha256"] == hashlib.sha256(open(model, "rb").read()).hexdigest()
+    assert provenance["variables"]["model_sha256"] == provenance["model"]["sha256"]
+    obs = np.load(run_dir / "true_obs.npz")
+    assert obs["data"].shape == (40,) and np.all(obs["data"] == np.round(obs["data"]))  # Poisson counts
+    summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
+    assert set(summary["coverage"]["marginals"]) == {"A", "mu", "A-mu"}
+    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
+    assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
 
 
 def test_killed_run_resumes_to_the_same_store(tmp_path):

@@ -186,7 +186,9 @@ class ALPSim:
         log_names = set(self.names) if log is True else set(log or ())
         unknown = sorted((set(params) | log_names) - set(self.names))
         if unknown:
-            raise ConfigError(", ".join(unknown), "", f"not a parameter of model {self.config.model!r}; "
+            given = {**params, **{name: "log" for name in log_names}}
+            raise ConfigError(", ".join(unknown), ", ".join(str(given[k]) for k in unknown),
+                              f"not a parameter of model {self.config.model!r}; "
                               f"its parameters are {', '.join(self.names)}")
         columns = {name: np.asarray(value, float) for name, value in params.items()}
         sizes = {len(v) for v in columns.values() if v.ndim == 1} | ({len(base)} if base.ndim == 2 else set())
@@ -327,7 +329,8 @@ def _settings(settings: dict) -> dict[str, str]:
     unknown = sorted(k for k in settings if k not in SETTINGS and k != "model" and not re.fullmatch(r"param\d+", k))
     if unknown:
         raise ConfigError(
-            ", ".join(unknown), "", "not a setting of the simulator; it takes model, signal, bkg, edisp, "
+            ", ".join(unknown), ", ".join(str(settings[k]) for k in unknown),
+            "not a setting of the simulator; it takes model, signal, bkg, edisp, "
             f"{', '.join(SETTINGS)} and param1 ... paramK",
         )
     return {name: _setting(name, value) for name, value in settings.items()}

@@ -59,7 +59,7 @@ def _log10_rows(rows) -> tuple[str, ...]:
     for row in rows:
         bounds, obs, null, log, prior, name, unit = (c.strip() for c in row.split("|"))
         if log == "0":
-            to_log = lambda text: f"{np.log10(float(text)):.6g}"  # noqa: E731
+            to_log = lambda text: f"{np.log10(float(text)):.9g}"  # noqa: E731
             bounds, obs, null = to_log(bounds), to_log(obs), to_log(null)
         out.append(" | ".join((bounds, obs, null, "1", prior, name, unit)))
     return tuple(out)

@@ -1,0 +1,109 @@
+"""The model registry: the shipped models' interface and default tables, model=log, and users'
+model files (loading, checks that name the file, the run folder's copy and its hash)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from alpswyft.config import load_run_config
+from alpswyft.errors import ConfigError
+from alpswyft.models import ALP_MODELS, MODELS, check_outputs, resolve
+from alpswyft.parameters import parse_row
+from alpswyft.runscript import evaluate_run_script
+from conftest import REPO, RUN_SH, configure_in_process, toy_variables
+
+USER_MODEL = REPO / "cluster_runs" / "user_models" / "power_law_line.py"
+
+
+def _rows(info):
+    return {f"param{i + 1}": row for i, row in enumerate(info.rows)}
+
+
+def test_the_alp_default_table_is_the_shipped_run_scripts():
+    variables = evaluate_run_script(RUN_SH)
+    shipped = [parse_row(i + 1, variables[f"param{i + 1}"])[0] for i in range(18)]
+    ours = [parse_row(i + 1, row)[0] for i, row in enumerate(MODELS[""].rows)]
+    assert ours == shipped
+
+
+@pytest.mark.parametrize("name", [m for m in MODELS if m not in ALP_MODELS])
+def test_every_toy_model_runs_on_its_own_table(name):
+    info = MODELS[name]
+    variables = toy_variables(model=name, **_rows(info), **{k: str(v) for k, v in info.settings.items()})
+    variables.pop("param3", None) if info.n_params == 2 else None
+    config, _ = load_run_config(variables)
+    check_outputs(info, config)
+    assert info.description and info.n_params == len(config.table.parameters)
+
+
+def test_model_log_takes_every_parameter_in_log10():
+    from alp_config import alp_variables
+
+    config, _ = load_run_config(alp_variables(model="log", **_rows(MODELS["log"])))
+    linear, _ = load_run_config(alp_variables())
+    np.testing.assert_allclose(config.table.physical(config.table.obs), linear.table.physical(linear.table.obs),
+                               rtol=1e-7)
+    with pytest.raises(ConfigError, match="model=log takes every parameter in log10"):
+        load_run_config(alp_variables(model="log"))
+
+
+BROKEN = {
+    "no class": ("import numpy as np\n", "must define a class Model"),
+    "no noise": ("class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
+                 "    shapes = {'exp': (3,), 'data': (3,)}\n    def __init__(self, config, setup=None): pass\n"
+                 "    def expected(self, theta, rng): return {'exp': theta.repeat(3, axis=1)}\n", "lacks noise"),
+    "bad row": ("class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | U | a | 1',)\n    shapes = {}\n"
+                "    def expected(self, theta, rng): pass\n    def noise(self, exp, rng): pass\n", "parameters\\[0\\]"),
+    "bad shape": ("class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
+                  "    shapes = {'exp': (4,), 'data': (4,)}\n    def __init__(self, config, setup=None): pass\n"
+                  "    def expected(self, theta, rng): return {'exp': theta.repeat(3, axis=1)}\n"
+                  "    def noise(self, exp, rng): return exp\n", "'exp' has shape \\(1, 3\\)"),
+    "raises": ("class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
+               "    shapes = {'exp': (3,), 'data': (3,)}\n    def __init__(self, config, setup=None): pass\n"
+               "    def expected(self, theta, rng): raise ValueError('oops')\n"
+               "    def noise(self, exp, rng): return exp\n", "fails on the Obs. values: ValueError: oops"),
+    "syntax": ("class Model(:\n", "does not load: SyntaxError"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_a_broken_model_file_is_refused_naming_the_file(tmp_path, case):
+    text, message = BROKEN[case]
+    path = tmp_path / "broken.py"
+    path.write_text(text)
+    variables = toy_variables(model=str(path), param1="[0, 1] | 0.5 | 0 | 0 | U | a | 1", POI_indices="0")
+    del variables["param2"]
+    with pytest.raises(ConfigError, match=f"model = '{path}'.*{message}"):
+        config, _ = load_run_config(variables)
+        check_outputs(resolve(config.model), config)
+
+
+def test_a_missing_model_file_and_an_unknown_name():
+    with pytest.raises(ConfigError, match="no such file"):
+        resolve("nowhere/model.py")
+    with pytest.raises(ConfigError, match="expected one of '', 'log', 'spectral_fit'.*model file"):
+        resolve("alp")
+
+
+def test_a_model_file_is_copied_into_the_run_and_its_hash_decides_the_stores(tmp_path, monkeypatch):
+    source = tmp_path / "line.py"
+    source.write_text(USER_MODEL.read_text())
+    rows = {f"param{i + 1}": row for i, row in enumerate(resolve(str(USER_MODEL)).rows)}
+    variables = toy_variables(model="line.py", emin="1", emax="10", nbins="40", noise="poisson", POI_indices="2,3",
+                              n_truncations="0", **rows)
+    tree = configure_in_process(tmp_path, monkeypatch, variables)
+    assert tree.model_file.read_text() == source.read_text()
+    provenance = json.loads(tree.config.read_text())
+    assert provenance["model"]["name"] == str(source) and provenance["model"]["description"].startswith("Power law")
+    config, _ = load_run_config({**variables, "model": str(source)})
+    source.write_text(source.read_text() + "\n# edited\n")
+    edited, _ = load_run_config({**variables, "model": str(source)})
+    assert edited.simulation_hash != config.simulation_hash
+    from alpswyft.pipeline import simulator_for
+
+    source.unlink()  # the run simulates with its own copy
+    simulator = simulator_for(tree, config)
+    assert simulator.model_info.path == tree.model_file and simulator.shapes["data"] == (40,)
