@@ -168,6 +168,8 @@ def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _
     earlier = read_json(source / tree.config.name)["variables"]
     current = config.to_json_dict()
     changed = [name for name in PHYSICS_VARIABLES if earlier.get(name) != current[name]]
+    if earlier.get("model_sha256", "") != current["model_sha256"]:
+        changed.append("the model file")
     if changed:
         warnings.append(f"update_physics=0: {', '.join(changed)} changed since the trial in {source}; "
                         "its response and mock observation do not apply and are built anew")

@@ -122,8 +122,9 @@ class ALPSim:
     def configure(self, *, signal: bool | None = None, bkg: bool | None = None, edisp: bool | None = None,
                   **settings) -> ALPSim:
         """A new simulator with some settings changed (the others stay; another ``model`` starts
-        from its own defaults). Only what they change is rebuilt: the gammapy response is built once per IRF file, binning, ON region and ``edisp``
-        (and kept on disk), a new ``livetime`` only scales it."""
+        from its own defaults). Only what they change is rebuilt: the gammapy response is built once
+        per IRF file, binning, ON region and ``edisp`` (and kept on disk), a new ``livetime`` only
+        scales it."""
         if "model" in settings and _setting("model", settings["model"]) != self.config.model:
             variables = _variables(str(settings.pop("model")), settings)  # another model starts from its defaults
         else:

@@ -87,6 +87,7 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
     vectors = sim.theta(theta, log, **params)
     spectrum = sim._expected(vectors, rng)
     top, bottom = _axes(ax, survival)
+    overlay = ax is not None
     x, n = sim.x, len(vectors)
     # what is plotted lives in count space for ALP models and in node space for the others
     expected = spectrum.counts if sim.alp else spectrum.exp
@@ -108,9 +109,10 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
             q = np.percentile(_values(sim, draws, kind, vectors, floor), [2.275, 15.87, 84.13, 97.725], axis=0)
             step = "mid" if sim.alp else None  # bins of energy; a toy's points are a curve
             top.fill_between(x, q[0], q[3], color=color, alpha=0.12, lw=0, step=step)
-            top.fill_between(x, q[1], q[2], color=color, alpha=0.25, lw=0, step=step, label="68 % / 95 % noise bands")
+            top.fill_between(x, q[1], q[2], color=color, alpha=0.25, lw=0, step=step,
+                             label=None if overlay else "68 % / 95 % noise bands")
         if observed:
-            _draw_observed(sim, top, draws, spectrum, kind, vectors, rng, color)
+            _draw_observed(sim, top, draws, spectrum, kind, vectors, rng, color, overlay)
     if null:
         _draw_null(sim, top, bottom, kind)
     if bottom is not None:
@@ -120,12 +122,12 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
     return (top, bottom) if survival else top
 
 
-def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, color) -> None:
+def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, color, overlay) -> None:
     x = sim.x
     if not sim.alp:
         data = sim.simulator.add_noise(spectrum.exp, rng)["data"][0]
         ax.errorbar(x, _values(sim, data[None], kind, vectors, None)[0], yerr=draws.std(axis=0), fmt="o", ms=3,
-                    color=color, mfc="white", lw=0.8, label="one realisation")
+                    color=color, mfc="white", lw=0.8, label=None if overlay else "one realisation")
         return
     counts = sim.model.observed_counts(spectrum.exp, rng)[0]
     low, high = _gehrels(counts)
@@ -134,7 +136,7 @@ def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, color) -> None:
     if kind == "counts":  # zero counts would vanish on a log axis: drawn at the bottom edge instead
         y_low = np.where(counts > 0, y_low, np.nan)
     ax.errorbar(x, y, yerr=[np.clip(y - y_low, 0, None), np.clip(y_high - y, 0, None)], fmt="o", ms=3,
-                color=color, mfc="white", lw=0.8, label="one realisation (Gehrels 1 sigma)")
+                color=color, mfc="white", lw=0.8, label=None if overlay else "one realisation (Gehrels 1 sigma)")
 
 
 def _draw_null(sim, top, bottom, kind) -> None:

@@ -114,3 +114,25 @@ def test_file_that_is_not_an_irf(tmp_path):
 def test_point_like_irf_without_background_is_refused():
     with pytest.raises(ConfigError, match="full-enclosure IRF"):
         build_response(SHARED / "data/irfs/magicDL3_05059487.fits.gz", 100, 6000, 20, 40, 10)
+
+
+def test_the_response_is_built_once_per_file_and_binning_and_scaled_to_the_livetime(tmp_path, monkeypatch):
+    from alpswyft.physics import response
+
+    monkeypatch.setenv("ALPSWYFT_CACHE", str(tmp_path))
+    monkeypatch.setattr(response, "_BUILT", {})
+    built = response.cached_response(DEFAULT_IRF_FILE, 30, 3000, 20, 40)
+    assert len(list(tmp_path.glob("response_*.npz"))) == 1
+    direct = build_response(DEFAULT_IRF_FILE, 30, 3000, 20, 40, 7.5)
+    scaled = built.scaled(7.5)
+    for name in ("exposure", "background", "migration", "e_true_edges"):
+        np.testing.assert_allclose(getattr(scaled, name), getattr(direct, name), rtol=1e-12)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(response, "build_response", refuse)
+    monkeypatch.setattr(response, "_BUILT", {})  # a new process: read from disk
+    np.testing.assert_array_equal(response.cached_response(DEFAULT_IRF_FILE, 30, 3000, 20, 40).exposure, built.exposure)
+    off = built.scaled(7.5, signal=False, bkg=False)
+    assert not off.exposure.any() and not off.background.any()
