@@ -136,7 +136,8 @@ def load_model_file(path: Path, label: str | None = None) -> ModelInfo:
     path = Path(path)
     label = label or str(path)
     if not path.is_file():
-        raise ConfigError("model", label, "no such file (a model file defines a class Model; see README, 'Adding a model')")
+        raise ConfigError("model", label,
+                          "no such file (a model file defines a class Model; see README, 'Adding a model')")
     digest = file_sha256(path)
     spec = importlib.util.spec_from_file_location(f"alpswyft_user_model_{digest[:12]}", path)
     module = importlib.util.module_from_spec(spec)
@@ -179,7 +180,8 @@ def check_outputs(info: ModelInfo, config, setup: dict | None = None) -> None:
     except ConfigError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever the model raises, name it
-        raise ConfigError("model", info.name, f"the model fails on the Obs. values: {type(error).__name__}: {error}") from None
+        raise ConfigError("model", info.name,
+                          f"the model fails on the Obs. values: {type(error).__name__}: {error}") from None
     for node in ("exp", "data"):
         if node not in shapes:
             raise ConfigError("model", info.name, f"its shapes must include '{node}' (got {sorted(shapes)})")

@@ -103,10 +103,12 @@ class ALPSim:
         self.alp = config.model in ALP_MODELS
         if not self.alp and not all(switches.values()):
             off = ", ".join(f"{k}=False" for k, v in switches.items() if not v)
-            raise ConfigError(off, config.model, "signal, bkg and edisp switch parts of the CTA response (ALP models only)")
+            raise ConfigError(off, config.model,
+                              "signal, bkg and edisp switch parts of the CTA response (ALP models only)")
         if setup is None and info.prepare is not None:
             setup = info.prepare(config, **switches) if self.alp else info.prepare(config)
-        self._variables, self.switches, self.run_dir = variables, {k: bool(v) for k, v in switches.items()}, run_dir
+        self._variables, self.run_dir = variables, run_dir
+        self.switches = {k: bool(v) for k, v in switches.items()}
         self.config: RunConfig = config
         self.setup = setup
         self.simulator = SpectrumSimulator(config, setup, info)
@@ -142,11 +144,13 @@ class ALPSim:
         file; its mock observation is ``true_obs``."""
         tree = RunTree(Path(run_dir))
         if not tree.config.is_file():
-            raise PipelineError(f"{tree.config} does not exist: {run_dir} is not a run folder with a configuration")
+            raise PipelineError(f"{tree.config} does not exist: {run_dir} is not a run folder "
+                                "with a configuration")
         provenance = read_json(tree.config)
         config = RunConfig(**provenance["variables"])
         variables = {name: raw(getattr(config, name)) for name in SETTINGS}
-        variables.update(_run_placeholders(), model=str(tree.model_file) if is_model_file(config.model) else config.model)
+        model = str(tree.model_file) if is_model_file(config.model) else config.model  # a run's own copy
+        variables.update(_run_placeholders(), model=model)
         variables.update({f"param{i + 1}": row for i, row in enumerate(config.model_params)})
         setup = load_npz(tree.setup) if resolve(variables["model"]).prepare is not None else None
         sim = object.__new__(cls)
@@ -182,8 +186,8 @@ class ALPSim:
         vector or (n, n_params) array; default: :attr:`defaults`)."""
         base = self.defaults if theta is None else np.asarray(theta, float)
         if base.shape[-1] != len(self.names) or base.ndim > 2:
-            raise ConfigError("theta", f"shape {base.shape}", f"expected ({len(self.names)},) or (n, {len(self.names)}): "
-                              f"{', '.join(self.names)}")
+            k = len(self.names)
+            raise ConfigError("theta", f"shape {base.shape}", f"expected ({k},) or (n, {k}): {', '.join(self.names)}")
         log_names = set(self.names) if log is True else set(log or ())
         unknown = sorted((set(params) | log_names) - set(self.names))
         if unknown:
@@ -327,7 +331,8 @@ class ALPSim:
 
 def _settings(settings: dict) -> dict[str, str]:
     """Keyword settings as raw run-script values; unknown names are refused."""
-    unknown = sorted(k for k in settings if k not in SETTINGS and k != "model" and not re.fullmatch(r"param\d+", k))
+    known = lambda name: name in SETTINGS or name == "model" or re.fullmatch(r"param\d+", name)  # noqa: E731
+    unknown = sorted(k for k in settings if not known(k))
     if unknown:
         raise ConfigError(
             ", ".join(unknown), ", ".join(str(settings[k]) for k in unknown),
@@ -373,8 +378,10 @@ def _squeeze(spectrum: Spectrum) -> Spectrum:
 
 
 #: How the units of the ALP table read in a legend.
-_UNITS = {"e-11GeV^{-1}": "1e-11/GeV", "muG": "μG", "kpc^{-1}": "1/kpc", "TeV^{-1}cm^{-2}s^{-1}": "/(TeV cm² s)",
-          "1e-3cm^{-3}": "1e-3/cm³", "1": "", "none": ""}
+_UNITS = {
+    "e-11GeV^{-1}": "× 1e-11/GeV", "muG": "μG", "kpc^{-1}": "/kpc", "TeV^{-1}cm^{-2}s^{-1}": "/(TeV cm² s)",
+    "1e-3cm^{-3}": "× 1e-3/cm³", "1": "", "none": "",
+}
 
 
 def describe(sim: ALPSim, vector: np.ndarray, names=()) -> str:
@@ -384,5 +391,6 @@ def describe(sim: ALPSim, vector: np.ndarray, names=()) -> str:
     ]
     if not shown:
         return "default parameters"
-    return ", ".join(f"{sim.names[i]} = {vector[i]:.3g} {_UNITS.get(sim.units[i], sim.units[i])}".rstrip() for i in shown)
+    units = [_UNITS.get(unit, unit) for unit in sim.units]
+    return ", ".join(f"{sim.names[i]} = {vector[i]:.3g} {units[i]}".rstrip() for i in shown)
 

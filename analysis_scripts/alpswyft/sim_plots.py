@@ -26,7 +26,8 @@ def _check_kind(sim, kind: str, survival: bool = False) -> None:
     if kind not in KINDS:
         raise ConfigError("kind", kind, f"expected one of {', '.join(KINDS)}")
     if not sim.alp and kind == "dnde":
-        raise ConfigError("kind", kind, f"model {sim.config.model!r} has no instrument response: use counts or residual")
+        raise ConfigError("kind", kind,
+                          f"model {sim.config.model!r} has no instrument response: use counts or residual")
     if kind == "dnde" and not sim.switches["signal"]:
         raise ConfigError("kind", kind, "dN/dE needs the source counts (signal=True)")
     if survival and not sim.alp:
@@ -167,8 +168,12 @@ def _decorate(sim, top, bottom, kind) -> None:
         top.set_xlabel("x")
         top.set_ylabel("y" if kind == "counts" else "y - y(Null values)")
     top.legend(fontsize=8)
-    title = sim.simulator.model_info.description.replace("``", "").rstrip(".")
-    top.figure.suptitle(title + (f"; CTA, {sim.config.livetime:g} h" if sim.alp else ""), fontsize=10)
+    if sim.alp:
+        model = f" (model {sim.config.model})" if sim.config.model else ""
+        title = f"NGC 1275{model} observed with CTA for {sim.config.livetime:g} h"
+    else:
+        title = sim.simulator.model_info.description.replace("``", "").rstrip(".")
+    top.figure.suptitle(title, fontsize=10)
 
 
 def plot_spectra(sim, exp, data, *, kind, residuals, ax, color, label, alpha):
@@ -190,6 +195,7 @@ def plot_spectra(sim, exp, data, *, kind, residuals, ax, color, label, alpha):
             drawn = ax.plot(sim.x, y.T, color=color or "0.4", lw=0.8, alpha=shade)
         else:
             drawn = ax.plot(sim.x, y.T, "o", ms=2.5, color=color or "k", alpha=shade)
-        drawn[0].set_label(label or f"{len(rows)} stored {'expected spectra' if name == 'exp' else 'observations'}")
+        what = "expected spectra" if name == "exp" else "observations"
+        drawn[0].set_label(label or f"{len(rows)} stored {what}")
     _decorate(sim, ax, None, kind)
     return ax

@@ -23,9 +23,10 @@ from __future__ import annotations
 import numpy as np
 
 from alpswyft.physics.alp import LineOfSight, cluster_domains, ecpl
-from alpswyft.physics.response import Response, cached_response
+from alpswyft.physics.response import Response, cached_arrays, cached_response
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(4)
+_GMF_KEYS = ("b", "psi", "n_el", "length")
 
 
 #: The parameter table of the shipped ``cluster_runs/run.sh`` (the original run.sh's values): m and g
@@ -83,15 +84,14 @@ def prepare(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -
     return setup_arrays(config, response.scaled(config.livetime, signal, bkg), _line_of_sight(response.e_true))
 
 
-_LINES_OF_SIGHT: dict[bytes, LineOfSight] = {}
-
-
 def _line_of_sight(e_true: np.ndarray) -> LineOfSight:
-    """EBL and Galactic field on these energies, computed once per process."""
-    key = np.asarray(e_true, float).tobytes()
-    if key not in _LINES_OF_SIGHT:
-        _LINES_OF_SIGHT[key] = LineOfSight.compute(e_true)
-    return _LINES_OF_SIGHT[key]
+    """EBL and Galactic field on these energies, computed once (:func:`cached_arrays`)."""
+    def compute():
+        los = LineOfSight.compute(e_true)
+        return {"ebl_attenuation": los.ebl_attenuation, **dict(zip(_GMF_KEYS, los.gmf_domains))}
+
+    arrays = cached_arrays("line_of_sight", np.asarray(e_true, float).tobytes().hex(), compute)
+    return LineOfSight(e_true, arrays["ebl_attenuation"], tuple(arrays[k] for k in _GMF_KEYS))
 
 
 def setup_arrays(config, response: Response, los: LineOfSight) -> dict[str, np.ndarray]:
@@ -101,7 +101,7 @@ def setup_arrays(config, response: Response, los: LineOfSight) -> dict[str, np.n
     arrays = {f"response_{k}": v for k, v in vars(response).items()}
     arrays.update(
         ebl_attenuation=los.ebl_attenuation,
-        **{f"gmf_{k}": a for k, a in zip(("b", "psi", "n_el", "length"), los.gmf_domains)},
+        **{f"gmf_{k}": a for k, a in zip(_GMF_KEYS, los.gmf_domains)},
     )
     model = ALPModel(config, arrays)
     rng = np.random.default_rng(config.ALP_seed if config.ALP_seed is not None else config.sim_seed)
@@ -124,7 +124,7 @@ class ALPModel:
         self.los = LineOfSight(
             self.response.e_true,
             setup["ebl_attenuation"],
-            tuple(setup[f"gmf_{k}"] for k in ("b", "psi", "n_el", "length")),
+            tuple(setup[f"gmf_{k}"] for k in _GMF_KEYS),
         )
         edges = np.log(self.response.e_true_edges)
         half = 0.5 * np.diff(edges)[:, None]

@@ -65,10 +65,6 @@ class Response:
             self.migration, self.background * (livetime_h if bkg else 0.0),
         )
 
-    @classmethod
-    def load(cls, path: Path) -> Response:
-        with np.load(path) as data:
-            return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
 def build_response(
@@ -148,16 +144,40 @@ def build_response(
     return Response(e_true_edges, e_reco_edges, exposure * containment, np.asarray(migration), background)
 
 
-#: Responses built in this process, by the digest of what they are built from.
-_BUILT: dict[str, Response] = {}
+#: Part of every cache key: raise it when what a cached kind computes changes.
+CACHE_FORMAT = 1
+
+#: Arrays computed in this process, by kind and digest of what they are computed from.
+_BUILT: dict[str, dict[str, np.ndarray]] = {}
 
 
 def cache_dir() -> Path:
-    """Where built responses are kept between sessions: ``$ALPSWYFT_CACHE``, else
+    """Where set-up arrays are kept between sessions: ``$ALPSWYFT_CACHE``, else
     ``$XDG_CACHE_HOME/alpswyft`` (``~/.cache/alpswyft``)."""
     if os.environ.get("ALPSWYFT_CACHE"):
         return Path(os.environ["ALPSWYFT_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alpswyft"
+
+
+def cached_arrays(kind: str, key: str, compute) -> dict[str, np.ndarray]:
+    """``compute()`` (a dict of arrays) once per ``key``: kept in memory and on disk under
+    :func:`cache_dir`. The cache is only a shortcut: where it cannot be written, it is computed."""
+    digest = f"{kind}_{hashlib.sha256(f'{CACHE_FORMAT}:{key}'.encode()).hexdigest()[:24]}"
+    if digest in _BUILT:
+        return _BUILT[digest]
+    path = cache_dir() / f"{digest}.npz"
+    try:
+        with np.load(path) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    except (OSError, ValueError):
+        arrays = compute()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_npz(path, **arrays)
+        except OSError:
+            pass  # a read-only home: computed again next time
+    _BUILT[digest] = arrays
+    return arrays
 
 
 def cached_response(
@@ -165,26 +185,14 @@ def cached_response(
     on_region: str = "point", on_region_radius: float = 0.2, edisp: bool = True,
 ) -> Response:
     """:func:`build_response` for a livetime of 1 h (scale it with :meth:`Response.scaled`), built
-    once: kept in memory and on disk under :func:`cache_dir`, keyed by the IRF file's SHA-256 and
-    the arguments. The cache is only a shortcut: where it cannot be written, the response is built."""
+    once per IRF file (its SHA-256) and arguments (:func:`cached_arrays`)."""
     path = Path(irf_file)
     if not path.is_file():
         raise ConfigError("IRF_file", str(irf_file), "no such file")
     key = hashlib.sha256(path.read_bytes()).hexdigest() + repr(
         (float(emin), float(emax), int(nbins), int(nbins_etrue), on_region, float(on_region_radius), bool(edisp))
     )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
-    if digest in _BUILT:
-        return _BUILT[digest]
-    cached = cache_dir() / f"response_{digest}.npz"
-    try:
-        response = Response.load(cached)
-    except (OSError, KeyError, ValueError):
-        response = build_response(path, emin, emax, nbins, nbins_etrue, 1.0, on_region, on_region_radius, edisp)
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            save_npz(cached, **vars(response))
-        except OSError:
-            pass  # a read-only home: built again next time
-    _BUILT[digest] = response
-    return response
+    arrays = cached_arrays("response", key, lambda: vars(
+        build_response(path, emin, emax, nbins, nbins_etrue, 1.0, on_region, on_region_radius, edisp)
+    ))
+    return Response(**{f.name: arrays[f.name] for f in fields(Response)})
