@@ -94,7 +94,7 @@ def test_unfinished_trial_with_same_configuration_is_resumed(tmp_path):
 
     tree = RunTree(tmp_path / "run")
     tree.start_trial("abc")
-    write_json(tree.config, {"trial": 0, "config_hash": "abc"})
+    write_json(tree.config, {"trial": 0, "trial_hash": "abc"})
     tree.log.write_text("killed\n")
     (tree.stores / "store").mkdir(parents=True)
     assert tree.start_trial("abc") == (0, None, True)
@@ -109,7 +109,7 @@ def test_finished_trial_is_archived(tmp_path):
 
     tree = RunTree(tmp_path / "run")
     tree.start_trial("abc")
-    write_json(tree.config, {"trial": 0, "config_hash": "abc"})
+    write_json(tree.config, {"trial": 0, "trial_hash": "abc"})
     write_json(tree.finished, {"trial": 0})
     assert tree.start_trial("abc")[1:] == (tree.archive / "trial__0", False)
 
@@ -119,7 +119,7 @@ def test_kept_stores_stay_and_are_listed(tmp_path):
 
     tree = RunTree(tmp_path / "run")
     tree.start_trial("abc")
-    write_json(tree.config, {"trial": 0, "config_hash": "abc"})
+    write_json(tree.config, {"trial": 0, "trial_hash": "abc"})
     write_json(tree.stores / "store" / ".zattrs", {"n": 5})
     write_json(tree.finished, {"trial": 0})
     _, archived, _ = tree.start_trial("abc", keep_stores=True)
