@@ -39,7 +39,7 @@ def test_names_of_the_built_in_families(value, head):
 def test_missing_hyperparameters_are_named():
     grid = {"learning_rate": [1e-3], "stopping_patience": [3], "blocks": [2], "features": [64], "dropout": [0.1]}
     assert check_hyperparameters(resolve(""), grid) == []
-    with pytest.raises(ConfigError, match="power network needs data_width, data_features, power_width, power_features"):
+    with pytest.raises(ConfigError, match="power network needs data_features, power_features"):
         check_hyperparameters(resolve("power"), grid)
     warnings = check_hyperparameters(resolve(""), {**grid, "channels": [2]})
     assert warnings == ["hyperparams: channels not used by the default network"]
@@ -60,3 +60,28 @@ def test_bad_user_files(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=f"architecture = .*{message}"):
         resolve(str(path))
+
+
+def test_the_power_network_without_its_widths_has_the_originals_fixed_layout():
+    grid = {"learning_rate": [1e-3], "stopping_patience": [3], "blocks": [2], "features": [64], "dropout": [0.1],
+            "data_features": [32], "power_features": [4]}
+    power = resolve("power")
+    (warning,) = check_hyperparameters(power, grid)
+    assert "data_width and power_width not given" in warning and "(64 and 64)" in warning
+    head = power.build_head(SHAPES, {k: v[0] for k, v in grid.items()})
+    assert [head.power_mlp[i].out_features for i in (0, 2, 4)] == [64, 64, 4]
+    assert [head.data_mlp[i].out_features for i in (0, 2, 4)] == [64, 64, 32]
+    assert head(BATCH).shape == (5, 36)
+
+
+def test_the_originals_network_files_map_to_their_heads_even_where_they_exist(tmp_path):
+    original = tmp_path / "network_power.py"
+    original.write_text("import swyft\nclass Network(swyft.SwyftModule):\n    pass\n")
+    mapped = resolve(f" {original} ")
+    assert mapped.head is PowerHead and mapped.path is None
+    assert "the original pipeline's network_power.py; this pipeline's equivalent head 'power'" in mapped.note
+    assert "not on this machine" in resolve("/home/someone/ALP_sim/network.py").note
+    ours = tmp_path / "mine" / "network.py"  # a head of this pipeline that happens to have the name
+    ours.parent.mkdir()
+    ours.write_text("import torch\nclass Head(torch.nn.Module):\n    hyperparameters = ()\n")
+    assert resolve(str(ours)).path == ours and not resolve(str(ours)).note

@@ -58,7 +58,7 @@ def test_hash_changes_with_any_variable(variables):
         ({"use_old_truncations": "/no/such/record"}, "use_old_truncations", "truncation_record.json"),
         ({"architecture": "/no/such/head.py"}, "architecture", "defining Head"),
         ({"DRP_coverage_parameters": "0, 10, 0, 0, 1"}, "DRP_coverage_parameters", "n_draws must be > 0"),
-        ({"architecture": "power"}, "hyperparams", "needs data_width, data_features, power_width, power_features"),
+        ({"architecture": "power"}, "hyperparams", "needs data_features, power_features"),
         ({"architecture": "cnn"}, "hyperparams", "needs logratio_features, channels, kernel_size"),
     ],
 )
@@ -178,3 +178,15 @@ def test_the_original_irf_path_falls_back_to_the_shipped_file():
     )
     assert config.IRF_file == "" and config.irf_path.is_file()
     assert any("the shipped copy of the same file is used" in w for w in warnings)
+
+
+def test_the_originals_variables_that_no_longer_matter_are_named(variables):
+    _, warnings = load_run_config({**variables, "update_config_on_cluster": "1", "save_physics": "1",
+                                   "save_old_sims": "1", "save_old_net": "1"})
+    text = "\n".join(warnings)
+    assert "update_config_on_cluster=1: the configuration stage takes seconds" in text
+    assert "max_memory_config, max_time_config, partition_config and qos_config are not used" in text
+    for name in ("save_physics", "save_old_sims", "save_old_net"):
+        assert f"{name}=1: nothing" in text
+    _, quiet = load_run_config(variables)
+    assert not [w for w in quiet if "save_" in w or "config_on_cluster" in w]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +54,18 @@ class DataHead(nn.Module):
 
 def _branch(n_in: int, width: int, n_out: int) -> nn.Sequential:
     """Linear(width), ReLU, Linear(mid), ReLU, Linear(n_out) with mid the geometric mean of width
-    and n_out rounded up to a power of two (the original's network_power.py)."""
-    mid = 2 ** math.ceil((math.log2(width) + math.log2(n_out)) / 2)
+    and n_out rounded up to a power of two (the original's network_power.py); without a width,
+    the fixed layout of its earlier version: Linear(64), ReLU, Linear(64), ReLU, Linear(n_out)."""
+    if width is None:
+        width = mid = FIXED_WIDTH
+    else:
+        mid = 2 ** math.ceil((math.log2(width) + math.log2(n_out)) / 2)
     return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, mid), nn.ReLU(), nn.Linear(mid, n_out))
+
+
+#: The hidden widths of both branches of the original's network_power.py before it took
+#: data_width and power_width (the version the flare0 runs used).
+FIXED_WIDTH = 64
 
 
 class PowerHead(nn.Module):
@@ -64,8 +74,11 @@ class PowerHead(nn.Module):
     original hard-coded 169)."""
 
     hyperparameters = ("data_width", "data_features", "power_width", "power_features")
+    #: hyperparameters a grid may leave out, and their values (None: the earlier fixed layout)
+    defaults = {"data_width": None, "power_width": None}
 
-    def __init__(self, shapes: dict, data_width: int, data_features: int, power_width: int, power_features: int):
+    def __init__(self, shapes: dict, data_width: int | None, data_features: int, power_width: int | None,
+                 power_features: int):
         super().__init__()
         if "power" not in shapes:
             raise ValueError("the power head needs the simulator's 'power' node (ALP models only)")
@@ -114,30 +127,47 @@ class Architecture:
     head: type
     name: str
     path: Path | None = None
+    note: str = ""  # how an original's file name was mapped, for a warning
 
     @property
     def hyperparameters(self) -> tuple[str, ...]:
         return TRAINING_HYPERPARAMS + tuple(self.head.hyperparameters)
 
     @property
+    def defaults(self) -> dict:
+        """Head hyperparameters a grid may leave out, with the values they then take."""
+        return dict(getattr(self.head, "defaults", {}))
+
+    def head_hyperparameters(self, hyperparams: dict) -> dict:
+        """The head's hyperparameters of a grid point, defaults filled in."""
+        return {k: hyperparams.get(k, self.defaults.get(k)) for k in self.head.hyperparameters}
+
+    @property
     def sha256(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path else ""
 
     def build_head(self, shapes: dict, hyperparams: dict) -> nn.Module:
-        return self.head(shapes, **{k: hyperparams[k] for k in self.head.hyperparameters})
+        return self.head(shapes, **self.head_hyperparameters(hyperparams))
 
 
 def resolve(value: str) -> Architecture:
-    """The head for an ``architecture`` value (see the module docstring); ConfigError if unusable."""
+    """The head for an ``architecture`` value (see the module docstring); ConfigError if unusable.
+
+    A path whose name is one of the original's network files maps to the built-in equivalent,
+    whether the file exists here or not, unless it is a head file of this pipeline (defines Head).
+    """
     value = value.strip()
     if value in BUILT_IN:
         return Architecture(BUILT_IN[value], value or "default")
     path = Path(value)
+    ours = path.is_file() and re.search(r"^class Head\b", path.read_text(errors="replace"), re.MULTILINE)
+    if path.name in ORIGINAL_FILES and not ours:
+        name = ORIGINAL_FILES[path.name]
+        note = (f"architecture: {value} is the original pipeline's {path.name}; this pipeline's equivalent "
+                f"head '{name or 'default'}' is used" + ("" if path.is_file() else " (the file is not on this machine)"))
+        return Architecture(BUILT_IN[name], name or "default", note=note)
     if path.is_file():
         return Architecture(load_head(path), path.name, path.resolve())
-    if path.name in ORIGINAL_FILES:
-        name = ORIGINAL_FILES[path.name]
-        return Architecture(BUILT_IN[name], name or "default")
     raise ConfigError(
         "architecture", value, "expected '', power, cnn, network_power.py, network_cnn.py or an existing Python file defining Head"
     )
@@ -163,11 +193,23 @@ def load_head(path: Path) -> type:
 def check_hyperparameters(architecture: Architecture, grid: dict[str, list]) -> list[str]:
     """ConfigError naming the hyperparameters the architecture needs and the grid lacks;
     returns warnings for grid names nothing uses."""
-    missing = [name for name in architecture.hyperparameters if name not in grid]
+    defaulted = [name for name in architecture.defaults if name not in grid]
+    missing = [name for name in architecture.hyperparameters if name not in grid and name not in defaulted]
     if missing:
         raise ConfigError(
             "hyperparams", ", ".join(grid) or "(empty)",
             f"the {architecture.name} network needs {', '.join(missing)} (add e.g. '--{missing[0]} (int) : 64')",
         )
+    warnings = [architecture.note] if architecture.note else []
+    if defaulted and architecture.head is PowerHead:
+        warnings.append(
+            f"hyperparams: {' and '.join(defaulted)} not given: the power network's branches take the fixed "
+            f"hidden widths of the original's earlier network_power.py ({FIXED_WIDTH} and {FIXED_WIDTH})"
+        )
+    elif defaulted:
+        warnings.append(f"hyperparams: {', '.join(defaulted)} not given; the {architecture.name} network's "
+                        f"defaults are used: {', '.join(f'{k} = {architecture.defaults[k]}' for k in defaulted)}")
     unused = [name for name in grid if name not in architecture.hyperparameters]
-    return [f"hyperparams: {', '.join(unused)} not used by the {architecture.name} network"] if unused else []
+    if unused:
+        warnings.append(f"hyperparams: {', '.join(unused)} not used by the {architecture.name} network")
+    return warnings

@@ -481,6 +481,26 @@ def _check(config: RunConfig) -> list[str]:
         warnings.append("draw_DRP=1: the validation stage always computes the DRP (TARP) coverage from "
                         "importance-weighted draws; there is nothing else to draw")
     _check_reuse(config)
+    return warnings + _unused_settings(config)
+
+
+def _unused_settings(config: RunConfig) -> list[str]:
+    """Warnings for the original's variables that are set to a value that mattered there and
+    does not here, saying what happens instead."""
+    warnings = []
+    if config.update_config_on_cluster:
+        warnings.append(
+            "update_config_on_cluster=1: the configuration stage takes seconds and always runs in the orchestrator, "
+            "not as a SLURM job, so max_memory_config, max_time_config, partition_config and qos_config are not used"
+        )
+    if config.save_physics:
+        warnings.append("save_physics=1: nothing needs saving first: the previous trial's response.npz and "
+                        "true_obs.npz are always kept in its archive folder")
+    if config.save_old_sims:
+        warnings.append("save_old_sims=1: nothing is deleted: the previous trial's stores move into its archive "
+                        "folder (with use_old_sims=1 they stay in place and are reused)")
+    if config.save_old_net:
+        warnings.append("save_old_net=1: nothing is deleted: the previous trial's networks move into its archive folder")
     return warnings
 
 

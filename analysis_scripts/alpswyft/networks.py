@@ -121,7 +121,8 @@ def signature(config, hyperparams: dict, shapes: dict, architecture: Architectur
         "shapes": {k: list(v) for k, v in shapes.items() if k != "params"},
         "poi_names": list(config.poi_names),
         "restricted_posterior": config.restricted_posterior,
-        **{k: hyperparams[k] for k in ("blocks", "features", *architecture.head.hyperparameters)},
+        **{k: hyperparams[k] for k in ("blocks", "features")},
+        **architecture.head_hyperparameters(hyperparams),
     }
 
 
