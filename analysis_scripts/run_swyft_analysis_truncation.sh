@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # ALP inference with truncated marginal neural ratio estimation (swyft 0.4.5): the orchestrator.
 #
-# Usage: run_swyft_analysis_truncation.sh RUN_SCRIPT
+# Usage: run_swyft_analysis_truncation.sh RUN_SCRIPT [name=value ...]
 #   Called by the last line of a run script (cluster_runs/run.sh), which exports its variables;
 #   or directly with a run script written for the original pipeline (see README, "Run scripts of
-#   the original pipeline").
+#   the original pipeline"). name=value arguments override the script's variables.
 #
 # Stages, in order; the first that fails stops the run with its name and the log's path:
 #   environment    create or reuse .venv (environments/bootstrap.sh)
@@ -19,16 +19,30 @@
 # Everything printed from the first line on is kept in <run folder>/output.log.
 set -Eeuo pipefail
 
-run_script=$(realpath "${1:?usage: $0 RUN_SCRIPT}")
+run_script=$(realpath "${1:?usage: $0 RUN_SCRIPT [name=value ...]}")
+shift
 scripts_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_dir=$(dirname "$scripts_dir")
+# Overrides after the run script (name=value ...) replace its values; the configuration stage
+# validates them like the script's own and records them.
+overrides=()
+for assignment in "$@"; do
+    if [[ ! $assignment =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then
+        echo "ERROR: '$assignment' is not an override: give name=value after the run script, e.g. n_sim_train=2000" >&2
+        exit 2
+    fi
+    overrides+=("${assignment%%=*}")
+done
 if [[ -z ${run_name:-} ]]; then
     # A run script that exports nothing (one written for the original pipeline, given here
     # directly): its variables are evaluated without its Execution block and exported.
     "$repo_dir/environments/bootstrap.sh"
-    exports=$("$repo_dir/.venv/bin/python" -m alpswyft.runscript --exports "$run_script")
+    exports=$("$repo_dir/.venv/bin/python" -m alpswyft.runscript --exports "$run_script" --given "${overrides[@]}")
     eval "$exports"
 fi
+for assignment in "$@"; do
+    export "$assignment"
+done
 results_parent_dir=$(realpath -m "${results_parent_dir:-$(dirname "$run_script")/analysis_results}")
 run_dir=$results_parent_dir/${run_name:?run_name is not set in $run_script}
 
@@ -113,7 +127,8 @@ python=$repo_dir/.venv/bin/python
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 
 stage "configuration" "$python" "$scripts_dir/set_parameters.py" \
-    --run-script "$run_script" --results-dir "$results_parent_dir" --early-log "$early_log"
+    --run-script "$run_script" --results-dir "$results_parent_dir" --early-log "$early_log" \
+    --overrides "${overrides[@]}"
 
 stage "rounds" "$python" "$scripts_dir/run_rounds.py" "$run_dir"
 

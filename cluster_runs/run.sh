@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A run of the ALP inference pipeline: plain shell variables, then one line that starts it.
-# Run it from anywhere: ./cluster_runs/run.sh. Results go to cluster_runs/analysis_results/<run_name>/.
+# Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
+# Results go to cluster_runs/analysis_results/<run_name>/.
 # README.md explains every variable. This default is the ALP analysis of NGC 1275 with CTA North,
 # reduced to finish in a few minutes on 2 cores: the POIs are m and g, the spectrum and the cluster
 # are fixed at the original run.sh values (the field realisation stays random in every simulation).
@@ -105,4 +106,4 @@ start_grid_test_at_count=0
 # Execution
 #################################################################################################
 
-exec "$(dirname "${BASH_SOURCE[0]}")/../analysis_scripts/run_swyft_analysis_truncation.sh" "${BASH_SOURCE[0]}"
+exec "$(dirname "${BASH_SOURCE[0]}")/../analysis_scripts/run_swyft_analysis_truncation.sh" "${BASH_SOURCE[0]}" "$@"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A run of the ALP inference pipeline: plain shell variables, then one line that starts it.
-# Run it from anywhere: ./cluster_runs/run.sh. Results go to cluster_runs/analysis_results/<run_name>/.
+# Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
+# Results go to cluster_runs/analysis_results/<run_name>/.
 # README.md explains every variable. This example uses the toy_line model (a straight line
 # with Gaussian noise, whose posterior is known exactly), small enough to finish in minutes.
 set -a  # every variable below is handed to the pipeline
@@ -79,4 +80,4 @@ start_grid_test_at_count=0
 # Execution
 #################################################################################################
 
-exec "$(dirname "${BASH_SOURCE[0]}")/../analysis_scripts/run_swyft_analysis_truncation.sh" "${BASH_SOURCE[0]}"
+exec "$(dirname "${BASH_SOURCE[0]}")/../analysis_scripts/run_swyft_analysis_truncation.sh" "${BASH_SOURCE[0]}" "$@"

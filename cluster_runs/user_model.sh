@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A run of the ALP inference pipeline: plain shell variables, then one line that starts it.
-# Run it from anywhere: ./cluster_runs/run.sh. Results go to cluster_runs/analysis_results/<run_name>/.
+# Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
+# Results go to cluster_runs/analysis_results/<run_name>/.
 # README.md explains every variable. This example runs a model of one's own, defined in the file
 # user_models/power_law_line.py (a power law with a Gaussian line, Poisson counts): the pipeline
 # copies the file into the run folder and infers the line's amplitude A and position mu.
@@ -82,4 +83,4 @@ start_grid_test_at_count=0
 # Execution
 #################################################################################################
 
-exec "$(dirname "${BASH_SOURCE[0]}")/../analysis_scripts/run_swyft_analysis_truncation.sh" "${BASH_SOURCE[0]}"
+exec "$(dirname "${BASH_SOURCE[0]}")/../analysis_scripts/run_swyft_analysis_truncation.sh" "${BASH_SOURCE[0]}" "$@"

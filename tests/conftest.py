@@ -53,7 +53,7 @@ def write_run_script(directory: Path, template: Path = TOY_SH, **overrides: str)
         text, n = re.subn(rf"^{name}=(?:.*\\\n)*.*$", lambda _: f"{name}={value}", text, flags=re.MULTILINE)
         if n == 0:
             text = text.replace("\nexec ", f"\n{name}={value}\nexec ", 1)
-    text = re.sub(r"^exec .*$", f'exec "{ORCHESTRATOR}" "${{BASH_SOURCE[0]}}"', text, flags=re.MULTILINE)
+    text = re.sub(r"^exec .*$", f'exec "{ORCHESTRATOR}" "${{BASH_SOURCE[0]}}" "$@"', text, flags=re.MULTILINE)
     path = directory / "run.sh"
     path.write_text(text)
     path.chmod(0o755)

@@ -155,6 +155,17 @@ def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
     assert all(len(point["rounds"]) == 3 for point in record["grid_points"].values())
 
 
+def test_bad_overrides_stop_before_anything_is_written(tmp_path):
+    script = write_run_script(tmp_path, run_name="bad")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    for args, message in ((["n_sim_trian=20"], "n_sim_trian = '20': not a variable of this pipeline (given on the command line"),
+                          (["n_sim_train"], "'n_sim_train' is not an override: give name=value"),
+                          (["n_sim_train=-5"], "n_sim_train = '-5'")):
+        result = subprocess.run([str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode != 0 and message in result.stdout + result.stderr, result.stdout[-2000:]
+    assert not (tmp_path / "analysis_results" / "bad").exists() or not any((tmp_path / "analysis_results" / "bad").rglob("*.json"))
+
+
 def test_bad_variable_stops_before_anything_is_written(tmp_path):
     script = write_run_script(tmp_path, run_name="bad", param1='" [4, 1] | 0.7 | 0 | 0 | U | a | 1 "')
     result = run(script, cwd=tmp_path)
@@ -212,8 +223,9 @@ def test_alp_model_end_to_end(tmp_path):
 
 
 def test_a_users_model_file_runs_end_to_end(tmp_path):
-    """cluster_runs/user_model.sh, reduced, with its model file beside the run script: the file is
-    copied into the run folder, its SHA-256 recorded, and the run trains, validates and reports."""
+    """cluster_runs/user_model.sh as shipped, reduced by command-line overrides, with its model file
+    beside the run script: the file is copied into the run folder, its SHA-256 recorded, and the run
+    trains, validates and reports; the overrides are logged and recorded."""
     import hashlib
     import shutil
 
@@ -221,18 +233,21 @@ def test_a_users_model_file_runs_end_to_end(tmp_path):
 
     (tmp_path / "user_models").mkdir()
     model = shutil.copy(REPO / "cluster_runs" / "user_models" / "power_law_line.py", tmp_path / "user_models")
-    script = write_run_script(
-        tmp_path, template=REPO / "cluster_runs" / "user_model.sh", n_sim_train="400", n_prior_samples="4_000",
-        max_epochs="4", n_truncations="0", n_sim_coverage="40", n_sim_explim="10", n_jobs_sim="1",
-        DRP_coverage_parameters='"1000, 40, 0, 0, 1"',
-    )
-    result = run(script, cwd=tmp_path)
+    script = write_run_script(tmp_path, template=REPO / "cluster_runs" / "user_model.sh")
+    small = {"n_sim_train": "400", "n_prior_samples": "4_000", "max_epochs": "4", "n_truncations": "0",
+             "n_sim_coverage": "40", "n_sim_explim": "10", "n_jobs_sim": "1",
+             "DRP_coverage_parameters": "1000, 40, 0, 0, 1"}
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    result = subprocess.run([str(script), *(f"{k}={v}" for k, v in small.items())], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     run_dir = tmp_path / "analysis_results" / "user_model"
     assert (run_dir / "model.py").read_bytes() == open(model, "rb").read()
     provenance = json.loads((run_dir / "config.json").read_text())
     assert provenance["model"]["sha256"] == hashlib.sha256(open(model, "rb").read()).hexdigest()
     assert provenance["variables"]["model_sha256"] == provenance["model"]["sha256"]
+    assert provenance["overrides"] == small and provenance["variables"]["n_sim_train"] == [400]
+    assert "command-line overrides: n_sim_train=400, n_prior_samples=4_000" in (run_dir / "output.log").read_text()
     obs = np.load(run_dir / "true_obs.npz")
     assert obs["data"].shape == (40,) and np.all(obs["data"] == np.round(obs["data"]))  # Poisson counts
     summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())

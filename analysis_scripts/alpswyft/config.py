@@ -346,6 +346,10 @@ def load_run_config(variables: dict[str, str], pipeline: bool = True) -> tuple[R
     )
     warnings += [f"{name} is not a variable of this pipeline and is ignored" for name in unknown]
     fields["model_params"] = _param_rows(variables)
+    if fields.get("n_prior_samples", "").strip().replace("_", "") == "0":
+        warnings.append("n_prior_samples = 0: the original then drew no prior bank; this pipeline infers and truncates "
+                        f"on one, so the default {RunConfig.model_fields['n_prior_samples'].default:_} is used")
+        del fields["n_prior_samples"]
     model = str(fields.get("model", "")).strip()
     from alpswyft.models import file_sha256, is_model_file
 

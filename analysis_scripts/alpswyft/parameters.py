@@ -12,7 +12,7 @@ Each row of the run script's table (``param1``, ``param2``, ...) is one string o
 - *log?*: ``1`` if the columns hold log10 of the physical value, ``0`` if linear;
 - *prior*: ``U`` (uniform on the bounds) or ``N(mu,sigma)`` (normal truncated to the bounds), in the
   same space as the bounds;
-- *name* and *unit*: free text without whitespace.
+- *name* and *unit*: free text without whitespace (an empty unit reads as ``none``).
 
 Free parameters are sampled and inferred in their table space (log10 where ``log?=1``);
 :meth:`ParameterTable.physical` maps them to physical values.
@@ -121,8 +121,9 @@ def parse_row(row: int, text: str) -> tuple[Parameter, list[str]]:
     bounds_text, obs_text, null_text, log_text, prior_text, name, unit = columns
     if not re.fullmatch(r"[A-Za-z_][\w.\-]*", name):
         raise ConfigError(variable, name, "the name column must be one word (letters, digits, _)")
-    if not unit or re.search(r"\s", unit):
-        raise ConfigError(variable, unit, "the unit column must be non-empty text without spaces")
+    if re.search(r"\s", unit):
+        raise ConfigError(variable, unit, "the unit column must be text without spaces")
+    unit = unit or "none"  # the original's tables leave it empty for many rows
     if log_text not in ("0", "1"):
         raise ConfigError(variable, log_text, "the log? column must be 0 or 1")
     log = log_text == "1"

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import os
 import platform
+import re
 import shutil
 import sys
 from importlib import metadata
@@ -63,9 +64,14 @@ def load_record(tree: RunTree, config: RunConfig) -> TruncationRecord:
 # ---------------------------------------------------------------- configuration
 
 
-def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None = None) -> RunTree:
-    """Validate the run script, start a new trial folder, write the provenance and the mock data."""
-    variables = read_run_script(run_script)
+def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None = None,
+              overrides: tuple[str, ...] = ()) -> RunTree:
+    """Validate the run script, start a new trial folder, write the provenance and the mock data.
+    ``overrides`` names the variables given on the command line (their values are in the
+    environment): they replace the script's values and are recorded in ``config.json``."""
+    variables = read_run_script(run_script, given=tuple(overrides))
+    command_line = _command_line(overrides)
+    variables.update(command_line)
     variables.pop("results_parent_dir", None)  # a path for the orchestrator, not part of the run
     irf = variables.get("IRF_file", "").strip()
     if irf and not Path(irf).is_absolute():  # relative to the run script, like the results
@@ -130,6 +136,7 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
             "architecture": {"name": architecture.name, "sha256": architecture.sha256},
             "model": {"name": config.model, "description": model.description, "sha256": model.sha256 or None},
             "physics_from": str(physics.source) if physics is not None else None,
+            "overrides": command_line,
             "variables": config.to_json_dict(),
         },
     )
@@ -182,6 +189,21 @@ def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _
         return None
     setup = load_npz(source / tree.setup.name) if needs_setup else None
     return _Physics(source, setup, load_npz(source / tree.true_obs.name))
+
+
+def _command_line(overrides) -> dict[str, str]:
+    """The values of the variables given on the command line; an unknown name is an error."""
+    from alpswyft.config import OBSOLETE
+
+    values = {name: os.environ.get(name, "") for name in overrides}
+    unknown = [name for name in values if name not in RunConfig.model_fields and name not in OBSOLETE
+               and name != "results_parent_dir" and not re.fullmatch(r"param\d+", name)]
+    if unknown:
+        raise ConfigError(", ".join(unknown), ", ".join(values[n] for n in unknown),
+                          "not a variable of this pipeline (given on the command line; see README, 'The run-script variables')")
+    if values:
+        print("command-line overrides: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    return values
 
 
 def _check_writable(tree: RunTree) -> None:

@@ -31,13 +31,14 @@ def assigned_names(text: str) -> list[str]:
     return list(dict.fromkeys(_ASSIGNMENT.findall(text)))
 
 
-def read_run_script(path: Path, environ: dict[str, str] | None = None) -> dict[str, str]:
+def read_run_script(path: Path, environ: dict[str, str] | None = None, given: tuple[str, ...] = ()) -> dict[str, str]:
     """The run script's variables with the values bash gave them (from ``environ``); the command
-    that starts a pipeline (and the argument string the original's passes) is not part of them."""
+    that starts a pipeline (and the argument string the original's passes) is not part of them.
+    Names in ``given`` come from the command line and need not be set by the script."""
     environ = os.environ if environ is None else environ
     body = without_launch(Path(path).read_text())
     names = assigned_names(body)
-    absent = [name for name in names if name not in environ]
+    absent = [name for name in names if name not in environ and name not in given]
     split = [problem for name in absent for problem in _split_assignments(body, name)]
     if split:
         raise PipelineError(f"{path}: " + "; ".join(split))
@@ -47,7 +48,7 @@ def read_run_script(path: Path, environ: dict[str, str] | None = None) -> dict[s
             "must start with 'set -a' and be started directly (./run.sh), not through the "
             "orchestrator alone."
         )
-    return {name: environ[name] for name in names}
+    return {name: environ[name] for name in names if name in environ}
 
 
 def _split_assignments(body: str, name: str) -> list[str]:
@@ -114,7 +115,7 @@ def _continues(command: str) -> bool:
     return quote is not None or command.rstrip("\n").endswith("\\")
 
 
-def evaluate_run_script(path: Path) -> dict[str, str]:
+def evaluate_run_script(path: Path, given: tuple[str, ...] = ()) -> dict[str, str]:
     """The variables of a run script as bash evaluates them, without the line that starts the
     pipeline: a run's configuration for tools outside the orchestrator (benchmarks, notebooks) and
     for run scripts of the original pipeline."""
@@ -124,15 +125,16 @@ def evaluate_run_script(path: Path) -> dict[str, str]:
     if result.returncode != 0:
         raise PipelineError(f"{path} does not evaluate: {result.stderr.strip()}")
     environ = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
-    return read_run_script(path, environ)
+    return read_run_script(path, environ, given)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Print a run script's variables as export lines.")
     parser.add_argument("--exports", type=Path, required=True, metavar="SCRIPT")
+    parser.add_argument("--given", nargs="*", default=[], metavar="NAME", help="variables set on the command line")
     args = parser.parse_args()
     try:
-        variables = evaluate_run_script(args.exports)
+        variables = evaluate_run_script(args.exports, tuple(args.given))
     except PipelineError as error:
         raise SystemExit(f"ERROR: {error}") from None
     for name, value in variables.items():
