@@ -115,7 +115,7 @@ def test_settings_and_parameters_are_validated_with_the_run_configurations_rules
         ALPSim(nbinz=30)
     with pytest.raises(ConfigError, match="mass = .10.: not a parameter.*its parameters are m, g, Amplitude"):
         sim.expected(mass=10)
-    with pytest.raises(ConfigError, match="every kL .* smaller than every kH"):
+    with pytest.raises(ConfigError, match="kL .Max_turb. must be smaller than kH"):
         sim.expected(min_turb=0.1)
     with pytest.raises(ConfigError, match="one common length"):
         sim.expected(m=[1, 2], g=[1, 2, 3])

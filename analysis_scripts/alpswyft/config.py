@@ -183,7 +183,11 @@ class RunConfig(BaseModel):
 
     @cached_property
     def table(self) -> ParameterTable:
-        return ParameterTable([parse_row(i + 1, row)[0] for i, row in enumerate(self.model_params)])
+        """The parameter table, with the model's constraint on the prior (if it has one)."""
+        from alpswyft.models import resolve
+
+        constraint = getattr(resolve(self.model).cls, "constraint", None)
+        return ParameterTable([parse_row(i + 1, row)[0] for i, row in enumerate(self.model_params)], constraint)
 
     @cached_property
     def grid(self) -> list[dict]:
@@ -415,7 +419,7 @@ def _check_physics(config: RunConfig) -> list[str]:
     if not config.emin < config.emax:
         raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
     if config.model in ALP_MODELS:
-        _check_alp(config)
+        warnings += _check_alp(config)
         if config.geometry != "gamma":
             raise ConfigError("geom", config.geom, "ALP models are observed through the CTA response: use gamma")
     elif config.geometry == "gamma":
@@ -424,6 +428,10 @@ def _check_physics(config: RunConfig) -> list[str]:
         raise ConfigError("emin", config.emin, "geom=simple_log needs emin > 0")
     if config.noise == "poisson" and config.model.startswith("toy_"):
         warnings.append("noise=poisson with a toy model needs a positive model everywhere")
+    for column in ("obs", "null"):
+        if table.free and not table.allowed(getattr(table, column))[0]:
+            raise ConfigError("param<N>", f"the {column.capitalize()}. values",
+                              "lie outside the region the model allows (kL < kH)")
     return warnings
 
 
@@ -508,7 +516,7 @@ def _unused_settings(config: RunConfig) -> list[str]:
     return warnings
 
 
-def _check_alp(config: RunConfig) -> None:
+def _check_alp(config: RunConfig) -> list[str]:
     from alpswyft.models import resolve
     from alpswyft.physics.alp import check_cluster_ranges
 
@@ -522,11 +530,17 @@ def _check_alp(config: RunConfig) -> None:
             raise ConfigError(
                 ", ".join(linear), "log?=0", f"model={config.model} takes every parameter in log10: set log?=1"
             )
-    check_cluster_ranges(config.table)
+    return check_cluster_ranges(config.table)
 
 
 def _check_reuse(config: RunConfig) -> None:
     """The path forms of the use_old_* variables must point at something usable."""
+    if config.use_old_sims not in ("0", "1") and not Path(config.use_old_sims).exists():
+        raise ConfigError(
+            "use_old_sims", config.use_old_sims,
+            "no such store on this machine (a path on another machine?): copy the store here and give its path, "
+            "or set use_old_sims=0 to simulate anew",
+        )
     if config.use_old_sims not in ("0", "1") and not Path(config.use_old_sims, ".zgroup").is_file():
         raise ConfigError(
             "use_old_sims", config.use_old_sims, "expected 0, 1 or the path of a zarr store made by this pipeline"

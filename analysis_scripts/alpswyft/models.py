@@ -24,6 +24,9 @@ A model is a class with this interface (the shipped ones in :mod:`alpswyft.physi
     nodes derived from ``data`` (a dict; e.g. the ALP model's ``power``).
 ``prepare(config)`` (optional, a staticmethod)
     arrays computed once per configuration (a run stores them as ``response.npz``).
+``constraint(theta)`` (optional, a staticmethod)
+    a boolean mask of the physical vectors (n, n_params) the model allows: the prior is then the
+    product prior restricted to them, drawn by rejection (the ALP model's kL < kH).
 
 ``model=path/to/my_model.py`` (a run script, or ``ALPSim(model=...)``) names a file defining such
 a class called ``Model``. A run copies the file into its folder as ``model.py`` (its SHA-256 is in
@@ -131,14 +134,25 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+_LOADED: dict[tuple[str, str, str], ModelInfo] = {}
+
+
 def load_model_file(path: Path, label: str | None = None) -> ModelInfo:
-    """The class ``Model`` of a user's file, checked for the interface (errors name the file)."""
+    """The class ``Model`` of a user's file, checked for the interface (errors name the file);
+    a file is imported once per content."""
     path = Path(path)
     label = label or str(path)
     if not path.is_file():
         raise ConfigError("model", label,
                           "no such file (a model file defines a class Model; see README, 'Adding a model')")
     digest = file_sha256(path)
+    key = (str(path), label, digest)
+    if key not in _LOADED:
+        _LOADED[key] = _import_model(path, label, digest)
+    return _LOADED[key]
+
+
+def _import_model(path: Path, label: str, digest: str) -> ModelInfo:
     spec = importlib.util.spec_from_file_location(f"alpswyft_user_model_{digest[:12]}", path)
     module = importlib.util.module_from_spec(spec)
     try:

@@ -158,11 +158,21 @@ def parse_row(row: int, text: str) -> tuple[Parameter, list[str]]:
 
 
 class ParameterTable:
-    """The ordered parameter table: free parameters are sampled, fixed ones are constants."""
+    """The ordered parameter table: free parameters are sampled, fixed ones are constants.
 
-    def __init__(self, parameters: list[Parameter]):
+    ``constraint`` (optional) maps physical parameter vectors (n, n_parameters) to a boolean mask
+    of the allowed ones (the ALP model's kL < kH): the prior is then the product prior restricted
+    to it, drawn by rejection, everywhere it is sampled (training stores, prior bank, coverage and
+    expected-limit simulations).
+    """
+
+    #: Draws per accepted sample at which a restricted prior is refused as (almost) empty.
+    MAX_REJECTION = 1000
+
+    def __init__(self, parameters: list[Parameter], constraint=None):
         self.parameters = list(parameters)
         self.free = [p for p in self.parameters if p.free]
+        self.constraint = constraint
 
     @property
     def free_names(self) -> list[str]:
@@ -182,12 +192,39 @@ class ParameterTable:
         return np.array([p.null for p in self.free], dtype=float)
 
     def sample(self, bounds: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Draw ``n`` free-parameter vectors from the table priors truncated to ``bounds``.
+        """Draw ``n`` free-parameter vectors from the table priors truncated to ``bounds`` (and
+        restricted to the constraint, by rejection).
 
         Returns an array of shape (n, n_free) in table space.
         """
+        out = self._draws(bounds, n, rng)
+        if self.constraint is None:
+            return out
+        rejected, drawn = ~self.allowed(out), n
+        while rejected.any():
+            if drawn > self.MAX_REJECTION * n:
+                raise ValueError(f"fewer than 1 in {self.MAX_REJECTION} prior draws in the box {np.asarray(bounds).tolist()} "
+                                 "satisfy the model's constraint (kL < kH)")
+            k = int(rejected.sum())
+            out[rejected] = self._draws(bounds, k, rng)
+            drawn += k
+            rejected[rejected] = ~self.allowed(out[rejected])
+        return out
+
+    def _draws(self, bounds, n: int, rng: np.random.Generator) -> np.ndarray:
         columns = [p.prior.sample(lo, hi, n, rng) for p, (lo, hi) in zip(self.free, bounds)]
         return np.stack(columns, axis=-1) if columns else np.empty((n, 0))
+
+    def allowed(self, theta_free: np.ndarray) -> np.ndarray:
+        """Which free-parameter vectors (n, n_free) the constraint allows (all without one)."""
+        theta_free = np.atleast_2d(theta_free)
+        if self.constraint is None:
+            return np.ones(len(theta_free), bool)
+        return np.asarray(self.constraint(self.physical(theta_free)), bool)
+
+    def rejected_fraction(self, bounds: np.ndarray, n: int = 100_000, seed: int = 0) -> float:
+        """The fraction of product-prior draws in ``bounds`` that the constraint rejects."""
+        return float(1.0 - self.allowed(self._draws(bounds, n, np.random.default_rng(seed))).mean())
 
     def physical(self, theta_free: np.ndarray) -> np.ndarray:
         """Full parameter vectors in physical units from free values in table space.

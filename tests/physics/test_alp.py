@@ -1,5 +1,7 @@
 """Cluster model: field statistics, density profile, degenerate parameters refused."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -72,11 +74,13 @@ def test_same_seed_same_field():
 @pytest.mark.parametrize(
     ("row", "value", "fragment"),
     [
-        (11, "[0, 238] | 57 | 57 | 0 | U | e_dens_1 | kpc", "r_core"),
+        (11, "0 | | | 0 | U | e_dens_1 | kpc", "r_core"),
+        (11, "[-5, 238] | 57 | 57 | 0 | U | e_dens_1 | kpc", "r_core"),
         (9, "0 | | | 0 | U | e_norm_2 | x", "n2"),
-        (12, "[0, 1122] | 268 | 268 | 0 | U | e_dens_2 | kpc", "r_core2"),
+        (12, "[0, 1122] | 268 | 268 | 0 | U | e_dens_2 | kpc", None),  # an open bound at 0
         (16, "[-1.3, 0.39] | -0.41 | -0.41 | 1 | U | Max_turb | kpc^{-1}", None),
-        (17, "[-1, 1.85] | 0.93 | 0.93 | 1 | U | min_turb | kpc^{-1}", "every kL"),
+        (17, "[-1, 1.85] | 0.93 | 0.93 | 1 | U | min_turb | kpc^{-1}", None),  # overlapping kL: restricted
+        (17, "[-3, -1] | -2 | -2 | 1 | U | min_turb | kpc^{-1}", "every kL is at least every kH"),
         (18, "-1.97 | | | 0 | U | turb_index | none", "|q|"),
     ],
 )
@@ -87,6 +91,40 @@ def test_degenerate_cluster_parameters_refused(row, value, fragment):
         return
     with pytest.raises(ConfigError, match=fragment.replace("|", r"\|")):
         load_run_config(variables)
+
+
+def test_overlapping_kl_and_kh_restrict_the_prior_everywhere_it_is_drawn():
+    """The agnostic tables' kL in [10^-1.3, 10^0.39] and kH in [1, 10^1.85]: the prior is the product
+    prior restricted to kL < kH; the rejected fraction is said once, and every draw satisfies it."""
+    variables = alp_variables(param16="[-1.3, 0.39] | -0.41 | -0.41 | 1 | U | Max_turb | kpc^{-1}",
+                              param17="[0, 1.85] | 0.93 | 0.93 | 1 | U | min_turb | kpc^{-1}",
+                              param11="[0, 238] | 57 | 57 | 0 | U | e_dens_1 | kpc")
+    config, warnings = load_run_config(variables)
+    (restriction,) = [w for w in warnings if "restricted to kL < kH" in w]
+    table = config.table
+    kl, kh = table.free_names.index("Max_turb"), table.free_names.index("min_turb")
+    box = table.initial_bounds
+    # the exact rejected fraction of the uniform box in log10: P(log kL >= log kH)
+    lo_l, hi_l, lo_h, hi_h = box[kl][0], box[kl][1], box[kh][0], box[kh][1]
+    overlap = hi_l - lo_h
+    exact = 0.5 * overlap**2 / ((hi_l - lo_l) * (hi_h - lo_h))
+    said = float(re.search(r"\(([\d.]+) % of the draws in the prior box are rejected\)", restriction)[1])
+    assert said == pytest.approx(100 * exact, abs=0.3)
+    assert table.rejected_fraction(box) == pytest.approx(exact, abs=0.003)
+    draws = table.sample(box, 20_000, np.random.default_rng(0))
+    assert np.all(draws[:, kl] < draws[:, kh])
+    # the restricted prior is the product prior conditioned on kL < kH: the kL marginal tilts down
+    assert draws[:, kl].mean() < 0.5 * (lo_l + hi_l) - 0.01
+    assert any("param11 (e_dens_1): the range starts at 0, an open bound" in w for w in warnings)
+
+
+def test_an_open_bound_at_zero_is_the_limit_of_the_profile():
+    v = np.array(DEFAULT_VECTOR, float)
+    v[10] = 0.0  # r_core -> 0: the first beta component vanishes beyond r = 0
+    b, _, n_el, _ = cluster_domains(v, np.random.default_rng(0))
+    assert np.all(np.isfinite(b)) and np.all(np.isfinite(n_el))
+    r = np.arange(len(n_el)) / v[16] + 0.5 / v[16]
+    np.testing.assert_allclose(n_el, 1e-3 * electron_density(r, 0.0, v[8], 1.0, v[11], v[12], v[13]), rtol=1e-9)
 
 
 def test_spectral_fit_log_needs_log_rows():

@@ -53,6 +53,7 @@ PARAMETER_NAMES = (
     "e_dens_1", "e_dens_2", "e_dens_3", "e_dens_4", "B_scaling", "Max_turb", "min_turb", "turb_index",
 )
 N_PARAMS = len(PARAMETER_NAMES)
+_TINY = np.finfo(float).tiny
 
 
 # ------------------------------------------------------------------ intrinsic spectrum
@@ -108,6 +109,8 @@ def cluster_domains(v: np.ndarray, rng: np.random.Generator):
     domain; domains have length 1/kH from 0 to r_abell.
     """
     b0, n0, n2, r_abell, r_core, r_core2, beta, beta2, eta, kl, kh, q_abs = v[6:18]
+    # an open bound at 0 (the original's agnostic priors): the limit of the profile there
+    r_core, r_core2, kl = (max(x, _TINY) for x in (r_core, r_core2, kl))
     q = -q_abs
     bounds = np.arange(0.0, r_abell, 1.0 / kh)
     r = 0.5 * (bounds[1:] + bounds[:-1])
@@ -121,47 +124,73 @@ def cluster_domains(v: np.ndarray, rng: np.random.Generator):
         gaussian_turbulence(r[0], 1.0 / kh, len(r), k, amplitude, 2.0 * math.pi * w, out)
         components.append(out)
     b_t, b_u = components
-    density = electron_density(r, n0, n2, r_core, r_core2, beta, beta2)
-    scale = (density / (n0 + n2)) ** eta
+    with np.errstate(over="ignore"):
+        density = electron_density(r, n0, n2, r_core, r_core2, beta, beta2)
+    scale = (density / max(n0 + n2, _TINY)) ** eta
     return np.hypot(b_t, b_u) * scale, np.arctan2(b_t, b_u), density * 1e-3, np.diff(bounds)
 
 
-def check_cluster_ranges(table) -> None:
-    """Refuse parameter ranges that make the cluster model degenerate (physics spec 1.9, 7.8)."""
+def check_cluster_ranges(table) -> list[str]:
+    """Refuse parameter ranges that make the cluster model degenerate (physics spec 1.9, 7.8);
+    returns warnings about what is accepted: ranges that start at 0 (an open bound) and kL and kH
+    ranges that overlap (the prior is then restricted to kL < kH, see :meth:`ALPModel.constraint`)."""
     low, high = np.empty(N_PARAMS), np.empty(N_PARAMS)
     for i, p in enumerate(table.parameters):
         lo, hi = p.bounds if p.free else (p.value, p.value)
         low[i], high[i] = (10**lo, 10**hi) if p.log else (lo, hi)
-    check_cluster_limits(low, high, [p.variable for p in table.parameters], [p.name for p in table.parameters])
+    variables = [p.variable for p in table.parameters]
+    warnings = check_cluster_limits(low, high, variables, [p.name for p in table.parameters])
+    if high[15] >= low[16]:
+        fraction = table.rejected_fraction(table.initial_bounds)
+        warnings.append(
+            f"{variables[15]}/{variables[16]}: the kL range (up to {high[15]:.3g}) overlaps the kH range (from "
+            f"{low[16]:.3g}): the prior is the product prior restricted to kL < kH, drawn by rejection "
+            f"({100 * fraction:.1f} % of the draws in the prior box are rejected), in every store and bank"
+        )
+    return warnings
 
 
 def check_cluster_values(theta: np.ndarray) -> None:
-    """The same rules for physical 18-vectors (n, 18), e.g. values given to the simulator."""
+    """The same rules for physical 18-vectors (n, 18), e.g. values given to the simulator; here
+    every vector must have kL < kH."""
     theta = np.atleast_2d(theta)
     check_cluster_limits(theta.min(axis=0), theta.max(axis=0), PARAMETER_NAMES, PARAMETER_NAMES)
+    bad = theta[:, 15] >= theta[:, 16]
+    if bad.any():
+        raise ConfigError("Max_turb/min_turb", f"kL = {theta[bad, 15][0]:g}, kH = {theta[bad, 16][0]:g}",
+                          "every kL (Max_turb) must be smaller than every kH (min_turb)")
 
 
-def check_cluster_limits(low, high, variables, names) -> None:
+#: Parameters that must be positive, with why; a range may start at 0 (an open bound).
+_POSITIVE = (
+    (9, "the field extent r_abell"), (10, "r_core (division by zero at 0)"),
+    (11, "r_core2 (0 would silently switch to a single-beta profile)"),
+    (8, "n2 (0 would silently switch to a single-beta profile)"),
+    (13, "beta2 (<= 0 would silently switch the density model)"),
+    (15, "kL"), (16, "kH"), (7, "n0"),
+)
+
+
+def check_cluster_limits(low, high, variables, names) -> list[str]:
     """The rules on the lowest and highest physical value of each of the 18 parameters; errors
-    name ``variables[i]`` (a table row, or the parameter itself)."""
-    for i, why in (
-        (9, "the field extent r_abell"), (10, "r_core (division by zero at 0)"),
-        (11, "r_core2 (0 would silently switch to a single-beta profile)"),
-        (8, "n2 (0 would silently switch to a single-beta profile)"),
-        (13, "beta2 (<= 0 would silently switch the density model)"),
-        (15, "kL"), (16, "kH"), (7, "n0"),
-    ):
-        if low[i] <= 0:
-            raise ConfigError(variables[i], names[i], f"{why} must be > 0 over its whole range")
+    name ``variables[i]`` (a table row, or the parameter itself). Returns warnings."""
+    warnings = []
+    for i, why in _POSITIVE:
+        if low[i] < 0 or high[i] <= 0:
+            raise ConfigError(variables[i], names[i], f"{why} must be > 0 (a range may start at 0)")
+        if low[i] == 0:
+            warnings.append(f"{variables[i]} ({names[i]}): the range starts at 0, an open bound: a draw of exactly 0 "
+                            "(probability 0) is computed as the limit of the cluster model there")
     if low[6] < 0:
         raise ConfigError(variables[6], names[6], "rms_B must be >= 0")
     if low[17] < 0:
         raise ConfigError(variables[17], names[17], "give |q| >= 0; the spectrum is k^(-|q|)")
-    if high[15] >= low[16]:
+    if low[15] >= high[16]:
         raise ConfigError(
-            f"{variables[15]}/{variables[16]}", f"kL up to {high[15]:g}, kH from {low[16]:g}",
-            "every kL (Max_turb) must be smaller than every kH (min_turb)",
+            f"{variables[15]}/{variables[16]}", f"kL from {low[15]:g}, kH up to {high[16]:g}",
+            "kL (Max_turb) must be smaller than kH (min_turb): here every kL is at least every kH",
         )
+    return warnings
 
 
 # ------------------------------------------------------------------ line of sight and P_gg

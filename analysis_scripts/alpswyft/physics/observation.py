@@ -118,6 +118,12 @@ class ALPModel:
     with_alp = True
     all_log = False  # whether every table row must be in log10
 
+    @staticmethod
+    def constraint(theta: np.ndarray) -> np.ndarray:
+        """The allowed physical vectors (n, 18): kL < kH (Max_turb below min_turb), where the
+        turbulence spectrum is defined; a prior whose kL and kH ranges overlap is restricted to it."""
+        return theta[:, 15] < theta[:, 16]
+
     def __init__(self, config, setup: dict[str, np.ndarray]):
         self.config = config
         self.response = Response(**{k[9:]: setup[k] for k in setup if k.startswith("response_")})
