@@ -282,3 +282,41 @@ def test_a_read_only_run_folder_is_refused_with_nothing_changed(tmp_path, monkey
         with pytest.raises(PipelineError, match=r"train_output is read-only\. Nothing was changed; make it writable"):
             configure_in_process(tmp_path, monkeypatch, toy_variables(**SMALL))
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def _swyft_store(path, simulator, n, seed=0):
+    """A store as the original pipeline made them: swyft's own ZarrStore, no attributes of ours."""
+    import swyft
+
+    shapes = simulator.shapes
+    store = swyft.ZarrStore(str(path)).init(n, 100, shapes=shapes, dtypes={k: "f4" for k in shapes})
+    samples = simulator.sample(n, simulator.table.initial_bounds, np.random.default_rng(seed))
+    for key, values in samples.items():
+        store.root[f"data/{key}"][:] = values
+    store.root["meta/sim_status"][:] = 1
+    return path
+
+
+def test_a_store_of_the_original_pipeline_is_checked_and_used_read_only(tmp_path, monkeypatch):
+    from alpswyft.config import load_run_config
+    from alpswyft.simulator import SpectrumSimulator
+
+    config, _ = load_run_config(toy_variables(**SMALL))
+    store = _swyft_store(tmp_path / "original_store", SpectrumSimulator(config), 700)
+    before = sorted(p.name for p in store.rglob("*"))
+    tree = configure_here(tmp_path, monkeypatch, use_old_sims=str(store))
+    provenance = json.loads(tree.config.read_text())
+    assert provenance["imported_store"] == {"path": str(store), "n": 700, "nodes": {"params": [700, 2], "exp": [700, 50]},
+                                            "verified": False}
+    assert any("was not made by this pipeline" in w and "cannot be verified" in w for w in provenance["warnings"])
+    run_rounds(tree)
+    assert record(tree)["grid_points"]["0"]["rounds"][0]["n_sim_train"] == 600
+    assert sorted(p.name for p in store.rglob("*")) == before  # read-only: nothing written into it
+    other, _ = load_run_config(toy_variables(**SMALL, nbins="40"))
+    wrong = _swyft_store(tmp_path / "other_binning", SpectrumSimulator(other), 700)
+    with pytest.raises(PipelineError, match="does not fit this configuration: 'exp' has shape \\(40,\\), this "
+                       "configuration's is \\(50,\\)"):
+        configure_here(tmp_path, monkeypatch, use_old_sims=str(wrong))
+    small = _swyft_store(tmp_path / "too_small", SpectrumSimulator(config), 100)
+    with pytest.raises(PipelineError, match="it holds 100 samples, round 0 needs 600"):
+        configure_here(tmp_path, monkeypatch, use_old_sims=str(small))

@@ -93,6 +93,7 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     setup = physics.setup if physics is not None else _prepare_model(config)
     check_outputs(model, config, setup)
     _check_networks(config, setup, architecture)
+    imported = _imported_store(config, setup, warnings)
     for warning in warnings:
         print(f"WARNING: {warning}")
 
@@ -137,6 +138,7 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
             "model": {"name": config.model, "description": model.description, "sha256": model.sha256 or None},
             "physics_from": str(physics.source) if physics is not None else None,
             "overrides": command_line,
+            "imported_store": imported,
             "variables": config.to_json_dict(),
         },
     )
@@ -204,6 +206,25 @@ def _command_line(overrides) -> dict[str, str]:
     if values:
         print("command-line overrides: " + ", ".join(f"{k}={v}" for k, v in values.items()))
     return values
+
+
+def _imported_store(config: RunConfig, setup: dict | None, warnings: list[str]) -> dict | None:
+    """``use_old_sims`` as a path: a store of this pipeline is checked when round 0 simulates; a
+    foreign one (a swyft ZarrStore of the original pipeline) is checked here, before anything is
+    written, for its nodes, shapes and size, and said to be unverifiable. Returns its record."""
+    from alpswyft.simulator import SpectrumSimulator
+    from alpswyft.stores import check_foreign_store, is_foreign
+
+    path = Path(config.use_old_sims)
+    if config.use_old_sims in ("0", "1") or not is_foreign(path):
+        return None
+    record = check_foreign_store(path, config.n_sim_round(0), SpectrumSimulator(config, setup).shapes)
+    warnings.append(
+        f"use_old_sims: {path} was not made by this pipeline (a swyft ZarrStore without a simulation hash, e.g. the "
+        f"original's): its nodes and shapes fit ({record['n']} samples), but its simulation settings cannot be "
+        "verified; it is used read-only as round 0's training store"
+    )
+    return record
 
 
 def _check_writable(tree: RunTree) -> None:
@@ -432,7 +453,7 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
     for kind, request in requests.items():
         if not config.simulate:
             try:
-                check_store(request)
+                check_store(request, simulator.shapes)
             except PipelineError as error:
                 raise PipelineError(
                     f"simulate=0 needs every store of round {round_} complete: {error} Fill them with "
@@ -440,7 +461,7 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
                 ) from None
             print(f"{request.path.name}: complete (simulate=0)")
         elif not request.path.is_relative_to(tree.stores):
-            check_store(request)
+            check_store(request, simulator.shapes)
             print(f"{request.path}: imported store (use_old_sims), complete and matching")
         elif config.uses_slurm:
             _simulate_on_slurm(config, tree, request, simulator, grid_point, round_, kind)

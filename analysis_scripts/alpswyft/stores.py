@@ -98,10 +98,44 @@ def _open_checked(request: StoreRequest) -> zarr.Group:
     return root
 
 
-def check_store(request: StoreRequest) -> zarr.Group:
-    """A store that must already exist, match ``request`` and be complete (imported stores)."""
+def is_foreign(path: Path) -> bool:
+    """Whether a store lacks this pipeline's attributes: a swyft ZarrStore made elsewhere (e.g. by
+    the original pipeline), whose simulation settings cannot be verified."""
+    return "config_hash" not in zarr.open_group(str(path), mode="r").attrs
+
+
+def check_foreign_store(path: Path, n: int, shapes: dict[str, tuple[int, ...]]) -> dict:
+    """A foreign store (``use_old_sims`` of the original pipeline) must have this configuration's
+    ``params`` and ``exp`` nodes with their shapes (the parameter count), ``n`` samples at least and
+    none missing. Returns what to record of it; PipelineError naming what does not fit."""
+    root = zarr.open_group(str(path), mode="r")
+    problems, nodes = [], {}
+    for node in ("params", "exp"):
+        if f"data/{node}" not in root:
+            problems.append(f"it has no node '{node}'")
+            continue
+        nodes[node] = list(root[f"data/{node}"].shape)
+        if tuple(nodes[node][1:]) != tuple(shapes[node]):
+            what = " (the number of free parameters)" if node == "params" else ""
+            problems.append(f"'{node}' has shape {tuple(nodes[node][1:])}{what}, this configuration's is {tuple(shapes[node])}")
+    size = root["meta/sim_status"].shape[0] if "meta/sim_status" in root else 0
+    if size < n:
+        problems.append(f"it holds {size} samples, round 0 needs {n}")
+    elif missing(root):
+        problems.append(f"{missing(root)} of its {size} samples are not simulated")
+    if problems:
+        raise PipelineError(f"use_old_sims: the store {path} does not fit this configuration: " + "; ".join(problems))
+    return {"path": str(path), "n": size, "nodes": nodes, "verified": False}
+
+
+def check_store(request: StoreRequest, shapes: dict[str, tuple[int, ...]] | None = None) -> zarr.Group:
+    """A store that must already exist, match ``request`` and be complete (imported stores); a
+    foreign one is checked for its nodes, shapes and size instead (with the simulator's ``shapes``)."""
     if not (request.path / ".zgroup").exists():
         raise PipelineError(f"The store {request.path} does not exist.")
+    if shapes is not None and is_foreign(request.path):
+        check_foreign_store(request.path, request.n, shapes)
+        return zarr.open_group(str(request.path), mode="r")
     root = _open_checked(request)
     left = missing(root)
     if left:
