@@ -12,7 +12,10 @@ set -a  # every variable below is handed to the pipeline
 # Environment configuration
 #################################################################################################
 
-on_cluster=local          # local: this machine (joblib processes)
+on_cluster=local          # local: this machine (joblib processes); slurm: SLURM jobs (README: "Running on a SLURM cluster")
+slurm_max_attempts=3      # SLURM: how often a failed chunk or training job is submitted before the run stops
+sbatch_extra=""           # SLURM: further sbatch options of every job, separated by ';' (e.g. "--constraint=a100; --exclusive")
+job_setup=""              # SLURM: a shell line every job runs first (e.g. "module load CUDA/12.1")
 
 #################################################################################################
 # SERIES PARAMETERS (Must NOT be changed when re-running)
@@ -80,7 +83,11 @@ n_sim_train=2_000         # per round: one value, or one per round (e.g. 10_000,
 n_sim_coverage=300        # extra simulations in the last round, never trained on: coverage tests
 n_sim_explim=100          # mock observations at the Obs. POI values: expected limits
 n_prior_samples=50_000    # prior bank for inference, truncation and expected limits
-n_jobs_sim=2              # parallel processes
+n_jobs_sim=2              # parallel processes (SLURM: the chunks of a store are tasks of one job array)
+partition_sim=normal      # SLURM: partition of the simulation jobs (no GPU needed)
+devel_sim=0               # SLURM: 1 submits with --qos=devel (starts sooner, short wall time)
+max_memory_sim=4          # SLURM: memory per CPU of a simulation task, GB
+max_time_sim=00-01:00:00  # SLURM: wall time of a simulation task, dd-hh:mm:ss
 
 # ---- Training, inference, validation ----
 use_old_net=0
@@ -91,7 +98,11 @@ architecture=""           # "": the default network (online-standardised data ->
 restricted_posterior=0    # 0: 1D and 2D marginals, 1: 1D only, 2: 2D only
 train_batch_size_1d=256
 max_epochs=60
-gpus=0
+gpus=0                    # >0: train on a CUDA GPU when there is one (SLURM: --gpus)
+partition_train=normal    # SLURM: partition of the training jobs ("accel" or the like for GPUs)
+devel_train=0             # SLURM: 1 submits with --qos=devel
+max_memory_train=8        # SLURM: memory per CPU of a training job, GB
+max_time_train=00-04:00:00  # SLURM: wall time of a training job, dd-hh:mm:ss
 prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
 DRP_coverage_parameters="10_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
 wandb_mode=disabled       # disabled, offline or online (online needs a wandb login)

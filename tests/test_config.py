@@ -190,3 +190,11 @@ def test_the_originals_variables_that_no_longer_matter_are_named(variables):
         assert f"{name}=1: nothing" in text
     _, quiet = load_run_config(variables)
     assert not [w for w in quiet if "save_" in w or "config_on_cluster" in w]
+
+
+def test_extra_sbatch_options_and_a_job_setup_line(variables):
+    config, _ = load_run_config({**variables, "sbatch_extra": " --constraint=a100 ; --exclusive\n",
+                                 "job_setup": " module load CUDA/12.1 "})
+    assert config.sbatch_extra == ["--constraint=a100", "--exclusive"] and config.job_setup == "module load CUDA/12.1"
+    with pytest.raises(ConfigError, match="sbatch_extra = 'constraint=a100': expected sbatch options"):
+        load_run_config({**variables, "sbatch_extra": "constraint=a100"})

@@ -71,7 +71,8 @@ def test_reduced_pipeline_in_slurm_mode(slurm_cluster, tmp_path):
     from test_end_to_end import run
 
     script = write_run_script(tmp_path, run_name="slurm_e2e", on_cluster="slurm", n_sim_train="1_000",
-                              n_prior_samples="4_000", max_epochs="5", n_sim_coverage="100", n_sim_explim="10")
+                              n_prior_samples="4_000", max_epochs="5", n_sim_coverage="100", n_sim_explim="10",
+                              sbatch_extra='"--comment=alpswyft-test"', job_setup='"echo job set-up ran"')
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
     run_dir = tmp_path / "analysis_results" / "slurm_e2e"
@@ -79,6 +80,11 @@ def test_reduced_pipeline_in_slurm_mode(slurm_cluster, tmp_path):
     assert log.count("submitted SLURM job") >= 6  # 2 rounds x (train store, prior bank, training)
     assert list((run_dir / "sim_output" / "slurm" / "logs").glob("slurm-*.out"))
     assert list((run_dir / "train_output" / "slurm" / "logs").glob("slurm-*.out"))
+    for job in ("sim_output", "train_output"):  # the extra sbatch option and the set-up line in every job
+        scripts = list((run_dir / job / "slurm").glob("*.sh"))
+        assert scripts and all("#SBATCH --comment=alpswyft-test" in p.read_text() for p in scripts)
+        logs = list((run_dir / job / "slurm" / "logs").glob("slurm-*.out"))
+        assert all(p.read_text().startswith("job set-up ran") for p in logs)
     record = json.loads((run_dir / "truncation_record.json").read_text())
     assert [r["status"] for r in record["grid_points"]["0"]["rounds"]] == ["done", "done"]
 

@@ -69,6 +69,17 @@ def _pairs(value):
     return [tuple(int(v) for v in pair.split(",")) for pair in re.findall(r"\((\d+,\d+)\)", compact)]
 
 
+def _sbatch_options(value):
+    """``--constraint=a100; --exclusive`` -> ["--constraint=a100", "--exclusive"] (``;`` or new lines)."""
+    if not isinstance(value, str):
+        return value
+    options = [o.strip() for o in re.split(r"[;\n]", value) if o.strip()]
+    bad = [o for o in options if not o.startswith("-")]
+    if bad:
+        raise ValueError(f"expected sbatch options such as --constraint=a100, separated by ';' (not {bad[0]!r})")
+    return options
+
+
 def _drp_rows(value):
     """``10000|1000|0|1|5 , 2|1|100|1|1`` (rows by ``,``, columns by ``|``) or the newer flat
     ``10_000, 1000, 0, 1, 5`` -> [[10000, 1000, 0, 1, 5], ...]."""
@@ -101,6 +112,8 @@ class RunConfig(BaseModel):
     # Environment
     on_cluster: Literal["local", "fox", "hepp", "slurm"] = "local"
     slurm_max_attempts: PosInt = 3
+    sbatch_extra: Annotated[list[str], BeforeValidator(_sbatch_options)] = []
+    job_setup: Str = ""
 
     # Series parameters: technical
     run_name: Annotated[str, BeforeValidator(_strip), Field(pattern=r"^[A-Za-z0-9][\w.\-]*$")]
@@ -277,7 +290,8 @@ class RunConfig(BaseModel):
 #: unfinished trial: e.g. ``simulate=1 train=0`` on a CPU partition, then ``simulate=0 train=1``
 #: with ``gpus=1`` on a GPU partition trains on the same stores.
 EXECUTION_VARIABLES = (
-    "on_cluster", "slurm_max_attempts", "account", "update_config", "update_config_on_cluster",
+    "on_cluster", "slurm_max_attempts", "sbatch_extra", "job_setup", "account", "update_config",
+    "update_config_on_cluster",
     "max_memory_config", "max_time_config", "partition_config", "qos_config", "simulate", "partition_sim",
     "devel_sim", "max_memory_sim", "max_time_sim", "train", "gpus", "partition_train", "devel_train",
     "max_memory_train", "max_time_train", "wandb_mode",

@@ -486,6 +486,7 @@ def _simulate_on_slurm(config, tree, request, simulator, grid_point, round_, kin
     resources = slurm.Resources(
         job_name=f"ALP_simulations_{request.path.name}", partition=config.partition_sim, account=config.account,
         time=config.max_time_sim, mem_per_cpu_gb=config.max_memory_sim, qos="devel" if config.devel_sim else "",
+        extra=config.sbatch_extra, setup=config.job_setup,
     )
     print(f"{request.path.name}: {sum(not status(i) for i in range(len(chunks)))} of {len(chunks)} chunks to simulate on SLURM")
     slurm.run_tasks(commands, status, resources, tree.sim_output / "slurm", config.slurm_max_attempts,
@@ -523,7 +524,8 @@ def train_round_on_slurm(tree: RunTree, grid_point: int, round_: int) -> None:
     resources = slurm.Resources(
         job_name=f"swyft_training_round_{round_}_gridpoint_{grid_point}", partition=config.partition_train,
         account=config.account, time=config.max_time_train, mem_per_cpu_gb=config.max_memory_train,
-        qos="devel" if config.devel_train else "", gpus=config.gpus,
+        qos="devel" if config.devel_train else "", gpus=config.gpus, extra=config.sbatch_extra,
+        setup=config.job_setup,
     )
     trial = current_trial(tree)
     done = lambda _: load_record(tree, config).trial_of(grid_point, round_) == trial  # noqa: E731

@@ -38,7 +38,8 @@ class Resources:
     qos: str = ""
     gpus: int = 0
     cpus_per_task: int = 1
-    extra: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # further sbatch options (``sbatch_extra``)
+    setup: str = ""  # a shell line run before each task (``job_setup``, e.g. ``module load ...``)
 
     def directives(self) -> list[str]:
         options = [f"--job-name={self.job_name}", f"--cpus-per-task={self.cpus_per_task}"]
@@ -71,7 +72,10 @@ def write_script(path: Path, resources: Resources, log_dir: Path, commands: list
     lines.append(f"#SBATCH --output={log_dir}/slurm-%A_%a.out" if array else f"#SBATCH --output={log_dir}/slurm-%j.out")
     if array:
         lines.append(f"#SBATCH --array={array}")
-    lines += ["set -euo pipefail", 'task=${SLURM_ARRAY_TASK_ID:-0}', "case $task in"]
+    lines.append("set -euo pipefail")
+    if resources.setup:
+        lines.append(resources.setup)
+    lines += ['task=${SLURM_ARRAY_TASK_ID:-0}', "case $task in"]
     lines += [f"  {i}) {command} ;;" for i, command in enumerate(commands)]
     lines += ['  *) echo "no command for task $task" >&2; exit 2 ;;', "esac", ""]
     path.write_text("\n".join(lines))
