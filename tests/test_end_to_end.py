@@ -460,3 +460,60 @@ def test_kill_9_in_every_stage_then_resume_gives_the_same_results(tmp_path):
     assert results(killed) == results(reference)
     assert "already running" not in log.read_text()  # the refused run wrote nothing into the trial
     assert not (killed / "analysis_results" / ".k.lock").exists()
+
+
+def test_a_disk_filled_during_simulation_is_said_plainly_and_the_same_command_resumes(tmp_path):
+    """Results on a small tmpfs that fills from outside while the stores are written: one line
+    naming the file and the free space (no tracebacks), then the same command, with space freed,
+    completes the stores. Simulation only (train=0), so that the run stops after the stores."""
+    import errno
+    import shutil
+
+    from conftest import RUN_SH
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "small_disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=130M", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        script = write_run_script(
+            tmp_path, template=RUN_SH, run_name="full", results_parent_dir=str(disk), train="0", n_truncations="0",
+            n_sim_train="400", n_jobs_sim="1", nbins_etrue="90", n_sim_coverage="0", n_sim_explim="0",
+            n_prior_samples="2_000",
+        )
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+        process = subprocess.Popen([str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        log = disk / "full" / "output.log"
+        for _ in range(600):
+            if log.exists() and "store: simulating" in log.read_text():
+                break
+            time.sleep(0.2)
+        filler = disk / "filler"
+        with open(filler, "wb") as f:  # everything that is left
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError as error:
+                assert error.errno == errno.ENOSPC
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode != 0, output[-3000:]
+        assert "ERROR: the disk is full: writing " in output and "run the same command again; it resumes" in output
+        assert "Traceback" not in output, output[-4000:]
+        print("\n" + next(line for line in output.splitlines() if "the disk is full" in line))
+        filler.unlink()
+        again = run(script, cwd=tmp_path)
+        assert again.returncode == 0, again.stdout[-4000:]
+        assert "resuming the unfinished trial 0" in again.stdout
+        import zarr
+
+        store = zarr.open_group(str(disk / "full" / "sim_output" / "store" / "store"), mode="r")
+        assert np.all(store["meta/sim_status"][:] == 1)
+        assert np.all(np.isfinite(store["data/exp"][:])) and np.all(store["data/pgg"][:] > 0)
+        assert shutil.disk_usage(disk).free > 100e6
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import warnings
 from pathlib import Path
@@ -27,6 +28,14 @@ def run(main, *args) -> None:
         main(*args)
     except PipelineError as error:
         print(f"ERROR: {error}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as error:  # a full disk, in whatever stage: one line instead of a traceback
+        if error.errno != errno.ENOSPC:
+            raise
+        from alpswyft.stores import disk_full
+
+        folder = next((a.root for a in args if isinstance(a, RunTree)), Path.cwd())
+        print(f"ERROR: {disk_full(error.filename or folder)}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -18,6 +18,7 @@ therefore resumes to exactly the store an uninterrupted run would have made.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import shutil
@@ -172,13 +173,32 @@ def check_disk_space(requests: list[StoreRequest], shapes: dict[str, tuple[int, 
     needed = sum(bytes_to_write(request, shapes) for request in requests)
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
-    if needed * 1.1 + 100e6 > free:
+    if needed * 1.1 + RESERVE_BYTES > free:
         names = ", ".join(request.path.name for request in requests)
         raise PipelineError(
-            f"not enough disk space for the stores {names}: they need up to {needed / 1e9:.2f} GB "
-            f"(uncompressed estimate) in {folder}, which has {free / 1e9:.2f} GB free. Free some space, "
-            "or set results_parent_dir to a larger disk (use_old_sims can import stores from elsewhere)."
+            f"not enough disk space for the stores {names}: they need up to {size(needed)} (uncompressed "
+            f"estimate, plus 10 %), and the run keeps {size(RESERVE_BYTES)} free for its networks, logs and "
+            f"report, so {size(needed * 1.1 + RESERVE_BYTES)} in all; {folder} has {size(free)} free. Free some "
+            "space, or set results_parent_dir to a larger disk (use_old_sims can import stores from elsewhere)."
         )
+
+
+#: What the disk check keeps free beyond the stores (networks, logs, figures, the report).
+RESERVE_BYTES = 100e6
+
+
+def disk_full(path: Path | str) -> str:
+    """One line for a full disk while ``path`` was written: its free space, and that nothing is lost."""
+    path = Path(path)
+    folder = next((p for p in (path, *path.parents) if p.exists()), Path("/"))
+    return (f"the disk is full: writing {path} failed ({size(shutil.disk_usage(folder).free)} free there). What was "
+            "written before is kept (files and store chunks are written whole or not at all): free some space and "
+            "run the same command again; it resumes where this run stopped.")
+
+
+def size(n_bytes: float) -> str:
+    """A size in MB below 1 GB, else in GB."""
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes < 1e9 else f"{n_bytes / 1e9:.2f} GB"
 
 
 def missing(root: zarr.Group) -> int:
@@ -280,9 +300,14 @@ def _fill(request: StoreRequest, simulator, shapes: dict, n_jobs: int) -> zarr.G
     results = Parallel(n_jobs=jobs, return_as="generator_unordered")(
         delayed(_simulate_chunk)(request, simulator, lo, hi, i, threads) for lo, hi, i in todo
     )
-    with tqdm(total=n_todo, unit="sim", desc=request.path.name, mininterval=2.0) as bar:
-        for done in results:
-            bar.update(done)
+    try:
+        with tqdm(total=n_todo, unit="sim", desc=request.path.name, mininterval=2.0) as bar:
+            for done in results:
+                bar.update(done)
+    except OSError as error:  # raised in a worker, where the file name may be lost on the way
+        if error.errno != errno.ENOSPC:
+            raise
+        raise PipelineError(disk_full(error.filename or request.path)) from None
     left = missing(root)
     if left:
         raise PipelineError(f"{request.path}: {left} simulations are still missing after filling")
