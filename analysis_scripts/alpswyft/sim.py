@@ -38,7 +38,6 @@ from alpswyft.simulator import SpectrumSimulator
 
 #: Run-script variables the simulator takes (what a simulation is made from), besides param<N>.
 SETTINGS = tuple(name for name in PHYSICS_VARIABLES if name not in ("model", "model_params"))
-SWITCHES = ("signal", "bkg", "edisp")
 
 
 @dataclass
