@@ -5,7 +5,7 @@ import pytest
 
 from alp_config import DEFAULT_VECTOR
 from alpswyft.physics import propagation, reference
-from alpswyft.physics.alp import LineOfSight
+from alpswyft.physics.alp import LineOfSight, cluster_domains
 
 ENERGY = np.geomspace(20, 6000, 180)
 
@@ -63,3 +63,31 @@ def test_gammaalps_global_rng_is_isolated():
     before = np.random.get_state()[1].copy()
     reference.survival(ENERGY[:10], np.array(DEFAULT_VECTOR, float), seed=5)
     np.testing.assert_array_equal(np.random.get_state()[1], before)
+
+
+def test_the_branch_free_sincos_over_the_phase_range_of_the_physics():
+    import numba
+
+    x = np.concatenate([np.linspace(-10, 10, 20_001), np.geomspace(1e-12, propagation.PHASE_LIMIT, 20_001),
+                        -np.geomspace(1e-12, propagation.PHASE_LIMIT, 2_001), np.arange(-8, 9) * np.pi / 4])
+    values = numba.njit(lambda a: [propagation.sincos(v) for v in a])(x)
+    s, c = np.array(values).T
+    # as exact as libm's, whose result for |x| ~ 1e6 is itself uncertain by the ulp of x (2e-10)
+    assert np.abs(s - np.sin(x)).max() < 5e-16 and np.abs(c - np.cos(x)).max() < 5e-16
+
+
+@pytest.mark.parametrize("m, g, kh", [(10.0, 1.0, None), (1e4, 10.0, None), (1e-2, 3.0, 70.8), (1e4, 10.0, 1.0)])
+def test_the_vectorised_kernel_equals_the_scalar_one(m, g, kh):
+    """The vectorised kernel against the one-energy-at-a-time kernel with libm's sin and cos, at
+    the default kH, the prior edges in m, g and kH, and the longest domains (kH = 1)."""
+    v = np.array(DEFAULT_VECTOR, float)
+    v[0], v[1] = m, g
+    if kh:
+        v[16] = kh
+    domains = cluster_domains(v, np.random.default_rng(3))
+    energy = np.geomspace(20, 6000, 180) * 1.017559
+    ours, reference = propagation.unpolarised_states(180), propagation.unpolarised_states(180)
+    propagation.propagate_states(energy, *domains, m, g, ours)
+    propagation.propagate_states_scalar(energy, *domains, m, g, reference)
+    np.testing.assert_allclose(propagation.photon_survival(ours), propagation.photon_survival(reference),
+                               rtol=0, atol=1e-12)

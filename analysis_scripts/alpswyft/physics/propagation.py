@@ -39,8 +39,10 @@ B_CRIT_MUG = 4.414005230711856e19
 
 
 @numba.njit(parallel=True, cache=True)
-def propagate_states(energy, b_field, psi, n_el, length, m_nev, g_11, states):
-    """Apply the domains, first to last, to the states (n_E, 3, 2) in place.
+def propagate_states_scalar(energy, b_field, psi, n_el, length, m_nev, g_11, states):
+    """Apply the domains, first to last, to the states (n_E, 3, 2) in place: one energy at a
+    time through all domains, with libm's sin and cos (the reference of :func:`propagate_states`,
+    and its fallback for phases beyond :data:`PHASE_LIMIT`).
 
     Arguments:
         energy: (n_E,) photon energies in GeV in the frame of the domains.
@@ -116,6 +118,143 @@ def propagate_states(energy, b_field, psi, n_el, length, m_nev, g_11, states):
             w1, a1 = m_ww * w1 + m_wa * a1, m_wa * w1 + m_aa * a1
         states[e, 0, 0], states[e, 1, 0], states[e, 2, 0] = u0, w0, a0
         states[e, 0, 1], states[e, 1, 1], states[e, 2, 1] = u1, w1, a1
+
+
+# Cody-Waite reduction by pi/2 in three parts and the minimax polynomials of sin and cos on
+# [-pi/4, pi/4] (the constants of fdlibm's __kernel_sin/__kernel_cos): exact to a few 1e-16 for
+# |x| < PHASE_LIMIT, where k pi/2 is still exact in the first part.
+_TWO_OVER_PI = 6.36619772367581382433e-01
+_PIO2 = (1.57079632673412561417e00, 6.07710050630396597660e-11, 2.02226624871116645580e-21)
+_S = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
+      2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)
+_C = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
+      -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)
+PHASE_LIMIT = 1.6e6
+
+
+@numba.njit(inline="always")
+def sincos(x):
+    """(sin x, cos x) without branches or libm calls, so that loops over it vectorise."""
+    k = math.floor(x * _TWO_OVER_PI + 0.5)
+    r = ((x - k * _PIO2[0]) - k * _PIO2[1]) - k * _PIO2[2]
+    z = r * r
+    s = r + r * z * (_S[0] + z * (_S[1] + z * (_S[2] + z * (_S[3] + z * (_S[4] + z * _S[5])))))
+    c = 1.0 - 0.5 * z + z * z * (_C[0] + z * (_C[1] + z * (_C[2] + z * (_C[3] + z * (_C[4] + z * _C[5])))))
+    q = k - 4.0 * math.floor(0.25 * k)  # the quadrant, 0..3, applied by arithmetic
+    odd = q - 2.0 * math.floor(0.5 * q)
+    sin_sign = 1.0 - 2.0 * math.floor(0.5 * q)  # + in quadrants 0, 1
+    cos_sign = 1.0 - 2.0 * math.floor(0.5 * (q + 1.0)) + 4.0 * math.floor(0.25 * (q + 1.0))  # + in 0, 3
+    return sin_sign * (s + odd * (c - s)), cos_sign * (c + odd * (s - c))
+
+
+#: Energies per block of the vectorised kernel (the blocks run in parallel).
+BLOCK = 16
+
+
+def propagate_states(energy, b_field, psi, n_el, length, m_nev, g_11, states):
+    """Apply the domains, first to last, to the states (n_E, 3, 2) in place (see
+    :func:`propagate_states_scalar` for the arguments and the physics).
+
+    Energies are the inner loop, over contiguous real and imaginary parts with the domain terms
+    hoisted and the branch-free :func:`sincos`, so that the loop vectorises; blocks of energies run
+    in parallel. Where a phase could exceed :data:`PHASE_LIMIT` the scalar kernel runs instead.
+    """
+    if _phase_bound(energy, b_field, n_el, length, m_nev, g_11) >= PHASE_LIMIT:
+        propagate_states_scalar(energy, b_field, psi, n_el, length, m_nev, g_11, states)
+        return
+    parts = np.empty((12, len(energy)))
+    for k in range(6):  # rows: (u, w, a) of state 0, then of state 1; real part, then imaginary
+        column, component = divmod(k, 3)
+        parts[2 * k] = states[:, component, column].real
+        parts[2 * k + 1] = states[:, component, column].imag
+    _propagate_parts(np.ascontiguousarray(energy, dtype=np.float64), b_field, psi, n_el, length, m_nev, g_11, parts)
+    for k in range(6):
+        column, component = divmod(k, 3)
+        states[:, component, column] = parts[2 * k] + 1j * parts[2 * k + 1]
+
+
+def _phase_bound(energy, b_field, n_el, length, m_nev, g_11) -> float:
+    """An upper bound of |lambda L| over energies and domains (every term is largest at one end of
+    the energy range)."""
+    e_lo, e_hi = float(np.min(energy)), float(np.max(energy))
+    b = np.asarray(b_field, float)
+    per_length = (2 * (P_PL * np.asarray(n_el) / e_lo + P_A * m_nev**2 / e_lo)
+                  + 2 * (3.5 * P_QED * b**2 * 2.0 * e_hi + P_CMB * e_hi) + 2 * P_AG * abs(g_11) * b)
+    return float(np.max(per_length * np.asarray(length), initial=0.0))
+
+
+@numba.njit(parallel=True, cache=True, fastmath={"contract"})
+def _propagate_parts(energy, b_field, psi, n_el, length, m_nev, g_11, parts):
+    n_e = energy.shape[0]
+    n_dom = b_field.shape[0]
+    plasma = np.empty(n_dom)
+    qed = np.empty(n_dom)
+    mixing = np.empty(n_dom)
+    turn_c = np.empty(n_dom + 1)
+    turn_s = np.empty(n_dom + 1)
+    previous = 0.0
+    for d in range(n_dom):
+        B = b_field[d]
+        x = B / B_CRIT_MUG
+        plasma[d] = P_PL * n_el[d]
+        qed[d] = P_QED * B * B * (1.0 + 1.2 * x) / (1.0 + 1.33 * x + 0.56 * x * x)
+        mixing[d] = P_AG * g_11 * B
+        turn_c[d] = math.cos(psi[d] - previous)
+        turn_s[d] = math.sin(psi[d] - previous)
+        previous = psi[d]
+    turn_c[n_dom] = math.cos(-previous)
+    turn_s[n_dom] = math.sin(-previous)
+    for block in numba.prange((n_e + BLOCK - 1) // BLOCK):
+        lo = block * BLOCK
+        hi = min(lo + BLOCK, n_e)
+        E = energy[lo:hi].copy()
+        inv_E = 1.0 / E
+        delta_a = -P_A * m_nev * m_nev * inv_E
+        delta_cmb = P_CMB * E
+        ur0, ui0, wr0, wi0, ar0, ai0 = (parts[0, lo:hi].copy(), parts[1, lo:hi].copy(), parts[2, lo:hi].copy(),
+                                        parts[3, lo:hi].copy(), parts[4, lo:hi].copy(), parts[5, lo:hi].copy())
+        ur1, ui1, wr1, wi1, ar1, ai1 = (parts[6, lo:hi].copy(), parts[7, lo:hi].copy(), parts[8, lo:hi].copy(),
+                                        parts[9, lo:hi].copy(), parts[10, lo:hi].copy(), parts[11, lo:hi].copy())
+        for d in range(n_dom + 1):
+            c, s = turn_c[d], turn_s[d]
+            for j in range(hi - lo):  # into domain d's frame (the last turn: back to the lab frame)
+                ur0[j], wr0[j] = c * ur0[j] - s * wr0[j], s * ur0[j] + c * wr0[j]
+                ui0[j], wi0[j] = c * ui0[j] - s * wi0[j], s * ui0[j] + c * wi0[j]
+                ur1[j], wr1[j] = c * ur1[j] - s * wr1[j], s * ur1[j] + c * wr1[j]
+                ui1[j], wi1[j] = c * ui1[j] - s * wi1[j], s * ui1[j] + c * wi1[j]
+            if d == n_dom:
+                break
+            pl, qd, d_ag, L = plasma[d], qed[d], mixing[d], length[d]
+            for j in range(hi - lo):
+                delta_pl = -pl * inv_E[j]
+                delta_qed = qd * E[j]
+                d_perp = delta_pl + 2.0 * delta_qed + delta_cmb[j]
+                d_par = delta_pl + 3.5 * delta_qed + delta_cmb[j]
+                diff = d_par - delta_a[j]
+                d_osc = math.sqrt(diff * diff + 4.0 * d_ag * d_ag)
+                mixed = d_osc > 0.0
+                safe = d_osc if mixed else 1.0
+                sin_cos = d_ag / safe
+                cos2 = 0.5 * (1.0 + diff / safe) if mixed else 1.0
+                sin2 = 1.0 - cos2
+                s2, c2 = sincos((0.5 * (d_par + delta_a[j] - d_osc) - d_perp) * L)  # relative to lambda_1
+                s3, c3 = sincos((0.5 * (d_par + delta_a[j] + d_osc) - d_perp) * L)
+                # m = p2 (.) + p3 (.) with p = cos l - i sin l
+                mwwr, mwwi = c2 * sin2 + c3 * cos2, -(s2 * sin2 + s3 * cos2)
+                mwar, mwai = (c3 - c2) * sin_cos, (s2 - s3) * sin_cos
+                maar, maai = c2 * cos2 + c3 * sin2, -(s2 * cos2 + s3 * sin2)
+                wr, wi, ar, ai = wr0[j], wi0[j], ar0[j], ai0[j]
+                wr0[j] = mwwr * wr - mwwi * wi + mwar * ar - mwai * ai
+                wi0[j] = mwwr * wi + mwwi * wr + mwar * ai + mwai * ar
+                ar0[j] = mwar * wr - mwai * wi + maar * ar - maai * ai
+                ai0[j] = mwar * wi + mwai * wr + maar * ai + maai * ar
+                wr, wi, ar, ai = wr1[j], wi1[j], ar1[j], ai1[j]
+                wr1[j] = mwwr * wr - mwwi * wi + mwar * ar - mwai * ai
+                wi1[j] = mwwr * wi + mwwi * wr + mwar * ai + mwai * ar
+                ar1[j] = mwar * wr - mwai * wi + maar * ar - maai * ai
+                ai1[j] = mwar * wi + mwai * wr + maar * ai + maai * ar
+        for k, row in enumerate((ur0, ui0, wr0, wi0, ar0, ai0, ur1, ui1, wr1, wi1, ar1, ai1)):
+            parts[k, lo:hi] = row
 
 
 def unpolarised_states(n_energies: int) -> np.ndarray:
