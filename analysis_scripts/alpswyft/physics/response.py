@@ -165,15 +165,19 @@ def cached_arrays(kind: str, key: str, compute) -> dict[str, np.ndarray]:
     digest = f"{kind}_{hashlib.sha256(f'{CACHE_FORMAT}:{key}'.encode()).hexdigest()[:24]}"
     if digest in _BUILT:
         return _BUILT[digest]
-    path = cache_dir() / f"{digest}.npz"
+    try:
+        path = cache_dir() / f"{digest}.npz"
+    except RuntimeError:  # no home directory to put it in
+        path = None
     try:
         with np.load(path) as stored:
             arrays = {name: stored[name] for name in stored.files}
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):
         arrays = compute()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_npz(path, **arrays)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_npz(path, **arrays)
         except OSError:
             pass  # a read-only home: computed again next time
     _BUILT[digest] = arrays
