@@ -310,6 +310,12 @@ def _digest(data) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def is_variable(name: str) -> bool:
+    """Whether ``name`` is a run-script variable: a field, a table row ``param<N>`` or one of the
+    original's obsolete ones (accepted with a warning)."""
+    return name in RunConfig.model_fields or name in OBSOLETE or re.fullmatch(r"param\d+", name) is not None
+
+
 def _param_rows(variables: dict[str, str]) -> list[str]:
     """The ``param1`` ... ``paramK`` rows, which must be numbered without gaps."""
     numbers = sorted(int(k[5:]) for k in variables if re.fullmatch(r"param\d+", k))
@@ -359,9 +365,7 @@ def load_run_config(variables: dict[str, str], pipeline: bool = True) -> tuple[R
         f"{name} is obsolete and ignored: {why}" for name, why in OBSOLETE.items() if name in variables
     ]
     fields = {k: v for k, v in variables.items() if k in RunConfig.model_fields}
-    unknown = sorted(
-        k for k in variables if k not in fields and k not in OBSOLETE and not re.fullmatch(r"param\d+", k)
-    )
+    unknown = sorted(k for k in variables if not is_variable(k))
     warnings += [f"{name} is not a variable of this pipeline and is ignored" for name in unknown]
     fields["model_params"] = _param_rows(variables)
     if fields.get("n_prior_samples", "").strip().replace("_", "") == "0":

@@ -123,7 +123,7 @@ for _name, _cls in (
     register(_name, _cls)
 
 #: Models observed through the CTA response, on the 18-entry NGC 1275 parameter vector.
-ALP_MODELS = ("", "log", "spectral_fit", "spectral_fit_log")
+ALP_MODELS = tuple(name for name, info in MODELS.items() if issubclass(info.cls, observation.ALPModel))
 
 
 def is_model_file(value: str) -> bool:

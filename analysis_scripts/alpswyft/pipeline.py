@@ -11,7 +11,6 @@ import dataclasses
 import datetime
 import os
 import platform
-import re
 import shutil
 import sys
 from importlib import metadata
@@ -92,8 +91,11 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     physics = None if config.update_physics else _earlier_physics(config, tree, warnings)
     setup = physics.setup if physics is not None else _prepare_model(config)
     check_outputs(model, config, setup)
-    _check_networks(config, setup, architecture)
-    imported = _imported_store(config, setup, warnings)
+    from alpswyft.simulator import SpectrumSimulator
+
+    shapes = SpectrumSimulator(config, setup, model).shapes
+    _check_networks(config, shapes, architecture)
+    imported = _imported_store(config, shapes, warnings)
     for warning in warnings:
         print(f"WARNING: {warning}")
 
@@ -195,11 +197,10 @@ def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _
 
 def _command_line(overrides) -> dict[str, str]:
     """The values of the variables given on the command line; an unknown name is an error."""
-    from alpswyft.config import OBSOLETE
+    from alpswyft.config import is_variable
 
     values = {name: os.environ.get(name, "") for name in overrides}
-    unknown = [name for name in values if name not in RunConfig.model_fields and name not in OBSOLETE
-               and name != "results_parent_dir" and not re.fullmatch(r"param\d+", name)]
+    unknown = [name for name in values if not is_variable(name) and name != "results_parent_dir"]
     if unknown:
         raise ConfigError(", ".join(unknown), ", ".join(values[n] for n in unknown),
                           "not a variable of this pipeline (given on the command line; see README, 'The run-script variables')")
@@ -208,17 +209,16 @@ def _command_line(overrides) -> dict[str, str]:
     return values
 
 
-def _imported_store(config: RunConfig, setup: dict | None, warnings: list[str]) -> dict | None:
+def _imported_store(config: RunConfig, shapes: dict, warnings: list[str]) -> dict | None:
     """``use_old_sims`` as a path: a store of this pipeline is checked when round 0 simulates; a
     foreign one (a swyft ZarrStore of the original pipeline) is checked here, before anything is
     written, for its nodes, shapes and size, and said to be unverifiable. Returns its record."""
-    from alpswyft.simulator import SpectrumSimulator
     from alpswyft.stores import check_foreign_store, is_foreign
 
     path = Path(config.use_old_sims)
     if config.use_old_sims in ("0", "1") or not is_foreign(path):
         return None
-    record = check_foreign_store(path, config.n_sim_round(0), SpectrumSimulator(config, setup).shapes)
+    record = check_foreign_store(path, config.n_sim_round(0), shapes)
     warnings.append(
         f"use_old_sims: {path} was not made by this pipeline (a swyft ZarrStore without a simulation hash, e.g. the "
         f"original's): its nodes and shapes fit ({record['n']} samples), but its simulation settings cannot be "
@@ -271,15 +271,13 @@ def _prepare_model(config: RunConfig) -> dict | None:
     return prepare(config)
 
 
-def _check_networks(config: RunConfig, setup: dict | None, architecture) -> None:
-    """Build the network of every distinct grid point on the simulator's shapes and run it once, so
-    that an architecture that does not fit stops the run before anything is written."""
+def _check_networks(config: RunConfig, shapes: dict, architecture) -> None:
+    """Build the network of every distinct grid point on the simulator's ``shapes`` and run it once,
+    so that an architecture that does not fit stops the run before anything is written."""
     import torch
 
     from alpswyft.networks import build_network
-    from alpswyft.simulator import SpectrumSimulator
 
-    shapes = SpectrumSimulator(config, setup).shapes
     batch = {key: torch.zeros((2, *shape)) for key, shape in shapes.items()}
     for g, hyperparams in enumerate(config.grid):
         try:

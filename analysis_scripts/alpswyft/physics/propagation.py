@@ -38,6 +38,32 @@ P_QED = 4.142870239468205e-09
 B_CRIT_MUG = 4.414005230711856e19
 
 
+@numba.njit(cache=True)
+def _domain_terms(b_field, psi, n_el, g_11):
+    """What depends on the domain only, for both kernels: P_pl n, P_QED B^2 (1 + 1.2x)/(1 + 1.33x
+    + 0.56x^2), P_ag g B, and the rotation (cos, sin) into each domain's frame from the previous
+    one, the last entry back to the lab frame."""
+    n_dom = b_field.shape[0]
+    plasma = np.empty(n_dom)
+    qed = np.empty(n_dom)
+    mixing = np.empty(n_dom)
+    turn_c = np.empty(n_dom + 1)
+    turn_s = np.empty(n_dom + 1)
+    previous = 0.0
+    for d in range(n_dom):
+        B = b_field[d]
+        x = B / B_CRIT_MUG
+        plasma[d] = P_PL * n_el[d]
+        qed[d] = P_QED * B * B * (1.0 + 1.2 * x) / (1.0 + 1.33 * x + 0.56 * x * x)
+        mixing[d] = P_AG * g_11 * B
+        turn_c[d] = math.cos(psi[d] - previous)
+        turn_s[d] = math.sin(psi[d] - previous)
+        previous = psi[d]
+    turn_c[n_dom] = math.cos(-previous)
+    turn_s[n_dom] = math.sin(-previous)
+    return plasma, qed, mixing, turn_c, turn_s
+
+
 @numba.njit(parallel=True, cache=True)
 def propagate_states_scalar(energy, b_field, psi, n_el, length, m_nev, g_11, states):
     """Apply the domains, first to last, to the states (n_E, 3, 2) in place: one energy at a
@@ -62,23 +88,7 @@ def propagate_states_scalar(energy, b_field, psi, n_el, length, m_nev, g_11, sta
     """
     n_e = energy.shape[0]
     n_dom = b_field.shape[0]
-    plasma = np.empty(n_dom)  # P_pl n
-    qed = np.empty(n_dom)  # P_QED B^2 (1 + 1.2x)/(1 + 1.33x + 0.56x^2)
-    mixing = np.empty(n_dom)  # P_ag g B
-    turn_c = np.empty(n_dom + 1)  # rotation into domain d's frame from the previous one
-    turn_s = np.empty(n_dom + 1)
-    previous = 0.0
-    for d in range(n_dom):
-        B = b_field[d]
-        x = B / B_CRIT_MUG
-        plasma[d] = P_PL * n_el[d]
-        qed[d] = P_QED * B * B * (1.0 + 1.2 * x) / (1.0 + 1.33 * x + 0.56 * x * x)
-        mixing[d] = P_AG * g_11 * B
-        turn_c[d] = math.cos(psi[d] - previous)
-        turn_s[d] = math.sin(psi[d] - previous)
-        previous = psi[d]
-    turn_c[n_dom] = math.cos(-previous)  # back to the lab frame
-    turn_s[n_dom] = math.sin(-previous)
+    plasma, qed, mixing, turn_c, turn_s = _domain_terms(b_field, psi, n_el, g_11)
     for e in numba.prange(n_e):
         E = energy[e]
         inv_E = 1.0 / E
@@ -187,23 +197,7 @@ def _phase_bound(energy, b_field, n_el, length, m_nev, g_11) -> float:
 def _propagate_parts(energy, b_field, psi, n_el, length, m_nev, g_11, parts):
     n_e = energy.shape[0]
     n_dom = b_field.shape[0]
-    plasma = np.empty(n_dom)
-    qed = np.empty(n_dom)
-    mixing = np.empty(n_dom)
-    turn_c = np.empty(n_dom + 1)
-    turn_s = np.empty(n_dom + 1)
-    previous = 0.0
-    for d in range(n_dom):
-        B = b_field[d]
-        x = B / B_CRIT_MUG
-        plasma[d] = P_PL * n_el[d]
-        qed[d] = P_QED * B * B * (1.0 + 1.2 * x) / (1.0 + 1.33 * x + 0.56 * x * x)
-        mixing[d] = P_AG * g_11 * B
-        turn_c[d] = math.cos(psi[d] - previous)
-        turn_s[d] = math.sin(psi[d] - previous)
-        previous = psi[d]
-    turn_c[n_dom] = math.cos(-previous)
-    turn_s[n_dom] = math.sin(-previous)
+    plasma, qed, mixing, turn_c, turn_s = _domain_terms(b_field, psi, n_el, g_11)
     for block in numba.prange((n_e + BLOCK - 1) // BLOCK):
         lo = block * BLOCK
         hi = min(lo + BLOCK, n_e)
