@@ -91,3 +91,33 @@ def test_the_vectorised_kernel_equals_the_scalar_one(m, g, kh):
     propagation.propagate_states_scalar(energy, *domains, m, g, reference)
     np.testing.assert_allclose(propagation.photon_survival(ours), propagation.photon_survival(reference),
                                rtol=0, atol=1e-12)
+
+
+def test_the_field_recurrence_equals_the_sum_of_its_modes():
+    rng = np.random.default_rng(0)
+    k = np.geomspace(3.9e-4, 70.8, 300)
+    amplitude, phase = rng.random(300), 2 * np.pi * rng.random(300)
+    out = np.empty(35_400)
+    propagation.gaussian_turbulence(0.007, 1 / 70.8, len(out), k, amplitude, phase, out)
+    r = 0.007 + np.arange(len(out)) / 70.8
+    direct = np.array([np.sum(amplitude * np.cos(k * x + phase)) for x in r[::97]])
+    np.testing.assert_allclose(out[::97], direct, rtol=0, atol=1e-10 * amplitude.sum())
+
+
+def test_realisations_in_parallel_equal_one_at_a_time(line_of_sight):
+    """LineOfSight.survival_many (one realisation per thread) against survival (energies in
+    parallel), including a realisation beyond the phase limit (left to the scalar kernel)."""
+    from alpswyft.physics.alp import cluster_field, field_modes
+
+    vs = np.array([DEFAULT_VECTOR] * 4, float)
+    vs[:, 0], vs[:, 1] = [10.0, 1.0, 1e4, 0.3], [1.0, 3.0, 10.0, 0.5]
+    vs[2, 15], vs[2, 16] = 0.01, 0.05  # domains of 20 kpc: phases beyond PHASE_LIMIT
+    vs[3, 9] = 300.0
+    rng = np.random.default_rng(8)
+    modes = [field_modes(v, rng) for v in vs]
+    cluster = cluster_field(vs[2], *modes[2])
+    assert propagation.max_phase(ENERGY, cluster[0], cluster[2], cluster[3], 1e4, 10.0) > propagation.PHASE_LIMIT
+    many = line_of_sight.survival_many(vs, modes)
+    one = np.array([line_of_sight.survival(v[0], v[1], cluster_field(v, *m)) for v, m in zip(vs, modes)])
+    np.testing.assert_allclose(many, one, rtol=0, atol=1e-13)
+    assert many[:2].min() < 0.7

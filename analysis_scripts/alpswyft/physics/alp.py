@@ -41,10 +41,14 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from alpswyft.errors import ConfigError
-from alpswyft.physics.propagation import gaussian_turbulence, photon_survival, propagate_states, unpolarised_states
+from alpswyft.physics.propagation import (
+    PHASE_LIMIT, PHOTON_ROWS, gaussian_turbulence, max_phase, photon_survival, propagate_parts_serial, propagate_states,
+    unpolarised_states,
+)
 
 REDSHIFT = 0.017559
 RA_DEG, DEC_DEG = 49.950667, 41.511694  # NGC 1275: 03h19m48.16s +41d30m42.1s
@@ -108,26 +112,47 @@ def cluster_domains(v: np.ndarray, rng: np.random.Generator):
     ``v`` is the physical 18-vector. Returns (B_T [muG], psi [rad], n_e [cm^-3], dL [kpc]) per
     domain; domains have length 1/kH from 0 to r_abell.
     """
+    return cluster_field(np.asarray(v, float), *field_modes(v, rng))
+
+
+def field_modes(v: np.ndarray, rng: np.random.Generator):
+    """The random part of a field realisation: wavenumbers k_n (kpc^-1) and, for the two
+    transverse components, amplitudes (muG) and phases (rad) of the modes, each (2, n_k).
+
+    The draws, per component: n_k uniforms for the Rayleigh amplitudes, then n_k for the phases.
+    """
+    b0, kl, kh, q_abs = v[6], max(v[15], _TINY), v[16], v[17]
+    k, dk = turbulence_modes(kl, kh)
+    spectrum = turbulence_spectrum(k, b0, kl, kh, -q_abs)
+    amplitude, phase = np.empty((2, len(k))), np.empty((2, len(k)))
+    for component in range(2):
+        u, w = rng.random(len(k)), rng.random(len(k))
+        amplitude[component] = np.sqrt(spectrum / math.pi * dk * 2.0 * np.log(1.0 / u))
+        phase[component] = 2.0 * math.pi * w
+    return k, amplitude, phase
+
+
+@numba.njit(cache=True)
+def cluster_field(v, k, amplitude, phase):
+    """The domains of :func:`cluster_domains` from the modes of :func:`field_modes`."""
     b0, n0, n2, r_abell, r_core, r_core2, beta, beta2, eta, kl, kh, q_abs = v[6:18]
     # an open bound at 0 (the original's agnostic priors): the limit of the profile there
-    r_core, r_core2, kl = (max(x, _TINY) for x in (r_core, r_core2, kl))
-    q = -q_abs
+    r_core, r_core2 = max(r_core, _TINY), max(r_core2, _TINY)
     bounds = np.arange(0.0, r_abell, 1.0 / kh)
-    r = 0.5 * (bounds[1:] + bounds[:-1])
-    k, dk = turbulence_modes(kl, kh)
-    spectrum = turbulence_spectrum(k, b0, kl, kh, q)
-    components = []
-    for _ in range(2):
-        u, w = rng.random(len(k)), rng.random(len(k))
-        amplitude = np.sqrt(spectrum / math.pi * dk * 2.0 * np.log(1.0 / u))
-        out = np.empty_like(r)
-        gaussian_turbulence(r[0], 1.0 / kh, len(r), k, amplitude, 2.0 * math.pi * w, out)
-        components.append(out)
-    b_t, b_u = components
-    with np.errstate(over="ignore"):
-        density = electron_density(r, n0, n2, r_core, r_core2, beta, beta2)
-    scale = (density / max(n0 + n2, _TINY)) ** eta
-    return np.hypot(b_t, b_u) * scale, np.arctan2(b_t, b_u), density * 1e-3, np.diff(bounds)
+    n_dom = bounds.shape[0] - 1
+    b_t, b_u = np.empty(n_dom), np.empty(n_dom)
+    gaussian_turbulence(0.5 * (bounds[0] + bounds[1]), 1.0 / kh, n_dom, k, amplitude[0], phase[0], b_t)
+    gaussian_turbulence(0.5 * (bounds[0] + bounds[1]), 1.0 / kh, n_dom, k, amplitude[1], phase[1], b_u)
+    b_field, psi, density, length = np.empty(n_dom), np.empty(n_dom), np.empty(n_dom), np.empty(n_dom)
+    total = max(n0 + n2, _TINY)
+    for d in range(n_dom):
+        r = 0.5 * (bounds[d] + bounds[d + 1])
+        n_e = n0 * (1 + (r / r_core) ** 2) ** (-1.5 * beta) + n2 * (1 + (r / r_core2) ** 2) ** (-1.5 * beta2)
+        b_field[d] = math.hypot(b_t[d], b_u[d]) * (n_e / total) ** eta
+        psi[d] = math.atan2(b_t[d], b_u[d])
+        density[d] = n_e * 1e-3
+        length[d] = bounds[d + 1] - bounds[d]
+    return b_field, psi, density, length
 
 
 def check_cluster_ranges(table) -> list[str]:
@@ -223,3 +248,50 @@ class LineOfSight:
         b, psi, n_el, dl = self.gmf_domains
         propagate_states(self.energy, b, psi, n_el, dl, m_nev, g_11, states)
         return photon_survival(states)
+
+    def survival_many(self, vectors: np.ndarray, modes: list) -> np.ndarray:
+        """P_gg (n, n_E) for physical 18-vectors (n, 18) and their field modes (:func:`field_modes`),
+        the realisations in parallel (one per thread, each through the whole line of sight)."""
+        vectors = np.ascontiguousarray(vectors, dtype=float)
+        starts = np.cumsum([0] + [len(k) for k, _, _ in modes])
+        k = np.concatenate([k for k, _, _ in modes])
+        amplitude = np.concatenate([a for _, a, _ in modes], axis=1)
+        phase = np.concatenate([p for _, _, p in modes], axis=1)
+        out = np.empty((len(vectors), len(self.energy)))
+        done = _survival_many(vectors, k, amplitude, phase, starts, self.energy, np.sqrt(self.ebl_attenuation),
+                              *self.gmf_domains, out)
+        for i in np.flatnonzero(~done):  # a phase beyond the vectorised kernel's range
+            v = vectors[i]
+            out[i] = self.survival(v[0], v[1], cluster_field(v, *modes[i]))
+        return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _survival_many(vectors, k, amplitude, phase, starts, energy, ebl_root, gmf_b, gmf_psi, gmf_n, gmf_l, out):
+    """:meth:`LineOfSight.survival` for each vector, in parallel over vectors; returns False where a
+    phase exceeds :data:`PHASE_LIMIT` (left to the scalar kernel)."""
+    n_e = energy.shape[0]
+    cluster_energy = energy * (1 + REDSHIFT)
+    done = np.zeros(vectors.shape[0], dtype=np.bool_)
+    for i in numba.prange(vectors.shape[0]):
+        v = vectors[i]
+        lo, hi = starts[i], starts[i + 1]
+        b, psi, n_el, dl = cluster_field(v, k[lo:hi], amplitude[:, lo:hi], phase[:, lo:hi])
+        m_nev, g_11 = v[0], v[1]
+        if max(max_phase(cluster_energy, b, n_el, dl, m_nev, g_11),
+               max_phase(energy, gmf_b, gmf_n, gmf_l, m_nev, g_11)) >= PHASE_LIMIT:
+            continue
+        parts = np.zeros((12, n_e))
+        parts[0, :] = 1.0  # the two photon polarisations, no ALPs
+        parts[8, :] = 1.0
+        propagate_parts_serial(cluster_energy, b, psi, n_el, dl, m_nev, g_11, parts)
+        for row in PHOTON_ROWS:
+            parts[row, :] *= ebl_root
+        propagate_parts_serial(energy, gmf_b, gmf_psi, gmf_n, gmf_l, m_nev, g_11, parts)
+        for e in range(n_e):
+            total = 0.0
+            for row in PHOTON_ROWS:
+                total += parts[row, e] * parts[row, e]
+            out[i, e] = 0.5 * total
+        done[i] = True
+    return done

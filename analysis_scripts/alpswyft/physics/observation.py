@@ -20,9 +20,10 @@ The classes are the models ``""`` (:class:`ALPModel`), ``log``, ``spectral_fit``
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from alpswyft.physics.alp import LineOfSight, cluster_domains, ecpl
+from alpswyft.physics.alp import LineOfSight, cluster_field, ecpl, field_modes
 from alpswyft.physics.response import Response, cached_arrays, cached_response
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(4)
@@ -158,29 +159,40 @@ class ALPModel:
     # -- physics
     def survival(self, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """P_gg per true-energy bin for one physical 18-vector."""
+        return self.survival_batch(np.asarray(v, float)[None], rng)[0]
+
+    def survival_batch(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """P_gg (n, n_true) for physical vectors (n, 18), one field realisation each.
+
+        The fast engine draws the modes of every field first, in order, then propagates: with a GPU
+        as one batch (:mod:`alpswyft.physics.batched`, complex128), on the CPU in parallel over the
+        realisations when there are at least as many as threads, else over energies. The random
+        numbers, and so the results, are the same on every path.
+        """
+        theta = np.atleast_2d(theta)
         if not self.with_alp:
-            return np.ones(len(self.response.e_true))
-        field_rng = np.random.default_rng(self.config.ALP_seed) if self.config.ALP_seed is not None else rng
+            return np.ones((len(theta), len(self.response.e_true)))
+
+        def field_rng():  # ALP_seed: the same field in every simulation
+            return rng if self.config.ALP_seed is None else np.random.default_rng(self.config.ALP_seed)
+
         if self.config.alp_engine == "gammaalps":
             from alpswyft.physics import reference
 
-            seed = int(field_rng.integers(2**31 - 1))
-            return reference.survival(self.response.e_true, v, seed)[0]
-        return self.los.survival(v[0], v[1], cluster_domains(v, field_rng))
-
-    def survival_batch(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """P_gg (n, n_true) for physical vectors (n, 18). With a GPU the n field realisations are
-        drawn and propagated as one batch (:mod:`alpswyft.physics.batched`, complex128); the random
-        numbers are the same as on the CPU."""
+            return np.array([reference.survival(self.response.e_true, v, int(field_rng().integers(2**31 - 1)))[0]
+                             for v in theta]).reshape(len(theta), -1)
         if len(theta) > 1 and self.use_gpu():
             from alpswyft.physics.batched import survival_batch
 
             return survival_batch(theta, rng, self.los)
-        return np.array([self.survival(v, rng) for v in theta]).reshape(len(theta), -1)
+        modes = [field_modes(v, field_rng()) for v in theta]
+        if len(theta) >= numba.get_num_threads():
+            return self.los.survival_many(theta, modes)
+        return np.array([self.los.survival(v[0], v[1], cluster_field(v, *m)) for v, m in zip(theta, modes)])
 
     def use_gpu(self) -> bool:
-        """Batch the propagation on a GPU: fast engine, a new field per simulation, CUDA present."""
-        if not (self.with_alp and self.config.alp_engine == "fast" and self.config.ALP_seed is None):
+        """Batch the propagation on a GPU: a new field per simulation, CUDA present."""
+        if self.config.ALP_seed is not None:
             return False
         import torch
 

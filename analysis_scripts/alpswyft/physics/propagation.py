@@ -150,15 +150,17 @@ def sincos(x):
     z = r * r
     s = r + r * z * (_S[0] + z * (_S[1] + z * (_S[2] + z * (_S[3] + z * (_S[4] + z * _S[5])))))
     c = 1.0 - 0.5 * z + z * z * (_C[0] + z * (_C[1] + z * (_C[2] + z * (_C[3] + z * (_C[4] + z * _C[5])))))
-    q = k - 4.0 * math.floor(0.25 * k)  # the quadrant, 0..3, applied by arithmetic
-    odd = q - 2.0 * math.floor(0.5 * q)
-    sin_sign = 1.0 - 2.0 * math.floor(0.5 * q)  # + in quadrants 0, 1
-    cos_sign = 1.0 - 2.0 * math.floor(0.5 * (q + 1.0)) + 4.0 * math.floor(0.25 * (q + 1.0))  # + in 0, 3
-    return sin_sign * (s + odd * (c - s)), cos_sign * (c + odd * (s - c))
+    q = np.int32(k) & 3  # the quadrant: the selects below compile to blends, not branches
+    odd = (q & 1) == 1
+    sin_x = c if odd else s
+    cos_x = s if odd else c
+    return (-sin_x if q >= 2 else sin_x), (-cos_x if q == 1 or q == 2 else cos_x)
 
 
-#: Energies per block of the vectorised kernel (the blocks run in parallel).
-BLOCK = 16
+#: Energies per block of the vectorised kernel (blocks of one realisation run in parallel).
+BLOCK = 64
+#: Rows of the real state layout: (u, w, a) of state 0, then of state 1; real part, then imaginary.
+PHOTON_ROWS = (0, 1, 2, 3, 6, 7, 8, 9)
 
 
 def propagate_states(energy, b_field, psi, n_el, length, m_nev, g_11, states):
@@ -169,86 +171,119 @@ def propagate_states(energy, b_field, psi, n_el, length, m_nev, g_11, states):
     hoisted and the branch-free :func:`sincos`, so that the loop vectorises; blocks of energies run
     in parallel. Where a phase could exceed :data:`PHASE_LIMIT` the scalar kernel runs instead.
     """
-    if _phase_bound(energy, b_field, n_el, length, m_nev, g_11) >= PHASE_LIMIT:
+    energy = np.ascontiguousarray(energy, dtype=np.float64)
+    if max_phase(energy, b_field, n_el, length, m_nev, g_11) >= PHASE_LIMIT:
         propagate_states_scalar(energy, b_field, psi, n_el, length, m_nev, g_11, states)
         return
     parts = np.empty((12, len(energy)))
-    for k in range(6):  # rows: (u, w, a) of state 0, then of state 1; real part, then imaginary
+    for k in range(6):
         column, component = divmod(k, 3)
         parts[2 * k] = states[:, component, column].real
         parts[2 * k + 1] = states[:, component, column].imag
-    _propagate_parts(np.ascontiguousarray(energy, dtype=np.float64), b_field, psi, n_el, length, m_nev, g_11, parts)
+    _propagate_parts(energy, b_field, psi, n_el, length, m_nev, g_11, parts)
     for k in range(6):
         column, component = divmod(k, 3)
         states[:, component, column] = parts[2 * k] + 1j * parts[2 * k + 1]
 
 
-def _phase_bound(energy, b_field, n_el, length, m_nev, g_11) -> float:
+@numba.njit(cache=True)
+def max_phase(energy, b_field, n_el, length, m_nev, g_11) -> float:
     """An upper bound of |lambda L| over energies and domains (every term is largest at one end of
-    the energy range)."""
-    e_lo, e_hi = float(np.min(energy)), float(np.max(energy))
-    b = np.asarray(b_field, float)
-    per_length = (2 * (P_PL * np.asarray(n_el) / e_lo + P_A * m_nev**2 / e_lo)
-                  + 2 * (3.5 * P_QED * b**2 * 2.0 * e_hi + P_CMB * e_hi) + 2 * P_AG * abs(g_11) * b)
-    return float(np.max(per_length * np.asarray(length), initial=0.0))
+    the energy range); the vectorised kernel is exact below :data:`PHASE_LIMIT`."""
+    e_lo, e_hi = energy.min(), energy.max()
+    bound = 0.0
+    for d in range(b_field.shape[0]):
+        b = b_field[d]
+        per_length = (2.0 * (P_PL * n_el[d] / e_lo + P_A * m_nev * m_nev / e_lo)
+                      + 2.0 * (7.0 * P_QED * b * b * e_hi + P_CMB * e_hi) + 2.0 * P_AG * abs(g_11) * b)
+        bound = max(bound, per_length * length[d])
+    return bound
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"contract"})
+@numba.njit(parallel=True, cache=True)
 def _propagate_parts(energy, b_field, psi, n_el, length, m_nev, g_11, parts):
-    n_e = energy.shape[0]
-    n_dom = b_field.shape[0]
     plasma, qed, mixing, turn_c, turn_s = _domain_terms(b_field, psi, n_el, g_11)
-    for block in numba.prange((n_e + BLOCK - 1) // BLOCK):
-        lo = block * BLOCK
-        hi = min(lo + BLOCK, n_e)
-        E = energy[lo:hi].copy()
-        inv_E = 1.0 / E
-        delta_a = -P_A * m_nev * m_nev * inv_E
-        delta_cmb = P_CMB * E
-        ur0, ui0, wr0, wi0, ar0, ai0 = (parts[0, lo:hi].copy(), parts[1, lo:hi].copy(), parts[2, lo:hi].copy(),
-                                        parts[3, lo:hi].copy(), parts[4, lo:hi].copy(), parts[5, lo:hi].copy())
-        ur1, ui1, wr1, wi1, ar1, ai1 = (parts[6, lo:hi].copy(), parts[7, lo:hi].copy(), parts[8, lo:hi].copy(),
-                                        parts[9, lo:hi].copy(), parts[10, lo:hi].copy(), parts[11, lo:hi].copy())
-        for d in range(n_dom + 1):
-            c, s = turn_c[d], turn_s[d]
-            for j in range(hi - lo):  # into domain d's frame (the last turn: back to the lab frame)
-                ur0[j], wr0[j] = c * ur0[j] - s * wr0[j], s * ur0[j] + c * wr0[j]
-                ui0[j], wi0[j] = c * ui0[j] - s * wi0[j], s * ui0[j] + c * wi0[j]
-                ur1[j], wr1[j] = c * ur1[j] - s * wr1[j], s * ur1[j] + c * wr1[j]
-                ui1[j], wi1[j] = c * ui1[j] - s * wi1[j], s * ui1[j] + c * wi1[j]
-            if d == n_dom:
-                break
-            pl, qd, d_ag, L = plasma[d], qed[d], mixing[d], length[d]
-            for j in range(hi - lo):
-                delta_pl = -pl * inv_E[j]
-                delta_qed = qd * E[j]
-                d_perp = delta_pl + 2.0 * delta_qed + delta_cmb[j]
-                d_par = delta_pl + 3.5 * delta_qed + delta_cmb[j]
-                diff = d_par - delta_a[j]
-                d_osc = math.sqrt(diff * diff + 4.0 * d_ag * d_ag)
-                mixed = d_osc > 0.0
-                safe = d_osc if mixed else 1.0
-                sin_cos = d_ag / safe
-                cos2 = 0.5 * (1.0 + diff / safe) if mixed else 1.0
-                sin2 = 1.0 - cos2
-                s2, c2 = sincos((0.5 * (d_par + delta_a[j] - d_osc) - d_perp) * L)  # relative to lambda_1
-                s3, c3 = sincos((0.5 * (d_par + delta_a[j] + d_osc) - d_perp) * L)
-                # m = p2 (.) + p3 (.) with p = cos l - i sin l
-                mwwr, mwwi = c2 * sin2 + c3 * cos2, -(s2 * sin2 + s3 * cos2)
-                mwar, mwai = (c3 - c2) * sin_cos, (s2 - s3) * sin_cos
-                maar, maai = c2 * cos2 + c3 * sin2, -(s2 * cos2 + s3 * sin2)
-                wr, wi, ar, ai = wr0[j], wi0[j], ar0[j], ai0[j]
-                wr0[j] = mwwr * wr - mwwi * wi + mwar * ar - mwai * ai
-                wi0[j] = mwwr * wi + mwwi * wr + mwar * ai + mwai * ar
-                ar0[j] = mwar * wr - mwai * wi + maar * ar - maai * ai
-                ai0[j] = mwar * wi + mwai * wr + maar * ai + maai * ar
-                wr, wi, ar, ai = wr1[j], wi1[j], ar1[j], ai1[j]
-                wr1[j] = mwwr * wr - mwwi * wi + mwar * ar - mwai * ai
-                wi1[j] = mwwr * wi + mwwi * wr + mwar * ai + mwai * ar
-                ar1[j] = mwar * wr - mwai * wi + maar * ar - maai * ai
-                ai1[j] = mwar * wi + mwai * wr + maar * ai + maai * ar
-        for k, row in enumerate((ur0, ui0, wr0, wi0, ar0, ai0, ur1, ui1, wr1, wi1, ar1, ai1)):
-            parts[k, lo:hi] = row
+    for block in numba.prange((energy.shape[0] + BLOCK - 1) // BLOCK):
+        _propagate_block(energy, block * BLOCK, plasma, qed, mixing, turn_c, turn_s, length, m_nev, parts)
+
+
+@numba.njit(cache=True)
+def propagate_parts_serial(energy, b_field, psi, n_el, length, m_nev, g_11, parts):
+    """:func:`propagate_states` on the real layout ``parts`` (12, n_E) (rows: see
+    :data:`PHOTON_ROWS`), on the calling thread: the kernel of one realisation among many that run
+    in parallel. The caller checks :func:`max_phase`."""
+    plasma, qed, mixing, turn_c, turn_s = _domain_terms(b_field, psi, n_el, g_11)
+    for lo in range(0, energy.shape[0], BLOCK):
+        _propagate_block(energy, lo, plasma, qed, mixing, turn_c, turn_s, length, m_nev, parts)
+
+
+def _domain_step_with(sincos):
+    """The transfer of one domain applied to one energy's two states (w, a components, real and
+    imaginary parts), written once for every target and compiled with that target's ``sincos``."""
+
+    def domain_step(E, inv_E, delta_a, delta_cmb, plasma, qed, d_ag, L, wr0, wi0, ar0, ai0, wr1, wi1, ar1, ai1):
+        delta_pl = -plasma * inv_E
+        delta_qed = qed * E
+        d_perp = delta_pl + 2.0 * delta_qed + delta_cmb
+        d_par = delta_pl + 3.5 * delta_qed + delta_cmb
+        diff = d_par - delta_a
+        d_osc = math.sqrt(diff * diff + 4.0 * d_ag * d_ag)
+        mixed = d_osc > 0.0
+        inv_osc = 1.0 / (d_osc if mixed else 1.0)  # one division: sqrt and div bound the CPU loop
+        sin_cos = d_ag * inv_osc
+        cos2 = 0.5 * (1.0 + diff * inv_osc) if mixed else 1.0
+        sin2 = 1.0 - cos2
+        s2, c2 = sincos((0.5 * (d_par + delta_a - d_osc) - d_perp) * L)  # relative to lambda_1
+        s3, c3 = sincos((0.5 * (d_par + delta_a + d_osc) - d_perp) * L)
+        # m = p2 (.) + p3 (.) with p = cos l - i sin l
+        mwwr, mwwi = c2 * sin2 + c3 * cos2, -(s2 * sin2 + s3 * cos2)
+        mwar, mwai = (c3 - c2) * sin_cos, (s2 - s3) * sin_cos
+        maar, maai = c2 * cos2 + c3 * sin2, -(s2 * cos2 + s3 * sin2)
+        return (mwwr * wr0 - mwwi * wi0 + mwar * ar0 - mwai * ai0, mwwr * wi0 + mwwi * wr0 + mwar * ai0 + mwai * ar0,
+                mwar * wr0 - mwai * wi0 + maar * ar0 - maai * ai0, mwar * wi0 + mwai * wr0 + maar * ai0 + maai * ar0,
+                mwwr * wr1 - mwwi * wi1 + mwar * ar1 - mwai * ai1, mwwr * wi1 + mwwi * wr1 + mwar * ai1 + mwai * ar1,
+                mwar * wr1 - mwai * wi1 + maar * ar1 - maai * ai1, mwar * wi1 + mwai * wr1 + maar * ai1 + maai * ar1)
+
+    return domain_step
+
+
+def turn_states(c, s, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1):
+    """The photon components of both states turned by the angle of (c, s) = (cos, sin)."""
+    return (c * ur0 - s * wr0, c * ui0 - s * wi0, s * ur0 + c * wr0, s * ui0 + c * wi0,
+            c * ur1 - s * wr1, c * ui1 - s * wi1, s * ur1 + c * wr1, s * ui1 + c * wi1)
+
+
+_domain_step = numba.njit(inline="always")(_domain_step_with(sincos))
+_turn_states = numba.njit(inline="always")(turn_states)
+
+
+@numba.njit(cache=True, fastmath={"contract"})
+def _propagate_block(energy, lo, plasma, qed, mixing, turn_c, turn_s, length, m_nev, parts):
+    """Energies [lo, lo + BLOCK) of ``parts`` through every domain."""
+    n_dom = plasma.shape[0]
+    hi = min(lo + BLOCK, energy.shape[0])
+    E = energy[lo:hi].copy()
+    inv_E = 1.0 / E
+    delta_a = -P_A * m_nev * m_nev * inv_E
+    delta_cmb = P_CMB * E
+    ur0, ui0, wr0, wi0, ar0, ai0 = (parts[0, lo:hi].copy(), parts[1, lo:hi].copy(), parts[2, lo:hi].copy(),
+                                    parts[3, lo:hi].copy(), parts[4, lo:hi].copy(), parts[5, lo:hi].copy())
+    ur1, ui1, wr1, wi1, ar1, ai1 = (parts[6, lo:hi].copy(), parts[7, lo:hi].copy(), parts[8, lo:hi].copy(),
+                                    parts[9, lo:hi].copy(), parts[10, lo:hi].copy(), parts[11, lo:hi].copy())
+    for d in range(n_dom + 1):
+        c, s = turn_c[d], turn_s[d]
+        for j in range(hi - lo):  # into domain d's frame (the last turn: back to the lab frame)
+            ur0[j], ui0[j], wr0[j], wi0[j], ur1[j], ui1[j], wr1[j], wi1[j] = _turn_states(
+                c, s, ur0[j], ui0[j], wr0[j], wi0[j], ur1[j], ui1[j], wr1[j], wi1[j])
+        if d == n_dom:
+            break
+        pl, qd, d_ag, L = plasma[d], qed[d], mixing[d], length[d]
+        for j in range(hi - lo):
+            wr0[j], wi0[j], ar0[j], ai0[j], wr1[j], wi1[j], ar1[j], ai1[j] = _domain_step(
+                E[j], inv_E[j], delta_a[j], delta_cmb[j], pl, qd, d_ag, L,
+                wr0[j], wi0[j], ar0[j], ai0[j], wr1[j], wi1[j], ar1[j], ai1[j])
+    for k, row in enumerate((ur0, ui0, wr0, wi0, ar0, ai0, ur1, ui1, wr1, wi1, ar1, ai1)):
+        parts[k, lo:hi] = row
 
 
 def unpolarised_states(n_energies: int) -> np.ndarray:
@@ -264,22 +299,30 @@ def photon_survival(states: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum(np.abs(states[:, :2, :]) ** 2, axis=(1, 2))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath={"contract", "reassoc"})
 def gaussian_turbulence(r0, dr, n, k, amplitude, phase, out):
     """One transverse component of a Gaussian-turbulent field on the even grid r_i = r0 + i dr:
     B(r_i) = sum_n a_n cos(k_n r_i + phase_n).
 
     Each mode is advanced from r_i to r_{i+1} by a rotation (cos k dr, sin k dr), which costs four
-    multiplications instead of a cosine; the rounding error grows like i * 1e-16.
+    multiplications instead of a cosine; the rounding error grows like i * 1e-16. The modes are the
+    inner loop (a vectorised sum, hence ``reassoc``); the grid points follow one another.
     """
+    n_k = k.shape[0]
+    c = np.empty(n_k)
+    s = np.empty(n_k)
+    step_c = np.empty(n_k)
+    step_s = np.empty(n_k)
+    for m in range(n_k):
+        c[m] = amplitude[m] * math.cos(k[m] * r0 + phase[m])
+        s[m] = amplitude[m] * math.sin(k[m] * r0 + phase[m])
+        step_c[m] = math.cos(k[m] * dr)
+        step_s[m] = math.sin(k[m] * dr)
     for i in range(n):
-        out[i] = 0.0
-    for m in range(k.shape[0]):
-        a = amplitude[m]
-        c = math.cos(k[m] * r0 + phase[m])
-        s = math.sin(k[m] * r0 + phase[m])
-        step_c = math.cos(k[m] * dr)
-        step_s = math.sin(k[m] * dr)
-        for i in range(n):
-            out[i] += a * c
-            c, s = c * step_c - s * step_s, s * step_c + c * step_s
+        total = 0.0
+        for m in range(n_k):
+            total += c[m]
+            c_m = c[m]
+            c[m] = c_m * step_c[m] - s[m] * step_s[m]
+            s[m] = s[m] * step_c[m] + c_m * step_s[m]
+        out[i] = total
