@@ -61,9 +61,9 @@ def main() -> None:
     batch = sim.expected(m=np.full(args.n_batch, 10.0), g=1, rng=rng)
     vectorised = time.perf_counter() - start
     assert batch.counts.shape == (args.n_batch, sim.config.nbins)
-    import torch
+    from alpswyft.physics.observation import gpu_engine
 
-    device = torch.cuda.get_device_name(0) if sim.model.use_gpu() else f"CPU ({os.cpu_count()} cores)"
+    device = f"GPU, {gpu_engine()} path" if gpu_engine() else f"CPU ({os.cpu_count()} cores)"
     print(f"ALPSim() first (gammapy response built):   {first:7.2f} s")
     print(f"ALPSim() cached, new process (from disk): {cached:7.2f} s")
     print(f"ALPSim() again in the same process:       {again:7.3f} s")

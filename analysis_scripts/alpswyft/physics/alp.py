@@ -39,6 +39,7 @@ Every random number comes from the ``numpy.random.Generator`` given to :meth:`AL
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -121,15 +122,29 @@ def field_modes(v: np.ndarray, rng: np.random.Generator):
 
     The draws, per component: n_k uniforms for the Rayleigh amplitudes, then n_k for the phases.
     """
-    b0, kl, kh, q_abs = v[6], max(v[15], _TINY), v[16], v[17]
+    return field_modes_many(np.asarray(v, float)[None], rng)[0]
+
+
+def field_modes_many(vectors: np.ndarray, rng: np.random.Generator) -> list:
+    """:func:`field_modes` for each of the vectors (n, 18), in order, from one draw of uniforms
+    (the same numbers as n calls)."""
+    weights = [_mode_weights(float(v[6]), max(float(v[15]), _TINY), float(v[16]), float(v[17])) for v in vectors]
+    sizes = [len(k) for k, _ in weights]
+    u = rng.random(4 * sum(sizes))
+    ends = np.cumsum([4 * n for n in sizes])
+    modes = []
+    for (k, weight), n, end in zip(weights, sizes, ends):
+        draws = u[end - 4 * n:end].reshape(2, 2, n)  # (component, amplitude or phase, mode)
+        modes.append((k, np.sqrt(weight * np.log(1.0 / draws[:, 0])), 2.0 * math.pi * draws[:, 1]))
+    return modes
+
+
+@functools.lru_cache(maxsize=64)
+def _mode_weights(b0: float, kl: float, kh: float, q_abs: float):
+    """k_n and 2 C(k_n) dk_n / pi, the squared Rayleigh scale of each mode (cached: in most
+    analyses the spectrum's parameters are fixed)."""
     k, dk = turbulence_modes(kl, kh)
-    spectrum = turbulence_spectrum(k, b0, kl, kh, -q_abs)
-    amplitude, phase = np.empty((2, len(k))), np.empty((2, len(k)))
-    for component in range(2):
-        u, w = rng.random(len(k)), rng.random(len(k))
-        amplitude[component] = np.sqrt(spectrum / math.pi * dk * 2.0 * np.log(1.0 / u))
-        phase[component] = 2.0 * math.pi * w
-    return k, amplitude, phase
+    return k, turbulence_spectrum(k, b0, kl, kh, -q_abs) / math.pi * dk * 2.0
 
 
 @numba.njit(cache=True)

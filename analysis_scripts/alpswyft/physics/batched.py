@@ -3,9 +3,10 @@
 The same equations as :func:`alpswyft.physics.propagation.propagate_states` (field frame, common
 phase dropped), vectorised over (realisation, energy) and stepped over domains. Realisations with
 fewer domains are padded with empty domains (L = 0, no turn), which leave the states unchanged.
-The cluster field is drawn on the device too (:func:`cluster_fields`), from uniform random numbers
-made by a ``numpy.random.Generator``, so a batch is reproducible from its seed and equal in
-distribution to the CPU path.
+The cluster field is evaluated on the device too (:func:`cluster_fields`), from the modes of
+:func:`~alpswyft.physics.alp.field_modes`, so a batch is reproducible from its seed and equal to the
+CPU path to rounding. The fused kernels of :mod:`alpswyft.physics.gpu` do the same in two launches
+instead of about 40 per domain; this path remains for machines where only torch reaches CUDA.
 
 ``dtype`` selects float64/complex128 (default) or float32/complex64; the benchmark
 (``analysis_scripts/benchmarks/bench_gpu.py``) measures how far single precision drifts over
@@ -14,12 +15,10 @@ thousands of domains before it is used.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-from alpswyft.physics.alp import REDSHIFT, electron_density, turbulence_modes, turbulence_spectrum
+from alpswyft.physics.alp import REDSHIFT, electron_density
 from alpswyft.physics.propagation import B_CRIT_MUG, P_A, P_AG, P_CMB, P_PL, P_QED
 
 
@@ -76,16 +75,16 @@ def propagate(energy, b_field, psi, n_el, length, m_nev, g_11, states):
     return states
 
 
-def cluster_fields(vectors: np.ndarray, rng: np.random.Generator, device, dtype=torch.float64, chunk: int = 64):
-    """Field realisations for physical 18-vectors (batch, 18), padded to a common domain count.
+def cluster_fields(vectors: np.ndarray, modes: list, device, dtype=torch.float64, chunk: int = 64):
+    """Field realisations for physical 18-vectors (batch, 18) and their modes, padded to a common
+    domain count.
 
     Returns tensors (batch, n_dom): B_T [muG], psi [rad], n_e [cm^-3], dL [kpc] (0 in padding).
     """
     batch = len(vectors)
     grids = [np.arange(0.0, v[9], 1.0 / v[16]) for v in vectors]
     n_dom = max(len(g) for g in grids) - 1
-    modes = [turbulence_modes(v[15], v[16]) for v in vectors]
-    n_k = max(len(k) for k, _ in modes)
+    n_k = max(len(k) for k, _, _ in modes)
     k_all = np.zeros((batch, n_k))
     amp = np.zeros((batch, 2, n_k))
     phase = np.zeros((batch, 2, n_k))
@@ -93,14 +92,11 @@ def cluster_fields(vectors: np.ndarray, rng: np.random.Generator, device, dtype=
     length = np.zeros((batch, n_dom))
     density = np.zeros((batch, n_dom))
     scale = np.zeros((batch, n_dom))
-    for i, (v, bounds, (k, dk)) in enumerate(zip(vectors, grids, modes)):
-        b0, n0, n2, r_abell, r_core, r_core2, beta, beta2, eta, kl, kh, q_abs = v[6:18]
-        spectrum = turbulence_spectrum(k, b0, kl, kh, -q_abs)
-        for c in range(2):  # same draws, in the same order, as the CPU path
-            u_n, w_n = rng.random(len(k)), rng.random(len(k))
-            amp[i, c, : len(k)] = np.sqrt(spectrum / math.pi * dk * 2.0 * np.log(1.0 / u_n))
-            phase[i, c, : len(k)] = 2.0 * math.pi * w_n
+    for i, (v, bounds, (k, amplitude, phases)) in enumerate(zip(vectors, grids, modes)):
+        n0, n2, r_core, r_core2, beta, beta2, eta = v[7], v[8], v[10], v[11], v[12], v[13], v[14]
         k_all[i, : len(k)] = k
+        amp[i, :, : len(k)] = amplitude
+        phase[i, :, : len(k)] = phases
         r = 0.5 * (bounds[1:] + bounds[:-1])
         m = len(r)
         r_all[i, :m] = r
@@ -123,14 +119,14 @@ def cluster_fields(vectors: np.ndarray, rng: np.random.Generator, device, dtype=
     return torch.hypot(b_t, b_u) * t(scale), psi, t(density), t(length)
 
 
-def survival_batch(vectors: np.ndarray, rng: np.random.Generator, los, device=None, dtype=torch.float64):
-    """P_gg (batch, n_E) for physical 18-vectors (batch, 18) with new field realisations, through
-    the cluster, the EBL and the Galactic field of ``los`` (a :class:`~alpswyft.physics.alp.LineOfSight`)."""
+def survival_batch(vectors: np.ndarray, modes: list, los, device=None, dtype=torch.float64):
+    """P_gg (batch, n_E) for physical 18-vectors (batch, 18) and their field modes, through the
+    cluster, the EBL and the Galactic field of ``los`` (a :class:`~alpswyft.physics.alp.LineOfSight`)."""
     device = default_device() if device is None else device
     complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
     vectors = np.atleast_2d(vectors)
     batch, n_e = len(vectors), len(los.energy)
-    b, psi, n_el, length = cluster_fields(vectors, rng, device, dtype)
+    b, psi, n_el, length = cluster_fields(vectors, modes, device, dtype)
     m = torch.as_tensor(vectors[:, 0], device=device)
     g = torch.as_tensor(vectors[:, 1], device=device)
     energy = torch.as_tensor(los.energy, dtype=dtype, device=device)

@@ -20,10 +20,13 @@ The classes are the models ``""`` (:class:`ALPModel`), ``log``, ``spectral_fit``
 
 from __future__ import annotations
 
+import functools
+import os
+
 import numba
 import numpy as np
 
-from alpswyft.physics.alp import LineOfSight, cluster_field, ecpl, field_modes
+from alpswyft.physics.alp import LineOfSight, cluster_field, ecpl, field_modes, field_modes_many
 from alpswyft.physics.response import Response, cached_arrays, cached_response
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(4)
@@ -164,10 +167,10 @@ class ALPModel:
     def survival_batch(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """P_gg (n, n_true) for physical vectors (n, 18), one field realisation each.
 
-        The fast engine draws the modes of every field first, in order, then propagates: with a GPU
-        as one batch (:mod:`alpswyft.physics.batched`, complex128), on the CPU in parallel over the
-        realisations when there are at least as many as threads, else over energies. The random
-        numbers, and so the results, are the same on every path.
+        The fast engine draws the modes of every field first, in order, then propagates: on a GPU
+        as one batch (:func:`gpu_engine`), on the CPU in parallel over the realisations when there
+        are at least as many as threads, else over energies. The random numbers, and so the
+        results, are the same on every path (to rounding).
         """
         theta = np.atleast_2d(theta)
         if not self.with_alp:
@@ -181,22 +184,22 @@ class ALPModel:
 
             return np.array([reference.survival(self.response.e_true, v, int(field_rng().integers(2**31 - 1)))[0]
                              for v in theta]).reshape(len(theta), -1)
-        if len(theta) > 1 and self.use_gpu():
+        if self.config.ALP_seed is None:
+            modes = field_modes_many(theta, rng)
+        else:
+            modes = [field_modes(v, field_rng()) for v in theta]
+        engine = gpu_engine() if len(theta) > 1 and self.config.ALP_seed is None else None
+        if engine == "fused":
+            from alpswyft.physics import gpu
+
+            return gpu.survival_many(theta, modes, self.los)
+        if engine == "torch":
             from alpswyft.physics.batched import survival_batch
 
-            return survival_batch(theta, rng, self.los)
-        modes = [field_modes(v, field_rng()) for v in theta]
+            return survival_batch(theta, modes, self.los)
         if len(theta) >= numba.get_num_threads():
             return self.los.survival_many(theta, modes)
         return np.array([self.los.survival(v[0], v[1], cluster_field(v, *m)) for v, m in zip(theta, modes)])
-
-    def use_gpu(self) -> bool:
-        """Batch the propagation on a GPU: a new field per simulation, CUDA present."""
-        if self.config.ALP_seed is not None:
-            return False
-        import torch
-
-        return torch.cuda.is_available()
 
     def intrinsic(self, theta: np.ndarray, energy_gev: np.ndarray) -> np.ndarray:
         """dN/dE (per GeV cm^2 s) of the power law with cut-off for physical vectors (n, 18)."""
@@ -280,3 +283,19 @@ def _log(counts):
 def _log_floor(counts, floor):
     y = _log(counts)
     return y if floor is None else np.maximum(y, floor)
+
+
+@functools.cache
+def gpu_engine() -> str | None:
+    """The GPU path for batches of new fields: ``"fused"`` (:mod:`alpswyft.physics.gpu`, numba's
+    CUDA target), ``"torch"`` (:mod:`alpswyft.physics.batched`, where only torch reaches CUDA), or
+    None (the CPU). ``ALPSWYFT_GPU=0`` keeps the simulation on the CPU."""
+    if os.environ.get("ALPSWYFT_GPU", "1") == "0":
+        return None
+    from alpswyft.physics import gpu
+
+    if gpu.available():
+        return "fused"
+    import torch
+
+    return "torch" if torch.cuda.is_available() else None
