@@ -64,8 +64,9 @@ def timings(function, n: int) -> np.ndarray:
     return np.array(out)
 
 
-def original_style(config, n: int) -> np.ndarray:
-    """gammaALPs run() + gammapy npred per simulation, as the original pipeline did."""
+def original_style(config, n: int, vectors: np.ndarray | None = None) -> np.ndarray:
+    """gammaALPs run() + gammapy npred per simulation, as the original pipeline did, at the physical
+    18-vectors ``vectors`` in turn (default: the Obs. values with m = 10 neV, g = 1e-11/GeV)."""
     import astropy.units as u
     from astropy.coordinates import SkyCoord
     from gammapy.data import FixedPointingInfo, Observation
@@ -92,11 +93,14 @@ def original_style(config, n: int) -> np.ndarray:
         MapDataset.create(geom, energy_axis_true=true, migra_axis=migra, name="d"), obs
     )
     energy = true.center.to_value("GeV")
-    v = config.table.physical(config.table.obs)[0]
-    v[0], v[1] = 10.0, 1.0
+    if vectors is None:
+        vectors = config.table.physical(config.table.obs)
+        vectors[:, 0], vectors[:, 1] = 10.0, 1.0
     rng = np.random.default_rng(0)
+    draws = iter(np.resize(np.arange(len(vectors)), n + 1))
 
     def one():
+        v = vectors[next(draws)]
         pgg, _ = reference.survival(energy, v, int(rng.integers(2**31 - 1)))
         ecpl = ExpCutoffPowerLawSpectralModel(
             amplitude=v[2] * u.Unit("TeV-1 cm-2 s-1"), index=v[3], reference=v[4] * u.GeV, lambda_=1 / (v[5] * u.GeV)
