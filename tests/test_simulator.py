@@ -67,3 +67,27 @@ def test_geometries(variables):
     config, _ = load_run_config({**variables, "geom": "simple_log", "emin": "1", "emax": "100", "nbins": "2"})
     out = SpectrumSimulator(config).simulate([[1.0, 0.0]], np.random.default_rng(0))
     np.testing.assert_allclose(out["exp"][0], [np.sqrt(10), np.sqrt(1000)], rtol=1e-6)
+
+
+def test_the_torch_noise_chain_is_the_numpy_one():
+    """The ALP model's noise, floors and power spectrum drawn in torch (for batches on a GPU)
+    against numpy: identical without noise, equal in distribution with Poisson noise."""
+    import torch
+
+    from alpswyft import ALPSim
+
+    exact = ALPSim(noise="gauss", noise_sigma=1e-12).simulator
+    exp = np.repeat(ALPSim().expected(m=10, g=1).exp[None], 4000, axis=0).astype(np.float32)
+    host = exact.add_noise(exp.astype(float), np.random.default_rng(0))
+    device = exact.add_noise_torch(torch.from_numpy(exp), torch.Generator().manual_seed(0))
+    for key in ("data", "power"):
+        np.testing.assert_allclose(device[key].numpy(), host[key], atol=2e-5)
+    poisson = ALPSim().simulator
+    host = poisson.add_noise(exp.astype(float), np.random.default_rng(1))
+    device = {k: v.numpy() for k, v in poisson.add_noise_torch(torch.from_numpy(exp), torch.Generator().manual_seed(1)).items()}
+    for key in ("data", "power"):
+        a, b = host[key], device[key].astype(float)
+        spread = np.sqrt((a.var(0) + b.var(0)) / len(a)) + 1e-12
+        assert np.max(np.abs(a.mean(0) - b.mean(0)) / spread) < 5, key
+        assert np.all(np.abs(a.std(0) - b.std(0)) <= 0.1 * a.std(0) + 1e-6), key
+    assert host["data"].std(0).max() > 0.01  # the noise is really there

@@ -1,18 +1,22 @@
-"""The training data module: seeded split, reshuffled batches, fresh noise for every batch."""
+"""The training data module: seeded split, reshuffled batches, fresh noise for every batch, from
+host arrays or with the batches made on the device (here the CPU device stands in for a GPU)."""
 
 import numpy as np
+import pytest
+import torch
 
 from alpswyft.config import load_run_config
 from alpswyft.simulator import NoiseResampler, SpectrumSimulator
 from alpswyft.training import SeededDataModule
 
 
-def datamodule(tmp_path, variables, seed=5):
+def datamodule(tmp_path, variables, seed=5, device=None):
     config, _ = load_run_config(variables)
     simulator = SpectrumSimulator(config)
     samples = simulator.sample(100, config.table.initial_bounds, np.random.default_rng(0))
     samples = {k: samples[k] for k in ("params", "exp")}
-    return samples, SeededDataModule(samples, NoiseResampler(simulator, seed), 16, seed, tmp_path / "split.npz")
+    return samples, SeededDataModule(samples, NoiseResampler(simulator, seed), 16, seed, tmp_path / "split.npz",
+                                     device=device)
 
 
 def test_split_is_seeded_saved_and_disjoint(tmp_path, variables):
@@ -24,8 +28,9 @@ def test_split_is_seeded_saved_and_disjoint(tmp_path, variables):
     np.testing.assert_array_equal(again.train_indices, module.train_indices)
 
 
-def test_batches_are_reshuffled_every_epoch_with_fresh_noise(tmp_path, variables):
-    samples, module = datamodule(tmp_path, variables)
+@pytest.mark.parametrize("device", [None, torch.device("cpu")], ids=["host", "device"])
+def test_batches_are_reshuffled_every_epoch_with_fresh_noise(tmp_path, variables, device):
+    samples, module = datamodule(tmp_path, variables, device=device)
     loader = module.train_dataloader()
     first, second = list(loader), list(loader)
     assert [len(b["params"]) for b in first] == [16] * 5
@@ -39,3 +44,24 @@ def test_batches_are_reshuffled_every_epoch_with_fresh_noise(tmp_path, variables
     validation = [list(module.val_dataloader()) for _ in range(2)]
     np.testing.assert_array_equal(validation[0][0]["params"], validation[1][0]["params"])  # fixed order
     assert not np.allclose(validation[0][0]["data"], validation[1][0]["data"])  # fresh noise
+
+
+def test_a_short_training_on_device_batches_learns_as_on_host_batches(tmp_path, variables):
+    """The same toy_line network trained 15 epochs from host batches and from device batches:
+    different noise draws, the same loss to within the noise of 600 samples."""
+    from alpswyft.networks import build_network
+    from alpswyft.training import train_network
+
+    config, _ = load_run_config({**variables, "max_epochs": "15"})
+    simulator = SpectrumSimulator(config)
+    samples = simulator.sample(3000, config.table.initial_bounds, np.random.default_rng(0))
+    samples = {k: samples[k] for k in ("params", "exp")}
+    losses = {}
+    for name, device in (("host", None), ("device", torch.device("cpu"))):
+        torch.manual_seed(0)
+        network = build_network(config, config.grid[0], simulator.shapes)
+        _, figures = train_network(network, simulator, samples, tmp_path / name, name, seed=1, batch_device=device)
+        losses[name] = figures["best_val_loss"]
+    assert simulator.noise_on_device
+    assert losses["host"] < -1.5 and losses["device"] < -1.5  # both learn (an untrained network: 0)
+    assert abs(losses["host"] - losses["device"]) < 0.15, losses

@@ -55,6 +55,18 @@ class SpectrumSimulator:
         features = self.model.features(data) if hasattr(self.model, "features") else {}
         return {"data": data, **features}
 
+    @property
+    def noise_on_device(self) -> bool:
+        """Whether the model draws its noise in torch too (``noise_torch``), so that training
+        batches can stay on a GPU (a user's model without it trains from host batches)."""
+        return hasattr(self.model, "noise_torch")
+
+    def add_noise_torch(self, exp, generator) -> dict:
+        """:meth:`add_noise` for a float32 tensor ``exp``, on its device: float32 tensors."""
+        data = self.model.noise_torch(exp, generator)
+        features = self.model.features_torch(data) if hasattr(self.model, "features_torch") else {}
+        return {key: value.float() for key, value in {"data": data, **features}.items()}
+
     def simulate(self, theta_free: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """All nodes for given free parameters (n, n_free) in table space."""
         theta_free = np.atleast_2d(np.asarray(theta_free, dtype=float))

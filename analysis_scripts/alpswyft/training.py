@@ -41,12 +41,43 @@ class Batches(torch.utils.data.Dataset):
         return {key: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)) for key, value in batch.items()}
 
 
+class DeviceBatches(torch.utils.data.IterableDataset):
+    """Whole batches cut on the device where ``tensors`` live, with the noise drawn there by the
+    model's torch chain (:meth:`~alpswyft.simulator.SpectrumSimulator.add_noise_torch`): a round's
+    samples are copied to the GPU once, and no batch crosses the bus."""
+
+    def __init__(self, tensors: dict, indices: np.ndarray, simulator, batch_size: int, noise_generator,
+                 order_generator=None):
+        self.tensors, self.simulator, self.batch_size = tensors, simulator, batch_size
+        self.indices = torch.as_tensor(indices, device=tensors["exp"].device)
+        self.noise_generator, self.order_generator = noise_generator, order_generator
+
+    def __len__(self) -> int:
+        return -(-len(self.indices) // self.batch_size)
+
+    def __iter__(self):
+        order = self.indices
+        if self.order_generator is not None:  # a new permutation every epoch
+            order = order[torch.randperm(len(order), generator=self.order_generator).to(order.device)]
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch = {key: value[rows] for key, value in self.tensors.items()}
+            batch.update(self.simulator.add_noise_torch(batch["exp"], self.noise_generator))
+            yield batch
+
+
 class SeededDataModule(pl.LightningDataModule):
     """A seeded 80/20 train/validation split of in-memory samples, saved to ``split_path`` (NPZ of
     the sample indices) so a round's training can be reproduced; the training batches are
-    reshuffled every epoch by a seeded generator, and every batch gets fresh noise."""
+    reshuffled every epoch by a seeded generator, and every batch gets fresh noise.
 
-    def __init__(self, samples: dict[str, np.ndarray], noise, batch_size: int, seed: int, split_path, val_fraction=0.2):
+    With ``device`` (a torch device) the samples are held there and the batches made there
+    (:class:`DeviceBatches`); else they are cut from the host arrays with ``noise`` (a
+    :class:`~alpswyft.simulator.NoiseResampler`).
+    """
+
+    def __init__(self, samples: dict[str, np.ndarray], noise, batch_size: int, seed: int, split_path, val_fraction=0.2,
+                 device=None):
         super().__init__()
         self.samples, self.noise, self.batch_size, self.seed = samples, noise, batch_size, seed
         n = len(samples["params"])
@@ -54,8 +85,18 @@ class SeededDataModule(pl.LightningDataModule):
         n_val = int(round(val_fraction * n))
         self.train_indices, self.val_indices = permutation[n_val:], permutation[:n_val]
         save_npz(split_path, train=self.train_indices, validation=self.val_indices)
+        self.device = device
+        if device is not None:
+            self.tensors = {key: torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
+                            for key, value in samples.items() if key in ("params", "exp")}
+            self.noise_generator = torch.Generator(device=device).manual_seed(seed)
 
     def _loader(self, indices: np.ndarray, shuffle: bool):
+        if self.device is not None:
+            order = torch.Generator().manual_seed(self.seed) if shuffle else None
+            dataset = DeviceBatches(self.tensors, indices, self.noise.simulator, self.batch_size, self.noise_generator,
+                                    order)
+            return torch.utils.data.DataLoader(dataset, batch_size=None)
         dataset = Batches(self.samples, indices, self.noise)
         order = (
             torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
@@ -94,9 +135,10 @@ def accelerator(gpus: int) -> str:
     return "gpu" if gpus > 0 and torch.cuda.is_available() else "cpu"
 
 
-def train_network(network, simulator, samples: dict, log_dir, name: str, seed: int):
+def train_network(network, simulator, samples: dict, log_dir, name: str, seed: int, batch_device=None):
     """Train ``network`` on in-memory ``samples`` (params, exp); ``simulator`` draws the noise of
-    ``data`` (and ``power``) for every batch.
+    ``data`` (and ``power``) for every batch. The batches are made on ``batch_device`` (default:
+    the GPU when training on one and the model draws its noise in torch, else from host arrays).
 
     Returns the trained network (best validation checkpoint) and a dict of training figures.
     """
@@ -105,8 +147,10 @@ def train_network(network, simulator, samples: dict, log_dir, name: str, seed: i
     config = simulator.config
     loggers = [CSVLogger(str(log_dir), name=name, version="")]
     loggers[0].experiment  # creates the folder now, before split.npz lands in it
+    on_gpu = accelerator(config.gpus) == "gpu"
     datamodule = SeededDataModule(
-        samples, NoiseResampler(simulator, seed), config.train_batch_size_1d, seed, Path(log_dir, name, "split.npz")
+        samples, NoiseResampler(simulator, seed), config.train_batch_size_1d, seed, Path(log_dir, name, "split.npz"),
+        device=batch_device or (torch.device("cuda") if on_gpu and simulator.noise_on_device else None),
     )
     if config.wandb_mode != "disabled":
         from pytorch_lightning.loggers import WandbLogger
@@ -117,7 +161,7 @@ def train_network(network, simulator, samples: dict, log_dir, name: str, seed: i
     n_train = len(datamodule.train_indices)
     steps_per_epoch = max(1, n_train // config.train_batch_size_1d)
     trainer = swyft.SwyftTrainer(
-        accelerator=accelerator(config.gpus),
+        accelerator="gpu" if on_gpu else "cpu",
         devices=1,
         max_epochs=config.max_epochs,
         precision=32,

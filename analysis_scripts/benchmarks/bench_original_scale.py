@@ -5,7 +5,7 @@ The configuration is that of the original's ``grid_informed_power.sh`` (its 18 p
 priors, 5 POIs, the power network, 10^6 training simulations per round, 4*10^5 prior samples,
 10^4 coverage simulations), read from ``--script`` (default: the original's script in
 ``../shared/data/original_run_scripts/`` when present, else the shipped ``cluster_runs/run.sh``
-with those sizes). Measured in one run, on one CPU core and on a GPU when one is visible:
+with those sizes, its own parameter table and POIs). Measured in one run, on one CPU core and on a GPU when one is visible:
 
 - simulation: seconds per simulation of prior draws (the cost grows with kH and r_abell), and the
   original's path (gammaALPs ``run()`` + gammapy ``npred()``) on draws of the same prior;
@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 ORIGINAL = REPO.parent / "shared" / "data" / "original_run_scripts" / "grid_informed_power.sh"
 #: The production sizes (those of grid_informed_power.sh), for the shipped script.
 PRODUCTION = {"n_sim_train": "1_000_000", "n_sim_coverage": "10_000", "n_prior_samples": "400_000",
-              "POI_indices": "0,1,2,3,4", "DRP_coverage_parameters": "10_000, 1000, 0, 1, 5"}
+              "DRP_coverage_parameters": "10_000, 1000, 0, 1, 5"}
 #: What cannot exist here: the store of the original user's earlier run; the run's own switches.
 HERE = {"use_old_sims": "0", "simulate": "1", "train": "1", "on_cluster": "local", "gpus": "0"}
 ROUNDS = 4
@@ -132,6 +132,8 @@ def main():
     from alpswyft.simulator import SpectrumSimulator
 
     config = load(args.script, max_epochs="2")
+    if args.script != ORIGINAL:
+        print(f"{ORIGINAL} is not here: the sizes of the production study on the parameter table of {args.script}")
     print(f"configuration: {args.script} ({len(config.table.free)} free parameters, POIs {config.POI_indices}, "
           f"{len(config.grid)} grid points of hyperparameters, architecture {config.architecture!r})")
     simulator = SpectrumSimulator(config, MODELS[config.model].prepare(config))

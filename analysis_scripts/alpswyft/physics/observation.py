@@ -254,6 +254,28 @@ class ALPModel:
         spectrum = np.abs(np.fft.rfft(data, n=self.config.len_fft, axis=-1))
         return {"power": spectrum[..., : self.len_fts]}
 
+    # -- the same chain in torch, for batches held on a GPU (float64 inside, as above)
+    def noise_torch(self, exp, generator):
+        """:meth:`noise` for a tensor ``exp`` (n, nbins), drawn on its device from ``generator``."""
+        import torch
+
+        y0 = torch.as_tensor(self.null_level, dtype=torch.float64, device=exp.device)
+        mean = 10.0 ** (exp.double() + y0)
+        if self.config.noise == "gauss":
+            counts = mean + self.config.noise_sigma * torch.randn(
+                mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        else:
+            counts = torch.poisson(mean, generator=generator)
+        positive = counts > 0
+        y = torch.where(positive, torch.log10(torch.where(positive, counts, 1.0)), -torch.inf)
+        r = torch.where(torch.isneginf(y) & torch.isneginf(y0), 0.0, y - y0)
+        return r if self.config.floor_obs is None else torch.clamp_min(r, self.config.floor_obs)
+
+    def features_torch(self, data) -> dict:
+        import torch
+
+        return {"power": torch.fft.rfft(data, n=self.config.len_fft, dim=-1).abs()[..., : self.len_fts]}
+
 
 class LogALPModel(ALPModel):
     """The ALP model with every parameter in log10 (the original's ``model=log``)."""

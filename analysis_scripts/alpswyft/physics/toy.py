@@ -59,6 +59,18 @@ class ToyModel:
     def features(self, data: np.ndarray) -> dict[str, np.ndarray]:
         return {}
 
+    def noise_torch(self, exp, generator):
+        """:meth:`noise` for a tensor ``exp``, drawn on its device from ``generator``."""
+        import torch
+
+        exp = exp.double()
+        if self.noise_model == "gauss":
+            return exp + self.sigma * torch.randn(exp.shape, generator=generator, dtype=exp.dtype, device=exp.device)
+        return torch.poisson(exp.clamp_min(0), generator=generator)
+
+    def features_torch(self, data) -> dict:
+        return {}
+
 
 class ToyLine(ToyModel):
     """``y = a x + b`` with theta = (a, b)."""
