@@ -13,7 +13,7 @@ One module per concern:
   ones and users' model files, one interface);
 - :mod:`alpswyft.physics` holds the forward models: the ALP model of NGC 1275 (propagation
   kernel, cluster field, line of sight, CTA response, observation chain; gammaALPs as reference;
-  a batched torch path for GPUs) and the toy models;
+  fused GPU kernels and a batched torch path) and the toy models;
 - :mod:`alpswyft.simulator` turns a model into batches of samples (params, exp, data, ...);
 - :mod:`alpswyft.stores` fills and reads the zarr simulation stores;
 - :mod:`alpswyft.slurm` runs simulation chunks and training rounds as SLURM jobs;

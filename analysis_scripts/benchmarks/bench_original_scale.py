@@ -121,6 +121,7 @@ def main():
 
     import logging
 
+    import pytorch_lightning  # noqa: F401 - it sets its loggers' levels on import
     import torch
 
     for name in ("pytorch_lightning", "lightning_fabric"):  # the short training runs' banners
