@@ -25,7 +25,7 @@ from numba import cuda
 from alpswyft.physics.alp import REDSHIFT
 from alpswyft.physics.propagation import B_CRIT_MUG, P_A, P_AG, P_CMB, P_PL, P_QED, _domain_step_with, turn_states
 
-#: Threads per block: domains in the field kernel, energies in the propagation kernel.
+#: Threads per block of the field kernel (domains); the propagation kernel has one per energy.
 THREADS = 128
 #: Realisations per launch (bounds the device memory: ~140 kB per realisation at the default kH).
 BATCH = 4096
@@ -145,6 +145,7 @@ def survival_many(vectors: np.ndarray, modes: list, los) -> np.ndarray:
         _field_kernel[grid, THREADS](v_d, cuda.to_device(k), cuda.to_device(amplitude), cuda.to_device(phase),
                                      cuda.to_device(mode_start), dom_start_d, *fields)
         result = cuda.device_array((len(v), len(los.energy)))
-        _propagation_kernel[len(v), THREADS](v_d, energy, ebl_root, dom_start_d, *fields, *gmf, result)
+        per_energy = min(1024, 32 * math.ceil(len(los.energy) / 32))  # whole warps, one pass over the energies
+        _propagation_kernel[len(v), per_energy](v_d, energy, ebl_root, dom_start_d, *fields, *gmf, result)
         out[rows] = result.copy_to_host()
     return out
