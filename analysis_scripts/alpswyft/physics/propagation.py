@@ -17,7 +17,8 @@ with E in GeV, B in muG, n in cm^-3, m in neV, g in 1e-11 GeV^-1, L in kpc and e
 kpc^-1. Instead of multiplying N_E x N_dom full matrices (gammaALPs), the kernel applies each domain's
 matrix, built on the fly, to the two photon polarisation states: an unpolarised beam
 rho_in = diag(1/2, 1/2, 0) gives P_gg = 1/2 sum_{s in x,y} sum_{i in x,y} |(T e_s)_i|^2. That is
-exact, needs no N_E x N_dom array (memory is O(N_E + N_dom)) and runs in parallel over energies.
+exact, needs no N_E x N_dom array (memory is O(N_E + N_dom)) and runs in parallel over energies
+or, for several realisations, over realisations (:meth:`~alpswyft.physics.alp.LineOfSight.survival_many`).
 ``tests/physics/test_propagation.py`` compares it with gammaALPs' ``ModuleList.run()``.
 """
 
