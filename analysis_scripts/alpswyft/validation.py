@@ -106,6 +106,8 @@ class _Progress:
 
 
 def _coverage(tree, config, record, network, simulator, g) -> dict | None:
+    import torch
+
     from alpswyft.inference import logratios_for_features, observation_features
 
     if config.n_sim_coverage == 0:
@@ -136,8 +138,10 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
     print(f"coverage: {n_coverage} simulations (rows {first}..{first + n_coverage - 1} of "
           f"{requests['train'].path.name}, never trained on) against {n_draws} posterior draws")
     progress = _Progress("coverage simulations", n_coverage)
+    params = torch.as_tensor(params, dtype=torch.float32, device=network.device)  # to the device once
+    truths = torch.as_tensor(sims["params"], dtype=torch.float32, device=network.device)
     for i in range(n_coverage):
-        params[-1] = sims["params"][i]
+        params[-1] = truths[i]
         out = logratios_for_features(network, features[i], params)
         for k, (_, positions, estimator, column) in enumerate(margs):
             logratios = out[estimator][:, column]
@@ -184,6 +188,8 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
 
 
 def _expected_limits(tree, config, record, network, simulator, g) -> dict | None:
+    import torch
+
     from alpswyft.inference import logratios_for_features, observation_features
 
     why_not = (
@@ -218,10 +224,13 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
           + (", false exclusions against round 0" if reference else ""))
     poi = config.POI_indices
     progress = _Progress("expected-limit simulations", n)
+    bank_on_device = torch.as_tensor(bank, dtype=torch.float32, device=network.device)
+    reference_bank = None if reference is None else torch.as_tensor(reference[1], dtype=torch.float32,
+                                                                     device=reference[0].device)
     for s in range(n):
-        out = logratios_for_features(network, features[s], bank, with_1d=False)[0]
+        out = logratios_for_features(network, features[s], bank_on_device, with_1d=False)[0]
         if reference is not None:
-            out_reference = logratios_for_features(reference[0], reference_features[s], reference[1], with_1d=False)[0]
+            out_reference = logratios_for_features(reference[0], reference_features[s], reference_bank, with_1d=False)[0]
         for counter, (i, j), column in zip(counters, config.prediction_pairs, columns):
             excluded = counter.excluded(bank[:, poi[i]], bank[:, poi[j]], out[:, column])
             excluded_reference = None
