@@ -240,9 +240,9 @@ class LineOfSight:
     """What does not change between simulations: energies, EBL attenuation, Galactic field."""
 
     def __init__(self, energy_gev: np.ndarray, ebl_attenuation: np.ndarray, gmf_domains: tuple):
-        self.energy = np.asarray(energy_gev, float)
-        self.ebl_attenuation = np.asarray(ebl_attenuation, float)
-        self.gmf_domains = tuple(np.asarray(a, float) for a in gmf_domains)
+        self.energy = np.ascontiguousarray(energy_gev, float)
+        self.ebl_attenuation = np.ascontiguousarray(ebl_attenuation, float)
+        self.gmf_domains = tuple(np.ascontiguousarray(a, float) for a in gmf_domains)
 
     @classmethod
     def compute(cls, energy_gev: np.ndarray) -> LineOfSight:

@@ -128,7 +128,7 @@ def survival_many(vectors: np.ndarray, modes: list, los) -> np.ndarray:
     vectors = np.ascontiguousarray(vectors, dtype=float)
     out = np.empty((len(vectors), len(los.energy)))
     gmf_b, gmf_psi, gmf_n, gmf_length = los.gmf_domains
-    gmf = [cuda.to_device(np.ascontiguousarray(a)) for a in (gmf_b, np.cos(gmf_psi), np.sin(gmf_psi), gmf_n, gmf_length)]
+    gmf = [cuda.to_device(a) for a in (gmf_b, np.cos(gmf_psi), np.sin(gmf_psi), gmf_n, gmf_length)]
     energy, ebl_root = cuda.to_device(los.energy), cuda.to_device(np.sqrt(los.ebl_attenuation))
     for lo in range(0, len(vectors), BATCH):
         rows = slice(lo, lo + BATCH)
