@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alp_config import DEFAULT_VECTOR
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Realisations of different lengths (the field kernel's grid covers the longest), strong and weak
@@ -67,3 +69,15 @@ def test_the_fused_kernels_equal_the_cpu_kernel_on_the_device():
     if not gpu.available():
         pytest.skip("no CUDA device")
     check_agreement(run_kernels(simulator=False))
+
+
+def test_domain_counts_are_those_of_the_cpu_field():
+    from alpswyft.physics.alp import cluster_field, field_modes
+    from alpswyft.physics.gpu import domain_counts
+
+    rng = np.random.default_rng(0)
+    vectors = np.array([DEFAULT_VECTOR] * 200, float)
+    vectors[:, 9], vectors[:, 16] = rng.uniform(300, 1000, 200), 10 ** rng.uniform(0.62, 1.85, 200)
+    vectors[:3, 9], vectors[:3, 16] = [500, 100, 7], [10**0.93, 10.0, 1.0]  # r_abell kH integral: edge cases
+    cpu = [len(cluster_field(v, *field_modes(v, rng))[0]) for v in vectors]
+    np.testing.assert_array_equal(domain_counts(vectors), cpu)
