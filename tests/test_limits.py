@@ -1,6 +1,7 @@
 """Expected limits against the analytic exclusion probability of a linear-Gaussian toy."""
 
 import numpy as np
+import pytest
 
 from alpswyft.limits import BAND_FRACTIONS, ExclusionCounter, hpd_excluded, linear_gaussian_exclusion, published_limits
 from alpswyft.physics.toy import ToyLine, linear_gaussian_posterior
@@ -66,7 +67,40 @@ def test_false_exclusions_count_cells_only_the_first_analysis_excludes():
     assert counter.fraction[0].tolist() == [[1.0, 0.5], [0.0, 0.5]]
 
 
-def test_published_limits_have_sources():
-    limits = published_limits()
-    assert {"Fermi-LAT 2016 (NGC 1275)", "MAGIC 2024 (NGC 1275)"} <= {entry["label"] for entry in limits}
-    assert all("arXiv:" in entry["reference"] and entry["kind"] in ("box", "point", "line") for entry in limits)
+def test_published_limits_are_the_published_contours():
+    """AxionLimits' tables in the project's units (neV, 1e-11 GeV^-1), with their papers."""
+    limits = {entry["file"]: entry for entry in published_limits()}
+    assert set(limits) == {"MAGIC.txt", "Fermi1.txt", "Fermi2.txt", "HESS.txt", "Chandra_NGC1275.txt", "CAST.txt"}
+    assert all("arXiv:" in entry["reference"] for entry in limits.values())
+    magic = limits["MAGIC.txt"]
+    deepest = np.argmin(magic["g"])
+    assert magic["g"][deepest] == pytest.approx(0.307, abs=0.001) and 40 < magic["m"][deepest] < 50  # 3.1e-12 near 46 neV
+    fermi = limits["Fermi2.txt"]
+    assert fermi["g"].min() == pytest.approx(0.467, abs=0.001) and 0.5 < fermi["m"][np.argmin(fermi["g"])] < 0.7
+    cast = limits["CAST.txt"]  # closed upwards: g = 6.6e-11 GeV^-1 over every mass drawn here
+    assert cast["g"][0] == pytest.approx(6.63, abs=0.01) and cast["g"].max() > 1e10 and cast["m"][1] > 1e5
+
+
+def test_the_published_regions_are_drawn_on_an_m_g_plane():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from alpswyft.config import load_run_config
+    from alpswyft.plots import _published_overlay
+    from alp_config import alp_variables
+
+    config, _ = load_run_config(alp_variables())
+    fig, ax = plt.subplots()
+    ax.set_xlim(-2, 4)  # log10 m/neV
+    ax.set_ylim(-2, 1)  # log10 g/(1e-11 GeV^-1)
+    assert _published_overlay(ax, config, 0, 1)
+    labels = [patch.get_label() for patch in ax.patches if not patch.get_label().startswith("_")]
+    assert len(ax.patches) == 6 and len(labels) == 5  # Fermi-LAT's two regions, one label
+    assert ax.get_xlim() == (-2, 4)
+    magic = next(p for p in ax.patches if p.get_label().startswith("MAGIC"))
+    assert magic.contains_point(ax.transData.transform((np.log10(60), np.log10(1.0))))  # 60 neV, 1e-11: excluded
+    assert not magic.contains_point(ax.transData.transform((np.log10(60), np.log10(0.2))))
+    assert not _published_overlay(ax, config, 1, 0)  # (g, m): not drawn
+    plt.close(fig)

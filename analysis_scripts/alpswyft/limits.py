@@ -23,7 +23,10 @@ from scipy import stats
 LEVELS = (0.68, 0.95)
 #: Exclusion fractions that bound the median and the 1 and 2 sigma expected-limit bands.
 BAND_FRACTIONS = (0.023, 0.159, 0.5, 0.841, 0.977)
-PUBLISHED = Path(__file__).resolve().parent / "data" / "published_limits.json"
+#: The published exclusion contours (AxionLimits' tables) and what each one is.
+PUBLISHED = Path(__file__).resolve().parent / "data" / "axion_limits"
+#: The top of a region that closes upwards (1e-11 GeV^-1 units): far above any plot.
+_G_TOP = 1e11
 
 
 def hpd_excluded(density: np.ndarray, levels=LEVELS) -> np.ndarray:
@@ -107,6 +110,15 @@ def linear_gaussian_exclusion(points: np.ndarray, truth: np.ndarray, covariance:
 
 
 def published_limits() -> list[dict]:
-    """The published NGC 1275 (and laboratory) exclusions drawn for comparison, with sources;
-    see ``data/published_limits.json``. Masses in neV, couplings in 1e-11 GeV^-1."""
-    return json.loads(PUBLISHED.read_text())["limits"]
+    """The published exclusion regions of the (m, g) plane, with their sources
+    (``data/axion_limits/published_limits.json``): each entry's ``m`` (neV) and ``g``
+    (1e-11 GeV^-1) are the vertices of its region, closed (``closure`` 'above': upwards)."""
+    index = json.loads((PUBLISHED / "published_limits.json").read_text())
+    limits = []
+    for entry in index["limits"]:
+        m_ev, g_gev = np.loadtxt(PUBLISHED / entry["file"], comments="#", unpack=True)
+        m, g = m_ev * 1e9, g_gev * 1e11
+        if entry["closure"] == "above":
+            m, g = np.r_[m, m[-1], m[0]], np.r_[g, _G_TOP, _G_TOP]
+        limits.append({**entry, "m": m, "g": g})
+    return limits

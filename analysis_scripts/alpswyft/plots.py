@@ -10,7 +10,7 @@ import csv
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Polygon, Rectangle
 
 from alpswyft.pipeline import load_config, load_record
 from alpswyft.results import RunTree
@@ -201,6 +201,7 @@ def posteriors_2d(tree: RunTree, grid_point: int = 0):
             ax.set_ylabel(_label(config, fj))
             ax.set_xlim(*config.table.initial_bounds[fi])
             ax.set_ylim(*config.table.initial_bounds[fj])
+            _published_overlay(ax, config, fi, fj)
             ax.set_title(f"round {entry['round']}", fontsize=10)
     axes[0][0].legend(fontsize=8, loc="best")
     fig.suptitle("2D posteriors per round (68 %, 95 %)")
@@ -234,7 +235,9 @@ def corner(tree: RunTree, grid_point: int = 0):
             elif a != b and (b, a) in pairs:
                 _density_2d(ax, post["density_2d"][pairs.index((b, a))], box[b], box[a])
                 ax.plot(truth[b], truth[a], "*", color="crimson", ms=10)
+                ax.set_xlim(*box[b])
                 ax.set_ylim(*box[a])
+                _published_overlay(ax, config, config.POI_indices[b], config.POI_indices[a])
             ax.set_xlim(*box[b])
             if a == n - 1:
                 ax.set_xlabel(_label(config, config.POI_indices[b]))
@@ -343,30 +346,29 @@ def tarp(tree: RunTree, grid_point: int = 0):
     return fig
 
 
+#: One colour per published analysis, in the order of ``data/axion_limits/published_limits.json``.
+_PUBLISHED_COLORS = {"MAGIC": "darkorange", "Fermi": "magenta", "H.E.S.S.": "teal", "Chandra": "royalblue",
+                     "CAST": "brown"}
+
+
 def _published_overlay(ax, config, fi: int, fj: int) -> bool:
-    """Draw the published exclusions on an (m, g) plane in the table's units; False if the pair
-    is not (m, g) in neV and 1e-11 GeV^-1."""
+    """Draw the published exclusion regions on an (m, g) plane in the table's units (log10 where
+    the table is); False if the pair is not (m, g) in neV and 1e-11 GeV^-1."""
     from alpswyft.limits import published_limits
 
     pm, pg = config.table.free[fi], config.table.free[fj]
     if (pm.name, pg.name) != ("m", "g") or "neV" not in pm.unit or "e-11" not in pg.unit:
         return False
-    to_m = (lambda v: np.log10(np.maximum(v, 1e-30))) if pm.log else (lambda v: np.asarray(v, float))
-    to_g = (lambda v: np.log10(v)) if pg.log else (lambda v: np.asarray(v, float))
     (xlo, xhi), (ylo, yhi) = ax.get_xlim(), ax.get_ylim()
-    for k, entry in enumerate(published_limits()):
-        color = ("magenta", "darkorange", "teal", "brown")[k % 4]
-        g_min = float(to_g(entry["g_min"]))
-        if entry["kind"] == "box":
-            m0, m1 = to_m(entry["m"])
-            ax.add_patch(Rectangle((m0, g_min), m1 - m0, max(yhi - g_min, 0), fill=False, hatch="//",
-                                   ec=color, lw=1.2, label=entry["label"]))
-        elif entry["kind"] == "point":
-            ax.annotate("", xy=(to_m(entry["m"]), g_min + 0.06 * (yhi - ylo)), xytext=(to_m(entry["m"]), g_min),
-                        arrowprops={"arrowstyle": "->", "color": color})
-            ax.plot(to_m(entry["m"]), g_min, "o", color=color, label=entry["label"] + " (excluded above)")
-        else:
-            ax.axhline(g_min, color=color, ls="-.", lw=1.2, label=entry["label"] + " (excluded above)")
+    labelled = set()
+    for entry in published_limits():
+        x = np.log10(entry["m"]) if pm.log else entry["m"]
+        y = np.log10(entry["g"]) if pg.log else entry["g"]
+        color = next((c for key, c in _PUBLISHED_COLORS.items() if entry["label"].startswith(key)), "grey")
+        label = "_nolegend_" if entry["label"] in labelled else entry["label"] + " (excluded)"
+        labelled.add(entry["label"])
+        ax.add_patch(Polygon(np.column_stack([x, y]), closed=True, fc=color, ec=color, alpha=0.22, lw=1.0,
+                             label=label))
     ax.set_xlim(xlo, xhi)
     ax.set_ylim(ylo, yhi)
     return True

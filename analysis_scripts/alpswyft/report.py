@@ -164,7 +164,10 @@ def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
 
 
 def published_sources() -> str:
-    """The published exclusions drawn on the (m, g) expected-limit maps, with their sources."""
+    """The published exclusions drawn on the (m, g) expected-limit maps and posteriors, with their
+    sources."""
     from alpswyft.limits import published_limits
 
-    return "\n".join(f"- {e['label']}: {e['statement']} ({e['reference']})" for e in published_limits())
+    papers = {e["label"]: e["reference"] for e in published_limits()}
+    return "\n".join([f"- {label}: {reference}" for label, reference in papers.items()]
+                     + ["(contours: the AxionLimits compilation, C. O'Hare, https://github.com/cajohare/AxionLimits, MIT)"])
