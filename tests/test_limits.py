@@ -104,3 +104,22 @@ def test_the_published_regions_are_drawn_on_an_m_g_plane():
     assert not magic.contains_point(ax.transData.transform((np.log10(60), np.log10(0.2))))
     assert not _published_overlay(ax, config, 1, 0)  # (g, m): not drawn
     plt.close(fig)
+
+
+def test_binomial_interval_and_the_truth_s_exclusion():
+    from alpswyft.limits import binomial_interval, truth_exclusion
+
+    assert binomial_interval(0, 40)[0] == 0 and binomial_interval(40, 40)[1] == 1
+    low, high = binomial_interval(5, 100)
+    assert low == pytest.approx(0.0285, abs=5e-4) and high == pytest.approx(0.0826, abs=5e-4)  # Clopper-Pearson 68 %
+    counter = ExclusionCounter(np.linspace(0, 1, 11), np.linspace(0, 1, 11), levels=(0.68, 0.95))
+    excluded = np.zeros((2, 10, 10), dtype=bool)
+    excluded[:, 0, 0] = True
+    for _ in range(3):
+        counter.add(excluded)
+    counter.add(np.zeros_like(excluded))
+    inside = truth_exclusion(counter, (0.05, 0.05), 1)
+    assert inside["excluded"] == 3 and inside["n"] == 4 and inside["truth_in_plane"] and not inside["consistent"]
+    outside = truth_exclusion(counter, (-6.0, -5.0), 0)  # a no-ALP truth below the plane: its corner cell
+    assert outside["excluded"] == 3 and not outside["truth_in_plane"] and outside["allowed"] == pytest.approx(0.32)
+    assert truth_exclusion(counter, (0.95, 0.95), 0)["consistent"]

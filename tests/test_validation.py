@@ -66,6 +66,10 @@ def test_expected_limits_exclude_far_from_the_truth(validated):
     assert fraction_95[0, 0] == 1 and fraction_95[-1, -1] == 1  # the corners of [-3, 3]^2, many sigma away
     summary = json.loads(tree.validation_summary(0).read_text())["expected_limits"]["pairs"]["a-b"]
     assert summary["0.95"]["truth_cell_excluded"] < 0.25
+    for level in ("0.68", "0.95"):  # the limit's own coverage: the truth excluded at most 1 - level of the time
+        truth = summary[level]["truth_exclusion"]
+        assert truth["n"] == N_EXPLIM and truth["truth_in_plane"] and truth["consistent"], (level, truth)
+        assert truth["fraction"] == pytest.approx(summary[level]["truth_cell_excluded"])
     assert summary["0.68"]["excluded_area_median"] > summary["0.95"]["excluded_area_median"]
     assert result["excluded_area"].shape == (1, N_EXPLIM, 2)
 

@@ -156,7 +156,11 @@ def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
                      f"false exclusions against {limits['false_exclusions_against'] or 'nothing (one round)'}")
         for pair, levels in limits["pairs"].items():
             for level, v in levels.items():
-                truth = "" if v["truth_cell_excluded"] is None else f", truth's cell excluded in {v['truth_cell_excluded']:.1%}"
+                t = v.get("truth_exclusion")
+                truth = "" if t is None else (
+                    f", truth's cell{'' if t['truth_in_plane'] else ' (nearest)'} excluded in {t['excluded']}/{t['n']} "
+                    f"[{t['interval_68'][0]:.1%}, {t['interval_68'][1]:.1%}] (calibrated: at most {t['allowed']:.0%}"
+                    f"{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
                 false = "" if v["false_exclusion_max"] is None else f", false exclusions up to {v['false_exclusion_max']:.1%} per cell"
                 lines.append(f"{pair:>12} at {float(level):.0%}: median excluded fraction of the plane "
                              f"{v['excluded_area_median']:.3f}{truth}{false}")

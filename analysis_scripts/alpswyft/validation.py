@@ -32,7 +32,7 @@ from alpswyft.coverage import (
     tarp_fractions,
     unit_cube,
 )
-from alpswyft.limits import LEVELS, ExclusionCounter
+from alpswyft.limits import LEVELS, ExclusionCounter, truth_exclusion
 from alpswyft.pipeline import load_config, load_record, simulator_for, store_requests, trained_network
 from alpswyft.results import RunTree, read_json, save_npz, write_json
 from alpswyft.stores import read_store
@@ -267,12 +267,18 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
                 "excluded_area_median": float(np.median(areas[:, k])),
                 "excluded_area_band_68": [float(q) for q in np.quantile(areas[:, k], [0.16, 0.84])],
                 "truth_cell_excluded": None if cell is None else float(counter.fraction[k][cell]),
+                "truth_exclusion": truth_exclusion(counter, (truth[i], truth[j]), k),
                 "false_exclusion_max": float(counter.false_fraction[k].max()) if reference else None,
                 "false_exclusion_area": float(np.mean(counter.false_fraction[k] > 0)) if reference else None,
             }
         summary["pairs"][f"{names[i]}-{names[j]}"] = entry
         print(f"  {names[i]}-{names[j]}: median excluded fraction of the plane "
               + ", ".join(f"{lv}: {v['excluded_area_median']:.3f}" for lv, v in entry.items()))
+        for level, v in entry.items():
+            t = v["truth_exclusion"]
+            print(f"  {names[i]}-{names[j]} at {float(level):.0%}: the truth's cell{'' if t['truth_in_plane'] else ' (the nearest)'}"
+                  f" excluded in {t['excluded']}/{t['n']} simulations (calibrated: at most {t['allowed']:.0%}"
+                  f"{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
     return summary
 
 
