@@ -96,6 +96,7 @@ save_old_net=0
 train=1
 architecture=""           # "": the default network (online-standardised data -> 1D and 2D MLPs)
 restricted_posterior=0    # 0: 1D and 2D marginals, 1: 1D only, 2: 2D only
+bnre_lambda=0             # >0: balanced NRE (conservative posteriors; 100 in Delaunoy et al. 2022)
 train_batch_size_1d=256
 max_epochs=60
 gpus=0                    # >0: train on a CUDA GPU when there is one (SLURM: --gpus)

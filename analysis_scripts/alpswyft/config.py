@@ -179,6 +179,7 @@ class RunConfig(BaseModel):
     draw_DRP: Flag = False
     architecture: Str = ""
     restricted_posterior: Annotated[int, Field(ge=0, le=2), BeforeValidator(_strip)] = 0
+    bnre_lambda: Annotated[float, Field(ge=0), BeforeValidator(_strip)] = 0.0
     train_batch_size_1d: PosInt = 512
     max_epochs: PosInt = 3000
     hyperparams: Str = ""

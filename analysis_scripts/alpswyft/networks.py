@@ -36,6 +36,9 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         poi_names: their names, used as swyft variable names.
         restricted_posterior: 0 (1D and 2D), 1 (1D only) or 2 (2D only).
         learning_rate, stopping_patience, blocks, features, dropout: the original's hyperparameters.
+        bnre_lambda: weight of the balance penalty of BNRE (Delaunoy et al. 2022, arXiv:2208.13624):
+            0 is plain NRE; > 0 adds lambda (E_joint[s] + E_marginal[s] - 1)^2 per marginal, with
+            s = sigmoid(log r), which makes the posteriors conservative (100 in the paper).
     """
 
     def __init__(
@@ -49,9 +52,11 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         blocks: int,
         features: int,
         dropout: float,
+        bnre_lambda: float = 0.0,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["head"])
+        self.bnre_lambda = bnre_lambda
         self.learning_rate = learning_rate
         self.early_stopping_patience = stopping_patience
         self.poi_columns = list(poi_columns)
@@ -88,6 +93,21 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         estimators = (self.estimator_1d if with_1d else None, self.estimator_2d)
         return [est(features, z) for est in estimators if est is not None]
 
+    def _get_logratios(self, out):
+        self._logratios = super()._get_logratios(out)  # kept for the balance penalty
+        return self._logratios
+
+    def _calc_loss(self, batch, randomized=True):
+        """swyft's loss (the joint pairs of a batch against the same batch with its parameters
+        rolled by one), plus the BNRE balance penalty when ``bnre_lambda`` > 0."""
+        loss = super()._calc_loss(batch, randomized)
+        if self.bnre_lambda > 0 and self._logratios is not None:
+            classifier = torch.sigmoid(self._logratios)
+            n_joint = len(classifier) // 2  # joint pairs first, as many contrastive pairs after
+            balance = classifier[:n_joint].mean(dim=0) + classifier[n_joint:].mean(dim=0) - 1.0
+            loss = loss + self.bnre_lambda * (balance**2).sum()
+        return loss
+
     def configure_optimizers(self):
         """The original's AdamW and ReduceLROnPlateau (factor 0.1, patience 3, on val_loss), with
         the AdamW fused into one kernel per step on CUDA (a step over these many small tensors is
@@ -117,6 +137,7 @@ def build_network(config, hyperparams: dict, shapes: dict, architecture: Archite
         poi_columns=config.POI_indices,
         poi_names=config.poi_names,
         restricted_posterior=config.restricted_posterior,
+        bnre_lambda=config.bnre_lambda,
         **{k: hyperparams[k] for k in TRAINING_HYPERPARAMS},
     )
 
