@@ -260,14 +260,14 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
                "pairs": {}}
     for counter, (i, j) in zip(counters, config.prediction_pairs):
         areas = np.array(counter.areas)
-        cell = counter.cell_of((truth[i], truth[j]))
         entry = {}
         for k, level in enumerate(LEVELS):
+            truth_excluded = truth_exclusion(counter, (truth[i], truth[j]), k)
             entry[f"{level:g}"] = {
                 "excluded_area_median": float(np.median(areas[:, k])),
                 "excluded_area_band_68": [float(q) for q in np.quantile(areas[:, k], [0.16, 0.84])],
-                "truth_cell_excluded": None if cell is None else float(counter.fraction[k][cell]),
-                "truth_exclusion": truth_exclusion(counter, (truth[i], truth[j]), k),
+                "truth_cell_excluded": truth_excluded["fraction"] if truth_excluded["truth_in_plane"] else None,
+                "truth_exclusion": truth_excluded,
                 "false_exclusion_max": float(counter.false_fraction[k].max()) if reference else None,
                 "false_exclusion_area": float(np.mean(counter.false_fraction[k] > 0)) if reference else None,
             }

@@ -73,8 +73,12 @@ def ecpl(energy_gev, amplitude, index, e0_gev, ecut_gev):
 
 
 def electron_density(r, n0, n2, r_core, r_core2, beta, beta2):
-    """Double-beta profile n(r) in the units of n0, n2 (r in kpc)."""
+    """Double-beta profile n(r) in the units of n0, n2 (r in kpc): for arrays, and compiled for
+    scalars in the numba and numba-cuda field kernels."""
     return n0 * (1 + (r / r_core) ** 2) ** (-1.5 * beta) + n2 * (1 + (r / r_core2) ** 2) ** (-1.5 * beta2)
+
+
+_electron_density = numba.njit(inline="always")(electron_density)
 
 
 def turbulence_spectrum(k, b0, kl, kh, q):
@@ -162,7 +166,7 @@ def cluster_field(v, k, amplitude, phase):
     total = max(n0 + n2, _TINY)
     for d in range(n_dom):
         r = 0.5 * (bounds[d] + bounds[d + 1])
-        n_e = n0 * (1 + (r / r_core) ** 2) ** (-1.5 * beta) + n2 * (1 + (r / r_core2) ** 2) ** (-1.5 * beta2)
+        n_e = _electron_density(r, n0, n2, r_core, r_core2, beta, beta2)
         b_field[d] = math.hypot(b_t[d], b_u[d]) * (n_e / total) ** eta
         psi[d] = math.atan2(b_t[d], b_u[d])
         density[d] = n_e * 1e-3

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from alpswyft.physics.alp import REDSHIFT, electron_density
-from alpswyft.physics.propagation import B_CRIT_MUG, P_A, P_AG, P_CMB, P_PL, P_QED
+from alpswyft.physics.propagation import P_A, P_AG, P_CMB, P_PL, qed_term
 
 
 def default_device() -> torch.device:
@@ -36,8 +36,7 @@ def propagate(energy, b_field, psi, n_el, length, m_nev, g_11, states):
     inv_e = 1.0 / energy
     delta_a = -P_A * (m_nev.to(real) ** 2)[:, None] * inv_e
     delta_cmb = P_CMB * energy
-    x = b_field / B_CRIT_MUG
-    qed_d = P_QED * b_field**2 * (1.0 + 1.2 * x) / (1.0 + 1.33 * x + 0.56 * x * x)
+    qed_d = qed_term(b_field)
     plasma_d = P_PL * n_el
     mixing_d = P_AG * g_11.to(real)[:, None] * b_field
     previous = torch.cat([torch.zeros_like(psi[:, :1]), psi[:, :-1]], dim=1)

@@ -22,8 +22,8 @@ import numba
 import numpy as np
 from numba import cuda
 
-from alpswyft.physics.alp import REDSHIFT
-from alpswyft.physics.propagation import B_CRIT_MUG, P_A, P_AG, P_CMB, P_PL, P_QED, _domain_step_with, turn_states
+from alpswyft.physics.alp import REDSHIFT, electron_density
+from alpswyft.physics.propagation import P_A, P_AG, P_CMB, P_PL, _domain_step_with, qed_term, turn_states
 
 #: Threads per block of the field kernel (domains); the propagation kernel has one per energy.
 THREADS = 128
@@ -40,6 +40,8 @@ def _sincos(x):
 
 _domain_step = cuda.jit(device=True)(_domain_step_with(_sincos))
 _turn_states = cuda.jit(device=True)(turn_states)
+_qed_term = cuda.jit(device=True)(qed_term)
+_electron_density = cuda.jit(device=True)(electron_density)
 
 
 def available() -> bool:
@@ -64,9 +66,9 @@ def _field_kernel(vectors, k, amplitude, phase, mode_start, dom_start, b_out, co
     for m in range(mode_start[i], mode_start[i + 1]):
         b_t += amplitude[0, m] * math.cos(k[m] * r + phase[0, m])
         b_u += amplitude[1, m] * math.cos(k[m] * r + phase[1, m])
-    n0, n2, r_core, r_core2 = vectors[i, 7], vectors[i, 8], max(vectors[i, 10], _TINY), max(vectors[i, 11], _TINY)
-    beta, beta2, eta = vectors[i, 12], vectors[i, 13], vectors[i, 14]
-    n_e = n0 * (1 + (r / r_core) ** 2) ** (-1.5 * beta) + n2 * (1 + (r / r_core2) ** 2) ** (-1.5 * beta2)
+    n0, n2, eta = vectors[i, 7], vectors[i, 8], vectors[i, 14]
+    n_e = _electron_density(r, n0, n2, max(vectors[i, 10], _TINY), max(vectors[i, 11], _TINY), vectors[i, 12],
+                            vectors[i, 13])
     magnitude = math.sqrt(b_t * b_t + b_u * b_u)
     j = first + d
     b_out[j] = magnitude * (n_e / max(n0 + n2, _TINY)) ** eta
@@ -88,11 +90,8 @@ def _through(E, m_nev, g_11, b, cos_psi, sin_psi, n_el, length, lo, hi, state):
         c, s = cos_psi[d] * c_prev + sin_psi[d] * s_prev, sin_psi[d] * c_prev - cos_psi[d] * s_prev
         c_prev, s_prev = cos_psi[d], sin_psi[d]
         ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1 = _turn_states(c, s, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1)
-        B = b[d]
-        x = B / B_CRIT_MUG
-        qed = P_QED * B * B * (1.0 + 1.2 * x) / (1.0 + 1.33 * x + 0.56 * x * x)
         wr0, wi0, ar0, ai0, wr1, wi1, ar1, ai1 = _domain_step(
-            E, inv_E, delta_a, delta_cmb, P_PL * n_el[d], qed, P_AG * g_11 * B, length[d],
+            E, inv_E, delta_a, delta_cmb, P_PL * n_el[d], _qed_term(b[d]), P_AG * g_11 * b[d], length[d],
             wr0, wi0, ar0, ai0, wr1, wi1, ar1, ai1)
     ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1 = _turn_states(c_prev, -s_prev, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1)
     return ur0, ui0, wr0, wi0, ar0, ai0, ur1, ui1, wr1, wi1, ar1, ai1
