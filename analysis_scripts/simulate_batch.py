@@ -4,9 +4,10 @@
 
 from alpswyft import cli
 from alpswyft.pipeline import simulate_chunk, simulate_round
+from alpswyft.stores import KINDS
 
 parser = cli.stage_parser(__doc__, with_round=True)
-parser.add_argument("--kind", choices=["train", "prior", "explim"], help="one store kind (with --chunk)")
+parser.add_argument("--kind", choices=list(KINDS), help="one store kind (with --chunk)")
 parser.add_argument("--chunk", type=int, help="one chunk of that store")
 args = parser.parse_args()
 if args.chunk is None:

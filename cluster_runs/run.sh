@@ -2,9 +2,12 @@
 # A run of the ALP inference pipeline: plain shell variables, then one line that starts it.
 # Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
 # Results go to cluster_runs/analysis_results/<run_name>/.
-# README.md explains every variable. This default is the ALP analysis of NGC 1275 with CTA North,
-# reduced to finish in a few minutes on 2 cores: the POIs are m and g, the spectrum and the cluster
-# are fixed at the original run.sh values (the field realisation stays random in every simulation).
+# README.md explains every variable. This default is the ALP analysis of NGC 1275 with CTA North
+# on 2 cores (about 12 minutes): m and g are inferred with the intrinsic spectrum (amplitude, index,
+# cut-off) and the cluster field's strength B0 marginalised, as free parameters with priors of
+# their own; the other cluster parameters stay at the original run.sh values (the field
+# realisation is random in every simulation). The expected limit is also computed with those four
+# nuisances fixed at their true values (fixed_nuisance_limits), to show what marginalising costs.
 # toy_line.sh is a smaller example with an exactly known posterior.
 set -a  # every variable below is handed to the pipeline
 
@@ -44,16 +47,20 @@ on_region_radius=0.2
 alp_engine=fast           # fast, or gammaalps (the reference, ~10x slower)
 obs_seed=0                # noise seed of the mock observation
 sim_seed=0                # seed of the simulations (each chunk's seed derives from it)
-POI_indices=0,1           # which FREE parameters are inferred (0 = first free parameter)
+POI_indices=0,1,2,3,4,5   # which FREE parameters are inferred (0 = first free parameter): all six,
+                          # so that the report shows what the data say about the nuisances too
+
+# Priors: amplitude, index and cut-off within 0.5 (in log10 for amplitude and cut-off) of the original's values; B0
+# log-normal, 25 muG times 10^(+-0.28) (the original's informed prior, grid_informed_power.sh).
 
 #        bounds     | Obs.   | Null   | log? | U or N(mu,sigma) | name        | unit
 param1="  [-2, 4]   | -6     | -6     | 1    | U                | m           | neV "
 param2="  [-2, 1]   | -5     | -5     | 1    | U                | g           | e-11GeV^{-1} "
-param3="  -8.812    | -8.812 | -8.812 | 1    | U                | Amplitude   | TeV^{-1}cm^{-2}s^{-1} "
-param4="  2.11      | 2.11   | 2.11   | 0    | U                | index       | none "
+param3="  [-9.3, -8.3]  | -8.812 | -8.812 | 1    | U                | Amplitude   | TeV^{-1}cm^{-2}s^{-1} "
+param4="  [1.6, 2.6]    | 2.11   | 2.11   | 0    | U                | index       | none "
 param5="  300       | 300    | 300    | 0    | U                | E0          | GeV "
-param6="  2.75      | 2.75   | 2.75   | 1    | U                | Ecut        | GeV "
-param7="  25        | 25     | 25     | 0    | U                | rms_B       | muG "
+param6="  [2.3, 3.3]    | 2.75   | 2.75   | 1    | U                | Ecut        | GeV "
+param7="  [0.58, 2.22]  | 1.4    | 1.4    | 1    | N(1.4,0.28)      | rms_B       | muG "
 param8="  46        | 46     | 46     | 0    | U                | e_norm      | 1e-3cm^{-3} "
 param9="  4.05      | 4.05   | 4.05   | 0    | U                | e_norm_2    | 1e-3cm^{-3} "
 param10=" 500       | 500    | 500    | 0    | U                | cluster_ext | kpc "
@@ -71,7 +78,9 @@ param18=" 1.97      | 1.97   | 1.97   | 0    | U                | turb_index  | 
 #################################################################################################
 
 # ---- Truncation ----
-n_truncations=1           # rounds 0..n_truncations
+n_truncations=0           # rounds 0..n_truncations. One round: a no-ALP observation allows every m at
+                          # small g, so the 1D truncation cannot cut m or g and a second round would only
+                          # split the simulations
 use_old_truncations=0
 retrain_last_round=0
 
@@ -79,7 +88,7 @@ retrain_last_round=0
 use_old_sims=0
 save_old_sims=0
 simulate=1
-n_sim_train=2_000         # per round: one value, or one per round (e.g. 10_000, 10_000, 100_000)
+n_sim_train=20_000        # per round: one value, or one per round (e.g. 10_000, 10_000, 100_000)
 n_sim_coverage=300        # extra simulations in the last round, never trained on: coverage tests
 n_sim_explim=100          # mock observations at the Obs. POI values: expected limits
 n_prior_samples=50_000    # prior bank for inference, truncation and expected limits
@@ -94,7 +103,8 @@ use_old_net=0
 continue_training=0
 save_old_net=0
 train=1
-architecture=""           # "": the default network (online-standardised data -> 1D and 2D MLPs)
+architecture=power        # MLPs on the spectrum and on its Fourier power (the original's network_power.py):
+                          # the power carries the ALP's irregularities, which the spectrum's free shape cannot mimic
 restricted_posterior=0    # 0: 1D and 2D marginals, 1: 1D only, 2: 2D only
 bnre_lambda=0             # >0: balanced NRE (conservative posteriors; 100 in Delaunoy et al. 2022)
 train_batch_size_1d=256
@@ -105,13 +115,18 @@ devel_train=0             # SLURM: 1 submits with --qos=devel
 max_memory_train=8        # SLURM: memory per CPU of a training job, GB
 max_time_train=00-04:00:00  # SLURM: wall time of a training job, dd-hh:mm:ss
 prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
-DRP_coverage_parameters="10_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
+fixed_nuisance_limits=1   # also the expected limit with every other free parameter fixed at its Obs. value
+DRP_coverage_parameters="5_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
 wandb_mode=disabled       # disabled, offline or online (online needs a wandb login)
-hyperparams="--learning_rate (float) : 5e-3 \
+hyperparams="--learning_rate (float) : 1e-3 \
              --stopping_patience (int) : 6 \
              --blocks (int) : 2 \
              --features (int) : 64 \
-             --dropout (float) : 0.1"
+             --dropout (float) : 0.1 \
+             --data_width (int) : 128 \
+             --data_features (int) : 32 \
+             --power_width (int) : 256 \
+             --power_features (int) : 32"
 start_grid_test_at_count=0
 
 #################################################################################################

@@ -28,7 +28,8 @@ REDUCED = {
 }
 HYPERPARAMS = [(5e-3, 0.0), (5e-3, 0.1), (2e-3, 0.0), (2e-3, 0.1)]  # the original's numbering
 ALP_GRID = ('"--learning_rate (float) : 5e-3 --stopping_patience (int) : 4 --blocks (int) : 2 '
-            '--features (int) : 32 --dropout (float) : 0.0, 0.1"')
+            '--features (int) : 32 --dropout (float) : 0.0, 0.1 --data_width (int) : 32 --data_features (int) : 8 '
+            '--power_width (int) : 32 --power_features (int) : 8"')
 
 
 def run(script, cwd):
@@ -187,8 +188,9 @@ def test_a_read_only_results_folder_is_refused(tmp_path):
 
 
 def test_alp_model_end_to_end(tmp_path):
-    """The shipped ALP run script, reduced to a few hundred simulations, with a 2-point grid and
-    2 rounds (the toy run above has the 4-point grid and 3 rounds)."""
+    """The shipped ALP run script (m, g and four nuisances, the power head, the fixed-nuisance
+    limit), reduced to a few hundred simulations, with a 2-point grid and 2 rounds (the toy run
+    above has the 4-point grid and 3 rounds)."""
     from conftest import RUN_SH
 
     script = write_run_script(
@@ -211,15 +213,21 @@ def test_alp_model_end_to_end(tmp_path):
     for g in range(2):
         for r in range(2):
             assert (run_dir / "train_output" / "net" / f"trained_network_round_{r}_gridpoint_{g}.pt").is_file()
+        assert (run_dir / "train_output" / "net" / f"trained_network_fixed_nuisances_gridpoint_{g}.pt").is_file()
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
     assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert (run_dir / "val_output" / "mock_observation.png").exists()
     for g in range(2):
         summary = json.loads((run_dir / "val_output" / f"validation_gridpoint_{g}.json").read_text())
-        assert set(summary["coverage"]["marginals"]) == {"m", "g", "m-g"}
-        assert summary["expected_limits"]["pairs"]["m-g"]["0.95"]["truth_cell_excluded"] is None  # Obs. outside
+        names = ["m", "g", "Amplitude", "index", "Ecut", "rms_B"]
+        assert set(summary["coverage"]["marginals"]) == {*names, *(f"{a}-{b}" for k, a in enumerate(names) for b in names[k + 1:])}
+        limit = summary["expected_limits"]["pairs"]["m-g"]["0.95"]
+        assert limit["truth_cell_excluded"] is None  # Obs. outside
+        assert set(limit["g_limit_at_m"]) == {"1", "10", "100"} and "fixed_nuisances" in limit
+        assert summary["expected_limits"]["fixed_nuisances"] == ["Amplitude", "index", "Ecut", "rms_B"]
     log = (run_dir / "output.log").read_text()
-    assert "expected limits: 10 simulations at the Obs. POI values against 3000 prior samples" in log
+    assert ("expected limits: 10 simulations at the Obs. POI values, the posterior on 10000 points per plane, false "
+            "exclusions against round 0, and with the nuisances fixed") in log
 
 
 def test_a_users_model_file_runs_end_to_end(tmp_path):

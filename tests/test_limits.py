@@ -16,11 +16,16 @@ def test_hpd_region_of_a_simple_histogram():
     assert not excluded[3].any()
 
 
-def test_cells_the_bank_does_not_reach_are_excluded():
+def test_cells_without_prior_mass_are_excluded_and_a_flat_posterior_excludes_nothing_else():
+    """On the plane's points (2 x 2 per cell) a flat posterior in a truncated box (the lower-left
+    quarter) leaves every cell of the box allowed (no sampling noise) and excludes the rest."""
     counter = ExclusionCounter(np.linspace(0, 1, 5), np.linspace(0, 1, 5), levels=(0.95,))
-    x = np.random.default_rng(0).uniform(0, 0.5, 1000)  # a truncated box: the lower-left quarter
-    excluded = counter.excluded(x, x[::-1], np.zeros(1000))
+    x, y = counter.points()
+    assert len(x) == 64 and x[0] == pytest.approx(0.0625) and y[1] == pytest.approx(0.1875)
+    prior = ((x < 0.5) & (y < 0.5)).astype(float)
+    excluded = counter.excluded_on_points(np.zeros(64), prior)
     assert excluded[0, 2:, :].all() and excluded[0, :, 2:].all()
+    assert not excluded[0, :2, :2].any()
     assert counter.cell_of((0.3, 0.9)) == (1, 3) and counter.cell_of((1.2, 0.5)) is None
 
 
@@ -34,14 +39,14 @@ def test_expected_limits_match_the_analytic_exclusion():
     _, covariance = linear_gaussian_posterior(design, np.zeros(50), sigma)
     precision = np.linalg.inv(covariance)
     edges = np.linspace(-4, 4, 51)
-    bank = rng.uniform(-4, 4, (50_000, 2))
     counter = ExclusionCounter(edges, edges)
+    points = np.stack(counter.points(), axis=-1)
     for _ in range(n_obs):
         data = design @ truth + sigma * rng.standard_normal(50)
         mean, _ = linear_gaussian_posterior(design, data, sigma)
-        delta = bank - mean
+        delta = points - mean
         loglikelihood = -0.5 * np.einsum("ki,ij,kj->k", delta, precision, delta)
-        counter.add(counter.excluded(bank[:, 0], bank[:, 1], loglikelihood))
+        counter.add(counter.excluded_on_points(loglikelihood, np.ones(len(points))))
     centres = 0.5 * (edges[1:] + edges[:-1])
     grid = np.stack(np.meshgrid(centres, centres, indexing="ij"), axis=-1)
     for k, level in enumerate(counter.levels):
@@ -123,3 +128,22 @@ def test_binomial_interval_and_the_truth_s_exclusion():
     outside = truth_exclusion(counter, (-6.0, -5.0), 0)  # a no-ALP truth below the plane: its corner cell
     assert outside["excluded"] == 3 and not outside["truth_in_plane"] and outside["allowed"] == pytest.approx(0.32)
     assert truth_exclusion(counter, (0.95, 0.95), 0)["consistent"]
+
+
+def test_connected_regions_and_the_depth_of_a_limit():
+    from alpswyft.limits import connected_regions, limit_depth
+
+    edges = np.linspace(0.0, 1.0, 6)  # 5 x 5 cells of width 0.2
+    excluded = np.zeros((5, 5), dtype=bool)
+    excluded[:, 3:] = True  # the top two rows everywhere
+    excluded[1, 1:] = True  # reaching down to the second row in column 1
+    excluded[3, 0] = True  # an island at the bottom of column 3
+    assert connected_regions(excluded) == 2
+    assert connected_regions(np.zeros((5, 5), dtype=bool)) == 0
+    assert limit_depth(excluded, edges, edges, 0.3) == pytest.approx(0.2)  # column 1
+    assert limit_depth(excluded, edges, edges, 0.7) == pytest.approx(0.6)  # column 3: the island is not the limit
+    assert limit_depth(excluded, edges, edges, 1.5) is None  # off the plane
+    excluded[4, 4] = False
+    assert limit_depth(excluded, edges, edges, 0.9) is None  # the top cell allowed
+    excluded[2, :] = True
+    assert limit_depth(excluded, edges, edges, 0.5) == 0.0  # the whole column

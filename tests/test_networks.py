@@ -93,3 +93,37 @@ def test_bnre_makes_the_posterior_wider(tmp_path):
         widths[name] = np.sqrt((weights * (bank - mean) ** 2).sum(0) / weights.sum(0))
         assert np.all(np.abs(mean - config.table.obs) < 4 * widths[name]), (name, mean)
     assert np.all(widths["bnre"] > widths["plain"]), widths
+
+
+def test_bank_logratios_are_the_estimators_outputs():
+    """The bank evaluation (observation features once, chosen 2D channels only) gives swyft's
+    log-ratios, with batch norm statistics that are not the identity."""
+    torch.manual_seed(1)
+    network = build_network(poly_config(POI_indices="0,1,2"), {**HYPER, "blocks": 2})
+    network.train()
+    for _ in range(3):  # move the batch-norm running statistics
+        network({"data": 3 * torch.randn(64, 50) + 1}, {"params": torch.randn(64, 3)})
+    network.eval()
+    features, params = network.head({"data": torch.randn(1, 50)})[0], torch.randn(500, 3)
+    with torch.no_grad():
+        reference = [o.logratios for o in network.ratios(features[None].expand(500, -1), params)]
+    fast = network.bank_logratios(features, params)
+    assert [f.shape for f in fast] == [(500, 3), (500, 3)]
+    for f, r in zip(fast, reference):
+        torch.testing.assert_close(f, r, rtol=1e-4, atol=1e-4)
+    (subset,) = network.bank_logratios(features, params, with_1d=False, columns_2d=[2, 0])
+    torch.testing.assert_close(subset, reference[1][:, [2, 0]], rtol=1e-4, atol=1e-4)
+
+
+def test_the_fixed_nuisance_network_has_the_prediction_planes_only():
+    from alpswyft.networks import signature
+
+    config = poly_config(POI_indices="0,1,2", prediction_pairs="(0,2)", fixed_nuisance_limits="1", n_sim_explim="10")
+    network = build(config, HYPER, SpectrumSimulator(config).shapes, fixed_nuisances=True)
+    assert network.poi_columns == [0, 2] and network.estimator_1d is None and network.pairs == [(0, 1)]
+    assert config.nuisance_indices == [1] and config.with_fixed_nuisances
+    from alpswyft.architectures import resolve
+
+    shapes = SpectrumSimulator(config).shapes
+    assert signature(config, HYPER, shapes, resolve(""), fixed_nuisances=True)["poi_names"] == ["a", "c"]
+    assert signature(config, HYPER, shapes, resolve(""))["poi_names"] == ["a", "b", "c"]

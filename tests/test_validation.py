@@ -117,3 +117,32 @@ def test_single_poi_network_other_than_the_first(tmp_path, monkeypatch, capsys):
     assert result["tarp_f"].shape == (2, 1, 100)
     assert (tree.val_output / "tarp_gridpoint_0.png").is_file()
     assert not tree.validation_data("expected_limits", 0).exists()
+
+
+def test_fixed_nuisance_limits_on_the_same_observations(tmp_path, monkeypatch):
+    """y = a x^2 + b x + c with c a nuisance: a second network, trained with c at its Obs. value,
+    gives the fixed-nuisance limit of the (a, b) plane on the same mock observations. Knowing c
+    (strongly correlated with a on [-1, 1]) excludes more of the plane than marginalising it."""
+    variables = toy_variables(
+        model="toy_poly", param3=" [-3, 3] | -0.3 | 0 | 0 | U | c | 1 ", POI_indices="0,1,2",
+        prediction_pairs="(0,1)", fixed_nuisance_limits="1", n_truncations="0", n_sim_train="3_000",
+        n_prior_samples="20_000", max_epochs="30", n_sim_coverage="0", n_sim_explim="20",
+    )
+    tree = configure_in_process(tmp_path, monkeypatch, variables)
+    run_rounds(tree, finish=False)
+    assert tree.fixed_network(0).is_file()
+    fixed_store = read_store(tree.stores / store_name("fixed", 0, 0), ["params"])["params"]
+    assert len(fixed_store) == 3_000 and np.all(fixed_store[:, 2] == np.float32(-0.3))  # c pinned, a and b drawn
+    assert np.ptp(fixed_store[:, 0]) > 5
+    validate(tree)
+    result = np.load(tree.validation_data("expected_limits", 0))
+    assert result["fraction_fixed"].shape == result["fraction"].shape == (1, 2, 50, 50)
+    summary = json.loads(tree.validation_summary(0).read_text())["expected_limits"]
+    assert summary["fixed_nuisances"] == ["c"]
+    for level in ("0.68", "0.95"):
+        marginalised = summary["pairs"]["a-b"][level]
+        fixed = marginalised["fixed_nuisances"]
+        assert fixed["excluded_area_median"] > marginalised["excluded_area_median"] + 0.1, level
+        assert fixed["truth_exclusion"]["consistent"] and marginalised["truth_exclusion"]["consistent"]
+        assert marginalised["median_regions"] >= 1
+    assert (tree.val_output / "expected_limits_gridpoint_0.png").is_file()

@@ -190,6 +190,7 @@ class RunConfig(BaseModel):
     max_memory_train: PosInt = 8
     max_time_train: WallTime = "00-04:00:00"
     prediction_pairs: Annotated[list[tuple[int, int]], BeforeValidator(_pairs)] = [(0, 1)]
+    fixed_nuisance_limits: Flag = False
     DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
     wandb_mode: Literal["disabled", "offline", "online"] = "disabled"
 
@@ -244,6 +245,24 @@ class RunConfig(BaseModel):
         """2D marginals as positions within POI_indices: ``prediction_pairs``-style tuples i < j."""
         n = len(self.POI_indices)
         return [(i, j) for i in range(n) for j in range(i + 1, n)]
+
+    @property
+    def limit_pois(self) -> list[int]:
+        """Positions within POI_indices of the POIs of the ``prediction_pairs`` planes, in order."""
+        return sorted({k for pair in self.prediction_pairs for k in pair})
+
+    @property
+    def nuisance_indices(self) -> list[int]:
+        """Free parameters outside every ``prediction_pairs`` plane: what ``fixed_nuisance_limits``
+        fixes."""
+        in_planes = {self.POI_indices[k] for k in self.limit_pois}
+        return [i for i in range(len(self.table.free)) if i not in in_planes]
+
+    @property
+    def with_fixed_nuisances(self) -> bool:
+        """Whether the last round also trains the fixed-nuisance network of the expected limits."""
+        return self.fixed_nuisance_limits and self.n_sim_explim > 0 and bool(self.prediction_pairs) and bool(
+            self.nuisance_indices)
 
     def n_sim_round(self, round_: int) -> int:
         """Training store size of a round: n_sim_train[min(r, len-1)], plus coverage in the last."""
@@ -481,6 +500,10 @@ def _check(config: RunConfig) -> list[str]:
                 f"({i},{j})",
                 f"pairs are positions i < j within POI_indices (0..{n_poi - 1})",
             )
+    if config.fixed_nuisance_limits and not config.with_fixed_nuisances:
+        why = ("n_sim_explim = 0" if config.n_sim_explim == 0 else "prediction_pairs is empty"
+               if not config.prediction_pairs else "every free parameter is in a prediction_pairs plane")
+        warnings.append(f"fixed_nuisance_limits=1 does nothing here: {why}")
     if len(config.n_sim_train) > config.n_rounds:
         warnings.append(
             f"n_sim_train has {len(config.n_sim_train)} entries but there are only "

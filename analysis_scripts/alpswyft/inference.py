@@ -32,18 +32,18 @@ def observation_features(network, observations: dict[str, np.ndarray], batch_siz
 
 @torch.no_grad()
 def logratios_for_features(network, features: torch.Tensor, params: np.ndarray, batch_size: int = 16384,
-                           with_1d: bool = True) -> list[np.ndarray]:
+                           with_1d: bool = True, columns_2d: list[int] | None = None) -> list[np.ndarray]:
     """Log-ratios of one observation's head ``features`` (n_features,) against every row of
     ``params`` (N, n_free), in batches: one (N, n_marginals) array per estimator (1D first; the
-    2D estimator alone with ``with_1d=False``). ``params`` may be a float32 tensor already on the
-    network's device (a bank used for many observations crosses the bus once)."""
+    2D estimator alone with ``with_1d=False``, only its ``columns_2d`` if given). ``params`` may be
+    a float32 tensor already on the network's device (a bank used for many observations crosses
+    the bus once)."""
     network.eval()
     params = torch.as_tensor(params, dtype=torch.float32, device=network.device)
     chunks = []
     for start in range(0, len(params), batch_size):
-        z = params[start : start + batch_size]
-        out = network.ratios(features[None].expand(len(z), -1), z, with_1d=with_1d)
-        chunks.append([o.logratios.double().cpu().numpy() for o in out])
+        out = network.bank_logratios(features, params[start : start + batch_size], with_1d, columns_2d)
+        chunks.append([o.double().cpu().numpy() for o in out])
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
 

@@ -93,6 +93,21 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         estimators = (self.estimator_1d if with_1d else None, self.estimator_2d)
         return [est(features, z) for est in estimators if est is not None]
 
+    @torch.no_grad()
+    def bank_logratios(self, features: torch.Tensor, params: torch.Tensor, with_1d: bool = True,
+                       columns_2d: list[int] | None = None) -> list[torch.Tensor]:
+        """Log-ratios (N, n_marginals) of one observation's head ``features`` (n_features,) against
+        N rows of free ``params``, per estimator (1D first; without it for ``with_1d=False``);
+        ``columns_2d`` keeps only those 2D marginals. The same numbers as :meth:`ratios` in eval
+        mode, computed as :func:`channel_logratios` does."""
+        z = params[:, self.poi_columns]
+        out = []
+        if with_1d and self.estimator_1d is not None:
+            out.append(channel_logratios(self.estimator_1d, features, z))
+        if self.estimator_2d is not None:
+            out.append(channel_logratios(self.estimator_2d, features, z, columns_2d))
+        return out
+
     def _get_logratios(self, out):
         self._logratios = super()._get_logratios(out)  # kept for the balance penalty
         return self._logratios
@@ -128,29 +143,78 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
             print(f"reloaded the best network (val_loss {self.trainer.checkpoint_callback.best_model_score:.4f})")
 
 
-def build_network(config, hyperparams: dict, shapes: dict, architecture: Architecture | None = None) -> MarginalRatioNetwork:
+def channel_logratios(estimator, features: torch.Tensor, z: torch.Tensor, channels: list[int] | None = None) -> torch.Tensor:
+    """Log-ratios (N, n_channels) of a swyft 1D or ND estimator in eval mode for one observation's
+    ``features`` (n_features,) and N POI rows ``z``, for all marginals or the ``channels`` listed.
+
+    The same function as swyft's forward (dropout off, batch norm from its running statistics), to
+    float32 rounding, but the observation's share of the first layer is computed once instead of
+    in every row, and only the channels asked for are evaluated: the expected limits need one 2D
+    marginal of the fifteen of six POIs (30 times faster on a bank of 50 000 rows).
+    """
+    net = estimator.classifier.net
+    block = estimator.ptrans(z).transpose(0, 1)  # (C, N, P)
+    index = slice(None) if channels is None else torch.as_tensor(channels, device=z.device)
+
+    def linear(layer, x):  # x (C, N, in) -> (C, N, out)
+        return torch.baddbmm(layer.bias[index, None, :], x, layer.weights[index].transpose(1, 2))
+
+    def batch_norm(layer, x):  # BatchNorm1dWithChannel normalises the flattened (C * H) features
+        shape = (-1, x.shape[-1])
+        mean, var = layer.running_mean.view(shape)[index], layer.running_var.view(shape)[index]
+        scale = layer.weight.view(shape)[index] * torch.rsqrt(var + layer.eps)
+        return (x - mean[:, None]) * scale[:, None] + layer.bias.view(shape)[index][:, None]
+
+    weights, bias = net.initial_layer.weights[index], net.initial_layer.bias[index]
+    n_obs = features.shape[-1]
+    h = (weights[:, :, :n_obs] @ features + bias)[:, None, :] + block[index] @ weights[:, :, n_obs:].transpose(1, 2)
+    for residual in net.blocks:
+        t = h
+        for k in range(2):
+            if residual.use_batch_norm:
+                t = batch_norm(residual.batch_norm_layers[k], t)
+            t = linear(residual.linear_layers[k], residual.activation(t))
+        h = h + t
+    return linear(net.final_layer, h)[..., 0].T
+
+
+def _marginals(config, fixed_nuisances: bool) -> tuple[list[int], list[str], int]:
+    """POI columns, POI names and ``restricted_posterior`` of the run's network, or of its
+    fixed-nuisance network: the 2D marginals of the POIs of the ``prediction_pairs`` planes."""
+    if not fixed_nuisances:
+        return list(config.POI_indices), list(config.poi_names), config.restricted_posterior
+    positions = config.limit_pois
+    return [config.POI_indices[k] for k in positions], [config.poi_names[k] for k in positions], 2
+
+
+def build_network(config, hyperparams: dict, shapes: dict, architecture: Architecture | None = None,
+                  fixed_nuisances: bool = False) -> MarginalRatioNetwork:
     """The network of a configuration for one grid point's hyperparameters and the simulator's
-    node ``shapes``; ``architecture`` defaults to the configuration's ``architecture`` value."""
+    node ``shapes``; ``architecture`` defaults to the configuration's ``architecture`` value.
+    ``fixed_nuisances``: the network of the fixed-nuisance expected limits (2D marginals of the
+    prediction planes only, trained with every other free parameter at its Obs. value)."""
     architecture = architecture or resolve(config.architecture)
+    columns, names, restricted = _marginals(config, fixed_nuisances)
     return MarginalRatioNetwork(
         head=architecture.build_head(shapes, hyperparams),
-        poi_columns=config.POI_indices,
-        poi_names=config.poi_names,
-        restricted_posterior=config.restricted_posterior,
+        poi_columns=columns,
+        poi_names=names,
+        restricted_posterior=restricted,
         bnre_lambda=config.bnre_lambda,
         **{k: hyperparams[k] for k in TRAINING_HYPERPARAMS},
     )
 
 
-def signature(config, hyperparams: dict, shapes: dict, architecture: Architecture) -> dict:
+def signature(config, hyperparams: dict, shapes: dict, architecture: Architecture, fixed_nuisances: bool = False) -> dict:
     """What fixes a network's weights' shapes and meaning: saved beside every network and compared
     before old weights are loaded (``use_old_net``)."""
+    _, names, restricted = _marginals(config, fixed_nuisances)
     return {
         "architecture": architecture.name,
         "architecture_sha256": architecture.sha256,
         "shapes": {k: list(v) for k, v in shapes.items() if k != "params"},
-        "poi_names": list(config.poi_names),
-        "restricted_posterior": config.restricted_posterior,
+        "poi_names": names,
+        "restricted_posterior": restricted,
         **{k: hyperparams[k] for k in ("blocks", "features")},
         **architecture.head_hyperparameters(hyperparams),
     }

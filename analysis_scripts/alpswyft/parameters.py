@@ -51,6 +51,14 @@ class Prior:
         a, b = (low - self.mu) / self.sigma, (high - self.mu) / self.sigma
         return stats.truncnorm.rvs(a, b, loc=self.mu, scale=self.sigma, size=n, random_state=rng)
 
+    def density(self, x: np.ndarray, low: float, high: float) -> np.ndarray:
+        """The prior density on ``[low, high]`` at ``x`` up to a constant factor; 0 outside."""
+        x = np.asarray(x, dtype=float)
+        inside = (x >= low) & (x <= high)
+        if self.kind == "U":
+            return inside.astype(float)
+        return np.where(inside, np.exp(-0.5 * ((x - self.mu) / self.sigma) ** 2), 0.0)
+
     def __str__(self) -> str:
         return "U" if self.kind == "U" else f"N({self.mu:g},{self.sigma:g})"
 

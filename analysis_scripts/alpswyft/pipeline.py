@@ -413,13 +413,15 @@ def run_rounds(tree: RunTree) -> list[tuple[int, int]]:
 
 def store_requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bounds) -> dict[str, StoreRequest]:
     """The stores of a round: training (+coverage in the last round), prior bank, and in the last
-    round the expected-limit store (POIs pinned to their Obs. values, nuisances from the box)."""
+    round the expected-limit store (POIs pinned to their Obs. values, the other free parameters
+    from the box) and, with ``fixed_nuisance_limits``, the training store of the fixed-nuisance
+    network (every free parameter outside the prediction planes pinned to its Obs. value)."""
     box = np.asarray(bounds, float)
     kinds = {"train": (config.n_sim_round(round_), box), "prior": (config.n_prior_samples, box)}
     if round_ == config.n_truncations and config.n_sim_explim > 0:
-        pinned = box.copy()
-        pinned[config.POI_indices] = config.table.obs[config.POI_indices, None]
-        kinds["explim"] = (config.n_sim_explim, pinned)
+        kinds["explim"] = (config.n_sim_explim, _pinned(config, box, config.POI_indices))
+    if round_ == config.n_truncations and config.with_fixed_nuisances:
+        kinds["fixed"] = (config.n_train_round(round_), _pinned(config, box, config.nuisance_indices))
     requests = {}
     for kind, (n, kind_box) in kinds.items():
         path = tree.stores / store_name(kind, round_, grid_point)
@@ -436,6 +438,13 @@ def store_requests(config: RunConfig, tree: RunTree, grid_point: int, round_: in
             config_hash=config.simulation_hash,
         )
     return requests
+
+
+def _pinned(config: RunConfig, box: np.ndarray, indices: list[int]) -> np.ndarray:
+    """``box`` with the free parameters ``indices`` pinned to their Obs. values."""
+    pinned = box.copy()
+    pinned[indices] = config.table.obs[indices, None]
+    return pinned
 
 
 def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
@@ -601,6 +610,8 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     tree.posteriors.mkdir(parents=True, exist_ok=True)
     save_npz(tree.posterior(round_, grid_point), **posterior)
 
+    if "fixed" in requests:  # before the round is recorded as done, so that a killed run redoes it
+        _train_fixed_nuisances(tree, config, grid_point, requests["fixed"], simulator, architecture, seed)
     summary = summarise_1d(lr_1d, values, config.poi_names) if lr_1d is not None else {}
     record.set_round(
         grid_point,
@@ -619,32 +630,66 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     _print_truncation(config, box, new_box, np.array(record.data["initial_bounds"]))
 
 
-def trained_network(tree: RunTree, config: RunConfig, grid_point: int, round_: int, simulator):
-    """The saved network of a round and grid point, checked against its signature, on CUDA when
-    ``gpus`` > 0 and a device is visible."""
+def _train_fixed_nuisances(tree: RunTree, config: RunConfig, grid_point: int, request, simulator, architecture,
+                           seed: int) -> None:
+    """The last round's fixed-nuisance network: the prediction planes' 2D marginals, trained on
+    simulations with every other free parameter at its Obs. value (what a fit that took the
+    spectrum and the cluster as known would conclude)."""
+    import torch
+
+    from alpswyft.networks import build_network, load_network, save_network, signature
+    from alpswyft.training import train_network
+
+    hyperparams = config.grid[grid_point]
+    network_signature = signature(config, hyperparams, simulator.shapes, architecture, fixed_nuisances=True)
+    torch.manual_seed(seed + 1)
+    network = build_network(config, hyperparams, simulator.shapes, architecture, fixed_nuisances=True)
+    path = tree.fixed_network(grid_point)
+    old = _old_network(config, tree, config.n_truncations, grid_point, path.name)
+    names = ", ".join(config.table.free_names[i] for i in config.nuisance_indices)
+    if old is not None:
+        load_network(network, old, network_signature)
+        print(f"use_old_net: loaded {old}")
+    if old is None or config.continue_training:
+        samples = read_store(request.path, ["params", "exp"])
+        print(f"\nfixed-nuisance network ({names} at their Obs. values): training on {request.n} simulations "
+              f"of {request.path.name}")
+        network, _ = train_network(network, simulator, samples, tree.training_logs, f"fixed_nuisances_gridpoint_{grid_point}",
+                                   seed + 1)
+    save_network(network, path, network_signature, hparams=dict(network.hparams), config_hash=config.hash)
+    print(f"network saved to {path.relative_to(tree.root)}")
+
+
+def trained_network(tree: RunTree, config: RunConfig, grid_point: int, round_: int, simulator,
+                    fixed_nuisances: bool = False):
+    """The saved network of a round and grid point (or the last round's fixed-nuisance network),
+    checked against its signature, on CUDA when ``gpus`` > 0 and a device is visible."""
     import torch
 
     from alpswyft.networks import build_network, load_network, signature
 
     hyperparams = config.grid[grid_point]
     architecture = architecture_for(tree, config)
-    network = build_network(config, hyperparams, simulator.shapes, architecture)
-    path = tree.network(round_, grid_point)
+    network = build_network(config, hyperparams, simulator.shapes, architecture, fixed_nuisances)
+    path = tree.fixed_network(grid_point) if fixed_nuisances else tree.network(round_, grid_point)
     if not path.is_file():
         raise PipelineError(f"{path} does not exist: round {round_} of grid point {grid_point} was not trained")
-    load_network(network, path, signature(config, hyperparams, simulator.shapes, architecture))
+    load_network(network, path, signature(config, hyperparams, simulator.shapes, architecture, fixed_nuisances))
     device = "cuda" if config.gpus > 0 and torch.cuda.is_available() else "cpu"
     return network.to(device).eval()
 
 
-def _old_network(config: RunConfig, tree: RunTree, round_: int, grid_point: int) -> Path | None:
+def _old_network(config: RunConfig, tree: RunTree, round_: int, grid_point: int, name: str = "") -> Path | None:
     """The saved network ``use_old_net`` asks for: with 1 this trial's or the newest archived
-    trial's network of the round and grid point, if there is one; with a .pt path that file; with
-    a folder the round's network in it (a net folder or a run/trial folder), if there is one."""
+    trial's network of the round and grid point (or the file ``name``), if there is one; with a
+    .pt path that file (the main network only); with a folder the round's network in it (a net
+    folder or a run/trial folder), if there is one."""
     value = config.use_old_net
     if value == "0":
         return None
-    name = tree.network(round_, grid_point).name
+    if name and Path(value).suffix == ".pt":
+        value = str(Path(value).parent)
+    name = name or tree.network(round_, grid_point).name
     if value == "1":
         candidates = [tree.nets / name] + [trial / "train_output" / "net" / name for trial in tree.archived_trials()]
     elif Path(value).suffix == ".pt":

@@ -377,7 +377,8 @@ def _published_overlay(ax, config, fi: int, fj: int) -> bool:
 def expected_limits(tree: RunTree, grid_point: int = 0):
     """Expected exclusion maps per prediction pair and credibility level: the fraction of mock
     observations (POIs at their Obs. values) that exclude each cell, as the median expected limit
-    (solid) with its 1 and 2 sigma bands (filled), and published exclusions for comparison."""
+    (solid) with its 1 and 2 sigma bands (filled), the median of the fixed-nuisance network on the
+    same observations (dashed, ``fixed_nuisance_limits``), and published exclusions for comparison."""
     from matplotlib.lines import Line2D
 
     from alpswyft.limits import BAND_FRACTIONS
@@ -399,9 +400,16 @@ def expected_limits(tree: RunTree, grid_point: int = 0):
             ax.clabel(median, fmt={0.5: "median"}, fontsize=8)
             ax.set_xlim(ex[0], ex[-1])
             ax.set_ylim(ey[0], ey[-1])
-            handles = [Line2D([], [], color="k", lw=1.8, label="median expected limit"),
+            with_fixed = "fraction_fixed" in result
+            handles = [Line2D([], [], color="k", lw=1.8,
+                              label="median expected limit" + (", nuisances marginalised" if with_fixed else "")),
                        Rectangle((0, 0), 1, 1, color="#a1d99b", label="68 % band"),
                        Rectangle((0, 0), 1, 1, color="#fee391", label="95 % band")]
+            if with_fixed and result["fraction_fixed"][p, k].max() >= 0.5:
+                ax.contour(xc, yc, result["fraction_fixed"][p, k].T, levels=[0.5], colors="#2166ac", linewidths=1.6,
+                           linestyles="--")
+            if with_fixed:
+                handles.append(Line2D([], [], color="#2166ac", lw=1.6, ls="--", label="median, nuisances fixed"))
             if _published_overlay(ax, config, fi, fj):
                 handles += ax.get_legend_handles_labels()[0]
             truth = result["truth"]

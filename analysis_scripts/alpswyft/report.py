@@ -152,19 +152,32 @@ def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
     if limits is None:
         lines.append("expected limits: none (n_sim_explim = 0, no prediction_pairs or no 2D marginals)")
     else:
-        lines.append(f"expected limits: {limits['n_explim']} mock observations, {limits['n_prior']} prior samples; "
+        lines.append(f"expected limits: {limits['n_explim']} mock observations, the posterior on {limits['n_points']} points "
+                     "per plane; "
                      f"false exclusions against {limits['false_exclusions_against'] or 'nothing (one round)'}")
+        if limits.get("fixed_nuisances"):
+            lines.append(f"nuisances fixed: a second network with {', '.join(limits['fixed_nuisances'])} at their Obs. "
+                         "values, on the same mock observations")
         for pair, levels in limits["pairs"].items():
             for level, v in levels.items():
-                t = v.get("truth_exclusion")
-                truth = "" if t is None else (
-                    f", truth's cell{'' if t['truth_in_plane'] else ' (nearest)'} excluded in {t['excluded']}/{t['n']} "
-                    f"[{t['interval_68'][0]:.1%}, {t['interval_68'][1]:.1%}] (calibrated: at most {t['allowed']:.0%}"
-                    f"{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
                 false = "" if v["false_exclusion_max"] is None else f", false exclusions up to {v['false_exclusion_max']:.1%} per cell"
-                lines.append(f"{pair:>12} at {float(level):.0%}: median excluded fraction of the plane "
-                             f"{v['excluded_area_median']:.3f}{truth}{false}")
+                lines.append(f"{pair:>12} at {float(level):.0%}: {_limit_line(v)}{false}")
+                if "fixed_nuisances" in v:
+                    lines.append(f"{'':>12}  nuisances fixed: {_limit_line(v['fixed_nuisances'])}")
     return "\n".join(lines)
+
+
+def _limit_line(v: dict) -> str:
+    """An expected limit as text: area, connected regions, depth and the truth's exclusion."""
+    t = v.get("truth_exclusion")
+    truth = "" if t is None else (
+        f", truth's cell{'' if t['truth_in_plane'] else ' (nearest)'} excluded in {t['excluded']}/{t['n']} "
+        f"[{t['interval_68'][0]:.1%}, {t['interval_68'][1]:.1%}] (calibrated: at most {t['allowed']:.0%}"
+        f"{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
+    regions = "" if "median_regions" not in v else f" in {v['median_regions']} connected region(s)"
+    depth = "" if "g_limit_at_m" not in v else ", g limit " + ", ".join(
+        f"{'none' if g is None else f'{g:.2g}'} at {m} neV" for m, g in v["g_limit_at_m"].items())
+    return f"median excluded fraction of the plane {v['excluded_area_median']:.3f}{regions}{depth}{truth}"
 
 
 def published_sources() -> str:

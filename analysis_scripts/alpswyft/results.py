@@ -56,6 +56,10 @@ class RunTree:
     def network(self, round_: int, grid_point: int) -> Path:
         return self.nets / f"trained_network_round_{round_}_gridpoint_{grid_point}.pt"
 
+    def fixed_network(self, grid_point: int) -> Path:
+        """The last round's fixed-nuisance network (``fixed_nuisance_limits``)."""
+        return self.nets / f"trained_network_fixed_nuisances_gridpoint_{grid_point}.pt"
+
     def posterior(self, round_: int, grid_point: int) -> Path:
         return self.posteriors / f"posterior_round_{round_}_gridpoint_{grid_point}.npz"
 

@@ -8,7 +8,8 @@ the current request is refused rather than reused.
 
 Names under ``sim_output/store/`` follow the original: ``store``, ``store_prior`` (and
 ``store_explim``) in round 0, shared by all grid points; ``store_round_{r}_gridpoint_{g}`` etc.
-later.
+later; ``store_fixed_nuisances...`` holds the last round's simulations with the nuisances at their
+Obs. values (``fixed_nuisance_limits``).
 
 Filling: the store is cut into chunks; each chunk is simulated with its own seed, derived from
 (sim_seed, round, grid point, kind, chunk index), and written to its own zarr chunk files, data
@@ -34,8 +35,8 @@ from tqdm.auto import tqdm
 
 from alpswyft.errors import PipelineError
 
-KINDS = {"train": "", "prior": "_prior", "explim": "_explim"}
-_KIND_SEED = {"train": 0, "prior": 1, "explim": 2}
+KINDS = {"train": "", "prior": "_prior", "explim": "_explim", "fixed": "_fixed_nuisances"}
+_KIND_SEED = {"train": 0, "prior": 1, "explim": 2, "fixed": 3}
 
 
 def store_name(kind: str, round_: int, grid_point: int, base: str = "store") -> str:

@@ -32,12 +32,14 @@ from alpswyft.coverage import (
     tarp_fractions,
     unit_cube,
 )
-from alpswyft.limits import LEVELS, ExclusionCounter, truth_exclusion
+from alpswyft.limits import LEVELS, ExclusionCounter, connected_regions, limit_depth, truth_exclusion
 from alpswyft.pipeline import load_config, load_record, simulator_for, store_requests, trained_network
 from alpswyft.results import RunTree, read_json, save_npz, write_json
 from alpswyft.stores import read_store
 
 LIMIT_BINS = 50
+#: Masses (neV) at which the depth of the (m, g) expected limit is reported.
+DEPTH_MASSES = (1.0, 10.0, 100.0)
 REFERENCE_SETS = ("random", "data")
 SUMMARY_LEVELS = (0.68, 0.95)
 
@@ -188,10 +190,6 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
 
 
 def _expected_limits(tree, config, record, network, simulator, g) -> dict | None:
-    import torch
-
-    from alpswyft.inference import logratios_for_features, observation_features
-
     why_not = (
         "n_sim_explim = 0" if config.n_sim_explim == 0
         else "prediction_pairs is empty (with a single POI there is no plane)" if not config.prediction_pairs
@@ -204,43 +202,35 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
     last = config.n_truncations
     requests = store_requests(config, tree, g, last, record.bounds(g, last))
     sims = read_store(requests["explim"].path, simulator.observed_nodes)
-    bank = read_store(requests["prior"].path, ["params"])["params"]
-    columns = [network.pairs.index(tuple(pair)) for pair in config.prediction_pairs]
     initial = np.array(record.data["initial_bounds"])[config.POI_indices]
     counters = [
         ExclusionCounter(np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1), LEVELS)
         for i, j in config.prediction_pairs
     ]
-    features = observation_features(network, sims)
+    planes = _Planes(config, network, sims, record.bounds(g, last), counters)
+    fixed = None
+    if config.with_fixed_nuisances and tree.fixed_network(g).is_file():
+        fixed_network = trained_network(tree, config, g, last, simulator, fixed_nuisances=True)
+        fixed = _Planes(config, fixed_network, sims, record.bounds(g, last), counters, config.limit_pois)
+        fixed_counters = [ExclusionCounter(c.edges_x, c.edges_y, LEVELS) for c in counters]
     reference = None
     if last > 0 and tree.network(0, g).is_file():
-        reference = (
-            trained_network(tree, config, g, 0, simulator),
-            read_store(store_requests(config, tree, g, 0, record.bounds(g, 0))["prior"].path, ["params"])["params"],
-        )
-        reference_features = observation_features(reference[0], sims)
-    n = len(features)
-    print(f"expected limits: {n} simulations at the Obs. POI values against {len(bank)} prior samples"
-          + (", false exclusions against round 0" if reference else ""))
-    poi = config.POI_indices
+        reference = _Planes(config, trained_network(tree, config, g, 0, simulator), sims, record.bounds(g, 0), counters)
+    n = len(sims["data"])
+    print(f"expected limits: {n} simulations at the Obs. POI values, the posterior on {planes.n_points} points per plane"
+          + (", false exclusions against round 0" if reference else "")
+          + (", and with the nuisances fixed" if fixed else ""))
     progress = _Progress("expected-limit simulations", n)
-    bank_on_device = torch.as_tensor(bank, dtype=torch.float32, device=network.device)
-    reference_bank = None if reference is None else torch.as_tensor(reference[1], dtype=torch.float32,
-                                                                     device=reference[0].device)
     for s in range(n):
-        out = logratios_for_features(network, features[s], bank_on_device, with_1d=False)[0]
-        if reference is not None:
-            out_reference = logratios_for_features(reference[0], reference_features[s], reference_bank, with_1d=False)[0]
-        for counter, (i, j), column in zip(counters, config.prediction_pairs, columns):
-            excluded = counter.excluded(bank[:, poi[i]], bank[:, poi[j]], out[:, column])
-            excluded_reference = None
-            if reference is not None:
-                excluded_reference = counter.excluded(reference[1][:, poi[i]], reference[1][:, poi[j]],
-                                                      out_reference[:, column])
-            counter.add(excluded, excluded_reference)
+        excluded_reference = [None] * len(counters) if reference is None else reference.excluded(s)
+        for counter, excluded, against in zip(counters, planes.excluded(s), excluded_reference):
+            counter.add(excluded, against)
+        if fixed is not None:
+            for counter, excluded in zip(fixed_counters, fixed.excluded(s)):
+                counter.add(excluded)
         progress(s + 1)
 
-    names = config.poi_names
+    names, poi = config.poi_names, config.POI_indices
     truth = config.table.obs[poi]
     save_npz(
         tree.validation_data("expected_limits", g),
@@ -255,31 +245,93 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
         truth=truth,
         n=np.array(n),
         with_reference=np.array(reference is not None),
+        **({} if fixed is None else {"fraction_fixed": np.array([c.fraction for c in fixed_counters]),
+                                     "excluded_area_fixed": np.array([c.areas for c in fixed_counters])}),
     )
-    summary = {"n_explim": n, "n_prior": len(bank), "false_exclusions_against": "round 0" if reference else None,
+    summary = {"n_explim": n, "n_points": planes.n_points, "false_exclusions_against": "round 0" if reference else None,
+               "fixed_nuisances": [config.table.free_names[i] for i in config.nuisance_indices] if fixed else None,
                "pairs": {}}
-    for counter, (i, j) in zip(counters, config.prediction_pairs):
-        areas = np.array(counter.areas)
+    for p, (counter, (i, j)) in enumerate(zip(counters, config.prediction_pairs)):
+        pair = (names[i], names[j])
         entry = {}
         for k, level in enumerate(LEVELS):
-            truth_excluded = truth_exclusion(counter, (truth[i], truth[j]), k)
             entry[f"{level:g}"] = {
-                "excluded_area_median": float(np.median(areas[:, k])),
-                "excluded_area_band_68": [float(q) for q in np.quantile(areas[:, k], [0.16, 0.84])],
-                "truth_cell_excluded": truth_excluded["fraction"] if truth_excluded["truth_in_plane"] else None,
-                "truth_exclusion": truth_excluded,
+                **_limit_summary(config, counter, k, (truth[i], truth[j]), (poi[i], poi[j])),
                 "false_exclusion_max": float(counter.false_fraction[k].max()) if reference else None,
                 "false_exclusion_area": float(np.mean(counter.false_fraction[k] > 0)) if reference else None,
             }
-        summary["pairs"][f"{names[i]}-{names[j]}"] = entry
-        print(f"  {names[i]}-{names[j]}: median excluded fraction of the plane "
-              + ", ".join(f"{lv}: {v['excluded_area_median']:.3f}" for lv, v in entry.items()))
-        for level, v in entry.items():
-            t = v["truth_exclusion"]
-            print(f"  {names[i]}-{names[j]} at {float(level):.0%}: the truth's cell{'' if t['truth_in_plane'] else ' (the nearest)'}"
-                  f" excluded in {t['excluded']}/{t['n']} simulations (calibrated: at most {t['allowed']:.0%}"
-                  f"{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
+            if fixed:
+                entry[f"{level:g}"]["fixed_nuisances"] = _limit_summary(config, fixed_counters[p], k, (truth[i], truth[j]),
+                                                                        (poi[i], poi[j]))
+        summary["pairs"]["-".join(pair)] = entry
+        for label, key in (("", None), (" (nuisances fixed)", "fixed_nuisances")):
+            if key and not fixed:
+                continue
+            print(f"  {'-'.join(pair)}{label}: median excluded fraction of the plane "
+                  + ", ".join(f"{lv}: {(v[key] if key else v)['excluded_area_median']:.3f}" for lv, v in entry.items()))
+            for level, v in entry.items():
+                t = (v[key] if key else v)["truth_exclusion"]
+                print(f"  {'-'.join(pair)}{label} at {float(level):.0%}: the truth's cell"
+                      f"{'' if t['truth_in_plane'] else ' (the nearest)'} excluded in {t['excluded']}/{t['n']} simulations"
+                      f" (calibrated: at most {t['allowed']:.0%}{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
     return summary
+
+
+class _Planes:
+    """A network's posterior on the ``prediction_pairs`` planes for each expected-limit simulation:
+    its 2D marginals of the planes (positions ``pois`` within POI_indices hold its POIs) at the
+    counters' points, times the pairs' prior density on ``box`` (the round's)."""
+
+    def __init__(self, config, network, sims: dict, box, counters, pois=None):
+        import torch
+
+        from alpswyft.inference import observation_features
+
+        pois = list(range(len(config.POI_indices))) if pois is None else pois
+        self.network, self.features = network, observation_features(network, sims)
+        self.columns = [network.pairs.index((pois.index(i), pois.index(j))) for i, j in config.prediction_pairs]
+        self.points = []
+        for counter, (i, j) in zip(counters, config.prediction_pairs):
+            x, y = counter.points()
+            fi, fj = config.POI_indices[i], config.POI_indices[j]
+            rows = np.tile(config.table.obs, (len(x), 1))  # the plane's two columns are all the marginal reads
+            rows[:, fi], rows[:, fj] = x, y
+            pi, pj = config.table.free[fi].prior, config.table.free[fj].prior
+            prior = pi.density(x, *box[fi]) * pj.density(y, *box[fj])
+            self.points.append((torch.as_tensor(rows, dtype=torch.float32, device=network.device), prior))
+        self.counters = counters
+        self.n_points = len(self.points[0][1])
+
+    def excluded(self, s: int) -> list[np.ndarray]:
+        """Excluded cells (n_levels, nx, ny) of each plane for simulation ``s``."""
+        from alpswyft.inference import logratios_for_features
+
+        out = []
+        for counter, column, (rows, prior) in zip(self.counters, self.columns, self.points):
+            logratios = logratios_for_features(self.network, self.features[s], rows, with_1d=False, columns_2d=[column])[0]
+            out.append(counter.excluded_on_points(logratios[:, 0], prior))
+        return out
+
+
+def _limit_summary(config, counter: ExclusionCounter, k: int, truth, columns: tuple[int, int]) -> dict:
+    """One level's expected limit on the plane of the free parameters ``columns``: excluded area
+    (median and 68 % band), the truth's exclusion, the number of connected regions of the median
+    limit and, on the (m, g) plane of log10 axes, its depth (g in the table's unit) at DEPTH_MASSES."""
+    areas = np.array(counter.areas)[:, k]
+    truth_excluded = truth_exclusion(counter, truth, k)
+    median = counter.fraction[k] >= 0.5
+    entry = {
+        "excluded_area_median": float(np.median(areas)),
+        "excluded_area_band_68": [float(q) for q in np.quantile(areas, [0.16, 0.84])],
+        "median_regions": connected_regions(median),
+        "truth_cell_excluded": truth_excluded["fraction"] if truth_excluded["truth_in_plane"] else None,
+        "truth_exclusion": truth_excluded,
+    }
+    x, y = (config.table.free[c] for c in columns)
+    if (x.name, y.name) == ("m", "g") and x.log and y.log:
+        depths = {f"{m:g}": limit_depth(median, counter.edges_x, counter.edges_y, np.log10(m)) for m in DEPTH_MASSES}
+        entry["g_limit_at_m"] = {m: None if d is None else float(10.0**d) for m, d in depths.items()}
+    return entry
 
 
 def _save_figures(tree: RunTree, g: int, summary: dict) -> None:

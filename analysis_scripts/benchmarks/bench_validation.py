@@ -68,7 +68,8 @@ def main() -> None:
         print(f"{entry['round']:>5}  {t['epochs']:>6}  {t['seconds']:>10.1f}  {t.get('samples_per_second', 0):>9.0f}  "
               f"{t.get('device', '?'):>6}  {t['best_val_loss']:+.4f}")
     n_coverage_evaluations = args.n_coverage * (min(args.n_prior, 10_000) + 1)
-    n_explim_evaluations = args.n_explim * args.n_prior * (2 if config.n_truncations else 1)
+    n_points = read_json(tree.validation_summary(0))["expected_limits"]["n_points"]
+    n_explim_evaluations = args.n_explim * n_points * (2 if config.n_truncations else 1)
     print("\nstage          seconds")
     for name, seconds in timings.items():
         print(f"{name:<14} {seconds:>7.1f}")
