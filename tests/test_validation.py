@@ -122,9 +122,11 @@ def test_single_poi_network_other_than_the_first(tmp_path, monkeypatch, capsys):
 def test_fixed_nuisance_limits_on_the_same_observations(tmp_path, monkeypatch):
     """y = a x^2 + b x + c with c a nuisance: a second network, trained with c at its Obs. value,
     gives the fixed-nuisance limit of the (a, b) plane on the same mock observations. Knowing c
-    (strongly correlated with a on [-1, 1]) excludes more of the plane than marginalising it."""
+    (correlated with a on [-1, 1]) excludes more of the plane than marginalising it: with sigma = 3
+    the exact posteriors' 95 % regions cover 51 % (c marginalised) and 34 % (c known) of the
+    plane, their 68 % regions 20 % and 13 % (a 3000-simulation network reaches them within 0.2)."""
     variables = toy_variables(
-        model="toy_poly", param3=" [-3, 3] | -0.3 | 0 | 0 | U | c | 1 ", POI_indices="0,1,2",
+        model="toy_poly", noise_sigma="3.0", param3=" [-3, 3] | -0.3 | 0 | 0 | U | c | 1 ", POI_indices="0,1,2",
         prediction_pairs="(0,1)", fixed_nuisance_limits="1", n_truncations="0", n_sim_train="3_000",
         n_prior_samples="20_000", max_epochs="30", n_sim_coverage="0", n_sim_explim="20",
     )
@@ -139,10 +141,12 @@ def test_fixed_nuisance_limits_on_the_same_observations(tmp_path, monkeypatch):
     assert result["fraction_fixed"].shape == result["fraction"].shape == (1, 2, 50, 50)
     summary = json.loads(tree.validation_summary(0).read_text())["expected_limits"]
     assert summary["fixed_nuisances"] == ["c"]
-    for level in ("0.68", "0.95"):
+    for level, allowed_marginalised, allowed_fixed in (("0.68", 0.196, 0.131), ("0.95", 0.515, 0.343)):
         marginalised = summary["pairs"]["a-b"][level]
         fixed = marginalised["fixed_nuisances"]
-        assert fixed["excluded_area_median"] > marginalised["excluded_area_median"] + 0.1, level
+        assert abs(marginalised["excluded_area_median"] - (1 - allowed_marginalised)) < 0.2, level
+        assert abs(fixed["excluded_area_median"] - (1 - allowed_fixed)) < 0.2, level
+        assert fixed["excluded_area_median"] > marginalised["excluded_area_median"], level
         assert fixed["truth_exclusion"]["consistent"] and marginalised["truth_exclusion"]["consistent"]
         assert marginalised["median_regions"] >= 1
     assert (tree.val_output / "expected_limits_gridpoint_0.png").is_file()

@@ -5,11 +5,12 @@
   (``DRP_coverage_parameters``). Per 1D and 2D marginal: the HPD mass of the truth (swyft's z-z
   coverage) and TARP's f against random and data-dependent references, with the uninformative
   baseline (the prior itself, equal weights), which is calibrated by construction.
-- Expected limits: the ``n_sim_explim`` simulations at the Obs. POI values, inferred against the
-  whole prior bank with the 2D estimator only; exclusions per ``prediction_pairs`` plane on a
-  50 x 50 grid over the initial box, counted one observation at a time (:mod:`alpswyft.limits`).
-  With ``n_truncations`` > 0, the false exclusions are those the last round makes and round 0
-  (untruncated prior) does not.
+- Expected limits: the ``n_sim_explim`` simulations at the Obs. POI values; each plane's 2D
+  marginal is evaluated at 2 x 2 points per cell of a 50 x 50 grid over the initial box, times the
+  pair's prior density on the round's box, and the exclusions are counted one observation at a
+  time (:mod:`alpswyft.limits`). With ``n_truncations`` > 0, the false exclusions are those the
+  last round makes and round 0 (untruncated prior) does not; with ``fixed_nuisance_limits``, the
+  fixed-nuisance network's limit is counted on the same observations.
 
 Results go to ``val_output/``: ``coverage_gridpoint_<g>.npz``, ``expected_limits_gridpoint_<g>.npz``,
 ``validation_gridpoint_<g>.json`` (the summary, with the network's SHA-256 so that a re-run skips
@@ -280,7 +281,9 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
 class _Planes:
     """A network's posterior on the ``prediction_pairs`` planes for each expected-limit simulation:
     its 2D marginals of the planes (positions ``pois`` within POI_indices hold its POIs) at the
-    counters' points, times the pairs' prior density on ``box`` (the round's)."""
+    counters' points, times the pairs' prior density on ``box`` (the round's): the product of the
+    two parameters' 1D priors (a model constraint is not applied; the ALP model's, kL < kH, does
+    not involve m or g)."""
 
     def __init__(self, config, network, sims: dict, box, counters, pois=None):
         import torch
