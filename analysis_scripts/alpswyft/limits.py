@@ -5,10 +5,11 @@ from the box) the 2D marginal posterior of a POI pair is evaluated on a fixed gr
 times the pair's prior density at 2 x 2 points per cell. (A histogram of the weighted prior bank
 would carry the bank's sampling noise: with a nearly flat posterior its emptiest cells, the same
 in every simulation, would be "excluded".) The cells outside the highest-density region of
-credibility c are excluded at level c. Counting exclusions over the simulations gives the exclusion fraction of every cell:
-the median expected limit is its 0.5 contour, the 1 and 2 sigma bands lie between its
-0.16/0.84 and 0.023/0.977 contours (the original's band plot). Nothing larger than one
-simulation's bank is ever held: the maps are accumulated one observation at a time.
+credibility c are excluded at level c. Counting exclusions over the simulations gives the
+exclusion fraction of every cell: the median expected limit is its 0.5 contour, the 1 and 2 sigma
+bands lie between its 0.16/0.84 and 0.023/0.977 contours (the original's band plot). Nothing
+larger than one simulation's points is ever held: the maps are accumulated one observation at a
+time.
 
 A false exclusion is a cell that one analysis excludes and a reference analysis (e.g. the
 untruncated round 0) does not, on the same observation.
