@@ -118,7 +118,7 @@ prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
 fixed_nuisance_limits=1   # also the expected limit with every other free parameter fixed at its Obs. value
 DRP_coverage_parameters="5_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
 wandb_mode=disabled       # disabled, offline or online (online needs a wandb login)
-hyperparams="--learning_rate (float) : 1e-3 \
+hyperparams="--learning_rate (float) : 3e-4 \
              --stopping_patience (int) : 6 \
              --blocks (int) : 2 \
              --features (int) : 64 \

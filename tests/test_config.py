@@ -82,12 +82,21 @@ def test_bad_input_names_variable(variables, override, variable, fragment):
         ({"DRP_coverage_parameters": "10000, 1000, 0"}, "DRP_coverage_parameters = '10000, 1000, 0': expected rows of 5 integers"),
         ({"DRP_coverage_parameters": "10000|x|0|1|5"}, "DRP_coverage_parameters"),
         ({"run_name": "../elsewhere"}, "run_name = '../elsewhere'"),
+        ({"credibility_levels": "0.95,0.68"}, "credibility_levels = '0.95,0.68': expected increasing levels"),
+        ({"credibility_levels": "68,95"}, "credibility_levels = '68,95': expected increasing levels strictly between 0 and 1"),
+        ({"credibility_levels": "3sigma"}, "credibility_levels = '3sigma': expected comma-separated numbers"),
     ],
 )
 def test_type_errors_name_variable_and_value(variables, override, fragment):
     with pytest.raises(ConfigError, match="invalid") as error:
         load_run_config({**variables, **override})
     assert fragment in str(error.value)
+
+
+def test_credibility_levels(variables):
+    assert load_run_config(variables)[0].credibility_levels == (0.68, 0.95)
+    config = load_run_config({**variables, "credibility_levels": " 0.68, 0.95,0.9973 "})[0]
+    assert config.credibility_levels == (0.68, 0.95, 0.9973)
 
 
 def test_missing_required_variables():

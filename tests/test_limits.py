@@ -117,17 +117,27 @@ def test_binomial_interval_and_the_truth_s_exclusion():
     assert binomial_interval(0, 40)[0] == 0 and binomial_interval(40, 40)[1] == 1
     low, high = binomial_interval(5, 100)
     assert low == pytest.approx(0.0285, abs=5e-4) and high == pytest.approx(0.0826, abs=5e-4)  # Clopper-Pearson 68 %
-    counter = ExclusionCounter(np.linspace(0, 1, 11), np.linspace(0, 1, 11), levels=(0.68, 0.95))
+    edges = np.linspace(0, 1, 11)
     excluded = np.zeros((2, 10, 10), dtype=bool)
     excluded[:, 0, 0] = True
-    for _ in range(3):
-        counter.add(excluded)
-    counter.add(np.zeros_like(excluded))
-    inside = truth_exclusion(counter, (0.05, 0.05), 1)
+    counters = {truth: ExclusionCounter(edges, edges, (0.68, 0.95), truth, no_signal_below_y=True)
+                for truth in [(0.05, 0.05), (0.95, 0.95), (0.5, -5.0), (-6.0, 0.05)]}
+    for counter in counters.values():
+        for _ in range(3):
+            counter.add(excluded)
+        counter.add(np.zeros_like(excluded))
+    inside = truth_exclusion(counters[0.05, 0.05], 1)
     assert inside["excluded"] == 3 and inside["n"] == 4 and inside["truth_in_plane"] and not inside["consistent"]
-    outside = truth_exclusion(counter, (-6.0, -5.0), 0)  # a no-ALP truth below the plane: its corner cell
-    assert outside["excluded"] == 3 and not outside["truth_in_plane"] and outside["allowed"] == pytest.approx(0.32)
-    assert truth_exclusion(counter, (0.95, 0.95), 0)["consistent"]
+    assert truth_exclusion(counters[0.95, 0.95], 0)["consistent"]
+    # a no-ALP truth below the plane is the whole weakest-coupling row: excluded only with all of it
+    below = truth_exclusion(counters[0.5, -5.0], 0)
+    assert below["excluded"] == 0 and below["truth_cells"] == "row" and below["allowed"] == pytest.approx(0.32)
+    row = np.zeros_like(excluded)
+    row[0, :, 0] = True
+    counters[0.5, -5.0].add(row)
+    assert [truth_exclusion(counters[0.5, -5.0], k)["excluded"] for k in (0, 1)] == [1, 0]
+    beside = truth_exclusion(counters[-6.0, 0.05], 0)  # outside along m only: the nearest cell
+    assert beside["excluded"] == 3 and beside["truth_cells"] == "nearest cell" and not beside["truth_in_plane"]
 
 
 def test_connected_regions_and_the_depth_of_a_limit():

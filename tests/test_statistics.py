@@ -91,3 +91,33 @@ def test_log_ratios_are_the_log_likelihoods_up_to_a_constant(trained):
     correlation = np.corrcoef(logratio_2d[near, 0], loglik[near])[0, 1]
     slope = np.polyfit(loglik[near], logratio_2d[near, 0], 1)[0]
     assert correlation > 0.9 and 0.8 < slope < 1.2, ("2D", correlation, slope)
+
+
+def test_a_new_observation_inferred_from_the_run_folder_gets_the_exact_posterior(trained):
+    """``open_run(...).infer`` on an observation the run never saw, far from the mock observation,
+    with round 0's network (trained on the whole prior box), on a folder made read-only: the same
+    tolerances as the pipeline's own posterior above."""
+    import stat
+
+    from alpswyft import open_run
+
+    tree, config, simulator, _, _, _ = trained
+    folders = [tree.root, *(p for p in tree.root.rglob("*") if p.is_dir())]
+    modes = {p: p.stat().st_mode for p in folders}
+    try:
+        for p in folders:
+            p.chmod(modes[p] & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        run = open_run(tree.root)
+        observation = run.sim.observe(a=-1.2, b=1.1, seed=3)
+        post = run.infer(observation, round=0)
+        fixed_bank = run.bank(round=0)
+    finally:
+        for p in folders:
+            p.chmod(modes[p])
+    mean, covariance = linear_gaussian_posterior(simulator.model.design_matrix(), observation.data, config.noise_sigma)
+    std = np.sqrt(np.diag(covariance))
+    assert np.allclose(post.truth, [-1.2, 1.1])
+    assert np.all(np.abs(post.mean() - mean) < 0.5 * std), (post.mean(), mean, std)
+    assert np.all(np.abs(post.std() / std - 1) < 0.25), (post.std(), std)
+    assert len(fixed_bank) == 100_000 and np.all(np.abs(fixed_bank) <= 3)
+    assert post.densities()["density_2d"].shape == (1, 50, 50)

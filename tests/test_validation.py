@@ -23,6 +23,7 @@ def validated(tmp_path_factory):
     variables = toy_variables(
         n_prior_samples="20_000", max_epochs="40", obs_seed="1", n_sim_coverage=str(N_COVERAGE),
         n_sim_explim=str(N_EXPLIM), DRP_coverage_parameters=f"{N_DRAWS}, {N_COVERAGE}, 0, 0, 1",
+        credibility_levels="0.68,0.95,0.9973",
     )
     tree = configure_in_process(tmp_path_factory.mktemp("validation"), monkeypatch, variables)
     run_rounds(tree, finish=False)
@@ -59,19 +60,50 @@ def test_trained_network_is_roughly_calibrated(validated):
 def test_expected_limits_exclude_far_from_the_truth(validated):
     tree = validated
     result = np.load(tree.validation_data("expected_limits", 0))
-    assert result["fraction"].shape == (1, 2, 50, 50) and int(result["n"]) == N_EXPLIM
+    assert result["fraction"].shape == (1, 3, 50, 50) and int(result["n"]) == N_EXPLIM  # credibility_levels
+    assert list(result["levels"]) == [0.68, 0.95, 0.9973]
     assert bool(result["with_reference"])  # two rounds: false exclusions against round 0
-    fraction_68, fraction_95 = result["fraction"][0]
-    assert np.all(fraction_68 >= fraction_95)  # a 95 % region contains the 68 % one
+    fraction_68, fraction_95, fraction_3sigma = result["fraction"][0]
+    assert np.all(fraction_68 >= fraction_95) and np.all(fraction_95 >= fraction_3sigma)  # nested regions
     assert fraction_95[0, 0] == 1 and fraction_95[-1, -1] == 1  # the corners of [-3, 3]^2, many sigma away
     summary = json.loads(tree.validation_summary(0).read_text())["expected_limits"]["pairs"]["a-b"]
     assert summary["0.95"]["truth_cell_excluded"] < 0.25
-    for level in ("0.68", "0.95"):  # the limit's own coverage: the truth excluded at most 1 - level of the time
+    for level in ("0.68", "0.95", "0.9973"):  # the limit's own coverage: the truth excluded at most 1 - level of the time
         truth = summary[level]["truth_exclusion"]
         assert truth["n"] == N_EXPLIM and truth["truth_in_plane"] and truth["consistent"], (level, truth)
         assert truth["fraction"] == pytest.approx(summary[level]["truth_cell_excluded"])
     assert summary["0.68"]["excluded_area_median"] > summary["0.95"]["excluded_area_median"]
-    assert result["excluded_area"].shape == (1, N_EXPLIM, 2)
+    assert summary["0.95"]["excluded_area_median"] > summary["0.9973"]["excluded_area_median"]
+    assert result["excluded_area"].shape == (1, N_EXPLIM, 3)
+
+
+def test_limits_recomputed_at_other_levels_from_the_kept_maps(validated):
+    """The per-simulation 2D log-ratio maps reproduce the stage's exclusion fractions at its own
+    levels exactly, and give nested limits at others without the networks."""
+    from alpswyft.limits import fractions_from_maps
+    from alpswyft.results import load_npz
+
+    maps = load_npz(validated.validation_data("expected_limits_logratios", 0))
+    assert maps["logratios"].shape == (1, N_EXPLIM, 10_000) and maps["logratios"].dtype == np.float32
+    result = np.load(validated.validation_data("expected_limits", 0))
+    assert np.array_equal(fractions_from_maps(maps, result["levels"]), result["fraction"])
+    other = fractions_from_maps(maps, (0.5, 0.9, 0.99))[0]
+    assert np.all(other[0] >= other[1]) and np.all(other[1] >= other[2]) and other[0].mean() > result["fraction"][0, 0].mean()
+
+
+def test_the_kept_bank_log_ratios_rebin_to_the_stored_posteriors(validated):
+    """The last round's posterior from the kept log-ratios (no network) is the stored one."""
+    from alpswyft import open_run
+
+    run = open_run(validated.root)
+    post = run.posterior()
+    stored = np.load(validated.posterior(1, 0))
+    binned = post.densities()
+    assert np.load(validated.bank_logratios(1, 0))["logratios_1d"].dtype == np.float32 and len(post.values) == 20_000
+    assert np.allclose(binned["density_1d"], stored["density_1d"], rtol=1e-4, atol=1e-6)
+    assert np.allclose(binned["density_2d"], stored["density_2d"], rtol=1e-4, atol=1e-6)
+    assert np.allclose(binned["edges_1d"], stored["edges_1d"])
+    assert np.allclose(post.truth, [0.7, -0.3])
 
 
 def test_figures_and_a_second_call_skips(validated, capsys):

@@ -2,7 +2,9 @@
 estimation (swyft 0.4.5).
 
 The simulator for notebooks is :class:`alpswyft.ALPSim` (:mod:`alpswyft.sim`, figures in
-:mod:`alpswyft.sim_plots`): spectra, P_gg and plots for chosen parameters.
+:mod:`alpswyft.sim_plots`): spectra, P_gg and plots for chosen parameters. A finished run is
+opened with :func:`alpswyft.open_run` (:mod:`alpswyft.workbench`): its stores, and its trained
+networks applied to new observations.
 
 One module per concern:
 
@@ -39,4 +41,8 @@ def __getattr__(name: str):
         from alpswyft import sim
 
         return getattr(sim, name)
+    if name in ("open_run", "Run", "Posterior"):
+        from alpswyft import workbench
+
+        return getattr(workbench, name)
     raise AttributeError(f"module 'alpswyft' has no attribute {name!r}")

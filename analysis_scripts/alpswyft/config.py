@@ -69,6 +69,21 @@ def _pairs(value):
     return [tuple(int(v) for v in pair.split(",")) for pair in re.findall(r"\((\d+,\d+)\)", compact)]
 
 
+def _levels(value):
+    """``0.68,0.95,0.9973`` -> (0.68, 0.95, 0.9973): credibility levels, increasing, in (0, 1)."""
+    if isinstance(value, str):
+        try:
+            value = [float(v) for v in value.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError("expected comma-separated numbers between 0 and 1, e.g. 0.68,0.95,0.9973") from None
+    levels = tuple(float(v) for v in value)
+    if not levels or not all(0 < v < 1 for v in levels) or any(b <= a for a, b in zip(levels, levels[1:])):
+        raise ValueError("expected increasing levels strictly between 0 and 1, e.g. 0.68,0.95,0.9973")
+    if len(levels) > 7:
+        raise ValueError(f"expected at most 7 levels, got {len(levels)}")
+    return levels
+
+
 def _sbatch_options(value):
     """``--constraint=a100; --exclusive`` -> ["--constraint=a100", "--exclusive"] (``;`` or new lines)."""
     if not isinstance(value, str):
@@ -191,6 +206,7 @@ class RunConfig(BaseModel):
     max_time_train: WallTime = "00-04:00:00"
     prediction_pairs: Annotated[list[tuple[int, int]], BeforeValidator(_pairs)] = [(0, 1)]
     fixed_nuisance_limits: Flag = False
+    credibility_levels: Annotated[tuple[float, ...], BeforeValidator(_levels)] = (0.68, 0.95)
     DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
     wandb_mode: Literal["disabled", "offline", "online"] = "disabled"
 

@@ -24,6 +24,13 @@ import numpy as np
 from scipy import stats
 
 LEVELS = (0.68, 0.95)
+
+
+def percent(level: float) -> str:
+    """A credibility level as people write it: 0.68 -> '68 %', 0.9973 -> '99.73 %'."""
+    return f"{100 * level:.4g} %"
+
+
 #: Evaluation points per cell and axis of an expected-limit plane.
 SUBCELLS = 2
 #: Exclusion fractions that bound the median and the 1 and 2 sigma expected-limit bands.
@@ -59,7 +66,8 @@ class ExclusionCounter:
     levels.
     """
 
-    def __init__(self, edges_x: np.ndarray, edges_y: np.ndarray, levels=LEVELS):
+    def __init__(self, edges_x: np.ndarray, edges_y: np.ndarray, levels=LEVELS, truth=None,
+                 no_signal_below_y: bool = False):
         self.edges_x, self.edges_y = np.asarray(edges_x, float), np.asarray(edges_y, float)
         self.levels = tuple(levels)
         shape = (len(self.levels), len(self.edges_x) - 1, len(self.edges_y) - 1)
@@ -67,6 +75,10 @@ class ExclusionCounter:
         self.false_counts = np.zeros(shape, dtype=np.int64)
         self.areas: list[np.ndarray] = []
         self.n = 0
+        self.truth = truth
+        self.truth_cells, self.truth_where = (None, None) if truth is None else truth_cells(
+            self.edges_x, self.edges_y, truth, no_signal_below_y)
+        self.truth_hits: list[np.ndarray] = []  # per observation and level: whether the truth was excluded
 
     def points(self, subcells: int = SUBCELLS) -> tuple[np.ndarray, np.ndarray]:
         """The plane's evaluation points: ``subcells`` x ``subcells`` midpoints per cell, flattened
@@ -94,6 +106,8 @@ class ExclusionCounter:
         if reference is not None:
             self.false_counts += excluded & ~reference
         self.areas.append(excluded.mean(axis=(1, 2)))
+        if self.truth_cells is not None:
+            self.truth_hits.append(excluded[:, self.truth_cells].all(axis=1))
         self.n += 1
 
     @property
@@ -145,19 +159,52 @@ def binomial_interval(k: int, n: int, level: float = 0.68) -> tuple[float, float
     return low, high
 
 
-def truth_exclusion(counter: ExclusionCounter, truth, level_index: int) -> dict:
-    """How often the expected-limit simulations exclude the truth's cell at one credibility level:
-    for a calibrated limit at most 1 - level, which the 68 % interval must reach. A truth outside
-    the plane (the ALP default's no-ALP observation) is taken at the nearest cell, the weakest
-    coupling and mass the plane holds, and flagged."""
-    inside = counter.cell_of(truth) is not None
-    x = np.clip(truth[0], counter.edges_x[0], np.nextafter(counter.edges_x[-1], -np.inf))
-    y = np.clip(truth[1], counter.edges_y[0], np.nextafter(counter.edges_y[-1], -np.inf))
-    k = int(counter.counts[level_index][counter.cell_of((x, y))])
+def fractions_from_maps(maps: dict, levels, key: str = "logratios") -> np.ndarray:
+    """Exclusion fractions (n_planes, n_levels, nx, ny) at ``levels`` from the expected-limit
+    stage's kept log-ratio maps (``expected_limits_logratios_gridpoint_*.npz``; ``key``:
+    ``logratios`` or ``logratios_fixed``): the same counting as the stage, at any levels."""
+    out = []
+    for p in range(len(maps[key])):
+        counter = ExclusionCounter(maps["edges_x"][p], maps["edges_y"][p], levels)
+        for logratios in maps[key][p]:
+            counter.add(counter.excluded_on_points(logratios.astype(float), maps["prior"][p]))
+        out.append(counter.fraction)
+    return np.array(out)
+
+
+def truth_cells(edges_x: np.ndarray, edges_y: np.ndarray, truth, no_signal_below_y: bool = False):
+    """The cells (mask (nx, ny)) that stand for the truth of a plane, and how (``cell``,
+    ``nearest cell`` or ``row``). A truth inside the plane is its cell; one outside, the nearest
+    cell. With ``no_signal_below_y`` (the (m, g) plane: below the box's coupling there is no ALP
+    whatever the mass), a truth below the plane is every cell of the weakest-coupling row: the
+    no-ALP hypothesis is excluded only when all of them are."""
+    nx, ny = len(edges_x) - 1, len(edges_y) - 1
+    mask = np.zeros((nx, ny), dtype=bool)
+    if no_signal_below_y and truth[1] < edges_y[0]:
+        mask[:, 0] = True
+        return mask, "row"
+    i = int(np.clip(np.searchsorted(edges_x, truth[0], side="right") - 1, 0, nx - 1))
+    j = int(np.clip(np.searchsorted(edges_y, truth[1], side="right") - 1, 0, ny - 1))
+    mask[i, j] = True
+    inside = edges_x[0] <= truth[0] < edges_x[-1] and edges_y[0] <= truth[1] < edges_y[-1]
+    return mask, "cell" if inside else "nearest cell"
+
+
+def truth_exclusion(counter: ExclusionCounter, level_index: int) -> dict:
+    """How often the expected-limit simulations exclude the truth (its cells, see
+    :func:`truth_cells`) at one credibility level: for a calibrated limit at most 1 - level, which
+    the 68 % interval must reach."""
+    k = int(sum(hits[level_index] for hits in counter.truth_hits))
     level = counter.levels[level_index]
     low, high = binomial_interval(k, counter.n)
     return {"excluded": k, "n": counter.n, "fraction": k / max(counter.n, 1), "interval_68": [low, high],
-            "allowed": round(1.0 - level, 10), "consistent": low <= 1.0 - level, "truth_in_plane": inside}
+            "allowed": round(1.0 - level, 10), "consistent": low <= 1.0 - level,
+            "truth_in_plane": counter.truth_where == "cell", "truth_cells": counter.truth_where}
+
+
+#: How a report names the truth's cells (:func:`truth_cells`).
+TRUTH_WORDS = {"cell": "truth's cell", "nearest cell": "truth's nearest cell",
+               "row": "no-ALP truth (every cell of the weakest coupling)"}
 
 
 def linear_gaussian_exclusion(points: np.ndarray, truth: np.ndarray, covariance: np.ndarray, level: float) -> np.ndarray:

@@ -609,6 +609,10 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
         posterior["pairs"] = np.array(network.pairs)
     tree.posteriors.mkdir(parents=True, exist_ok=True)
     save_npz(tree.posterior(round_, grid_point), **posterior)
+    # the unbinned posterior: re-binned, zoomed or drawn with swyft's plots without the network
+    save_npz(tree.bank_logratios(round_, grid_point), store=np.array(requests["prior"].path.name),
+             rows=np.arange(len(bank)), poi_names=np.array(config.poi_names), pairs=np.array(network.pairs, int).reshape(-1, 2),
+             **{name: lr.astype(np.float32) for name, lr in (("logratios_1d", lr_1d), ("logratios_2d", lr_2d)) if lr is not None})
 
     if "fixed" in requests:  # before the round is recorded as done, so that a killed run redoes it
         _train_fixed_nuisances(tree, config, grid_point, requests["fixed"], simulator, architecture, seed)

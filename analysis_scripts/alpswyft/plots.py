@@ -12,9 +12,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Polygon, Rectangle
 
+from alpswyft.limits import percent
 from alpswyft.pipeline import load_config, load_record
 from alpswyft.results import RunTree
 
+#: Credibility levels of a figure whose run does not say (``credibility_levels``).
 CREDIBILITY = (0.68, 0.95)
 
 
@@ -169,16 +171,17 @@ def _box(ax, bounds, fi, fj, **style) -> None:
     ax.add_patch(Rectangle((b[fi][0], b[fj][0]), b[fi][1] - b[fi][0], b[fj][1] - b[fj][0], fill=False, **style))
 
 
-def _density_2d(ax, density, box_i, box_j) -> None:
-    """A 2D posterior histogram with its 68 % and 95 % highest-density contours."""
+def _density_2d(ax, density, box_i, box_j, credibility=CREDIBILITY) -> None:
+    """A 2D posterior histogram with its highest-density contours at the ``credibility`` levels."""
     x = np.linspace(*box_i, density.shape[0] + 1)
     y = np.linspace(*box_j, density.shape[1] + 1)
     ax.pcolormesh(x, y, density.T, cmap="Greys", shading="flat")
-    levels = sorted(set(credible_levels(density)))
+    levels = sorted(set(credible_levels(density, credibility)))
     if len(levels) > 1 or levels[0] > 0:
         xc, yc = 0.5 * (x[1:] + x[:-1]), 0.5 * (y[1:] + y[:-1])
-        contour = ax.contour(xc, yc, density.T, levels=levels, colors=["C0", "C1"][: len(levels)])
-        ax.clabel(contour, fmt={lv: f"{q:.0%}" for lv, q in zip(levels, CREDIBILITY[::-1])}, fontsize=8)
+        colors = [f"C{k}" for k in range(len(levels))]
+        contour = ax.contour(xc, yc, density.T, levels=levels, colors=colors)
+        ax.clabel(contour, fmt={lv: percent(q) for lv, q in zip(levels, sorted(credibility, reverse=True))}, fontsize=8)
 
 
 def posteriors_2d(tree: RunTree, grid_point: int = 0):
@@ -193,7 +196,7 @@ def posteriors_2d(tree: RunTree, grid_point: int = 0):
     for row, (entry, post) in zip(axes, rounds):
         for ax, (i, j), density in zip(row, pairs, post["density_2d"]):
             fi, fj = config.POI_indices[i], config.POI_indices[j]
-            _density_2d(ax, density, post["box"][i], post["box"][j])
+            _density_2d(ax, density, post["box"][i], post["box"][j], config.credibility_levels)
             _box(ax, entry["bounds"], fi, fj, ls="--", lw=1.2, color="C2", label="box of this round")
             _box(ax, entry["truncated_bounds"], fi, fj, ls=":", lw=1.5, color="C3", label="box of the next round")
             ax.plot(config.table.obs[fi], config.table.obs[fj], "*", color="crimson", ms=12, label="truth")
@@ -204,7 +207,7 @@ def posteriors_2d(tree: RunTree, grid_point: int = 0):
             _published_overlay(ax, config, fi, fj)
             ax.set_title(f"round {entry['round']}", fontsize=10)
     axes[0][0].legend(fontsize=8, loc="best")
-    fig.suptitle("2D posteriors per round (68 %, 95 %)")
+    fig.suptitle(f"2D posteriors per round ({', '.join(map(percent, config.credibility_levels))})")
     fig.tight_layout()
     return fig
 
@@ -217,7 +220,15 @@ def corner(tree: RunTree, grid_point: int = 0):
     if not rounds:
         return None
     entry, post = rounds[-1]
-    n = len(config.POI_indices)
+    columns = list(config.POI_indices)
+    labels = [_label(config, i) for i in columns]
+    return draw_corner(post, labels, columns, config, f"Round {entry['round']}: marginal posteriors on its box (red: truth)")
+
+
+def draw_corner(post, labels: list[str], columns: list[int], config, title: str):
+    """Corner plot of binned marginals ``post`` (``box``, ``truth``, ``density_1d``/``edges_1d``,
+    ``density_2d``/``pairs``, as in ``posterior_round_*.npz``) of the free parameters ``columns``."""
+    n = len(columns)
     fig, axes = plt.subplots(n, n, figsize=(2.8 * n + 1, 2.8 * n + 0.6), squeeze=False)
     pairs = [tuple(p) for p in post["pairs"]] if "pairs" in post else []
     box, truth = post["box"], post["truth"]
@@ -230,20 +241,63 @@ def corner(tree: RunTree, grid_point: int = 0):
             if a == b and "density_1d" in post:
                 centres = 0.5 * (post["edges_1d"][a][1:] + post["edges_1d"][a][:-1])
                 ax.plot(centres, post["density_1d"][a], color="k")
-                ax.axvline(truth[a], color="crimson")
+                if truth is not None:
+                    ax.axvline(truth[a], color="crimson")
                 ax.set_yticks([])
             elif a != b and (b, a) in pairs:
-                _density_2d(ax, post["density_2d"][pairs.index((b, a))], box[b], box[a])
-                ax.plot(truth[b], truth[a], "*", color="crimson", ms=10)
+                _density_2d(ax, post["density_2d"][pairs.index((b, a))], box[b], box[a], config.credibility_levels)
+                if truth is not None:
+                    ax.plot(truth[b], truth[a], "*", color="crimson", ms=10)
                 ax.set_xlim(*box[b])
                 ax.set_ylim(*box[a])
-                _published_overlay(ax, config, config.POI_indices[b], config.POI_indices[a])
+                _published_overlay(ax, config, columns[b], columns[a])
             ax.set_xlim(*box[b])
             if a == n - 1:
-                ax.set_xlabel(_label(config, config.POI_indices[b]))
+                ax.set_xlabel(labels[b])
             if b == 0 and a > 0:
-                ax.set_ylabel(_label(config, config.POI_indices[a]))
-    fig.suptitle(f"Round {entry['round']}: marginal posteriors on its box (red: truth)")
+                ax.set_ylabel(labels[a])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def draw_posteriors_1d(post, labels: list[str], axes=None, color: str = "k", label: str | None = None):
+    """The 1D marginals of binned ``post`` (see :func:`draw_corner`), the truth in red; ``axes``
+    (an array of Axes) overlays onto an earlier figure. Returns the figure."""
+    n = len(labels)
+    if axes is None:
+        fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+        axes = axes[0]
+    axes = np.ravel(axes)
+    for k, ax in enumerate(axes[:n]):
+        centres = 0.5 * (post["edges_1d"][k][1:] + post["edges_1d"][k][:-1])
+        ax.plot(centres, post["density_1d"][k], color=color, label=label if k == 0 else None)
+        if post["truth"] is not None:
+            ax.axvline(post["truth"][k], color="crimson", lw=1.2)
+        ax.set_xlim(*post["box"][k])
+        ax.set_xlabel(labels[k])
+        ax.set_ylabel("posterior density")
+    if label:
+        axes[0].legend(fontsize=8)
+    axes[0].figure.tight_layout()
+    return axes[0].figure
+
+
+def draw_posteriors_2d(post, labels: list[str], chosen: list[int], columns: list[int], config):
+    """The 2D marginals ``chosen`` (indices into ``post["pairs"]``) of binned ``post`` with their
+    regions at the run's credibility levels, the truth (star) and, on an (m, g) plane, the published limits."""
+    fig, axes = plt.subplots(1, len(chosen), figsize=(4.6 * len(chosen), 4.0), squeeze=False)
+    for ax, k in zip(axes[0], chosen):
+        i, j = post["pairs"][k]
+        _density_2d(ax, post["density_2d"][k], post["box"][i], post["box"][j], config.credibility_levels)
+        if post["truth"] is not None:
+            ax.plot(post["truth"][i], post["truth"][j], "*", color="crimson", ms=12, label="truth")
+        ax.set_xlim(*post["box"][i])
+        ax.set_ylim(*post["box"][j])
+        ax.set_xlabel(labels[i])
+        ax.set_ylabel(labels[j])
+        if _published_overlay(ax, config, columns[i], columns[j]):
+            ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -298,6 +352,7 @@ def coverage_zz(tree: RunTree, grid_point: int = 0):
     """Empirical against nominal HPD coverage on swyft's z-score axis, per marginal, with the
     1 sigma Jeffreys band: a calibrated posterior follows the diagonal, an overconfident one
     falls below it."""
+    config = load_config(tree)
     result = np.load(tree.validation_data("coverage", grid_point))
     names = result["marginals"]
     fig, axes = _grid(len(names))
@@ -307,7 +362,7 @@ def coverage_zz(tree: RunTree, grid_point: int = 0):
         defined = result["hpd_empirical"][k] < 1  # z is infinite once every truth is inside
         ax.plot(z[defined], result["hpd_z_empirical"][k][defined], color="C0", label="empirical (1σ band)")
         ax.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
-        for level in CREDIBILITY:
+        for level in config.credibility_levels:
             ax.axvline(np.interp(level, result["hpd_nominal"][k], z), color="grey", lw=0.6, ls="--")
         ax.set_xlim(0, 3.5)
         ax.set_ylim(0, 3.5)
@@ -316,7 +371,7 @@ def coverage_zz(tree: RunTree, grid_point: int = 0):
         ax.set_ylabel("empirical z")
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle(f"HPD coverage, {result['masses'].shape[1]} coverage simulations never trained on"
-                 " (dashed: 68 % and 95 %)")
+                 f" (dashed: {' and '.join(map(percent, config.credibility_levels))})")
     fig.tight_layout()
     return fig
 
@@ -417,7 +472,7 @@ def expected_limits(tree: RunTree, grid_point: int = 0):
                 ax.plot(truth[i], truth[j], "*", color="crimson", ms=12)
                 handles.append(Line2D([], [], marker="*", color="crimson", ls="", ms=10, label="truth (Obs.)"))
             ax.legend(handles=handles, fontsize=7, loc="lower left")
-            ax.set_title(f"excluded at {level:.0%} credibility")
+            ax.set_title(f"excluded at {percent(level)} credibility")
             ax.set_xlabel(_label(config, fi))
             ax.set_ylabel(_label(config, fj))
     fig.suptitle(f"Expected limits: exclusion frequency over {int(result['n'])} mock observations at the Obs. values")
@@ -439,7 +494,7 @@ def false_exclusions(tree: RunTree, grid_point: int = 0):
             mesh = ax.pcolormesh(result["edges_x"][p], result["edges_y"][p], result["false_fraction"][p, k].T,
                                  cmap="Reds", vmin=0, vmax=max(0.05, float(result["false_fraction"][p].max())))
             fig.colorbar(mesh, ax=ax, label="fraction of observations")
-            ax.set_title(f"false exclusions at {level:.0%}")
+            ax.set_title(f"false exclusions at {percent(level)}")
             ax.set_xlabel(_label(config, fi))
             ax.set_ylabel(_label(config, fj))
     fig.suptitle("Cells excluded by the last round but not by round 0 (untruncated prior)")

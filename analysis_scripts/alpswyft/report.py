@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alpswyft.errors import PipelineError
+from alpswyft.limits import TRUTH_WORDS, percent
 from alpswyft.pipeline import load_config, load_record
 from alpswyft.results import RunTree, read_json
 
@@ -130,8 +131,8 @@ def render_html(notebook: Path) -> Path:
 
 
 def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
-    """The validation results of a grid point as text: HPD coverage at 68 % and 95 % with 1 sigma
-    bands, TARP KS p-values, expected-limit areas; or why there are none."""
+    """The validation results of a grid point as text: HPD coverage at the run's credibility levels
+    with 1 sigma bands, TARP KS p-values, expected-limit areas; or why there are none."""
     path = tree.validation_summary(grid_point)
     if not path.is_file():
         return f"no validation results for grid point {grid_point} ({path.name} is missing)"
@@ -143,11 +144,14 @@ def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
     else:
         lines.append(f"coverage: {coverage['n_coverage']} simulations never trained on, "
                      f"{coverage['n_draws']} posterior draws each")
-        lines.append(f"{'marginal':>12} {'HPD 68 %':>22} {'HPD 95 %':>22} {'TARP p (random, data)':>24} {'prior p':>8}")
+        levels = next(iter(coverage["marginals"].values()))["hpd"] if coverage["marginals"] else {}
+        lines.append(f"{'marginal':>12} " + " ".join(f"{'HPD ' + percent(float(lv)):>22}" for lv in levels)
+                     + f" {'TARP p (random, data)':>24} {'prior p':>8}")
         for name, m in coverage["marginals"].items():
             hpd = [f"{v['empirical']:.3f} [{v['band_1sigma'][0]:.3f}, {v['band_1sigma'][1]:.3f}]" for v in m["hpd"].values()]
             tarp_p = ", ".join(f"{p:.2g}" for p in m["tarp_ks_pvalue"].values())
-            lines.append(f"{name:>12} {hpd[0]:>22} {hpd[1]:>22} {tarp_p:>24} {m['baseline_ks_pvalue']:>8.2g}")
+            lines.append(f"{name:>12} " + " ".join(f"{h:>22}" for h in hpd)
+                         + f" {tarp_p:>24} {m['baseline_ks_pvalue']:>8.2g}")
     limits = summary["expected_limits"]
     if limits is None:
         lines.append("expected limits: none (n_sim_explim = 0, no prediction_pairs or no 2D marginals)")
@@ -161,7 +165,7 @@ def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
         for pair, levels in limits["pairs"].items():
             for level, v in levels.items():
                 false = "" if v["false_exclusion_max"] is None else f", false exclusions up to {v['false_exclusion_max']:.1%} per cell"
-                lines.append(f"{pair:>12} at {float(level):.0%}: {_limit_line(v)}{false}")
+                lines.append(f"{pair:>12} at {percent(float(level))}: {_limit_line(v)}{false}")
                 if "fixed_nuisances" in v:
                     lines.append(f"{'':>12}  nuisances fixed: {_limit_line(v['fixed_nuisances'])}")
     return "\n".join(lines)
@@ -171,8 +175,9 @@ def _limit_line(v: dict) -> str:
     """An expected limit as text: area, connected regions, depth and the truth's exclusion."""
     t = v.get("truth_exclusion")
     truth = "" if t is None else (
-        f", truth's cell{'' if t['truth_in_plane'] else ' (nearest)'} excluded in {t['excluded']}/{t['n']} "
-        f"[{t['interval_68'][0]:.1%}, {t['interval_68'][1]:.1%}] (calibrated: at most {t['allowed']:.0%}"
+        f", {TRUTH_WORDS[t.get('truth_cells', 'cell' if t['truth_in_plane'] else 'nearest cell')]} excluded in "
+        f"{t['excluded']}/{t['n']} "
+        f"[{t['interval_68'][0]:.1%}, {t['interval_68'][1]:.1%}] (calibrated: at most {100 * t['allowed']:.3g} %"
         f"{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
     regions = "" if "median_regions" not in v else f" in {v['median_regions']} connected region(s)"
     depth = "" if "g_limit_at_m" not in v else ", g limit " + ", ".join(

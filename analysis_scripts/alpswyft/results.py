@@ -63,6 +63,10 @@ class RunTree:
     def posterior(self, round_: int, grid_point: int) -> Path:
         return self.posteriors / f"posterior_round_{round_}_gridpoint_{grid_point}.npz"
 
+    def bank_logratios(self, round_: int, grid_point: int) -> Path:
+        """The mock observation's log-ratios on the round's prior bank (float32, 1D and 2D)."""
+        return self.posteriors / f"logratios_round_{round_}_gridpoint_{grid_point}.npz"
+
     def validation_data(self, kind: str, grid_point: int) -> Path:
         """``val_output/<kind>_gridpoint_<g>.npz``: coverage or expected_limits results."""
         return self.val_output / f"{kind}_gridpoint_{grid_point}.npz"

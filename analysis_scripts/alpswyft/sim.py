@@ -316,16 +316,29 @@ class ALPSim:
         return sim_plots.plot(self, theta, kind=kind, null=null, survival=survival, observed=observed,
                               bands=bands, seed=seed, ax=ax, color=color, label=label, log=log, params=params)
 
-    def plot_spectra(self, exp=None, data=None, *, kind: str = "counts", residuals: bool = True, ax=None,
-                     color=None, label: str | None = None, alpha: float | None = None):
+    def plot_spectra(self, exp=None, data=None, *, n: int | None = None, over=None, kind: str = "counts",
+                     residuals: bool = True, ax=None, color=None, label: str | None = None,
+                     alpha: float | None = None):
         """Draw spectra made elsewhere (the original's ``import_counts``): rows of ``exp`` as lines,
         rows of ``data`` as points, e.g. 100 spectra of a training store over the mock observation.
-        ``residuals``: the arrays are the stored nodes (log10 residuals for ALP models), else counts.
-        Returns the Axes."""
+        ``exp`` may be a store (``run.store("training")``) or a dict of nodes (``read_store``):
+        its expected spectra are drawn. ``n``: at most that many rows. ``over``: an observation
+        drawn on top as points (a dict with ``data``, e.g. ``run.observation``, or a
+        :class:`Spectrum` from :meth:`observe`). ``residuals``: the arrays are the stored nodes
+        (log10 residuals for ALP models), else counts. Returns the Axes."""
         from alpswyft import sim_plots
 
-        return sim_plots.plot_spectra(self, exp, data, kind=kind, residuals=residuals, ax=ax, color=color,
-                                      label=label, alpha=alpha)
+        if hasattr(exp, "read") or isinstance(exp, dict):
+            exp = exp.read("exp", n) if hasattr(exp, "read") else exp["exp"]
+        if n is not None:
+            exp, data = (None if rows is None else np.atleast_2d(rows)[:n] for rows in (exp, data))
+        ax = sim_plots.plot_spectra(self, exp, data, kind=kind, residuals=residuals, ax=ax, color=color,
+                                    label=label, alpha=alpha)
+        if over is not None:
+            observed = over.data if isinstance(over, Spectrum) else over["data"]
+            sim_plots.plot_spectra(self, None, observed, kind=kind, residuals=True, ax=ax, color="crimson",
+                                   label="observation", alpha=1.0)
+        return ax
 
 
 def _settings(settings: dict) -> dict[str, str]:

@@ -33,7 +33,7 @@ from alpswyft.coverage import (
     tarp_fractions,
     unit_cube,
 )
-from alpswyft.limits import LEVELS, ExclusionCounter, connected_regions, limit_depth, truth_exclusion
+from alpswyft.limits import TRUTH_WORDS, ExclusionCounter, connected_regions, limit_depth, percent, truth_exclusion
 from alpswyft.pipeline import load_config, load_record, simulator_for, store_requests, trained_network
 from alpswyft.results import RunTree, read_json, save_npz, write_json
 from alpswyft.stores import read_store
@@ -42,7 +42,6 @@ LIMIT_BINS = 50
 #: Masses (neV) at which the depth of the (m, g) expected limit is reported.
 DEPTH_MASSES = (1.0, 10.0, 100.0)
 REFERENCE_SETS = ("random", "data")
-SUMMARY_LEVELS = (0.68, 0.95)
 
 
 def validate(tree: RunTree) -> None:
@@ -175,11 +174,11 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
     )
     summary = {"n_coverage": n_coverage, "n_draws": n_draws, "marginals": {}}
     for k, (name, *_rest) in enumerate(margs):
-        levels = empirical_coverage(masses[k], np.array(SUMMARY_LEVELS))
+        levels = empirical_coverage(masses[k], np.array(config.credibility_levels))
         summary["marginals"][name] = {
             "hpd": {
                 f"{c:g}": {"empirical": float(e), "band_1sigma": [float(lo), float(hi)]}
-                for c, e, lo, hi in zip(SUMMARY_LEVELS, levels["empirical"], levels["low"], levels["high"])
+                for c, e, lo, hi in zip(config.credibility_levels, levels["empirical"], levels["low"], levels["high"])
             },
             "tarp_ks_pvalue": {name_r: float(tarps[r][k]["ks_pvalue"]) for r, name_r in enumerate(REFERENCE_SETS)},
             "baseline_ks_pvalue": float(baselines[k]["ks_pvalue"]),
@@ -204,8 +203,10 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
     requests = store_requests(config, tree, g, last, record.bounds(g, last))
     sims = read_store(requests["explim"].path, simulator.observed_nodes)
     initial = np.array(record.data["initial_bounds"])[config.POI_indices]
+    truth = config.table.obs[config.POI_indices]
     counters = [
-        ExclusionCounter(np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1), LEVELS)
+        ExclusionCounter(np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1),
+                         config.credibility_levels, (truth[i], truth[j]), _is_mg_plane(config, i, j))
         for i, j in config.prediction_pairs
     ]
     planes = _Planes(config, network, sims, record.bounds(g, last), counters)
@@ -213,7 +214,8 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
     if config.with_fixed_nuisances and tree.fixed_network(g).is_file():
         fixed_network = trained_network(tree, config, g, last, simulator, fixed_nuisances=True)
         fixed = _Planes(config, fixed_network, sims, record.bounds(g, last), counters, config.limit_pois)
-        fixed_counters = [ExclusionCounter(c.edges_x, c.edges_y, LEVELS) for c in counters]
+        fixed_counters = [ExclusionCounter(c.edges_x, c.edges_y, c.levels, c.truth, c.truth_where == "row")
+                          for c in counters]
     reference = None
     if last > 0 and tree.network(0, g).is_file():
         reference = _Planes(config, trained_network(tree, config, g, 0, simulator), sims, record.bounds(g, 0), counters)
@@ -232,12 +234,11 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
         progress(s + 1)
 
     names, poi = config.poi_names, config.POI_indices
-    truth = config.table.obs[poi]
     save_npz(
         tree.validation_data("expected_limits", g),
         pairs=np.array(config.prediction_pairs),
         pair_names=np.array([[names[i], names[j]] for i, j in config.prediction_pairs]),
-        levels=np.array(LEVELS),
+        levels=np.array(config.credibility_levels),
         edges_x=np.array([c.edges_x for c in counters]),
         edges_y=np.array([c.edges_y for c in counters]),
         fraction=np.array([c.fraction for c in counters]),
@@ -249,21 +250,28 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
         **({} if fixed is None else {"fraction_fixed": np.array([c.fraction for c in fixed_counters]),
                                      "excluded_area_fixed": np.array([c.areas for c in fixed_counters])}),
     )
+    # every simulation's 2D log-ratio maps: the limits at other levels without the networks
+    points = [c.points() for c in counters]
+    save_npz(
+        tree.validation_data("expected_limits_logratios", g),
+        points_x=np.array([x for x, _ in points]), points_y=np.array([y for _, y in points]), prior=planes.priors,
+        edges_x=np.array([c.edges_x for c in counters]), edges_y=np.array([c.edges_y for c in counters]),
+        logratios=planes.kept, **({} if fixed is None else {"logratios_fixed": fixed.kept}),
+    )
     summary = {"n_explim": n, "n_points": planes.n_points, "false_exclusions_against": "round 0" if reference else None,
                "fixed_nuisances": [config.table.free_names[i] for i in config.nuisance_indices] if fixed else None,
                "pairs": {}}
     for p, (counter, (i, j)) in enumerate(zip(counters, config.prediction_pairs)):
         pair = (names[i], names[j])
         entry = {}
-        for k, level in enumerate(LEVELS):
+        for k, level in enumerate(config.credibility_levels):
             entry[f"{level:g}"] = {
-                **_limit_summary(config, counter, k, (truth[i], truth[j]), (poi[i], poi[j])),
+                **_limit_summary(config, counter, k, (poi[i], poi[j])),
                 "false_exclusion_max": float(counter.false_fraction[k].max()) if reference else None,
                 "false_exclusion_area": float(np.mean(counter.false_fraction[k] > 0)) if reference else None,
             }
             if fixed:
-                entry[f"{level:g}"]["fixed_nuisances"] = _limit_summary(config, fixed_counters[p], k, (truth[i], truth[j]),
-                                                                        (poi[i], poi[j]))
+                entry[f"{level:g}"]["fixed_nuisances"] = _limit_summary(config, fixed_counters[p], k, (poi[i], poi[j]))
         summary["pairs"]["-".join(pair)] = entry
         for label, key in (("", None), (" (nuisances fixed)", "fixed_nuisances")):
             if key and not fixed:
@@ -272,9 +280,9 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
                   + ", ".join(f"{lv}: {(v[key] if key else v)['excluded_area_median']:.3f}" for lv, v in entry.items()))
             for level, v in entry.items():
                 t = (v[key] if key else v)["truth_exclusion"]
-                print(f"  {'-'.join(pair)}{label} at {float(level):.0%}: the truth's cell"
-                      f"{'' if t['truth_in_plane'] else ' (the nearest)'} excluded in {t['excluded']}/{t['n']} simulations"
-                      f" (calibrated: at most {t['allowed']:.0%}{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
+                print(f"  {'-'.join(pair)}{label} at {percent(float(level))}: the {TRUTH_WORDS[t['truth_cells']]}"
+                      f" excluded in {t['excluded']}/{t['n']} simulations"
+                      f" (calibrated: at most {100 * t['allowed']:.3g} %{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
     return summary
 
 
@@ -304,24 +312,38 @@ class _Planes:
             self.points.append((torch.as_tensor(rows, dtype=torch.float32, device=network.device), prior))
         self.counters = counters
         self.n_points = len(self.points[0][1])
+        self.kept = np.zeros((len(counters), len(self.features), self.n_points), np.float32)
 
     def excluded(self, s: int) -> list[np.ndarray]:
-        """Excluded cells (n_levels, nx, ny) of each plane for simulation ``s``."""
+        """Excluded cells (n_levels, nx, ny) of each plane for simulation ``s``; its log-ratios are
+        kept in :attr:`kept` (plane, simulation, point)."""
         from alpswyft.inference import logratios_for_features
 
         out = []
-        for counter, column, (rows, prior) in zip(self.counters, self.columns, self.points):
+        for p, (counter, column, (rows, prior)) in enumerate(zip(self.counters, self.columns, self.points)):
             logratios = logratios_for_features(self.network, self.features[s], rows, with_1d=False, columns_2d=[column])[0]
-            out.append(counter.excluded_on_points(logratios[:, 0], prior))
+            self.kept[p, s] = logratios[:, 0]  # float32, as kept: the maps reproduce these exclusions exactly
+            out.append(counter.excluded_on_points(self.kept[p, s].astype(float), prior))
         return out
 
+    @property
+    def priors(self) -> np.ndarray:
+        """The pair's prior density at every point (plane, point)."""
+        return np.array([prior for _, prior in self.points])
 
-def _limit_summary(config, counter: ExclusionCounter, k: int, truth, columns: tuple[int, int]) -> dict:
+
+def _is_mg_plane(config, i: int, j: int) -> bool:
+    """Whether POI positions (i, j) are the (m, g) plane of an ALP table, log10 axes."""
+    x, y = (config.table.free[config.POI_indices[k]] for k in (i, j))
+    return (x.name, y.name) == ("m", "g") and x.log and y.log
+
+
+def _limit_summary(config, counter: ExclusionCounter, k: int, columns: tuple[int, int]) -> dict:
     """One level's expected limit on the plane of the free parameters ``columns``: excluded area
     (median and 68 % band), the truth's exclusion, the number of connected regions of the median
     limit and, on the (m, g) plane of log10 axes, its depth (g in the table's unit) at DEPTH_MASSES."""
     areas = np.array(counter.areas)[:, k]
-    truth_excluded = truth_exclusion(counter, truth, k)
+    truth_excluded = truth_exclusion(counter, k)
     median = counter.fraction[k] >= 0.5
     entry = {
         "excluded_area_median": float(np.median(areas)),

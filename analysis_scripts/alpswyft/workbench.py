@@ -1,0 +1,442 @@
+"""A finished run as a workbench: its configuration, stores, simulator and trained networks, to
+ask them new questions from a notebook.
+
+>>> import alpswyft
+>>> run = alpswyft.open_run("cluster_runs/analysis_results/alp_default")   # or an archive/trial__N folder
+>>> run.config, run.rounds, run.sim          # the configuration, the truncation record's rounds, its ALPSim
+>>> post = run.infer(run.sim.observe(m=30, g=0.5, seed=1))   # a NEW observation, the last round's network
+>>> post.plot_1d(); post.plot_2d(); post.corner()
+>>> run.store("training", round=0).params    # a store's parameters (table space: log10 where the table is)
+>>> run.store("training").plot_params()
+>>> run.sim.plot_spectra(run.store("training"), n=100, over=run.observation)
+
+Nothing is written into the run folder: an archived trial is read as it is.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from alpswyft.errors import ConfigError, PipelineError
+from alpswyft.results import RunTree, load_npz, read_json
+
+#: Store names a user may give, and the pipeline's store kinds behind them. ``coverage`` is the
+#: last round's training store beyond its training rows (the coverage simulations).
+STORE_KINDS = {"training": "train", "train": "train", "coverage": "train", "prior": "prior",
+               "explim": "explim", "expected_limits": "explim", "fixed": "fixed", "fixed_nuisances": "fixed"}
+
+
+def open_run(path: str | Path, grid_point: int = 0) -> Run:
+    """The run (or archived trial) in folder ``path``; ``grid_point`` is the default one of its
+    methods."""
+    return Run(path, grid_point)
+
+
+class Run:
+    """A run folder with a configuration (see :func:`open_run`).
+
+    Attributes: ``config`` (the validated :class:`~alpswyft.config.RunConfig`), ``record`` (its
+    truncation record), ``tree`` (the folder's paths), ``grid_point`` (the default grid point).
+    """
+
+    def __init__(self, path: str | Path, grid_point: int = 0):
+        from alpswyft.pipeline import load_config
+        from alpswyft.truncation import TruncationRecord
+
+        self.tree = RunTree(Path(path))
+        if not self.tree.config.is_file():
+            raise PipelineError(f"{self.tree.config} does not exist: {path} is not a run folder with a configuration")
+        self.config = load_config(self.tree)
+        self.record = TruncationRecord.load(self.tree.record) if self.tree.record.is_file() else None
+        self.grid_point = self._checked_grid_point(grid_point)
+        self._networks: dict = {}
+        self._banks: dict = {}
+
+    def __repr__(self) -> str:
+        done = len(self.done_rounds())
+        return (f"Run({str(self.tree.root)!r}: model {self.config.model or 'ALP'!r}, POIs "
+                f"{', '.join(self.config.poi_names)}; grid point {self.grid_point}, {done} of "
+                f"{self.config.n_rounds} rounds done)")
+
+    # ------------------------------------------------------------------ what the run holds
+
+    @property
+    def path(self) -> Path:
+        return self.tree.root
+
+    @property
+    def rounds(self) -> list[dict]:
+        """The truncation record's entries of the default grid point's rounds (box, truncated box,
+        training figures, 1D posterior summary)."""
+        return self.record.rounds(self.grid_point) if self.record is not None else []
+
+    def done_rounds(self, grid_point: int | None = None) -> list[int]:
+        g = self._checked_grid_point(grid_point)
+        if self.record is None:
+            return []
+        return [entry["round"] for entry in self.record.rounds(g) if entry.get("status") == "done"]
+
+    @cached_property
+    def sim(self):
+        """The run's simulator (:meth:`alpswyft.ALPSim.from_run`)."""
+        from alpswyft.sim import ALPSim
+
+        return ALPSim.from_run(self.tree.root)
+
+    @property
+    def observation(self) -> dict[str, np.ndarray]:
+        """The mock observation (``true_obs.npz``: params, exp, data and the nodes the network sees)."""
+        if not self.tree.true_obs.is_file():
+            raise PipelineError(f"{self.tree.true_obs} does not exist: the run has no mock observation yet")
+        return load_npz(self.tree.true_obs)
+
+    def table_values(self, physical: np.ndarray) -> np.ndarray:
+        """Free-parameter values in table space (log10 where the table is) of full physical vectors
+        (..., n_parameters), as ``ALPSim`` takes and returns them."""
+        physical = np.asarray(physical, float)
+        columns = [i for i, p in enumerate(self.config.table.parameters) if p.free]
+        values = physical[..., columns]
+        logs = np.array([p.log for p in self.config.table.free])
+        return np.where(logs, np.log10(np.where(logs, values, 1.0)), values)
+
+    # ------------------------------------------------------------------ stores
+
+    def store(self, kind: str = "training", round: int | None = None, grid_point: int | None = None) -> Store:  # noqa: A002
+        """A store of the run: ``training``, ``coverage`` (the last round's simulations beyond
+        the training rows), ``prior`` (the inference bank), ``explim`` (expected limits) or
+        ``fixed`` (the fixed-nuisance network's training store); ``round`` defaults to the last."""
+        from alpswyft.stores import store_name
+
+        if kind not in STORE_KINDS:
+            raise ConfigError("kind", kind, f"expected one of {', '.join(STORE_KINDS)}")
+        g = self._checked_grid_point(grid_point)
+        r = self._checked_round(round, g)
+        name = store_name(STORE_KINDS[kind], r, g)
+        path = self._stores_folder() / name
+        if kind in ("training", "train") and r == 0 and self.config.use_old_sims not in ("0", "1"):
+            path = Path(self.config.use_old_sims)
+        if not (path / ".zgroup").is_file():
+            raise PipelineError(f"the {kind} store of round {r}, grid point {g} ({path}) does not exist")
+        start, stop = 0, None
+        if STORE_KINDS[kind] == "train":
+            n_train = self.config.n_train_round(r)
+            start, stop = (n_train, None) if kind == "coverage" else (0, n_train)
+        return Store(path, kind, r, g, self, start, stop)
+
+    def _stores_folder(self) -> Path:
+        """``sim_output/store`` of this folder, or where a trial run with ``use_old_sims=1`` kept
+        its stores (its archive's manifest)."""
+        manifest = self.tree.root / "sim_output_manifest.json"
+        if not self.tree.stores.is_dir() and manifest.is_file():
+            return Path(read_json(manifest)["folder"])
+        return self.tree.stores
+
+    # ------------------------------------------------------------------ networks and inference
+
+    def network(self, round: int | None = None, grid_point: int | None = None,  # noqa: A002
+                fixed_nuisances: bool = False):
+        """The trained network of a round and grid point (default: the last round), in eval mode;
+        ``fixed_nuisances``: the last round's fixed-nuisance network."""
+        from alpswyft.pipeline import trained_network
+
+        g = self._checked_grid_point(grid_point)
+        r = self._checked_round(round, g)
+        key = (r, g, fixed_nuisances)
+        if key not in self._networks:
+            self._networks[key] = trained_network(self.tree, self.config, g, r, self.sim.simulator, fixed_nuisances)
+        return self._networks[key]
+
+    def bank(self, round: int | None = None, grid_point: int | None = None) -> np.ndarray:  # noqa: A002
+        """The prior bank (N, n_free) of a round, in table space: the samples a posterior weights."""
+        g = self._checked_grid_point(grid_point)
+        r = self._checked_round(round, g)
+        if (r, g) not in self._banks:
+            self._banks[r, g] = self.store("prior", r, g).params.astype(float)
+        return self._banks[r, g]
+
+    def infer(self, observation=None, round: int | None = None, grid_point: int | None = None,  # noqa: A002
+              fixed_nuisances: bool = False) -> Posterior:
+        """The posterior of an observation with the trained network of a round (default: the
+        last) on its prior bank.
+
+        ``observation``: a :class:`~alpswyft.sim.Spectrum` from ``run.sim.observe(...)`` (its
+        parameters become the posterior's truth), a dict of nodes (``data``, ``power``, ...;
+        ``params`` in table space as the truth), or the ``data`` array alone; default: the run's
+        mock observation.
+        """
+        from alpswyft.inference import logratios_on_bank
+
+        g = self._checked_grid_point(grid_point)
+        r = self._checked_round(round, g)
+        nodes, truth = self._observation_nodes(self.observation if observation is None else observation)
+        network = self.network(r, g, fixed_nuisances)
+        bank = self.bank(r, g)
+        logratios = logratios_on_bank(network, nodes, bank)
+        lr_1d = logratios[0] if network.estimator_1d is not None else None
+        lr_2d = logratios[-1] if network.estimator_2d is not None else None
+        columns = network.poi_columns
+        return self._posterior(bank, columns, lr_1d, lr_2d, network.pairs if lr_2d is not None else [],
+                               None if truth is None else truth[columns], r, g)
+
+    def posterior(self, round: int | None = None, grid_point: int | None = None) -> Posterior:  # noqa: A002
+        """The mock observation's posterior of a round as the run computed it, from the log-ratios it
+        kept on the prior bank (``train_output/posteriors/logratios_round_*.npz``): no network is
+        evaluated."""
+        g = self._checked_grid_point(grid_point)
+        r = self._checked_round(round, g)
+        path = self.tree.bank_logratios(r, g)
+        if not path.is_file():
+            raise PipelineError(f"{path} does not exist: the run did not keep its log-ratios (an older run); "
+                                "run.infer() evaluates the network instead")
+        kept = load_npz(path)
+        columns = list(self.config.POI_indices)
+        bank = self.bank(r, g)[kept["rows"]]
+        return self._posterior(bank, columns, kept.get("logratios_1d"), kept.get("logratios_2d"),
+                               [tuple(p) for p in kept["pairs"]], self.config.table.obs[columns], r, g)
+
+    def _posterior(self, bank, columns, lr_1d, lr_2d, pairs, truth, r: int, g: int) -> Posterior:
+        box = self.record.bounds(g, r) if self.record is not None else self.config.table.initial_bounds
+        free = self.config.table.free
+        return Posterior(
+            names=[free[i].name for i in columns], labels=[_label(free[i]) for i in columns],
+            values=bank[:, columns], logratios_1d=lr_1d, logratios_2d=lr_2d, pairs=pairs,
+            box=np.asarray(box, float)[columns], truth=truth, config=self.config, round=r,
+        )
+
+    def _observation_nodes(self, observation) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """The network's input nodes of an observation, and its parameters in table space (or None)."""
+        from alpswyft.sim import Spectrum
+
+        wanted = self.sim.simulator.observed_nodes
+        truth = None
+        if isinstance(observation, Spectrum):
+            if np.ndim(observation.exp) != 1:
+                raise ConfigError("observation", f"{np.shape(observation.exp)[0]} spectra",
+                                  "infer takes one observation (call it once per spectrum)")
+            if observation.data is None:
+                raise ConfigError("observation", "an expected spectrum", "use run.sim.observe(...), not expected(...)")
+            nodes, truth = dict(observation.nodes), self.table_values(observation.params)
+        elif isinstance(observation, dict):
+            nodes = dict(observation)
+            truth = np.asarray(nodes["params"], float) if "params" in nodes else None
+        else:
+            nodes = {"data": np.asarray(observation, float)}
+        if set(wanted) - set(nodes) and "data" in nodes and hasattr(self.sim.model, "features"):
+            nodes.update(self.sim.model.features(np.asarray(nodes["data"], float)[None]))
+            nodes = {k: np.asarray(v)[0] if k != "data" else v for k, v in nodes.items()}
+        missing = sorted(set(wanted) - set(nodes))
+        if missing:
+            raise ConfigError("observation", ", ".join(sorted(nodes)), f"the network needs the nodes {', '.join(wanted)}")
+        shapes = self.sim.simulator.shapes
+        for key in wanted:
+            if np.shape(nodes[key]) != tuple(shapes[key]):
+                raise ConfigError(f"observation[{key!r}]", f"shape {np.shape(nodes[key])}",
+                                  f"expected {tuple(shapes[key])}, the run's {key}")
+        return {key: np.asarray(nodes[key], float) for key in wanted}, truth
+
+    # ------------------------------------------------------------------ checks
+
+    def _checked_grid_point(self, grid_point: int | None) -> int:
+        if grid_point is None:
+            return self.grid_point
+        n = len(self.config.grid)
+        if not isinstance(grid_point, int | np.integer) or not 0 <= grid_point < n:
+            raise ConfigError("grid_point", grid_point, f"expected 0 ... {n - 1} (the run's hyperparameter grid)")
+        return int(grid_point)
+
+    def _checked_round(self, round_: int | None, grid_point: int) -> int:
+        done = self.done_rounds(grid_point)
+        if not done:
+            raise PipelineError(f"no round of grid point {grid_point} has finished in {self.tree.root}")
+        if round_ is None:
+            return done[-1]
+        if round_ not in done:
+            raise ConfigError("round", round_, f"expected a finished round of grid point {grid_point}: "
+                              f"{', '.join(map(str, done))}")
+        return int(round_)
+
+
+def _label(parameter) -> str:
+    return f"log10 {parameter.name} [{parameter.unit}]" if parameter.log else f"{parameter.name} [{parameter.unit}]"
+
+
+class Store:
+    """One zarr store of a run, read lazily: ``params`` (table space), ``exp``, ``data`` and any
+    other node by name (``store["power"]``), ``physical_params`` in the table's units."""
+
+    def __init__(self, path: Path, kind: str, round_: int, grid_point: int, run: Run, start: int = 0,
+                 stop: int | None = None):
+        self.path, self.kind, self.round, self.grid_point = Path(path), kind, round_, grid_point
+        self.run, self.start, self.stop = run, start, stop
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __repr__(self) -> str:
+        return f"Store({self.kind}, round {self.round}, grid point {self.grid_point}: {len(self)} samples, {self.path})"
+
+    def __len__(self) -> int:
+        return len(self["params"])
+
+    def __getitem__(self, node: str) -> np.ndarray:
+        from alpswyft.stores import read_store
+
+        if node not in self._cache:
+            self._cache[node] = read_store(self.path, [node], self.start, self.stop)[node]
+        return self._cache[node]
+
+    def read(self, node: str, n: int | None = None) -> np.ndarray:
+        """The first ``n`` rows of a node (all with None)."""
+        from alpswyft.stores import read_store
+
+        if n is None or node in self._cache:
+            return self[node][:n]
+        stop = self.start + n if self.stop is None else min(self.stop, self.start + n)
+        return read_store(self.path, [node], self.start, stop)[node]
+
+    params = property(lambda self: self["params"])
+    exp = property(lambda self: self["exp"])
+    data = property(lambda self: self["data"])
+
+    @property
+    def physical_params(self) -> np.ndarray:
+        """Full parameter vectors (n, n_parameters) in the table's units."""
+        return self.run.config.table.physical(self.params)
+
+    def plot_params(self, bins: int = 40, axes=None):
+        """Histograms of every free parameter of the store, with the round's box (dashed) and the
+        mock observation's value (red). Returns the figure."""
+        import matplotlib.pyplot as plt
+
+        table = self.run.config.table
+        n = len(table.free)
+        if axes is None:
+            columns = min(n, 4)
+            fig, axes = plt.subplots(-(-n // columns), columns, figsize=(3.6 * columns, 2.9 * -(-n // columns)),
+                                     squeeze=False)
+            axes = axes.ravel()
+        fig = axes[0].figure
+        box = self.run.record.bounds(self.grid_point, self.round) if self.run.record is not None else table.initial_bounds
+        for k, (ax, p) in enumerate(zip(axes, table.free)):
+            ax.hist(self.params[:, k], bins=bins, color="0.55")
+            for edge in box[k]:
+                ax.axvline(edge, color="C2", ls="--", lw=1)
+            lo, hi = box[k]
+            if lo <= table.obs[k] <= hi:
+                ax.axvline(table.obs[k], color="crimson", lw=1.5)
+            else:
+                ax.set_title(f"Obs. {table.obs[k]:.3g}: outside the box", fontsize=8, color="crimson")
+            ax.set_xlim(lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo))
+            ax.set_xlabel(_label(p))
+        for ax in list(axes)[n:]:
+            ax.set_visible(False)
+        fig.suptitle(f"{self.kind} store, round {self.round}: {len(self)} samples (dashed: the round's box; red: Obs.)")
+        fig.tight_layout()
+        return fig
+
+
+class Posterior:
+    """Marginal posteriors of one observation: the prior bank's POI ``values`` (N, n_poi),
+    weighted by the network's 1D and 2D log-ratios (``logratios_1d`` (N, n_poi),
+    ``logratios_2d`` (N, n_pairs) for ``pairs`` of POI positions), on the round's ``box``."""
+
+    def __init__(self, names, labels, values, logratios_1d, logratios_2d, pairs, box, truth, config, round):  # noqa: A002
+        self.names, self.labels, self.values = list(names), list(labels), np.asarray(values, float)
+        # kept as float32; weights in float64, whose exponent reaches the posterior's far tails
+        self.logratios_1d, self.logratios_2d = (None if lr is None else np.asarray(lr, float) for lr in (logratios_1d, logratios_2d))
+        self.pairs, self.box, self.truth, self.config, self.round = [tuple(p) for p in pairs], box, truth, config, round
+
+    def __repr__(self) -> str:
+        lines = [f"Posterior(round {self.round}, {len(self.values)} prior samples)"]
+        if self.logratios_1d is not None:
+            q = self.quantiles([0.16, 0.5, 0.84])
+            for k, name in enumerate(self.names):
+                truth = "" if self.truth is None else f"   truth {self.truth[k]:.3g}"
+                lines.append(f"  {name:>12s}  median {q[k, 1]:.3g}  68 % [{q[k, 0]:.3g}, {q[k, 2]:.3g}]{truth}")
+        else:
+            lines.append("  2D marginals only: " + ", ".join(f"({self.names[i]}, {self.names[j]})" for i, j in self.pairs))
+        return "\n".join(lines)
+
+    def _index(self, name) -> int:
+        if isinstance(name, int | np.integer):
+            return int(name)
+        if name not in self.names:
+            raise ConfigError("name", name, f"expected a POI of the posterior: {', '.join(self.names)}")
+        return self.names.index(name)
+
+    def _pair(self, pair) -> int:
+        pair = tuple(self._index(p) for p in pair)
+        if pair not in self.pairs:
+            names = ", ".join(f"({self.names[i]}, {self.names[j]})" for i, j in self.pairs) or "none"
+            raise ConfigError("pair", pair, f"expected a 2D marginal of the network: {names}")
+        return self.pairs.index(pair)
+
+    def _need(self, which: str):
+        lr = self.logratios_1d if which == "1d" else self.logratios_2d
+        if lr is None:
+            raise PipelineError(f"the network has no {which.upper()} marginals (restricted_posterior)")
+        return lr
+
+    def weights(self, name=None, pair=None) -> np.ndarray:
+        """Normalised weights of the bank's samples for a 1D marginal (``name``) or a 2D one
+        (``pair`` of names)."""
+        from alpswyft.truncation import normalised_weights
+
+        if pair is not None:
+            return normalised_weights(self._need("2d"))[:, self._pair(pair)]
+        return normalised_weights(self._need("1d"))[:, self._index(name)]
+
+    def quantiles(self, q) -> np.ndarray:
+        """Weighted quantiles (n_poi, len(q)) of every 1D marginal."""
+        from alpswyft.truncation import weighted_quantiles
+
+        return np.array([weighted_quantiles(self.values[:, k], self.weights(k), q) for k in range(len(self.names))])
+
+    def mean(self) -> np.ndarray:
+        return np.array([np.sum(self.values[:, k] * self.weights(k)) for k in range(len(self.names))])
+
+    def std(self) -> np.ndarray:
+        mean = self.mean()
+        return np.sqrt([np.sum((self.values[:, k] - mean[k]) ** 2 * self.weights(k)) for k in range(len(self.names))])
+
+    def densities(self, bins_1d: int = 100, bins_2d: int = 50) -> dict:
+        """Binned marginals on the box, as the pipeline's ``posterior_round_*.npz`` holds them."""
+        from alpswyft.inference import histogram_1d, histogram_2d
+
+        post = {"box": self.box, "truth": self.truth}
+        if self.logratios_1d is not None:
+            post["density_1d"], post["edges_1d"] = histogram_1d(self.values, self.logratios_1d, self.box, bins_1d)
+        if self.logratios_2d is not None:
+            post["density_2d"] = histogram_2d(self.values, self.logratios_2d, self.pairs, self.box, bins_2d)
+            post["pairs"] = np.array(self.pairs)
+        return post
+
+    def plot_1d(self, bins: int = 100, axes=None, color: str = "k", label: str | None = None):
+        """The 1D marginals, with the truth (red) when known; ``axes`` overlays onto earlier ones.
+        Returns the figure."""
+        from alpswyft import plots
+
+        return plots.draw_posteriors_1d(self.densities(bins_1d=bins), self.labels, axes, color, label)
+
+    def plot_2d(self, pairs=None, bins: int = 50):
+        """The 2D marginals (68 % and 95 % regions; published limits on an (m, g) plane) of
+        ``pairs`` (names; default: all). Returns the figure."""
+        from alpswyft import plots
+
+        chosen = [self._pair(p) for p in pairs] if pairs is not None else list(range(len(self.pairs)))
+        self._need("2d")
+        return plots.draw_posteriors_2d(self.densities(bins_2d=bins), self.labels, chosen, self._columns(), self.config)
+
+    def corner(self, bins_1d: int = 100, bins_2d: int = 50):
+        """Corner plot: 1D marginals on the diagonal, 2D ones below. Returns the figure."""
+        from alpswyft import plots
+
+        return plots.draw_corner(self.densities(bins_1d, bins_2d), self.labels, self._columns(), self.config,
+                                 f"Round {self.round}: marginal posteriors on its box" +
+                                 (" (red: truth)" if self.truth is not None else ""))
+
+    def _columns(self) -> list[int]:
+        """The free-parameter columns of the POIs (for the table's labels and published limits)."""
+        names = self.config.table.free_names
+        return [names.index(n) for n in self.names]
