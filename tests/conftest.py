@@ -39,6 +39,12 @@ def toy_variables(**overrides) -> dict[str, str]:
     return variables
 
 
+def folder_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and modification time: equal snapshots mean
+    nothing was written (a check that holds for root, whom permissions do not stop)."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
 @pytest.fixture
 def variables():
     return toy_variables()

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from alpswyft.errors import ConfigError, ConfigErrors
@@ -207,6 +208,7 @@ class RunConfig(BaseModel):
     prediction_pairs: Annotated[list[tuple[int, int]], BeforeValidator(_pairs)] = [(0, 1)]
     fixed_nuisance_limits: Flag = False
     credibility_levels: Annotated[tuple[float, ...], BeforeValidator(_levels)] = (0.68, 0.95)
+    extra_observations: Str = ""
     DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
     wandb_mode: Literal["disabled", "offline", "online"] = "disabled"
 
@@ -279,6 +281,41 @@ class RunConfig(BaseModel):
         """Whether the last round also trains the fixed-nuisance network of the expected limits."""
         return self.fixed_nuisance_limits and self.n_sim_explim > 0 and bool(self.prediction_pairs) and bool(
             self.nuisance_indices)
+
+    def extra_observation_rows(self) -> list[tuple[np.ndarray, int | None]]:
+        """``extra_observations`` as (free-parameter vector in table space, noise seed) rows.
+
+        Rows are separated by ';'; a row gives free parameters by name (``m=1.5, g=0``) or all of
+        them in the table's order, as the Obs. column does (log10 where the table's log flag is
+        1), and optionally ``seed=N`` (default: obs_seed + the row's number). Parameters a row
+        leaves out take their Obs. values. ConfigError names the row and what is wrong."""
+        table = self.table
+        names, rows = table.free_names, []
+        for k, text in enumerate(r for r in self.extra_observations.split(";") if r.strip()):
+            theta, seed = table.obs.copy(), None if self.obs_seed is None else self.obs_seed + k + 1
+            items = [item.strip() for item in text.split(",") if item.strip()]
+            positional = [item for item in items if "=" not in item]
+            named = dict(item.split("=", 1) for item in items if "=" in item)
+            where = f"row {k + 1} ({text.strip()!r})"
+            if positional and len(positional) != len(names):
+                raise ConfigError("extra_observations", where, f"give all {len(names)} free parameters in order "
+                                  f"({', '.join(names)}) or name them, e.g. {names[0]}=...")
+            try:
+                for i, value in enumerate(positional):
+                    theta[i] = float(value)
+                for name, value in named.items():
+                    name = name.strip()
+                    if name == "seed":
+                        seed = int(value)
+                    elif name in names:
+                        theta[names.index(name)] = float(value)
+                    else:
+                        raise ConfigError("extra_observations", where, f"{name!r} is not a free parameter "
+                                          f"(they are {', '.join(names)}), nor seed")
+            except ValueError:
+                raise ConfigError("extra_observations", where, "values must be numbers (seed an integer)") from None
+            rows.append((theta, seed))
+        return rows
 
     def n_sim_round(self, round_: int) -> int:
         """Training store size of a round: n_sim_train[min(r, len-1)], plus coverage in the last."""
@@ -520,6 +557,12 @@ def _check(config: RunConfig) -> list[str]:
         why = ("n_sim_explim = 0" if config.n_sim_explim == 0 else "prediction_pairs is empty"
                if not config.prediction_pairs else "every free parameter is in a prediction_pairs plane")
         warnings.append(f"fixed_nuisance_limits=1 does nothing here: {why}")
+    box = table.initial_bounds
+    for k, (theta, _) in enumerate(config.extra_observation_rows()):
+        outside = [f"{n} = {v:g}" for n, v, (lo, hi) in zip(table.free_names, theta, box) if not lo <= v <= hi]
+        if outside:
+            warnings.append(f"extra_observations: row {k + 1} has {', '.join(outside)} outside the prior box; "
+                            "its posterior cannot hold the truth there")
     if len(config.n_sim_train) > config.n_rounds:
         warnings.append(
             f"n_sim_train has {len(config.n_sim_train)} entries but there are only "

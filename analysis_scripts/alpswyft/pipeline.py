@@ -156,6 +156,8 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
             print(f"update_physics=0: the response and the mock observation are those of {physics.source}")
         else:
             _write_true_obs(config, tree)
+    if config.extra_observations and not (resumed and tree.extra_obs.exists()):
+        _write_extra_obs(config, tree)
     return tree
 
 
@@ -356,6 +358,52 @@ def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
     save_npz(tree.true_obs, **{k: v[0] for k, v in sample.items()}, **extra)
     names = ", ".join(f"{n} = {v:g}" for n, v in zip(config.table.free_names, config.table.obs))
     print(f"mock observation simulated at {names} (obs_seed {config.obs_seed})")
+
+
+def _write_extra_obs(config: RunConfig, tree: RunTree) -> None:
+    """Simulate the ``extra_observations`` (each with its own noise seed) into ``extra_obs.npz``."""
+    simulator = simulator_for(tree, config)
+    samples, seeds = [], []
+    for theta, seed in config.extra_observation_rows():
+        samples.append(simulator.simulate(theta, np.random.default_rng(seed)))
+        seeds.append(-1 if seed is None else seed)
+    save_npz(tree.extra_obs, **{k: np.concatenate([s[k] for s in samples]) for k in samples[0]}, seed=np.array(seeds))
+    for sample, seed in zip(samples, seeds):
+        names = ", ".join(f"{n} = {v:g}" for n, v in zip(config.table.free_names, sample["params"][0]))
+        print(f"extra observation simulated at {names} (seed {seed})")
+
+
+def _infer_extra_obs(tree: RunTree, config: RunConfig, network, simulator, bank: np.ndarray, box: np.ndarray,
+                     grid_point: int) -> None:
+    """The last round's posteriors of the ``extra_observations``: binned, and the log-ratios on
+    the prior bank (float32)."""
+    from alpswyft.inference import histogram_1d, histogram_2d, logratios_on_bank
+
+    extra = load_npz(tree.extra_obs)
+    poi = config.POI_indices
+    values = bank[:, poi].astype(float)
+    out = {"params": extra["params"], "seed": extra["seed"], "box": box[poi], "pairs": np.array(network.pairs, int).reshape(-1, 2)}
+    per_obs = []
+    for k, theta in enumerate(extra["params"][:, poi]):
+        outside = [f"{n} = {v:g}" for n, v, (lo, hi) in zip(config.poi_names, theta, box[poi]) if not lo <= v <= hi]
+        if outside:
+            print(f"WARNING: extra observation {k + 1} has {', '.join(outside)} outside the last round's box "
+                  "(truncated around the mock observation): its posterior is cut off there")
+        observation = {key: extra[key][k] for key in simulator.observed_nodes}
+        logratios = logratios_on_bank(network, observation, bank)
+        lr_1d = logratios[0] if network.estimator_1d is not None else None
+        lr_2d = logratios[-1] if network.estimator_2d is not None else None
+        entry = {}
+        if lr_1d is not None:
+            entry["density_1d"], entry["edges_1d"] = histogram_1d(values, lr_1d, box[poi])
+            entry["logratios_1d"] = lr_1d.astype(np.float32)
+        if lr_2d is not None:
+            entry["density_2d"] = histogram_2d(values, lr_2d, network.pairs, box[poi])
+            entry["logratios_2d"] = lr_2d.astype(np.float32)
+        per_obs.append(entry)
+    out.update({key: np.array([entry[key] for entry in per_obs]) for key in per_obs[0]})
+    save_npz(tree.extra_posteriors(grid_point), **out)
+    print(f"extra observations: {len(per_obs)} posteriors written to {tree.extra_posteriors(grid_point).relative_to(tree.root)}")
 
 
 # ---------------------------------------------------------------- plan
@@ -614,6 +662,8 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
              rows=np.arange(len(bank)), poi_names=np.array(config.poi_names), pairs=np.array(network.pairs, int).reshape(-1, 2),
              **{name: lr.astype(np.float32) for name, lr in (("logratios_1d", lr_1d), ("logratios_2d", lr_2d)) if lr is not None})
 
+    if round_ == config.n_truncations and tree.extra_obs.is_file():
+        _infer_extra_obs(tree, config, network, simulator, bank, box, grid_point)
     if "fixed" in requests:  # before the round is recorded as done, so that a killed run redoes it
         _train_fixed_nuisances(tree, config, grid_point, requests["fixed"], simulator, architecture, seed)
     summary = summarise_1d(lr_1d, values, config.poi_names) if lr_1d is not None else {}

@@ -158,6 +158,40 @@ def posteriors_1d(tree: RunTree, grid_point: int = 0):
     return fig
 
 
+def posteriors_1d_zoomed(tree: RunTree, grid_point: int = 0):
+    """The 1D posteriors of every round on the last round's box (the original's zoomed view):
+    what each round cut away from the initial box is shaded, darker for later rounds."""
+    config = load_config(tree)
+    rounds = [(entry, post) for entry, post in _rounds(tree, grid_point) if "density_1d" in post]
+    if not rounds:
+        return None
+    n_poi = len(config.POI_indices)
+    fig, axes = plt.subplots(1, n_poi, figsize=(4.5 * n_poi, 3.6), squeeze=False)
+    colors = plt.cm.viridis(np.linspace(0.0, 0.85, config.n_rounds))
+    last = np.asarray(rounds[-1][0]["bounds"])
+    for k, ax in enumerate(axes[0]):
+        i = config.POI_indices[k]
+        lo, hi = last[i]
+        pad = 0.05 * (hi - lo)
+        ax.set_xlim(lo - pad, hi + pad)
+        for entry, post in rounds:
+            r = entry["round"]
+            centres = 0.5 * (post["edges_1d"][k][1:] + post["edges_1d"][k][:-1])
+            ax.plot(centres, post["density_1d"][k], color=colors[r], label=f"round {r}")
+            cut_lo, cut_hi = entry["truncated_bounds"][i]
+            for a, b in ((lo - pad, cut_lo), (cut_hi, hi + pad)):
+                if b > a:
+                    ax.axvspan(a, b, color="grey", alpha=0.12, lw=0)
+        if lo <= config.table.obs[i] <= hi:
+            ax.axvline(config.table.obs[i], color="crimson", lw=1.5, label="truth")
+        ax.set_xlabel(_label(config, i))
+        ax.set_ylabel("posterior density")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("1D posteriors of every round on the last round's box (shaded: truncated away)")
+    fig.tight_layout()
+    return fig
+
+
 def credible_levels(density: np.ndarray, levels=CREDIBILITY) -> list[float]:
     """Density thresholds of the highest-density regions holding ``levels`` of the mass."""
     flat = np.sort(density.ravel())[::-1]
@@ -212,11 +246,11 @@ def posteriors_2d(tree: RunTree, grid_point: int = 0):
     return fig
 
 
-def corner(tree: RunTree, grid_point: int = 0):
-    """Corner plot of the last round: 1D marginals on the diagonal, 2D marginals below it, on
-    the last round's box, with the true values."""
+def corner(tree: RunTree, grid_point: int = 0, round_: int | None = None):
+    """Corner plot of the last round (or ``round_``): 1D marginals on the diagonal, 2D marginals
+    below it, on the round's box, with the true values."""
     config = load_config(tree)
-    rounds = list(_rounds(tree, grid_point))
+    rounds = [(e, p) for e, p in _rounds(tree, grid_point) if round_ is None or e["round"] == round_]
     if not rounds:
         return None
     entry, post = rounds[-1]
@@ -302,6 +336,54 @@ def draw_posteriors_2d(post, labels: list[str], chosen: list[int], columns: list
     return fig
 
 
+def extra_observations(tree: RunTree, grid_point: int = 0):
+    """The last round's posteriors of the ``extra_observations`` beside the mock observation's:
+    one row per observation, the 2D marginals of the ``prediction_pairs`` planes (published limits
+    on (m, g)) and the 1D marginals of their POIs, each with its truth. None without extras."""
+    path = tree.extra_posteriors(grid_point)
+    rounds = list(_rounds(tree, grid_point))
+    if not path.is_file() or not rounds:
+        return None
+    config = load_config(tree)
+    extra = np.load(path)
+    mock = rounds[-1][1]
+    poi = config.POI_indices
+    rows = [("mock observation", mock, mock["truth"])]
+    for k, theta in enumerate(extra["params"]):
+        post = {key: extra[key][k] for key in ("density_1d", "edges_1d", "density_2d") if key in extra}
+        seed = int(extra["seed"][k])
+        rows.append((f"extra observation {k + 1} (seed {seed})", {**post, "pairs": extra["pairs"]}, theta[poi]))
+    pairs = [tuple(p) for p in mock["pairs"]] if "pairs" in mock else []
+    planes = [pairs.index(tuple(p)) for p in config.prediction_pairs if tuple(p) in pairs]
+    singles = [k for k in config.limit_pois if "density_1d" in mock] or (list(range(len(poi))) if "density_1d" in mock else [])
+    n_columns = len(planes) + len(singles)
+    fig, axes = plt.subplots(len(rows), n_columns, figsize=(4.4 * n_columns, 3.8 * len(rows)), squeeze=False)
+    box = mock["box"]
+    for row, (title, post, truth) in zip(axes, rows):
+        for ax, k in zip(row, planes):
+            i, j = pairs[k]
+            _density_2d(ax, post["density_2d"][k], box[i], box[j], config.credibility_levels)
+            ax.set_xlim(*box[i])
+            ax.set_ylim(*box[j])
+            _published_overlay(ax, config, poi[i], poi[j])
+            if box[i][0] <= truth[i] <= box[i][1] and box[j][0] <= truth[j] <= box[j][1]:
+                ax.plot(truth[i], truth[j], "*", color="crimson", ms=12)
+            ax.set_xlabel(_label(config, poi[i]))
+            ax.set_ylabel(_label(config, poi[j]))
+            ax.set_title(title, fontsize=10)
+        for ax, k in zip(row[len(planes):], singles):
+            centres = 0.5 * (post["edges_1d"][k][1:] + post["edges_1d"][k][:-1])
+            ax.plot(centres, post["density_1d"][k], color="k")
+            if box[k][0] <= truth[k] <= box[k][1]:
+                ax.axvline(truth[k], color="crimson")
+            ax.set_xlim(*box[k])
+            ax.set_xlabel(_label(config, poi[k]))
+            ax.set_yticks([])
+    fig.suptitle("Posteriors of the extra observations beside the mock observation's (last round; red: truth)")
+    fig.tight_layout()
+    return fig
+
+
 def read_metrics(path) -> dict[str, list[tuple[float, float]]]:
     """(epoch or step, value) series per metric from a Lightning ``metrics.csv``."""
     series: dict[str, list] = {}
@@ -349,30 +431,37 @@ def _grid(n: int, width: float = 3.8, height: float = 3.6):
 
 
 def coverage_zz(tree: RunTree, grid_point: int = 0):
-    """Empirical against nominal HPD coverage on swyft's z-score axis, per marginal, with the
-    1 sigma Jeffreys band: a calibrated posterior follows the diagonal, an overconfident one
-    falls below it."""
+    """Empirical against nominal HPD coverage per marginal, with the 1 sigma Jeffreys band, on
+    swyft's z-score axis (z–z, left of each pair) and as credibility (p–p, swyft's ``plot_pp``,
+    right): a calibrated posterior follows the diagonal, an overconfident one falls below it."""
     config = load_config(tree)
     result = np.load(tree.validation_data("coverage", grid_point))
     names = result["marginals"]
-    fig, axes = _grid(len(names))
-    for k, (ax, name) in enumerate(zip(axes, names)):
+    per_row = min(len(names), 3)
+    n_rows = -(-len(names) // per_row)
+    fig, axes = plt.subplots(n_rows, 2 * per_row, figsize=(6.6 * per_row, 3.3 * n_rows), squeeze=False)
+    for k, name in enumerate(names):
+        zz, pp = axes[k // per_row][2 * (k % per_row)], axes[k // per_row][2 * (k % per_row) + 1]
         z = result["hpd_z_nominal"][k]
-        ax.fill_between(z, result["hpd_z_low"][k], result["hpd_z_high"][k], color="C0", alpha=0.3, lw=0)
+        zz.fill_between(z, result["hpd_z_low"][k], result["hpd_z_high"][k], color="C0", alpha=0.3, lw=0)
         defined = result["hpd_empirical"][k] < 1  # z is infinite once every truth is inside
-        ax.plot(z[defined], result["hpd_z_empirical"][k][defined], color="C0", label="empirical (1σ band)")
-        ax.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
+        zz.plot(z[defined], result["hpd_z_empirical"][k][defined], color="C0", label="empirical (1σ band)")
+        zz.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
+        nominal = result["hpd_nominal"][k]
+        pp.fill_between(nominal, result["hpd_low"][k], result["hpd_high"][k], color="C1", alpha=0.3, lw=0)
+        pp.plot(nominal, result["hpd_empirical"][k], color="C1", label="empirical (1σ band)")
+        pp.plot([0, 1], [0, 1], "k:", lw=1)
         for level in config.credibility_levels:
-            ax.axvline(np.interp(level, result["hpd_nominal"][k], z), color="grey", lw=0.6, ls="--")
-        ax.set_xlim(0, 3.5)
-        ax.set_ylim(0, 3.5)
-        ax.set_title(str(name))
-        ax.set_xlabel("nominal z (credibility)")
-        ax.set_ylabel("empirical z")
-    axes[0].legend(fontsize=8, loc="upper left")
+            zz.axvline(np.interp(level, nominal, z), color="grey", lw=0.6, ls="--")
+            pp.axvline(level, color="grey", lw=0.6, ls="--")
+        zz.set(xlim=(0, 3.5), ylim=(0, 3.5), xlabel="nominal z", ylabel="empirical z", title=f"{name}: z–z")
+        pp.set(xlim=(0, 1), ylim=(0, 1), xlabel="nominal credibility", ylabel="empirical coverage", title=f"{name}: p–p")
+    for ax in axes.ravel()[2 * len(names):]:
+        ax.set_visible(False)
+    axes[0][0].legend(fontsize=8, loc="upper left")
     fig.suptitle(f"HPD coverage, {result['masses'].shape[1]} coverage simulations never trained on"
                  f" (dashed: {' and '.join(map(percent, config.credibility_levels))})")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
     return fig
 
 

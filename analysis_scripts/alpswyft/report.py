@@ -83,16 +83,35 @@ def grid_summary(tree: RunTree) -> str:
     return "\n".join(lines)
 
 
-def save_figure(fig, tree: RunTree, name: str) -> Path:
-    tree.val_output.mkdir(parents=True, exist_ok=True)
-    path = tree.val_output / f"{name}.png"
+def save_figure(fig, where: RunTree | Path, name: str) -> Path:
+    """Save ``fig`` as ``<name>.png`` into ``where``: a folder, or a run's ``val_output/``."""
+    folder = where.val_output if isinstance(where, RunTree) else Path(where)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     fig.savefig(path, dpi=110)
     return path
 
 
-def execute(tree: RunTree, grid_point: int = 0) -> Path | None:
-    """Execute the template against the run folder for one grid point and render it to HTML; a
-    failing cell fails the report (the partly executed notebook is kept for inspection)."""
+def is_archived(tree: RunTree) -> bool:
+    """Whether the folder is an archived trial (``<run>/archive/trial__N``), which is never written."""
+    return tree.root.parent.name == "archive" and tree.root.name.startswith("trial__")
+
+
+def report_folder(tree: RunTree, output: Path | None = None) -> Path | None:
+    """Where the report of ``tree`` goes: ``output`` if given; for an archived trial
+    ``<run>/reports/trial__N/`` (beside the archive, never in it); else None (the run folder)."""
+    if output is not None:
+        return Path(output).resolve()
+    if is_archived(tree):
+        return tree.root.parents[1] / "reports" / tree.root.name
+    return None
+
+
+def execute(tree: RunTree, grid_point: int = 0, round_: int | None = None, output: Path | None = None) -> Path | None:
+    """Execute the template against the run folder for one grid point (and ``round_``, default
+    the last) and render it to HTML; a failing cell fails the report (the partly executed notebook
+    is kept for inspection). An archived trial, or any run with ``output``, is only read: the
+    notebook, its HTML and its figures go to :func:`report_folder`."""
     import papermill
 
     if not tree.config.exists():
@@ -101,20 +120,25 @@ def execute(tree: RunTree, grid_point: int = 0) -> Path | None:
         print("simulate=1 train=0: the stores are filled and the trial stays open; run the same run script "
               "with simulate=0 train=1 (or simulate=1 train=1) to train on them: that run resumes this trial")
         return None
+    folder = report_folder(tree, output)
+    notebook = tree.notebook if folder is None else folder / tree.notebook.name
+    notebook.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
         str(TEMPLATE),
-        str(tree.notebook),
-        parameters={"run_dir": str(tree.root), "grid_point": grid_point},
-        cwd=str(tree.root),
+        str(notebook),
+        parameters={"run_dir": str(tree.root), "grid_point": grid_point, "round_number": round_,
+                    "output_dir": None if folder is None else str(folder)},
+        cwd=str(notebook.parent),
         kernel_name="python3",
         progress_bar=False,
     )
-    print(f"executed notebook: {tree.notebook}")
-    html = render_html(tree.notebook)
+    print(f"executed notebook: {notebook}")
+    html = render_html(notebook)
     print(f"rendered to HTML: {html}")
-    tree.mark_finished(notebook=tree.notebook.name)
-    print(f"\nFinished analysis: open {tree.notebook}")
-    return tree.notebook
+    if folder is None:
+        tree.mark_finished(notebook=tree.notebook.name)
+    print(f"\nFinished analysis: open {notebook}")
+    return notebook
 
 
 def render_html(notebook: Path) -> Path:

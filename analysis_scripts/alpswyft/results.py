@@ -3,7 +3,7 @@
 ::
 
     <results_parent_dir>/<run_name>/
-        config.json  output.log  run.sh  true_obs.npz  truncation_record.json
+        config.json  output.log  run.sh  true_obs.npz  extra_obs.npz  truncation_record.json
         architecture.py  (a copy of a user's ``architecture`` file)
         model.py  (a copy of a user's ``model`` file)
         analysis_results.ipynb
@@ -38,6 +38,7 @@ class RunTree:
     config = property(lambda self: self.root / "config.json")
     log = property(lambda self: self.root / "output.log")
     true_obs = property(lambda self: self.root / "true_obs.npz")
+    extra_obs = property(lambda self: self.root / "extra_obs.npz")
     setup = property(lambda self: self.root / "response.npz")
     record = property(lambda self: self.root / "truncation_record.json")
     architecture = property(lambda self: self.root / "architecture.py")
@@ -66,6 +67,10 @@ class RunTree:
     def bank_logratios(self, round_: int, grid_point: int) -> Path:
         """The mock observation's log-ratios on the round's prior bank (float32, 1D and 2D)."""
         return self.posteriors / f"logratios_round_{round_}_gridpoint_{grid_point}.npz"
+
+    def extra_posteriors(self, grid_point: int) -> Path:
+        """The ``extra_observations``' posteriors with the last round's network."""
+        return self.posteriors / f"extra_observations_gridpoint_{grid_point}.npz"
 
     def validation_data(self, kind: str, grid_point: int) -> Path:
         """``val_output/<kind>_gridpoint_<g>.npz``: coverage or expected_limits results."""

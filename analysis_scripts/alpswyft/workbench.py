@@ -93,6 +93,12 @@ class Run:
             raise PipelineError(f"{self.tree.true_obs} does not exist: the run has no mock observation yet")
         return load_npz(self.tree.true_obs)
 
+    @property
+    def extra_observations(self) -> dict[str, np.ndarray]:
+        """The ``extra_observations`` as simulated (``extra_obs.npz``: params in table space, seed,
+        exp, data, ...; a leading axis per observation); empty without them."""
+        return load_npz(self.tree.extra_obs) if self.tree.extra_obs.is_file() else {}
+
     def table_values(self, physical: np.ndarray) -> np.ndarray:
         """Free-parameter values in table space (log10 where the table is) of full physical vectors
         (..., n_parameters), as ``ALPSim`` takes and returns them."""
@@ -181,11 +187,14 @@ class Run:
         return self._posterior(bank, columns, lr_1d, lr_2d, network.pairs if lr_2d is not None else [],
                                None if truth is None else truth[columns], r, g)
 
-    def posterior(self, round: int | None = None, grid_point: int | None = None) -> Posterior:  # noqa: A002
+    def posterior(self, round: int | None = None, grid_point: int | None = None,  # noqa: A002
+                  extra: int | None = None) -> Posterior:
         """The mock observation's posterior of a round as the run computed it, from the log-ratios it
         kept on the prior bank (``train_output/posteriors/logratios_round_*.npz``): no network is
-        evaluated."""
+        evaluated. ``extra=k``: the k-th (from 0) extra observation's, with the last round."""
         g = self._checked_grid_point(grid_point)
+        if extra is not None:
+            return self._extra_posterior(extra, g)
         r = self._checked_round(round, g)
         path = self.tree.bank_logratios(r, g)
         if not path.is_file():
@@ -196,6 +205,21 @@ class Run:
         bank = self.bank(r, g)[kept["rows"]]
         return self._posterior(bank, columns, kept.get("logratios_1d"), kept.get("logratios_2d"),
                                [tuple(p) for p in kept["pairs"]], self.config.table.obs[columns], r, g)
+
+    def _extra_posterior(self, k: int, g: int) -> Posterior:
+        path = self.tree.extra_posteriors(g)
+        if not path.is_file():
+            raise PipelineError(f"{path} does not exist: the run has no extra_observations (or its last round "
+                                "has not finished)")
+        kept = load_npz(path)
+        n = len(kept["params"])
+        if not isinstance(k, int | np.integer) or not 0 <= k < n:
+            raise ConfigError("extra", k, f"expected 0 ... {n - 1} (the run's extra observations)")
+        columns = list(self.config.POI_indices)
+        r = self._checked_round(None, g)
+        return self._posterior(self.bank(r, g), columns, kept["logratios_1d"][k] if "logratios_1d" in kept else None,
+                               kept["logratios_2d"][k] if "logratios_2d" in kept else None,
+                               [tuple(p) for p in kept["pairs"]], kept["params"][k][columns], r, g)
 
     def _posterior(self, bank, columns, lr_1d, lr_2d, pairs, truth, r: int, g: int) -> Posterior:
         box = self.record.bounds(g, r) if self.record is not None else self.config.table.initial_bounds
