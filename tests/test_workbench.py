@@ -5,8 +5,9 @@ written beside the archive, never into it."""
 import numpy as np
 import pytest
 
-from alpswyft import open_run
+from alpswyft import compare_runs, open_run
 from alpswyft.errors import ConfigError, PipelineError
+from alpswyft.validation import validate
 from conftest import configure_in_process, folder_snapshot, run_rounds, toy_variables
 
 pytestmark = pytest.mark.slow
@@ -24,6 +25,7 @@ def two_trials(tmp_path_factory):
                                   n_sim_explim="20", extra_observations="a=-1, b=1, seed=4", sim_seed=seed)
         trees.append(configure_in_process(base, monkeypatch, variables))
         run_rounds(trees[-1])
+        validate(trees[-1])
     monkeypatch.undo()
     return trees[-1].root, trees[-1].archive / "trial__0"
 
@@ -78,3 +80,18 @@ def test_the_report_of_an_archived_trial_goes_beside_the_archive(two_trials):
     assert folder_snapshot(archived) == before
     text = notebook.read_text()
     assert "Posterior(round 0" in text  # the workbench cells ran
+
+
+def test_two_runs_compared_on_the_same_observations(two_trials):
+    """Run a's own expected limit is reproduced exactly; a run compared with itself has no false
+    exclusions; the other trial (another sim_seed) gives its own limit on a's observations."""
+    current, archived = two_trials
+    comparison = compare_runs(archived, current)
+    stored = np.load(open_run(archived).tree.validation_data("expected_limits", 0))
+    assert np.array_equal(comparison.fraction_a, stored["fraction"]) and comparison.n == 20
+    assert comparison.fraction_b.shape == (1, 2, 50, 50) and 0 <= comparison.false_b.max() <= 1
+    assert np.all(comparison.false_b <= comparison.fraction_b)
+    itself = compare_runs(archived, archived, levels=(0.9,))
+    assert itself.false_a.max() == 0 == itself.false_b.max() and itself.levels == (0.9,)
+    assert "median excluded area a" in repr(comparison)
+    assert len(comparison.plot().axes) == 6 and len(comparison.plot_posteriors().axes) == 2

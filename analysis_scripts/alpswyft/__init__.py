@@ -41,7 +41,7 @@ def __getattr__(name: str):
         from alpswyft import sim
 
         return getattr(sim, name)
-    if name in ("open_run", "Run", "Posterior"):
+    if name in ("open_run", "compare_runs", "Run", "Posterior"):
         from alpswyft import workbench
 
         return getattr(workbench, name)

@@ -209,16 +209,16 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
                          config.credibility_levels, (truth[i], truth[j]), _is_mg_plane(config, i, j))
         for i, j in config.prediction_pairs
     ]
-    planes = _Planes(config, network, sims, record.bounds(g, last), counters)
+    planes = PlanePosteriors(config, network, sims, record.bounds(g, last), counters)
     fixed = None
     if config.with_fixed_nuisances and tree.fixed_network(g).is_file():
         fixed_network = trained_network(tree, config, g, last, simulator, fixed_nuisances=True)
-        fixed = _Planes(config, fixed_network, sims, record.bounds(g, last), counters, config.limit_pois)
+        fixed = PlanePosteriors(config, fixed_network, sims, record.bounds(g, last), counters, config.limit_pois)
         fixed_counters = [ExclusionCounter(c.edges_x, c.edges_y, c.levels, c.truth, c.truth_where == "row")
                           for c in counters]
     reference = None
     if last > 0 and tree.network(0, g).is_file():
-        reference = _Planes(config, trained_network(tree, config, g, 0, simulator), sims, record.bounds(g, 0), counters)
+        reference = PlanePosteriors(config, trained_network(tree, config, g, 0, simulator), sims, record.bounds(g, 0), counters)
     n = len(sims["data"])
     print(f"expected limits: {n} simulations at the Obs. POI values, the posterior on {planes.n_points} points per plane"
           + (", false exclusions against round 0" if reference else "")
@@ -286,7 +286,7 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
     return summary
 
 
-class _Planes:
+class PlanePosteriors:
     """A network's posterior on the ``prediction_pairs`` planes for each expected-limit simulation:
     its 2D marginals of the planes (positions ``pois`` within POI_indices hold its POIs) at the
     counters' points, times the pairs' prior density on ``box`` (the round's): the product of the
