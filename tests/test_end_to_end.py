@@ -217,6 +217,17 @@ def test_alp_model_end_to_end(tmp_path):
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
     assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert (run_dir / "val_output" / "mock_observation.png").exists()
+    # the shipped extra observation (an injected ALP) and the p-p plots are in the executed report
+    extra = np.load(run_dir / "extra_obs.npz")
+    assert np.allclose(extra["params"][0][:2], [1.5, 0.0]) and list(extra["seed"]) == [1]
+    for g in range(2):
+        assert np.load(run_dir / "train_output" / "posteriors" / f"extra_observations_gridpoint_{g}.npz")["density_2d"].shape == (1, 15, 50, 50)
+    figures = {"plots.extra_observations": "extra_observations_gridpoint_0", "plots.coverage_zz": "coverage_zz_gridpoint_0",
+               "run.infer(": None}
+    for call, png in figures.items():
+        cell = next(c for c in notebook["cells"] if c["cell_type"] == "code" and call in "".join(c["source"]))
+        assert any("image/png" in o.get("data", {}) for o in cell["outputs"]), call
+        assert png is None or (run_dir / "val_output" / f"{png}.png").is_file()
     for g in range(2):
         summary = json.loads((run_dir / "val_output" / f"validation_gridpoint_{g}.json").read_text())
         names = ["m", "g", "Amplitude", "index", "Ecut", "rms_B"]

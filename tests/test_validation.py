@@ -107,9 +107,13 @@ def test_the_kept_bank_log_ratios_rebin_to_the_stored_posteriors(validated):
 
 
 def test_figures_and_a_second_call_skips(validated, capsys):
+    from alpswyft import plots
+
     tree = validated
     for name in ("coverage_zz", "tarp", "expected_limits", "false_exclusions"):
         assert (tree.val_output / f"{name}_gridpoint_0.png").stat().st_size > 10_000
+    titles = [ax.get_title() for ax in plots.coverage_zz(tree).axes]
+    assert titles == ["a: z–z", "a: p–p", "b: z–z", "b: p–p", "a-b: z–z", "a-b: p–p"]  # swyft's plot_zz and plot_pp
     before = tree.validation_summary(0).stat().st_mtime_ns
     validate(tree)
     assert "already validated with this network" in capsys.readouterr().out
@@ -182,3 +186,13 @@ def test_fixed_nuisance_limits_on_the_same_observations(tmp_path, monkeypatch):
         assert fixed["truth_exclusion"]["consistent"] and marginalised["truth_exclusion"]["consistent"]
         assert marginalised["median_regions"] >= 1
     assert (tree.val_output / "expected_limits_gridpoint_0.png").is_file()
+
+
+def test_the_workbench_draws_the_limits_at_other_levels(validated):
+    from alpswyft import open_run
+
+    run = open_run(validated.root)
+    result = run.expected_limits((0.5, 0.99))
+    assert result["fraction"].shape == (1, 2, 50, 50) and list(result["levels"]) == [0.5, 0.99]
+    assert np.array_equal(run.expected_limits()["fraction"], np.load(validated.validation_data("expected_limits", 0))["fraction"])
+    assert len(run.plot_expected_limits((0.5, 0.9, 0.99)).axes) == 3

@@ -523,12 +523,17 @@ def expected_limits(tree: RunTree, grid_point: int = 0):
     observations (POIs at their Obs. values) that exclude each cell, as the median expected limit
     (solid) with its 1 and 2 sigma bands (filled), the median of the fixed-nuisance network on the
     same observations (dashed, ``fixed_nuisance_limits``), and published exclusions for comparison."""
+    return draw_expected_limits(load_config(tree), np.load(tree.validation_data("expected_limits", grid_point)))
+
+
+def draw_expected_limits(config, result):
+    """The expected-limit maps of :func:`expected_limits` from ``result``: ``levels``, ``pairs``,
+    ``edges_x``/``edges_y``, ``fraction`` (and ``fraction_fixed``), ``truth``, ``n`` (the
+    layout of ``expected_limits_gridpoint_*.npz``)."""
     from matplotlib.lines import Line2D
 
     from alpswyft.limits import BAND_FRACTIONS
 
-    config = load_config(tree)
-    result = np.load(tree.validation_data("expected_limits", grid_point))
     levels, pairs = result["levels"], result["pairs"]
     fig, axes = plt.subplots(len(pairs), len(levels), figsize=(5.2 * len(levels), 4.6 * len(pairs)), squeeze=False)
     band_colors = ["#f7f7f7", "#fee391", "#a1d99b", "#a1d99b", "#fee391", "#d9d9d9"]

@@ -230,6 +230,31 @@ class Run:
             box=np.asarray(box, float)[columns], truth=truth, config=self.config, round=r,
         )
 
+    def expected_limits(self, levels=None, grid_point: int | None = None) -> dict[str, np.ndarray]:
+        """The expected limits at other credibility ``levels`` (default: the run's), recomputed
+        from the per-simulation log-ratio maps the validation stage kept (no network): the
+        layout of ``expected_limits_gridpoint_*.npz`` (``fraction``, ``fraction_fixed``, ...)."""
+        from alpswyft.limits import fractions_from_maps
+
+        g = self._checked_grid_point(grid_point)
+        path = self.tree.validation_data("expected_limits_logratios", g)
+        if not path.is_file():
+            raise PipelineError(f"{path} does not exist: the run has no expected limits (or is older than the kept maps)")
+        maps = load_npz(path)
+        result = load_npz(self.tree.validation_data("expected_limits", g))
+        levels = tuple(levels or self.config.credibility_levels)
+        result.update(levels=np.array(levels), fraction=fractions_from_maps(maps, levels))
+        result.pop("false_fraction", None)
+        if "logratios_fixed" in maps:
+            result["fraction_fixed"] = fractions_from_maps(maps, levels, "logratios_fixed")
+        return result
+
+    def plot_expected_limits(self, levels=None, grid_point: int | None = None):
+        """The report's expected-limit maps at ``levels`` (see :meth:`expected_limits`)."""
+        from alpswyft import plots
+
+        return plots.draw_expected_limits(self.config, self.expected_limits(levels, grid_point))
+
     def _observation_nodes(self, observation) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """The network's input nodes of an observation, and its parameters in table space (or None)."""
         from alpswyft.sim import Spectrum
