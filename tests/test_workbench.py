@@ -45,6 +45,12 @@ def test_the_archived_trial_is_read_as_it_is(two_trials):
     kept, inferred = run.posterior(extra=0), run.infer({key: value[0] for key, value in extra.items()})
     assert np.allclose(kept.mean(), inferred.mean(), atol=1e-4) and np.allclose(kept.truth, [-1, 1])
     assert np.allclose(run.posterior().mean(), run.infer().mean(), atol=1e-4)  # the mock observation
+    import swyft
+
+    lrs = kept.to_swyft()  # swyft's own weights and plots on the kept samples
+    _, weights = swyft.lightning.utils.get_weighted_samples(lrs, ["a", "b"])
+    assert np.allclose(weights.numpy() / weights.numpy().sum(), kept.weights(pair=("a", "b")))  # swyft: mean 1
+    assert len(swyft.plot_corner(lrs, ["a", "b"], bins=30).axes) == 4
     fig = run.sim.plot_spectra(training, n=30, over=run.observation).figure
     assert len(fig.axes[0].lines) == 31
     assert folder_snapshot(archived) == before

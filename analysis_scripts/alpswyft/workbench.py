@@ -436,6 +436,24 @@ class Posterior:
             return normalised_weights(self._need("2d"))[:, self._pair(pair)]
         return normalised_weights(self._need("1d"))[:, self._index(name)]
 
+    def to_swyft(self) -> list:
+        """The posterior as swyft's ``LogRatioSamples`` (1D, then 2D), for swyft's own plots, e.g.
+        ``swyft.plot_corner(post.to_swyft(), post.names)``."""
+        import swyft
+        import torch
+
+        samples = []
+        if self.logratios_1d is not None:
+            samples.append(swyft.LogRatioSamples(
+                torch.as_tensor(self.logratios_1d), torch.as_tensor(self.values[:, :, None]),
+                np.array([[name] for name in self.names])))
+        if self.logratios_2d is not None:
+            samples.append(swyft.LogRatioSamples(
+                torch.as_tensor(self.logratios_2d),
+                torch.as_tensor(np.stack([self.values[:, [i, j]] for i, j in self.pairs], axis=1)),
+                np.array([[self.names[i], self.names[j]] for i, j in self.pairs])))
+        return samples
+
     def quantiles(self, q) -> np.ndarray:
         """Weighted quantiles (n_poi, len(q)) of every 1D marginal."""
         from alpswyft.truncation import weighted_quantiles
