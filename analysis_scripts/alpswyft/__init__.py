@@ -29,7 +29,9 @@ One module per concern:
   published limits) hold the validation statistics; :mod:`alpswyft.validation` is the stage that
   applies them to a run's last round;
 - :mod:`alpswyft.results` owns the results tree and the trials;
-- :mod:`alpswyft.plots` and :mod:`alpswyft.report` draw the figures and execute the notebook.
+- :mod:`alpswyft.plots` and :mod:`alpswyft.report` draw the figures and execute the notebook;
+- :mod:`alpswyft.workbench` opens a finished run (stores, networks, new observations inferred,
+  kept posteriors and limit maps) and :mod:`alpswyft.comparison` compares two runs.
 """
 
 __version__ = "0.1.0"
@@ -41,8 +43,12 @@ def __getattr__(name: str):
         from alpswyft import sim
 
         return getattr(sim, name)
-    if name in ("open_run", "compare_runs", "Run", "Posterior"):
+    if name in ("open_run", "Run", "Posterior"):
         from alpswyft import workbench
 
         return getattr(workbench, name)
+    if name in ("compare_runs", "Comparison"):
+        from alpswyft import comparison
+
+        return getattr(comparison, name)
     raise AttributeError(f"module 'alpswyft' has no attribute {name!r}")
