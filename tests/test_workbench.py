@@ -70,6 +70,8 @@ def test_errors_name_what_is_wrong(two_trials, tmp_path):
         run.infer(np.zeros(7))
     with pytest.raises(ConfigError, match="infer takes one observation"):
         run.infer(run.sim.observe(a=[0.1, 0.2]))
+    with pytest.raises(PipelineError, match="no fixed-nuisance network"):
+        run.infer(fixed_nuisances=True)
     with pytest.raises(PipelineError, match="is not a run folder"):
         open_run(tmp_path)
 

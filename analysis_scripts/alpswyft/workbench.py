@@ -151,6 +151,11 @@ class Run:
         g = self._checked_grid_point(grid_point)
         r = self._checked_round(round, g)
         key = (r, g, fixed_nuisances)
+        if fixed_nuisances and r != self.done_rounds(g)[-1]:
+            raise ConfigError("round", r, f"the fixed-nuisance network belongs to the last round, {self.done_rounds(g)[-1]}")
+        if fixed_nuisances and not self.tree.fixed_network(g).is_file():
+            raise PipelineError(f"{self.tree.fixed_network(g)} does not exist: the run has no fixed-nuisance network "
+                                "(fixed_nuisance_limits=0, or its last round has not finished)")
         if key not in self._networks:
             self._networks[key] = trained_network(self.tree, self.config, g, r, self.sim.simulator, fixed_nuisances)
         return self._networks[key]
