@@ -117,8 +117,8 @@ max_time_train=00-04:00:00  # SLURM: wall time of a training job, dd-hh:mm:ss
 prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
 fixed_nuisance_limits=1   # also the expected limit with every other free parameter fixed at its Obs. value
 credibility_levels="0.68,0.95"  # HPD levels of coverage, expected limits and contours (e.g. 0.68,0.95,0.9973)
-extra_observations="m=1.5, g=0, seed=1"  # more observations inferred with the last round's network, rows
-                          # separated by ';', values as in the Obs. column (here m = 30 neV, g = 1e-11 /GeV)
+extra_observations="m=1, g=0.5, seed=1"  # more observations inferred with the last round's network, rows
+                          # separated by ';', values as in the Obs. column (here m = 10 neV, g = 3.2e-11 /GeV)
 DRP_coverage_parameters="5_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
 wandb_mode=disabled       # disabled, offline or online (online needs a wandb login)
 hyperparams="--learning_rate (float) : 3e-4 \

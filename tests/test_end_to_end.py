@@ -219,7 +219,7 @@ def test_alp_model_end_to_end(tmp_path):
     assert (run_dir / "val_output" / "mock_observation.png").exists()
     # the shipped extra observation (an injected ALP) and the p-p plots are in the executed report
     extra = np.load(run_dir / "extra_obs.npz")
-    assert np.allclose(extra["params"][0][:2], [1.5, 0.0]) and list(extra["seed"]) == [1]
+    assert np.allclose(extra["params"][0][:2], [1.0, 0.5]) and list(extra["seed"]) == [1]
     for g in range(2):
         assert np.load(run_dir / "train_output" / "posteriors" / f"extra_observations_gridpoint_{g}.npz")["density_2d"].shape == (1, 15, 50, 50)
     figures = {"plots.extra_observations": "extra_observations_gridpoint_0", "plots.coverage_zz": "coverage_zz_gridpoint_0",

@@ -4,7 +4,7 @@ ask them new questions from a notebook.
 >>> import alpswyft
 >>> run = alpswyft.open_run("cluster_runs/analysis_results/alp_default")   # or an archive/trial__N folder
 >>> run.config, run.rounds, run.sim          # the configuration, the truncation record's rounds, its ALPSim
->>> post = run.infer(run.sim.observe(m=30, g=0.5, seed=1))   # a NEW observation, the last round's network
+>>> post = run.infer(run.sim.observe(m=10, g=3, seed=1))   # a NEW observation, the last round's network
 >>> post.plot_1d(); post.plot_2d(); post.corner()
 >>> run.store("training", round=0).params    # a store's parameters (table space: log10 where the table is)
 >>> run.store("training").plot_params()
