@@ -112,9 +112,10 @@ def test_notebook_executed_without_errors(first_run):
     assert all(c["execution_count"] is not None for c in code)
     outputs = [o for c in code for o in c["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"]
-    figures = ["posteriors_1d", "posteriors_2d", "corner", "training_curves", "coverage_zz", "tarp",
-               "expected_limits", "false_exclusions"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == len(figures) + 1
+    figures = ["posteriors_1d", "posteriors_1d_zoomed", "posteriors_2d", "corner", "training_curves", "coverage_zz",
+               "tarp", "expected_limits", "false_exclusions"]
+    # + the mock observation, and the workbench cells' 3 store histograms, training spectra and a corner plot
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == len(figures) + 1 + 5
     for figure in figures:
         assert (run_dir / "val_output" / f"{figure}_gridpoint_0.png").stat().st_size > 10_000
     assert (run_dir / "val_output" / "mock_observation.png").stat().st_size > 10_000

@@ -131,7 +131,7 @@ def test_report_notebook_executes_and_renders(validated):
     text = "".join("".join(o.get("text", "")) for o in outputs)
     for expected in ("HPD 68 %", "expected limits: 40 mock observations", "arXiv:1603.06978"):
         assert expected in text
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 9
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 10 + 5  # report figures + workbench cells
     assert tree.notebook.with_suffix(".html").stat().st_size > 100_000
     assert (tree.root / "trial_finished.json").is_file()
 
