@@ -159,10 +159,10 @@ class Comparison:
         post_a, post_b = self.a.infer(observation), self.b.infer(observation)
         fig = post_a.plot_1d(color="k", label=labels[0])
         axes = {name: ax for name, ax in zip(post_a.names, fig.axes)}
+        binned = post_b.densities()
         for k, name in enumerate(post_b.names):
             if name in axes:
-                ax = axes[name]
-                centres = 0.5 * (post_b.densities()["edges_1d"][k][1:] + post_b.densities()["edges_1d"][k][:-1])
-                ax.plot(centres, post_b.densities()["density_1d"][k], color="C3", ls="--", label=labels[1])
+                centres = 0.5 * (binned["edges_1d"][k][1:] + binned["edges_1d"][k][:-1])
+                axes[name].plot(centres, binned["density_1d"][k], color="C3", ls="--", label=labels[1])
         fig.axes[0].legend(fontsize=8)
         return fig

@@ -279,8 +279,8 @@ class Run:
         else:
             nodes = {"data": np.asarray(observation, float)}
         if set(wanted) - set(nodes) and "data" in nodes and hasattr(self.sim.model, "features"):
-            nodes.update(self.sim.model.features(np.asarray(nodes["data"], float)[None]))
-            nodes = {k: np.asarray(v)[0] if k != "data" else v for k, v in nodes.items()}
+            derived = self.sim.model.features(np.asarray(nodes["data"], float)[None])
+            nodes.update({k: np.asarray(v)[0] for k, v in derived.items() if k not in nodes})
         missing = sorted(set(wanted) - set(nodes))
         if missing:
             raise ConfigError("observation", ", ".join(sorted(nodes)), f"the network needs the nodes {', '.join(wanted)}")
