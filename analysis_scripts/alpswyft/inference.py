@@ -79,3 +79,16 @@ def histogram_2d(values: np.ndarray, logratios: np.ndarray, pairs, box: np.ndarr
         )
         densities.append(h)
     return np.array(densities)
+
+
+def binned_posterior(values: np.ndarray, logratios_1d, logratios_2d, pairs, box: np.ndarray,
+                     bins_1d: int = 100, bins_2d: int = 50) -> dict[str, np.ndarray]:
+    """The binned marginals of ``posterior_round_*.npz``: ``density_1d``/``edges_1d`` from the 1D
+    log-ratios and ``density_2d``/``pairs`` from the 2D ones (either may be None), on ``box``."""
+    out = {}
+    if logratios_1d is not None:
+        out["density_1d"], out["edges_1d"] = histogram_1d(values, logratios_1d, box, bins_1d)
+    if logratios_2d is not None:
+        out["density_2d"] = histogram_2d(values, logratios_2d, pairs, box, bins_2d)
+        out["pairs"] = np.array(pairs, int).reshape(-1, 2)
+    return out

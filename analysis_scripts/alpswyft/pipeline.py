@@ -377,7 +377,7 @@ def _infer_extra_obs(tree: RunTree, config: RunConfig, network, simulator, bank:
                      grid_point: int) -> None:
     """The last round's posteriors of the ``extra_observations``: binned, and the log-ratios on
     the prior bank (float32)."""
-    from alpswyft.inference import histogram_1d, histogram_2d, logratios_on_bank
+    from alpswyft.inference import binned_posterior, logratios_on_bank
 
     extra = load_npz(tree.extra_obs)
     poi = config.POI_indices
@@ -393,13 +393,10 @@ def _infer_extra_obs(tree: RunTree, config: RunConfig, network, simulator, bank:
         logratios = logratios_on_bank(network, observation, bank)
         lr_1d = logratios[0] if network.estimator_1d is not None else None
         lr_2d = logratios[-1] if network.estimator_2d is not None else None
-        entry = {}
-        if lr_1d is not None:
-            entry["density_1d"], entry["edges_1d"] = histogram_1d(values, lr_1d, box[poi])
-            entry["logratios_1d"] = lr_1d.astype(np.float32)
-        if lr_2d is not None:
-            entry["density_2d"] = histogram_2d(values, lr_2d, network.pairs, box[poi])
-            entry["logratios_2d"] = lr_2d.astype(np.float32)
+        entry = binned_posterior(values, lr_1d, lr_2d, network.pairs, box[poi])
+        entry.pop("pairs", None)  # once for all observations
+        entry.update({name: lr.astype(np.float32) for name, lr in (("logratios_1d", lr_1d), ("logratios_2d", lr_2d))
+                      if lr is not None})
         per_obs.append(entry)
     out.update({key: np.array([entry[key] for entry in per_obs]) for key in per_obs[0]})
     save_npz(tree.extra_posteriors(grid_point), **out)
@@ -594,7 +591,7 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     truncate the POI boxes."""
     import torch
 
-    from alpswyft.inference import histogram_1d, histogram_2d, logratios_on_bank
+    from alpswyft.inference import binned_posterior, logratios_on_bank
     from alpswyft.networks import build_network, load_network, save_network, signature
     from alpswyft.training import train_network
     from alpswyft.truncation import rect_bounds, summarise_1d
@@ -649,12 +646,8 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     new_box = np.array(record.data["initial_bounds"])
     new_box[poi] = truncated_poi
 
-    posterior = {"box": poi_box, "poi_names": np.array(config.poi_names), "truth": config.table.obs[poi]}
-    if lr_1d is not None:
-        posterior["density_1d"], posterior["edges_1d"] = histogram_1d(values, lr_1d, poi_box)
-    if lr_2d is not None:
-        posterior["density_2d"] = histogram_2d(values, lr_2d, network.pairs, poi_box)
-        posterior["pairs"] = np.array(network.pairs)
+    posterior = {"box": poi_box, "poi_names": np.array(config.poi_names), "truth": config.table.obs[poi],
+                 **binned_posterior(values, lr_1d, lr_2d, network.pairs, poi_box)}
     tree.posteriors.mkdir(parents=True, exist_ok=True)
     save_npz(tree.posterior(round_, grid_point), **posterior)
     # the unbinned posterior: re-binned, zoomed or drawn with swyft's plots without the network

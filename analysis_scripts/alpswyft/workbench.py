@@ -474,15 +474,10 @@ class Posterior:
 
     def densities(self, bins_1d: int = 100, bins_2d: int = 50) -> dict:
         """Binned marginals on the box, as the pipeline's ``posterior_round_*.npz`` holds them."""
-        from alpswyft.inference import histogram_1d, histogram_2d
+        from alpswyft.inference import binned_posterior
 
-        post = {"box": self.box, "truth": self.truth}
-        if self.logratios_1d is not None:
-            post["density_1d"], post["edges_1d"] = histogram_1d(self.values, self.logratios_1d, self.box, bins_1d)
-        if self.logratios_2d is not None:
-            post["density_2d"] = histogram_2d(self.values, self.logratios_2d, self.pairs, self.box, bins_2d)
-            post["pairs"] = np.array(self.pairs)
-        return post
+        return {"box": self.box, "truth": self.truth,
+                **binned_posterior(self.values, self.logratios_1d, self.logratios_2d, self.pairs, self.box, bins_1d, bins_2d)}
 
     def plot_1d(self, bins: int = 100, axes=None, color: str = "k", label: str | None = None):
         """The 1D marginals, with the truth (red) when known; ``axes`` overlays onto earlier ones.
