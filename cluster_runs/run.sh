@@ -3,7 +3,7 @@
 # Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
 # Results go to cluster_runs/analysis_results/<run_name>/.
 # README.md explains every variable. This default is the ALP analysis of NGC 1275 with CTA North
-# on 2 cores (about 12 minutes): m and g are inferred with the intrinsic spectrum (amplitude, index,
+# on 2 cores (about 5 minutes): m and g are inferred with the intrinsic spectrum (amplitude, index,
 # cut-off) and the cluster field's strength B0 marginalised, as free parameters with priors of
 # their own; the other cluster parameters stay at the original run.sh values (the field
 # realisation is random in every simulation). The expected limit is also computed with those four
@@ -88,7 +88,7 @@ retrain_last_round=0
 use_old_sims=0
 save_old_sims=0
 simulate=1
-n_sim_train=20_000        # per round: one value, or one per round (e.g. 10_000, 10_000, 100_000)
+n_sim_train=15_000        # per round: one value, or one per round (e.g. 10_000, 10_000, 100_000)
 n_sim_coverage=300        # extra simulations in the last round, never trained on: coverage tests
 n_sim_explim=100          # mock observations at the Obs. POI values: expected limits
 n_prior_samples=50_000    # prior bank for inference, truncation and expected limits
@@ -105,7 +105,8 @@ save_old_net=0
 train=1
 architecture=power        # MLPs on the spectrum and on its Fourier power (the original's network_power.py):
                           # the power carries the ALP's irregularities, which the spectrum's free shape cannot mimic
-restricted_posterior=0    # 0: 1D and 2D marginals, 1: 1D only, 2: 2D only
+restricted_posterior=3    # 0: 1D and 2D marginals, 1: 1D only, 2: 2D only, 3: 1D and the prediction_pairs
+                          # planes' 2D (here m-g: 7 marginals instead of 21, twice as fast to train)
 bnre_lambda=0             # >0: balanced NRE (conservative posteriors; 100 in Delaunoy et al. 2022)
 train_batch_size_1d=256
 max_epochs=60

@@ -189,8 +189,8 @@ def test_a_read_only_results_folder_is_refused(tmp_path):
 
 
 def test_alp_model_end_to_end(tmp_path):
-    """The shipped ALP run script (m, g and four nuisances, the power head, the fixed-nuisance
-    limit, the extra observation), reduced to a few hundred simulations and 2 rounds (the toy run
+    """The shipped ALP run script (m, g and four nuisances, their 1D marginals and the m-g one, the
+    power head, the fixed-nuisance limit, the extra observation), reduced to a few hundred simulations and 2 rounds (the toy run
     above has a 4-point grid and 3 rounds)."""
     from conftest import RUN_SH
 
@@ -219,7 +219,7 @@ def test_alp_model_end_to_end(tmp_path):
     # the shipped extra observation (an injected ALP) and the p-p plots are in the executed report
     extra = np.load(run_dir / "extra_obs.npz")
     assert np.allclose(extra["params"][0][:2], [1.0, 0.5]) and list(extra["seed"]) == [1]
-    assert np.load(run_dir / "train_output" / "posteriors" / "extra_observations_gridpoint_0.npz")["density_2d"].shape == (1, 15, 50, 50)
+    assert np.load(run_dir / "train_output" / "posteriors" / "extra_observations_gridpoint_0.npz")["density_2d"].shape == (1, 1, 50, 50)
     figures = {"plots.extra_observations": "extra_observations_gridpoint_0", "plots.coverage_zz": "coverage_zz_gridpoint_0",
                "run.infer(": None}
     for call, png in figures.items():
@@ -229,7 +229,7 @@ def test_alp_model_end_to_end(tmp_path):
     for g in range(1):
         summary = json.loads((run_dir / "val_output" / f"validation_gridpoint_{g}.json").read_text())
         names = ["m", "g", "Amplitude", "index", "Ecut", "rms_B"]
-        assert set(summary["coverage"]["marginals"]) == {*names, *(f"{a}-{b}" for k, a in enumerate(names) for b in names[k + 1:])}
+        assert set(summary["coverage"]["marginals"]) == {*names, "m-g"}  # restricted_posterior=3: the limit's plane
         limit = summary["expected_limits"]["pairs"]["m-g"]["0.95"]
         assert limit["truth_cell_excluded"] is None  # Obs. outside
         assert set(limit["g_limit_at_m"]) == {"1", "10", "100"} and "fixed_nuisances" in limit

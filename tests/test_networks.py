@@ -1,8 +1,10 @@
 """The default network: hyperparameters as arguments, POI columns and pairs for any POI subset."""
 
+import pytest
 import torch
 
 from alpswyft.config import load_run_config
+from alpswyft.errors import ConfigError
 from alpswyft.networks import build_network as build
 from alpswyft.simulator import SpectrumSimulator
 from conftest import toy_variables
@@ -42,6 +44,17 @@ def test_restricted_posteriors():
     assert two_only.estimator_1d is None and two_only.estimator_2d is not None
     single = build_network(poly_config(POI_indices="1", restricted_posterior="2"), HYPER)
     assert single.estimator_2d is None and single.estimator_1d is not None  # one POI: 1D forced
+
+
+def test_restricted_posterior_3_trains_every_1d_marginal_and_the_prediction_planes_only():
+    config = poly_config(POI_indices="0,1,2", restricted_posterior="3", prediction_pairs="(1,2),(0,2)")
+    network = build_network(config, HYPER)
+    assert network.pairs == config.pairs == [(0, 2), (1, 2)]
+    one, two = network({"data": torch.randn(8, 50)}, {"params": torch.randn(8, 3)})
+    assert one.parnames.tolist() == [["a"], ["b"], ["c"]]
+    assert two.parnames.tolist() == [["a", "c"], ["b", "c"]] and two.logratios.shape == (8, 2)
+    with pytest.raises(ConfigError, match="restricted_posterior.*prediction_pairs is empty"):
+        poly_config(POI_indices="0,1,2", restricted_posterior="3", prediction_pairs="")
 
 
 def test_hyperparameters_do_not_leak_between_networks():

@@ -194,7 +194,7 @@ class RunConfig(BaseModel):
     train: Flag = True
     draw_DRP: Flag = False
     architecture: Str = ""
-    restricted_posterior: Annotated[int, Field(ge=0, le=2), BeforeValidator(_strip)] = 0
+    restricted_posterior: Annotated[int, Field(ge=0, le=3), BeforeValidator(_strip)] = 0
     bnre_lambda: Annotated[float, Field(ge=0), BeforeValidator(_strip)] = 0.0
     train_batch_size_1d: PosInt = 512
     max_epochs: PosInt = 3000
@@ -260,8 +260,14 @@ class RunConfig(BaseModel):
 
     @property
     def pairs(self) -> list[tuple[int, int]]:
-        """2D marginals as positions within POI_indices: ``prediction_pairs``-style tuples i < j."""
+        """The network's 2D marginals as positions within POI_indices (tuples i < j): every pair,
+        none (``restricted_posterior=1`` or a single POI), or with ``restricted_posterior=3`` only
+        the ``prediction_pairs`` planes."""
         n = len(self.POI_indices)
+        if self.restricted_posterior == 1 or n == 1:
+            return []
+        if self.restricted_posterior == 3:
+            return sorted(set(self.prediction_pairs))
         return [(i, j) for i in range(n) for j in range(i + 1, n)]
 
     @property
@@ -553,6 +559,9 @@ def _check(config: RunConfig) -> list[str]:
                 f"({i},{j})",
                 f"pairs are positions i < j within POI_indices (0..{n_poi - 1})",
             )
+    if config.restricted_posterior == 3 and n_poi > 1 and not config.prediction_pairs:
+        raise ConfigError("restricted_posterior", "3", "3 trains the 2D marginals of the prediction_pairs planes only, "
+                          "and prediction_pairs is empty: give the planes, e.g. prediction_pairs=\"(0,1)\", or use 0 or 1")
     if config.fixed_nuisance_limits and not config.with_fixed_nuisances:
         why = ("n_sim_explim = 0" if config.n_sim_explim == 0 else "prediction_pairs is empty"
                if not config.prediction_pairs else "every free parameter is in a prediction_pairs plane")

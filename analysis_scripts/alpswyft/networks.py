@@ -3,7 +3,8 @@
 The head (:mod:`alpswyft.architectures`) turns the simulator's nodes into features; a
 ``LogRatioEstimator_1dim`` gives one residual-MLP channel per POI and a
 ``LogRatioEstimator_Ndim`` one channel per POI pair i < j. ``restricted_posterior`` selects both
-(0), the 1D part only (1) or the 2D part only (2); with a single POI only the 1D part exists.
+(0), the 1D part only (1), the 2D part only (2), or the 1D part and the 2D marginals of the
+``prediction_pairs`` planes only (3); with a single POI only the 1D part exists.
 
 Hyperparameters arrive as arguments (never module globals); input sizes come from the
 simulator's shapes. POI pairs are positions within ``POI_indices`` and are applied to the
@@ -34,7 +35,8 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         head: the feature head (a module with ``n_features``).
         poi_columns: columns of ``params`` (free-parameter indices) that are POIs.
         poi_names: their names, used as swyft variable names.
-        restricted_posterior: 0 (1D and 2D), 1 (1D only) or 2 (2D only).
+        restricted_posterior: 0 (1D and 2D), 1 (1D only), 2 (2D only) or 3 (1D, and 2D of ``pairs``).
+        pairs: the 2D marginals, as positions (i, j), i < j, within ``poi_columns``; None: every pair.
         learning_rate, stopping_patience, blocks, features, dropout: the original's hyperparameters.
         bnre_lambda: weight of the balance penalty of BNRE (Delaunoy et al. 2022, arXiv:2208.13624):
             0 is plain NRE; > 0 adds lambda (E_joint[s] + E_marginal[s] - 1)^2 per marginal, with
@@ -53,6 +55,7 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         features: int,
         dropout: float,
         bnre_lambda: float = 0.0,
+        pairs: list[tuple[int, int]] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["head"])
@@ -63,9 +66,10 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         n_poi = len(poi_columns)
         self.head = head
         n_features = head.n_features
-        self.pairs = [(i, j) for i in range(n_poi) for j in range(i + 1, n_poi)]
+        every_pair = [(i, j) for i in range(n_poi) for j in range(i + 1, n_poi)]
+        self.pairs = every_pair if pairs is None else [tuple(p) for p in pairs]
         with_1d = restricted_posterior != 2 or n_poi == 1
-        with_2d = restricted_posterior != 1 and n_poi > 1
+        with_2d = restricted_posterior != 1 and n_poi > 1 and bool(self.pairs)
         common = dict(dropout=dropout, hidden_features=features, num_blocks=blocks)
         self.estimator_1d = (
             swyft.LogRatioEstimator_1dim(n_features, n_poi, varnames=list(poi_names), **common)
@@ -178,13 +182,14 @@ def channel_logratios(estimator, features: torch.Tensor, z: torch.Tensor, channe
     return linear(net.final_layer, h)[..., 0].T
 
 
-def _marginals(config, fixed_nuisances: bool) -> tuple[list[int], list[str], int]:
-    """POI columns, POI names and ``restricted_posterior`` of the run's network, or of its
-    fixed-nuisance network: the 2D marginals of the POIs of the ``prediction_pairs`` planes."""
+def _marginals(config, fixed_nuisances: bool) -> tuple[list[int], list[str], int, list[tuple[int, int]]]:
+    """POI columns, POI names, ``restricted_posterior`` and 2D marginals of the run's network, or
+    of its fixed-nuisance network: the 2D marginals of the POIs of the ``prediction_pairs`` planes."""
     if not fixed_nuisances:
-        return list(config.POI_indices), list(config.poi_names), config.restricted_posterior
+        return list(config.POI_indices), list(config.poi_names), config.restricted_posterior, config.pairs
     positions = config.limit_pois
-    return [config.POI_indices[k] for k in positions], [config.poi_names[k] for k in positions], 2
+    pairs = [(i, j) for i in range(len(positions)) for j in range(i + 1, len(positions))]
+    return [config.POI_indices[k] for k in positions], [config.poi_names[k] for k in positions], 2, pairs
 
 
 def build_network(config, hyperparams: dict, shapes: dict, architecture: Architecture | None = None,
@@ -194,12 +199,13 @@ def build_network(config, hyperparams: dict, shapes: dict, architecture: Archite
     ``fixed_nuisances``: the network of the fixed-nuisance expected limits (2D marginals of the
     prediction planes only, trained with every other free parameter at its Obs. value)."""
     architecture = architecture or resolve(config.architecture)
-    columns, names, restricted = _marginals(config, fixed_nuisances)
+    columns, names, restricted, pairs = _marginals(config, fixed_nuisances)
     return MarginalRatioNetwork(
         head=architecture.build_head(shapes, hyperparams),
         poi_columns=columns,
         poi_names=names,
         restricted_posterior=restricted,
+        pairs=pairs,
         bnre_lambda=config.bnre_lambda,
         **{k: hyperparams[k] for k in TRAINING_HYPERPARAMS},
     )
@@ -208,13 +214,14 @@ def build_network(config, hyperparams: dict, shapes: dict, architecture: Archite
 def signature(config, hyperparams: dict, shapes: dict, architecture: Architecture, fixed_nuisances: bool = False) -> dict:
     """What fixes a network's weights' shapes and meaning: saved beside every network and compared
     before old weights are loaded (``use_old_net``)."""
-    _, names, restricted = _marginals(config, fixed_nuisances)
+    _, names, restricted, pairs = _marginals(config, fixed_nuisances)
     return {
         "architecture": architecture.name,
         "architecture_sha256": architecture.sha256,
         "shapes": {k: list(v) for k, v in shapes.items() if k != "params"},
         "poi_names": names,
         "restricted_posterior": restricted,
+        **({"pairs": [list(p) for p in pairs]} if restricted == 3 else {}),  # else implied by the POIs
         **{k: hyperparams[k] for k in ("blocks", "features")},
         **architecture.head_hyperparameters(hyperparams),
     }

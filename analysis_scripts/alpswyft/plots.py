@@ -261,35 +261,37 @@ def corner(tree: RunTree, grid_point: int = 0, round_: int | None = None):
 
 def draw_corner(post, labels: list[str], columns: list[int], config, title: str):
     """Corner plot of binned marginals ``post`` (``box``, ``truth``, ``density_1d``/``edges_1d``,
-    ``density_2d``/``pairs``, as in ``posterior_round_*.npz``) of the free parameters ``columns``."""
+    ``density_2d``/``pairs``, as in ``posterior_round_*.npz``) of the free parameters ``columns``.
+    Pairs the network has no 2D marginal of (``restricted_posterior`` 1 or 3) are left out; each
+    column is labelled under its lowest panel."""
     n = len(columns)
     fig, axes = plt.subplots(n, n, figsize=(2.8 * n + 1, 2.8 * n + 0.6), squeeze=False)
     pairs = [tuple(p) for p in post["pairs"]] if "pairs" in post else []
     box, truth = post["box"], post["truth"]
+    shown = np.array([[a == b and "density_1d" in post or (b, a) in pairs for b in range(n)] for a in range(n)])
     for a in range(n):
         for b in range(n):
             ax = axes[a][b]
-            if b > a:
+            if not shown[a, b]:
                 ax.set_visible(False)
                 continue
-            if a == b and "density_1d" in post:
+            if a == b:
                 centres = 0.5 * (post["edges_1d"][a][1:] + post["edges_1d"][a][:-1])
                 ax.plot(centres, post["density_1d"][a], color="k")
                 if truth is not None:
                     ax.axvline(truth[a], color="crimson")
                 ax.set_yticks([])
-            elif a != b and (b, a) in pairs:
+            else:
                 _density_2d(ax, post["density_2d"][pairs.index((b, a))], box[b], box[a], config.credibility_levels)
                 if truth is not None:
                     ax.plot(truth[b], truth[a], "*", color="crimson", ms=10)
-                ax.set_xlim(*box[b])
                 ax.set_ylim(*box[a])
                 _published_overlay(ax, config, columns[b], columns[a])
+                if not shown[a, :b].any():
+                    ax.set_ylabel(labels[a])
             ax.set_xlim(*box[b])
-            if a == n - 1:
+            if not shown[a + 1 :, b].any():
                 ax.set_xlabel(labels[b])
-            if b == 0 and a > 0:
-                ax.set_ylabel(labels[a])
     fig.suptitle(title)
     fig.tight_layout()
     return fig
