@@ -40,3 +40,27 @@ def test_a_missing_or_broken_file_is_named(tmp_path):
     (tmp_path / "bad.yaml").write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         polar_config.load(tmp_path / "bad.yaml")
+
+
+def test_command_line_arguments_are_run_variables_or_overrides(tmp_path):
+    """run_polar.sh config=mine.yaml train.max_epochs=5: run-script variables and configuration
+    overrides apart, in order; a preset by name or a file beside the run script; an unknown key
+    or a bare word stops naming it."""
+    variables, overrides = polar_config.split_arguments(["config=mine.yaml", "train.max_epochs=5", "run_name=x",
+                                                         "model.hidden=[8,8]"])
+    assert variables == {"config": "mine.yaml", "run_name": "x"}
+    assert overrides == ["train.max_epochs=5", "model.hidden=[8,8]"]
+    assert polar_config.resolve("") == polar_config.resolve("default") == polar_config.DEFAULT
+    (tmp_path / "mine.yaml").write_text(polar_config.DEFAULT.read_text())
+    assert polar_config.resolve("mine.yaml", tmp_path) == tmp_path / "mine.yaml"
+    with pytest.raises(ConfigError, match="config.*nope.yaml.*no such file; a preset is one of default"):
+        polar_config.resolve("nope.yaml", tmp_path)
+    with pytest.raises(ConfigError, match="command line.*expected name=value"):
+        polar_config.split_arguments(["max_epochs"])
+    with pytest.raises(ConfigError, match="max_epochs.*unknown key; the top level has"):
+        polar_config.load(None, polar_config.split_arguments(["max_epochs=5"])[1])
+    config = polar_config.load(None, overrides)
+    polar_config.save(config, tmp_path / "config.yaml", polar_config.DEFAULT, overrides)
+    text = (tmp_path / "config.yaml").read_text()
+    assert text.startswith(f"# resolved from {polar_config.DEFAULT} with the overrides train.max_epochs=5 model.hidden=[8,8]")
+    assert polar_config.load(tmp_path / "config.yaml").train.max_epochs == 5

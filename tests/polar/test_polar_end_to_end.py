@@ -13,24 +13,36 @@ from conftest import REPO
 
 pytestmark = pytest.mark.slow
 RUN_POLAR = REPO / "cluster_runs" / "run_polar.sh"
-#: the README's figures are for 2 days; one day is noisier, so the bounds here are looser
-MAX_FALSE_PER_DAY = {3.0: 20.0, 5.0: 2.0}
+#: the README's figures are for 2 days; one day is noisier, so the bounds here are looser. At 3
+#: sigma in >= 3 of the 13 nested channels, noise alone makes intersections (a fluctuation of
+#: "any" is one of "any, no post-cosmics" too), so only 5 sigma is bounded
+MAX_FALSE_PER_DAY = {5.0: 2.0}
 
 
 @pytest.fixture(scope="module")
 def polar_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("polar_e2e")
     text = RUN_POLAR.read_text()
-    text = re.sub(r"^overrides=.*$", 'overrides="synthetic.days=1 wandb.mode=disabled report.windows=[GRB_170105A,1483600000]"', text, flags=re.MULTILINE)
-    text = re.sub(r"^exec .*$", f'exec "{REPO}/analysis_scripts/run_polar_analysis.sh" "${{BASH_SOURCE[0]}}"', text,
+    text = re.sub(r"^overrides=.*$", 'overrides="synthetic.days=2 wandb.mode=disabled report.windows=[GRB_170105A,1483600000]"', text, flags=re.MULTILINE)
+    text = re.sub(r"^exec .*$", f'exec "{REPO}/analysis_scripts/run_polar_analysis.sh" "${{BASH_SOURCE[0]}}" "$@"', text,
                   flags=re.MULTILINE)
     script = base / "run_polar.sh"
     script.write_text(text)
     script.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    result = subprocess.run([str(script)], cwd=base, env=env, capture_output=True, text=True, timeout=1200)
+    # one day: the command line overrides the script's overrides
+    result = subprocess.run([str(script), "synthetic.days=1"], cwd=base, env=env, capture_output=True, text=True,
+                            timeout=1200)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return base / "analysis_results" / "polar_synthetic", result
+
+
+def test_the_command_line_override_is_applied_and_recorded(polar_run):
+    run_dir, result = polar_run
+    text = (run_dir / "config.yaml").read_text()
+    assert text.splitlines()[0].endswith("with the overrides synthetic.days=2 wandb.mode=disabled "
+                                         "report.windows=[GRB_170105A,1483600000] synthetic.days=1")
+    assert "days: 1" in text and "generating 1 days of synthetic POLAR rates" in result.stdout
 
 
 def test_pulls_on_quiet_data_have_unit_width(polar_run):
@@ -50,6 +62,11 @@ def test_strong_injected_transients_are_recovered_with_few_false_intervals(polar
     for k, bound in MAX_FALSE_PER_DAY.items():
         assert thresholds[str(k)]["false_per_day"] < bound, (k, thresholds[str(k)])
     assert "recovered" in result.stdout and "injected transients above 10 sigma" in result.stdout
+    # the gap veto removes intervals (at the SAA edges) and never a recovered injected transient
+    for figures in thresholds.values():
+        without = figures["without_gap_veto"]
+        assert figures["false_per_day"] <= without["false_per_day"] and figures["recovered_above_10"] >= without["recovered_above_10"] - 1
+    assert thresholds["3.0"]["false_per_day"] < thresholds["3.0"]["without_gap_veto"]["false_per_day"]
 
 
 def test_root_export_reads_back(polar_run):

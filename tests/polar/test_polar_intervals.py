@@ -35,14 +35,16 @@ def test_intersections_find_the_injected_events_with_their_channels():
     t, pull = _noise_with_events()
     cores = [intervals.fit_core(pull[:, c]) for c in range(pull.shape[1])]
     channels = [0, 3, 5, 7, 9]
-    clusters, found = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5)
+    rate = 100 + pull
+    clusters, found = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5, rate=rate)
     positive = [(i.t_start, i.t_stop, i.n_channels, i.channels) for i in found if i.sign > 0]
     assert positive == [(5000.0, 5009.0, 3, [0, 3, 5]), (9998.0, 9999.0, 4, [3, 5, 7, 9]),
                         (10600.0, 10602.0, 4, [3, 5, 7, 9])]
     assert not [i for i in found if i.sign < 0]  # one channel is not an intersection
     dip = [c for c in clusters if c.sign < 0 and c.k == 5]
     assert [(c.channel, c.t_start, c.n_bins) for c in dip] == [(9, 15600.0, 20)]
-    assert dip[0].integral == pytest.approx(20 * 12, rel=0.1)
+    assert dip[0].significance == pytest.approx(20 * 12, rel=0.1) and dip[0].length_s == 19
+    assert dip[0].integral == pytest.approx(rate[15000:15020, 4].sum())  # Hz summed, as the original
     intervals.match(found, [("GRB_X", 5003.0, 5003.0)], tolerance_s=5)
     assert [i.match for i in found] == ["GRB_X", "", ""]
 
@@ -55,3 +57,23 @@ def test_pure_noise_gives_no_intersection_at_5_sigma():
     assert all(c.sigma == pytest.approx(1, abs=0.02) for c in cores)
     _, found = intervals.find(t, pull, cores, list(range(13)), k=5, min_channels=2, max_gap_s=1.5)
     assert found == []
+
+
+def test_the_gap_veto_drops_clusters_next_to_a_gap_before_the_intersections():
+    """discard_w: the interval that ends 2 s before the SAA gap and the one that starts 3 s after
+    it are dropped with their clusters, the one 5000 s from any gap is kept; so is everything at
+    discard_w = 0. A cluster at the file's first rows is dropped too."""
+    t, pull = _noise_with_events()
+    pull[2:6, :3] += 12
+    cores = [intervals.fit_core(pull[:, c]) for c in range(pull.shape[1])]
+    channels = [0, 3, 5, 7, 9]
+    kept = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5)
+    vetoed = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5, discard_w=30)
+    assert [i.t_start for i in kept[1] if i.sign > 0] == [2.0, 5000.0, 9998.0, 10600.0]
+    assert [i.t_start for i in vetoed[1] if i.sign > 0] == [5000.0]
+    assert {c.t_start for c in vetoed[0] if c.sign > 0} == {5000.0}
+    assert [c.t_start for c in vetoed[0] if c.sign < 0] == [15600.0]  # the dip, far from the gap
+    gap = np.diff(t) > 1.5
+    near = intervals.near_gap(t, gap, np.array([9000.0, 9960.0, 10630.0, 10631.0]),
+                              np.array([9001.0, 9968.0, 10640.0, 10640.0]), 30)
+    assert near.tolist() == [False, False, True, False]  # 9968 + 30 < 9999, the last row before the gap; 10630 - 30 = 10600, the first after it

@@ -52,5 +52,5 @@ def test_training_as_a_slurm_job(slurm_cluster, tmp_path):
     config = small()
     pipeline.configure(run, config)
     pipeline._train_on_slurm(run, config, Resources(job_name="polar_train", time="00-00:10:00", mem_per_cpu_gb=2), 2)
-    assert run.model.is_file() and json.loads(run.training.read_text())["config_hash"] == config.section_hash(*pipeline.TRAIN_SECTIONS)
+    assert run.model.is_file() and json.loads(run.training.read_text())["config_hash"] == run.training_key(config)
     assert list((run.root / "slurm" / "logs").glob("slurm-*.out"))

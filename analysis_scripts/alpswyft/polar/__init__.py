@@ -1,7 +1,8 @@
 """POLAR background model and transient-interval search (the repository's second analysis).
 
-An MLP predicts the photon rates of POLAR's energy channels from orbital and instrument context;
-the pulls (measured - predicted) / rate_err are thresholded per channel, grouped into clusters of
+An MLP predicts the rates of POLAR's 13 channels (nested event selections) from orbital and
+instrument context; the pulls (measured - predicted) / rate_err are thresholded per channel,
+grouped into clusters of
 consecutive time bins, and clusters that coincide across channels are the candidate transients.
 
 Modules, in the order of the analysis:

@@ -22,8 +22,18 @@ from alpswyft.polar.expressions import ExpressionError, parse
 from alpswyft.results import write_text
 
 DEFAULT = Path(__file__).with_name("config.yaml")
+#: shipped configurations, chosen by name (``config=default`` on the command line)
+PRESETS = {"default": DEFAULT}
+#: variables of run_polar.sh that a command line may set besides the configuration's keys
+RUN_VARIABLES = ("config", "overrides", "run_name", "on_cluster", "results_parent_dir", "partition_train", "account",
+                 "max_time_train", "max_memory_train", "slurm_max_attempts")
 GRB_LIST = Path(__file__).with_name("data") / "GRBs.csv"
-N_CHANNELS = 13
+#: the event selection of each entry of ``rate`` and ``rate_err``: nested, overlapping, not energy
+#: bands (1 is in 0, 0 in 5, 5 in 10, ...); the original modelled 0, 1, 5, 6, 10 and 12
+CHANNELS = ("single bar > 15 keV", "single bar > 20 keV", "single bar > 30 keV", "single bar > 50 keV",
+            "single bar > 70 keV", "any bar > 15 keV", "any bar > 20 keV", "any bar > 30 keV", "any bar > 50 keV",
+            "any bar > 70 keV", "any", "more than 8 bars", "any, no post-cosmics")
+N_CHANNELS = len(CHANNELS)
 
 
 class _Section(BaseModel):
@@ -47,7 +57,7 @@ class Data(_Section):
             raise ValueError(f"distinct rate channels 0..{N_CHANNELS - 1}")
         return value
 
-    @field_validator("derived", "filters")
+    @field_validator("features", "derived", "filters")
     @classmethod
     def _expressions(cls, value):
         for expression in value.values() if isinstance(value, dict) else value:
@@ -110,6 +120,7 @@ class Intervals(_Section):
     thresholds: list[float] = Field(min_length=1)
     min_channels: int = Field(ge=1, le=N_CHANNELS)
     max_gap_s: float = Field(gt=0)
+    discard_w: float = Field(ge=0)
     match_s: float = Field(ge=0)
 
 
@@ -170,11 +181,39 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def load(path: Path | None = None, overrides: list[str] = ()) -> PolarConfig:
-    """The validated configuration of ``path`` (default: the shipped one) with ``overrides``."""
-    path = Path(path) if path else DEFAULT
+def split_arguments(arguments: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Command-line ``name=value`` arguments of run_polar.sh: its variables (:data:`RUN_VARIABLES`,
+    e.g. ``config=default``) and the configuration overrides (``train.max_epochs=5``), in order."""
+    variables, overrides = {}, []
+    for argument in arguments:
+        key, sep, value = argument.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("command line", argument, "expected name=value, e.g. run_name=quick or train.max_epochs=5")
+        if key.strip() in RUN_VARIABLES:
+            variables[key.strip()] = value
+        else:
+            overrides.append(argument)
+    return variables, overrides
+
+
+def resolve(value: str | Path | None, base: Path | None = None) -> Path:
+    """The file of a ``config`` value: "" or a preset's name (:data:`PRESETS`), or a path (relative
+    to ``base``, the run script's folder, when it is there)."""
+    value = str(value or "").strip()
+    if value in ("", *PRESETS):
+        return PRESETS[value or "default"]
+    path = Path(value).expanduser()
+    if not path.is_absolute() and base is not None and (base / path).is_file():
+        path = base / path
     if not path.is_file():
-        raise ConfigError("config", str(path), "no such file")
+        raise ConfigError("config", value, f"no such file; a preset is one of {', '.join(PRESETS)}")
+    return path
+
+
+def load(path: Path | None = None, overrides: list[str] = ()) -> PolarConfig:
+    """The validated configuration of ``path`` (a file or a preset's name; default: the shipped
+    one) with ``overrides``."""
+    path = resolve(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
@@ -191,6 +230,8 @@ def load(path: Path | None = None, overrides: list[str] = ()) -> PolarConfig:
         raise ConfigErrors(problems, "POLAR configuration value(s)") from None
 
 
-def save(config: PolarConfig, path: Path) -> None:
-    """The resolved configuration as YAML (what a re-run or a reader of the results sees)."""
-    write_text(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+def save(config: PolarConfig, path: Path, source: Path | None = None, overrides: list[str] = ()) -> None:
+    """The resolved configuration as YAML (what a re-run or a reader of the results sees), with
+    the file it came from and the overrides applied to it as a leading comment."""
+    header = f"# resolved from {source or DEFAULT}" + (f" with the overrides {' '.join(overrides)}" if overrides else "")
+    write_text(path, header + "\n" + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

@@ -15,7 +15,7 @@ import numpy as np
 
 from alpswyft.errors import PipelineError
 from alpswyft.polar.config import N_CHANNELS, Data, Split
-from alpswyft.polar.expressions import evaluate
+from alpswyft.polar.expressions import evaluate, names
 
 #: branch -> (allowed numpy kinds, shape per row); "f": floating, "i"/"u"/"b": integers and flags
 SCHEMA = {
@@ -49,8 +49,10 @@ def tree_name(path: Path, data: Data) -> str:
     return data.tree or Path(path).stem
 
 
-def read_columns(path: Path, tree: str) -> dict[str, np.ndarray]:
-    """Every branch of :data:`SCHEMA` from ``tree`` in ``path``, checked."""
+def read_columns(path: Path, tree: str, extra: set[str] = frozenset()) -> dict[str, np.ndarray]:
+    """Every branch of :data:`SCHEMA`, checked, and the branches ``extra`` (any other branch of
+    the file the configuration reads: a vector branch is a 2D array, read as ``name[i]``) from
+    ``tree`` in ``path``."""
     import uproot
 
     path = Path(path)
@@ -69,7 +71,15 @@ def read_columns(path: Path, tree: str) -> dict[str, np.ndarray]:
         if missing:
             raise PipelineError(f"{path}:{tree} lacks the branch(es) {', '.join(missing)}; "
                                 f"the rate file needs {', '.join(SCHEMA)}")
-        columns = branches.arrays(list(SCHEMA), library="np")
+        unknown = sorted(set(extra) - set(branches.keys()))
+        if unknown:
+            raise PipelineError(f"{path}:{tree} has no branch {', '.join(unknown)} (the configuration reads it); "
+                                f"its branches: {', '.join(branches.keys())}")
+        columns = branches.arrays(sorted(set(SCHEMA) | set(extra)), library="np")
+    for name in sorted(set(extra) - set(SCHEMA)):
+        if columns[name].dtype == object:
+            raise PipelineError(f"{path}:{tree} branch {name!r} has rows of varying length; only fixed-length "
+                                "vectors can be read as name[i]")
     for name, (kinds, shape) in SCHEMA.items():
         array = columns[name]
         if array.dtype == object:  # jagged: a vector branch of varying length
@@ -83,7 +93,7 @@ def read_columns(path: Path, tree: str) -> dict[str, np.ndarray]:
 
 def load(path: Path, data: Data, split: Split, grbs: list[tuple[str, float]]) -> Dataset:
     """The dataset of ``path``: derived columns added, filters applied, GRB windows marked, split."""
-    columns = read_columns(path, tree_name(path, data))
+    columns = read_columns(path, tree_name(path, data), branches_read(data))
     for name, expression in data.derived.items():
         columns[name] = _evaluate(f"data.derived.{name}", expression, columns)
     n = len(columns["unix_time"])
@@ -93,14 +103,18 @@ def load(path: Path, data: Data, split: Split, grbs: list[tuple[str, float]]) ->
     if not keep.any():
         raise PipelineError(f"data.filters remove every row of {path}")
     columns = {k: v[keep] for k, v in columns.items()}
-    unknown = [f for f in data.features if f not in columns]
-    if unknown:
-        raise PipelineError(f"data.features: no column {', '.join(unknown)} (columns: {', '.join(sorted(columns))})")
-    features = np.stack([columns[f].astype(np.float32) for f in data.features], axis=1)
+    features = np.stack([_evaluate(f"data.features[{i}]", f, columns).astype(np.float32)
+                         for i, f in enumerate(data.features)], axis=1)
     times = np.array([t for _, t in grbs])
     masked = near(columns["unix_time"], times, data.grb_mask_s)
     return Dataset(columns, features, columns["rate"][:, data.targets], columns["rate_err"][:, data.targets],
                    periodic_split(len(features), split), masked)
+
+
+def branches_read(data: Data) -> set[str]:
+    """The file's branches the configuration's features, derived columns and filters name."""
+    used = set().union(*(names(e) for e in [*data.features, *data.derived.values(), *data.filters]))
+    return used - set(data.derived)
 
 
 def _evaluate(key: str, expression: str, columns: dict[str, np.ndarray]) -> np.ndarray:

@@ -33,7 +33,8 @@ def write(path: Path, predictions: dict, intervals: dict) -> None:
             "channel_mask": np.array([sum(1 << int(c) for c in row["channels"].split()) for row in intervals["intersections"]],
                                      dtype=np.int64),
         },
-        "clusters": _columns(intervals["clusters"], ["channel", "sign", "k", "t_start", "t_stop", "n_bins", "integral", "peak"]),
+        "clusters": _columns(intervals["clusters"], ["channel", "sign", "k", "t_start", "t_stop", "n_bins", "length_s", "integral",
+                                                    "significance", "peak"]),
     }
     write_trees(path, trees)
 

@@ -6,6 +6,9 @@ consecutive bins beyond k sigma, and their intersections across channels.
   Poisson noise has sigma near 1, and the fit ignores the tails where transients live;
 - bins with pull - mu > k sigma (positive) or < -k sigma (negative) are grouped into clusters of
   consecutive time bins (no gap longer than ``max_gap_s``);
+- the gap veto (the original's ``discard_w``): a cluster that starts or ends within ``discard_w``
+  seconds of a gap in the data (an SAA passage, a filter cut, the file's ends) is dropped, before
+  the intersections: the rates at SAA entry and exit are where the model is least certain;
 - an intersection is a stretch of bins where clusters of the same sign coincide in at least
   ``min_channels`` channels; it spans the union of the clusters involved and counts their channels.
 """
@@ -32,7 +35,9 @@ class Cluster:
     t_start: float
     t_stop: float
     n_bins: int
-    integral: float  # sum of (pull - mu) / sigma over the cluster
+    length_s: float  # t_stop - t_start (0 for one bin), as the original
+    integral: float  # sum of the channel's rate over the cluster, Hz, as the original
+    significance: float  # sum of |pull - mu| / sigma over the cluster
     peak: float  # the largest |pull - mu| / sigma
 
 
@@ -90,21 +95,44 @@ def runs(mask: np.ndarray, breaks: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def near_gap(unix_time: np.ndarray, breaks: np.ndarray, t_start: np.ndarray, t_stop: np.ndarray,
+             discard_w: float) -> np.ndarray:
+    """Whether each interval [t_start, t_stop] starts or ends within ``discard_w`` s of a gap of
+    the data (rows i, i+1 with ``breaks[i]``) or of the data's first or last row."""
+    gap = np.flatnonzero(breaks)
+    before = np.concatenate([[-np.inf], unix_time[gap], [unix_time[-1]]])  # last row before each gap
+    after = np.concatenate([[unix_time[0]], unix_time[gap + 1], [np.inf]])  # first row after it
+    first = np.searchsorted(after, np.asarray(t_start) - discard_w)  # the first gap ending after start - w
+    return before[np.minimum(first, len(before) - 1)] <= np.asarray(t_stop) + discard_w
+
+
 def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: list[int], k: float,
-         min_channels: int, max_gap_s: float) -> tuple[list[Cluster], list[Intersection]]:
-    """Clusters and intersections of both signs at threshold ``k``; ``pull`` is (n, n_channels)."""
+         min_channels: int, max_gap_s: float, rate: np.ndarray | None = None,
+         discard_w: float = 0.0) -> tuple[list[Cluster], list[Intersection]]:
+    """Clusters and intersections of both signs at threshold ``k``; ``pull`` and ``rate`` (Hz, for
+    the clusters' integrals; default: none, integral 0) are (n, n_channels). Clusters within
+    ``discard_w`` s of a gap are dropped before the intersections (0: no veto)."""
     breaks = np.diff(unix_time) > max_gap_s
     z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
+    rate = np.zeros_like(z) if rate is None else rate
     clusters, intersections = [], []
     for sign in (1, -1):
         flagged = sign * z > k
         labels = np.full(z.shape, -1)
         spans = []
         for c in range(z.shape[1]):
-            for a, b in runs(flagged[:, c], breaks):
+            found = runs(flagged[:, c], breaks)
+            if discard_w > 0 and found:
+                starts, stops = (unix_time[[r[i] for r in found]] for i in (0, 1))
+                vetoed = near_gap(unix_time, breaks, starts, stops, discard_w)
+                for (a, b) in (r for r, v in zip(found, vetoed) if v):
+                    flagged[a : b + 1, c] = False  # not in any intersection either
+                found = [r for r, v in zip(found, vetoed) if not v]
+            for a, b in found:
                 labels[a : b + 1, c] = len(spans)
                 spans.append((a, b))
                 clusters.append(Cluster(channels[c], sign, k, float(unix_time[a]), float(unix_time[b]), int(b - a + 1),
+                                        float(unix_time[b] - unix_time[a]), float(rate[a : b + 1, c].sum()),
                                         float(sign * z[a : b + 1, c].sum()), float(sign * z[a : b + 1, c].max())))
         merged: list[list[int]] = []
         for a, b in runs(flagged.sum(axis=1) >= min_channels, breaks):

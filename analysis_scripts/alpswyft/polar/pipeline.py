@@ -56,6 +56,16 @@ class PolarRun:
     def data_file(self, config: PolarConfig) -> Path:
         return Path(config.data.file) if config.data.file else self.root / "data" / "nf1rate.root"
 
+    def training_key(self, config: PolarConfig) -> str:
+        """What a trained model depends on: its configuration sections and the data file's
+        identity (the generator's version, or a real file's size and modification time)."""
+        if config.data.file:
+            stat = self.data_file(config).stat()
+            identity = f"{stat.st_size}-{int(stat.st_mtime)}"
+        else:
+            identity = f"v{synthetic.VERSION}"
+        return f"{config.section_hash(*TRAIN_SECTIONS)}-{identity}"
+
     def truth(self, config: PolarConfig) -> list[synthetic.Transient]:
         """The injected transients of a synthetic file (none for a real one)."""
         path = synthetic.truth_path(self.data_file(config))
@@ -66,16 +76,17 @@ def _done(path: Path, key: str) -> bool:
     return path.is_file() and read_json(path).get("config_hash") == key
 
 
-def configure(run: PolarRun, config: PolarConfig) -> None:
-    """Write the resolved configuration and, for ``data.file: ""``, the synthetic data."""
+def configure(run: PolarRun, config: PolarConfig, source: Path | None = None, overrides: list[str] = ()) -> None:
+    """Write the resolved configuration (with the file it came from and the ``overrides``) and,
+    for ``data.file: ""``, the synthetic data."""
     run.root.mkdir(parents=True, exist_ok=True)
-    polar_config.save(config, run.config)
+    polar_config.save(config, run.config, source, overrides)
     if config.data.file:
         polar_data.read_columns(run.data_file(config), polar_data.tree_name(run.data_file(config), config.data))
         print(f"data: {config.data.file}")
         return
     stamp = run.root / "data" / "synthetic.json"
-    key = config.section_hash("synthetic", "data")
+    key = f"{config.section_hash('synthetic', 'data')}-v{synthetic.VERSION}"
     if _done(stamp, key):
         print(f"data: the synthetic file {run.data_file(config)} is already there")
         return
@@ -96,7 +107,7 @@ def train(run: PolarRun) -> None:
     from alpswyft.polar import model
 
     config = run.load_config()
-    key = config.section_hash(*TRAIN_SECTIONS)
+    key = run.training_key(config)
     if _done(run.training, key) and run.model.is_file():
         print(f"training: done already ({run.model})")
         return
@@ -122,7 +133,7 @@ def predict(run: PolarRun) -> None:
     from alpswyft.training import accelerator
 
     config = run.load_config()
-    key = config.section_hash(*TRAIN_SECTIONS, "predict")
+    key = f"{run.training_key(config)}-{config.section_hash('predict')}"
     if run.predictions.is_file():
         with np.load(run.predictions) as done:  # reads the hash only, not the arrays
             if str(done["config_hash"]) == key:
@@ -143,7 +154,8 @@ def search(run: PolarRun) -> dict:
     p = load_npz(run.predictions)
     pull = polar_intervals.pulls(p["rate"], p["predicted"], p["rate_err"])
     truth = run.truth(config)
-    quiet = quiet_rows(p, truth)
+    # fitted as on real data: outside the known GRBs' windows only, never using the injected truth
+    quiet = ~p["grb_masked"]
     cores = [polar_intervals.fit_core(pull[quiet, c]) for c in range(pull.shape[1])]
     channels = [int(t) for t in p["targets"]]
     known = [(name, t, t) for name, t in polar_data.read_grbs(config.data.grb_path)]
@@ -155,32 +167,32 @@ def search(run: PolarRun) -> dict:
                "cores": [{"channel": ch, "mu": c.mu, "sigma": c.sigma} for ch, c in zip(channels, cores)],
                "thresholds": {}}
     all_clusters, all_intersections = [], []
-    for k in config.intervals.thresholds:
-        clusters, found = polar_intervals.find(p["unix_time"], pull, cores, channels, k,
-                                               config.intervals.min_channels, config.intervals.max_gap_s)
-        polar_intervals.match(found, events, tolerance)
-        all_clusters += clusters
-        all_intersections += found
-        results["thresholds"][str(k)] = _recovery(found, truth, known, p["unix_time"], days)
+    settings = config.intervals
+    for k in settings.thresholds:
+        figures = {}
+        for veto in sorted({settings.discard_w, 0.0}, reverse=True):  # the run's, then without the veto
+            clusters, found = polar_intervals.find(p["unix_time"], pull, cores, channels, k, settings.min_channels,
+                                                   settings.max_gap_s, p["rate"], veto)
+            polar_intervals.match(found, events, tolerance)
+            figures[veto] = _recovery(found, truth, known, p["unix_time"], days)
+            if veto == settings.discard_w:
+                all_clusters += clusters
+                all_intersections += found
+        results["thresholds"][str(k)] = figures[settings.discard_w]
+        if settings.discard_w > 0:
+            results["thresholds"][str(k)]["without_gap_veto"] = figures[0.0]
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
     write_json(run.intervals, results)
     for k, r in results["thresholds"].items():
-        line = f"intervals at {k} sigma: {r['n_positive']} positive intersections ({r['false_per_day']:.2f} unmatched per day)"
+        line = f"intervals at {k} sigma: {r['n_positive']} positive intersections ({r['false_per_day']:.2f} unmatched per day"
+        if "without_gap_veto" in r:
+            line += f"; {r['without_gap_veto']['false_per_day']:.2f} without the gap veto"
+        line += ")"
         if truth:
             line += f"; recovered {r['recovered_above_10']}/{r['injected_above_10']} injected transients above 10 sigma"
         print(line)
     return results
-
-
-def quiet_rows(predictions: dict, truth, margin_s: float = 30.0) -> np.ndarray:
-    """Rows on which the pull cores are fitted: outside the known-GRB masks and farther than
-    ``margin_s`` from every injected transient."""
-    t = predictions["unix_time"]
-    quiet = ~predictions["grb_masked"]
-    for e in truth:
-        quiet &= (t < e.t_start - margin_s) | (t > e.t_stop + margin_s)
-    return quiet
 
 
 def _live_days(unix_time, max_gap_s):
@@ -226,10 +238,12 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "notebooks" / "polar_report.ipy
 STAGES = {"train": train, "predict": predict, "search": search, "export": export, "report": report}
 
 
-def run_all(run: PolarRun, config: PolarConfig, on_cluster: str = "local", resources=None, max_attempts: int = 3) -> None:
+def run_all(run: PolarRun, config: PolarConfig, on_cluster: str = "local", resources=None, max_attempts: int = 3,
+            source: Path | None = None, overrides: list[str] = ()) -> None:
     """Configure, then every stage in order; on SLURM the training is a job (resubmitted up to
-    ``max_attempts`` times) and the light stages run here."""
-    configure(run, config)
+    ``max_attempts`` times) and the light stages run here. ``source`` and ``overrides`` (the
+    configuration file and what was applied to it) are recorded in the run's config.yaml."""
+    configure(run, config, source, overrides)
     for name, stage in STAGES.items():
         print(f"\n=== {name}")
         if name == "train" and on_cluster == "slurm":
@@ -243,7 +257,7 @@ def _train_on_slurm(run: PolarRun, config: PolarConfig, resources, max_attempts:
 
     from alpswyft import slurm
 
-    key = config.section_hash(*TRAIN_SECTIONS)
+    key = run.training_key(config)
     script = Path(__file__).resolve().parents[2] / "polar_analysis.py"
     command = slurm.shell_command(sys.executable, script, "--stage", "train", run.root)
     slurm.run_tasks([command], lambda _: _done(run.training, key) and run.model.is_file(), resources,

@@ -78,13 +78,15 @@ def pull_histograms(predictions, quiet, cores):
 
 
 def cluster_length_vs_integral(clusters, k):
-    """Length and integrated significance of every cluster at threshold ``k``, by sign."""
+    """Length (s) and integral (the sum of the rate, Hz) of every cluster at threshold ``k``, by
+    sign, as the original's explorer shows them."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for sign, colour in ((1, "C0"), (-1, "C1")):
         chosen = [c for c in clusters if c["k"] == k and c["sign"] == sign]
-        ax.scatter([c["n_bins"] for c in chosen], [c["integral"] for c in chosen], s=6, color=colour, alpha=0.6,
+        ax.scatter([c["length_s"] for c in chosen], [c["integral"] for c in chosen], s=6, color=colour, alpha=0.6,
                    label=f"{'positive' if sign > 0 else 'negative'} ({len(chosen)})")
-    ax.set(xscale="log", yscale="log", xlabel="cluster length (bins)", ylabel="integral of |pull| / sigma",
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set(yscale="log", xlabel="cluster length (s)", ylabel="integral: sum of the rate (Hz)",
            title=f"clusters at {k:g} sigma")
     ax.legend()
     fig.tight_layout()

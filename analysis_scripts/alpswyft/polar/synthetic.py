@@ -9,12 +9,18 @@ learn:
   edge, and an activation that decays with ``time_since_saa``;
 - rates modulated by the geomagnetic cut-off (a tilted dipole gives ``B_r``, ``B_theta``,
   ``B_phi`` and ``fe_cosmic``), altitude and temperature, plus the Crab (``crabarf``) and the Sun;
-- 13 channels: ``rate[0]`` counts all energies, ``rate[1]`` ... ``rate[12]`` are energy bands from
-  low to high; counts are Poisson, ``rate_err = sqrt(counts) / dt``, and channel 0 is the sum of the
-  others count by count;
+- 13 channels that are the original's nested event selections (:data:`CHANNELS`), not energy
+  bands: each detected event has a multiplicity (one bar, 2-8 bars, more than 8), a largest bar
+  deposit (below 15 keV, 15-20, 20-30, 30-50, 50-70, above 70 keV) and may fall in the window
+  after a cosmic; the events of these 36 kinds are Poisson counts, and a channel counts the kinds
+  its selection takes (:data:`MEMBERSHIP`), so every count of channel 1 is also in 0, 5, 6 and
+  10. Photons, charged particles (many bars, hard, strongly cut-off dependent: channel 11), the
+  SAA's soft activation, the Crab and the Sun have spectra of their own; ``rate_err =
+  sqrt(counts) / dt``;
 - transients: GRB-like spikes (fast rise, exponential decay, 1-100 s, harder than the background)
   at the known POLAR GRB times inside the file and at random times, and slow, soft solar-flare-like
-  events. Their truth (times, peak significance in channel 0) is written beside the file as
+  events (soft: single bars, low deposits). Their truth (times, peak significance in channel 0)
+  is written beside the file as
   ``<stem>_truth.csv``.
 
 The background depends on the time only through the branches, so a model of the branches can
@@ -32,6 +38,8 @@ import numpy as np
 
 from alpswyft.polar.data import read_grbs
 
+#: changes whenever the generator makes other files from the same settings (a run then regenerates its data)
+VERSION = 2  # 2: nested event-selection channels
 PERIOD_S = 5535.4
 INCLINATION_DEG = 42.8
 SIDEREAL_DAY_S = 86164.0905
@@ -39,10 +47,40 @@ EARTH_RADIUS_KM = 6371.2
 DIPOLE_POLE_DEG = (80.65, -72.68)  # geographic latitude, longitude of the geomagnetic north pole
 SAA_CENTRE_DEG, SAA_HALF_AXES_DEG = (-27.0, -50.0), (12.0, 40.0)
 CRAB_DEG = (83.633, 22.014)  # RA, Dec
-#: background counts/s of the 12 energy bands at the mean geomagnetic modulation
-BAND_RATES = np.array([900, 800, 650, 500, 380, 290, 220, 160, 120, 85, 60, 40], dtype=float)
-GRB_SPECTRUM = np.arange(1, 13, dtype=float) ** -0.5  # harder than the background
-FLARE_SPECTRUM = np.array([0.5, 0.3, 0.15, 0.05] + [0.0] * 8)
+#: bar-deposit thresholds of the selections, keV; an event's class is how many it exceeds (0..5)
+THRESHOLDS_KEV = (15, 20, 30, 50, 70)
+MULTIPLICITIES = ("one bar", "2-8 bars", "more than 8 bars")
+
+
+def _selections() -> np.ndarray:
+    """(13, 3, 6, 2) membership of the event kinds (multiplicity, deposit class, after a cosmic)."""
+    member = np.zeros((13, 3, 6, 2), dtype=bool)
+    for j in range(5):
+        member[j, 0, j + 1 :] = True  # single bar above THRESHOLDS_KEV[j]
+        member[5 + j, :, j + 1 :] = True  # any bar above it
+    member[10] = True  # any
+    member[11, 2] = True  # more than 8 bars
+    member[12, :, :, 0] = True  # any, not in a post-cosmic window
+    return member
+
+
+MEMBERSHIP = _selections().reshape(13, -1)
+N_KINDS = MEMBERSHIP.shape[1]
+
+
+def _spectrum(multiplicity, deposit) -> np.ndarray:
+    """(3, 6) probabilities of an event's multiplicity and largest-deposit class."""
+    table = np.outer(multiplicity, deposit)
+    return table / table.sum()
+
+
+#: counts/s at the mean modulation and the (multiplicity, deposit) spectrum of each component
+PHOTONS = 2600.0, _spectrum([0.55, 0.43, 0.02], [0.30, 0.15, 0.20, 0.17, 0.08, 0.10])
+CHARGED = 700.0, _spectrum([0.05, 0.35, 0.60], [0.04, 0.04, 0.10, 0.20, 0.22, 0.40])
+ACTIVATION = 900.0, _spectrum([0.75, 0.25, 0.0], [0.45, 0.25, 0.20, 0.07, 0.02, 0.01])
+GRB_SPECTRUM = _spectrum([0.35, 0.62, 0.03], [0.08, 0.07, 0.15, 0.25, 0.17, 0.28])  # harder than the background
+FLARE_SPECTRUM = _spectrum([0.85, 0.15, 0.0], [0.55, 0.30, 0.12, 0.03, 0.0, 0.0])
+SUN_SPECTRUM = _spectrum([0.9, 0.1, 0.0], [0.6, 0.3, 0.1, 0.0, 0.0, 0.0])
 SCALAR_BRANCHES = ("unix_time", "glat", "glon", "altitude", "temperature", "fe_cosmic", "raz", "decz", "rax",
                    "decx", "is_orbit_up", "time_since_saa", "crabarf", "sun", "sun_spot", "B_r", "B_theta", "B_phi")
 
@@ -120,18 +158,34 @@ def saa_distance(glat, glon):
     return np.hypot((glat - SAA_CENTRE_DEG[0]) / SAA_HALF_AXES_DEG[0], (glon - SAA_CENTRE_DEG[1]) / SAA_HALF_AXES_DEG[1])
 
 
+def post_cosmic_fraction(branches: dict[str, np.ndarray]) -> np.ndarray:
+    """Fraction of the events that fall in the window after a cosmic (what channel 12 drops)."""
+    return 0.02 + 0.06 * branches["fe_cosmic"]
+
+
+def _with_post_cosmic(rates: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """(n, 3, 6) rates of the event kinds split into (n, 3, 6, 2): outside, inside the window."""
+    f = fraction[:, None, None, None]
+    return rates[..., None] * np.concatenate([1 - f, f], axis=-1)
+
+
 def background(branches: dict[str, np.ndarray]) -> np.ndarray:
-    """Expected background counts/s of the 12 bands (n, 12), a function of the branches only."""
+    """Expected background counts/s of the event kinds (n, N_KINDS), a function of the branches only."""
     halo = np.exp(-np.clip(saa_distance(branches["glat"], branches["glon"]) - 1.0, 0.0, None) / 0.6)
-    low = (np.arange(12) < 4).astype(float)
-    rates = BAND_RATES * (0.5 + 1.0 * branches["fe_cosmic"][:, None])
-    rates *= (1 + 0.0015 * (branches["altitude"] - 393.0))[:, None] * (1 - 0.002 * (branches["sun_spot"] - 25.0))[:, None]
-    rates *= 1 + (0.6 + 0.4 * low) * halo[:, None]
-    rates *= 1 + (0.2 + 0.2 * low) * np.exp(-branches["time_since_saa"] / 900.0)[:, None]
-    rates *= 1 - 0.003 * low * (branches["temperature"] - 18.0)[:, None]
-    rates += 30.0 * GRB_SPECTRUM / GRB_SPECTRUM.sum() * branches["crabarf"][:, None]
-    rates += 10.0 * np.array([0.7, 0.3] + [0.0] * 10) * branches["sun"][:, None]
-    return rates
+    modulation = (1 + 0.0015 * (branches["altitude"] - 393.0)) * (1 - 0.002 * (branches["sun_spot"] - 25.0))
+    photons = PHOTONS[0] * (0.5 + branches["fe_cosmic"]) * modulation * (1 - 0.003 * (branches["temperature"] - 18.0))
+    charged = CHARGED[0] * (0.1 + 2.0 * branches["fe_cosmic"] ** 1.5) * modulation
+    activation = ACTIVATION[0] * (0.6 * halo + 0.35 * np.exp(-branches["time_since_saa"] / 900.0))
+    rates = (photons[:, None, None] * PHOTONS[1] + charged[:, None, None] * CHARGED[1]
+             + activation[:, None, None] * ACTIVATION[1]
+             + 30.0 * branches["crabarf"][:, None, None] * GRB_SPECTRUM
+             + 10.0 * branches["sun"][:, None, None] * SUN_SPECTRUM)
+    return _with_post_cosmic(rates, post_cosmic_fraction(branches)).reshape(len(rates), -1)
+
+
+def channels(kinds: np.ndarray) -> np.ndarray:
+    """Channel rates (n, 13) of event-kind rates or counts (n, N_KINDS)."""
+    return kinds @ MEMBERSHIP.T.astype(kinds.dtype)
 
 
 def _time_since_saa(unix_time, in_saa, t0):
@@ -169,29 +223,33 @@ def generate(path: Path, start: str, days: float, seed: int, random_grbs_per_day
     in_saa = saa_distance(branches["glat"], branches["glon"]) < 1.0
     branches["time_since_saa"] = _time_since_saa(unix_time, in_saa, t0)
     expected = background(branches)
+    expected_0 = channels(expected)[:, 0]  # the significance is counted in channel 0
+    post_cosmic = post_cosmic_fraction(branches)
 
     events = _draw_events(rng, t0, t1, days, random_grbs_per_day, flares_per_day, grb_list)
     injected = np.zeros_like(expected)
     for event in events:
         window = (unix_time >= event.t_start - 1) & (unix_time <= event.t_stop + 1)
-        spectrum = FLARE_SPECTRUM if event.kind == "flare" else GRB_SPECTRUM / GRB_SPECTRUM.sum()
+        spectrum = FLARE_SPECTRUM if event.kind == "flare" else GRB_SPECTRUM
         shape = _profile(event.kind, unix_time[window], event)
-        # the amplitude gives the drawn peak significance against the background at the peak
-        amplitude = event.peak_significance * np.sqrt(expected[window].sum(axis=1).max() if window.any() else 1.0)
-        injected[window] += amplitude / shape.max() * shape[:, None] * spectrum
+        kinds = _with_post_cosmic(shape[:, None, None] * spectrum, post_cosmic[window]).reshape(len(shape), -1)
+        # the amplitude gives the drawn peak significance in channel 0 against its background there
+        per_unit = channels(kinds)[:, 0]
+        peak = np.argmax(per_unit) if window.any() else 0
+        amplitude = event.peak_significance * np.sqrt(expected_0[window][peak]) / per_unit[peak] if window.any() else 0.0
+        injected[window] += amplitude * kinds
         keep = window & ~in_saa
         event.observable = bool(keep.any()) and not in_saa[np.searchsorted(unix_time, event.t_peak)]
         if keep.any():
-            event.peak_significance = float((injected[keep].sum(axis=1) / np.sqrt(expected[keep].sum(axis=1))).max())
+            event.peak_significance = float((channels(injected[keep])[:, 0] / np.sqrt(expected_0[keep])).max())
 
-    counts = rng.poisson(expected + injected).astype(float)  # dt = 1 s
-    counts = np.concatenate([counts.sum(axis=1, keepdims=True), counts], axis=1)
     keep = ~in_saa
+    counts = channels(rng.poisson(expected[keep] + injected[keep]).astype(np.float64))  # dt = 1 s
     columns = {"unix_time": unix_time[keep], **{k: v[keep] for k, v in branches.items()}}
     columns = {name: np.asarray(columns[name], dtype=np.int32 if name in ("is_orbit_up", "sun") else np.float64)
                for name in SCALAR_BRANCHES}
-    columns["rate"] = counts[keep].astype(np.float32)
-    columns["rate_err"] = np.sqrt(np.maximum(counts[keep], 1.0)).astype(np.float32)
+    columns["rate"] = counts.astype(np.float32)
+    columns["rate_err"] = np.sqrt(np.maximum(counts, 1.0)).astype(np.float32)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
