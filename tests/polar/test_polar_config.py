@@ -18,7 +18,7 @@ def test_defaults_and_typed_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("train.max_epoch=5", "train.max_epoch = '5': unknown key; train has batch_size, gpus, max_epochs"),
+    ("train.max_epoch=5", "train.max_epoch = '5': unknown key; train has batch_size, gpus, keep, loss, max_epochs"),
     ("trainer.max_epochs=5", "there is no section 'trainer'"),
     ("train.max_epochs=-1", "train.max_epochs = -1: Input should be greater than or equal to 1"),
     ("train.max_epochs=many", "train.max_epochs = 'many'"),

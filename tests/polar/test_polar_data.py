@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from alpswyft.errors import PipelineError
+from alpswyft.errors import ConfigErrors, PipelineError
 from alpswyft.polar import config as polar_config
 from alpswyft.polar import data as polar_data
 from alpswyft.polar import synthetic
@@ -128,3 +128,28 @@ def test_every_branch_of_the_file_is_usable_and_vectors_read_as_name_i(synthetic
     missing = polar_config.load(overrides=["data.features=[glat, 'no_such[0]']"])
     with pytest.raises(PipelineError, match="has no branch no_such .*its branches: .*bar_rate"):
         polar_data.load(path, missing.data, missing.split, [])
+
+
+def test_the_original_periodic_split_and_the_random_split():
+    """periodic: in every 256 rows the first 250 train, 2 validation, 2 test and 2 unused; random:
+    the fractions, seeded."""
+    periodic = polar_config.load(overrides=["split.mode=periodic"]).split
+    parts = polar_data.split_rows(1024 + 10, periodic)
+    first = parts[:256]
+    assert (first[:250] == "train").all() and (first[250:252] == "val").all() and (first[252:254] == "test").all()
+    assert (first[254:] == "none").all() and (parts[256:512] == first).all() and (parts[1024:] == "train").all()
+    random = polar_config.load(overrides=["split.mode=random", "split.fractions=[0.8,0.1,0.1]", "split.seed=3"]).split
+    parts = polar_data.split_rows(100_000, random)
+    assert abs((parts == "val").mean() - 0.1) < 0.01 and not (parts == "none").any()
+    assert (polar_data.split_rows(100_000, random) == parts).all()
+    with pytest.raises(ConfigErrors, match="period 10 is too short"):
+        polar_config.load(overrides=["split.mode=periodic", "split.period=10"])
+
+
+def test_only_the_grbs_of_the_mask_range_are_masked():
+    grbs = polar_data.read_grbs(polar_config.GRB_LIST)
+    chosen = polar_data.masked_grbs(grbs, ["GRB_170105A", "GRB_170317A"])
+    assert len(chosen) == 25 and chosen[0][0] == "GRB_170105A" and chosen[-1][0] == "GRB_170317A"
+    assert polar_data.masked_grbs(grbs, []) == grbs
+    with pytest.raises(PipelineError, match="GRB_000000 is not in the GRB list"):
+        polar_data.masked_grbs(grbs, ["GRB_000000", "GRB_170317A"])

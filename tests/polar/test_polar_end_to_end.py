@@ -19,9 +19,9 @@ RUN_POLAR = REPO / "cluster_runs" / "run_polar.sh"
 MAX_FALSE_PER_DAY = {5.0: 2.0}
 
 
-@pytest.fixture(scope="module")
-def polar_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("polar_e2e")
+def run_polar(base, *arguments):
+    """run_polar.sh, with the shipped variables and the report windows below, run in ``base``
+    with ``arguments`` on its command line."""
     text = RUN_POLAR.read_text()
     text = re.sub(r"^overrides=.*$", 'overrides="synthetic.days=2 wandb.mode=disabled report.windows=[GRB_170105A,1483600000]"', text, flags=re.MULTILINE)
     text = re.sub(r"^exec .*$", f'exec "{REPO}/analysis_scripts/run_polar_analysis.sh" "${{BASH_SOURCE[0]}}" "$@"', text,
@@ -30,11 +30,36 @@ def polar_run(tmp_path_factory):
     script.write_text(text)
     script.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    # one day: the command line overrides the script's overrides
-    result = subprocess.run([str(script), "synthetic.days=1"], cwd=base, env=env, capture_output=True, text=True,
-                            timeout=1200)
+    result = subprocess.run([str(script), *arguments], cwd=base, env=env, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def polar_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("polar_e2e")
+    result = run_polar(base, "synthetic.days=1")  # one day: the command line overrides the script's overrides
     return base / "analysis_results" / "polar_synthetic", result
+
+
+def test_the_original_preset_runs_end_to_end(tmp_path):
+    """config=original (reduced to half a day and 3 epochs on the command line): its six targets,
+    the clipped widths without the mean, the periodic split, the last epoch's model, the report."""
+    result = run_polar(tmp_path, "config=original", "synthetic.days=0.5", "train.max_epochs=3", "train.gpus=0",
+                       "run_name=original")
+    run_dir = tmp_path / "analysis_results" / "original"
+    assert (run_dir / "config.yaml").read_text().splitlines()[0].startswith(
+        f"# resolved from {REPO}/analysis_scripts/alpswyft/polar/original.yaml with the overrides")
+    intervals = json.loads((run_dir / "intervals.json").read_text())
+    assert [c["channel"] for c in intervals["cores"]] == [0, 1, 5, 6, 10, 12]
+    assert all(c["mu"] == 0 for c in intervals["cores"]) and list(intervals["thresholds"]) == ["5.0"]
+    training = json.loads((run_dir / "train" / "training.json").read_text())
+    assert training["kept"] == "last" and training["epochs"] == 3
+    parts = np.load(run_dir / "predictions.npz")["part"]
+    assert (parts[:256] == np.repeat(["train", "val", "test", "none"], [250, 2, 2, 2])).all()
+    assert "epoch    3" in result.stdout  # one line per epoch in the log
+    notebook = json.loads((run_dir / "polar_report.ipynb").read_text())
+    assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
 
 
 def test_the_command_line_override_is_applied_and_recorded(polar_run):
@@ -76,6 +101,8 @@ def test_root_export_reads_back(polar_run):
     with uproot.open(run_dir / "polar_results.root") as f:
         assert {k.split(";")[0] for k in f.keys()} == {"predictions", "intersections", "clusters"}
         predictions = f["predictions"].arrays(library="np")
+        parts = np.load(run_dir / "predictions.npz")["part"]
+        assert [int(np.sum(predictions["part"] == code)) for code in range(3)] == [int(np.sum(parts == p)) for p in ("train", "val", "test")]
         assert set(predictions) == {"unix_time", "rate", "rate_err", "rate_pred", "part", "grb_masked"}
         assert predictions["rate_pred"].shape == (f["predictions"].num_entries, 13)
         intersections = f["intersections"].arrays(library="np")

@@ -77,3 +77,13 @@ def test_the_gap_veto_drops_clusters_next_to_a_gap_before_the_intersections():
     near = intervals.near_gap(t, gap, np.array([9000.0, 9960.0, 10630.0, 10631.0]),
                               np.array([9001.0, 9968.0, 10640.0, 10640.0]), 30)
     assert near.tolist() == [False, False, True, False]  # 9968 + 30 < 9999, the last row before the gap; 10630 - 30 = 10600, the first after it
+
+
+def test_the_original_width_is_the_3_sigma_clipped_standard_deviation():
+    """Iterative 3 sigma clipping about zero: the core's width despite a tail of transients; the
+    width of a unit Gaussian clipped at 3 sigma is 0.9866 of its own."""
+    rng = np.random.default_rng(4)
+    pull = np.concatenate([rng.normal(0.0, 1.0, 400_000), rng.uniform(5, 40, 4_000)])
+    core = intervals.clipped_std(pull)
+    assert core.sigma == pytest.approx(0.9866, abs=0.005) and abs(core.mu) < 0.01
+    assert np.std(pull) > 1.5  # without clipping the tail inflates it

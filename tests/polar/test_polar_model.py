@@ -44,6 +44,47 @@ def test_a_changed_configuration_sets_the_earlier_training_aside(tmp_path, capsy
     assert "training: done already" in capsys.readouterr().out
 
 
+def test_the_three_losses_are_the_documented_formulas():
+    """chi2: mean ((y_hat - y) / err)^2; weighted_mse (the original): sum w (y_hat - y)^2 / sum w,
+    in Hz^2 with the rates unstandardised; mse: mean (y_hat - y)^2."""
+    import torch
+
+    from alpswyft.polar.model import BackgroundModel
+
+    torch.manual_seed(0)
+    features, rate = torch.randn(32, 4), 100 + 10 * torch.randn(32, 3)
+    rate_err, weights = 5 + torch.rand(32, 3), torch.rand(32, 3)
+    for loss, expected in (("chi2", lambda r: torch.mean((r / rate_err) ** 2)),
+                           ("weighted_mse", lambda r: torch.sum(weights * r**2) / torch.sum(weights)),
+                           ("mse", lambda r: torch.mean(r**2))):
+        for standardise in (True, False):
+            model = BackgroundModel(4, 3, [8], "relu", 1e-3, (0.9, 0.999), 0.0, loss=loss, standardise_targets=standardise)
+            model.targets.fit(rate.numpy())
+            residual = model(features) - rate
+            torch.testing.assert_close(model._loss((features, rate, rate_err, weights)), expected(residual))
+            if not standardise:  # the network's output is the rate itself
+                torch.testing.assert_close(model(features), model.mlp(model.features(features)))
+
+
+def test_the_original_preset_keeps_the_last_epoch_without_early_stopping(tmp_path):
+    import torch
+
+    from alpswyft.polar import model
+
+    config = polar_config.load("original", ["synthetic.days=0.25", "synthetic.random_grbs_per_day=0",
+                                            "train.max_epochs=3", "model.hidden=[16]", "train.batch_size=4096",
+                                            "train.gpus=0"])
+    run = pipeline.PolarRun(tmp_path / "run")
+    pipeline.configure(run, config)
+    data = pipeline.dataset(run, config)
+    assert set(data.part) == {"train", "val", "test", "none"}
+    summary = model.train(data, config, run.train)
+    assert summary["kept"] == "last" and summary["epochs"] == 3 and epochs(run) == [0, 1, 2]
+    last = torch.load(run.train / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    kept = model.load(run.model).state_dict()
+    assert all(torch.equal(kept[k], last[k]) for k in kept)
+
+
 @pytest.mark.slow
 def test_training_as_a_slurm_job(slurm_cluster, tmp_path):
     from alpswyft.slurm import Resources

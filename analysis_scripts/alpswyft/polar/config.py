@@ -22,8 +22,8 @@ from alpswyft.polar.expressions import ExpressionError, parse
 from alpswyft.results import write_text
 
 DEFAULT = Path(__file__).with_name("config.yaml")
-#: shipped configurations, chosen by name (``config=default`` on the command line)
-PRESETS = {"default": DEFAULT}
+#: shipped configurations, chosen by name (``config=original`` on the command line)
+PRESETS = {"default": DEFAULT, "original": Path(__file__).with_name("original.yaml")}
 #: variables of run_polar.sh that a command line may set besides the configuration's keys
 RUN_VARIABLES = ("config", "overrides", "run_name", "on_cluster", "results_parent_dir", "partition_train", "account",
                  "max_time_train", "max_memory_train", "slurm_max_attempts")
@@ -47,8 +47,18 @@ class Data(_Section):
     derived: dict[str, str] = {}
     filters: list[str] = []
     targets: list[int] = Field(min_length=1)
+    weights: list[str] = []  # train.loss weighted_mse: one expression per target; []: 1/rate_err[t]**2
     grb_list: str = ""
     grb_mask_s: float = Field(ge=0)
+    grb_mask_range: list[str] = []  # [first, last] GRB names of the list whose windows are masked; []: all
+
+    @model_validator(mode="after")
+    def _per_target(self):
+        if self.weights and len(self.weights) != len(self.targets):
+            raise ValueError(f"weights: one expression per target ({len(self.targets)}), got {len(self.weights)}")
+        if len(self.grb_mask_range) not in (0, 2):
+            raise ValueError("grb_mask_range: [] (every GRB of the list) or [first, last] GRB names")
+        return self
 
     @field_validator("targets")
     @classmethod
@@ -57,7 +67,7 @@ class Data(_Section):
             raise ValueError(f"distinct rate channels 0..{N_CHANNELS - 1}")
         return value
 
-    @field_validator("features", "derived", "filters")
+    @field_validator("features", "derived", "filters", "weights")
     @classmethod
     def _expressions(cls, value):
         for expression in value.values() if isinstance(value, dict) else value:
@@ -81,33 +91,45 @@ class Synthetic(_Section):
 
 
 class Split(_Section):
-    block_size: int = Field(ge=1)
-    pattern: list[Literal["train", "val", "test"]]
+    mode: Literal["blocks", "periodic", "random"] = "blocks"
+    block_size: int = Field(256, ge=1)  # blocks: consecutive rows per block, the blocks cycling through pattern
+    pattern: list[Literal["train", "val", "test"]] = ["train"] * 8 + ["val", "test"]
+    period: int = Field(256, ge=3)  # periodic: rows per period, cut into fractions (leftover rows unused)
+    fractions: tuple[float, float, float] = (0.98, 0.01, 0.01)  # periodic and random: train, val, test
+    seed: int = Field(0, ge=0)  # random
 
     @model_validator(mode="after")
     def _all_parts(self):
-        if not {"train", "val"} <= set(self.pattern):
+        if self.mode == "blocks" and not {"train", "val"} <= set(self.pattern):
             raise ValueError("pattern needs at least one train and one val block")
+        if self.mode != "blocks" and (min(self.fractions[:2]) <= 0 or sum(self.fractions) > 1 + 1e-9):
+            raise ValueError("fractions: train and val > 0, summing to at most 1")
+        if self.mode == "periodic" and min(int(f * self.period) for f in self.fractions[:2]) == 0:
+            raise ValueError(f"period {self.period} is too short for fractions {self.fractions}: a part gets no row")
         return self
 
 
 class Model(_Section):
     hidden: list[int] = Field(min_length=1)
     activation: Literal["relu", "gelu", "silu", "tanh", "elu"]
+    standardise_targets: bool = True  # False: the network outputs rates in Hz, as the original
 
 
 class Optimizer(_Section):
     lr: float = Field(gt=0)
     betas: tuple[float, float]
+    eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(ge=0)
-    plateau_factor: float = Field(gt=0, le=1)
+    plateau_factor: float = Field(gt=0, le=1)  # 1: a constant learning rate
     plateau_patience: int = Field(ge=0)
 
 
 class Train(_Section):
     batch_size: int = Field(ge=1)
     max_epochs: int = Field(ge=1)
-    patience: int = Field(ge=1)
+    patience: int = Field(ge=0)  # 0: no early stopping
+    keep: Literal["best", "last"] = "best"  # the model kept: best validation loss, or the last epoch's
+    loss: Literal["chi2", "weighted_mse", "mse"] = "chi2"
     seed: int = Field(ge=0)
     gpus: int = Field(ge=0, le=1)
 
@@ -117,6 +139,8 @@ class Predict(_Section):
 
 
 class Intervals(_Section):
+    width: Literal["core_fit", "clipped_std"] = "core_fit"  # the pull width: a Gaussian fitted to the core, or iterative 3 sigma clipping
+    subtract_mean: bool = True  # False: rows with pull > k sigma, the pulls' mean not subtracted (the original)
     thresholds: list[float] = Field(min_length=1)
     min_channels: int = Field(ge=1, le=N_CHANNELS)
     max_gap_s: float = Field(gt=0)
@@ -183,7 +207,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def split_arguments(arguments: list[str]) -> tuple[dict[str, str], list[str]]:
     """Command-line ``name=value`` arguments of run_polar.sh: its variables (:data:`RUN_VARIABLES`,
-    e.g. ``config=default``) and the configuration overrides (``train.max_epochs=5``), in order."""
+    e.g. ``config=original``) and the configuration overrides (``train.max_epochs=5``), in order."""
     variables, overrides = {}, []
     for argument in arguments:
         key, sep, value = argument.partition("=")

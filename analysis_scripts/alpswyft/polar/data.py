@@ -37,7 +37,8 @@ class Dataset:
     features: np.ndarray  # (n, n_features) float32
     rate: np.ndarray  # (n, n_targets) measured rates of the target channels
     rate_err: np.ndarray
-    part: np.ndarray  # (n,) "train", "val" or "test"
+    weights: np.ndarray  # (n, n_targets) the loss weights (data.weights; 1/rate_err^2 by default)
+    part: np.ndarray  # (n,) "train", "val", "test" or "none" (a periodic split's leftover rows)
     grb_masked: np.ndarray  # (n,) bool: within grb_mask_s of a known GRB (never trained on)
 
     @property
@@ -105,15 +106,32 @@ def load(path: Path, data: Data, split: Split, grbs: list[tuple[str, float]]) ->
     columns = {k: v[keep] for k, v in columns.items()}
     features = np.stack([_evaluate(f"data.features[{i}]", f, columns).astype(np.float32)
                          for i, f in enumerate(data.features)], axis=1)
-    times = np.array([t for _, t in grbs])
+    times = np.array([t for _, t in masked_grbs(grbs, data.grb_mask_range)])
     masked = near(columns["unix_time"], times, data.grb_mask_s)
-    return Dataset(columns, features, columns["rate"][:, data.targets], columns["rate_err"][:, data.targets],
-                   periodic_split(len(features), split), masked)
+    rate_err = columns["rate_err"][:, data.targets]
+    with np.errstate(divide="ignore"):
+        weights = (np.stack([_evaluate(f"data.weights[{i}]", w, columns) for i, w in enumerate(data.weights)], axis=1)
+                   if data.weights else 1.0 / rate_err.astype(np.float64) ** 2)
+    return Dataset(columns, features, columns["rate"][:, data.targets], rate_err,
+                   np.where(np.isfinite(weights), weights, 0.0).astype(np.float32), split_rows(len(features), split), masked)
+
+
+def masked_grbs(grbs: list[tuple[str, float]], names_range: list[str]) -> list[tuple[str, float]]:
+    """The GRBs whose windows are masked: all, or those of the list from ``names_range[0]`` to
+    ``names_range[1]`` inclusive (the original masked the 25 from GRB_170105A to GRB_170317A)."""
+    if not names_range:
+        return grbs
+    names = [name for name, _ in grbs]
+    missing = [n for n in names_range if n not in names]
+    if missing:
+        raise PipelineError(f"data.grb_mask_range: {', '.join(missing)} is not in the GRB list (data.grb_list)")
+    first, last = names.index(names_range[0]), names.index(names_range[1])
+    return grbs[first : last + 1]
 
 
 def branches_read(data: Data) -> set[str]:
-    """The file's branches the configuration's features, derived columns and filters name."""
-    used = set().union(*(names(e) for e in [*data.features, *data.derived.values(), *data.filters]))
+    """The file's branches the configuration's features, derived columns, filters and weights name."""
+    used = set().union(*(names(e) for e in [*data.features, *data.derived.values(), *data.filters, *data.weights]))
     return used - set(data.derived)
 
 
@@ -124,11 +142,25 @@ def _evaluate(key: str, expression: str, columns: dict[str, np.ndarray]) -> np.n
         raise PipelineError(f"{key}: {error}") from None
 
 
-def periodic_split(n: int, split: Split) -> np.ndarray:
-    """Blocks of ``block_size`` consecutive rows cycle through ``pattern`` (train, val, test): each
-    part samples every orbit phase, and neighbouring rows (correlated) stay in one part."""
-    block = np.arange(n) // split.block_size
-    return np.array(split.pattern)[block % len(split.pattern)]
+def split_rows(n: int, split: Split) -> np.ndarray:
+    """The part of each of ``n`` rows ("train", "val", "test" or "none"), by ``split.mode``:
+
+    - blocks: blocks of ``block_size`` consecutive rows cycle through ``pattern``: each part
+      samples every orbit phase, and neighbouring rows (correlated) stay in one part;
+    - periodic (the original): in every ``period`` rows the first int(fraction x period) go to
+      training, the next to validation, then test (250 / 2 / 2 of 256); the leftover rows to none;
+    - random: each row drawn into a part with the fractions (seeded by ``split.seed``).
+    """
+    parts = np.array(["train", "val", "test", "none"])
+    if split.mode == "blocks":
+        block = np.arange(n) // split.block_size
+        return np.array(split.pattern)[block % len(split.pattern)]
+    if split.mode == "periodic":
+        sizes = [int(f * split.period) for f in split.fractions]
+        in_period = np.repeat(np.arange(4), [*sizes, split.period - sum(sizes)])
+        return parts[in_period[np.arange(n) % split.period]]
+    probabilities = [*split.fractions, max(0.0, 1 - sum(split.fractions))]
+    return parts[np.random.default_rng(split.seed).choice(4, size=n, p=np.array(probabilities) / sum(probabilities))]
 
 
 def near(unix_time: np.ndarray, times: np.ndarray, half_width: float) -> np.ndarray:

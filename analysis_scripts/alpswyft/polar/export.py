@@ -1,6 +1,6 @@
 """Predictions, intersections and clusters to one ROOT file (uproot, as the original) and to CSV.
 
-ROOT trees hold numbers only: the part of the split is coded 0 train, 1 val, 2 test; the channels
+ROOT trees hold numbers only: the part of the split is coded 0 train, 1 val, 2 test, 3 none; the channels
 of an intersection are a bit mask (bit c set: channel c involved); the name of a matched event is in
 the CSV.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-PARTS = ("train", "val", "test")
+PARTS = ("train", "val", "test", "none")
 
 
 def _columns(rows: list[dict], names: list[str]) -> dict[str, np.ndarray]:
@@ -21,7 +21,7 @@ def _columns(rows: list[dict], names: list[str]) -> dict[str, np.ndarray]:
 
 def write(path: Path, predictions: dict, intervals: dict) -> None:
     path = Path(path)
-    part = np.searchsorted(np.array(PARTS), predictions["part"]).astype(np.int32)
+    part = np.select([predictions["part"] == name for name in PARTS], np.arange(len(PARTS)), -1).astype(np.int32)
     trees = {
         "predictions": {
             "unix_time": predictions["unix_time"], "rate": predictions["rate"].astype(np.float32),

@@ -82,6 +82,20 @@ def fit_core(pull: np.ndarray, n_bins: int = 100) -> Core:
     return Core(float(mu), float(abs(sigma)))
 
 
+def clipped_std(pull: np.ndarray, n_sigma: float = 3.0, max_iterations: int = 100) -> Core:
+    """The original's pull width: the standard deviation, recomputed on the pulls within
+    ``n_sigma`` of it (about zero: the mean is not subtracted) until it no longer changes."""
+    pull = pull[np.isfinite(pull)]
+    sigma = float(np.std(pull))
+    for _ in range(max_iterations):
+        inside = pull[np.abs(pull) < n_sigma * sigma]
+        new = float(np.std(inside))
+        if new == sigma:
+            break
+        sigma = new
+    return Core(float(np.mean(inside)), sigma)
+
+
 def runs(mask: np.ndarray, breaks: np.ndarray) -> list[tuple[int, int]]:
     """(first, last) row of each run of true ``mask`` rows; ``breaks[i]`` cuts between rows i and i+1."""
     m = mask.astype(np.int8)

@@ -1,10 +1,17 @@
 """The background model: an MLP from context features to the rates of the target channels.
 
-Features and rates are standardised with means and widths fitted on the training rows only. The
-loss is the weighted mean squared error with weights 1/rate_err^2 per target: the chi-square per
-bin and channel, near 1 for a model at the Poisson noise. Training uses Lightning: seeded, early
-stopping on the validation loss, a resumable ``last.ckpt`` (the curves of an interrupted attempt are
-kept as ``metrics.attempt_<n>.csv``), CSV curves always and wandb when
+Features (and, with ``model.standardise_targets``, rates) are standardised with means and widths
+fitted on the training rows only. The loss (``train.loss``) is
+
+- ``chi2``: the mean of ((predicted - rate) / rate_err)^2, the chi-square per bin and channel,
+  near 1 for a model at the Poisson noise;
+- ``weighted_mse`` (the original): sum w (predicted - rate)^2 / sum w over the batch, in Hz^2,
+  with the weights of ``data.weights`` (1/rate_err^2 by default);
+- ``mse``: the plain mean of (predicted - rate)^2.
+
+Training uses Lightning: seeded, early stopping on the validation loss (unless ``train.patience``
+is 0), the best or the last epoch's model (``train.keep``), a resumable ``last.ckpt`` (the curves of
+an interrupted attempt are kept as ``metrics.attempt_<n>.csv``), CSV curves always and wandb when
 ``wandb.mode`` asks for it, the GPU when ``train.gpus=1`` and one is present.
 """
 
@@ -19,7 +26,7 @@ import torch
 
 from alpswyft.polar.config import PolarConfig
 from alpswyft.polar.data import Dataset
-from alpswyft.training import accelerator
+from alpswyft.training import EpochSummary, accelerator
 
 ACTIVATIONS = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "tanh": torch.nn.Tanh,
                "elu": torch.nn.ELU}
@@ -45,7 +52,7 @@ class Standardiser(torch.nn.Module):
 class BackgroundModel(pl.LightningModule):
     def __init__(self, n_features: int, n_targets: int, hidden: list[int], activation: str, lr: float,
                  betas: tuple[float, float], weight_decay: float, plateau_factor: float = 1.0,
-                 plateau_patience: int = 0):
+                 plateau_patience: int = 0, eps: float = 1e-8, loss: str = "chi2", standardise_targets: bool = True):
         super().__init__()
         self.save_hyperparameters()
         layers, width = [], n_features
@@ -58,13 +65,17 @@ class BackgroundModel(pl.LightningModule):
 
     def forward(self, features):
         """Predicted rates (counts/s) of the target channels."""
-        return self.mlp(self.features(features)) * self.targets.std + self.targets.mean
+        out = self.mlp(self.features(features))
+        return out * self.targets.std + self.targets.mean if self.hparams.standardise_targets else out
 
     def _loss(self, batch):
-        features, rate, rate_err = batch
-        standardised = (rate - self.targets.mean) / self.targets.std
-        weights = (self.targets.std / rate_err) ** 2  # 1/rate_err^2 in standardised units
-        return torch.mean(weights * (self.mlp(self.features(features)) - standardised) ** 2)
+        features, rate, rate_err, weights = batch
+        residual = self(features) - rate
+        if self.hparams.loss == "chi2":
+            return torch.mean((residual / rate_err) ** 2)
+        if self.hparams.loss == "weighted_mse":
+            return torch.sum(weights * residual**2) / torch.sum(weights)
+        return torch.mean(residual**2)
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
@@ -76,7 +87,10 @@ class BackgroundModel(pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        optimizer = torch.optim.Adam(self.parameters(), lr=h.lr, betas=tuple(h.betas), weight_decay=h.weight_decay)
+        optimizer = torch.optim.Adam(self.parameters(), lr=h.lr, betas=tuple(h.betas), eps=h.eps,
+                                     weight_decay=h.weight_decay)
+        if h.plateau_factor >= 1:  # a constant learning rate
+            return optimizer
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=h.plateau_factor,
                                                              patience=h.plateau_patience)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau, "monitor": "val_loss"}}
@@ -84,7 +98,8 @@ class BackgroundModel(pl.LightningModule):
 
 def _tensors(dataset: Dataset, rows: np.ndarray):
     return (torch.as_tensor(dataset.features[rows]), torch.as_tensor(dataset.rate[rows], dtype=torch.float32),
-            torch.as_tensor(dataset.rate_err[rows], dtype=torch.float32))
+            torch.as_tensor(dataset.rate_err[rows], dtype=torch.float32),
+            torch.as_tensor(dataset.weights[rows], dtype=torch.float32))
 
 
 def _loader(dataset: Dataset, rows: np.ndarray, batch_size: int, seed: int | None):
@@ -99,16 +114,16 @@ def _loader(dataset: Dataset, rows: np.ndarray, batch_size: int, seed: int | Non
 
 def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
     """Train on the rows of the train part outside the GRB masks; checkpoints, curves and the final
-    model (``model.pt``, the best validation checkpoint) go to ``out``. A ``last.ckpt`` left by an
+    model (``model.pt``: the best validation checkpoint, or the last epoch's) go to ``out``. A ``last.ckpt`` left by an
     interrupted training is resumed. Returns the training's figures (loss, epochs, rows, device)."""
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     pl.seed_everything(config.train.seed, workers=True)
     usable = ~dataset.grb_masked & np.all(dataset.rate_err > 0, axis=1)
     rows = {part: np.flatnonzero(usable & (dataset.part == part)) for part in ("train", "val")}
+    o = config.optimizer
     model = BackgroundModel(dataset.features.shape[1], dataset.rate.shape[1], config.model.hidden,
-                            config.model.activation, config.optimizer.lr, config.optimizer.betas,
-                            config.optimizer.weight_decay, config.optimizer.plateau_factor,
-                            config.optimizer.plateau_patience)
+                            config.model.activation, o.lr, o.betas, o.weight_decay, o.plateau_factor,
+                            o.plateau_patience, o.eps, config.train.loss, config.model.standardise_targets)
     model.features.fit(dataset.features[rows["train"]])
     model.targets.fit(dataset.rate[rows["train"]])
 
@@ -121,7 +136,8 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
         loggers.append(pl.loggers.WandbLogger(project=config.wandb.project, save_dir=str(out), mode=config.wandb.mode))
     trainer = pl.Trainer(
         accelerator=accelerator(config.train.gpus), devices=1, max_epochs=config.train.max_epochs,
-        callbacks=[best, pl.callbacks.EarlyStopping("val_loss", patience=config.train.patience)],
+        callbacks=[best, EpochSummary()] + ([pl.callbacks.EarlyStopping("val_loss", patience=config.train.patience)]
+                                            if config.train.patience > 0 else []),
         logger=loggers, enable_progress_bar=False, enable_model_summary=False, deterministic=True,
         log_every_n_steps=10,
     )
@@ -133,10 +149,11 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
             metrics.rename(metrics.with_name(f"metrics.attempt_{len(list(metrics.parent.glob('metrics.attempt_*')))}.csv"))
     trainer.fit(model, loaders["train"], loaders["val"], ckpt_path=str(last) if last.is_file() else None)
     # our own file, written during this fit (Lightning's loader insists on weights_only)
-    model.load_state_dict(torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"])
+    kept = best.best_model_path if config.train.keep == "best" else best.last_model_path
+    model.load_state_dict(torch.load(kept, map_location="cpu", weights_only=False)["state_dict"])
     save(model.cpu().eval(), out / "model.pt")
     return {
-        "best_val_loss": float(best.best_model_score), "epochs": trainer.current_epoch,
+        "best_val_loss": float(best.best_model_score), "kept": config.train.keep, "epochs": trainer.current_epoch,
         "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])),
         "device": str(trainer.strategy.root_device), "features": config.data.features, "targets": config.data.targets,
     }

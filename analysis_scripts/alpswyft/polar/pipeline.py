@@ -156,7 +156,10 @@ def search(run: PolarRun) -> dict:
     truth = run.truth(config)
     # fitted as on real data: outside the known GRBs' windows only, never using the injected truth
     quiet = ~p["grb_masked"]
-    cores = [polar_intervals.fit_core(pull[quiet, c]) for c in range(pull.shape[1])]
+    width = polar_intervals.fit_core if config.intervals.width == "core_fit" else polar_intervals.clipped_std
+    cores = [width(pull[quiet, c]) for c in range(pull.shape[1])]
+    if not config.intervals.subtract_mean:  # the original: pull > k sigma
+        cores = [polar_intervals.Core(0.0, c.sigma) for c in cores]
     channels = [int(t) for t in p["targets"]]
     known = [(name, t, t) for name, t in polar_data.read_grbs(config.data.grb_path)]
     # synthetic data: matched against the injected spans (a few seconds of slack); real data:
