@@ -109,6 +109,24 @@ def test_root_export_reads_back(polar_run):
         assert set(intersections) == {"sign", "k", "t_start", "t_stop", "n_channels", "peak", "channel_mask"}
         assert (intersections["n_channels"] >= 3).all()
     assert (run_dir / "intersections.csv").read_text().startswith("sign,k,t_start,t_stop,n_channels,channels,peak,match")
+    # the original's products, as its ROOT macros read them
+    with uproot.open(run_dir / "pred_nf1rate.root") as f:
+        pred = f["pred_nf1rate"].arrays(library="np")
+        assert set(pred) == {"unix_time", "pred_rate"} and pred["pred_rate"].shape == (len(pred["unix_time"]), 13)
+    intervals = json.loads((run_dir / "intervals.json").read_text())
+    combinations = [c for c in intervals["combinations"] if c["k"] == 5.0]
+    counts = intervals["combination_counts"]["5.0"]
+    assert "#_inter_more_0" in counts and any(not name.startswith("#") for name in counts)
+    with uproot.open(run_dir / "cluster_inter_nf1rate.root") as f:
+        for tree, sign in (("cluster_inter_nf1rate", 1), ("negative_cluster_inter_nf1rate", -1)):
+            for name, per_sign in counts.items():
+                pairs = np.asarray(f[tree][name].array(library="np")[0]).reshape(-1, 2)
+                expected = [[c["t_start"], c["t_stop"]] for c in combinations if c["sign"] == sign and c["combination"] == name]
+                assert len(pairs) == per_sign["positive" if sign > 0 else "negative"]
+                np.testing.assert_array_equal(pairs, np.array(expected).reshape(-1, 2))
+    table = (run_dir / "intersection_counts.csv").read_text().splitlines()
+    assert table[0] == "k,combination,positive,negative" and len(table) == 1 + sum(len(v) for v in intervals["combination_counts"].values())
+    assert r"\begin{tabular}{lrr}" in (run_dir / "intersection_counts.tex").read_text()
     table = np.loadtxt(run_dir / "predictions.csv", delimiter=",", skiprows=1, max_rows=5)
     assert table.shape == (5, 2 + 3 * 13)
 

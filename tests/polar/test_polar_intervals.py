@@ -36,7 +36,7 @@ def test_intersections_find_the_injected_events_with_their_channels():
     cores = [intervals.fit_core(pull[:, c]) for c in range(pull.shape[1])]
     channels = [0, 3, 5, 7, 9]
     rate = 100 + pull
-    clusters, found = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5, rate=rate)
+    clusters, found, _ = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5, rate=rate)
     positive = [(i.t_start, i.t_stop, i.n_channels, i.channels) for i in found if i.sign > 0]
     assert positive == [(5000.0, 5009.0, 3, [0, 3, 5]), (9998.0, 9999.0, 4, [3, 5, 7, 9]),
                         (10600.0, 10602.0, 4, [3, 5, 7, 9])]
@@ -55,7 +55,7 @@ def test_pure_noise_gives_no_intersection_at_5_sigma():
     pull = rng.standard_normal((len(t), 13))
     cores = [intervals.fit_core(pull[:, c]) for c in range(13)]
     assert all(c.sigma == pytest.approx(1, abs=0.02) for c in cores)
-    _, found = intervals.find(t, pull, cores, list(range(13)), k=5, min_channels=2, max_gap_s=1.5)
+    _, found, combinations = intervals.find(t, pull, cores, list(range(13)), k=5, min_channels=2, max_gap_s=1.5)
     assert found == []
 
 
@@ -87,3 +87,22 @@ def test_the_original_width_is_the_3_sigma_clipped_standard_deviation():
     core = intervals.clipped_std(pull)
     assert core.sigma == pytest.approx(0.9866, abs=0.005) and abs(core.mu) < 0.01
     assert np.std(pull) > 1.5  # without clipping the tail inflates it
+
+
+def test_every_exact_combination_and_more_than_i_level_spans_only_its_rows():
+    """Rows flagged in channels {}, {0}, {0,1}, {0,1} | gap | {0,1,5}, {1}, {}, {5}: an interval
+    per exact set and per "more than i" level, cut at the gap and where the condition stops."""
+    t = np.arange(8, dtype=float)
+    t[4:] += 100
+    sets = [(), (0,), (0, 1), (0, 1), (0, 1, 2), (1,), (), (2,)]
+    flagged = np.array([[c in s for c in range(3)] for s in sets])
+    found = intervals.combination_intervals(t, flagged, np.diff(t) > 1.5, [0, 1, 5], sign=1, k=5)
+    spans = {}
+    for interval in found:
+        spans.setdefault(interval.combination, []).append((interval.t_start, interval.t_stop))
+    assert spans == {"0": [(1, 1)], "0_1": [(2, 3)], "0_1_5": [(104, 104)], "1": [(105, 105)], "5": [(107, 107)],
+                     "#_inter_more_0": [(1, 3), (104, 105), (107, 107)], "#_inter_more_1": [(2, 3), (104, 104)],
+                     "#_inter_more_2": [(104, 104)]}
+    counts = intervals.combination_counts(found + intervals.combination_intervals(t, flagged, np.diff(t) > 1.5, [0, 1, 5], -1, 5))
+    assert list(counts)[:5] == ["0", "0_1", "0_1_5", "1", "5"]  # the exact sets first, then the levels
+    assert counts["#_inter_more_0"] == {"positive": 3, "negative": 3}

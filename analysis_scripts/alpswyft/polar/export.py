@@ -1,4 +1,13 @@
-"""Predictions, intersections and clusters to one ROOT file (uproot, as the original) and to CSV.
+"""Predictions, intersections and clusters to ROOT files (uproot, as the original) and to CSV.
+
+- ``polar_results.root``: trees ``predictions``, ``intersections``, ``clusters`` (this pipeline's);
+- ``pred_nf1rate.root`` and ``cluster_inter_nf1rate.root``: the original's products, which the
+  collaboration's ROOT macros read: the tree ``pred_nf1rate`` (``unix_time``, ``pred_rate`` with one
+  entry per target) over every row, and the trees ``cluster_inter_nf1rate`` (excesses) and
+  ``negative_cluster_inter_nf1rate`` (deficits) with one entry and one branch per exact channel
+  combination (``0_1_5``) and per ``#_inter_more_i``: a ``double[]`` of start, end, start, end, ...
+  (unix times) with its counter ``n<branch>``, at the highest threshold of the search;
+- ``intersection_counts.csv`` and ``.tex``: the number of intervals per combination and sign.
 
 ROOT trees hold numbers only: the part of the split is coded 0 train, 1 val, 2 test, 3 none; the channels
 of an intersection are a bit mask (bit c set: channel c involved); the name of a matched event is in
@@ -38,12 +47,45 @@ def write(path: Path, predictions: dict, intervals: dict) -> None:
     }
     write_trees(path, trees)
 
+    write_original(path.parent, predictions, intervals)
+    write_counts(path.parent, intervals["combination_counts"])
     _write_csv(path.with_name("intersections.csv"), intervals["intersections"])
     _write_csv(path.with_name("clusters.csv"), intervals["clusters"])
     targets = [int(t) for t in predictions["targets"]]
     header = ["unix_time", "part"] + [f"{kind}_{t}" for kind in ("rate", "rate_err", "rate_pred") for t in targets]
     table = np.column_stack([predictions["unix_time"], part, predictions["rate"], predictions["rate_err"], predictions["predicted"]])
     np.savetxt(path.with_name("predictions.csv"), table, delimiter=",", header=",".join(header), comments="", fmt="%.6f")
+
+
+def write_original(folder: Path, predictions: dict, intervals: dict) -> None:
+    """``pred_nf1rate.root`` and ``cluster_inter_nf1rate.root`` (see the module docstring)."""
+    import awkward as ak
+
+    write_trees(folder / "pred_nf1rate.root", {"pred_nf1rate": {
+        "unix_time": predictions["unix_time"], "pred_rate": predictions["predicted"].astype(np.float64)}})
+    k = max(float(key) for key in intervals["combination_counts"])
+    names = list(intervals["combination_counts"][str(k)])
+    trees = {}
+    for tree, sign in (("cluster_inter_nf1rate", 1), ("negative_cluster_inter_nf1rate", -1)):
+        chosen = [c for c in intervals["combinations"] if c["k"] == k and c["sign"] == sign]
+        trees[tree] = {name: ak.Array([np.array([[c["t_start"], c["t_stop"]] for c in chosen if c["combination"] == name],
+                                                dtype=np.float64).reshape(-1)]) for name in names}
+    write_trees(folder / "cluster_inter_nf1rate.root", trees)
+
+
+def write_counts(folder: Path, counts: dict[str, dict[str, dict[str, int]]]) -> None:
+    """The intervals per combination and sign at each threshold, as CSV and as a LaTeX table."""
+    rows = [{"k": k, "combination": name, **per_sign} for k, table in counts.items() for name, per_sign in table.items()]
+    _write_csv(folder / "intersection_counts.csv", rows)
+    lines = []
+    for k, table in counts.items():
+        lines += [f"% intervals per channel combination at {k} sigma", r"\begin{tabular}{lrr}", r"\hline",
+                  r"combination & positive & negative \\", r"\hline"]
+        for name, per_sign in table.items():
+            label = f"more than {name.rsplit('_', 1)[1]}" if name.startswith("#") else name.replace("_", r"\_")
+            lines.append(f"{label} & {per_sign['positive']} & {per_sign['negative']} \\\\")
+        lines += [r"\hline", r"\end{tabular}", ""]
+    (folder / "intersection_counts.tex").write_text("\n".join(lines))
 
 
 def write_trees(path: Path, trees: dict[str, dict[str, np.ndarray]]) -> None:
@@ -54,10 +96,18 @@ def write_trees(path: Path, trees: dict[str, dict[str, np.ndarray]]) -> None:
     partial = Path(path).with_suffix(".root.partial")
     with uproot.recreate(partial) as f:
         for name, branches in trees.items():
-            tree = f.mktree(name, {k: np.dtype((v.dtype, v.shape[1:])) for k, v in branches.items()})
-            if len(next(iter(branches.values()))):
+            tree = f.mktree(name, {k: _branch_type(v) for k, v in branches.items()})
+            if branches and len(next(iter(branches.values()))):
                 tree.extend(branches)
     partial.replace(path)
+
+
+def _branch_type(values):
+    """uproot's branch type: a numpy dtype with the per-row shape, or "var * float64" for an
+    Awkward array of variable-length rows."""
+    if isinstance(values, np.ndarray):
+        return np.dtype((values.dtype, values.shape[1:]))
+    return "var * float64"
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

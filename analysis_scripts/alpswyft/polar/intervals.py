@@ -10,7 +10,10 @@ consecutive bins beyond k sigma, and their intersections across channels.
   seconds of a gap in the data (an SAA passage, a filter cut, the file's ends) is dropped, before
   the intersections: the rates at SAA entry and exit are where the model is least certain;
 - an intersection is a stretch of bins where clusters of the same sign coincide in at least
-  ``min_channels`` channels; it spans the union of the clusters involved and counts their channels.
+  ``min_channels`` channels; it spans the union of the clusters involved and counts their channels;
+- as the original, every flagged bin also gets the exact set of channels flagged at it (``0_1_5``)
+  and their number: intervals are formed for every exact combination and every "more than i
+  channels" level (``#_inter_more_i``), each spanning only the bins where its condition holds.
 """
 
 from __future__ import annotations
@@ -56,6 +59,21 @@ class Intersection:
         row = asdict(self)
         row["channels"] = " ".join(str(c) for c in self.channels)
         return row
+
+
+@dataclass
+class CombinationInterval:
+    sign: int
+    k: float
+    combination: str  # the exact channels flagged ("0_1_5"), or "#_inter_more_i": more than i of them
+    t_start: float
+    t_stop: float
+    n_bins: int
+
+
+def more_than(i: int) -> str:
+    """The original's name of the "more than ``i`` channels" level."""
+    return f"#_inter_more_{i}"
 
 
 def pulls(rate: np.ndarray, predicted: np.ndarray, rate_err: np.ndarray) -> np.ndarray:
@@ -122,14 +140,15 @@ def near_gap(unix_time: np.ndarray, breaks: np.ndarray, t_start: np.ndarray, t_s
 
 def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: list[int], k: float,
          min_channels: int, max_gap_s: float, rate: np.ndarray | None = None,
-         discard_w: float = 0.0) -> tuple[list[Cluster], list[Intersection]]:
-    """Clusters and intersections of both signs at threshold ``k``; ``pull`` and ``rate`` (Hz, for
-    the clusters' integrals; default: none, integral 0) are (n, n_channels). Clusters within
-    ``discard_w`` s of a gap are dropped before the intersections (0: no veto)."""
+         discard_w: float = 0.0) -> tuple[list[Cluster], list[Intersection], list[CombinationInterval]]:
+    """Clusters, intersections and combination intervals of both signs at threshold ``k``;
+    ``pull`` and ``rate`` (Hz, for the clusters' integrals; default: none, integral 0) are (n,
+    n_channels). Clusters within ``discard_w`` s of a gap are dropped before the intersections
+    and combinations (0: no veto)."""
     breaks = np.diff(unix_time) > max_gap_s
     z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
     rate = np.zeros_like(z) if rate is None else rate
-    clusters, intersections = [], []
+    clusters, intersections, combinations = [], [], []
     for sign in (1, -1):
         flagged = sign * z > k
         labels = np.full(z.shape, -1)
@@ -162,8 +181,31 @@ def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: l
                 sign, k, float(unix_time[a]), float(unix_time[b]), len(involved), [channels[c] for c in involved],
                 float(np.max(sign * z[a : b + 1][:, involved])),
             ))
+        combinations += combination_intervals(unix_time, flagged, breaks, channels, sign, k)
     intersections.sort(key=lambda i: i.t_start)
-    return clusters, intersections
+    return clusters, intersections, combinations
+
+
+def combination_intervals(unix_time: np.ndarray, flagged: np.ndarray, breaks: np.ndarray, channels: list[int],
+                          sign: int, k: float) -> list[CombinationInterval]:
+    """Intervals of every exact combination of flagged channels and every "more than i" level
+    (i = 0 .. n_channels - 1) of one sign; ``flagged`` is (n, n_channels)."""
+    code = flagged.astype(np.int64) @ (1 << np.arange(flagged.shape[1], dtype=np.int64))
+    count = flagged.sum(axis=1)
+    conditions = [("_".join(str(channels[c]) for c in range(flagged.shape[1]) if value >> c & 1), code == value)
+                  for value in np.unique(code[code > 0])]
+    conditions += [(more_than(i), count > i) for i in range(flagged.shape[1]) if (count > i).any()]
+    return [CombinationInterval(sign, k, name, float(unix_time[a]), float(unix_time[b]), int(b - a + 1))
+            for name, mask in conditions for a, b in runs(mask, breaks)]
+
+
+def combination_counts(combinations: list[CombinationInterval]) -> dict[str, dict[str, int]]:
+    """Number of intervals per combination and sign: {combination: {"positive": n, "negative": n}}."""
+    counts: dict[str, dict[str, int]] = {}
+    for c in combinations:
+        entry = counts.setdefault(c.combination, {"positive": 0, "negative": 0})
+        entry["positive" if c.sign > 0 else "negative"] += 1
+    return dict(sorted(counts.items(), key=lambda item: (item[0].startswith("#"), item[0])))
 
 
 def match(intersections: list[Intersection], events: list[tuple[str, float, float]], tolerance_s: float) -> None:

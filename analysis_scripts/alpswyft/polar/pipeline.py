@@ -169,23 +169,27 @@ def search(run: PolarRun) -> dict:
     results = {"config_hash": config.section_hash(*SEARCH_SECTIONS), "live_days": days,
                "cores": [{"channel": ch, "mu": c.mu, "sigma": c.sigma} for ch, c in zip(channels, cores)],
                "thresholds": {}}
-    all_clusters, all_intersections = [], []
+    all_clusters, all_intersections, all_combinations, counts = [], [], [], {}
     settings = config.intervals
     for k in settings.thresholds:
         figures = {}
         for veto in sorted({settings.discard_w, 0.0}, reverse=True):  # the run's, then without the veto
-            clusters, found = polar_intervals.find(p["unix_time"], pull, cores, channels, k, settings.min_channels,
-                                                   settings.max_gap_s, p["rate"], veto)
+            clusters, found, combinations = polar_intervals.find(
+                p["unix_time"], pull, cores, channels, k, settings.min_channels, settings.max_gap_s, p["rate"], veto)
             polar_intervals.match(found, events, tolerance)
             figures[veto] = _recovery(found, truth, known, p["unix_time"], days)
             if veto == settings.discard_w:
                 all_clusters += clusters
                 all_intersections += found
+                all_combinations += combinations
+                counts[str(k)] = polar_intervals.combination_counts(combinations)
         results["thresholds"][str(k)] = figures[settings.discard_w]
         if settings.discard_w > 0:
             results["thresholds"][str(k)]["without_gap_veto"] = figures[0.0]
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
+    results["combinations"] = [vars(c) for c in all_combinations]
+    results["combination_counts"] = counts
     write_json(run.intervals, results)
     for k, r in results["thresholds"].items():
         line = f"intervals at {k} sigma: {r['n_positive']} positive intersections ({r['false_per_day']:.2f} unmatched per day"
