@@ -131,6 +131,7 @@ class Train(_Section):
     keep: Literal["best", "last"] = "best"  # the model kept: best validation loss, or the last epoch's
     loss: Literal["chi2", "weighted_mse", "mse"] = "chi2"
     seed: int = Field(ge=0)
+    seeds: list[int] = []  # one model per seed (the first in the run folder, the others in seeds/), and their spread
     gpus: int = Field(ge=0, le=1)
 
 

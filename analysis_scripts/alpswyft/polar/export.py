@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from alpswyft.polar.intervals import more_than
+
 PARTS = ("train", "val", "test", "none")
 
 
@@ -64,7 +66,8 @@ def write_original(folder: Path, predictions: dict, intervals: dict) -> None:
     write_trees(folder / "pred_nf1rate.root", {"pred_nf1rate": {
         "unix_time": predictions["unix_time"], "pred_rate": predictions["predicted"].astype(np.float64)}})
     k = max(float(key) for key in intervals["combination_counts"])
-    names = list(intervals["combination_counts"][str(k)])
+    levels = [more_than(i) for i in range(predictions["predicted"].shape[1])]  # every level, empty or not
+    names = [name for name in intervals["combination_counts"][str(k)] if name not in levels] + levels
     trees = {}
     for tree, sign in (("cluster_inter_nf1rate", 1), ("negative_cluster_inter_nf1rate", -1)):
         chosen = [c for c in intervals["combinations"] if c["k"] == k and c["sign"] == sign]

@@ -186,6 +186,7 @@ def search(run: PolarRun) -> dict:
         results["thresholds"][str(k)] = figures[settings.discard_w]
         if settings.discard_w > 0:
             results["thresholds"][str(k)]["without_gap_veto"] = figures[0.0]
+        results["thresholds"][str(k)]["per_target"] = _per_target(pull, cores, channels, k, clusters_at(all_clusters, k))
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
     results["combinations"] = [vars(c) for c in all_combinations]
@@ -200,6 +201,21 @@ def search(run: PolarRun) -> dict:
             line += f"; recovered {r['recovered_above_10']}/{r['injected_above_10']} injected transients above 10 sigma"
         print(line)
     return results
+
+
+def clusters_at(clusters, k):
+    return [c for c in clusters if c.k == k]
+
+
+def _per_target(pull, cores, channels, k, clusters) -> dict:
+    """Per target: its pull width, the rows beyond k sigma and the clusters (after the gap veto)
+    of each sign."""
+    z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
+    return {str(ch): {"sigma": cores[j].sigma,
+                      "flagged_positive": int(np.sum(z[:, j] > k)), "flagged_negative": int(np.sum(z[:, j] < -k)),
+                      "clusters_positive": sum(c.channel == ch and c.sign > 0 for c in clusters),
+                      "clusters_negative": sum(c.channel == ch and c.sign < 0 for c in clusters)}
+            for j, ch in enumerate(channels)}
 
 
 def _live_days(unix_time, max_gap_s):
@@ -249,9 +265,38 @@ def run_all(run: PolarRun, config: PolarConfig, on_cluster: str = "local", resou
             source: Path | None = None, overrides: list[str] = ()) -> None:
     """Configure, then every stage in order; on SLURM the training is a job (resubmitted up to
     ``max_attempts`` times) and the light stages run here. ``source`` and ``overrides`` (the
-    configuration file and what was applied to it) are recorded in the run's config.yaml."""
+    configuration file and what was applied to it) are recorded in the run's config.yaml.
+
+    With ``train.seeds`` the run folder holds the first seed's model and report, and
+    ``seeds/seed_<s>/`` each further seed's model, predictions, intervals and exports (on the same
+    data); ``seed_summary.csv`` and ``.tex`` give the mean and standard deviation over all seeds."""
+    seeds = list(config.train.seeds)
+    if seeds:
+        overrides = [*overrides, f"train.seed={seeds[0]}"]
+        config = polar_config.load(source, overrides)
     configure(run, config, source, overrides)
-    for name, stage in STAGES.items():
+    _stages(run, config, STAGES, on_cluster, resources, max_attempts)
+    if not seeds:
+        return
+    from alpswyft.polar import seeds as polar_seeds
+
+    folders = [run.root]
+    for seed in seeds[1:]:
+        print(f"\n=== seed {seed}")
+        sub = PolarRun(run.root / "seeds" / f"seed_{seed}")
+        sub_overrides = [*overrides, f"train.seed={seed}"]
+        sub_config = polar_config.load(source, sub_overrides)
+        sub.root.mkdir(parents=True, exist_ok=True)
+        if not config.data.file and not (sub.root / "data").exists():
+            (sub.root / "data").symlink_to(run.root / "data", target_is_directory=True)  # the same data
+        configure(sub, sub_config, source, sub_overrides)
+        _stages(sub, sub_config, {k: v for k, v in STAGES.items() if k != "report"}, on_cluster, resources, max_attempts)
+        folders.append(sub.root)
+    polar_seeds.write_summary(run.root, seeds, [read_json(PolarRun(f).intervals) for f in folders])
+
+
+def _stages(run: PolarRun, config: PolarConfig, stages: dict, on_cluster: str, resources, max_attempts: int) -> None:
+    for name, stage in stages.items():
         print(f"\n=== {name}")
         if name == "train" and on_cluster == "slurm":
             _train_on_slurm(run, config, resources, max_attempts)

@@ -81,13 +81,16 @@ def cluster_length_vs_integral(clusters, k):
     """Length (s) and integral (the sum of the rate, Hz) of every cluster at threshold ``k``, by
     sign, as the original's explorer shows them."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
+    integrals = []
     for sign, colour in ((1, "C0"), (-1, "C1")):
         chosen = [c for c in clusters if c["k"] == k and c["sign"] == sign]
+        integrals += [c["integral"] for c in chosen]
         ax.scatter([c["length_s"] for c in chosen], [c["integral"] for c in chosen], s=6, color=colour, alpha=0.6,
                    label=f"{'positive' if sign > 0 else 'negative'} ({len(chosen)})")
     ax.set_xscale("symlog", linthresh=1)
-    ax.set(yscale="log", xlabel="cluster length (s)", ylabel="integral: sum of the rate (Hz)",
-           title=f"clusters at {k:g} sigma")
+    if integrals and min(integrals) > 0:  # a log axis needs data above zero
+        ax.set_yscale("log")
+    ax.set(xlabel="cluster length (s)", ylabel="integral: sum of the rate (Hz)", title=f"clusters at {k:g} sigma")
     ax.legend()
     fig.tight_layout()
     return fig
