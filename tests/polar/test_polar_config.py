@@ -64,3 +64,11 @@ def test_command_line_arguments_are_run_variables_or_overrides(tmp_path):
     text = (tmp_path / "config.yaml").read_text()
     assert text.startswith(f"# resolved from {polar_config.DEFAULT} with the overrides train.max_epochs=5 model.hidden=[8,8]")
     assert polar_config.load(tmp_path / "config.yaml").train.max_epochs == 5
+
+
+def test_the_profile_features_must_be_features():
+    assert polar_config.load(None, ["report.profile=[fe_cosmic, altitude]"]).report.profile == ["fe_cosmic", "altitude"]
+    with pytest.raises(ConfigError, match="report.profile: nope is not one of data.features"):
+        polar_config.load(None, ["report.profile=[fe_cosmic, nope]"])
+    with pytest.raises(ConfigError, match="report.profile.*two of data.features"):
+        polar_config.load(None, ["report.profile=[fe_cosmic]"])

@@ -152,6 +152,14 @@ class Intervals(_Section):
 class Report(_Section):
     window_s: float = Field(gt=0)
     windows: list[float | str] = []
+    profile: list[str] = []  # two features of the profile maps; []: the first target's two most influential
+
+    @field_validator("profile")
+    @classmethod
+    def _two(cls, value):
+        if len(value) not in (0, 2):
+            raise ValueError("[] or two of data.features")
+        return value
 
 
 class Wandb(_Section):
@@ -170,6 +178,13 @@ class PolarConfig(_Section):
     intervals: Intervals
     report: Report
     wandb: Wandb
+
+    @model_validator(mode="after")
+    def _profile_features(self):
+        unknown = [f for f in self.report.profile if f not in self.data.features]
+        if unknown:
+            raise ValueError(f"report.profile: {', '.join(unknown)} is not one of data.features")
+        return self
 
     @property
     def hash(self) -> str:
@@ -250,8 +265,9 @@ def load(path: Path | None = None, overrides: list[str] = ()) -> PolarConfig:
         problems = []
         for e in error.errors():
             key = ".".join(str(p) for p in e["loc"])
-            value = e.get("input")
-            problems.append(f"{key} = {value!r}: {e['msg']}")
+            # a check across sections names its keys in the message; a section's check, its section
+            problems.append(f"{key} = {e.get('input')!r}: {e['msg']}" if key and not isinstance(e.get("input"), dict)
+                            else f"{key + ': ' if key else ''}{e['msg']}")
         raise ConfigErrors(problems, "POLAR configuration value(s)") from None
 
 

@@ -19,15 +19,18 @@ def metrics(log_dir) -> list[dict]:
     return rows
 
 
-def loss_curves(log_dir):
-    """Training and validation loss per epoch (all attempts of a resumed training)."""
+LOSS_LABELS = {"chi2": "chi-square per bin", "weighted_mse": "weighted MSE (Hz$^2$)", "mse": "MSE (Hz$^2$)"}
+
+
+def loss_curves(log_dir, loss: str = "chi2"):
+    """Training and validation loss (``train.loss``) per epoch (all attempts of a resumed training)."""
     rows = metrics(log_dir)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key in ("train_loss", "val_loss"):
         points = [(int(r["epoch"]), float(r[key])) for r in rows if r.get(key)]
         if points:
             ax.plot(*zip(*points), marker="o", ms=3, label=key)
-    ax.set(xlabel="epoch", ylabel="weighted MSE (chi-square per bin)", yscale="log")
+    ax.set(xlabel="epoch", ylabel=LOSS_LABELS[loss], yscale="log")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -113,4 +116,39 @@ def intersections_timeline(intersections, k, unix_time, truth=()):
     ax.set(xlabel="hours from the first row", ylabel="channels (+ / -)", title=f"intersections at {k:g} sigma "
            "(green: injected or known events)")
     fig.tight_layout()
+    return fig
+
+
+def gradient_histograms(jac, table, targets, features, target: int = 0, n: int = 6):
+    """Histograms of the derivative of ``targets[target]`` with respect to its ``n`` most
+    influential standardised features, with the Gaussian fitted to each core, mean and median."""
+    rows = sorted((r for r in table if r["target"] == targets[target]), key=lambda r: -abs(r["mean"]))[:n]
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.0 * len(rows), 2.8), squeeze=False)
+    for ax, row in zip(axes[0], rows):
+        values = jac[:, target, features.index(row["feature"])]
+        counts, edges, _ = ax.hist(values, bins=80, color="0.7")
+        x = np.linspace(edges[0], edges[-1], 300)
+        if row["fit_sigma"] > 0:
+            peak = counts.max()
+            ax.plot(x, peak * np.exp(-0.5 * ((x - row["fit_mean"]) / row["fit_sigma"]) ** 2), color="C3", lw=1)
+        ax.axvline(row["mean"], color="k", lw=1, label="mean")
+        ax.axvline(row["median"], color="C0", lw=1, ls="--", label="median")
+        ax.set(title=f"{row['feature']}\nmean {row['mean']:+.3g} ({row['significance']:+.0f} sigma)", yscale="log")
+        ax.title.set_fontsize(9)
+    axes[0][0].legend(fontsize=7)
+    fig.supxlabel(f"d {targets[target]} / d feature (Hz per training standard deviation)")
+    fig.tight_layout()
+    return fig
+
+
+def profile_maps(measured, predicted, x_edges, y_edges, x_name, y_name, target):
+    """The mean measured and the mean predicted rate per cell over two features, one colour scale."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    finite = np.concatenate([measured[np.isfinite(measured)], predicted[np.isfinite(predicted)]])
+    limits = np.percentile(finite, [1, 99]) if finite.size else (0, 1)
+    for ax, values, title in ((axes[0], measured, "measured"), (axes[1], predicted, "predicted")):
+        image = ax.pcolormesh(x_edges, y_edges, values.T, vmin=limits[0], vmax=limits[1], shading="flat")
+        ax.set(xlabel=x_name, title=f"mean {title} {target}")
+    axes[0].set_ylabel(y_name)
+    fig.colorbar(image, ax=axes, label=f"{target} (Hz)")
     return fig
