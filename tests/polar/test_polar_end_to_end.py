@@ -138,7 +138,10 @@ def test_report_is_executed_without_errors(polar_run):
     assert errors == []
     assert (run_dir / "polar_report.html").stat().st_size > 100_000
     figures = {p.name for p in (run_dir / "figures").iterdir()}
-    assert {"loss_curves.png", "pulls.png", "intersections_3.0sigma.png", "clusters_5.0sigma.png"} <= figures
+    assert {"loss_curves.png", "pulls.png", "intersections_3.0sigma.png", "clusters_5.0sigma.png",
+            "prediction_vs_target.png", "pull_vs_time.png", "gradients.png", "profiles.png"} <= figures
+    gradients = (run_dir / "gradients.csv").read_text().splitlines()
+    assert gradients[0].startswith("target,feature,mean,error,significance") and len(gradients) == 1 + 13 * 20
     assert len([f for f in figures if f.startswith("light_curve_")]) == 1 + 3 + 2  # known GRB, strongest, report.windows
     assert (run_dir / "output.log").read_text().count("=== ") == 5
     assert (run_dir / "run_polar.sh").is_file() and (run_dir / "config.yaml").is_file()

@@ -186,7 +186,8 @@ def search(run: PolarRun) -> dict:
         results["thresholds"][str(k)] = figures[settings.discard_w]
         if settings.discard_w > 0:
             results["thresholds"][str(k)]["without_gap_veto"] = figures[0.0]
-        results["thresholds"][str(k)]["per_target"] = _per_target(pull, cores, channels, k, clusters_at(all_clusters, k))
+        results["thresholds"][str(k)]["per_target"] = _per_target(pull, cores, channels, k,
+                                                                  [c for c in all_clusters if c.k == k])
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
     results["combinations"] = [vars(c) for c in all_combinations]
@@ -201,10 +202,6 @@ def search(run: PolarRun) -> dict:
             line += f"; recovered {r['recovered_above_10']}/{r['injected_above_10']} injected transients above 10 sigma"
         print(line)
     return results
-
-
-def clusters_at(clusters, k):
-    return [c for c in clusters if c.k == k]
 
 
 def _per_target(pull, cores, channels, k, clusters) -> dict:

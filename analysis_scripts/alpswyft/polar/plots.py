@@ -152,3 +152,50 @@ def profile_maps(measured, predicted, x_edges, y_edges, x_name, y_name, target):
     axes[0].set_ylabel(y_name)
     fig.colorbar(image, ax=axes, label=f"{target} (Hz)")
     return fig
+
+
+def prediction_vs_target(predictions, j: int = 0):
+    """Predicted against measured rate of target ``j`` over the validation rows, with the training
+    rows behind them: the whole range and 2 x 2 zooms on quarters of it (the original's visualizer)."""
+    rate, predicted, part = predictions["rate"][:, j], predictions["predicted"][:, j], predictions["part"]
+    name = f"rate[{list(predictions['targets'])[j]}]"
+    fig = plt.figure(figsize=(11, 4.6))
+    whole = fig.add_subplot(1, 2, 1)
+    zooms = [fig.add_subplot(2, 4, k) for k in (3, 4, 7, 8)]
+    edges = np.quantile(rate[part == "val"], [0.0, 0.25, 0.5, 0.75, 1.0])
+    for ax, (lo, hi) in zip([whole, *zooms], [(edges[0], edges[-1]), *zip(edges[:-1], edges[1:])]):
+        for chosen, colour, label in ((part == "train", "0.75", "training"), (part == "val", "C0", "validation")):
+            inside = chosen & (rate >= lo) & (rate <= hi)
+            ax.scatter(rate[inside], predicted[inside], s=1, color=colour, label=label, rasterized=True)
+        ax.plot([lo, hi], [lo, hi], color="C3", lw=0.8)
+        ax.set(xlim=(lo, hi), ylim=(lo, hi))
+        ax.tick_params(labelsize=7)
+    whole.set(xlabel=f"measured {name} (Hz)", ylabel=f"predicted {name} (Hz)", title="validation rows over the training rows")
+    whole.legend(markerscale=8, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pull_vs_time(predictions, core: dict, k: float, j: int = 0):
+    """The pull of target ``j`` against time, the +-k sigma lines about the fitted mean, and its
+    histogram at the side with the fitted Gaussian."""
+    pull = pulls(predictions["rate"], predictions["predicted"], predictions["rate_err"])[:, j]
+    t = predictions["unix_time"]
+    fig, (ax, side) = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True, gridspec_kw={"width_ratios": [5, 1]})
+    ax.plot((t - t[0]) / 3600, pull, ",", color="0.3", rasterized=True)
+    mu, sigma = core["mu"], core["sigma"]
+    for level in (mu - k * sigma, mu + k * sigma):
+        ax.axhline(level, color="C3", lw=0.8)
+        side.axhline(level, color="C3", lw=0.8)
+    ax.set(xlabel="hours from the first row", ylabel=f"pull of rate[{list(predictions['targets'])[j]}]",
+           title=f"+-{k:g} sigma about mu {mu:+.2f} (sigma {sigma:.2f})")
+    finite = pull[np.isfinite(pull)]
+    margin = (k + 1) * sigma  # the lines always show
+    y = np.linspace(max(min(finite.min(), mu - margin), -12), min(max(finite.max(), mu + margin), 12), 400)
+    side.hist(np.clip(pull, y[0], y[-1]), bins=120, orientation="horizontal", color="0.6", log=True)
+    width = (y[-1] - y[0]) / 120
+    side.plot(len(pull) * width / (sigma * np.sqrt(2 * np.pi)) * np.exp(-0.5 * ((y - mu) / sigma) ** 2), y, color="C3", lw=1)
+    side.set(xlabel="rows", xlim=(0.5, None))
+    ax.set_ylim(y[0], y[-1])
+    fig.tight_layout()
+    return fig
