@@ -182,14 +182,14 @@ def channel_logratios(estimator, features: torch.Tensor, z: torch.Tensor, channe
     return linear(net.final_layer, h)[..., 0].T
 
 
-def _marginals(config, fixed_nuisances: bool) -> tuple[list[int], list[str], int, list[tuple[int, int]]]:
+def _marginals(config, fixed_nuisances: bool) -> tuple[list[int], list[str], int, list[tuple[int, int]] | None]:
     """POI columns, POI names, ``restricted_posterior`` and 2D marginals of the run's network, or
-    of its fixed-nuisance network: the 2D marginals of the POIs of the ``prediction_pairs`` planes."""
+    of its fixed-nuisance network: every 2D marginal (None) of the POIs of the ``prediction_pairs``
+    planes."""
     if not fixed_nuisances:
         return list(config.POI_indices), list(config.poi_names), config.restricted_posterior, config.pairs
     positions = config.limit_pois
-    pairs = [(i, j) for i in range(len(positions)) for j in range(i + 1, len(positions))]
-    return [config.POI_indices[k] for k in positions], [config.poi_names[k] for k in positions], 2, pairs
+    return [config.POI_indices[k] for k in positions], [config.poi_names[k] for k in positions], 2, None
 
 
 def build_network(config, hyperparams: dict, shapes: dict, architecture: Architecture | None = None,

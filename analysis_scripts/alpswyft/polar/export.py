@@ -17,11 +17,13 @@ the CSV.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
 
 from alpswyft.polar.intervals import more_than
+from alpswyft.results import write_text
 
 PARTS = ("train", "val", "test", "none")
 
@@ -51,8 +53,8 @@ def write(path: Path, predictions: dict, intervals: dict) -> None:
 
     write_original(path.parent, predictions, intervals)
     write_counts(path.parent, intervals["combination_counts"])
-    _write_csv(path.with_name("intersections.csv"), intervals["intersections"])
-    _write_csv(path.with_name("clusters.csv"), intervals["clusters"])
+    write_csv(path.with_name("intersections.csv"), intervals["intersections"])
+    write_csv(path.with_name("clusters.csv"), intervals["clusters"])
     targets = [int(t) for t in predictions["targets"]]
     header = ["unix_time", "part"] + [f"{kind}_{t}" for kind in ("rate", "rate_err", "rate_pred") for t in targets]
     table = np.column_stack([predictions["unix_time"], part, predictions["rate"], predictions["rate_err"], predictions["predicted"]])
@@ -79,7 +81,7 @@ def write_original(folder: Path, predictions: dict, intervals: dict) -> None:
 def write_counts(folder: Path, counts: dict[str, dict[str, dict[str, int]]]) -> None:
     """The intervals per combination and sign at each threshold, as CSV and as a LaTeX table."""
     rows = [{"k": k, "combination": name, **per_sign} for k, table in counts.items() for name, per_sign in table.items()]
-    _write_csv(folder / "intersection_counts.csv", rows)
+    write_csv(folder / "intersection_counts.csv", rows)
     lines = []
     for k, table in counts.items():
         lines += [f"% intervals per channel combination at {k} sigma", r"\begin{tabular}{lrr}", r"\hline",
@@ -88,7 +90,7 @@ def write_counts(folder: Path, counts: dict[str, dict[str, dict[str, int]]]) -> 
             label = f"more than {name.rsplit('_', 1)[1]}" if name.startswith("#") else name.replace("_", r"\_")
             lines.append(f"{label} & {per_sign['positive']} & {per_sign['negative']} \\\\")
         lines += [r"\hline", r"\end{tabular}", ""]
-    (folder / "intersection_counts.tex").write_text("\n".join(lines))
+    write_text(folder / "intersection_counts.tex", "\n".join(lines))
 
 
 def write_trees(path: Path, trees: dict[str, dict[str, np.ndarray]]) -> None:
@@ -113,11 +115,12 @@ def _branch_type(values):
     return "var * float64"
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        path.write_text("")
-        return
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """``rows`` (dicts with the same keys) as CSV with a header, written atomically; an empty file
+    for no rows."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    write_text(path, buffer.getvalue())

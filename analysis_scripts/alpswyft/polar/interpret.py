@@ -76,16 +76,6 @@ def profiles(x: np.ndarray, y: np.ndarray, target: np.ndarray, prediction: np.nd
 
 def write_table(path, table: list[dict]) -> None:
     """The gradient table as CSV (one row per target and feature)."""
-    import csv
+    from alpswyft.polar.export import write_csv
 
-    from alpswyft.results import write_text
-
-    if not table:
-        return
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(table[0]))
-    writer.writeheader()
-    writer.writerows(table)
-    write_text(path, buffer.getvalue())
+    write_csv(path, table)

@@ -76,6 +76,11 @@ def more_than(i: int) -> str:
     return f"#_inter_more_{i}"
 
 
+def combination_order(name: str) -> tuple[bool, str]:
+    """Sort key of combination names: the exact channel sets first, then the "more than" levels."""
+    return name.startswith("#"), name
+
+
 def pulls(rate: np.ndarray, predicted: np.ndarray, rate_err: np.ndarray) -> np.ndarray:
     return (rate - predicted) / np.where(rate_err > 0, rate_err, np.inf)
 
@@ -205,7 +210,7 @@ def combination_counts(combinations: list[CombinationInterval]) -> dict[str, dic
     for c in combinations:
         entry = counts.setdefault(c.combination, {"positive": 0, "negative": 0})
         entry["positive" if c.sign > 0 else "negative"] += 1
-    return dict(sorted(counts.items(), key=lambda item: (item[0].startswith("#"), item[0])))
+    return dict(sorted(counts.items(), key=lambda item: combination_order(item[0])))
 
 
 def match(intersections: list[Intersection], events: list[tuple[str, float, float]], tolerance_s: float) -> None:

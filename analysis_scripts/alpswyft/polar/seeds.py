@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpswyft.polar.intervals import combination_order
 from alpswyft.results import write_text
 
 PER_TARGET = ("sigma", "flagged_positive", "flagged_negative", "clusters_positive", "clusters_negative")
@@ -32,7 +33,7 @@ def summary(intervals: list[dict]) -> list[dict]:
         for sign in ("positive", "negative"):
             add(f"intersections_{sign}", k, f">= min_channels", [run["thresholds"][k][f"n_{sign}"] for run in intervals])
         combinations = sorted({name for run in intervals for name in run["combination_counts"][k]},
-                              key=lambda name: (name.startswith("#"), name))
+                              key=combination_order)
         for name in combinations:
             for sign in ("positive", "negative"):
                 add(f"combination_{sign}", k, name, [run["combination_counts"][k].get(name, {}).get(sign, 0)
