@@ -13,10 +13,10 @@ import shlex
 from pathlib import Path
 
 from alpswyft import cli
-from alpswyft.errors import ConfigError
-from alpswyft.polar import config as polar_config
-from alpswyft.polar import pipeline
-from alpswyft.slurm import Resources
+from analysis_core.errors import ConfigError
+from analysis_core.slurm import Resources
+from polar import config as polar_config
+from polar import pipeline
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--run-script", type=Path, help="the run script whose variables are exported")

@@ -8,7 +8,7 @@ set -a  # every variable below is handed to the pipeline
 on_cluster=local          # local: this machine; slurm: the training runs as a SLURM job
 run_name=polar_synthetic  # results folder: analysis_results/<run_name>; a re-run resumes or redoes what changed
 
-# The configuration: a YAML file, or "" for the shipped analysis_scripts/alpswyft/polar/config.yaml, and
+# The configuration: a YAML file, or "" for the shipped analysis_scripts/polar/config.yaml, and
 # overrides in its key=value form. data.file="" generates a synthetic nf1rate.root; give the real
 # file as data.file=/path/to/nf1rate.root.
 config=""

@@ -48,10 +48,10 @@ if ! "$venv/bin/python" -m pip install --disable-pip-version-check -r "$lock" >>
     exit 1
 fi
 
-step 3 "installing the alpswyft package (editable) from analysis_scripts/"
+step 3 "installing the packages alpswyft, polar and analysis_core (editable) from analysis_scripts/"
 if ! "$venv/bin/python" -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e "$repo" >>"$log" 2>&1; then
     tail -n 25 "$log" >&2
-    echo "environment: installing alpswyft failed; the whole log is $log" >&2
+    echo "environment: installing the packages failed; the whole log is $log" >&2
     exit 1
 fi
 

@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-
 from alpswyft.architectures import CNNHead, DataHead, PowerHead, check_hyperparameters, resolve
-from alpswyft.errors import ConfigError
+from analysis_core.errors import ConfigError
 
 SHAPES = {"params": (4,), "data": (90,), "power": (169,)}
 BATCH = {"data": torch.randn(5, 90), "power": torch.randn(5, 169)}

@@ -1,9 +1,8 @@
 """The einsum form of swyft's channelized linear layer computes the same values and gradients."""
 
 import torch
-from swyft.networks.channelized import LinearWithChannel
-
 from alpswyft import compat
+from swyft.networks.channelized import LinearWithChannel
 
 
 def test_einsum_layer_equals_swyft_layer():

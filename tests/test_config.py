@@ -1,9 +1,8 @@
 """Validation of the run-script variables: every bad input names the variable and the value."""
 
 import pytest
-
 from alpswyft.config import load_run_config
-from alpswyft.errors import ConfigError
+from analysis_core.errors import ConfigError
 from conftest import toy_variables
 
 

@@ -1,10 +1,7 @@
 """HPD and TARP coverage against the exact posterior of toy_line (physics spec section 6)."""
 
 import numpy as np
-
-from alpswyft.physics.toy import ToyLine, linear_gaussian_posterior
 import pytest
-
 from alpswyft.coverage import (
     coverage_consistent,
     data_references,
@@ -16,6 +13,7 @@ from alpswyft.coverage import (
     tarp_fractions,
     unit_cube,
 )
+from alpswyft.physics.toy import ToyLine, linear_gaussian_posterior
 
 N_OBS, N_BANK = 1000, 4000
 

@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import read_only, write_run_script
 
 pytestmark = pytest.mark.slow

@@ -2,8 +2,13 @@
 
 import numpy as np
 import pytest
-
-from alpswyft.limits import BAND_FRACTIONS, ExclusionCounter, hpd_excluded, linear_gaussian_exclusion, published_limits
+from alpswyft.limits import (
+    BAND_FRACTIONS,
+    ExclusionCounter,
+    hpd_excluded,
+    linear_gaussian_exclusion,
+    published_limits,
+)
 from alpswyft.physics.toy import ToyLine, linear_gaussian_posterior
 
 
@@ -91,10 +96,9 @@ def test_the_published_regions_are_drawn_on_an_m_g_plane():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
+    from alp_config import alp_variables
     from alpswyft.config import load_run_config
     from alpswyft.plots import _published_overlay
-    from alp_config import alp_variables
 
     config, _ = load_run_config(alp_variables())
     fig, ax = plt.subplots()

@@ -7,12 +7,11 @@ import json
 
 import numpy as np
 import pytest
-
 from alpswyft.config import load_run_config
-from alpswyft.errors import ConfigError
 from alpswyft.models import ALP_MODELS, MODELS, check_outputs, resolve
 from alpswyft.parameters import parse_row
 from alpswyft.runscript import evaluate_run_script
+from analysis_core.errors import ConfigError
 from conftest import REPO, RUN_SH, configure_in_process, toy_variables
 
 USER_MODEL = REPO / "cluster_runs" / "user_models" / "power_law_line.py"

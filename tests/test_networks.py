@@ -2,11 +2,10 @@
 
 import pytest
 import torch
-
 from alpswyft.config import load_run_config
-from alpswyft.errors import ConfigError
 from alpswyft.networks import build_network as build
 from alpswyft.simulator import SpectrumSimulator
+from analysis_core.errors import ConfigError
 from conftest import toy_variables
 
 HYPER = {"learning_rate": 1e-3, "stopping_patience": 3, "blocks": 1, "features": 16, "dropout": 0.0}
@@ -86,7 +85,6 @@ def test_bnre_makes_the_posterior_wider(tmp_path):
     """Trained on the same toy_line simulations, the balanced estimator's 1D posteriors of the
     mock observation are wider than plain NRE's (conservative), and both still locate the truth."""
     import numpy as np
-
     from alpswyft.inference import logratios_on_bank
     from alpswyft.training import train_network
 

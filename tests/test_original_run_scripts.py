@@ -8,9 +8,8 @@ import json
 import re
 
 import pytest
-
-from alpswyft.errors import PipelineError
 from alpswyft.runscript import evaluate_run_script
+from analysis_core.errors import PipelineError
 from conftest import SHARED
 
 SCRIPTS = SHARED / "data" / "original_run_scripts"
@@ -79,7 +78,6 @@ def test_an_original_script_runs_end_to_end_at_reduced_size(name, tmp_path):
     import subprocess
 
     import numpy as np
-
     from conftest import ORCHESTRATOR
 
     overrides = {**REDUCED, "results_parent_dir": str(tmp_path)}

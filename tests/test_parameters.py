@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-from scipy import stats
-
 from alpswyft.parameters import ParameterTable, parse_row
+from scipy import stats
 
 
 def test_free_row_with_colon_bounds_and_log():

@@ -8,10 +8,9 @@ import shutil
 
 import numpy as np
 import pytest
-
-from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.pipeline import plan, simulate_round, train_round
-from alpswyft.results import load_npz
+from analysis_core.errors import ConfigError, PipelineError
+from analysis_core.files import load_npz
 from conftest import configure_in_process, read_only, run_rounds, toy_variables
 
 SMALL = {

@@ -5,7 +5,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
-
 from alpswyft import plots  # noqa: E402
 from alpswyft.config import load_run_config  # noqa: E402
 from conftest import toy_variables  # noqa: E402

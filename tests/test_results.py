@@ -1,10 +1,7 @@
-"""The results tree, trials and atomic records."""
+"""The results tree and its trials."""
 
-import json
-
-import pytest
-
-from alpswyft.results import SUBFOLDERS, RunTree, read_json, write_json
+from alpswyft.results import SUBFOLDERS, RunTree
+from analysis_core.files import write_json
 
 
 def test_first_trial_creates_tree(tmp_path):
@@ -61,36 +58,8 @@ def test_a_configuration_killed_before_config_json_starts_the_same_trial_again(t
     assert (tree.archive / "trial__1" / "train_output" / "net" / tree.network(0, 0).name).read_text() == "weights"
 
 
-def test_save_npz_is_atomic(tmp_path):
-    import numpy as np
-
-    from alpswyft.results import save_npz
-
-    path = tmp_path / "true_obs.npz"
-    class Unwritable:
-        def __array__(self, *args, **kwargs):
-            raise ValueError("fails while writing")
-
-    save_npz(path, data=np.arange(3))
-    with pytest.raises(ValueError, match="fails while writing"):
-        save_npz(path, data=np.arange(3), bad=Unwritable())
-    with np.load(path) as data:
-        assert data["data"].tolist() == [0, 1, 2] and data.files == ["data"]
-    assert [p.name for p in tmp_path.iterdir()] == ["true_obs.npz"]
-
-
-def test_write_json_is_atomic_and_readable(tmp_path):
-    path = tmp_path / "sub" / "record.json"
-    write_json(path, {"a": [1, 2]})
-    write_json(path, {"a": [3]})
-    assert read_json(path) == {"a": [3]}
-    assert json.loads(path.read_text()) == {"a": [3]}
-    assert [p.name for p in path.parent.iterdir()] == ["record.json"]
-    assert path.stat().st_mode & 0o044  # readable by others, as any file the user makes
-
-
 def test_unfinished_trial_with_same_configuration_is_resumed(tmp_path):
-    from alpswyft.results import write_json
+    from analysis_core.files import write_json
 
     tree = RunTree(tmp_path / "run")
     tree.start_trial("abc")
@@ -105,7 +74,7 @@ def test_unfinished_trial_with_same_configuration_is_resumed(tmp_path):
 
 
 def test_finished_trial_is_archived(tmp_path):
-    from alpswyft.results import write_json
+    from analysis_core.files import write_json
 
     tree = RunTree(tmp_path / "run")
     tree.start_trial("abc")
@@ -115,7 +84,7 @@ def test_finished_trial_is_archived(tmp_path):
 
 
 def test_kept_stores_stay_and_are_listed(tmp_path):
-    from alpswyft.results import read_json, write_json
+    from analysis_core.files import read_json
 
     tree = RunTree(tmp_path / "run")
     tree.start_trial("abc")

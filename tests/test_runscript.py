@@ -3,9 +3,8 @@
 import subprocess
 
 import pytest
-
-from alpswyft.errors import PipelineError
 from alpswyft.runscript import assigned_names, read_run_script
+from analysis_core.errors import PipelineError
 from conftest import RUN_SH
 
 

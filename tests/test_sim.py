@@ -7,10 +7,9 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
-
 from alpswyft import ALPSim
-from alpswyft.errors import ConfigError
 from alpswyft.simulator import SpectrumSimulator
+from analysis_core.errors import ConfigError
 from conftest import REPO, configure_in_process, toy_variables
 
 matplotlib.use("Agg")

@@ -1,7 +1,6 @@
 """Toy simulators against their closed forms."""
 
 import numpy as np
-
 from alpswyft.config import load_run_config
 from alpswyft.physics.toy import ToyLine, ToySine
 from alpswyft.simulator import NoiseResampler, SpectrumSimulator
@@ -73,7 +72,6 @@ def test_the_torch_noise_chain_is_the_numpy_one():
     """The ALP model's noise, floors and power spectrum drawn in torch (for batches on a GPU)
     against numpy: identical without noise, equal in distribution with Poisson noise."""
     import torch
-
     from alpswyft import ALPSim
 
     exact = ALPSim(noise="gauss", noise_sigma=1e-12).simulator

@@ -14,11 +14,10 @@ mis-scaled prior or a broken truncation, which move these figures by several sig
 
 import numpy as np
 import pytest
-
 from alpswyft.inference import logratios_on_bank
 from alpswyft.networks import build_network
-from alpswyft.pipeline import architecture_for, load_config, simulator_for
 from alpswyft.physics.toy import linear_gaussian_posterior
+from alpswyft.pipeline import architecture_for, load_config, simulator_for
 from alpswyft.stores import read_store
 from alpswyft.truncation import TruncationRecord
 from conftest import configure_in_process, folder_snapshot, run_rounds, toy_variables

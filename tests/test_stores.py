@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-import swyft
 import zarr
-
 from alpswyft.config import load_run_config
-from alpswyft.errors import PipelineError
 from alpswyft.simulator import SpectrumSimulator
 from alpswyft.stores import StoreRequest, chunk_length, fill_store, read_store, store_name
+from analysis_core.errors import PipelineError
+
+import swyft
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ host arrays or with the batches made on the device (here the CPU device stands i
 import numpy as np
 import pytest
 import torch
-
 from alpswyft.config import load_run_config
 from alpswyft.simulator import NoiseResampler, SpectrumSimulator
 from alpswyft.training import SeededDataModule

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from alpswyft.truncation import TruncationRecord, rect_bounds, summarise_1d, weighted_quantiles
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from alp_config import alp_variables
 from conftest import REPO, configure_in_process
 
@@ -17,7 +16,6 @@ pytestmark = pytest.mark.slow
 
 def test_the_tutorial_runs_and_draws_its_figures(tmp_path, monkeypatch):
     import papermill
-
     from alpswyft.pipeline import run_rounds
 
     tree = configure_in_process(tmp_path, monkeypatch, alp_variables(

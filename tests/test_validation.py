@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from alpswyft.pipeline import load_config
 from alpswyft.stores import read_store, store_name
 from alpswyft.validation import validate
@@ -81,7 +80,7 @@ def test_limits_recomputed_at_other_levels_from_the_kept_maps(validated):
     """The per-simulation 2D log-ratio maps reproduce the stage's exclusion fractions at its own
     levels exactly, and give nested limits at others without the networks."""
     from alpswyft.limits import fractions_from_maps
-    from alpswyft.results import load_npz
+    from analysis_core.files import load_npz
 
     maps = load_npz(validated.validation_data("expected_limits_logratios", 0))
     assert maps["logratios"].shape == (1, N_EXPLIM, 10_000) and maps["logratios"].dtype == np.float32

@@ -4,10 +4,9 @@ written beside the archive, never into it."""
 
 import numpy as np
 import pytest
-
 from alpswyft import compare_runs, open_run
-from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.validation import validate
+from analysis_core.errors import ConfigError, PipelineError
 from conftest import configure_in_process, folder_snapshot, run_rounds, toy_variables
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ One module per concern:
   fused GPU kernels and a batched torch path) and the toy models;
 - :mod:`alpswyft.simulator` turns a model into batches of samples (params, exp, data, ...);
 - :mod:`alpswyft.stores` fills and reads the zarr simulation stores;
-- :mod:`alpswyft.slurm` runs simulation chunks and training rounds as SLURM jobs;
+- :mod:`analysis_core.slurm` runs simulation chunks and training rounds as SLURM jobs;
 - :mod:`alpswyft.pipeline` holds the stages that the entry scripts call;
 - :mod:`alpswyft.architectures` holds the feature heads (the original's three network files and
   users' own) behind the ``architecture`` variable;

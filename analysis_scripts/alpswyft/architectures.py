@@ -28,11 +28,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import swyft
 import torch
+from analysis_core.errors import ConfigError
 from torch import nn
 
-from alpswyft.errors import ConfigError
+import swyft
 
 #: Hyperparameters of every network: the optimiser's and the estimators' (original network.py).
 TRAINING_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")

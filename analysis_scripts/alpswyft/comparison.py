@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from analysis_core.errors import ConfigError, PipelineError
 
-from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.workbench import Run, open_run
 
 

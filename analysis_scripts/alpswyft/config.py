@@ -1,7 +1,7 @@
 """The run configuration: every run-script variable, typed and validated in one place.
 
 :func:`load_run_config` turns the raw strings of a run script (see :mod:`alpswyft.runscript`) into
-a frozen :class:`RunConfig`, or raises :class:`~alpswyft.errors.ConfigError` naming the variable,
+a frozen :class:`RunConfig`, or raises :class:`~analysis_core.errors.ConfigError` naming the variable,
 its value and what was expected. Variable names and meanings are those of the original pipeline's
 run scripts; ``README.md`` documents each one.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
+from analysis_core.errors import ConfigError, ConfigErrors
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from alpswyft.errors import ConfigError, ConfigErrors
 from alpswyft.grid import grid_points, parse_hyperparams
 from alpswyft.parameters import ParameterTable, parse_row
 

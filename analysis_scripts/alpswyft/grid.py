@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from alpswyft.errors import ConfigError
+from analysis_core.errors import ConfigError
 
 _TYPES = {"int": int, "float": float, "str": str}
 _ENTRY = re.compile(r"^(\w+)\((\w+)\):(.+)$")

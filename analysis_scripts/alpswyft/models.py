@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from analysis_core.errors import ConfigError
 
-from alpswyft.errors import ConfigError
 from alpswyft.physics import observation, toy
 
 _REQUIRED = ("parameters", "shapes", "expected", "noise")

@@ -17,13 +17,13 @@ import os
 import pickle
 from pathlib import Path
 
-import swyft
 import torch
+from analysis_core.errors import PipelineError
+from analysis_core.files import read_json, write_json
 
+import swyft
 from alpswyft import compat
 from alpswyft.architectures import TRAINING_HYPERPARAMS, Architecture, resolve
-from alpswyft.errors import PipelineError
-from alpswyft.results import read_json, write_json
 
 compat.apply()
 

@@ -24,9 +24,8 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from analysis_core.errors import ConfigError
 from scipy import stats
-
-from alpswyft.errors import ConfigError
 
 COLUMNS = "bounds | obs | null | log? | prior | name | unit"
 _NUMBER = r"[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"

@@ -17,12 +17,13 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from analysis_core.errors import ConfigError, PipelineError
+from analysis_core.files import load_npz, read_json, save_npz, write_json
 
 from alpswyft import __version__
 from alpswyft.config import RunConfig, load_run_config
-from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.models import check_outputs, is_model_file, resolve
-from alpswyft.results import RunTree, load_npz, read_json, save_npz, write_json
+from alpswyft.results import RunTree
 from alpswyft.runscript import read_run_script
 from alpswyft.stores import (
     StoreRequest,
@@ -82,7 +83,9 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     variables, kept_warnings = _keep_series(variables, Path(results_parent_dir))
     config, warnings = load_run_config(variables)
     warnings = kept_warnings + warnings
-    from alpswyft.architectures import resolve as resolve_architecture  # torch: not needed by the lighter stages
+    from alpswyft.architectures import (
+        resolve as resolve_architecture,  # torch: not needed by the lighter stages
+    )
 
     tree = RunTree(Path(results_parent_dir) / config.run_name)
     _check_writable(tree)
@@ -522,7 +525,8 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
 
 
 def _simulate_on_slurm(config, tree, request, simulator, grid_point, round_, kind) -> None:
-    from alpswyft import slurm
+    from analysis_core import slurm
+
     from alpswyft.stores import chunk_slices, open_for_filling
 
     shapes = simulator.shapes if kind != "prior" else {"params": simulator.shapes["params"]}
@@ -568,7 +572,7 @@ def _print_box(config: RunConfig, bounds, title: str) -> None:
 
 def train_round_on_slurm(tree: RunTree, grid_point: int, round_: int) -> None:
     """Run :func:`train_round` as one SLURM job and wait for it (resubmitted if it fails)."""
-    from alpswyft import slurm
+    from analysis_core import slurm
 
     config = load_config(tree)
     script = Path(__file__).resolve().parents[1] / "train.py"

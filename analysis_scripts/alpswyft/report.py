@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alpswyft.errors import PipelineError
+from analysis_core.errors import PipelineError
+from analysis_core.files import read_json
+from analysis_core.notebooks import render_html
+
 from alpswyft.limits import TRUTH_WORDS, percent
 from alpswyft.pipeline import load_config, load_record
-from alpswyft.results import RunTree, read_json
+from alpswyft.results import RunTree
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "analysis_results.ipynb"
 
@@ -139,19 +142,6 @@ def execute(tree: RunTree, grid_point: int = 0, round_: int | None = None, outpu
         tree.mark_finished(notebook=tree.notebook.name)
     print(f"\nFinished analysis: open {notebook}")
     return notebook
-
-
-def render_html(notebook: Path) -> Path:
-    """The executed notebook as a self-contained HTML page beside it (figures embedded)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
-    path = notebook.with_suffix(".html")
-    partial = path.with_suffix(".html.partial")
-    partial.write_text(body)
-    partial.replace(path)
-    return path
 
 
 def validation_summary(tree: RunTree, grid_point: int = 0) -> str:

@@ -21,7 +21,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from alpswyft.errors import PipelineError
+from analysis_core.errors import PipelineError
 
 _ASSIGNMENT = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=", re.MULTILINE)
 

@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from analysis_core.errors import ConfigError, PipelineError
+from analysis_core.files import load_npz, read_json
 
 from alpswyft.config import PHYSICS_VARIABLES, RunConfig, load_run_config, raw
-from alpswyft.errors import ConfigError, PipelineError
 from alpswyft.models import ALP_MODELS, is_model_file, resolve
-from alpswyft.results import RunTree, load_npz, read_json
+from alpswyft.results import RunTree
 from alpswyft.simulator import SpectrumSimulator
 
 #: Run-script variables the simulator takes (what a simulation is made from), besides param<N>.

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-
-from alpswyft.errors import ConfigError
+from analysis_core.errors import ConfigError
 
 KINDS = ("counts", "dnde", "residual")
 N_BAND_DRAWS = 2000

@@ -17,10 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from analysis_core.files import load_npz
 
 from alpswyft.config import RunConfig
 from alpswyft.models import ModelInfo, resolve
-from alpswyft.results import load_npz
 
 
 class SpectrumSimulator:

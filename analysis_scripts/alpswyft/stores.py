@@ -30,10 +30,10 @@ import fasteners
 import numba
 import numpy as np
 import zarr
+from analysis_core.errors import PipelineError
+from analysis_core.files import disk_full, size
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
-
-from alpswyft.errors import PipelineError
 
 KINDS = {"train": "", "prior": "_prior", "explim": "_explim", "fixed": "_fixed_nuisances"}
 _KIND_SEED = {"train": 0, "prior": 1, "explim": 2, "fixed": 3}
@@ -186,20 +186,6 @@ def check_disk_space(requests: list[StoreRequest], shapes: dict[str, tuple[int, 
 
 #: What the disk check keeps free beyond the stores (networks, logs, figures, the report).
 RESERVE_BYTES = 100e6
-
-
-def disk_full(path: Path | str) -> str:
-    """One line for a full disk while ``path`` was written: its free space, and that nothing is lost."""
-    path = Path(path)
-    folder = next((p for p in (path, *path.parents) if p.exists()), Path("/"))
-    return (f"the disk is full: writing {path} failed ({size(shutil.disk_usage(folder).free)} free there). What was "
-            "written before is kept (files and store chunks are written whole or not at all): free some space and "
-            "run the same command again; it resumes where this run stopped.")
-
-
-def size(n_bytes: float) -> str:
-    """A size in MB below 1 GB, else in GB."""
-    return f"{n_bytes / 1e6:.1f} MB" if n_bytes < 1e9 else f"{n_bytes / 1e9:.2f} GB"
 
 
 def missing(root: zarr.Group) -> int:

@@ -16,9 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from alpswyft.errors import ConfigError
-from alpswyft.results import read_json, write_json
+from analysis_core.errors import ConfigError
+from analysis_core.files import read_json, write_json
 
 THRESHOLD = 1e-6
 FORMAT = "alpswyft.truncation_record/1"

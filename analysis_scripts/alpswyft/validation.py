@@ -23,6 +23,7 @@ import hashlib
 import time
 
 import numpy as np
+from analysis_core.files import read_json, save_npz, write_json
 
 from alpswyft.coverage import (
     CREDIBILITY_GRID,
@@ -33,9 +34,22 @@ from alpswyft.coverage import (
     tarp_fractions,
     unit_cube,
 )
-from alpswyft.limits import TRUTH_WORDS, ExclusionCounter, connected_regions, limit_depth, percent, truth_exclusion
-from alpswyft.pipeline import load_config, load_record, simulator_for, store_requests, trained_network
-from alpswyft.results import RunTree, read_json, save_npz, write_json
+from alpswyft.limits import (
+    TRUTH_WORDS,
+    ExclusionCounter,
+    connected_regions,
+    limit_depth,
+    percent,
+    truth_exclusion,
+)
+from alpswyft.pipeline import (
+    load_config,
+    load_record,
+    simulator_for,
+    store_requests,
+    trained_network,
+)
+from alpswyft.results import RunTree
 from alpswyft.stores import read_store
 
 LIMIT_BINS = 50

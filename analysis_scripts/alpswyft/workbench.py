@@ -19,9 +19,10 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from analysis_core.errors import ConfigError, PipelineError
+from analysis_core.files import load_npz, read_json
 
-from alpswyft.errors import ConfigError, PipelineError
-from alpswyft.results import RunTree, load_npz, read_json
+from alpswyft.results import RunTree
 
 #: Store names a user may give, and the pipeline's store kinds behind them. ``coverage`` is the
 #: last round's training store beyond its training rows (the coverage simulations).
@@ -444,8 +445,9 @@ class Posterior:
     def to_swyft(self) -> list:
         """The posterior as swyft's ``LogRatioSamples`` (1D, then 2D), for swyft's own plots, e.g.
         ``swyft.plot_corner(post.to_swyft(), post.names)``."""
-        import swyft
         import torch
+
+        import swyft
 
         samples = []
         if self.logratios_1d is not None:

@@ -29,7 +29,6 @@ from pathlib import Path
 import numba
 import numpy as np
 import torch
-
 from alpswyft.physics import gpu
 from alpswyft.physics.alp import LineOfSight, field_modes_many
 from alpswyft.physics.batched import default_device, survival_batch

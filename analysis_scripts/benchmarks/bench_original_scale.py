@@ -86,7 +86,6 @@ def gpu_simulations_per_second(simulator, n: int = 4096) -> float | None:
 def training_rate(config, simulator, gpus: int, n: int = 4096) -> tuple[float, object]:
     """Training samples per second of the first grid point's network at the script's batch size, and the network."""
     import torch
-
     from alpswyft.networks import build_network
     from alpswyft.training import train_network
 
@@ -128,7 +127,6 @@ def main():
         logging.getLogger(name).setLevel(logging.ERROR)
     sys.path.insert(0, str(Path(__file__).parent))
     import bench_simulation
-
     from alpswyft.models import MODELS
     from alpswyft.simulator import SpectrumSimulator
 

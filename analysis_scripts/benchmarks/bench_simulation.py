@@ -67,7 +67,10 @@ def timings(function, n: int) -> np.ndarray:
 def original_style(config, n: int, vectors: np.ndarray | None = None) -> np.ndarray:
     """gammaALPs run() + gammapy npred per simulation, as the original pipeline did, at the physical
     18-vectors ``vectors`` in turn (default: the Obs. values with m = 10 neV, g = 1e-11/GeV)."""
+    import operator
+
     import astropy.units as u
+    from alpswyft.physics import reference
     from astropy.coordinates import SkyCoord
     from gammapy.data import FixedPointingInfo, Observation
     from gammapy.datasets import MapDataset
@@ -75,12 +78,13 @@ def original_style(config, n: int, vectors: np.ndarray | None = None) -> np.ndar
     from gammapy.makers import MapDatasetMaker
     from gammapy.maps import MapAxis, WcsGeom
     from gammapy.modeling.models import (
-        CompoundSpectralModel, ExpCutoffPowerLawSpectralModel, FoVBackgroundModel, PointSpatialModel,
-        SkyModel, TemplateSpectralModel,
+        CompoundSpectralModel,
+        ExpCutoffPowerLawSpectralModel,
+        FoVBackgroundModel,
+        PointSpatialModel,
+        SkyModel,
+        TemplateSpectralModel,
     )
-    import operator
-
-    from alpswyft.physics import reference
 
     pointing = SkyCoord(49.950667, 41.511694, unit="deg")
     irfs = load_irf_dict_from_file(config.irf_path)
@@ -144,7 +148,6 @@ def threaded_throughput(config, chunk: int = 64, seconds: float = 10.0) -> float
     """Simulations per second of one process with a numba thread per core, simulating chunks of
     ``chunk`` (one realisation per thread at a time), as a worker given several cores does."""
     import numba
-
     from alpswyft.models import MODELS
     from alpswyft.simulator import SpectrumSimulator
 

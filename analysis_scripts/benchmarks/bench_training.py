@@ -24,19 +24,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-import swyft
 import torch
-from swyft.networks.channelized import LinearWithChannel
-
 from alpswyft import compat
 from alpswyft.config import load_run_config
 from alpswyft.inference import logratios_on_bank
-from alpswyft.networks import build_network
 from alpswyft.models import MODELS
+from alpswyft.networks import build_network
 from alpswyft.runscript import evaluate_run_script
 from alpswyft.simulator import SpectrumSimulator
 from alpswyft.stores import StoreRequest, fill_store, read_store
 from alpswyft.training import train_network
+from swyft.networks.channelized import LinearWithChannel
+
+import swyft
 
 REPO = Path(__file__).resolve().parents[2]
 N_FEATURES, N_POI, BATCH = 68, 5, 512

@@ -31,11 +31,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
     from alpswyft.pipeline import configure, load_config, run_rounds
-    from alpswyft.results import read_json
     from alpswyft.runscript import evaluate_run_script
     from alpswyft.validation import validate
+    from analysis_core.files import read_json
 
     variables = evaluate_run_script(REPO / "cluster_runs" / "toy_line.sh")
     variables.update(run_name="bench_validation", gpus=str(args.gpus), n_sim_coverage=str(args.n_coverage),

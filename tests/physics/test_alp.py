@@ -4,11 +4,10 @@ import re
 
 import numpy as np
 import pytest
-
 from alp_config import DEFAULT_VECTOR, alp_variables
 from alpswyft.config import load_run_config
-from alpswyft.errors import ConfigError
 from alpswyft.physics.alp import cluster_domains, electron_density, turbulence_modes
+from analysis_core.errors import ConfigError
 
 
 def test_domain_grid_and_density():

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from alp_config import DEFAULT_VECTOR
 from alpswyft.physics.alp import LineOfSight, cluster_field, field_modes
 from alpswyft.physics.batched import survival_batch

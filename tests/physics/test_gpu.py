@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from alp_config import DEFAULT_VECTOR
 
 REPO = Path(__file__).resolve().parents[2]

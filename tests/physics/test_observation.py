@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from alp_config import alp_variables
 from alpswyft.config import load_run_config
 from alpswyft.models import MODELS

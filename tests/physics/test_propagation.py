@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from alp_config import DEFAULT_VECTOR
 from alpswyft.physics import propagation, reference
 from alpswyft.physics.alp import LineOfSight, cluster_domains

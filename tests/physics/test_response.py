@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-
 from alpswyft.config import DEFAULT_IRF_FILE
-from alpswyft.errors import ConfigError
 from alpswyft.physics.alp import ecpl
 from alpswyft.physics.response import build_response
+from analysis_core.errors import ConfigError
 from conftest import SHARED, requires_shared
 
 SPECTRUM = dict(amplitude=1.542e-9, index=2.11, e0_gev=300.0, ecut_gev=562.3)
@@ -32,7 +31,10 @@ def gammapy_counts():
     from gammapy.makers import MapDatasetMaker
     from gammapy.maps import MapAxis, WcsGeom
     from gammapy.modeling.models import (
-        ExpCutoffPowerLawSpectralModel, FoVBackgroundModel, PointSpatialModel, SkyModel,
+        ExpCutoffPowerLawSpectralModel,
+        FoVBackgroundModel,
+        PointSpatialModel,
+        SkyModel,
     )
 
     pointing = SkyCoord(49.950667, 41.511694, unit="deg", frame="icrs")

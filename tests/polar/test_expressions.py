@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from alpswyft.polar.expressions import ExpressionError, evaluate
+from polar.expressions import ExpressionError, evaluate
 
 COLUMNS = {
     "unix_time": np.array([1474004181.546, 1474004181.546 + 5535.4 * 2.5]),

@@ -1,9 +1,8 @@
 """The POLAR configuration: shipped defaults, key=value overrides, errors that name the key."""
 
 import pytest
-
-from alpswyft.errors import ConfigError
-from alpswyft.polar import config as polar_config
+from analysis_core.errors import ConfigError
+from polar import config as polar_config
 
 
 def test_defaults_and_typed_overrides(tmp_path):

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
-from alpswyft.errors import ConfigErrors, PipelineError
-from alpswyft.polar import config as polar_config
-from alpswyft.polar import data as polar_data
-from alpswyft.polar import synthetic
-from alpswyft.polar.export import write_trees
+from analysis_core.errors import ConfigErrors, PipelineError
+from polar import config as polar_config
+from polar import data as polar_data
+from polar import synthetic
+from polar.export import write_trees
 
 
 @pytest.fixture(scope="module")

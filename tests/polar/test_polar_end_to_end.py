@@ -8,7 +8,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -49,7 +48,7 @@ def test_the_original_preset_runs_end_to_end(tmp_path):
                        "run_name=original")
     run_dir = tmp_path / "analysis_results" / "original"
     assert (run_dir / "config.yaml").read_text().splitlines()[0].startswith(
-        f"# resolved from {REPO}/analysis_scripts/alpswyft/polar/original.yaml with the overrides")
+        f"# resolved from {REPO}/analysis_scripts/polar/original.yaml with the overrides")
     intervals = json.loads((run_dir / "intervals.json").read_text())
     assert [c["channel"] for c in intervals["cores"]] == [0, 1, 5, 6, 10, 12]
     assert all(c["mu"] == 0 for c in intervals["cores"]) and list(intervals["thresholds"]) == ["5.0"]

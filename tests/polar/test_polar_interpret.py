@@ -4,10 +4,9 @@ dependences of the synthetic generator recovered from a trained model."""
 import numpy as np
 import pytest
 import torch
-
-from alpswyft.polar import config as polar_config
-from alpswyft.polar import interpret, pipeline
-from alpswyft.polar.model import BackgroundModel
+from polar import config as polar_config
+from polar import interpret, pipeline
+from polar.model import BackgroundModel
 
 
 def _model(n_features=3, n_targets=2):
@@ -53,7 +52,7 @@ def test_a_trained_model_recovers_the_generator_dependences(tmp_path):
     """On one synthetic day with features that do not duplicate each other, the mean derivatives
     of "any" (rate[10]) rank the geomagnetic cut-off (fe_cosmic, +) first and give the decaying
     SAA activation its sign (log time since the SAA, -)."""
-    from alpswyft.polar import model as polar_model
+    from polar import model as polar_model
 
     features = ["fe_cosmic", "altitude", "temperature", "log_time_since_saa", "crabarf", "sun"]
     config = polar_config.load(overrides=["synthetic.days=1", "synthetic.random_grbs_per_day=0", "train.max_epochs=15",

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from alpswyft.polar import intervals
+from polar import intervals
 
 
 def test_core_fit_recovers_a_gaussian_despite_a_tail():

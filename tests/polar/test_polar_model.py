@@ -3,9 +3,8 @@
 import json
 
 import pytest
-
-from alpswyft.polar import config as polar_config
-from alpswyft.polar import pipeline
+from polar import config as polar_config
+from polar import pipeline
 
 
 def small(*overrides):
@@ -14,13 +13,13 @@ def small(*overrides):
 
 
 def epochs(run):
-    from alpswyft.polar.plots import metrics
+    from polar.plots import metrics
 
     return sorted({int(row["epoch"]) for row in metrics(run.train / "logs")})
 
 
 def test_an_interrupted_training_resumes_from_its_last_checkpoint(tmp_path, capsys):
-    from alpswyft.polar import model
+    from polar import model
 
     run = pipeline.PolarRun(tmp_path / "run")
     pipeline.configure(run, small())
@@ -48,8 +47,7 @@ def test_the_three_losses_are_the_documented_formulas():
     """chi2: mean ((y_hat - y) / err)^2; weighted_mse (the original): sum w (y_hat - y)^2 / sum w,
     in Hz^2 with the rates unstandardised; mse: mean (y_hat - y)^2."""
     import torch
-
-    from alpswyft.polar.model import BackgroundModel
+    from polar.model import BackgroundModel
 
     torch.manual_seed(0)
     features, rate = torch.randn(32, 4), 100 + 10 * torch.randn(32, 3)
@@ -68,8 +66,7 @@ def test_the_three_losses_are_the_documented_formulas():
 
 def test_the_original_preset_keeps_the_last_epoch_without_early_stopping(tmp_path):
     import torch
-
-    from alpswyft.polar import model
+    from polar import model
 
     config = polar_config.load("original", ["synthetic.days=0.25", "synthetic.random_grbs_per_day=0",
                                             "train.max_epochs=3", "model.hidden=[16]", "train.batch_size=4096",
@@ -87,7 +84,7 @@ def test_the_original_preset_keeps_the_last_epoch_without_early_stopping(tmp_pat
 
 @pytest.mark.slow
 def test_training_as_a_slurm_job(slurm_cluster, tmp_path):
-    from alpswyft.slurm import Resources
+    from analysis_core.slurm import Resources
 
     run = pipeline.PolarRun(tmp_path / "run")
     config = small()

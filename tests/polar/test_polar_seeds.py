@@ -4,9 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
-from alpswyft.polar import config as polar_config
-from alpswyft.polar import pipeline, seeds
+from polar import config as polar_config
+from polar import pipeline, seeds
 
 
 def _intervals(sigma, flagged, combination):

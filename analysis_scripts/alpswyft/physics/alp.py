@@ -44,10 +44,16 @@ import math
 
 import numba
 import numpy as np
+from analysis_core.errors import ConfigError
 
-from alpswyft.errors import ConfigError
 from alpswyft.physics.propagation import (
-    PHASE_LIMIT, PHOTON_ROWS, gaussian_turbulence, max_phase, photon_survival, propagate_parts_serial, propagate_states,
+    PHASE_LIMIT,
+    PHOTON_ROWS,
+    gaussian_turbulence,
+    max_phase,
+    photon_survival,
+    propagate_parts_serial,
+    propagate_states,
     unpolarised_states,
 )
 
@@ -252,8 +258,9 @@ class LineOfSight:
     def compute(cls, energy_gev: np.ndarray) -> LineOfSight:
         """Dominguez et al. 2011 EBL (ebltable) and the Jansson & Farrar 2012 regular Galactic field
         along the line of sight to NGC 1275 (gammaALPs), once per configuration."""
-        from alpswyft.physics.reference import gmf_domains
         from ebltable.tau_from_model import OptDepth
+
+        from alpswyft.physics.reference import gmf_domains
 
         tau = OptDepth.readmodel(model="dominguez").opt_depth(REDSHIFT, np.asarray(energy_gev) / 1e3)
         return cls(energy_gev, np.exp(-np.asarray(tau).ravel()), gmf_domains(energy_gev))

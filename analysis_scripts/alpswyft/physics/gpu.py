@@ -23,7 +23,15 @@ import numpy as np
 from numba import cuda
 
 from alpswyft.physics.alp import REDSHIFT, electron_density
-from alpswyft.physics.propagation import P_A, P_AG, P_CMB, P_PL, _domain_step_with, qed_term, turn_states
+from alpswyft.physics.propagation import (
+    P_A,
+    P_AG,
+    P_CMB,
+    P_PL,
+    _domain_step_with,
+    qed_term,
+    turn_states,
+)
 
 #: Threads per block of the field kernel (domains); the propagation kernel has one per energy.
 THREADS = 128

@@ -26,9 +26,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-
-from alpswyft.errors import ConfigError
-from alpswyft.results import save_npz
+from analysis_core.errors import ConfigError
+from analysis_core.files import save_npz
 
 LEGACY_BOX_DEG = 2.0
 PIXEL_DEG = 0.01

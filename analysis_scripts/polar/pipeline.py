@@ -19,14 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from analysis_core.errors import PipelineError
+from analysis_core.files import load_npz, read_json, save_npz, write_json
 
-from alpswyft.errors import PipelineError
-from alpswyft.polar import config as polar_config
-from alpswyft.polar import data as polar_data
-from alpswyft.polar import intervals as polar_intervals
-from alpswyft.polar import synthetic
-from alpswyft.polar.config import PolarConfig
-from alpswyft.results import load_npz, read_json, save_npz, write_json
+from polar import config as polar_config
+from polar import data as polar_data
+from polar import intervals as polar_intervals
+from polar import synthetic
+from polar.config import PolarConfig
 
 TRAIN_SECTIONS = ("data", "synthetic", "split", "model", "optimizer", "train")
 SEARCH_SECTIONS = (*TRAIN_SECTIONS, "predict", "intervals")
@@ -104,7 +104,7 @@ def dataset(run: PolarRun, config: PolarConfig) -> polar_data.Dataset:
 
 
 def train(run: PolarRun) -> None:
-    from alpswyft.polar import model
+    from polar import model
 
     config = run.load_config()
     key = run.training_key(config)
@@ -129,8 +129,9 @@ def train(run: PolarRun) -> None:
 
 
 def predict(run: PolarRun) -> None:
-    from alpswyft.polar import model
-    from alpswyft.training import accelerator
+    from analysis_core.lightning import accelerator
+
+    from polar import model
 
     config = run.load_config()
     key = f"{run.training_key(config)}-{config.section_hash('predict')}"
@@ -237,7 +238,7 @@ def _recovery(found, truth, known, unix_time, days) -> dict:
 
 
 def export(run: PolarRun) -> None:
-    from alpswyft.polar import export as polar_export
+    from polar import export as polar_export
 
     polar_export.write(run.export, load_npz(run.predictions), read_json(run.intervals))
     print(f"export: {run.export.name} (trees predictions, intersections, clusters) and CSV copies")
@@ -246,15 +247,14 @@ def export(run: PolarRun) -> None:
 def report(run: PolarRun) -> None:
     """Execute the report notebook against the run folder and render it to HTML."""
     import papermill
-
-    from alpswyft.report import render_html
+    from analysis_core.notebooks import render_html
 
     papermill.execute_notebook(str(TEMPLATE), str(run.notebook), parameters={"run_dir": str(run.root)},
                                cwd=str(run.root), kernel_name="python3", progress_bar=False)
     print(f"report: {run.notebook} and {render_html(run.notebook).name}")
 
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "notebooks" / "polar_report.ipynb"
+TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "polar_report.ipynb"
 STAGES = {"train": train, "predict": predict, "search": search, "export": export, "report": report}
 
 
@@ -275,7 +275,7 @@ def run_all(run: PolarRun, config: PolarConfig, on_cluster: str = "local", resou
     _stages(run, config, STAGES, on_cluster, resources, max_attempts)
     if not seeds:
         return
-    from alpswyft.polar import seeds as polar_seeds
+    from polar import seeds as polar_seeds
 
     folders = [run.root]
     for seed in seeds[1:]:
@@ -304,10 +304,10 @@ def _stages(run: PolarRun, config: PolarConfig, stages: dict, on_cluster: str, r
 def _train_on_slurm(run: PolarRun, config: PolarConfig, resources, max_attempts: int) -> None:
     import sys
 
-    from alpswyft import slurm
+    from analysis_core import slurm
 
     key = run.training_key(config)
-    script = Path(__file__).resolve().parents[2] / "polar_analysis.py"
+    script = Path(__file__).resolve().parents[1] / "polar_analysis.py"
     command = slurm.shell_command(sys.executable, script, "--stage", "train", run.root)
     slurm.run_tasks([command], lambda _: _done(run.training, key) and run.model.is_file(), resources,
                     run.root / "slurm", max_attempts=max_attempts, describe=lambda _: "training")

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alpswyft.polar.data import read_grbs
+from polar.data import read_grbs
 
 #: changes whenever the generator makes other files from the same settings (a run then regenerates its data)
 VERSION = 2  # 2: nested event-selection channels
@@ -213,7 +213,7 @@ def _profile(kind: str, t: np.ndarray, event: Transient) -> np.ndarray:
 def generate(path: Path, start: str, days: float, seed: int, random_grbs_per_day: float, flares_per_day: float,
              grb_list: Path) -> list[Transient]:
     """Write the synthetic file and its truth CSV; returns the injected transients."""
-    from alpswyft.polar.export import write_trees
+    from polar.export import write_trees
 
     rng = np.random.default_rng(seed)
     t0 = datetime.datetime.fromisoformat(start).replace(tzinfo=datetime.timezone.utc).timestamp()

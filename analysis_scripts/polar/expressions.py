@@ -13,8 +13,7 @@ import ast
 import operator
 
 import numpy as np
-
-from alpswyft.errors import PipelineError
+from analysis_core.errors import PipelineError
 
 _BINARY = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,

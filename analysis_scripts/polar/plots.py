@@ -7,7 +7,7 @@ import csv
 import matplotlib.pyplot as plt
 import numpy as np
 
-from alpswyft.polar.intervals import pulls
+from polar.intervals import pulls
 
 
 def metrics(log_dir) -> list[dict]:

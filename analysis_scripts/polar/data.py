@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from analysis_core.errors import PipelineError
 
-from alpswyft.errors import PipelineError
-from alpswyft.polar.config import N_CHANNELS, Data, Split
-from alpswyft.polar.expressions import evaluate, names
+from polar.config import N_CHANNELS, Data, Split
+from polar.expressions import evaluate, names
 
 #: branch -> (allowed numpy kinds, shape per row); "f": floating, "i"/"u"/"b": integers and flags
 SCHEMA = {

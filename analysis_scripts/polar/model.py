@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from analysis_core.lightning import EpochSummary, accelerator
 
-from alpswyft.polar.config import PolarConfig
-from alpswyft.polar.data import Dataset
-from alpswyft.training import EpochSummary, accelerator
+from polar.config import PolarConfig
+from polar.data import Dataset
 
 ACTIVATIONS = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "tanh": torch.nn.Tanh,
                "elu": torch.nn.ELU}

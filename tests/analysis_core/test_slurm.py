@@ -5,9 +5,8 @@ import threading
 import time
 
 import pytest
-
-from alpswyft import slurm
-from alpswyft.errors import PipelineError
+from analysis_core import slurm
+from analysis_core.errors import PipelineError
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from alpswyft.polar.intervals import fit_core
+from polar.intervals import fit_core
 
 
 def jacobian(model, features: np.ndarray, batch_size: int = 65536, device: str = "cpu") -> np.ndarray:
@@ -76,6 +76,6 @@ def profiles(x: np.ndarray, y: np.ndarray, target: np.ndarray, prediction: np.nd
 
 def write_table(path, table: list[dict]) -> None:
     """The gradient table as CSV (one row per target and feature)."""
-    from alpswyft.polar.export import write_csv
+    from polar.export import write_csv
 
     write_csv(path, table)

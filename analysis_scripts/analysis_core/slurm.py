@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from alpswyft.errors import PipelineError
+from analysis_core.errors import PipelineError
 
 FINISHED = {"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "PREEMPTED", "CANCELLED", "NODE_FAIL",
             "BOOT_FAIL", "DEADLINE", "REVOKED"}

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from analysis_core.files import write_text
 
-from alpswyft.polar.intervals import combination_order
-from alpswyft.results import write_text
+from polar.intervals import combination_order
 
 PER_TARGET = ("sigma", "flagged_positive", "flagged_negative", "clusters_positive", "clusters_negative")
 
@@ -31,7 +31,7 @@ def summary(intervals: list[dict]) -> list[dict]:
             for quantity in PER_TARGET:
                 add(quantity, k, f"rate[{target}]", [p[target][quantity] for p in per_target])
         for sign in ("positive", "negative"):
-            add(f"intersections_{sign}", k, f">= min_channels", [run["thresholds"][k][f"n_{sign}"] for run in intervals])
+            add(f"intersections_{sign}", k, ">= min_channels", [run["thresholds"][k][f"n_{sign}"] for run in intervals])
         combinations = sorted({name for run in intervals for name in run["combination_counts"][k]},
                               key=combination_order)
         for name in combinations:

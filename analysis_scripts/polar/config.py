@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+from analysis_core.errors import ConfigError, ConfigErrors
+from analysis_core.files import write_text
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alpswyft.errors import ConfigError, ConfigErrors
-from alpswyft.polar.expressions import ExpressionError, parse
-from alpswyft.results import write_text
+from polar.expressions import ExpressionError, parse
 
 DEFAULT = Path(__file__).with_name("config.yaml")
 #: shipped configurations, chosen by name (``config=original`` on the command line)

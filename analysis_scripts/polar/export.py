@@ -21,9 +21,9 @@ import io
 from pathlib import Path
 
 import numpy as np
+from analysis_core.files import write_text
 
-from alpswyft.polar.intervals import more_than
-from alpswyft.results import write_text
+from polar.intervals import more_than
 
 PARTS = ("train", "val", "test", "none")
 
