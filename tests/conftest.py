@@ -130,3 +130,14 @@ def slurm_cluster(tmp_path_factory):
         os.environ.pop("SLURM_CONF", None)
     else:
         os.environ["SLURM_CONF"] = previous
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The path of a headless Chromium (installed when missing and possible)."""
+    from browser import Unavailable, executable
+
+    try:
+        return executable()
+    except Unavailable as why:
+        pytest.skip(f"no Chromium: {why}")

@@ -146,6 +146,17 @@ def test_report_is_executed_without_errors(polar_run):
     assert (run_dir / "run_polar.sh").is_file() and (run_dir / "config.yaml").is_file()
 
 
+def test_the_report_page_draws_its_interactive_light_curves_without_kernel(polar_run, chromium, tmp_path):
+    from browser import render
+
+    run_dir, _ = polar_run
+    page = run_dir / "polar_report.html"
+    dom = render(chromium, page, tmp_path / "report.png", height=3000)
+    assert dom.count('class="plot-container plotly"') == 1 + 6  # the overview and the six event windows
+    assert dom.count("open the notebook in Jupyter") == 4  # the explorers' first views
+    assert {"known_grbs_rate.png", "known_grbs_pull.png"} <= {p.name for p in (run_dir / "figures").iterdir()}
+
+
 def test_finished_stages_are_not_redone(polar_run):
     run_dir, _ = polar_run
     for stage, message in (("train", "training: done already"), ("predict", "prediction: done already")):
