@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -46,7 +47,7 @@ class Data(_Section):
     features: list[str] = Field(min_length=1)
     derived: dict[str, str] = {}
     filters: list[str] = []
-    targets: list[int] = Field(min_length=1)
+    targets: list[int | str] = Field(min_length=1)  # rate channels, or expressions (their residuals are searched)
     weights: list[str] = []  # train.loss weighted_mse: one expression per target; []: 1/rate_err[t]**2
     grb_list: str = ""
     grb_mask_s: float = Field(ge=0)
@@ -60,12 +61,41 @@ class Data(_Section):
             raise ValueError("grb_mask_range: [] (every GRB of the list) or [first, last] GRB names")
         return self
 
-    @field_validator("targets")
+    @field_validator("targets", mode="before")
     @classmethod
-    def _channels(cls, value):
-        if any(not 0 <= t < N_CHANNELS for t in value) or len(set(value)) != len(value):
-            raise ValueError(f"distinct rate channels 0..{N_CHANNELS - 1}")
-        return value
+    def _targets(cls, value):
+        """A channel as an integer (``"rate[3]"`` is channel 3 too), anything else an expression."""
+        out = []
+        for target in value if isinstance(value, list) else [value]:
+            text = str(target).strip()
+            channel = re.fullmatch(r"(\d+)|rate\[(\d+)\]", text)
+            if isinstance(target, bool) or (isinstance(target, int) and not channel):
+                raise ValueError(f"{target!r}: a rate channel 0..{N_CHANNELS - 1} or an expression")
+            if channel:
+                number = int(channel.group(1) or channel.group(2))
+                if number >= N_CHANNELS:
+                    raise ValueError(f"{target!r}: the rate channels are 0..{N_CHANNELS - 1}")
+                out.append(number)
+                continue
+            try:
+                parse(text)
+            except ExpressionError as error:
+                raise ValueError(f"{target!r}: {error}") from None
+            out.append(text)
+        if len(set(out)) != len(out):
+            raise ValueError("each target once")
+        return out
+
+    @property
+    def target_names(self) -> list[str]:
+        """The targets' short names, in combination names and tables: the channel number, or
+        ``t<j>`` for the expression at position j."""
+        return [str(t) if isinstance(t, int) else f"t{j}" for j, t in enumerate(self.targets)]
+
+    @property
+    def target_labels(self) -> list[str]:
+        """The targets as written on figures: ``rate[c]``, or the expression."""
+        return [f"rate[{t}]" if isinstance(t, int) else t for t in self.targets]
 
     @field_validator("features", "derived", "filters", "weights")
     @classmethod

@@ -35,8 +35,8 @@ class Dataset:
 
     columns: dict[str, np.ndarray]
     features: np.ndarray  # (n, n_features) float32
-    rate: np.ndarray  # (n, n_targets) measured rates of the target channels
-    rate_err: np.ndarray
+    rate: np.ndarray  # (n, n_targets) the targets' measured values: rates (Hz) of channels, or expressions
+    rate_err: np.ndarray  # their errors: a channel's rate_err; 1 for an expression (residuals are searched)
     weights: np.ndarray  # (n, n_targets) the loss weights (data.weights; 1/rate_err^2 by default)
     part: np.ndarray  # (n,) "train", "val", "test" or "none" (a periodic split's leftover rows)
     grb_masked: np.ndarray  # (n,) bool: within grb_mask_s of a known GRB (never trained on)
@@ -108,12 +108,40 @@ def load(path: Path, data: Data, split: Split, grbs: list[tuple[str, float]]) ->
                          for i, f in enumerate(data.features)], axis=1)
     times = np.array([t for _, t in masked_grbs(grbs, data.grb_mask_range)])
     masked = near(columns["unix_time"], times, data.grb_mask_s)
-    rate_err = columns["rate_err"][:, data.targets]
+    rate, rate_err = target_values(data, columns)
     with np.errstate(divide="ignore"):
         weights = (np.stack([_evaluate(f"data.weights[{i}]", w, columns) for i, w in enumerate(data.weights)], axis=1)
                    if data.weights else 1.0 / rate_err.astype(np.float64) ** 2)
-    return Dataset(columns, features, columns["rate"][:, data.targets], rate_err,
+    return Dataset(columns, features, rate, rate_err,
                    np.where(np.isfinite(weights), weights, 0.0).astype(np.float32), split_rows(len(features), split), masked)
+
+
+def target_values(data: Data, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, n_targets) values of the targets and their errors: a channel's rate and rate_err (so
+    that the search thresholds pulls), an expression's value and 1 (so that it thresholds the
+    residual, measured - predicted, in the expression's units)."""
+    values, errors = [], []
+    for j, target in enumerate(data.targets):
+        if isinstance(target, int):
+            values.append(columns["rate"][:, target])
+            errors.append(columns["rate_err"][:, target])
+        else:
+            value = np.asarray(_evaluate(f"data.targets[{j}]", target, columns), dtype=np.float64)
+            values.append(np.broadcast_to(value, columns["unix_time"].shape))
+            errors.append(np.ones_like(values[-1]))
+    return np.stack(values, axis=1), np.stack(errors, axis=1)
+
+
+def target_names(predictions: dict) -> list[str]:
+    """The targets' short names in a predictions file (:attr:`polar.config.Data.target_names`)."""
+    return [str(t) for t in predictions["targets"]]
+
+
+def target_labels(predictions: dict) -> list[str]:
+    """The targets as written on figures (a file written before the labels were kept: channels)."""
+    if "target_labels" in predictions:
+        return [str(label) for label in predictions["target_labels"]]
+    return [f"rate[{t}]" for t in predictions["targets"]]
 
 
 def masked_grbs(grbs: list[tuple[str, float]], names_range: list[str]) -> list[tuple[str, float]]:
@@ -130,8 +158,11 @@ def masked_grbs(grbs: list[tuple[str, float]], names_range: list[str]) -> list[t
 
 
 def branches_read(data: Data) -> set[str]:
-    """The file's branches the configuration's features, derived columns, filters and weights name."""
-    used = set().union(*(names(e) for e in [*data.features, *data.derived.values(), *data.filters, *data.weights]))
+    """The file's branches the configuration's features, derived columns, filters, weights and
+    target expressions name."""
+    expressions = [*data.features, *data.derived.values(), *data.filters, *data.weights,
+                   *(t for t in data.targets if isinstance(t, str))]
+    used = set().union(*(names(e) for e in expressions))
     return used - set(data.derived)
 
 

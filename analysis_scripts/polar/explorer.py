@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
+from polar.data import target_labels, target_names
 from polar.intervals import Core, find, more_than, pulls
 
 
@@ -40,7 +41,7 @@ class Explorer:
     def __init__(self, predictions: dict, intervals: dict, config, grbs: list[tuple[str, float]]):
         self.p = predictions
         self.t = predictions["unix_time"]
-        self.targets = [int(t) for t in predictions["targets"]]
+        self.targets, self.labels = target_names(predictions), target_labels(predictions)
         self.pull = pulls(predictions["rate"], predictions["predicted"], predictions["rate_err"])
         self.cores = [Core(c["mu"], c["sigma"]) for c in intervals["cores"]]
         self.settings = config.intervals
@@ -59,8 +60,8 @@ class Explorer:
         return find(self.t, self.pull, self.cores, self.targets, k, self.settings.min_channels,
                     self.settings.max_gap_s, self.p["rate"], discard_w)
 
-    def clusters_at(self, k: float, discard_w: float, target: int, sign: int) -> list:
-        """The clusters of channel ``target`` and ``sign`` at threshold ``k`` and gap veto
+    def clusters_at(self, k: float, discard_w: float, target: str, sign: int) -> list:
+        """The clusters of the target named ``target`` and ``sign`` at threshold ``k`` and gap veto
         ``discard_w`` (s), largest integral first."""
         clusters = [c for c in self._find(float(k), float(discard_w))[0] if c.channel == target and c.sign == sign]
         return sorted(clusters, key=lambda c: -c.integral)
@@ -91,8 +92,8 @@ class Explorer:
             ax.axhline(level, color="C3", lw=0.8)
             side.axhline(level, color="C3", lw=0.8)
         side.hist(np.clip(pull, -limit, limit), bins=120, orientation="horizontal", color="0.6", log=True)
-        ax.set(xlabel="hours from the first row", ylabel=f"pull of rate[{self.targets[j]}]",
-               ylim=(-limit, limit), title=f"rate[{self.targets[j]}]: +-{k:g} sigma about mu {core.mu:+.2f}")
+        ax.set(xlabel="hours from the first row", ylabel=f"pull of {self.labels[j]}",
+               ylim=(-limit, limit), title=f"{self.labels[j]}: +-{k:g} sigma about mu {core.mu:+.2f}")
         ax.legend(loc="upper right", fontsize=8)
         side.set(xlabel="rows", xlim=(0.5, None))
         fig.tight_layout()
@@ -146,7 +147,7 @@ class Explorer:
         if not shown:
             axes[0, 0].text(0.5, 0.5, "no known GRB in the data", ha="center", va="center")
         what = "pull" if quantity == "pull" else "rate (Hz), predicted in blue"
-        fig.suptitle(f"known GRBs: {what} of rate[{self.targets[j]}]\n{window_s:g} s windows, red: beyond {k:g} sigma",
+        fig.suptitle(f"known GRBs: {what} of {self.labels[j]}\n{window_s:g} s windows, red: beyond {k:g} sigma",
                      fontsize=9)
         fig.tight_layout()
         return fig
@@ -174,7 +175,7 @@ class Explorer:
         centre = 0.5 * (c.t_start + c.t_stop)
         self.window_axes([curve, pull], centre, max(window_s, c.t_stop - c.t_start) / 2, j, k,
                          f"#{chosen}: {c.t_start:.0f} - {c.t_stop:.0f} ({c.t_stop - c.t_start:.0f} s)", (c.t_start, c.t_stop))
-        curve.set_ylabel(f"rate[{self.targets[j]}] (Hz)")
+        curve.set_ylabel(self.labels[j])
         pull.set(ylabel="pull", xlabel="time from the centre (s)")
         fig.tight_layout()
         return fig
@@ -193,7 +194,7 @@ class Explorer:
         return out
 
     def _target(self, description: str = "target"):
-        return widgets.Dropdown(options=[(f"rate[{t}]", j) for j, t in enumerate(self.targets)], value=0, description=description)
+        return widgets.Dropdown(options=[(label, j) for j, label in enumerate(self.labels)], value=0, description=description)
 
     @staticmethod
     def _panel(controls: dict, draw):
@@ -241,7 +242,7 @@ class Explorer:
         def draw(k, window_s, discard_w, sign, j, chosen):
             found = self.clusters_at(k, discard_w, self.targets[j], sign)
             return self.interval_figure(found, min(chosen or 0, max(len(found) - 1, 0)), window_s, k, j,
-                                        f"{'excess' if sign > 0 else 'deficit'} clusters of rate[{self.targets[j]}]")
+                                        f"{'excess' if sign > 0 else 'deficit'} clusters of {self.labels[j]}")
 
         return self._panel(controls, draw)
 

@@ -9,9 +9,10 @@
   (unix times) with its counter ``n<branch>``, at the highest threshold of the search;
 - ``intersection_counts.csv`` and ``.tex``: the number of intervals per combination and sign.
 
-ROOT trees hold numbers only: the part of the split is coded 0 train, 1 val, 2 test, 3 none; the channels
-of an intersection are a bit mask (bit c set: channel c involved); the name of a matched event is in
-the CSV.
+ROOT trees hold numbers only: the part of the split is coded 0 train, 1 val, 2 test, 3 none; a cluster's
+target is its ``channel`` (-1 for a target that is an expression) and its position ``target`` in
+``data.targets``; the targets of an intersection are bit masks (``channel_mask``: bit c for channel c;
+``target_mask``: bit j for the j-th target); the name of a matched event is in the CSV.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from analysis_core.files import write_text
 
+from polar.data import target_names
 from polar.intervals import more_than
 
 PARTS = ("train", "val", "test", "none")
@@ -34,6 +36,7 @@ def _columns(rows: list[dict], names: list[str]) -> dict[str, np.ndarray]:
 
 def write(path: Path, predictions: dict, intervals: dict) -> None:
     path = Path(path)
+    names = target_names(predictions)
     part = np.select([predictions["part"] == name for name in PARTS], np.arange(len(PARTS)), -1).astype(np.int32)
     trees = {
         "predictions": {
@@ -43,11 +46,14 @@ def write(path: Path, predictions: dict, intervals: dict) -> None:
         },
         "intersections": {
             **_columns(intervals["intersections"], ["sign", "k", "t_start", "t_stop", "n_channels", "peak"]),
-            "channel_mask": np.array([sum(1 << int(c) for c in row["channels"].split()) for row in intervals["intersections"]],
-                                     dtype=np.int64),
+            **_masks([row["channels"].split() for row in intervals["intersections"]], names),
         },
-        "clusters": _columns(intervals["clusters"], ["channel", "sign", "k", "t_start", "t_stop", "n_bins", "length_s", "integral",
-                                                    "significance", "peak"]),
+        "clusters": {
+            "channel": np.array([_channel(row["channel"]) for row in intervals["clusters"]], dtype=np.int32),
+            "target": np.array([names.index(row["channel"]) for row in intervals["clusters"]], dtype=np.int32),
+            **_columns(intervals["clusters"], ["sign", "k", "t_start", "t_stop", "n_bins", "length_s", "integral",
+                                               "significance", "peak"]),
+        },
     }
     write_trees(path, trees)
 
@@ -55,10 +61,21 @@ def write(path: Path, predictions: dict, intervals: dict) -> None:
     write_counts(path.parent, intervals["combination_counts"])
     write_csv(path.with_name("intersections.csv"), intervals["intersections"])
     write_csv(path.with_name("clusters.csv"), intervals["clusters"])
-    targets = [int(t) for t in predictions["targets"]]
-    header = ["unix_time", "part"] + [f"{kind}_{t}" for kind in ("rate", "rate_err", "rate_pred") for t in targets]
+    header = ["unix_time", "part"] + [f"{kind}_{t}" for kind in ("rate", "rate_err", "rate_pred") for t in names]
     table = np.column_stack([predictions["unix_time"], part, predictions["rate"], predictions["rate_err"], predictions["predicted"]])
     np.savetxt(path.with_name("predictions.csv"), table, delimiter=",", header=",".join(header), comments="", fmt="%.6f")
+
+
+def _channel(name: str) -> int:
+    """The channel number of a target's name; -1 for an expression target."""
+    return int(name) if name.isdigit() else -1
+
+
+def _masks(involved: list[list[str]], names: list[str]) -> dict[str, np.ndarray]:
+    """Bit masks of the targets involved in each intersection: by channel number (bit c:
+    channel c; expression targets have none) and by position in the configuration (bit j)."""
+    return {"channel_mask": np.array([sum(1 << _channel(n) for n in row if n.isdigit()) for row in involved], dtype=np.int64),
+            "target_mask": np.array([sum(1 << names.index(n) for n in row) for row in involved], dtype=np.int64)}
 
 
 def write_original(folder: Path, predictions: dict, intervals: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from polar.data import target_labels, target_names
 from polar.intervals import pulls
 
 
@@ -19,18 +20,18 @@ def _figure(n_rows: int, titles: list[str], height: int):
 
 def light_curve(predictions: dict, cores: list[dict], centre: float, half_width: float, k: float,
                 channels=(0, 1, 6, 12), title: str = ""):
-    """Measured rate with its error, prediction and the rows beyond ``k`` sigma (red) of a few
-    target ``channels``, ``half_width`` s around ``centre`` (unix s); time in s from the centre."""
+    """Measured value with its error, prediction and the rows beyond ``k`` sigma (red) of a few
+    targets by name (``channels``; the first target if none is one), ``half_width`` s around
+    ``centre`` (unix s); time in s from the centre."""
     import plotly.graph_objects as go
 
     t = predictions["unix_time"]
     window = np.abs(t - centre) <= half_width
-    targets = [int(c) for c in predictions["targets"]]
-    shown = [c for c in channels if c in targets] or targets[:1]
-    fig = _figure(len(shown), [f"rate[{c}] (Hz)" for c in shown], 220 * len(shown) + 90)
+    names, labels = target_names(predictions), target_labels(predictions)
+    shown = [names.index(str(c)) for c in channels if str(c) in names] or [0]
+    fig = _figure(len(shown), [labels[j] for j in shown], 220 * len(shown) + 90)
     x = t[window] - centre
-    for row, channel in enumerate(shown, start=1):
-        j = targets.index(channel)
+    for row, j in enumerate(shown, start=1):
         rate, err, predicted = (predictions[key][window, j] for key in ("rate", "rate_err", "predicted"))
         z = (pulls(rate, predicted, err) - cores[j]["mu"]) / cores[j]["sigma"]
         first = row == 1
@@ -64,13 +65,11 @@ def overview(predictions: dict, j: int = 0, bin_s: float = 60.0, max_gap_s: floa
     hours = (bins[starts] * bin_s + 0.5 * bin_s) / 3600
     gap = np.diff(t[starts], prepend=t[0]) > bin_s + max_gap_s
     hours = np.where(gap, np.nan, hours)  # plotly breaks the lines at NaN
-    channel = int(predictions["targets"][j])
-    fig = _figure(1, [f"rate[{channel}] in {bin_s:g} s bins"], 360)
+    fig = _figure(1, [f"{target_labels(predictions)[j]} in {bin_s:g} s bins"], 360)
     fig.add_trace(go.Scatter(x=hours, y=mean["rate"], mode="lines", line={"color": "#666", "width": 1}, name="measured"))
     fig.add_trace(go.Scatter(x=hours, y=mean["predicted"], mode="lines", line={"color": "#1f77b4", "width": 1},
                                name="predicted"))
     fig.update_xaxes(title_text="hours from the first row")
-    fig.update_yaxes(title_text="Hz")
     return fig
 
 

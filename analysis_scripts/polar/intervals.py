@@ -1,7 +1,8 @@
 """Transient intervals: pulls per channel, the width of their Gaussian core, clusters of
 consecutive bins beyond k sigma, and their intersections across channels.
 
-- pull = (rate - predicted) / rate_err per time bin and channel;
+- pull = (rate - predicted) / rate_err per time bin and channel (for a target that is an
+  expression, rate_err is 1: the residual);
 - a Gaussian fitted to the core of each channel's pull histogram gives (mu, sigma): a model at the
   Poisson noise has sigma near 1, and the fit ignores the tails where transients live;
 - bins with pull - mu > k sigma (positive) or < -k sigma (negative) are grouped into clusters of
@@ -32,7 +33,7 @@ class Core:
 
 @dataclass
 class Cluster:
-    channel: int
+    channel: str  # the target's name: its channel number, or t<j> for an expression target
     sign: int
     k: float
     t_start: float
@@ -51,7 +52,7 @@ class Intersection:
     t_start: float
     t_stop: float
     n_channels: int
-    channels: list[int]
+    channels: list[str]  # the targets' names
     peak: float
     match: str = ""  # the known GRB or injected event it coincides with
 
@@ -143,12 +144,12 @@ def near_gap(unix_time: np.ndarray, breaks: np.ndarray, t_start: np.ndarray, t_s
     return before[np.minimum(first, len(before) - 1)] <= np.asarray(t_stop) + discard_w
 
 
-def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: list[int], k: float,
+def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: list[str], k: float,
          min_channels: int, max_gap_s: float, rate: np.ndarray | None = None,
          discard_w: float = 0.0) -> tuple[list[Cluster], list[Intersection], list[CombinationInterval]]:
     """Clusters, intersections and combination intervals of both signs at threshold ``k``;
     ``pull`` and ``rate`` (Hz, for the clusters' integrals; default: none, integral 0) are (n,
-    n_channels). Clusters within ``discard_w`` s of a gap are dropped before the intersections
+    n_channels); ``channels`` are the targets' names. Clusters within ``discard_w`` s of a gap are dropped before the intersections
     and combinations (0: no veto)."""
     breaks = np.diff(unix_time) > max_gap_s
     z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
@@ -191,7 +192,7 @@ def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: l
     return clusters, intersections, combinations
 
 
-def combination_intervals(unix_time: np.ndarray, flagged: np.ndarray, breaks: np.ndarray, channels: list[int],
+def combination_intervals(unix_time: np.ndarray, flagged: np.ndarray, breaks: np.ndarray, channels: list[str],
                           sign: int, k: float) -> list[CombinationInterval]:
     """Intervals of every exact combination of flagged channels and every "more than i" level
     (i = 0 .. n_channels - 1) of one sign; ``flagged`` is (n, n_channels)."""

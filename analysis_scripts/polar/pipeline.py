@@ -144,7 +144,8 @@ def predict(run: PolarRun) -> None:
     device = "cuda" if accelerator(config.train.gpus) == "gpu" else "cpu"
     predicted = model.predict(model.load(run.model), data.features, config.predict.batch_size, device)
     save_npz(run.predictions, unix_time=data.unix_time, rate=data.rate, rate_err=data.rate_err, predicted=predicted,
-             part=data.part, grb_masked=data.grb_masked, targets=np.array(config.data.targets), config_hash=key)
+             part=data.part, grb_masked=data.grb_masked, targets=np.array(config.data.target_names),
+             target_labels=np.array(config.data.target_labels), config_hash=key)
     print(f"prediction: {len(predicted)} rows in batches of {config.predict.batch_size} -> {run.predictions.name}")
 
 
@@ -161,14 +162,15 @@ def search(run: PolarRun) -> dict:
     cores = [width(pull[quiet, c]) for c in range(pull.shape[1])]
     if not config.intervals.subtract_mean:  # the original: pull > k sigma
         cores = [polar_intervals.Core(0.0, c.sigma) for c in cores]
-    channels = [int(t) for t in p["targets"]]
+    channels = polar_data.target_names(p)
     known = [(name, t, t) for name, t in polar_data.read_grbs(config.data.grb_path)]
     # synthetic data: matched against the injected spans (a few seconds of slack); real data:
     # against the known trigger times, within intervals.match_s
     events, tolerance = ([(e.name, e.t_start, e.t_stop) for e in truth], 2.0) if truth else (known, config.intervals.match_s)
     days = _live_days(p["unix_time"], config.intervals.max_gap_s)
     results = {"config_hash": config.section_hash(*SEARCH_SECTIONS), "live_days": days,
-               "cores": [{"channel": ch, "mu": c.mu, "sigma": c.sigma} for ch, c in zip(channels, cores)],
+               "cores": [{"channel": ch, "label": label, "mu": c.mu, "sigma": c.sigma}
+                         for ch, label, c in zip(channels, polar_data.target_labels(p), cores)],
                "thresholds": {}}
     all_clusters, all_intersections, all_combinations, counts = [], [], [], {}
     settings = config.intervals
@@ -187,7 +189,7 @@ def search(run: PolarRun) -> dict:
         results["thresholds"][str(k)] = figures[settings.discard_w]
         if settings.discard_w > 0:
             results["thresholds"][str(k)]["without_gap_veto"] = figures[0.0]
-        results["thresholds"][str(k)]["per_target"] = _per_target(pull, cores, channels, k,
+        results["thresholds"][str(k)]["per_target"] = _per_target(pull, cores, channels, polar_data.target_labels(p), k,
                                                                   [c for c in all_clusters if c.k == k])
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
@@ -205,11 +207,11 @@ def search(run: PolarRun) -> dict:
     return results
 
 
-def _per_target(pull, cores, channels, k, clusters) -> dict:
-    """Per target: its pull width, the rows beyond k sigma and the clusters (after the gap veto)
-    of each sign."""
+def _per_target(pull, cores, channels, labels, k, clusters) -> dict:
+    """Per target (by name): its label, pull width, the rows beyond k sigma and the clusters
+    (after the gap veto) of each sign."""
     z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
-    return {str(ch): {"sigma": cores[j].sigma,
+    return {ch: {"label": labels[j], "sigma": cores[j].sigma,
                       "flagged_positive": int(np.sum(z[:, j] > k)), "flagged_negative": int(np.sum(z[:, j] < -k)),
                       "clusters_positive": sum(c.channel == ch and c.sign > 0 for c in clusters),
                       "clusters_negative": sum(c.channel == ch and c.sign < 0 for c in clusters)}

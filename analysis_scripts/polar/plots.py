@@ -7,6 +7,7 @@ import csv
 import matplotlib.pyplot as plt
 import numpy as np
 
+from polar.data import target_labels, target_names
 from polar.intervals import pulls
 
 
@@ -37,18 +38,18 @@ def loss_curves(log_dir, loss: str = "chi2"):
 
 
 def light_curve(predictions, centre, half_width, channels=(0, 1, 6, 12), title=""):
-    """Measured and predicted rates around ``centre`` (unix s) for a few target channels."""
+    """Measured and predicted rates (Hz) around ``centre`` (unix s) for a few targets, by name
+    (default: four channels; the first target if none of them is one)."""
     t = predictions["unix_time"]
     window = np.abs(t - centre) <= half_width
-    targets = list(predictions["targets"])
-    shown = [c for c in channels if c in targets]
+    names, labels = target_names(predictions), target_labels(predictions)
+    shown = [names.index(str(c)) for c in channels if str(c) in names] or [0]
     fig, axes = plt.subplots(len(shown), 1, figsize=(8, 1.8 * len(shown) + 0.6), sharex=True, squeeze=False)
-    for ax, channel in zip(axes[:, 0], shown):
-        j = targets.index(channel)
+    for ax, j in zip(axes[:, 0], shown):
         ax.errorbar(t[window] - centre, predictions["rate"][window, j], predictions["rate_err"][window, j],
                     fmt=".", ms=2, lw=0.5, color="0.4", label="measured")
         ax.plot(t[window] - centre, predictions["predicted"][window, j], color="C3", lw=1.2, label="predicted")
-        ax.set_ylabel(f"rate[{channel}] (1/s)")
+        ax.set_ylabel(labels[j])
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[0, 0].set_title(title)
     axes[-1, 0].set_xlabel("time from the event (s)")
@@ -60,8 +61,8 @@ def pull_histograms(predictions, quiet, cores):
     """Pull histograms of every target channel on quiet rows, with the Gaussian cores fitted by the
     search (``intervals.json``: mu and sigma per channel)."""
     pull = pulls(predictions["rate"], predictions["predicted"], predictions["rate_err"])
-    targets = list(predictions["targets"])
-    n = len(targets)
+    labels = target_labels(predictions)
+    n = len(labels)
     cols = min(n, 5)
     fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(2.6 * cols, 2.2 * ((n + cols - 1) // cols)), squeeze=False)
     for ax, j in zip(axes.flat, range(n)):
@@ -71,11 +72,11 @@ def pull_histograms(predictions, quiet, cores):
         mu, sigma = core["mu"], core["sigma"]
         norm = len(values) * 0.1 / (sigma * np.sqrt(2 * np.pi))  # 0.1: the bin width
         ax.plot(x, norm * np.exp(-0.5 * ((x - mu) / sigma) ** 2), color="C3", lw=1)
-        ax.set(yscale="log", ylim=(0.5, None), title=f"rate[{targets[j]}]: mu {mu:+.2f}, sigma {sigma:.2f}")
+        ax.set(yscale="log", ylim=(0.5, None), title=f"{labels[j]}: mu {mu:+.2f}, sigma {sigma:.2f}")
         ax.title.set_fontsize(8)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.supxlabel("pull (measured - predicted) / rate_err")
+    fig.supxlabel("pull (measured - predicted) / rate_err; for an expression, its residual")
     fig.tight_layout()
     return fig
 
@@ -158,7 +159,7 @@ def prediction_vs_target(predictions, j: int = 0):
     """Predicted against measured rate of target ``j`` over the validation rows, with the training
     rows behind them: the whole range and 2 x 2 zooms on quarters of it (the original's visualizer)."""
     rate, predicted, part = predictions["rate"][:, j], predictions["predicted"][:, j], predictions["part"]
-    name = f"rate[{list(predictions['targets'])[j]}]"
+    name = target_labels(predictions)[j]
     fig = plt.figure(figsize=(11, 4.6))
     whole = fig.add_subplot(1, 2, 1)
     zooms = [fig.add_subplot(2, 4, k) for k in (3, 4, 7, 8)]
@@ -170,7 +171,7 @@ def prediction_vs_target(predictions, j: int = 0):
         ax.plot([lo, hi], [lo, hi], color="C3", lw=0.8)
         ax.set(xlim=(lo, hi), ylim=(lo, hi))
         ax.tick_params(labelsize=7)
-    whole.set(xlabel=f"measured {name} (Hz)", ylabel=f"predicted {name} (Hz)", title="validation rows over the training rows")
+    whole.set(xlabel=f"measured {name}", ylabel=f"predicted {name}", title="validation rows over the training rows")
     whole.legend(markerscale=8, fontsize=8)
     fig.tight_layout()
     return fig
@@ -187,7 +188,7 @@ def pull_vs_time(predictions, core: dict, k: float, j: int = 0):
     for level in (mu - k * sigma, mu + k * sigma):
         ax.axhline(level, color="C3", lw=0.8)
         side.axhline(level, color="C3", lw=0.8)
-    ax.set(xlabel="hours from the first row", ylabel=f"pull of rate[{list(predictions['targets'])[j]}]",
+    ax.set(xlabel="hours from the first row", ylabel=f"pull of {target_labels(predictions)[j]}",
            title=f"+-{k:g} sigma about mu {mu:+.2f} (sigma {sigma:.2f})")
     finite = pull[np.isfinite(pull)]
     margin = (k + 1) * sigma  # the lines always show

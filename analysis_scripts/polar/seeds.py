@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from analysis_core.files import write_text
 
+from polar.export import write_csv
 from polar.intervals import combination_order
 
 PER_TARGET = ("sigma", "flagged_positive", "flagged_negative", "clusters_positive", "clusters_negative")
@@ -29,7 +30,7 @@ def summary(intervals: list[dict]) -> list[dict]:
         per_target = [run["thresholds"][k]["per_target"] for run in intervals]
         for target in per_target[0]:
             for quantity in PER_TARGET:
-                add(quantity, k, f"rate[{target}]", [p[target][quantity] for p in per_target])
+                add(quantity, k, per_target[0][target].get("label", f"rate[{target}]"), [p[target][quantity] for p in per_target])
         for sign in ("positive", "negative"):
             add(f"intersections_{sign}", k, ">= min_channels", [run["thresholds"][k][f"n_{sign}"] for run in intervals])
         combinations = sorted({name for run in intervals for name in run["combination_counts"][k]},
@@ -44,9 +45,7 @@ def summary(intervals: list[dict]) -> list[dict]:
 def write_summary(folder: Path, seeds: list[int], intervals: list[dict]) -> list[dict]:
     """``seed_summary.csv`` and ``seed_summary.tex`` in ``folder``; returns the rows."""
     rows = summary(intervals)
-    header = "quantity,k,of,mean,std,n_seeds"
-    lines = [header] + [f"{r['quantity']},{r['k']},{r['of']},{r['mean']:.6g},{r['std']:.6g},{r['n_seeds']}" for r in rows]
-    write_text(Path(folder) / "seed_summary.csv", "\n".join(lines) + "\n")
+    write_csv(Path(folder) / "seed_summary.csv", [{**r, "mean": f"{r['mean']:.6g}", "std": f"{r['std']:.6g}"} for r in rows])
     tex = [f"% mean and standard deviation over the seeds {', '.join(map(str, seeds))}", r"\begin{tabular}{llll}",
            r"\hline", r"quantity & $k$ & of & mean $\pm$ std \\", r"\hline"]
     for r in rows:

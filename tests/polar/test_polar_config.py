@@ -22,7 +22,10 @@ def test_defaults_and_typed_overrides(tmp_path):
     ("train.max_epochs=-1", "train.max_epochs = -1: Input should be greater than or equal to 1"),
     ("train.max_epochs=many", "train.max_epochs = 'many'"),
     ("model.activation=softmax", "model.activation = 'softmax'"),
-    ("data.targets=[0, 13]", "distinct rate channels 0..12"),
+    ("data.targets=[0, 13]", "13: the rate channels are 0..12"),
+    ("data.targets=[0, 'rate[0]']", "each target once"),
+    ("data.targets=[0, -1]", "-1: a rate channel 0..12 or an expression"),
+    ("data.targets=['rate[0] /']", "expression 'rate\\[0\\] /' is not valid"),
     ("data.filters=['rate[0] >']", "expression 'rate\\[0\\] >' is not valid"),
     ("split.pattern=[train, test]", "at least one train and one val block"),
     ("wandb.mode=sometimes", "wandb.mode = 'sometimes'"),
@@ -31,6 +34,12 @@ def test_defaults_and_typed_overrides(tmp_path):
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
         polar_config.load(overrides=[override])
+
+
+def test_targets_are_channels_or_expressions_with_short_names_and_labels():
+    data = polar_config.load(overrides=["data.targets=[0, 'rate[3]', 'rate[0]/rate_err[0]']"]).data
+    assert data.targets == [0, 3, "rate[0]/rate_err[0]"]
+    assert data.target_names == ["0", "3", "t2"] and data.target_labels == ["rate[0]", "rate[3]", "rate[0]/rate_err[0]"]
 
 
 def test_a_missing_or_broken_file_is_named(tmp_path):

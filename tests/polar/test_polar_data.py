@@ -129,6 +129,24 @@ def test_every_branch_of_the_file_is_usable_and_vectors_read_as_name_i(synthetic
         polar_data.load(path, missing.data, missing.split, [])
 
 
+def test_a_target_may_be_an_expression_whose_residual_is_searched(synthetic_file, tmp_path):
+    """A channel's target carries its rate_err (pulls); an expression's carries 1 (residuals),
+    and the expression may name any branch of the file."""
+    def add(columns):
+        columns["bar_rate"] = np.stack([columns["rate"][:, 0], 2 * columns["rate"][:, 5]], axis=1)
+
+    path = _rewrite(synthetic_file[0], tmp_path / "nf1rate.root", add)
+    config = polar_config.load(overrides=["data.targets=[5, 'rate[0]/rate_err[0]', 'bar_rate[1] - rate[5]']"])
+    assert config.data.target_names == ["5", "t1", "t2"]
+    dataset = polar_data.load(path, config.data, config.split, [])
+    columns = dataset.columns
+    np.testing.assert_allclose(dataset.rate[:, 0], columns["rate"][:, 5])
+    np.testing.assert_allclose(dataset.rate_err[:, 0], columns["rate_err"][:, 5])
+    np.testing.assert_allclose(dataset.rate[:, 1], columns["rate"][:, 0] / columns["rate_err"][:, 0], rtol=1e-6)
+    np.testing.assert_allclose(dataset.rate[:, 2], columns["rate"][:, 5], rtol=1e-6)
+    assert (dataset.rate_err[:, 1:] == 1).all() and (dataset.weights[:, 1:] == 1).all()
+
+
 def test_the_original_periodic_split_and_the_random_split():
     """periodic: in every 256 rows the first 250 train, 2 validation, 2 test and 2 unused; random:
     the fractions, seeded."""

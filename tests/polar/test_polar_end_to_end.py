@@ -50,7 +50,7 @@ def test_the_original_preset_runs_end_to_end(tmp_path):
     assert (run_dir / "config.yaml").read_text().splitlines()[0].startswith(
         f"# resolved from {REPO}/analysis_scripts/polar/original.yaml with the overrides")
     intervals = json.loads((run_dir / "intervals.json").read_text())
-    assert [c["channel"] for c in intervals["cores"]] == [0, 1, 5, 6, 10, 12]
+    assert [c["channel"] for c in intervals["cores"]] == ["0", "1", "5", "6", "10", "12"]
     assert all(c["mu"] == 0 for c in intervals["cores"]) and list(intervals["thresholds"]) == ["5.0"]
     training = json.loads((run_dir / "train" / "training.json").read_text())
     assert training["kept"] == "last" and training["epochs"] == 3
@@ -58,6 +58,34 @@ def test_the_original_preset_runs_end_to_end(tmp_path):
     assert (parts[:256] == np.repeat(["train", "val", "test", "none"], [250, 2, 2, 2])).all()
     assert "epoch    3" in result.stdout  # one line per epoch in the log
     notebook = json.loads((run_dir / "polar_report.ipynb").read_text())
+    assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+
+
+def test_a_target_expression_is_searched_in_residuals_and_exported(tmp_path):
+    """data.targets with an expression, in a quarter of a day: its residual's width is in its own
+    units, its name t<j> is in the combinations and tables, its channel is -1 in the ROOT trees,
+    and the report runs."""
+    import uproot
+    from polar import config as polar_config
+    from polar import pipeline
+
+    overrides = ["synthetic.days=0.25", "train.max_epochs=2", "model.hidden=[16]", "train.batch_size=4096",
+                 "data.targets=[0, 1, 'rate[0]/rate_err[0]']", "intervals.min_channels=2"]
+    run = pipeline.PolarRun(tmp_path / "run")
+    pipeline.run_all(run, polar_config.load(None, overrides), overrides=overrides)
+    intervals = json.loads(run.intervals.read_text())
+    assert [(c["channel"], c["label"]) for c in intervals["cores"]] == [
+        ("0", "rate[0]"), ("1", "rate[1]"), ("t2", "rate[0]/rate_err[0]")]
+    predictions = np.load(run.predictions)
+    assert (predictions["rate_err"][:, 2] == 1).all()
+    np.testing.assert_allclose(predictions["rate"][:, 2], predictions["rate"][:, 0] / predictions["rate_err"][:, 0], rtol=1e-5)
+    names = {name for counts in intervals["combination_counts"].values() for name in counts}
+    assert any("t2" in name.split("_") for name in names)
+    with uproot.open(run.export) as f:
+        clusters = f["clusters"].arrays(library="np")
+    assert set(clusters["target"]) == {0, 1, 2} and (clusters["channel"][clusters["target"] == 2] == -1).all()
+    assert "rate_t2" in (run.root / "predictions.csv").read_text().splitlines()[0]
+    notebook = json.loads(run.notebook.read_text())
     assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
 
 
@@ -105,8 +133,11 @@ def test_root_export_reads_back(polar_run):
         assert set(predictions) == {"unix_time", "rate", "rate_err", "rate_pred", "part", "grb_masked"}
         assert predictions["rate_pred"].shape == (f["predictions"].num_entries, 13)
         intersections = f["intersections"].arrays(library="np")
-        assert set(intersections) == {"sign", "k", "t_start", "t_stop", "n_channels", "peak", "channel_mask"}
+        assert set(intersections) == {"sign", "k", "t_start", "t_stop", "n_channels", "peak", "channel_mask", "target_mask"}
         assert (intersections["n_channels"] >= 3).all()
+        assert (intersections["channel_mask"] == intersections["target_mask"]).all()  # targets 0..12 in order
+        clusters = f["clusters"].arrays(library="np")
+        assert (clusters["channel"] == clusters["target"]).all() and set(clusters["channel"]) <= set(range(13))
     assert (run_dir / "intersections.csv").read_text().startswith("sign,k,t_start,t_stop,n_channels,channels,peak,match")
     # the original's products, as its ROOT macros read them
     with uproot.open(run_dir / "pred_nf1rate.root") as f:
