@@ -6,6 +6,8 @@ widgets answer at once:
 
 - :meth:`Explorer.pulls`: a target's pull against time with its histogram, the +-k sigma lines
   and the flagged rows in red; sliders for k;
+- :meth:`Explorer.predictions`: a target's prediction against its measured value over the
+  validation rows, whole and zoomed (the original's visualizer);
 - :meth:`Explorer.grbs`: the grid of the known GRBs in the data (light curve, prediction, trigger
   line, flagged rows), or of their pulls; sliders for the window and k;
 - :meth:`Explorer.clusters`: the length-integral scatter of one target's clusters; the chosen
@@ -30,6 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
+from polar import plots
 from polar.data import target_labels, target_names
 from polar.intervals import Core, find, more_than, pulls
 
@@ -44,6 +47,8 @@ class Explorer:
         self.targets, self.labels = target_names(predictions), target_labels(predictions)
         self.pull = pulls(predictions["rate"], predictions["predicted"], predictions["rate_err"])
         self.cores = [Core(c["mu"], c["sigma"]) for c in intervals["cores"]]
+        #: (pull - mu) / sigma per row and target
+        self.z = (self.pull - np.array([c.mu for c in self.cores])) / np.array([c.sigma for c in self.cores])
         self.settings = config.intervals
         self.k = max(self.settings.thresholds)
         self.window_s = config.report.window_s
@@ -51,10 +56,6 @@ class Explorer:
         self._find = lru_cache(maxsize=32)(self._search)
 
     # -- the search at any setting ------------------------------------------------------------
-
-    def z(self) -> np.ndarray:
-        """(pull - mu) / sigma per row and target."""
-        return (self.pull - np.array([c.mu for c in self.cores])) / np.array([c.sigma for c in self.cores])
 
     def _search(self, k: float, discard_w: float):
         return find(self.t, self.pull, self.cores, self.targets, k, self.settings.min_channels,
@@ -83,7 +84,7 @@ class Explorer:
         and the histogram at the side."""
         k = self.k if k is None else k
         core, pull, hours = self.cores[j], self.pull[:, j], (self.t - self.t[0]) / 3600
-        flagged = np.abs(self.z()[:, j]) > k
+        flagged = np.abs(self.z[:, j]) > k
         fig, (ax, side) = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True, gridspec_kw={"width_ratios": [5, 1]})
         ax.plot(hours[~flagged], pull[~flagged], ",", color="0.35", rasterized=True)
         ax.plot(hours[flagged], pull[flagged], ".", ms=3, color="C3", label=f"{flagged.sum()} rows beyond {k:g} sigma")
@@ -105,7 +106,7 @@ class Explorer:
         around ``centre``, flagged rows in red, the centre as a dashed line and ``span`` shaded."""
         window = np.abs(self.t - centre) <= half_width
         x = self.t[window] - centre
-        flagged = np.abs(self.z()[window, j]) > k
+        flagged = np.abs(self.z[window, j]) > k
         rate, predicted = self.p["rate"][window, j], self.p["predicted"][window, j]
         ax = axes[0]
         ax.plot(x, rate, ".", ms=2, color="0.4")
@@ -134,7 +135,7 @@ class Explorer:
         for ax, (name, trigger) in zip(axes.flat, shown):
             if quantity == "pull":
                 window = np.abs(self.t - trigger) <= window_s / 2
-                flagged = np.abs(self.z()[window, j]) > k
+                flagged = np.abs(self.z[window, j]) > k
                 ax.plot(self.t[window] - trigger, self.pull[window, j], ".", ms=2, color="0.4")
                 ax.plot((self.t[window] - trigger)[flagged], self.pull[window, j][flagged], ".", ms=3, color="C3")
                 ax.axvline(0, color="k", ls="--", lw=0.6)
@@ -219,6 +220,11 @@ class Explorer:
     def pulls(self):
         controls = {"j": self._target(), **self._sliders(window=False)}
         return self._panel(controls, self.pull_figure)
+
+    def predictions(self):
+        """Each target's prediction against its measured value over the validation rows (the
+        training rows behind), whole and in four zooms."""
+        return self._panel({"j": self._target()}, lambda j: plots.prediction_vs_target(self.p, j))
 
     def grbs(self):
         controls = {**self._sliders(), "j": self._target(),

@@ -184,7 +184,7 @@ def test_the_report_page_draws_its_interactive_light_curves_without_kernel(polar
     page = run_dir / "polar_report.html"
     dom = render(chromium, page, tmp_path / "report.png", height=3000)
     assert dom.count('class="plot-container plotly"') == 1 + 6  # the overview and the six event windows
-    assert dom.count("open the notebook in Jupyter") == 4  # the explorers' first views
+    assert dom.count("open the notebook in Jupyter") == 5  # the explorers' first views
     assert {"known_grbs_rate.png", "known_grbs_pull.png"} <= {p.name for p in (run_dir / "figures").iterdir()}
 
 
