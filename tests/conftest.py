@@ -122,14 +122,17 @@ def slurm_cluster(tmp_path_factory):
         cluster = SlurmCluster(tmp_path_factory.mktemp("slurm")).start()
     except Unavailable as why:
         pytest.skip(f"no SLURM cluster: {why}")
-    previous = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(cluster.conf)
+    # SLURM_POLL_S: the pipelines' jobs are seconds long here, so their states are asked for every second
+    settings = {"SLURM_CONF": str(cluster.conf), "SLURM_POLL_S": "1"}
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     yield cluster
     cluster.stop()
-    if previous is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ Job scripts and SLURM logs are written inside the run folder.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import signal
@@ -123,8 +124,22 @@ def cancel(job_ids: list[str]) -> None:
         subprocess.run(["scancel", *job_ids], capture_output=True)
 
 
-def wait(job_id: str, n_tasks: int, poll: float = 5.0, timeout: float | None = None) -> dict[int, tuple[str, str]]:
-    """Wait until every task of the job is in a final state; returns their states."""
+def poll_interval() -> float:
+    """Seconds between two queries of the job states: ``SLURM_POLL_S`` in the environment, else 5."""
+    value = os.environ.get("SLURM_POLL_S", "5")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise PipelineError(f"SLURM_POLL_S = {value!r}: expected a number of seconds above 0")
+    return seconds
+
+
+def wait(job_id: str, n_tasks: int, poll: float | None = None, timeout: float | None = None) -> dict[int, tuple[str, str]]:
+    """Wait until every task of the job is in a final state, asking every ``poll`` s (default:
+    :func:`poll_interval`); returns their states."""
+    poll = poll or poll_interval()
     start = time.monotonic()
     unknown_since = None
     while True:
@@ -146,7 +161,7 @@ def run_tasks(
     resources: Resources,
     job_dir: Path,
     max_attempts: int = 3,
-    poll: float = 5.0,
+    poll: float | None = None,
     describe: Callable[[int], str] = lambda i: f"task {i}",
 ) -> None:
     """Run each command as a task of a job array until ``is_done(task)``; resubmit the others.

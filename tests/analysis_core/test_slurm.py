@@ -62,33 +62,11 @@ def test_task_failing_every_time_stops_with_its_state(slurm_cluster, tmp_path):
         slurm.run_tasks(["exit 3"], lambda i: False, resources("broken"), tmp_path / "jobs", max_attempts=2, poll=1)
 
 
-def test_reduced_pipeline_in_slurm_mode(slurm_cluster, tmp_path):
-    """toy_line.sh with on_cluster=slurm: simulation chunks as job arrays, training as jobs."""
+def test_a_pipeline_in_slurm_mode_interrupted_cancels_its_jobs_and_resumes(slurm_cluster, tmp_path):
+    """The shipped run.sh, reduced, with on_cluster=slurm: simulation chunks as job arrays and the
+    training as a job, each with the extra sbatch option and the set-up line; SIGTERM while the
+    simulation jobs run cancels them, and the same command resumes the trial to the end."""
     import json
-
-    from conftest import write_run_script
-    from test_end_to_end import run
-
-    script = write_run_script(tmp_path, run_name="slurm_e2e", on_cluster="slurm", n_sim_train="1_000",
-                              n_prior_samples="4_000", max_epochs="5", n_sim_coverage="100", n_sim_explim="10",
-                              sbatch_extra='"--comment=alpswyft-test"', job_setup='"echo job set-up ran"')
-    result = run(script, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-4000:]
-    run_dir = tmp_path / "analysis_results" / "slurm_e2e"
-    log = (run_dir / "output.log").read_text()
-    assert log.count("submitted SLURM job") >= 6  # 2 rounds x (train store, prior bank, training)
-    assert list((run_dir / "sim_output" / "slurm" / "logs").glob("slurm-*.out"))
-    assert list((run_dir / "train_output" / "slurm" / "logs").glob("slurm-*.out"))
-    for job in ("sim_output", "train_output"):  # the extra sbatch option and the set-up line in every job
-        scripts = list((run_dir / job / "slurm").glob("*.sh"))
-        assert scripts and all("#SBATCH --comment=alpswyft-test" in p.read_text() for p in scripts)
-        logs = list((run_dir / job / "slurm" / "logs").glob("slurm-*.out"))
-        assert all(p.read_text().startswith("job set-up ran") for p in logs)
-    record = json.loads((run_dir / "truncation_record.json").read_text())
-    assert [r["status"] for r in record["grid_points"]["0"]["rounds"]] == ["done", "done"]
-
-
-def test_interrupt_cancels_the_jobs_and_the_run_resumes(slurm_cluster, tmp_path):
     import os
     import signal
 
@@ -98,7 +76,7 @@ def test_interrupt_cancels_the_jobs_and_the_run_resumes(slurm_cluster, tmp_path)
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="interrupted", on_cluster="slurm", n_sim_train="600",
         n_prior_samples="2_000", nbins_etrue="90", max_epochs="2", n_truncations="0",
-        n_sim_coverage="0", n_sim_explim="0",
+        n_sim_coverage="0", n_sim_explim="0", sbatch_extra='"--comment=alpswyft-test"', job_setup='"echo job set-up ran"',
     )
     process = subprocess.Popen([str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
@@ -125,3 +103,12 @@ def test_interrupt_cancels_the_jobs_and_the_run_resumes(slurm_cluster, tmp_path)
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "resuming the unfinished trial 0" in log.read_text()
+    run_dir = tmp_path / "analysis_results" / "interrupted"
+    assert log.read_text().count("submitted SLURM job") >= 3  # the interrupted store, then the stores and the training
+    for job in ("sim_output", "train_output"):  # the extra sbatch option and the set-up line in every job
+        scripts = list((run_dir / job / "slurm").glob("*.sh"))
+        assert scripts and all("#SBATCH --comment=alpswyft-test" in p.read_text() for p in scripts)
+        logs = list((run_dir / job / "slurm" / "logs").glob("slurm-*.out"))
+        assert logs and all(p.read_text().startswith("job set-up ran") for p in logs)
+    record = json.loads((run_dir / "truncation_record.json").read_text())
+    assert [r["status"] for r in record["grid_points"]["0"]["rounds"]] == ["done"]
