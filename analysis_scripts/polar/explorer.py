@@ -187,10 +187,10 @@ class Explorer:
         out = {"k": widgets.FloatSlider(value=self.k, min=1, max=10, step=0.5, description="k (sigma)")}
         if window:
             out["window_s"] = widgets.FloatSlider(value=self.window_s, min=10, max=max(2000, self.window_s), step=10,
-                                            description="window (s)")
+                                                  description="window (s)")
         if veto:
             out["discard_w"] = widgets.FloatSlider(value=self.settings.discard_w, min=0, max=300, step=5,
-                                             description="discard_w (s)")
+                                                   description="discard_w (s)")
             out["sign"] = widgets.ToggleButtons(options=[("excess", 1), ("deficit", -1)], value=1, description="sign")
         return out
 
@@ -264,7 +264,10 @@ class Explorer:
 
         def refresh_intervals(_=None):
             named = self.combinations_at(controls["k"].value, controls["discard_w"].value, controls["sign"].value)
-            found = named.get(controls["combination"].value, [])
+            combination = controls["combination"].value
+            found = named.get(combination, [])
+            if combination and not combination.startswith("#"):  # draw a channel of the combination
+                controls["j"].value = self.targets.index(combination.split("_")[0])
             _offer(controls["chosen"], [(f"#{i}: {c.t_stop - c.t_start:.0f} s, {c.n_bins} rows", i)
                                         for i, c in enumerate(found)] or [("none", 0)])
 
@@ -279,7 +282,6 @@ class Explorer:
                                         f"intervals of {combination or 'no combination'}")
 
         return self._panel(controls, draw)
-
 
 
 def _offer(dropdown, options: list[tuple[str, object]]) -> None:

@@ -77,7 +77,7 @@ def test_the_combination_explorer_follows_sign_and_k(explorer):
     controls = _controls(explorer.combinations())
     assert controls["channels"].value == "0_1_2" and controls["interval"].options[0][0] == "#0: 9 s, 10 rows"
     controls["sign"].value = -1
-    assert controls["channels"].value == "2"
+    assert controls["channels"].value == "2" and controls["drawn"].value == 2  # a channel of the combination
     controls["k (sigma)"].value = 9
     assert controls["channels"].options == (("none", ""),) and controls["interval"].options == (("none", 0),)
 
