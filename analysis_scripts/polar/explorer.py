@@ -147,9 +147,8 @@ class Explorer:
             ax.axis("off")
         if not shown:
             axes[0, 0].text(0.5, 0.5, "no known GRB in the data", ha="center", va="center")
-        what = "pull" if quantity == "pull" else "rate (Hz), predicted in blue"
-        fig.suptitle(f"known GRBs: {what} of {self.labels[j]}\n{window_s:g} s windows, red: beyond {k:g} sigma",
-                     fontsize=9)
+        what = f"pull of {self.labels[j]}" if quantity == "pull" else f"{self.labels[j]} (grey), its prediction (blue)"
+        fig.suptitle(f"known GRBs: {what}\n{window_s:g} s windows, red: beyond {k:g} sigma", fontsize=9)
         fig.tight_layout()
         return fig
 
