@@ -1,0 +1,148 @@
+"""Real observations: DL3 runs (GADF EVENTS, GTI, point-like IRFs) to ON and OFF counts per
+reconstructed-energy bin, with gammapy's reflected-region background.
+
+For each run the ON region is a circle on the source whose radius is the IRF's ``RAD_MAX`` (or
+``on_radius_deg``, which replaces a fixed RAD_MAX: MAGIC's NGC 1275 run stores 0.02, its theta^2
+cut in deg^2, where its Crab run of the same format stores the radius, 0.141 deg); the OFF regions are the same circle placed at the source's offset from the
+pointing, rotated about it (wobble observations: ``n_off`` regions, alpha = 1 / n_off). Runs
+stack: the counts add, and the response of each run (exposure from its live time and the
+effective area at its offset, migration from its energy dispersion) is kept with it.
+
+Some DL3 files lack what gammapy needs to read them: the observatory's location (``GEOLON``,
+``GEOLAT``, ``ALTITUDE``), which only serves horizontal coordinates. It is added in memory from
+:data:`SITES` by the ``TELESCOP`` keyword; a file of another telescope without it is refused,
+naming the keywords.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from analysis_core.errors import PipelineError
+
+#: (longitude deg, latitude deg, altitude m) of the sites of telescopes whose DL3 files may omit them
+SITES = {"MAGIC": (-17.8906, 28.7619, 2200.0)}
+#: a source farther than this from a run's pointing (deg) is outside the reflected-region method's reach
+MAX_OFFSET_DEG = 2.5
+
+
+@dataclass
+class OnOffSpectrum:
+    """Stacked ON and OFF counts per reconstructed-energy bin of several runs."""
+
+    energy_edges: np.ndarray  # TeV, reconstructed energy
+    n_on: np.ndarray  # counts per bin in the ON region
+    n_off: np.ndarray  # counts per bin in all OFF regions
+    alpha: np.ndarray  # per bin: ON area over OFF area (exposure-weighted over the runs)
+    livetime_s: float
+    runs: list[dict] = field(default_factory=list)  # per run: obs_id, file, livetime_s, offset_deg, on_radius_deg
+    datasets: list = field(default_factory=list, repr=False)  # gammapy SpectrumDatasetOnOff per run
+
+    @property
+    def excess(self) -> np.ndarray:
+        return self.n_on - self.alpha * self.n_off
+
+
+def read_run(path: Path, on_radius_deg: float | None = None):
+    """The gammapy ``Observation`` of one DL3 file and its live time (s), with a missing site
+    location added from :data:`SITES`, and, with ``on_radius_deg``, the IRF's fixed ``RAD_MAX``
+    replaced by it; a clear error for a file without EVENTS or GTI.
+
+    The live time is the header's ``LIVETIME`` (dead time already taken off), else the good time
+    intervals times ``DEADC``: gammapy 2.1 counts the dead time as live."""
+    from astropy.io import fits
+    from gammapy.data import Observation
+
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"observation = '{path}': no such file")
+    with fits.open(path) as hdus:
+        names = [h.name for h in hdus]
+        missing = [name for name in ("EVENTS", "GTI") if name not in names]
+        if missing:
+            raise PipelineError(f"observation = '{path}' has no {' and no '.join(missing)} HDU (it has "
+                                f"{', '.join(names)}); a DL3 run needs its event list and good time intervals")
+        header = hdus["EVENTS"].header
+        gti = hdus["GTI"].data
+        livetime = float(header.get("LIVETIME", np.sum(gti["STOP"] - gti["START"]) * header.get("DEADC", 1.0)))
+        absent = [key for key in ("GEOLON", "GEOLAT", "ALTITUDE") if key not in header]
+        if absent:
+            telescope = str(header.get("TELESCOP", "")).strip()
+            if telescope not in SITES:
+                raise PipelineError(f"observation = '{path}': its EVENTS header lacks {', '.join(absent)} and its "
+                                    f"telescope {telescope!r} is not one of {', '.join(SITES)} whose site is known")
+            for key, value in zip(("GEOLON", "GEOLAT", "ALTITUDE"), SITES[telescope]):
+                header[key] = value
+        if on_radius_deg is not None:
+            fixed = [h for h in hdus if "RAD_MAX" in h.header and h.name != "RAD_MAX"]
+            if not fixed:
+                raise PipelineError(f"on_radius_deg: '{path}' has no fixed RAD_MAX to replace (an energy-dependent "
+                                    "RAD_MAX HDU, or full-enclosure IRFs)")
+            for h in fixed:
+                h.header["RAD_MAX"] = on_radius_deg
+        with tempfile.TemporaryDirectory() as folder:  # gammapy reads from a file
+            patched = Path(folder) / path.name.replace(".gz", "")
+            hdus.writeto(patched)
+            observation = Observation.read(patched)
+            for name in ("events", "gti", "aeff", "edisp", "rad_max"):  # read now, before the file goes
+                getattr(observation, name)
+            return observation, livetime
+
+
+def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edges_tev: np.ndarray,
+                    n_off: int = 3, on_radius_deg: float | None = None) -> OnOffSpectrum:
+    """The stacked ON/OFF spectrum of the runs ``paths`` for a source at (``ra_deg``, ``dec_deg``)
+    (ICRS) in the reconstructed-energy bins ``energy_edges_tev``."""
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    from gammapy.datasets import SpectrumDataset
+    from gammapy.makers import (
+        ReflectedRegionsBackgroundMaker,
+        SpectrumDatasetMaker,
+        WobbleRegionsFinder,
+    )
+    from gammapy.maps import MapAxis, RegionGeom
+    from regions import PointSkyRegion
+
+    if not paths:
+        raise PipelineError("observation: no DL3 file given")
+    target = SkyCoord(ra_deg, dec_deg, unit="deg", frame="icrs")
+    edges = np.asarray(energy_edges_tev, dtype=float)
+    e_reco = MapAxis.from_energy_edges(edges * u.TeV, name="energy")
+    runs, datasets = [], []
+    for path in paths:
+        observation, livetime = read_run(path, on_radius_deg)
+        offset = float(observation.get_pointing_icrs(observation.tmid).separation(target).deg)
+        if offset > MAX_OFFSET_DEG:
+            raise PipelineError(f"observation = '{path}': pointed {offset:.2f} deg from the source (at most "
+                                f"{MAX_OFFSET_DEG} deg): not an observation of it")
+        e_irf = observation.aeff.axes["energy_true"].edges.to_value("TeV")
+        if edges[0] < e_irf[0] or edges[-1] > e_irf[-1]:
+            raise PipelineError(f"energy range {edges[0]:g}-{edges[-1]:g} TeV: outside the effective area of "
+                                f"'{path}' ({e_irf[0]:.3g}-{e_irf[-1]:.3g} TeV)")
+        e_true = MapAxis.from_energy_edges(np.geomspace(e_irf[0], e_irf[-1], 4 * len(edges)) * u.TeV, name="energy_true")
+        radius = float(np.max(observation.rad_max.quantity.to_value("deg")))  # the ON region: RAD_MAX
+        empty = SpectrumDataset.create(geom=RegionGeom.create(region=PointSkyRegion(target), axes=[e_reco]),
+                                       energy_axis_true=e_true)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = SpectrumDatasetMaker(containment_correction=False, selection=["counts", "exposure", "edisp"]).run(
+                empty.copy(name=str(observation.obs_id)), observation)
+            on_off = ReflectedRegionsBackgroundMaker(region_finder=WobbleRegionsFinder(n_off_regions=n_off)).run(
+                dataset, observation)
+        on_off.exposure *= livetime / observation.observation_live_time_duration.to_value("s")  # the real live time
+        datasets.append(on_off)
+        runs.append({"obs_id": int(observation.obs_id), "file": str(path), "offset_deg": offset, "on_radius_deg": radius,
+                     "livetime_s": livetime})
+    n_on = sum(d.counts.data.ravel() for d in datasets).astype(float)
+    n_off_counts = sum(d.counts_off.data.ravel() for d in datasets).astype(float)
+    # alpha of the stack: the alpha-weighted OFF counts of every run over their sum
+    weighted = sum(d.alpha.data.ravel() * d.counts_off.data.ravel() for d in datasets)
+    livetimes = np.array([r["livetime_s"] for r in runs])
+    mean_alpha = sum(d.alpha.data.ravel() * t for d, t in zip(datasets, livetimes)) / livetimes.sum()
+    alpha = np.where(n_off_counts > 0, weighted / np.maximum(n_off_counts, 1), mean_alpha)
+    return OnOffSpectrum(edges, n_on, n_off_counts, alpha, float(livetimes.sum()), runs, datasets)

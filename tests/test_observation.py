@@ -1,0 +1,81 @@
+"""DL3 runs to ON/OFF spectra, on the real MAGIC run of NGC 1275 in ../shared (skipped without it)."""
+
+import numpy as np
+import pytest
+from alpswyft.observation import on_off_spectrum, read_run
+from analysis_core.errors import PipelineError
+from conftest import SHARED
+
+MAGIC_RUN = SHARED / "data" / "irfs" / "magicDL3_05059487.fits.gz"
+NGC1275 = (49.9507, 41.5117)  # deg, ICRS
+EDGES = np.geomspace(0.08, 10.0, 9)  # TeV
+pytestmark = pytest.mark.skipif(not MAGIC_RUN.exists(), reason="the MAGIC run in ../shared is not present")
+
+
+@pytest.fixture(scope="module", params=[None, 0.1414], ids=["rad_max", "theta2_cut"])
+def spectrum(request):
+    """With the file's RAD_MAX (0.02), and with MAGIC's theta^2 < 0.02 deg^2 cut as the radius."""
+    return on_off_spectrum([MAGIC_RUN], *NGC1275, EDGES, n_off=3, on_radius_deg=request.param)
+
+
+def _within(events, centre, radius_deg):
+    from astropy.coordinates import SkyCoord
+
+    return events.radec.separation(SkyCoord(*centre, unit="deg")).deg < radius_deg
+
+
+def test_on_and_off_counts_are_those_of_the_event_list(spectrum):
+    """ON: the events within RAD_MAX of the source; OFF: within RAD_MAX of the source's position
+    rotated about the pointing by 90, 180 and 270 degrees (three wobble regions)."""
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    observation, _ = read_run(MAGIC_RUN)
+    events = observation.events
+    energy = events.energy.to_value("TeV")
+    in_range = (energy >= EDGES[0]) & (energy < EDGES[-1])
+    radius = spectrum.runs[0]["on_radius_deg"]
+    assert np.sum(spectrum.n_on) == np.sum(_within(events, NGC1275, radius) & in_range)
+    pointing = observation.get_pointing_icrs(observation.tmid)
+    source = SkyCoord(*NGC1275, unit="deg")
+    angle, offset = pointing.position_angle(source), pointing.separation(source)
+    off = sum(np.sum(_within(events, (c.ra.deg, c.dec.deg), radius) & in_range)
+              for c in (pointing.directional_offset_by(angle + turn * 90 * u.deg, offset) for turn in (1, 2, 3)))
+    assert np.sum(spectrum.n_off) == off
+    np.testing.assert_allclose(spectrum.alpha, 1 / 3)
+    assert spectrum.runs[0]["offset_deg"] == pytest.approx(0.40, abs=0.02)
+
+
+def test_the_livetime_is_the_headers_dead_time_corrected_one(spectrum):
+    from astropy.io import fits
+
+    with fits.open(MAGIC_RUN) as hdus:
+        gti = hdus["GTI"].data
+        good = float(np.sum(gti["STOP"] - gti["START"]))
+        livetime = hdus["EVENTS"].header["LIVETIME"]
+    assert spectrum.livetime_s == livetime < good and 1150 < livetime < 1200
+
+
+def test_the_excess_is_gammapys(spectrum):
+    excess = spectrum.datasets[0].excess.data.ravel()
+    np.testing.assert_allclose(spectrum.excess, excess)
+    assert spectrum.excess.sum() > 10  # NGC 1275 in its flare of January 2017
+
+
+def test_the_theta2_cut_as_radius_holds_more_of_the_source():
+    narrow, wide = (on_off_spectrum([MAGIC_RUN], *NGC1275, EDGES, on_radius_deg=r) for r in (None, 0.1414))
+    assert wide.runs[0]["on_radius_deg"] == 0.1414 and narrow.runs[0]["on_radius_deg"] == 0.02
+    assert wide.excess.sum() > 2 * narrow.excess.sum()
+
+
+def test_bad_inputs_are_named(tmp_path):
+    from astropy.io import fits
+
+    with fits.open(MAGIC_RUN) as hdus:
+        fits.HDUList([hdus[0], hdus["EFFECTIVE AREA"]]).writeto(tmp_path / "no_events.fits")
+    with pytest.raises(PipelineError, match="has no EVENTS and no GTI HDU"):
+        read_run(tmp_path / "no_events.fits")
+    with pytest.raises(PipelineError, match="pointed .* deg from the source"):
+        on_off_spectrum([MAGIC_RUN], 83.63, 22.01, EDGES)  # the Crab
+    with pytest.raises(PipelineError, match="outside the effective area"):
+        on_off_spectrum([MAGIC_RUN], *NGC1275, np.geomspace(0.001, 1, 4))
