@@ -79,3 +79,22 @@ def test_bad_inputs_are_named(tmp_path):
         on_off_spectrum([MAGIC_RUN], 83.63, 22.01, EDGES)  # the Crab
     with pytest.raises(PipelineError, match="outside the effective area"):
         on_off_spectrum([MAGIC_RUN], *NGC1275, np.geomspace(0.001, 1, 4))
+
+
+def test_li_ma_is_gammapys_wstat_significance():
+    from alpswyft.observation import li_ma
+    from gammapy.stats import WStatCountsStatistic
+
+    n_on, n_off, alpha = np.array([0, 3, 10, 40, 5]), np.array([0, 9, 3, 20, 60]), np.array([0.2, 0.33, 0.5, 0.2, 0.1])
+    np.testing.assert_allclose(li_ma(n_on, n_off, alpha), WStatCountsStatistic(n_on, n_off, alpha).sqrt_ts, atol=1e-9)
+
+
+def test_the_excess_figure_shows_every_bin(spectrum):
+    import matplotlib
+    from alpswyft.observation import plot_excess
+
+    matplotlib.use("Agg")
+    fig = plot_excess(spectrum, predicted_excess=np.ones(len(EDGES) - 1))
+    points = fig.axes[0].containers[0][0]
+    assert len(points.get_xdata()) == len(EDGES) - 1
+    np.testing.assert_allclose(points.get_ydata(), spectrum.excess)

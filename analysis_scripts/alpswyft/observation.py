@@ -146,3 +146,38 @@ def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edg
     mean_alpha = sum(d.alpha.data.ravel() * t for d, t in zip(datasets, livetimes)) / livetimes.sum()
     alpha = np.where(n_off_counts > 0, weighted / np.maximum(n_off_counts, 1), mean_alpha)
     return OnOffSpectrum(edges, n_on, n_off_counts, alpha, float(livetimes.sum()), runs, datasets)
+
+
+def li_ma(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The significance of the excess per bin, Li & Ma (1983) eq. 17, signed as the excess (0
+    where there is nothing to test)."""
+    n_on, n_off, alpha = (np.asarray(x, dtype=float) for x in np.broadcast_arrays(n_on, n_off, alpha))
+    total = n_on + n_off
+    with np.errstate(divide="ignore", invalid="ignore"):
+        on_term = np.where(n_on > 0, n_on * np.log((1 + alpha) / alpha * n_on / total), 0.0)
+        off_term = np.where(n_off > 0, n_off * np.log((1 + alpha) * n_off / total), 0.0)
+    ts = np.clip(2 * (on_term + off_term), 0, None)
+    return np.sign(n_on - alpha * n_off) * np.sqrt(ts)
+
+
+def plot_excess(spectrum: OnOffSpectrum, predicted_excess: np.ndarray | None = None):
+    """The observed excess counts per bin with their errors (ON and OFF Poisson), the Li & Ma
+    significance per bin below, and ``predicted_excess`` (counts per bin, e.g. the model at the
+    posterior mean) over the data."""
+    import matplotlib.pyplot as plt
+
+    edges = spectrum.energy_edges
+    centres = np.sqrt(edges[1:] * edges[:-1])
+    error = np.sqrt(spectrum.n_on + spectrum.alpha**2 * spectrum.n_off)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.errorbar(centres, spectrum.excess, error, xerr=[centres - edges[:-1], edges[1:] - centres], fmt="o", ms=3,
+                 color="k", label=f"excess, {len(spectrum.runs)} run(s), {spectrum.livetime_s / 3600:.2f} h")
+    if predicted_excess is not None:
+        top.stairs(predicted_excess, edges, color="C3", label="model")
+    top.axhline(0, color="0.6", lw=0.8)
+    top.set(xscale="log", ylabel="excess counts per bin")
+    top.legend(fontsize=8)
+    bottom.stairs(li_ma(spectrum.n_on, spectrum.n_off, spectrum.alpha), edges, color="C0", fill=True, alpha=0.6)
+    bottom.set(xlabel="reconstructed energy (TeV)", ylabel="Li & Ma (sigma)")
+    fig.tight_layout()
+    return fig
