@@ -1,12 +1,16 @@
 """Real observations: DL3 runs (GADF EVENTS, GTI, point-like IRFs) to ON and OFF counts per
 reconstructed-energy bin, with gammapy's reflected-region background.
 
-For each run the ON region is a circle on the source whose radius is the IRF's ``RAD_MAX`` (or
-``on_radius_deg``, which replaces a fixed RAD_MAX: MAGIC's NGC 1275 run stores 0.02, its theta^2
-cut in deg^2, where its Crab run of the same format stores the radius, 0.141 deg); the OFF regions are the same circle placed at the source's offset from the
-pointing, rotated about it (wobble observations: ``n_off`` regions, alpha = 1 / n_off). Runs
-stack: the counts add, and the response of each run (exposure from its live time and the
-effective area at its offset, migration from its energy dispersion) is kept with it.
+For each run the ON region is a circle on the source whose radius is the IRF's ``RAD_MAX``, or
+``on_radius_deg``, which replaces a fixed RAD_MAX (MAGIC's NGC 1275 run stores 0.02, its theta^2
+cut in deg^2, where its Crab run of the same format stores the radius, 0.141 deg). The OFF regions
+are the same circle placed at the source's offset from the pointing, rotated about it (wobble
+observations: ``n_off`` regions, alpha = 1 / n_off). Runs stack: the counts add, and the response
+of each run (exposure from its live time and the effective area at its offset, migration from its
+energy dispersion) is kept with it, in its gammapy dataset.
+
+Not yet wired into a run: the simulator of ON/OFF counts and the ``observation`` run-script
+variable are the next steps.
 
 Some DL3 files lack what gammapy needs to read them: the observatory's location (``GEOLON``,
 ``GEOLAT``, ``ALTITUDE``), which only serves horizontal coordinates. It is added in memory from
