@@ -16,9 +16,11 @@ One module per concern:
 - :mod:`alpswyft.physics` holds the forward models: the ALP model of NGC 1275 (propagation
   kernel, cluster field, line of sight, CTA response, observation chain; gammaALPs as reference;
   fused GPU kernels and a batched torch path) and the toy models;
+- :mod:`alpswyft.observation` reads real DL3 runs into ON/OFF spectra (gammapy);
 - :mod:`alpswyft.simulator` turns a model into batches of samples (params, exp, data, ...);
 - :mod:`alpswyft.stores` fills and reads the zarr simulation stores;
-- :mod:`analysis_core.slurm` runs simulation chunks and training rounds as SLURM jobs;
+- :mod:`analysis_core.slurm` (shared with the POLAR analysis) runs simulation chunks and training
+  rounds as SLURM jobs;
 - :mod:`alpswyft.pipeline` holds the stages that the entry scripts call;
 - :mod:`alpswyft.architectures` holds the feature heads (the original's three network files and
   users' own) behind the ``architecture`` variable;
@@ -28,7 +30,8 @@ One module per concern:
 - :mod:`alpswyft.coverage` (HPD and TARP coverage) and :mod:`alpswyft.limits` (expected limits,
   published limits) hold the validation statistics; :mod:`alpswyft.validation` is the stage that
   applies them to a run's last round;
-- :mod:`alpswyft.results` owns the results tree and the trials;
+- :mod:`alpswyft.results` owns the results tree and the trials (its files are written atomically
+  by :mod:`analysis_core.files`);
 - :mod:`alpswyft.plots` and :mod:`alpswyft.report` draw the figures and execute the notebook;
 - :mod:`alpswyft.workbench` opens a finished run (stores, networks, new observations inferred,
   kept posteriors and limit maps) and :mod:`alpswyft.comparison` compares two runs.
