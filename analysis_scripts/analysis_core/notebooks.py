@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analysis_core.files import write_text
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -22,7 +24,5 @@ def render_html(notebook: Path) -> Path:
                 del data[WIDGET_VIEW]
     body, _ = HTMLExporter().from_notebook_node(node)
     path = notebook.with_suffix(".html")
-    partial = path.with_suffix(".html.partial")
-    partial.write_text(body)
-    partial.replace(path)
+    write_text(path, body)
     return path

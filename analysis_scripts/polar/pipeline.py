@@ -162,7 +162,7 @@ def search(run: PolarRun) -> dict:
     cores = [width(pull[quiet, c]) for c in range(pull.shape[1])]
     if not config.intervals.subtract_mean:  # the original: pull > k sigma
         cores = [polar_intervals.Core(0.0, c.sigma) for c in cores]
-    channels = polar_data.target_names(p)
+    channels, labels = polar_data.target_names(p), polar_data.target_labels(p)
     known = [(name, t, t) for name, t in polar_data.read_grbs(config.data.grb_path)]
     # synthetic data: matched against the injected spans (a few seconds of slack); real data:
     # against the known trigger times, within intervals.match_s
@@ -170,7 +170,7 @@ def search(run: PolarRun) -> dict:
     days = _live_days(p["unix_time"], config.intervals.max_gap_s)
     results = {"config_hash": config.section_hash(*SEARCH_SECTIONS), "live_days": days,
                "cores": [{"channel": ch, "label": label, "mu": c.mu, "sigma": c.sigma}
-                         for ch, label, c in zip(channels, polar_data.target_labels(p), cores)],
+                         for ch, label, c in zip(channels, labels, cores)],
                "thresholds": {}}
     all_clusters, all_intersections, all_combinations, counts = [], [], [], {}
     settings = config.intervals
@@ -189,7 +189,7 @@ def search(run: PolarRun) -> dict:
         results["thresholds"][str(k)] = figures[settings.discard_w]
         if settings.discard_w > 0:
             results["thresholds"][str(k)]["without_gap_veto"] = figures[0.0]
-        results["thresholds"][str(k)]["per_target"] = _per_target(pull, cores, channels, polar_data.target_labels(p), k,
+        results["thresholds"][str(k)]["per_target"] = _per_target(pull, cores, channels, labels, k,
                                                                   [c for c in all_clusters if c.k == k])
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
