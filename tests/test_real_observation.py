@@ -98,3 +98,45 @@ def test_the_excess_figure_shows_every_bin(spectrum):
     points = fig.axes[0].containers[0][0]
     assert len(points.get_xdata()) == len(EDGES) - 1
     np.testing.assert_allclose(points.get_ydata(), spectrum.excess)
+
+
+@pytest.mark.slow
+def test_a_run_on_the_observation_end_to_end(tmp_path):
+    """The shipped ALP run script with observation= on the MAGIC run, reduced: the networks see the
+    ON and OFF counts, the report shows the real spectrum, the runs and their significance."""
+    import json
+
+    from conftest import RUN_SH, write_run_script
+    from test_end_to_end import ALP_GRID, run
+
+    script = write_run_script(
+        tmp_path, template=RUN_SH, run_name="magic_run", observation=str(MAGIC_RUN), rad_max="0.1414",
+        emin="80", emax="8000", nbins="10", nbins_etrue="60", n_sim_train="200", n_prior_samples="3_000",
+        max_epochs="3", n_truncations="1", hyperparams=ALP_GRID, n_sim_coverage="40", n_sim_explim="10",
+        DRP_coverage_parameters='"1000, 40, 0, 0, 1"',
+    )
+    result = run(script, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_dir = tmp_path / "analysis_results" / "magic_run"
+    direct = on_off_spectrum([MAGIC_RUN], *NGC1275, np.geomspace(0.08, 8.0, 11), on_radius_deg=0.1414)
+    obs = np.load(run_dir / "true_obs.npz")
+    np.testing.assert_array_equal(obs["n_off"], direct.n_off)
+    setup = np.load(run_dir / "response.npz")
+    np.testing.assert_array_equal(setup["onoff_n_on"], direct.n_on)
+    assert setup["run_livetime_s"].tolist() == [direct.livetime_s]
+    from alpswyft.stores import read_store
+
+    samples = read_store(run_dir / "sim_output" / "store" / "store", ["data", "n_off"])  # round 0's
+    assert samples["n_off"].shape == samples["data"].shape == (200, 10)
+    # the simulated OFF counts scatter about the smoothed observed OFF spectrum (the nuisance's mean)
+    np.testing.assert_allclose(samples["n_off"].mean(axis=0)[:3], setup["onoff_off_background"][:3], rtol=0.25)
+    log = (run_dir / "output.log").read_text()
+    assert "the observation is real: " in log and "Li & Ma" in log
+    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    cell = next(c for c in code if "plots.observed_spectrum" in "".join(c["source"]))
+    text = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+    assert "offset (deg)" in text and str(int(direct.runs[0]["obs_id"])) in text
+    assert any("image/png" in o.get("data", {}) for o in cell["outputs"])
+    assert (run_dir / "val_output" / "observed_spectrum_gridpoint_0.png").is_file()

@@ -17,6 +17,9 @@ Any other value is the path of a Python file that defines a class ``Head``: a
 needs), a constructor ``Head(shapes, **hyperparameters)`` where ``shapes`` maps node names to
 their shapes, an attribute ``n_features`` and ``forward(A) -> (batch, n_features)``. The file is
 copied into the run folder and loaded from there, so a run keeps the head it was trained with.
+
+A real observation (``observation=``) has one more node, its OFF counts ``n_off`` (nbins,): the
+built-in heads take them beside ``data`` (a user's head may, from ``shapes``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ import swyft
 TRAINING_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")
 
 
+def _off_norm(shapes: dict):
+    """The standardisation of a real observation's OFF counts ``n_off``, None without them
+    (epsilon 1: a bin may hold no OFF count in any simulation)."""
+    return swyft.networks.OnlineStandardizingLayer(shapes["n_off"], epsilon=1.0) if "n_off" in shapes else None
+
+
+def _with_off(head, A, data):
+    """``data`` (batch, nbins) with the standardised OFF counts appended, where there are any."""
+    return data if head.off_norm is None else torch.cat([data, head.off_norm(A["n_off"])], dim=1)
+
+
 class DataHead(nn.Module):
     """The original's ``network.py``: online standardisation of ``data``, no learned layers."""
 
@@ -46,10 +60,11 @@ class DataHead(nn.Module):
     def __init__(self, shapes: dict):
         super().__init__()
         self.norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
-        self.n_features = math.prod(shapes["data"])
+        self.off_norm = _off_norm(shapes)
+        self.n_features = math.prod(shapes["data"]) + (math.prod(shapes["n_off"]) if "n_off" in shapes else 0)
 
     def forward(self, A):
-        return self.norm(A["data"])
+        return _with_off(self, A, self.norm(A["data"]))
 
 
 def _branch(n_in: int, width: int, n_out: int) -> nn.Sequential:
@@ -83,21 +98,24 @@ class PowerHead(nn.Module):
         if "power" not in shapes:
             raise ValueError("the power head needs the simulator's 'power' node (ALP models only)")
         n_data, n_power = math.prod(shapes["data"]), math.prod(shapes["power"])
+        n_data += math.prod(shapes["n_off"]) if "n_off" in shapes else 0
         self.data_norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
+        self.off_norm = _off_norm(shapes)
         self.power_norm = swyft.networks.OnlineStandardizingLayer(shapes["power"], epsilon=0)
         self.data_mlp = _branch(n_data, data_width, data_features)
         self.power_mlp = _branch(n_power, power_width, power_features)
         self.n_features = data_features + power_features
 
     def forward(self, A):
-        data = self.data_mlp(self.data_norm(A["data"]).flatten(1))
+        data = self.data_mlp(_with_off(self, A, self.data_norm(A["data"]).flatten(1)))
         power = self.power_mlp(self.power_norm(A["power"]).flatten(1))
         return torch.cat([data, power], dim=1)
 
 
 class CNNHead(nn.Module):
-    """The original's ``network_cnn.py``: standardised ``data`` as one channel, Conv1d(channels,
-    kernel_size), flatten, Linear(logratio_features), ReLU."""
+    """The original's ``network_cnn.py``: standardised ``data`` as one channel (a real
+    observation's OFF counts as a second), Conv1d(channels, kernel_size), flatten,
+    Linear(logratio_features), ReLU."""
 
     hyperparameters = ("logratio_features", "channels", "kernel_size")
 
@@ -107,12 +125,16 @@ class CNNHead(nn.Module):
         if not 1 <= kernel_size <= nbins:
             raise ValueError(f"kernel_size = {kernel_size} must be between 1 and nbins = {nbins}")
         self.norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
-        self.conv = nn.Conv1d(1, channels, kernel_size)
+        self.off_norm = _off_norm(shapes)
+        self.conv = nn.Conv1d(1 if self.off_norm is None else 2, channels, kernel_size)
         self.dense = nn.Sequential(nn.Flatten(), nn.Linear(channels * (nbins - kernel_size + 1), logratio_features), nn.ReLU())
         self.n_features = logratio_features
 
     def forward(self, A):
-        return self.dense(self.conv(self.norm(A["data"])[:, None, :]))
+        data = self.norm(A["data"])[:, None, :]
+        if self.off_norm is not None:
+            data = torch.cat([data, self.off_norm(A["n_off"])[:, None, :]], dim=1)
+        return self.dense(self.conv(data))
 
 
 BUILT_IN = {"": DataHead, "power": PowerHead, "cnn": CNNHead}

@@ -163,6 +163,10 @@ class RunConfig(BaseModel):
     on_region: Literal["point", "legacy"] = "point"
     on_region_radius: Annotated[float, Field(gt=0, le=3), BeforeValidator(_strip)] = 0.2
     alp_engine: Literal["fast", "gammaalps"] = "fast"
+    observation: Str = ""
+    rad_max: Annotated[float | None, Field(gt=0, le=3), BeforeValidator(_optional_int)] = None
+    n_off_regions: Annotated[int, Field(ge=1, le=16), BeforeValidator(_strip)] = 3
+    background_scatter: Annotated[float, Field(ge=0, le=3), BeforeValidator(_strip)] = 0.5
     max_freq: Annotated[float, Field(gt=0), BeforeValidator(_strip)] = 3.0
     len_fft: Annotated[int, Field(ge=8), BeforeValidator(_strip)] = 2048
     POI_indices: Annotated[list[NonNegInt], BeforeValidator(_int_list)]
@@ -380,7 +384,8 @@ EXECUTION_VARIABLES = (
 SIMULATION_VARIABLES = (
     "model", "geom", "noise", "noise_sigma", "nbins", "nbins_etrue", "emin", "emax", "livetime",
     "ALP_seed", "sim_seed", "floor_exp", "floor_obs", "IRF_file", "on_region", "on_region_radius",
-    "alp_engine", "max_freq", "len_fft", "model_params",
+    "alp_engine", "max_freq", "len_fft", "model_params", "observation", "rad_max", "n_off_regions",
+    "background_scatter",
 )
 
 
@@ -515,6 +520,9 @@ def _check_physics(config: RunConfig) -> list[str]:
         raise ConfigError("param<N>", ", ".join(duplicates), "parameter names must be unique")
     if not config.emin < config.emax:
         raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
+    if config.observation and config.model not in ALP_MODELS:
+        raise ConfigError("observation", config.observation, "a real observation is analysed with an ALP model "
+                          f"({', '.join(repr(m) for m in ALP_MODELS)}), not {config.model!r}")
     if config.model in ALP_MODELS:
         warnings += _check_alp(config)
         if config.geometry != "gamma":
@@ -632,7 +640,11 @@ def _check_alp(config: RunConfig) -> list[str]:
 
     if config.emin <= 0:
         raise ConfigError("emin", config.emin, "energies are in GeV and must be > 0")
-    if not config.irf_path.is_file():
+    if config.observation:  # its files are read (and checked) by the model's prepare
+        if config.noise != "poisson":
+            raise ConfigError("noise", config.noise, "a real observation (observation=...) has Poisson ON and OFF "
+                              "counts: use noise=poisson")
+    elif not config.irf_path.is_file():
         raise ConfigError("IRF_file", config.IRF_file, "no such file")
     if resolve(config.model).cls.all_log:
         linear = [p.variable for p in config.table.parameters if not p.log]

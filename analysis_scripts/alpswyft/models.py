@@ -19,7 +19,8 @@ A model is a class with this interface (the shipped ones in :mod:`alpswyft.physi
     a dict with at least ``exp``, shape (n, \\*shapes["exp"]), for physical parameter vectors
     ``theta`` of shape (n, len(parameters)); random numbers only from the generator ``rng``.
 ``noise(self, exp, rng)``
-    ``data``, one noisy realisation of each ``exp``.
+    ``data``, one noisy realisation of each ``exp`` (or a dict of ``data`` and further noisy nodes,
+    as the ALP model's ``n_off`` for a real observation).
 ``features(self, data)`` (optional)
     nodes derived from ``data`` (a dict; e.g. the ALP model's ``power``).
 ``prepare(config)`` (optional, a staticmethod)
@@ -188,7 +189,8 @@ def check_outputs(info: ModelInfo, config, setup: dict | None = None) -> None:
         rng = np.random.default_rng(0)
         theta = config.table.physical(config.table.obs)
         out = dict(model.expected(theta, rng))
-        out["data"] = model.noise(np.asarray(out["exp"], float), rng)
+        noise = model.noise(np.asarray(out["exp"], float), rng)
+        out.update(noise if isinstance(noise, dict) else {"data": noise})
         if hasattr(model, "features"):
             out.update(model.features(np.asarray(out["data"], float)))
     except ConfigError:

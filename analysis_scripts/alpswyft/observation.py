@@ -9,8 +9,9 @@ observations: ``n_off`` regions, alpha = 1 / n_off). Runs stack: the counts add,
 of each run (exposure from its live time and the effective area at its offset, migration from its
 energy dispersion) is kept with it, in its gammapy dataset.
 
-Not yet wired into a run: the simulator of ON/OFF counts and the ``observation`` run-script
-variable are the next steps.
+A run with ``observation=`` (README, "Real observations") turns the stack into the set-up arrays
+of the ALP model (:func:`observation_setup`): the response of exactly these runs, the smoothed OFF
+spectrum as the background model, and the observed counts, which become the run's observation.
 
 Some DL3 files lack what gammapy needs to read them: the observatory's location (``GEOLON``,
 ``GEOLAT``, ``ALTITUDE``), which only serves horizontal coordinates. It is added in memory from
@@ -20,16 +21,19 @@ naming the keywords.
 
 from __future__ import annotations
 
+import glob
 import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from analysis_core.errors import PipelineError
+from analysis_core.errors import ConfigError, PipelineError
 
 #: (longitude deg, latitude deg, altitude m) of the sites of telescopes whose DL3 files may omit them
 SITES = {"MAGIC": (-17.8906, 28.7619, 2200.0)}
+#: NGC 1275 (ICRS, deg): the centre of the ON region
+NGC1275_RADEC = (49.9507, 41.5117)
 #: a source farther than this from a run's pointing (deg) is outside the reflected-region method's reach
 MAX_OFFSET_DEG = 2.5
 
@@ -49,6 +53,23 @@ class OnOffSpectrum:
     @property
     def excess(self) -> np.ndarray:
         return self.n_on - self.alpha * self.n_off
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, energy_edges_gev: np.ndarray) -> OnOffSpectrum:
+        """The spectrum of a run's set-up arrays (``onoff_*``, ``run_*``; :func:`observation_setup`)."""
+        keys = ("obs_id", "file", "livetime_s", "offset_deg", "on_radius_deg")
+        runs = [dict(zip(keys, row)) for row in zip(*(arrays[f"run_{k}"].tolist() for k in keys))]
+        return cls(np.asarray(energy_edges_gev, float) / 1e3, arrays["onoff_n_on"], arrays["onoff_n_off"],
+                   arrays["onoff_alpha"], float(arrays["onoff_livetime_s"]), runs)
+
+    def table(self) -> str:
+        """Counts, excess and Li & Ma significance per bin, as text."""
+        significance = li_ma(self.n_on, self.n_off, self.alpha)
+        lines = [f"{'E_reco (TeV)':>17} {'ON':>6} {'OFF':>6} {'alpha':>6} {'excess':>8} {'sigma':>6}"]
+        for lo, hi, on, off, a, excess, sigma in zip(self.energy_edges[:-1], self.energy_edges[1:], self.n_on,
+                                                    self.n_off, self.alpha, self.excess, significance):
+            lines.append(f"{f'{lo:.3g}-{hi:.3g}':>17} {on:>6.0f} {off:>6.0f} {a:>6.3f} {excess:>8.1f} {sigma:>6.1f}")
+        return "\n".join(lines)
 
 
 def read_run(path: Path, on_radius_deg: float | None = None):
@@ -97,10 +118,28 @@ def read_run(path: Path, on_radius_deg: float | None = None):
             return observation, livetime
 
 
+def observation_files(value: str) -> list[Path]:
+    """The DL3 files of the ``observation`` variable: comma-separated paths or glob patterns
+    (``runs/*.fits.gz``), sorted, each file once."""
+    files: list[Path] = []
+    for pattern in (p.strip() for p in value.split(",") if p.strip()):
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern] if Path(pattern).exists() else []
+        if not matches:
+            raise ConfigError("observation", pattern, "matches no file (give DL3 files or glob patterns, "
+                              "e.g. runs/*.fits.gz, separated by commas)")
+        files += [Path(m) for m in matches if Path(m) not in files]
+    if not files:
+        raise ConfigError("observation", value, "names no DL3 file")
+    return files
+
+
 def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edges_tev: np.ndarray,
-                    n_off: int = 3, on_radius_deg: float | None = None) -> OnOffSpectrum:
+                    n_off: int = 3, on_radius_deg: float | None = None,
+                    energy_true_edges_tev: np.ndarray | None = None) -> OnOffSpectrum:
     """The stacked ON/OFF spectrum of the runs ``paths`` for a source at (``ra_deg``, ``dec_deg``)
-    (ICRS) in the reconstructed-energy bins ``energy_edges_tev``."""
+    (ICRS) in the reconstructed-energy bins ``energy_edges_tev``; the response is computed on the
+    true-energy bins ``energy_true_edges_tev`` (default: 4 per reconstructed bin over the IRF's
+    range)."""
     import astropy.units as u
     from astropy.coordinates import SkyCoord
     from gammapy.datasets import SpectrumDataset
@@ -128,7 +167,12 @@ def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edg
         if edges[0] < e_irf[0] or edges[-1] > e_irf[-1]:
             raise PipelineError(f"energy range {edges[0]:g}-{edges[-1]:g} TeV: outside the effective area of "
                                 f"'{path}' ({e_irf[0]:.3g}-{e_irf[-1]:.3g} TeV)")
-        e_true = MapAxis.from_energy_edges(np.geomspace(e_irf[0], e_irf[-1], 4 * len(edges)) * u.TeV, name="energy_true")
+        if energy_true_edges_tev is None:
+            true_edges = np.geomspace(e_irf[0], e_irf[-1], 4 * len(edges))
+        else:  # the requested span, within the IRF's
+            given = np.asarray(energy_true_edges_tev, float)
+            true_edges = np.geomspace(max(given[0], e_irf[0]), min(given[-1], e_irf[-1]), len(given))
+        e_true = MapAxis.from_energy_edges(true_edges * u.TeV, name="energy_true")
         radius = float(np.max(observation.rad_max.quantity.to_value("deg")))  # the ON region: RAD_MAX
         empty = SpectrumDataset.create(geom=RegionGeom.create(region=PointSkyRegion(target), axes=[e_reco]),
                                        energy_axis_true=e_true)
@@ -150,6 +194,87 @@ def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edg
     mean_alpha = sum(d.alpha.data.ravel() * t for d, t in zip(datasets, livetimes)) / livetimes.sum()
     alpha = np.where(n_off_counts > 0, weighted / np.maximum(n_off_counts, 1), mean_alpha)
     return OnOffSpectrum(edges, n_on, n_off_counts, alpha, float(livetimes.sum()), runs, datasets)
+
+
+#: the true-energy axis of a real observation reaches this factor below emin and above emax, so
+#: that events migrating into the analysis range from outside it are counted
+TRUE_ENERGY_MARGIN = 2.0
+
+
+def stacked_response(spectrum: OnOffSpectrum) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The response of the stacked runs: true-energy edges (GeV), exposure per true bin (cm^2 s, the
+    runs' sum) and migration (n_true, n_reco), the exposure-weighted mean of the runs' kernels."""
+    exposures = [d.exposure.quantity.to_value("cm2 s").ravel() for d in spectrum.datasets]
+    kernels = [d.edisp.get_edisp_kernel().pdf_matrix for d in spectrum.datasets]
+    exposure = np.sum(exposures, axis=0)
+    weighted = sum(x[:, None] * k for x, k in zip(exposures, kernels))
+    migration = weighted / np.where(exposure > 0, exposure, 1.0)[:, None]
+    edges = spectrum.datasets[0].exposure.geom.axes["energy_true"].edges.to_value("GeV")
+    return edges, exposure, migration
+
+
+def smooth_off_counts(n_off: np.ndarray, energy_edges: np.ndarray) -> np.ndarray:
+    """The expected OFF counts per bin behind observed ones: a Poisson maximum-likelihood fit of
+    log b = c0 + c1 x + c2 x^2 (x = log10 of the bin centre; fewer terms where fewer bins have
+    counts). Its total is the observed total; no OFF counts give zeros."""
+    from scipy.optimize import minimize
+
+    n_off = np.asarray(n_off, float)
+    if n_off.sum() == 0:
+        return np.zeros_like(n_off)
+    x = np.log10(np.sqrt(energy_edges[1:] * energy_edges[:-1]))
+    x = x - x.mean()
+    degree = int(min(2, np.count_nonzero(n_off) - 1))
+    design = np.vander(x, degree + 1, increasing=True)
+
+    def nll(c):
+        log_b = np.clip(design @ c, -50, 50)
+        return np.sum(np.exp(log_b) - n_off * log_b)
+
+    start = np.zeros(degree + 1)
+    start[0] = np.log(n_off.mean())
+    fit = minimize(nll, start, method="Nelder-Mead" if degree == 0 else "BFGS")
+    b = np.exp(np.clip(design @ fit.x, -50, 50))
+    return b * n_off.sum() / b.sum()
+
+
+def observation_setup(config, signal: bool = True, bkg: bool = True):
+    """The response and background model of the runs of ``config.observation`` in the run's binning,
+    and their arrays: ``(Response, arrays)``, the arrays holding the observed counts (``onoff_*``)
+    and the run table (``run_*``). ``signal``/``bkg`` false leave the source counts or the
+    background out (the simulator's switches)."""
+    from alpswyft.physics.response import Response
+
+    files = observation_files(config.observation)
+    reco_edges = np.geomspace(config.emin, config.emax, config.nbins + 1)  # GeV
+    true_edges = np.geomspace(config.emin / TRUE_ENERGY_MARGIN, config.emax * TRUE_ENERGY_MARGIN, config.nbins_etrue + 1)
+    spectrum = on_off_spectrum(files, *NGC1275_RADEC, reco_edges / 1e3, n_off=config.n_off_regions,
+                               on_radius_deg=config.rad_max, energy_true_edges_tev=true_edges / 1e3)
+    true_edges, exposure, migration = stacked_response(spectrum)
+    off_background = smooth_off_counts(spectrum.n_off, reco_edges)
+    response = Response(true_edges, reco_edges, exposure * float(signal), migration,
+                        spectrum.alpha * off_background * float(bkg))
+    arrays = {
+        "onoff_n_on": spectrum.n_on, "onoff_n_off": spectrum.n_off, "onoff_alpha": spectrum.alpha,
+        "onoff_off_background": off_background * float(bkg), "onoff_livetime_s": np.array(spectrum.livetime_s),
+        **{f"run_{key}": np.array([run[key] for run in spectrum.runs])
+           for key in ("obs_id", "file", "livetime_s", "offset_deg", "on_radius_deg")},
+    }
+    return response, arrays
+
+
+def describe(arrays: dict) -> str:
+    """One line per run, and the stack's counts and significance, from the set-up arrays."""
+    lines = [f"{'run':>10} {'livetime (s)':>13} {'offset (deg)':>13} {'ON radius (deg)':>16}  file"]
+    for obs_id, livetime, offset, radius, path in zip(*(arrays[f"run_{k}"] for k in (
+            "obs_id", "livetime_s", "offset_deg", "on_radius_deg", "file"))):
+        lines.append(f"{obs_id:>10} {livetime:>13.1f} {offset:>13.3f} {radius:>16.4g}  {Path(str(path)).name}")
+    n_on, n_off, alpha = (np.asarray(arrays[f"onoff_{k}"]) for k in ("n_on", "n_off", "alpha"))
+    total = li_ma(n_on.sum(), n_off.sum(), np.sum(alpha * n_off) / max(n_off.sum(), 1) if n_off.sum() else alpha.mean())
+    lines.append(f"{len(arrays['run_obs_id'])} run(s), {float(arrays['onoff_livetime_s']) / 3600:.3f} h: "
+                 f"ON {n_on.sum():.0f}, OFF {n_off.sum():.0f}, excess {np.sum(n_on - alpha * n_off):.1f} "
+                 f"({float(total):.1f} sigma, Li & Ma)")
+    return "\n".join(lines)
 
 
 def li_ma(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -76,6 +76,9 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     irf = variables.get("IRF_file", "").strip()
     if irf and not Path(irf).is_absolute():  # relative to the run script, like the results
         variables["IRF_file"] = str((Path(run_script).parent / irf).resolve())
+    patterns = [p.strip() for p in variables.get("observation", "").split(",") if p.strip()]
+    if patterns:  # DL3 files or glob patterns, relative to the run script
+        variables["observation"] = ",".join(str(Path(run_script).parent.resolve() / p) for p in patterns)
     for name in ("model", "architecture", "use_old_net", "use_old_truncations"):  # paths relative to the run script
         value = variables.get(name, "").strip()
         if value and not Path(value).is_absolute() and (Path(run_script).parent / value).exists():
@@ -358,7 +361,15 @@ def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
     if "pgg" in sample:  # the same observation's parameters under the null hypothesis
         null = simulator.model.expected(config.table.physical(config.table.null), np.random.default_rng(config.obs_seed))
         extra = {"null_exp": null["exp"][0], "null_pgg": null["pgg"][0]}
+    observed = getattr(simulator.model, "observation_nodes", lambda: None)()
+    if observed is not None:  # a real observation; exp and params stay those of the Obs. values
+        sample.update({k: np.asarray(v, np.float32) for k, v in observed.items()})
     save_npz(tree.true_obs, **{k: v[0] for k, v in sample.items()}, **extra)
+    if observed is not None:
+        from alpswyft.observation import describe
+
+        print(f"the observation is real: {describe(simulator.model.observation)}")
+        return
     names = ", ".join(f"{n} = {v:g}" for n, v in zip(config.table.free_names, config.table.obs))
     print(f"mock observation simulated at {names} (obs_seed {config.obs_seed})")
 

@@ -43,7 +43,8 @@ def mock_observation(tree: RunTree):
     y0 = model.null_level
     e_reco, e_true = model.response.e_reco, model.response.e_true
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 7), sharex=True)
-    top.step(e_reco, 10 ** (obs["data"] + y0), where="mid", color="k", label="observed counts (mock)")
+    kind = "ON" if model.on_off else "mock"
+    top.step(e_reco, 10 ** (obs["data"] + y0), where="mid", color="k", label=f"observed counts ({kind})")
     top.plot(e_reco, 10 ** (obs["exp"] + y0), color="C1", label="expected, at the Obs. values")
     top.plot(e_reco, 10 ** (obs["null_exp"] + y0), "--", color="C0", label="expected, no ALP (Null values)")
     example = _alp_example(config, model)
@@ -62,9 +63,43 @@ def mock_observation(tree: RunTree):
     bottom.set_xlabel("energy [GeV]")
     bottom.set_ylabel("photon survival probability")
     bottom.legend(fontsize=8)
-    fig.suptitle(f"Mock observation of NGC 1275, {config.livetime:g} h")
+    fig.suptitle(f"ON counts of NGC 1275, {float(model.observation['onoff_livetime_s']) / 3600:.3g} h" if model.on_off
+                 else f"Mock observation of NGC 1275, {config.livetime:g} h")
     fig.tight_layout()
     return fig
+
+
+def observed_spectrum(tree: RunTree, grid_point: int = 0, n_fields: int = 32):
+    """A real observation's excess counts per bin with their errors over the model's excess at the
+    posterior mean of the last round (POIs at their 1D posterior means, the other free parameters
+    at their Obs. values; averaged over ``n_fields`` cluster-field realisations), and the Li & Ma
+    significance per bin; None for a mock observation."""
+    from alpswyft.observation import OnOffSpectrum, plot_excess
+    from alpswyft.pipeline import simulator_for
+
+    config = load_config(tree)
+    model = simulator_for(tree, config).model
+    if not getattr(model, "on_off", False):
+        return None
+    spectrum = OnOffSpectrum.from_arrays(model.observation, model.response.e_reco_edges)
+    theta = posterior_mean(tree, grid_point)
+    counts, _ = model.counts(np.repeat(config.table.physical(theta), n_fields, axis=0), np.random.default_rng(0))
+    fig = plot_excess(spectrum, counts.mean(axis=0) - model.response.background)
+    names = ", ".join(f"{n} = {v:.3g}" for n, v in zip(config.table.free_names, theta[0]))
+    fig.axes[0].set_title(f"NGC 1275, model at the posterior mean: {names}", fontsize=8)
+    return fig
+
+
+def posterior_mean(tree: RunTree, grid_point: int = 0) -> np.ndarray:
+    """The free parameters (1, n_free) in table space at the last round's posterior: the 1D posterior
+    mean of each POI, the Obs. value of the others."""
+    config = load_config(tree)
+    theta = config.table.obs[None].copy()
+    rounds = load_record(tree, config).rounds(grid_point)
+    if rounds:
+        for i, name in zip(config.POI_indices, config.poi_names):
+            theta[0, i] = rounds[-1]["posterior"].get(name, {}).get("mean", theta[0, i])
+    return theta
 
 
 def _alp_example(config, model):

@@ -75,6 +75,19 @@ def _loss(entry: dict) -> str:
     return "loaded" if loss is None else f"{loss:+.4f}"
 
 
+def observation_summary(tree: RunTree) -> str | None:
+    """A real observation's runs (livetimes, offsets, ON radii), its counts per bin and their
+    significance; None for a mock observation."""
+    from alpswyft.observation import OnOffSpectrum, describe
+    from alpswyft.pipeline import simulator_for
+
+    model = simulator_for(tree, load_config(tree)).model
+    if not getattr(model, "on_off", False):
+        return None
+    spectrum = OnOffSpectrum.from_arrays(model.observation, model.response.e_reco_edges)
+    return f"{describe(model.observation)}\n\n{spectrum.table()}"
+
+
 def grid_summary(tree: RunTree) -> str:
     """Best validation loss of every round of every grid point, with its hyperparameters."""
     config = load_config(tree)

@@ -61,6 +61,7 @@ class Spectrum:
     edges: np.ndarray | None = None
     data: np.ndarray | None = None  # observe(): the noisy ``exp`` (floored log10 residual for ALP models)
     observed_counts: np.ndarray | None = None  # observe(): the counts drawn (ALP models)
+    observed_off: np.ndarray | None = None  # observe(), real observations: the OFF counts drawn
     nodes: dict = field(default_factory=dict)  # every node of the simulator (power, ...)
 
     @property
@@ -138,6 +139,22 @@ class ALPSim:
         return new
 
     @classmethod
+    def from_observation(cls, observation: str | Path | list, model: str = "", **settings) -> ALPSim:
+        """The simulator of a real observation: DL3 files (a path, a glob pattern such as
+        ``runs/*.fits.gz``, or a list of them) of NGC 1275, as a run with ``observation=`` has it.
+        Settings as for :class:`ALPSim`; those of the observation are ``rad_max`` (the ON radius in
+        deg replacing a fixed RAD_MAX of the IRFs), ``n_off_regions`` and ``background_scatter``.
+        The observed nodes (``data``, ``n_off``, ``power``) are :attr:`observation`."""
+        paths = [observation] if isinstance(observation, str | Path) else list(observation)
+        return cls(model, observation=",".join(str(p) for p in paths), **settings)
+
+    @property
+    def observation(self) -> dict[str, np.ndarray] | None:
+        """A real observation's nodes, as the networks see them (None for a mock observation)."""
+        nodes = self.model.observation_nodes() if self.alp else None
+        return None if nodes is None else {k: np.asarray(v[0], np.float32) for k, v in nodes.items()}
+
+    @classmethod
     def from_run(cls, run_dir: str | Path) -> ALPSim:
         """Exactly the simulator of a run (or of an archived trial folder): its configuration
         (``config.json``), its instrument response and null counts (``response.npz``), its model
@@ -163,10 +180,16 @@ class ALPSim:
         lines = [f"ALPSim(model={c.model!r}: {self.simulator.model_info.description})"]
         if self.alp:
             off = [k for k, v in self.switches.items() if not v]
+            if self.model.on_off:
+                runs = self.model.observation
+                where = (f"{len(runs['run_obs_id'])} DL3 run(s), {float(runs['onoff_livetime_s']) / 3600:.3g} h, "
+                         f"ON/OFF ({c.n_off_regions} OFF regions, background scatter {c.background_scatter:g})")
+            else:
+                where = f"{c.livetime:g} h, {c.irf_path.name}, ON region {c.on_region}" + (
+                    f" r = {c.on_region_radius:g} deg" if c.on_region == "point" else "")
             lines.append(
                 f"  {c.nbins} bins on [{c.emin:g}, {c.emax:g}] GeV ({len(self.model.response.e_true)} true), "
-                f"{c.livetime:g} h, {c.irf_path.name}, ON region {c.on_region}"
-                + (f" r = {c.on_region_radius:g} deg" if c.on_region == "point" else "")
+                + where
                 + f", noise {c.noise}, engine {c.alp_engine}, ALP_seed {c.ALP_seed}"
                 + (f"; off: {', '.join(off)}" if off else "")
             )
@@ -247,9 +270,11 @@ class ALPSim:
         rng = rng if rng is not None else np.random.default_rng(seed)
         spectrum = self._expected(vectors, rng)
         if self.alp:
-            spectrum.observed_counts = self.model.observed_counts(spectrum.exp, rng)
+            spectrum.observed_counts, spectrum.observed_off = self.model.draw_counts(spectrum.exp, rng)
             spectrum.data = self.model.residual(spectrum.observed_counts, self.config.floor_obs)
             spectrum.nodes.update(data=spectrum.data, **self.model.features(spectrum.data))
+            if spectrum.observed_off is not None:
+                spectrum.nodes["n_off"] = spectrum.observed_off
         else:
             spectrum.nodes.update(self.simulator.add_noise(spectrum.exp, rng))
             spectrum.data = spectrum.nodes["data"]
@@ -359,6 +384,8 @@ def _setting(name: str, value) -> str:
     """One raw value; file paths are taken relative to the working directory."""
     if (name == "IRF_file" and str(value)) or (name == "model" and is_model_file(str(value))):
         return str(Path(value).resolve())
+    if name == "observation":
+        return ",".join(str(Path(p.strip()).resolve()) for p in str(value).split(",") if p.strip())
     return raw(value)
 
 
@@ -382,7 +409,7 @@ def _variables(model: str, settings: dict) -> dict[str, str]:
 
 def _squeeze(spectrum: Spectrum) -> Spectrum:
     """Drop the leading axis of a single spectrum's per-spectrum arrays."""
-    for name in ("params", "exp", "counts", "pgg", "data", "observed_counts"):
+    for name in ("params", "exp", "counts", "pgg", "data", "observed_counts", "observed_off"):
         value = getattr(spectrum, name)
         if value is not None:
             setattr(spectrum, name, value[0])

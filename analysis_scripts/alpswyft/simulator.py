@@ -51,9 +51,9 @@ class SpectrumSimulator:
 
     def add_noise(self, exp: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``data`` and the nodes derived from it, for expected spectra ``exp`` (n, nbins)."""
-        data = self.model.noise(exp, rng)
-        features = self.model.features(data) if hasattr(self.model, "features") else {}
-        return {"data": data, **features}
+        nodes = _nodes(self.model.noise(exp, rng))
+        features = self.model.features(nodes["data"]) if hasattr(self.model, "features") else {}
+        return {**nodes, **features}
 
     @property
     def noise_on_device(self) -> bool:
@@ -63,9 +63,9 @@ class SpectrumSimulator:
 
     def add_noise_torch(self, exp, generator) -> dict:
         """:meth:`add_noise` for a float32 tensor ``exp``, on its device: float32 tensors."""
-        data = self.model.noise_torch(exp, generator)
-        features = self.model.features_torch(data) if hasattr(self.model, "features_torch") else {}
-        return {key: value.float() for key, value in {"data": data, **features}.items()}
+        nodes = _nodes(self.model.noise_torch(exp, generator))
+        features = self.model.features_torch(nodes["data"]) if hasattr(self.model, "features_torch") else {}
+        return {key: value.float() for key, value in {**nodes, **features}.items()}
 
     def simulate(self, theta_free: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """All nodes for given free parameters (n, n_free) in table space."""
@@ -77,6 +77,11 @@ class SpectrumSimulator:
     def sample(self, n: int, bounds: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``n`` joint samples with parameters drawn from the table priors truncated to ``bounds``."""
         return self.simulate(self.table.sample(bounds, n, rng), rng)
+
+
+def _nodes(noise) -> dict:
+    """A model's ``noise``: ``data``, or a dict of ``data`` and the other noisy nodes."""
+    return dict(noise) if isinstance(noise, dict) else {"data": noise}
 
 
 class NoiseResampler:

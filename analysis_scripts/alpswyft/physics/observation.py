@@ -81,11 +81,26 @@ def prepare(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -
     and scaled to ``livetime``; ``signal``, ``bkg`` and ``edisp`` are the original's switches of the
     source counts, the background and the energy dispersion.
     """
+    if config.observation:
+        return _observed_setup(config, signal, bkg, edisp)
     response = cached_response(
         config.irf_path, config.emin, config.emax, config.nbins, config.nbins_etrue,
         config.on_region, config.on_region_radius, edisp,
     )
     return setup_arrays(config, response.scaled(config.livetime, signal, bkg), _line_of_sight(response.e_true))
+
+
+def _observed_setup(config, signal: bool, bkg: bool, edisp: bool) -> dict[str, np.ndarray]:
+    """:func:`prepare` for a real observation (``observation=``): the response of its runs, its
+    smoothed OFF spectrum as the background model and its counts (:mod:`alpswyft.observation`)."""
+    from analysis_core.errors import ConfigError
+
+    from alpswyft.observation import observation_setup
+
+    if not edisp:
+        raise ConfigError("edisp", False, "a real observation is always folded with its runs' energy dispersion")
+    response, arrays = observation_setup(config, signal, bkg)
+    return setup_arrays(config, response, _line_of_sight(response.e_true), arrays)
 
 
 def _line_of_sight(e_true: np.ndarray) -> LineOfSight:
@@ -98,11 +113,11 @@ def _line_of_sight(e_true: np.ndarray) -> LineOfSight:
     return LineOfSight(e_true, arrays["ebl_attenuation"], tuple(arrays[k] for k in _GMF_KEYS))
 
 
-def setup_arrays(config, response: Response, los: LineOfSight) -> dict[str, np.ndarray]:
+def setup_arrays(config, response: Response, los: LineOfSight, observed: dict | None = None) -> dict[str, np.ndarray]:
     """The set-up arrays of a response (for the configured livetime) and line of sight, with the
     null-hypothesis counts: one simulation at the table's Null values, its field realisation drawn
-    from ``ALP_seed`` (or ``sim_seed``)."""
-    arrays = {f"response_{k}": v for k, v in vars(response).items()}
+    from ``ALP_seed`` (or ``sim_seed``); ``observed``: the arrays of a real observation."""
+    arrays = {**(observed or {}), **{f"response_{k}": v for k, v in vars(response).items()}}
     arrays.update(
         ebl_attenuation=los.ebl_attenuation,
         **{f"gmf_{k}": a for k, a in zip(_GMF_KEYS, los.gmf_domains)},
@@ -147,8 +162,16 @@ class ALPModel:
         self._interp_index = right
         self._interp_weight = np.clip((ln_nodes - centres[right - 1]) / np.diff(centres)[right - 1], 0.0, 1.0)
         self.null_counts = setup.get("null_counts")
+        # a real observation (observation=): ON/OFF counts, the background per bin a nuisance
+        self.on_off = "onoff_alpha" in setup
+        #: the real observation's counts and run table (``onoff_*``, ``run_*``), empty for a mock one
+        self.observation = {k: v for k, v in setup.items() if k.startswith(("onoff_", "run_"))}
+        if self.on_off:
+            self.alpha, self.off_background = setup["onoff_alpha"], setup["onoff_off_background"]
+            self.observed_on, self.observed_off = setup["onoff_n_on"], setup["onoff_n_off"]
         decades_per_bin = np.log10(config.emax / config.emin) / config.nbins
-        self.len_fts = int(config.max_freq * decades_per_bin * config.len_fft)
+        # at most the rfft's length: coarse bins (a real observation's few) reach its end
+        self.len_fts = min(int(config.max_freq * decades_per_bin * config.len_fft), config.len_fft // 2 + 1)
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -157,6 +180,7 @@ class ALPModel:
             "data": (self.config.nbins,),
             "pgg": (len(self.response.e_true),),
             "power": (self.len_fts,),
+            **({"n_off": (self.config.nbins,)} if self.on_off else {}),
         }
 
     # -- physics
@@ -239,16 +263,43 @@ class ALPModel:
         counts, pgg = self.counts(theta, rng)
         return {"exp": self.residual(counts, self.config.floor_exp), "pgg": pgg}
 
-    def observed_counts(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One Poisson (or Gaussian) realisation of the counts behind ``exp``: drawn from the
-        floored expectation 10**(exp + null level), as the original did."""
-        mean = 10.0 ** (exp + self.null_level)
-        if self.config.noise == "gauss":
-            return mean + self.config.noise_sigma * rng.standard_normal(mean.shape)
-        return rng.poisson(mean).astype(float)
+    def draw_counts(self, exp: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """One realisation of the counts behind ``exp``, drawn from the floored expectation
+        10**(exp + null level) as the original did: the counts (Poisson or Gaussian) and None, or
+        for a real observation the ON and the OFF counts.
 
-    def noise(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return self.residual(self.observed_counts(exp, rng), self.config.floor_obs)
+        ON/OFF: the expected OFF counts of each bin are a nuisance parameter, drawn per simulation
+        as the smoothed observed OFF spectrum times a log-normal factor of width
+        ``background_scatter`` (mean 1); then n_off ~ Poisson(b) and n_on ~ Poisson(s + alpha b),
+        s being the source counts (the expectation less the mean background alpha b_smooth). The
+        networks see both, so they marginalise the background rather than fix it."""
+        mean = 10.0 ** (exp + self.null_level)
+        if self.on_off:
+            sigma = self.config.background_scatter
+            signal = np.clip(mean - self.response.background, 0.0, None)
+            b = self.off_background * np.exp(sigma * rng.standard_normal(mean.shape) - sigma**2 / 2)
+            return rng.poisson(signal + self.alpha * b).astype(float), rng.poisson(b).astype(float)
+        if self.config.noise == "gauss":
+            return mean + self.config.noise_sigma * rng.standard_normal(mean.shape), None
+        return rng.poisson(mean).astype(float), None
+
+    def observed_counts(self, exp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The (ON) counts of one realisation (:meth:`draw_counts`)."""
+        return self.draw_counts(exp, rng)[0]
+
+    def noise(self, exp: np.ndarray, rng: np.random.Generator):
+        """``data``, the floored log10 residual of drawn counts; for a real observation the nodes
+        ``data`` (of the ON counts) and ``n_off``."""
+        on, off = self.draw_counts(exp, rng)
+        data = self.residual(on, self.config.floor_obs)
+        return data if off is None else {"data": data, "n_off": off}
+
+    def observation_nodes(self) -> dict[str, np.ndarray] | None:
+        """The nodes of the real observation (leading axis 1), or None for a mock one."""
+        if not self.on_off:
+            return None
+        data = self.residual(self.observed_on[None], self.config.floor_obs)
+        return {"data": data, "n_off": self.observed_off[None].astype(float), **self.features(data)}
 
     def features(self, data: np.ndarray) -> dict[str, np.ndarray]:
         spectrum = np.abs(np.fft.rfft(data, n=self.config.len_fft, axis=-1))
@@ -259,9 +310,20 @@ class ALPModel:
         """:meth:`noise` for a tensor ``exp`` (n, nbins), drawn on its device from ``generator``."""
         import torch
 
-        y0 = torch.as_tensor(self.null_level, dtype=torch.float64, device=exp.device)
+        def tensor(array):
+            return torch.as_tensor(array, dtype=torch.float64, device=exp.device)
+
+        y0 = tensor(self.null_level)
         mean = 10.0 ** (exp.double() + y0)
-        if self.config.noise == "gauss":
+        off = None
+        if self.on_off:
+            sigma = self.config.background_scatter
+            z = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+            b = tensor(self.off_background) * torch.exp(sigma * z - sigma**2 / 2)
+            signal = torch.clamp_min(mean - tensor(self.response.background), 0.0)
+            counts = torch.poisson(signal + tensor(self.alpha) * b, generator=generator)
+            off = torch.poisson(b, generator=generator)
+        elif self.config.noise == "gauss":
             counts = mean + self.config.noise_sigma * torch.randn(
                 mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
         else:
@@ -269,7 +331,8 @@ class ALPModel:
         positive = counts > 0
         y = torch.where(positive, torch.log10(torch.where(positive, counts, 1.0)), -torch.inf)
         r = torch.where(torch.isneginf(y) & torch.isneginf(y0), 0.0, y - y0)
-        return r if self.config.floor_obs is None else torch.clamp_min(r, self.config.floor_obs)
+        data = r if self.config.floor_obs is None else torch.clamp_min(r, self.config.floor_obs)
+        return data if off is None else {"data": data, "n_off": off}
 
     def features_torch(self, data) -> dict:
         import torch
