@@ -26,6 +26,27 @@ def test_cnn_and_data_heads():
         CNNHead(SHAPES, logratio_features=16, channels=3, kernel_size=91)
 
 
+@pytest.mark.parametrize("make", [
+    lambda shapes: DataHead(shapes),
+    lambda shapes: PowerHead(shapes, data_width=32, data_features=8, power_width=32, power_features=4),
+    lambda shapes: CNNHead(shapes, logratio_features=16, channels=3, kernel_size=5),
+], ids=["data", "power", "cnn"])
+def test_the_heads_take_a_real_observations_off_counts(make):
+    """With an ``n_off`` node (observation=) every built-in head's features depend on it, and a bin
+    without OFF counts in any simulation stays finite."""
+    torch.manual_seed(0)
+    shapes = {**SHAPES, "n_off": (90,)}
+    head = make(shapes)
+    off = torch.poisson(torch.full((5, 90), 3.0))
+    off[:, -1] = 0
+    head.train()
+    head({**BATCH, "n_off": off})  # the standardising layers learn their statistics
+    head.eval()
+    a, b = head({**BATCH, "n_off": off}), head({**BATCH, "n_off": off + 5})
+    assert a.shape == (5, head.n_features) and torch.isfinite(a).all() and not torch.allclose(a, b)
+    assert make(SHAPES).n_features <= head.n_features
+
+
 @pytest.mark.parametrize(
     "value, head",
     [("", DataHead), ("power", PowerHead), ("cnn", CNNHead), ("/old/repo/network_power.py", PowerHead),

@@ -140,3 +140,86 @@ def test_a_run_on_the_observation_end_to_end(tmp_path):
     assert "offset (deg)" in text and str(int(direct.runs[0]["obs_id"])) in text
     assert any("image/png" in o.get("data", {}) for o in cell["outputs"])
     assert (run_dir / "val_output" / "observed_spectrum_gridpoint_0.png").is_file()
+
+
+def test_smoothed_off_counts_keep_the_total_and_recover_a_power_law():
+    from alpswyft.observation import smooth_off_counts
+
+    edges = np.geomspace(80, 8000, 11)
+    truth = 2e4 * (np.sqrt(edges[1:] * edges[:-1]) / 80) ** -1.7
+    counts = np.random.default_rng(1).poisson(truth)
+    smooth = smooth_off_counts(counts, edges)
+    assert smooth.sum() == pytest.approx(counts.sum())
+
+    def nll(b):
+        return np.sum(b - counts * np.log(b))
+
+    assert nll(smooth) <= nll(truth)  # the maximum-likelihood curve, within the counts' errors of the truth
+    assert np.all(np.abs(smooth - truth) < 3 * np.sqrt(truth))
+    np.testing.assert_array_equal(smooth_off_counts(np.zeros(10), edges), 0.0)
+    one = smooth_off_counts(np.array([0, 0, 3.0, 0, 0, 0, 0, 0, 0, 0]), edges)  # one bin: a constant
+    np.testing.assert_allclose(one, 0.3)
+
+
+def test_the_stacked_response_predicts_gammapys_counts():
+    """Two copies of the run stack to twice the exposure and the same migration, and the response's
+    counts of a power law are gammapy's predicted counts of the same datasets."""
+    import astropy.units as u
+    from alpswyft.observation import stacked_response
+    from alpswyft.physics.response import Response
+    from gammapy.datasets import Datasets
+    from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
+
+    one = on_off_spectrum([MAGIC_RUN], *NGC1275, EDGES, on_radius_deg=0.1414)
+    two = on_off_spectrum([MAGIC_RUN, MAGIC_RUN], *NGC1275, EDGES, on_radius_deg=0.1414)
+    edges, exposure, migration = stacked_response(two)
+    np.testing.assert_allclose(exposure, 2 * stacked_response(one)[1])
+    np.testing.assert_allclose(migration, stacked_response(one)[2])
+    np.testing.assert_array_equal(two.n_on, 2 * one.n_on)
+    model = PowerLawSpectralModel(index=2.3, amplitude="1e-10 TeV-1 cm-2 s-1", reference="0.3 TeV")
+    stacked = Datasets([d.copy(name=str(i)) for i, d in enumerate(two.datasets)]).stack_reduce()
+    stacked.models = [SkyModel(spectral_model=model, name="ngc1275")]
+    true_flux = model.integral(edges[:-1] * u.GeV, edges[1:] * u.GeV).to_value("cm-2 s-1")
+    counts = Response(edges, EDGES * 1e3, exposure, migration, np.zeros(len(EDGES) - 1)).counts(true_flux)
+    np.testing.assert_allclose(counts, stacked.npred_signal().data.ravel(), rtol=1e-6)
+
+
+def test_the_simulator_of_the_observation_draws_on_and_off_counts():
+    from alpswyft import ALPSim
+
+    sim = ALPSim.from_observation(MAGIC_RUN, emin=80, emax=8000, nbins=10, nbins_etrue=60, rad_max=0.1414)
+    assert "DL3 run(s)" in repr(sim) and sim.simulator.shapes["n_off"] == (10,)
+    observed = sim.observation
+    assert set(observed) == {"data", "n_off", "power"}
+    np.testing.assert_array_equal(observed["n_off"], sim.model.observed_off)
+    model = sim.model
+    background = model.response.background  # alpha x the smoothed OFF spectrum, in the ON region
+    np.testing.assert_allclose(background, model.alpha * model.off_background)
+    spectra = sim.observe(m=np.full(4000, 1e-6), seed=2)
+    assert spectra.observed_off.shape == (4000, 10) and spectra.nodes["n_off"].shape == (4000, 10)
+    # the OFF counts' mean is the background model's; their variance holds its log-normal scatter
+    off = spectra.observed_off[:, 0]
+    b, sigma = model.off_background[0], sim.config.background_scatter
+    assert off.mean() == pytest.approx(b, rel=0.05)
+    assert off.var() == pytest.approx(b + b**2 * (np.exp(sigma**2) - 1), rel=0.15)
+    np.testing.assert_allclose(spectra.observed_counts.mean(axis=0)[:4], spectra.counts[0, :4], rtol=0.05)
+    # the same chain in torch, on the same expectations
+    import torch
+
+    nodes = sim.simulator.add_noise_torch(torch.as_tensor(spectra.exp, dtype=torch.float32), torch.Generator().manual_seed(0))
+    assert nodes["n_off"].float().mean(0)[0].item() == pytest.approx(b, rel=0.05)
+    np.testing.assert_allclose(nodes["data"].mean(0)[:4].numpy(), spectra.data.mean(0)[:4], atol=0.02)
+
+
+def test_observation_settings_are_checked(tmp_path):
+    from alpswyft import ALPSim
+    from analysis_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="observation.*matches no file"):
+        ALPSim.from_observation(tmp_path / "*.fits.gz")
+    with pytest.raises(ConfigError, match="use noise=poisson"):
+        ALPSim.from_observation(MAGIC_RUN, noise="gauss")
+    with pytest.raises(ConfigError, match="analysed with an ALP model"):
+        ALPSim.from_observation(MAGIC_RUN, model="toy_line")
+    with pytest.raises(ConfigError, match="edisp"):
+        ALPSim.from_observation(MAGIC_RUN, edisp=False)
