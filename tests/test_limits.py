@@ -161,3 +161,27 @@ def test_connected_regions_and_the_depth_of_a_limit():
     assert limit_depth(excluded, edges, edges, 0.9) is None  # the top cell allowed
     excluded[2, :] = True
     assert limit_depth(excluded, edges, edges, 0.5) == 0.0  # the whole column
+
+
+def test_the_depth_of_a_published_contour_and_the_ratio_to_it():
+    """MAGIC's Perseus contour is deepest near 46 neV (3.1e-12 / GeV) and does not reach 10 neV; a
+    limit excluding every g above 0.62 (1e-11 / GeV) at every mass is twice as weak there."""
+    from types import SimpleNamespace
+
+    from alpswyft.limits import depth_ratios, published_depth
+    from alpswyft.parameters import ParameterTable, parse_row
+
+    assert published_depth(46.0) == pytest.approx(0.31, rel=0.03)
+    assert published_depth(10.0) is None and published_depth(46.0, label="no such experiment") is None
+    rows = ["[1, 3] | -6 | -6 | 1 | U | m | neV", "[-1.5, 1.5] | -5 | -5 | 1 | U | g | e-11GeV^{-1}"]
+    config = SimpleNamespace(POI_indices=[0, 1], table=ParameterTable([parse_row(i + 1, r)[0] for i, r in enumerate(rows)]))
+    edges_x, edges_y = np.linspace(1, 3, 21), np.linspace(-1.5, 1.5, 31)
+    excluded = np.broadcast_to(0.5 * (edges_y[1:] + edges_y[:-1]) > np.log10(0.62), (20, 30))
+    result = {"pairs": np.array([[0, 1]]), "levels": np.array([0.68, 0.95]), "edges_x": edges_x[None],
+              "edges_y": edges_y[None], "fraction": np.stack([np.zeros((20, 30)), excluded.astype(float)])[None]}
+    rows = depth_ratios(result, config)
+    assert len(rows) == 20 and all(r["g_limit"] == pytest.approx(10 ** edges_y[13]) for r in rows)
+    at_46 = min((r for r in rows if r["ratio"] is not None), key=lambda r: abs(np.log(r["m"] / 46)))
+    assert at_46["ratio"] == pytest.approx(10 ** edges_y[13] / published_depth(at_46["m"]))
+    assert 1.5 < at_46["ratio"] < 2.5
+    assert all(r["g_published"] is None for r in rows if r["m"] < 40)

@@ -520,9 +520,13 @@ def _check_physics(config: RunConfig) -> list[str]:
         raise ConfigError("param<N>", ", ".join(duplicates), "parameter names must be unique")
     if not config.emin < config.emax:
         raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
-    if config.observation and config.model not in ALP_MODELS:
+    if config.observation and config.model not in ALP_MODELS and not getattr(resolve(config.model).cls,
+                                                                              "uses_observation", False):
         raise ConfigError("observation", config.observation, "a real observation is analysed with an ALP model "
-                          f"({', '.join(repr(m) for m in ALP_MODELS)}), not {config.model!r}")
+                          f"({', '.join(repr(m) for m in ALP_MODELS)}) or magic_like, not {config.model!r}")
+    if config.observation and config.noise != "poisson":
+        raise ConfigError("noise", config.noise, "a real observation (observation=...) has Poisson ON and OFF "
+                          "counts: use noise=poisson")
     if config.model in ALP_MODELS:
         warnings += _check_alp(config)
         if config.geometry != "gamma":
@@ -640,11 +644,7 @@ def _check_alp(config: RunConfig) -> list[str]:
 
     if config.emin <= 0:
         raise ConfigError("emin", config.emin, "energies are in GeV and must be > 0")
-    if config.observation:  # its files are read (and checked) by the model's prepare
-        if config.noise != "poisson":
-            raise ConfigError("noise", config.noise, "a real observation (observation=...) has Poisson ON and OFF "
-                              "counts: use noise=poisson")
-    elif not config.irf_path.is_file():
+    if not config.observation and not config.irf_path.is_file():  # a real observation's files: read by prepare
         raise ConfigError("IRF_file", config.IRF_file, "no such file")
     if resolve(config.model).cls.all_log:
         linear = [p.variable for p in config.table.parameters if not p.log]

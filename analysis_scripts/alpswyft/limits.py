@@ -234,3 +234,40 @@ def published_limits() -> list[dict]:
             m, g = np.r_[m, m[-1], m[0]], np.r_[g, _G_TOP, _G_TOP]
         limits.append({**entry, "m": m, "g": g})
     return limits
+
+
+def published_depth(m_nev: float, label: str = "MAGIC") -> float | None:
+    """The lower edge (1e-11 GeV^-1) of the published regions whose label starts with ``label`` at
+    mass ``m_nev`` (neV): the weakest coupling they exclude there; None where none reaches it."""
+    from matplotlib.path import Path as Polygon
+
+    g = np.geomspace(1e-4, 1e5, 4000)
+    inside = np.zeros_like(g, bool)
+    for entry in published_limits():
+        if entry["label"].startswith(label):
+            points = np.column_stack([np.full_like(g, np.log10(m_nev)), np.log10(g)])
+            inside |= Polygon(np.column_stack([np.log10(entry["m"]), np.log10(entry["g"])])).contains_points(points)
+    return float(g[inside][0]) if inside.any() else None
+
+
+def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str = "MAGIC") -> list[dict]:
+    """Per mass column of an expected-limit plane (m, g): the median expected limit's depth at
+    ``level`` (the lowest g of the excluded region reaching the top), the published one
+    (:func:`published_depth`) and their ratio, in neV and 1e-11 GeV^-1; ``result`` is the layout of
+    ``expected_limits_gridpoint_*.npz``. Columns where neither limit exists are left out."""
+    i, j = (config.POI_indices[k] for k in result["pairs"][pair])
+    pm, pg = config.table.free[i], config.table.free[j]
+    k = int(np.argmin(np.abs(np.asarray(result["levels"]) - level)))
+    median = np.asarray(result["fraction"][pair, k]) >= 0.5
+    ex, ey = result["edges_x"][pair], result["edges_y"][pair]
+    rows = []
+    for lo, hi in zip(ex[:-1], ex[1:]):
+        centre = 0.5 * (lo + hi)
+        m = 10**centre if pm.log else centre
+        ours = limit_depth(median, ex, ey, centre)
+        ours = None if ours is None else float(10**ours if pg.log else ours)
+        published = published_depth(m, label)
+        if ours is not None or published is not None:
+            rows.append({"m": float(m), "g_limit": ours, "g_published": published,
+                         "ratio": None if ours is None or published is None else ours / published})
+    return rows

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from analysis_core.errors import ConfigError
 
-from alpswyft.physics import observation, toy
+from alpswyft.physics import magic, observation, toy
 
 _REQUIRED = ("parameters", "shapes", "expected", "noise")
 
@@ -117,6 +117,7 @@ for _name, _cls in (
     ("log", observation.LogALPModel),
     ("spectral_fit", observation.SpectralFit),
     ("spectral_fit_log", observation.SpectralFitLog),
+    ("magic_like", magic.MagicLike),
     ("toy_line", toy.ToyLine),
     ("toy_poly", toy.ToyPoly),
     ("toy_sine", toy.ToySine),

@@ -238,16 +238,18 @@ def smooth_off_counts(n_off: np.ndarray, energy_edges: np.ndarray) -> np.ndarray
     return b * n_off.sum() / b.sum()
 
 
-def observation_setup(config, signal: bool = True, bkg: bool = True):
+def observation_setup(config, signal: bool = True, bkg: bool = True, energy_true_edges_gev: np.ndarray | None = None):
     """The response and background model of the runs of ``config.observation`` in the run's binning,
     and their arrays: ``(Response, arrays)``, the arrays holding the observed counts (``onoff_*``)
     and the run table (``run_*``). ``signal``/``bkg`` false leave the source counts or the
-    background out (the simulator's switches)."""
+    background out (the simulator's switches). The true-energy axis reaches
+    :data:`TRUE_ENERGY_MARGIN` beyond [emin, emax] with ``nbins_etrue`` bins, unless given."""
     from alpswyft.physics.response import Response
 
     files = observation_files(config.observation)
     reco_edges = np.geomspace(config.emin, config.emax, config.nbins + 1)  # GeV
-    true_edges = np.geomspace(config.emin / TRUE_ENERGY_MARGIN, config.emax * TRUE_ENERGY_MARGIN, config.nbins_etrue + 1)
+    true_edges = np.geomspace(config.emin / TRUE_ENERGY_MARGIN, config.emax * TRUE_ENERGY_MARGIN, config.nbins_etrue + 1) \
+        if energy_true_edges_gev is None else np.asarray(energy_true_edges_gev, float)
     spectrum = on_off_spectrum(files, *NGC1275_RADEC, reco_edges / 1e3, n_off=config.n_off_regions,
                                on_radius_deg=config.rad_max, energy_true_edges_tev=true_edges / 1e3)
     true_edges, exposure, migration = stacked_response(spectrum)

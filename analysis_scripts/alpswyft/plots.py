@@ -22,7 +22,8 @@ CREDIBILITY = (0.68, 0.95)
 
 def mock_observation(tree: RunTree):
     """The mock observation: for ALP models counts per reconstructed bin (observed, expected with
-    and without ALPs, background) and P_gg; for toy models the curve and its noisy realisation."""
+    and without ALPs, background) and P_gg; for toy models the curve and its noisy realisation; a
+    model with ``plot_observation(obs)`` (``magic_like``) draws it itself."""
     config = load_config(tree)
     obs = np.load(tree.true_obs)
     if "pgg" not in obs:
@@ -40,6 +41,8 @@ def mock_observation(tree: RunTree):
     from alpswyft.pipeline import simulator_for
 
     model = simulator_for(tree, config).model
+    if hasattr(model, "plot_observation"):  # a model of several spectra draws its own
+        return model.plot_observation(obs)
     y0 = model.null_level
     e_reco, e_true = model.response.e_reco, model.response.e_true
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 7), sharex=True)
@@ -607,6 +610,51 @@ def draw_expected_limits(config, result):
             ax.set_xlabel(_label(config, fi))
             ax.set_ylabel(_label(config, fj))
     fig.suptitle(f"Expected limits: exclusion frequency over {int(result['n'])} mock observations at the Obs. values")
+    fig.tight_layout()
+    return fig
+
+
+def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95):
+    """The median expected limit at ``level`` with its 68 % band over a published contour
+    (``label``), on axes in neV and 1e-11 GeV^-1, and below their ratio per mass column (the
+    depths of :func:`alpswyft.limits.depth_ratios`); None without an (m, g) expected-limit plane."""
+    from alpswyft.limits import depth_ratios, published_limits
+
+    path = tree.validation_data("expected_limits", grid_point)
+    if not path.is_file():
+        return None
+    config, result = load_config(tree), dict(np.load(path))
+    names = [tuple(p) for p in result["pair_names"]]
+    if ("m", "g") not in names:
+        return None
+    p = names.index(("m", "g"))
+    i, j = (config.POI_indices[k] for k in result["pairs"][p])
+    k = int(np.argmin(np.abs(result["levels"] - level)))
+
+    def physical(values, parameter):
+        return 10**values if parameter.log else values
+
+    ex, ey = physical(result["edges_x"][p], config.table.free[i]), physical(result["edges_y"][p], config.table.free[j])
+    xc, yc = np.sqrt(ex[1:] * ex[:-1]), np.sqrt(ey[1:] * ey[:-1])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    fraction = result["fraction"][p, k].T
+    top.contourf(xc, yc, fraction, levels=[0.159, 0.841], colors=["#a1d99b"])
+    top.contour(xc, yc, fraction, levels=[0.5], colors="k", linewidths=1.8)
+    for entry in published_limits():
+        if entry["label"].startswith(label):
+            top.fill(entry["m"], entry["g"], fc="#d6604d", ec="#b2182b", alpha=0.35, lw=1)
+    top.plot([], [], color="k", lw=1.8, label=f"median expected limit, {percent(result['levels'][k])} (this run)")
+    top.fill([], [], color="#a1d99b", label="its 68 % band")
+    top.fill([], [], fc="#d6604d", alpha=0.35, label=f"{label}, published (excluded)")
+    top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), ylabel="g [1e-11 / GeV]")
+    top.legend(fontsize=8, loc="lower right")
+    rows = [r for r in depth_ratios(result, config, p, level, label) if r["ratio"] is not None]
+    bottom.axhspan(0.5, 2, color="0.9")
+    bottom.axhline(1, color="0.5", lw=0.8)
+    bottom.plot([r["m"] for r in rows], [r["ratio"] for r in rows], "o-", ms=3, color="k")
+    bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel=f"g limit / {label}",
+               xlim=(ex[0], ex[-1]))
+    fig.suptitle(f"{int(result['n'])} mock observations without ALP", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -88,6 +88,39 @@ def observation_summary(tree: RunTree) -> str | None:
     return f"{describe(model.observation)}\n\n{spectrum.table()}"
 
 
+def published_comparison(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95) -> str | None:
+    """The median expected limit at ``level`` against a published contour (``label``, e.g. MAGIC's),
+    per mass column where either exists: both depths and their ratio; None without an (m, g)
+    expected-limit plane."""
+    import numpy as np
+
+    from alpswyft.limits import depth_ratios
+
+    path = tree.validation_data("expected_limits", grid_point)
+    config = load_config(tree)
+    if not path.is_file():
+        return None
+    result = dict(np.load(path))
+    names = [tuple(p) for p in result["pair_names"]] if "pair_names" in result else []
+    if ("m", "g") not in names:
+        return None
+    rows = depth_ratios(result, config, names.index(("m", "g")), level, label)
+    lines = [f"median expected limit at {percent(level)} against {label}'s published contour (g in 1e-11 / GeV)",
+             f"{'m (neV)':>9} {'g, this run':>12} {f'g, {label}':>12} {'ratio':>7}"]
+    for row in (r for r in rows if r["g_published"] is not None):
+        ours = "-" if row["g_limit"] is None else f"{row['g_limit']:.3g}"
+        ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
+        lines.append(f"{row['m']:>9.3g} {ours:>12} {row['g_published']:>12.3g} {ratio:>7}")
+    for name, key in (("this run's limit", "g_limit"), (f"{label}'s contour", "g_published")):
+        masses = [r["m"] for r in rows if r[key] is not None]
+        lines.append(f"{name} spans m = {masses[0]:.3g}-{masses[-1]:.3g} neV" if masses else f"{name}: none on this plane")
+    both = [r for r in rows if r["ratio"] is not None]
+    if both:
+        best = min(both, key=lambda r: r["g_published"])
+        lines.append(f"at {label}'s deepest mass bin (m = {best['m']:.3g} neV): ratio {best['ratio']:.2f}")
+    return "\n".join(lines)
+
+
 def grid_summary(tree: RunTree) -> str:
     """Best validation loss of every round of every grid point, with its hyperparameters."""
     config = load_config(tree)
