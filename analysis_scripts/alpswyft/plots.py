@@ -654,6 +654,9 @@ def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", 
     bottom.plot([r["m"] for r in rows], [r["ratio"] for r in rows], "o-", ms=3, color="k")
     bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel=f"g limit / {label}",
                xlim=(ex[0], ex[-1]))
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
+    bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    bottom.minorticks_off()
     fig.suptitle(f"{int(result['n'])} mock observations without ALP", fontsize=10)
     fig.tight_layout()
     return fig

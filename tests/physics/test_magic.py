@@ -45,3 +45,33 @@ def test_the_states_share_one_field_and_scale_the_runs_response():
         assert counts[k][1].sum() < counts[k][0].sum()
     observed = sim.observe(seed=1)
     assert observed.nodes["n_off"].shape == (24,) and observed.nodes["power"].shape == sim.simulator.shapes["power"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MAGIC_RUN.exists(), reason="the MAGIC run in ../shared is not present")
+def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
+    """cluster_runs/magic_like.sh, reduced (400 simulations, 2 epochs): the report draws the three
+    states and compares the expected limit with MAGIC's contour, mass by mass."""
+    import json
+
+    from conftest import REPO, write_run_script
+    from test_end_to_end import run
+
+    script = write_run_script(
+        tmp_path, template=REPO / "cluster_runs" / "magic_like.sh", run_name="magic_e2e", observation=str(MAGIC_RUN),
+        nbins="8", nbins_etrue="40", n_sim_train="400", n_prior_samples="3_000", max_epochs="2",
+        n_sim_coverage="20", n_sim_explim="5", DRP_coverage_parameters='"500, 20, 0, 0, 1"',
+    )
+    result = run(script, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_dir = tmp_path / "analysis_results" / "magic_e2e"
+    obs = np.load(run_dir / "true_obs.npz")
+    assert obs["data"].shape == obs["n_off"].shape == (24,)
+    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
+    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    cell = next(c for c in code if "published_comparison" in "".join(c["source"]))
+    text = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+    assert "against MAGIC's published contour" in text and "MAGIC's contour spans m = 45.7-417 neV" in text
+    for png in ("against_MAGIC_gridpoint_0", "mock_observation"):
+        assert (run_dir / "val_output" / f"{png}.png").is_file()
