@@ -22,6 +22,23 @@ def test_each_state_has_its_epwl_in_the_alp_models_vector():
     assert sum(s.livetime_h for s in STATES) == pytest.approx(41.3)
 
 
+def test_the_shipped_script_has_the_models_table():
+    from alpswyft.parameters import parse_row
+    from alpswyft.runscript import evaluate_run_script
+    from conftest import REPO
+
+    variables = evaluate_run_script(REPO / "cluster_runs" / "magic_like.sh")
+    assert variables["model"] == "magic_like"
+    shipped = [parse_row(i + 1, variables[f"param{i + 1}"])[0] for i in range(len(MAGIC_ROWS))]
+    ours = [parse_row(i + 1, row)[0] for i, row in enumerate(MAGIC_ROWS)]
+    for a, b in zip(shipped, ours):
+        assert (a.name, a.unit, a.free, a.log) == (b.name, b.unit, b.free, b.log)
+        values = [(a.bounds, b.bounds), (a.obs, b.obs)] if a.free else [(a.value, b.value)]
+        for x, y in values:
+            np.testing.assert_allclose(x, y, rtol=1e-6)
+    assert f"param{len(MAGIC_ROWS) + 1}" not in variables
+
+
 @pytest.mark.skipif(not MAGIC_RUN.exists(), reason="the MAGIC run in ../shared is not present")
 def test_the_states_share_one_field_and_scale_the_runs_response():
     from alpswyft import ALPSim
