@@ -300,11 +300,11 @@ def plot_excess(spectrum: OnOffSpectrum, predicted_excess: np.ndarray | None = N
     edges = spectrum.energy_edges
     centres = np.sqrt(edges[1:] * edges[:-1])
     error = np.sqrt(spectrum.n_on + spectrum.alpha**2 * spectrum.n_off)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.errorbar(centres, spectrum.excess, error, xerr=[centres - edges[:-1], edges[1:] - centres], fmt="o", ms=3,
                  color="k", label=f"excess, {len(spectrum.runs)} run(s), {spectrum.livetime_s / 3600:.2f} h")
     if predicted_excess is not None:
-        top.stairs(predicted_excess, edges, color="C3", label="model")
+        top.stairs(predicted_excess, edges, color="C3", baseline=None, label="model")
     top.axhline(0, color="0.6", lw=0.8)
     top.set(xscale="log", ylabel="excess counts per bin")
     top.legend(fontsize=8)

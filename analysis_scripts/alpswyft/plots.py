@@ -89,7 +89,8 @@ def observed_spectrum(tree: RunTree, grid_point: int = 0, n_fields: int = 32):
     counts, _ = model.counts(np.repeat(config.table.physical(theta), n_fields, axis=0), np.random.default_rng(0))
     fig = plot_excess(spectrum, counts.mean(axis=0) - model.response.background)
     names = ", ".join(f"{n} = {v:.3g}" for n, v in zip(config.table.free_names, theta[0]))
-    fig.axes[0].set_title(f"NGC 1275, model at the posterior mean: {names}", fontsize=8)
+    fig.axes[0].set_title(f"NGC 1275; the model at the posterior mean (table units):\n{names}", fontsize=8)
+    fig.tight_layout()
     return fig
 
 
