@@ -223,3 +223,37 @@ def test_observation_settings_are_checked(tmp_path):
         ALPSim.from_observation(MAGIC_RUN, model="toy_line")
     with pytest.raises(ConfigError, match="edisp"):
         ALPSim.from_observation(MAGIC_RUN, edisp=False)
+
+
+def test_a_run_with_full_enclosure_irfs_has_a_circle_and_the_psf_containment(tmp_path):
+    """The MAGIC run's events with CTA's full-enclosure IRFs (shipped): the ON region is a circle of
+    on_radius_deg, its counts those of the event list, its exposure the effective area at the run's
+    offset times the live time times the PSF's containment in the circle."""
+    from alpswyft.config import DEFAULT_IRF_FILE
+    from alpswyft.observation import stacked_response
+    from astropy.io import fits
+
+    with fits.open(MAGIC_RUN) as run, fits.open(DEFAULT_IRF_FILE) as cta:
+        hdus = [run[0], run["EVENTS"], run["GTI"]] + [cta[n] for n in ("EFFECTIVE AREA", "ENERGY DISPERSION",
+                                                                       "POINT SPREAD FUNCTION")]
+        fits.HDUList([h.copy() for h in hdus]).writeto(tmp_path / "full_enclosure.fits")
+    path = tmp_path / "full_enclosure.fits"
+    spectrum = on_off_spectrum([path], *NGC1275, EDGES, on_radius_deg=0.15)
+    observation, livetime = read_run(path)
+    assert observation.rad_max is None and spectrum.runs[0]["on_radius_deg"] == 0.15
+    energy = observation.events.energy.to_value("TeV")
+    in_range = (energy >= EDGES[0]) & (energy < EDGES[-1])
+    assert np.sum(spectrum.n_on) == np.sum(_within(observation.events, NGC1275, 0.15) & in_range)
+    import astropy.units as u
+
+    edges, exposure, _ = stacked_response(spectrum)
+    centres = np.sqrt(edges[1:] * edges[:-1]) * u.GeV
+    offset = spectrum.runs[0]["offset_deg"] * u.deg
+    aeff = observation.aeff.evaluate(energy_true=centres, offset=offset).to_value("cm2") * livetime
+    containment = observation.psf.containment(rad=0.15 * u.deg, energy_true=centres, offset=offset)
+    np.testing.assert_allclose(exposure, aeff * np.asarray(containment), rtol=1e-3)
+    assert 0.3 < np.asarray(containment)[-1] <= 1
+    with pytest.raises(PipelineError, match="without a PSF"):
+        with fits.open(path) as hdus:
+            fits.HDUList([h.copy() for h in hdus if h.name != "POINT SPREAD FUNCTION"]).writeto(tmp_path / "no_psf.fits")
+        on_off_spectrum([tmp_path / "no_psf.fits"], *NGC1275, EDGES)

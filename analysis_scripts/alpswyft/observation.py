@@ -1,9 +1,11 @@
 """Real observations: DL3 runs (GADF EVENTS, GTI, point-like IRFs) to ON and OFF counts per
 reconstructed-energy bin, with gammapy's reflected-region background.
 
-For each run the ON region is a circle on the source whose radius is the IRF's ``RAD_MAX``, or
-``on_radius_deg``, which replaces a fixed RAD_MAX (MAGIC's NGC 1275 run stores 0.02, its theta^2
-cut in deg^2, where its Crab run of the same format stores the radius, 0.141 deg). The OFF regions
+For each run the ON region is a circle on the source. With point-like IRFs its radius is their
+``RAD_MAX`` (energy-dependent where they have a RAD_MAX table), or ``on_radius_deg``, which replaces
+a fixed RAD_MAX (MAGIC's NGC 1275 run stores 0.02, its theta^2 cut in deg^2, where its Crab run of
+the same format stores the radius, 0.141 deg). With full-enclosure IRFs it is ``on_radius_deg``
+(default :data:`FULL_ENCLOSURE_RADIUS_DEG`) and the exposure holds the PSF's containment. The OFF regions
 are the same circle placed at the source's offset from the pointing, rotated about it (wobble
 observations: ``n_off`` regions, alpha = 1 / n_off). Runs stack: the counts add, and the response
 of each run (exposure from its live time and the effective area at its offset, migration from its
@@ -34,6 +36,8 @@ from analysis_core.errors import ConfigError, PipelineError
 SITES = {"MAGIC": (-17.8906, 28.7619, 2200.0)}
 #: NGC 1275 (ICRS, deg): the centre of the ON region
 NGC1275_RADEC = (49.9507, 41.5117)
+#: the ON radius (deg) of a run with full-enclosure IRFs when none is given
+FULL_ENCLOSURE_RADIUS_DEG = 0.1
 #: a source farther than this from a run's pointing (deg) is outside the reflected-region method's reach
 MAX_OFFSET_DEG = 2.5
 
@@ -102,18 +106,17 @@ def read_run(path: Path, on_radius_deg: float | None = None):
                                     f"telescope {telescope!r} is not one of {', '.join(SITES)} whose site is known")
             for key, value in zip(("GEOLON", "GEOLAT", "ALTITUDE"), SITES[telescope]):
                 header[key] = value
-        if on_radius_deg is not None:
-            fixed = [h for h in hdus if "RAD_MAX" in h.header and h.name != "RAD_MAX"]
-            if not fixed:
-                raise PipelineError(f"on_radius_deg: '{path}' has no fixed RAD_MAX to replace (an energy-dependent "
-                                    "RAD_MAX HDU, or full-enclosure IRFs)")
-            for h in fixed:
+        if on_radius_deg is not None and "RAD_MAX" in names:
+            raise PipelineError(f"rad_max: '{path}' has an energy-dependent RAD_MAX table, which is its ON radius; "
+                                "leave rad_max empty")
+        if on_radius_deg is not None:  # a fixed RAD_MAX is replaced; full-enclosure IRFs have none
+            for h in (h for h in hdus if "RAD_MAX" in h.header):
                 h.header["RAD_MAX"] = on_radius_deg
         with tempfile.TemporaryDirectory() as folder:  # gammapy reads from a file
             patched = Path(folder) / path.name.replace(".gz", "")
             hdus.writeto(patched)
             observation = Observation.read(patched)
-            for name in ("events", "gti", "aeff", "edisp", "rad_max"):  # read now, before the file goes
+            for name in ("events", "gti", "aeff", "edisp", "rad_max", "psf"):  # read now, before the file goes
                 getattr(observation, name)
             return observation, livetime
 
@@ -149,7 +152,7 @@ def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edg
         WobbleRegionsFinder,
     )
     from gammapy.maps import MapAxis, RegionGeom
-    from regions import PointSkyRegion
+    from regions import CircleSkyRegion, PointSkyRegion
 
     if not paths:
         raise PipelineError("observation: no DL3 file given")
@@ -173,12 +176,20 @@ def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edg
             given = np.asarray(energy_true_edges_tev, float)
             true_edges = np.geomspace(max(given[0], e_irf[0]), min(given[-1], e_irf[-1]), len(given))
         e_true = MapAxis.from_energy_edges(true_edges * u.TeV, name="energy_true")
-        radius = float(np.max(observation.rad_max.quantity.to_value("deg")))  # the ON region: RAD_MAX
-        empty = SpectrumDataset.create(geom=RegionGeom.create(region=PointSkyRegion(target), axes=[e_reco]),
-                                       energy_axis_true=e_true)
+        if observation.rad_max is not None:  # point-like IRFs: the ON region is RAD_MAX about the source
+            radius = float(np.max(observation.rad_max.quantity.to_value("deg")))
+            region, containment = PointSkyRegion(target), False
+        else:  # full enclosure: a circle, the PSF's containment in the exposure
+            if observation.psf is None:
+                raise PipelineError(f"observation = '{path}' has full-enclosure IRFs without a PSF: the ON region's "
+                                    "containment cannot be computed")
+            radius = FULL_ENCLOSURE_RADIUS_DEG if on_radius_deg is None else on_radius_deg
+            region, containment = CircleSkyRegion(target, radius * u.deg), True
+        empty = SpectrumDataset.create(geom=RegionGeom.create(region=region, axes=[e_reco]), energy_axis_true=e_true)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            dataset = SpectrumDatasetMaker(containment_correction=False, selection=["counts", "exposure", "edisp"]).run(
+            dataset = SpectrumDatasetMaker(containment_correction=containment,
+                                           selection=["counts", "exposure", "edisp"]).run(
                 empty.copy(name=str(observation.obs_id)), observation)
             on_off = ReflectedRegionsBackgroundMaker(region_finder=WobbleRegionsFinder(n_off_regions=n_off)).run(
                 dataset, observation)
