@@ -103,7 +103,8 @@ def test_the_excess_figure_shows_every_bin(spectrum):
 @pytest.mark.slow
 def test_a_run_on_the_observation_end_to_end(tmp_path):
     """The shipped ALP run script with observation= on the MAGIC run, reduced: the networks see the
-    ON and OFF counts, the report shows the real spectrum, the runs and their significance."""
+    ON and OFF counts, the report shows the real spectrum, the runs and their significance (one
+    round: the multi-round chain is the same as for a mock observation, tested in test_end_to_end)."""
     import json
 
     from conftest import RUN_SH, write_run_script
@@ -112,8 +113,8 @@ def test_a_run_on_the_observation_end_to_end(tmp_path):
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="magic_run", observation=str(MAGIC_RUN), rad_max="0.1414",
         emin="80", emax="8000", nbins="10", nbins_etrue="60", n_sim_train="200", n_prior_samples="3_000",
-        max_epochs="3", n_truncations="1", hyperparams=ALP_GRID, n_sim_coverage="40", n_sim_explim="10",
-        DRP_coverage_parameters='"1000, 40, 0, 0, 1"',
+        max_epochs="3", n_truncations="0", hyperparams=ALP_GRID, n_sim_coverage="20", n_sim_explim="5",
+        DRP_coverage_parameters='"500, 20, 0, 0, 1"',
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -126,8 +127,8 @@ def test_a_run_on_the_observation_end_to_end(tmp_path):
     assert setup["run_livetime_s"].tolist() == [direct.livetime_s]
     from alpswyft.stores import read_store
 
-    samples = read_store(run_dir / "sim_output" / "store" / "store", ["data", "n_off"])  # round 0's
-    assert samples["n_off"].shape == samples["data"].shape == (200, 10)
+    samples = read_store(run_dir / "sim_output" / "store" / "store", ["data", "n_off"])  # training and coverage
+    assert samples["n_off"].shape == samples["data"].shape == (220, 10)
     # the simulated OFF counts scatter about the smoothed observed OFF spectrum (the nuisance's mean)
     np.testing.assert_allclose(samples["n_off"].mean(axis=0)[:3], setup["onoff_off_background"][:3], rtol=0.25)
     log = (run_dir / "output.log").read_text()
