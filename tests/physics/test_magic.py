@@ -92,3 +92,11 @@ def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
     assert "against MAGIC's published contour" in text and "MAGIC's contour spans m = 45.7-417 neV" in text
     for png in ("against_MAGIC_gridpoint_0", "mock_observation"):
         assert (run_dir / "val_output" / f"{png}.png").is_file()
+
+
+def test_magic_like_without_a_run_says_which_file_it_needs():
+    from alpswyft import ALPSim
+    from analysis_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="observation.*MAGIC DL3 run"):
+        ALPSim("magic_like")
