@@ -236,18 +236,29 @@ def published_limits() -> list[dict]:
     return limits
 
 
-def published_depth(m_nev: float, label: str = "MAGIC") -> float | None:
+def published_depth(m_nev: float, label: str = "MAGIC", regions: list[dict] | None = None) -> float | None:
     """The lower edge (1e-11 GeV^-1) of the published regions whose label starts with ``label`` at
-    mass ``m_nev`` (neV): the weakest coupling they exclude there; None where none reaches it."""
+    mass ``m_nev`` (neV): the weakest coupling they exclude there; None where none reaches it.
+    ``regions``: :func:`published_limits` read once by a caller that asks for many masses."""
     from matplotlib.path import Path as Polygon
 
     g = np.geomspace(1e-4, 1e5, 4000)
+    points = np.column_stack([np.full_like(g, np.log10(m_nev)), np.log10(g)])
     inside = np.zeros_like(g, bool)
-    for entry in published_limits():
+    for entry in published_limits() if regions is None else regions:
         if entry["label"].startswith(label):
-            points = np.column_stack([np.full_like(g, np.log10(m_nev)), np.log10(g)])
             inside |= Polygon(np.column_stack([np.log10(entry["m"]), np.log10(entry["g"])])).contains_points(points)
     return float(g[inside][0]) if inside.any() else None
+
+
+def mg_plane(path: Path) -> tuple[dict, int] | None:
+    """An expected-limit file's arrays (``expected_limits_gridpoint_*.npz``) and the index of its
+    (m, g) plane; None without the file or the plane."""
+    if not Path(path).is_file():
+        return None
+    result = dict(np.load(path))
+    names = [tuple(p) for p in result["pair_names"]]
+    return (result, names.index(("m", "g"))) if ("m", "g") in names else None
 
 
 def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str = "MAGIC") -> list[dict]:
@@ -260,13 +271,13 @@ def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str 
     k = int(np.argmin(np.abs(np.asarray(result["levels"]) - level)))
     median = np.asarray(result["fraction"][pair, k]) >= 0.5
     ex, ey = result["edges_x"][pair], result["edges_y"][pair]
-    rows = []
+    rows, regions = [], published_limits()
     for lo, hi in zip(ex[:-1], ex[1:]):
         centre = 0.5 * (lo + hi)
         m = 10**centre if pm.log else centre
         ours = limit_depth(median, ex, ey, centre)
         ours = None if ours is None else float(10**ours if pg.log else ours)
-        published = published_depth(m, label)
+        published = published_depth(m, label, regions)
         if ours is not None or published is not None:
             rows.append({"m": float(m), "g_limit": ours, "g_published": published,
                          "ratio": None if ours is None or published is None else ours / published})

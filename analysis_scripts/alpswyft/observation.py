@@ -38,6 +38,8 @@ SITES = {"MAGIC": (-17.8906, 28.7619, 2200.0)}
 NGC1275_RADEC = (49.9507, 41.5117)
 #: the ON radius (deg) of a run with full-enclosure IRFs when none is given
 FULL_ENCLOSURE_RADIUS_DEG = 0.1
+#: the run table's columns (``OnOffSpectrum.runs``; ``run_<key>`` in the set-up arrays)
+RUN_KEYS = ("obs_id", "file", "livetime_s", "offset_deg", "on_radius_deg")
 #: a source farther than this from a run's pointing (deg) is outside the reflected-region method's reach
 MAX_OFFSET_DEG = 2.5
 
@@ -61,8 +63,7 @@ class OnOffSpectrum:
     @classmethod
     def from_arrays(cls, arrays: dict, energy_edges_gev: np.ndarray) -> OnOffSpectrum:
         """The spectrum of a run's set-up arrays (``onoff_*``, ``run_*``; :func:`observation_setup`)."""
-        keys = ("obs_id", "file", "livetime_s", "offset_deg", "on_radius_deg")
-        runs = [dict(zip(keys, row)) for row in zip(*(arrays[f"run_{k}"].tolist() for k in keys))]
+        runs = [dict(zip(RUN_KEYS, row)) for row in zip(*(arrays[f"run_{k}"].tolist() for k in RUN_KEYS))]
         return cls(np.asarray(energy_edges_gev, float) / 1e3, arrays["onoff_n_on"], arrays["onoff_n_off"],
                    arrays["onoff_alpha"], float(arrays["onoff_livetime_s"]), runs)
 
@@ -270,8 +271,7 @@ def observation_setup(config, signal: bool = True, bkg: bool = True, energy_true
     arrays = {
         "onoff_n_on": spectrum.n_on, "onoff_n_off": spectrum.n_off, "onoff_alpha": spectrum.alpha,
         "onoff_off_background": off_background * float(bkg), "onoff_livetime_s": np.array(spectrum.livetime_s),
-        **{f"run_{key}": np.array([run[key] for run in spectrum.runs])
-           for key in ("obs_id", "file", "livetime_s", "offset_deg", "on_radius_deg")},
+        **{f"run_{key}": np.array([run[key] for run in spectrum.runs]) for key in RUN_KEYS},
     }
     return response, arrays
 
@@ -279,8 +279,7 @@ def observation_setup(config, signal: bool = True, bkg: bool = True, energy_true
 def describe(arrays: dict) -> str:
     """One line per run, and the stack's counts and significance, from the set-up arrays."""
     lines = [f"{'run':>10} {'livetime (s)':>13} {'offset (deg)':>13} {'ON radius (deg)':>16}  file"]
-    for obs_id, livetime, offset, radius, path in zip(*(arrays[f"run_{k}"] for k in (
-            "obs_id", "livetime_s", "offset_deg", "on_radius_deg", "file"))):
+    for obs_id, path, livetime, offset, radius in zip(*(arrays[f"run_{k}"] for k in RUN_KEYS)):
         lines.append(f"{obs_id:>10} {livetime:>13.1f} {offset:>13.3f} {radius:>16.4g}  {Path(str(path)).name}")
     n_on, n_off, alpha = (np.asarray(arrays[f"onoff_{k}"]) for k in ("n_on", "n_off", "alpha"))
     total = li_ma(n_on.sum(), n_off.sum(), np.sum(alpha * n_off) / max(n_off.sum(), 1) if n_off.sum() else alpha.mean())

@@ -619,16 +619,12 @@ def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", 
     """The median expected limit at ``level`` with its 68 % band over a published contour
     (``label``), on axes in neV and 1e-11 GeV^-1, and below their ratio per mass column (the
     depths of :func:`alpswyft.limits.depth_ratios`); None without an (m, g) expected-limit plane."""
-    from alpswyft.limits import depth_ratios, published_limits
+    from alpswyft.limits import depth_ratios, mg_plane, published_limits
 
-    path = tree.validation_data("expected_limits", grid_point)
-    if not path.is_file():
+    plane = mg_plane(tree.validation_data("expected_limits", grid_point))
+    if plane is None:
         return None
-    config, result = load_config(tree), dict(np.load(path))
-    names = [tuple(p) for p in result["pair_names"]]
-    if ("m", "g") not in names:
-        return None
-    p = names.index(("m", "g"))
+    (result, p), config = plane, load_config(tree)
     i, j = (config.POI_indices[k] for k in result["pairs"][p])
     k = int(np.argmin(np.abs(result["levels"] - level)))
 

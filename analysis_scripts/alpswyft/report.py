@@ -92,19 +92,13 @@ def published_comparison(tree: RunTree, grid_point: int = 0, label: str = "MAGIC
     """The median expected limit at ``level`` against a published contour (``label``, e.g. MAGIC's),
     per mass column where either exists: both depths and their ratio; None without an (m, g)
     expected-limit plane."""
-    import numpy as np
+    from alpswyft.limits import depth_ratios, mg_plane
 
-    from alpswyft.limits import depth_ratios
-
-    path = tree.validation_data("expected_limits", grid_point)
-    config = load_config(tree)
-    if not path.is_file():
+    plane = mg_plane(tree.validation_data("expected_limits", grid_point))
+    if plane is None:
         return None
-    result = dict(np.load(path))
-    names = [tuple(p) for p in result["pair_names"]] if "pair_names" in result else []
-    if ("m", "g") not in names:
-        return None
-    rows = depth_ratios(result, config, names.index(("m", "g")), level, label)
+    result, pair = plane
+    rows = depth_ratios(result, load_config(tree), pair, level, label)
     lines = [f"median expected limit at {percent(level)} against {label}'s published contour (g in 1e-11 / GeV)",
              f"{'m (neV)':>9} {'g, this run':>12} {f'g, {label}':>12} {'ratio':>7}"]
     for row in (r for r in rows if r["g_published"] is not None):

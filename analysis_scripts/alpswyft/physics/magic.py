@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from analysis_core.errors import ConfigError
 
-from alpswyft.physics.observation import ALPModel, _line_of_sight
+from alpswyft.physics.observation import ALPModel, _line_of_sight, los_arrays
 from alpswyft.physics.response import Response
 
 
@@ -125,9 +125,7 @@ def prepare(config) -> dict[str, np.ndarray]:
                         onoff_livetime_s=np.array(state.livetime_h * 3600.0))
         arrays.update({f"{state.name}__{k}": v for k, v in observed.items()})
         arrays.update({f"{state.name}__response_{k}": v for k, v in vars(response).items()})
-    los = _line_of_sight(np.sqrt(true_edges[1:] * true_edges[:-1]))
-    arrays.update(ebl_attenuation=los.ebl_attenuation,
-                  **{f"gmf_{k}": a for k, a in zip(("b", "psi", "n_el", "length"), los.gmf_domains)})
+    arrays.update(los_arrays(_line_of_sight(np.sqrt(true_edges[1:] * true_edges[:-1]))))
     model = MagicLike(config, arrays)
     rng = np.random.default_rng(config.ALP_seed if config.ALP_seed is not None else config.sim_seed)
     null = config.table.physical(config.table.null)

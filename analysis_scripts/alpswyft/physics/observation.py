@@ -113,15 +113,16 @@ def _line_of_sight(e_true: np.ndarray) -> LineOfSight:
     return LineOfSight(e_true, arrays["ebl_attenuation"], tuple(arrays[k] for k in _GMF_KEYS))
 
 
+def los_arrays(los: LineOfSight) -> dict[str, np.ndarray]:
+    """The set-up arrays of a line of sight: ``ebl_attenuation`` and the Galactic field's ``gmf_*``."""
+    return {"ebl_attenuation": los.ebl_attenuation, **{f"gmf_{k}": a for k, a in zip(_GMF_KEYS, los.gmf_domains)}}
+
+
 def setup_arrays(config, response: Response, los: LineOfSight, observed: dict | None = None) -> dict[str, np.ndarray]:
     """The set-up arrays of a response (for the configured livetime) and line of sight, with the
     null-hypothesis counts: one simulation at the table's Null values, its field realisation drawn
     from ``ALP_seed`` (or ``sim_seed``); ``observed``: the arrays of a real observation."""
-    arrays = {**(observed or {}), **{f"response_{k}": v for k, v in vars(response).items()}}
-    arrays.update(
-        ebl_attenuation=los.ebl_attenuation,
-        **{f"gmf_{k}": a for k, a in zip(_GMF_KEYS, los.gmf_domains)},
-    )
+    arrays = {**(observed or {}), **{f"response_{k}": v for k, v in vars(response).items()}, **los_arrays(los)}
     model = ALPModel(config, arrays)
     rng = np.random.default_rng(config.ALP_seed if config.ALP_seed is not None else config.sim_seed)
     counts, pgg = model.counts(_null_vector(config)[None], rng)
