@@ -85,6 +85,20 @@ def _levels(value):
     return levels
 
 
+def _methods(value):
+    """``frequentist,hpd`` -> ("frequentist", "hpd"): the limit constructions, the first one quoted."""
+    from alpswyft.neyman import METHODS
+
+    if not isinstance(value, str):
+        return tuple(value)
+    methods = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [m for m in methods if m not in METHODS]
+    if not methods or bad or len(set(methods)) != len(methods):
+        raise ValueError(f"expected one or more of {', '.join(METHODS)} separated by commas, each once "
+                         "(e.g. frequentist or frequentist,cls,hpd)")
+    return methods
+
+
 def _sbatch_options(value):
     """``--constraint=a100; --exclusive`` -> ["--constraint=a100", "--exclusive"] (``;`` or new lines)."""
     if not isinstance(value, str):
@@ -184,6 +198,9 @@ class RunConfig(BaseModel):
     n_sim_train: Annotated[list[PosInt], BeforeValidator(_int_list), Field(min_length=1)]
     n_sim_coverage: NonNegInt = 0
     n_sim_explim: NonNegInt = 0
+    n_sim_calibration: OptionalInt = None
+    n_sim_limit_coverage: NonNegInt = 0
+    n_sim_null: NonNegInt = 500
     n_prior_samples: PosInt = 100_000
     partition_sim: Str = "normal"
     devel_sim: Flag = False
@@ -212,6 +229,7 @@ class RunConfig(BaseModel):
     prediction_pairs: Annotated[list[tuple[int, int]], BeforeValidator(_pairs)] = [(0, 1)]
     fixed_nuisance_limits: Flag = False
     credibility_levels: Annotated[tuple[float, ...], BeforeValidator(_levels)] = (0.68, 0.95)
+    limit_method: Annotated[tuple[str, ...], BeforeValidator(_methods)] = ("frequentist",)
     extra_observations: Str = ""
     DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
     wandb_mode: Literal["disabled", "offline", "online"] = "disabled"
@@ -291,6 +309,44 @@ class RunConfig(BaseModel):
         """Whether the last round also trains the fixed-nuisance network of the expected limits."""
         return self.fixed_nuisance_limits and self.n_sim_explim > 0 and bool(self.prediction_pairs) and bool(
             self.nuisance_indices)
+
+    @property
+    def with_limit_planes(self) -> bool:
+        """Whether the network has the 2D marginals of the ``prediction_pairs`` planes, on which
+        limits are drawn."""
+        return bool(self.prediction_pairs) and set(self.prediction_pairs) <= set(self.pairs)
+
+    @property
+    def neyman_methods(self) -> tuple[str, ...]:
+        """The constructions of ``limit_method`` that need the calibration store (all but hpd)."""
+        return tuple(m for m in self.limit_method if m != "hpd")
+
+    @property
+    def with_neyman(self) -> bool:
+        """Whether the last round calibrates the frequentist test statistic: a Neyman method, limit
+        planes, and something to set limits on (expected-limit simulations or a real observation)."""
+        return bool(self.neyman_methods) and self.with_limit_planes and (
+            self.n_sim_explim > 0 or bool(self.observation) or self.n_sim_calibration is not None)
+
+    @property
+    def n_calibration(self) -> int:
+        """Calibration simulations of the last round: ``n_sim_calibration``, or by default the
+        smallest store the levels need (:func:`alpswyft.neyman.calibration_size_needed`)."""
+        from alpswyft.neyman import calibration_size_needed
+
+        if not self.with_neyman:
+            return 0
+        return calibration_size_needed(self.credibility_levels) if self.n_sim_calibration is None else self.n_sim_calibration
+
+    @property
+    def n_null(self) -> int:
+        """Simulations at the Null values of the planes' POIs (CLs), in the last round."""
+        return self.n_sim_null if self.with_neyman and "cls" in self.limit_method else 0
+
+    @property
+    def n_limit_coverage(self) -> int:
+        """Simulations of the confidence sets' coverage map, in the last round."""
+        return self.n_sim_limit_coverage if self.with_neyman else 0
 
     def extra_observation_rows(self) -> list[tuple[np.ndarray, int | None]]:
         """``extra_observations`` as (free-parameter vector in table space, noise seed) rows.
@@ -413,7 +469,8 @@ def _param_rows(variables: dict[str, str]) -> list[str]:
 def _digit_grouping_warnings(variables: dict[str, str]) -> list[str]:
     """Catch typos such as ``10_00`` for ``10_000`` (the original's run.sh had one)."""
     warnings = []
-    for name in ("n_sim_train", "n_sim_coverage", "n_sim_explim", "n_prior_samples"):
+    for name in ("n_sim_train", "n_sim_coverage", "n_sim_explim", "n_prior_samples", "n_sim_calibration",
+                 "n_sim_limit_coverage", "n_sim_null"):
         for token in variables.get(name, "").replace(" ", "").split(","):
             if "_" in token and not re.fullmatch(r"\d{1,3}(_\d{3})+", token):
                 warnings.append(
@@ -578,6 +635,7 @@ def _check(config: RunConfig) -> list[str]:
         why = ("n_sim_explim = 0" if config.n_sim_explim == 0 else "prediction_pairs is empty"
                if not config.prediction_pairs else "every free parameter is in a prediction_pairs plane")
         warnings.append(f"fixed_nuisance_limits=1 does nothing here: {why}")
+    _check_limits(config)
     box = table.initial_bounds
     for k, (theta, _) in enumerate(config.extra_observation_rows()):
         outside = [f"{n} = {v:g}" for n, v, (lo, hi) in zip(table.free_names, theta, box) if not lo <= v <= hi]
@@ -616,6 +674,27 @@ def _check(config: RunConfig) -> list[str]:
                         "importance-weighted draws; there is nothing else to draw")
     _check_reuse(config)
     return warnings + _unused_settings(config)
+
+
+def _check_limits(config: RunConfig) -> None:
+    """A Neyman construction needs calibration simulations enough for its levels, and CLs needs
+    null simulations."""
+    from alpswyft.neyman import NEIGHBOUR_FRACTION, TAIL_COUNT, calibration_size_needed, neighbours_needed
+
+    if not config.with_neyman:
+        return
+    needed = calibration_size_needed(config.credibility_levels)
+    levels = ",".join(f"{v:g}" for v in config.credibility_levels)
+    methods = ",".join(config.neyman_methods)
+    if config.n_calibration < needed:
+        raise ConfigError("n_sim_calibration", config.n_calibration,
+                          f"limit_method={methods} at credibility_levels {levels} needs at least {needed:_} "
+                          f"calibration simulations: neighbourhoods of {neighbours_needed(config.credibility_levels)} "
+                          f"simulations, {TAIL_COUNT} beyond the {max(config.credibility_levels):g} critical value, "
+                          f"each at most {NEIGHBOUR_FRACTION:.0%} of the store; or use limit_method=hpd")
+    if "cls" in config.limit_method and config.n_sim_null < 20:
+        raise ConfigError("n_sim_null", config.n_sim_null, "limit_method=cls needs at least 20 simulations of the "
+                          "null hypothesis (a few hundred for p-values of a few per cent)")
 
 
 def _unused_settings(config: RunConfig) -> list[str]:

@@ -473,14 +473,24 @@ def run_rounds(tree: RunTree) -> list[tuple[int, int]]:
 def store_requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bounds) -> dict[str, StoreRequest]:
     """The stores of a round: training (+coverage in the last round), prior bank, and in the last
     round the expected-limit store (POIs pinned to their Obs. values, the other free parameters
-    from the box) and, with ``fixed_nuisance_limits``, the training store of the fixed-nuisance
-    network (every free parameter outside the prediction planes pinned to its Obs. value)."""
+    from the box), with ``fixed_nuisance_limits`` the training store of the fixed-nuisance
+    network (every free parameter outside the prediction planes pinned to its Obs. value), and
+    for the frequentist limits the calibration and limit-coverage stores (every free parameter
+    from the box, never trained on) and for CLs the null store (the planes' POIs at their Null
+    values)."""
     box = np.asarray(bounds, float)
     kinds = {"train": (config.n_sim_round(round_), box), "prior": (config.n_prior_samples, box)}
     if round_ == config.n_truncations and config.n_sim_explim > 0:
         kinds["explim"] = (config.n_sim_explim, _pinned(config, box, config.POI_indices))
     if round_ == config.n_truncations and config.with_fixed_nuisances:
         kinds["fixed"] = (config.n_train_round(round_), _pinned(config, box, config.nuisance_indices))
+    if round_ == config.n_truncations:  # the Neyman construction's: POIs and nuisances over the box
+        limit_pois = [config.POI_indices[k] for k in config.limit_pois]
+        for kind, n, kind_box in (("calibration", config.n_calibration, box),
+                                  ("limit_coverage", config.n_limit_coverage, box),
+                                  ("null", config.n_null, _pinned(config, box, limit_pois, "null"))):
+            if n > 0:
+                kinds[kind] = (n, kind_box)
     requests = {}
     for kind, (n, kind_box) in kinds.items():
         path = tree.stores / store_name(kind, round_, grid_point)
@@ -499,10 +509,10 @@ def store_requests(config: RunConfig, tree: RunTree, grid_point: int, round_: in
     return requests
 
 
-def _pinned(config: RunConfig, box: np.ndarray, indices: list[int]) -> np.ndarray:
-    """``box`` with the free parameters ``indices`` pinned to their Obs. values."""
+def _pinned(config: RunConfig, box: np.ndarray, indices: list[int], column: str = "obs") -> np.ndarray:
+    """``box`` with the free parameters ``indices`` pinned to their Obs. (or Null) values."""
     pinned = box.copy()
-    pinned[indices] = config.table.obs[indices, None]
+    pinned[indices] = getattr(config.table, column)[indices, None]
     return pinned
 
 

@@ -559,47 +559,72 @@ def _published_overlay(ax, config, fi: int, fj: int) -> bool:
     return True
 
 
-def expected_limits(tree: RunTree, grid_point: int = 0):
-    """Expected exclusion maps per prediction pair and credibility level: the fraction of mock
-    observations (POIs at their Obs. values) that exclude each cell, as the median expected limit
-    (solid) with its 1 and 2 sigma bands (filled), the median of the fixed-nuisance network on the
-    same observations (dashed, ``fixed_nuisance_limits``), and published exclusions for comparison."""
-    return draw_expected_limits(load_config(tree), np.load(tree.validation_data("expected_limits", grid_point)))
+def expected_limits(tree: RunTree, grid_point: int = 0, method: str | None = None):
+    """Expected exclusion maps per prediction pair and confidence level: the fraction of mock
+    observations (POIs at their Obs. values) in which ``method`` (default: the first of
+    ``limit_method``) excludes each cell, as the median expected limit (solid) with its 1 and 2
+    sigma bands (filled); the medians of the other methods of ``limit_method`` and of the
+    fixed-nuisance network (HPD, ``fixed_nuisance_limits``) on the same observations as lines, and
+    published exclusions for comparison."""
+    return draw_expected_limits(load_config(tree), np.load(tree.validation_data("expected_limits", grid_point)), method)
 
 
-def draw_expected_limits(config, result):
+#: How the median of each limit method is drawn where it is not the main one.
+_METHOD_LINES = {"frequentist": ("#762a83", "-."), "cls": ("#e08214", ":"), "hpd": ("0.35", "--")}
+
+
+def limit_fraction(result, method: str) -> np.ndarray:
+    """The exclusion fractions (n_planes, n_levels, nx, ny) of ``method`` in an expected-limit file."""
+    key = "fraction" if method == "hpd" else f"fraction_{method}"
+    if key not in result:
+        raise KeyError(f"no {method} expected limits in this run (limit_method, calibration)")
+    return result[key]
+
+
+def draw_expected_limits(config, result, method: str | None = None):
     """The expected-limit maps of :func:`expected_limits` from ``result``: ``levels``, ``pairs``,
-    ``edges_x``/``edges_y``, ``fraction`` (and ``fraction_fixed``), ``truth``, ``n`` (the
-    layout of ``expected_limits_gridpoint_*.npz``)."""
+    ``edges_x``/``edges_y``, ``fraction`` (HPD), ``fraction_<method>``, ``fraction_fixed``,
+    ``truth``, ``n`` (the layout of ``expected_limits_gridpoint_*.npz``)."""
     from matplotlib.lines import Line2D
 
     from alpswyft.limits import BAND_FRACTIONS
+    from alpswyft.neyman import METHOD_WORDS
 
+    available = [m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result] or ["hpd"]
+    method = method or available[0]
+    others = [m for m in available if m != method]
     levels, pairs = result["levels"], result["pairs"]
     fig, axes = plt.subplots(len(pairs), len(levels), figsize=(5.2 * len(levels), 4.6 * len(pairs)), squeeze=False)
     band_colors = ["#f7f7f7", "#fee391", "#a1d99b", "#a1d99b", "#fee391", "#d9d9d9"]
+    word = "credibility" if method == "hpd" else "confidence"
     for p, (i, j) in enumerate(pairs):
         fi, fj = config.POI_indices[i], config.POI_indices[j]
         ex, ey = result["edges_x"][p], result["edges_y"][p]
         xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
         for k, level in enumerate(levels):
             ax = axes[p][k]
-            fraction = result["fraction"][p, k].T
+            fraction = limit_fraction(result, method)[p, k].T
             ax.contourf(xc, yc, fraction, levels=[0, *BAND_FRACTIONS, 1], colors=band_colors, extend="neither")
             median = ax.contour(xc, yc, fraction, levels=[0.5], colors="k", linewidths=1.8)
             ax.clabel(median, fmt={0.5: "median"}, fontsize=8)
             ax.set_xlim(ex[0], ex[-1])
             ax.set_ylim(ey[0], ey[-1])
             with_fixed = "fraction_fixed" in result
-            handles = [Line2D([], [], color="k", lw=1.8,
-                              label="median expected limit" + (", nuisances marginalised" if with_fixed else "")),
+            handles = [Line2D([], [], color="k", lw=1.8, label=f"median expected limit, {METHOD_WORDS[method]}"
+                              + (", nuisances marginalised" if with_fixed else "")),
                        Rectangle((0, 0), 1, 1, color="#a1d99b", label="68 % band"),
                        Rectangle((0, 0), 1, 1, color="#fee391", label="95 % band")]
+            for other in others:
+                color, style = _METHOD_LINES[other]
+                if limit_fraction(result, other)[p, k].max() >= 0.5:
+                    ax.contour(xc, yc, limit_fraction(result, other)[p, k].T, levels=[0.5], colors=color,
+                               linewidths=1.5, linestyles=style)
+                handles.append(Line2D([], [], color=color, lw=1.5, ls=style, label=f"median, {METHOD_WORDS[other]}"))
             if with_fixed and result["fraction_fixed"][p, k].max() >= 0.5:
                 ax.contour(xc, yc, result["fraction_fixed"][p, k].T, levels=[0.5], colors="#2166ac", linewidths=1.6,
                            linestyles="--")
             if with_fixed:
-                handles.append(Line2D([], [], color="#2166ac", lw=1.6, ls="--", label="median, nuisances fixed"))
+                handles.append(Line2D([], [], color="#2166ac", lw=1.6, ls="--", label="median, nuisances fixed (HPD)"))
             if _published_overlay(ax, config, fi, fj):
                 handles += ax.get_legend_handles_labels()[0]
             truth = result["truth"]
@@ -607,12 +632,55 @@ def draw_expected_limits(config, result):
                 ax.plot(truth[i], truth[j], "*", color="crimson", ms=12)
                 handles.append(Line2D([], [], marker="*", color="crimson", ls="", ms=10, label="truth (Obs.)"))
             ax.legend(handles=handles, fontsize=7, loc="lower left")
-            ax.set_title(f"excluded at {percent(level)} credibility")
+            ax.set_title(f"excluded at {percent(level)} {word}")
             ax.set_xlabel(_label(config, fi))
             ax.set_ylabel(_label(config, fj))
-    fig.suptitle(f"Expected limits: exclusion frequency over {int(result['n'])} mock observations at the Obs. values")
+    fig.suptitle(f"Expected limits ({METHOD_WORDS[method]}): exclusion frequency over {int(result['n'])} "
+                 "mock observations at the Obs. values")
     fig.tight_layout()
     return fig
+
+
+def limit_coverage(tree: RunTree, grid_point: int = 0):
+    """Coverage of the confidence sets at every point of each plane: the kernel-smoothed fraction
+    of simulations (truths over the plane, never trained on) whose set holds the truth, per method
+    (columns) and level (rows), hatched where it lies below level - 2 sigma; None without the
+    limit-coverage simulations."""
+    from alpswyft.neyman import METHOD_WORDS
+
+    path = tree.validation_data("limit_coverage", grid_point)
+    if not path.is_file():
+        return None
+    config, result = load_config(tree), np.load(path)
+    levels, methods = result["levels"], [str(m) for m in result["methods"]]
+    figures = []
+    for p, (i, j) in enumerate(config.prediction_pairs):
+        fi, fj = config.POI_indices[i], config.POI_indices[j]
+        ex, ey = result["edges_x"][p], result["edges_y"][p]
+        xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
+        fig, axes = plt.subplots(len(levels), len(methods), figsize=(4.6 * len(methods), 3.9 * len(levels)),
+                                 squeeze=False)
+        for k, level in enumerate(levels):
+            for c, method in enumerate(methods):
+                ax = axes[k][c]
+                smooth, sigma = result[f"smooth_{method}"][p, k], result[f"sigma_{method}"][p, k]
+                spread = max(0.1, 1.0 - level)
+                mesh = ax.pcolormesh(ex, ey, smooth.T, cmap="RdBu", vmin=level - 2 * spread, vmax=level + 2 * spread)
+                below = (smooth < level - 2 * sigma).T.astype(float)
+                if below.any():
+                    ax.contourf(xc, yc, below, levels=[0.5, 1.5], colors="none", hatches=["xxx"])
+                    ax.contour(xc, yc, below, levels=[0.5], colors="k", linewidths=0.8)
+                covered = result[f"covered_{method}"][p, k]
+                ax.set_title(f"{METHOD_WORDS[method]}, {percent(level)}: {covered.mean():.3f} overall", fontsize=9)
+                ax.set_xlabel(_label(config, fi))
+                ax.set_ylabel(_label(config, fj))
+                fig.colorbar(mesh, ax=ax, label="coverage")
+        n = result[f"covered_{methods[0]}"].shape[-1]
+        fig.suptitle(f"Coverage of the confidence sets over the plane ({n} simulations never trained on; "
+                     "hatched: below nominal - 2σ)", fontsize=10)
+        fig.tight_layout()
+        figures.append(fig)
+    return figures[0] if len(figures) == 1 else figures
 
 
 def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95):

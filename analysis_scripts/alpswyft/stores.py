@@ -35,8 +35,9 @@ from analysis_core.files import disk_full, size
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-KINDS = {"train": "", "prior": "_prior", "explim": "_explim", "fixed": "_fixed_nuisances"}
-_KIND_SEED = {"train": 0, "prior": 1, "explim": 2, "fixed": 3}
+KINDS = {"train": "", "prior": "_prior", "explim": "_explim", "fixed": "_fixed_nuisances",
+         "calibration": "_calibration", "limit_coverage": "_limit_coverage", "null": "_null"}
+_KIND_SEED = {"train": 0, "prior": 1, "explim": 2, "fixed": 3, "calibration": 4, "limit_coverage": 5, "null": 6}
 
 
 def store_name(kind: str, round_: int, grid_point: int, base: str = "store") -> str:

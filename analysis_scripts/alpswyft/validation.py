@@ -36,6 +36,7 @@ from alpswyft.coverage import (
 )
 from alpswyft.limits import (
     TRUTH_WORDS,
+    binomial_interval,
     ExclusionCounter,
     connected_regions,
     limit_depth,
@@ -87,6 +88,7 @@ def validate(tree: RunTree) -> None:
         summary = {"grid_point": g, "round": last, "network_sha256": digest}
         summary["coverage"] = _coverage(tree, config, record, network, simulator, g)
         summary["expected_limits"] = _expected_limits(tree, config, record, network, simulator, g)
+        summary["frequentist"] = _frequentist(tree, config, record, network, simulator, g)
         _save_figures(tree, g, summary)
         write_json(summary_path, summary)
         print(f"grid point {g}: results in {tree.val_output.relative_to(tree.root)}/")
@@ -203,6 +205,171 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
     return summary
 
 
+def _plane_counters(config, record, g) -> list[ExclusionCounter]:
+    """One empty counter per ``prediction_pairs`` plane: LIMIT_BINS x LIMIT_BINS cells over the
+    initial box, with the Obs. values as the truth."""
+    initial = np.array(record.data["initial_bounds"])[config.POI_indices]
+    truth = config.table.obs[config.POI_indices]
+    return [
+        ExclusionCounter(np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1),
+                         config.credibility_levels, (truth[i], truth[j]), _is_mg_plane(config, i, j))
+        for i, j in config.prediction_pairs
+    ]
+
+
+def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
+    """The Neyman and CLs limits of every plane (:mod:`alpswyft.frequentist`): calibration, null
+    hypothesis, coverage maps, expected limits and the run's own observations."""
+    from alpswyft import frequentist as fq
+    from alpswyft.inference import observation_features
+    from alpswyft.neyman import CriticalValues, neighbour_count
+
+    if not config.with_neyman or network.estimator_2d is None:
+        if config.neyman_methods and config.with_limit_planes:
+            print("no frequentist limits: n_sim_explim = 0 and no real observation (set n_sim_calibration to "
+                  "test the mock and extra observations)")
+        return None
+    last = config.n_truncations
+    box = np.asarray(record.bounds(g, last), float)
+    requests = store_requests(config, tree, g, last, box)
+    nodes = simulator.observed_nodes
+    levels, methods = config.credibility_levels, ("frequentist", "cls", "hpd")
+    methods = tuple(m for m in methods if m != "cls" or config.n_null)
+    counters = _plane_counters(config, record, g)
+    planes = [fq.PlaneStatistic(config, network, pair, c.edges_x, c.edges_y, box)
+              for pair, c in zip(config.prediction_pairs, counters)]
+    k = neighbour_count(config.n_calibration, levels)
+    sims = read_store(requests["calibration"].path, ["params", *nodes])
+    print(f"frequentist limits: {len(sims['params'])} calibration simulations (never trained on), "
+          f"critical values from their {k} nearest neighbours")
+    calibrations = [fq.calibrate(config, plane, sims, nodes, _Progress(f"calibration, plane {'-'.join(_names(config, pair))}",
+                                                                        len(sims["params"])))
+                    for plane, pair in zip(planes, config.prediction_pairs)]
+    criticals = [CriticalValues(*c, k) for c in calibrations]
+    null_maps = [None] * len(planes)
+    if config.n_null:
+        null = read_store(requests["null"].path, nodes)
+        features = observation_features(network, null)
+        print(f"CLs: {len(features)} simulations of the null hypothesis")
+        null_maps = [fq.statistic_maps(plane, features)[0] for plane in planes]
+    fq.save_calibration(tree.validation_data("limit_calibration", g), planes, calibrations, k,
+                        None if not config.n_null else null_maps)
+    exclusions = [fq.Exclusions(plane, critical, levels, methods, nm) for plane, critical, nm in zip(planes, criticals, null_maps)]
+    summary = {"methods": list(methods), "n_calibration": len(sims["params"]), "k": k, "n_null": config.n_null,
+               "critical_values": {}, "pairs": {}}
+    for plane, critical, pair in zip(planes, criticals, config.prediction_pairs):
+        neighbours = critical.neighbours(plane.unit(plane.x, plane.y))
+        inside = ~plane.outside
+        summary["critical_values"]["-".join(_names(config, pair))] = {
+            f"{level:g}": [float(q) for q in np.quantile(critical.quantile(neighbours, level)[inside], [0.0, 0.5, 1.0])]
+            for level in levels}
+
+    if config.n_limit_coverage:
+        cov = read_store(requests["limit_coverage"].path, ["params", *nodes])
+        features = observation_features(network, {key: cov[key] for key in nodes})
+        print(f"coverage of the confidence sets: {len(features)} simulations with the truth over the plane")
+        arrays, cov_summary = {}, {}
+        for p, (ex, pair) in enumerate(zip(exclusions, config.prediction_pairs)):
+            truths_unit, covered = fq.coverage_indicators(ex, cov, features, _Progress("limit coverage", len(features)))
+            plane_arrays, cov_summary["-".join(_names(config, pair))] = fq.coverage_summary(truths_unit, covered, levels, ex.plane)
+            for key, value in plane_arrays.items():
+                arrays.setdefault(key, []).append(value)
+            arrays.setdefault("truths_unit", []).append(truths_unit)
+        save_npz(tree.validation_data("limit_coverage", g), levels=np.array(levels), methods=np.array(methods),
+                 edges_x=np.array([c.edges_x for c in counters]), edges_y=np.array([c.edges_y for c in counters]),
+                 **{key: np.array(v) for key, v in arrays.items()})
+        summary["coverage"] = cov_summary
+        for plane_name, entry in cov_summary.items():
+            for method, per_level in entry.items():
+                print(f"  {plane_name} {method}: coverage " + ", ".join(
+                    f"{lv}: {v['coverage']:.3f} (smallest on the plane {v['smooth_min']:.3f} +- {v['smooth_min_sigma']:.3f}, "
+                    f"{100 * v['area_below_2sigma']:.0f} % of it below nominal - 2 sigma)" for lv, v in per_level.items()))
+
+    observations = _own_observations(tree, config, nodes)
+    sets = {}
+    for name, nodes_of in observations.items():
+        features = observation_features(network, nodes_of)
+        sets[name] = [[ex(ex.plane.logratios(f)[0]) for f in features] for ex in exclusions]
+    if sets:
+        save_npz(tree.validation_data("confidence_sets", g), levels=np.array(levels), methods=np.array(methods),
+                 edges_x=np.array([c.edges_x for c in counters]), edges_y=np.array([c.edges_y for c in counters]),
+                 **{f"{name}_{m}": np.array([[obs[m] for obs in plane] for plane in per_plane])
+                    for name, per_plane in sets.items() for m in methods})
+
+    if config.n_sim_explim:
+        explim = read_store(requests["explim"].path, nodes)
+        features = observation_features(network, explim)
+        tested = tuple(m for m in methods if m != "hpd")  # HPD's maps are the expected-limit stage's
+        by_method = {m: [ExclusionCounter(c.edges_x, c.edges_y, levels, c.truth, c.truth_where == "row") for c in counters]
+                     for m in tested}
+        kept = np.zeros((len(planes), len(features), len(planes[0].x)), np.float32)
+        # a truth inside the plane is tested at its own point, not at its cell's centre
+        truth_points = [c.truth if c.truth_where == "cell" else None for c in counters]
+        truth_hits = np.zeros((len(planes), len(methods), len(levels), len(features)), bool)
+        progress = _Progress("frequentist expected limits", len(features))
+        for s, f in enumerate(features):
+            for p, ex in enumerate(exclusions):
+                cells, at_truth = ex.plane.logratios(f, truth_points[p])
+                kept[p, s] = cells
+                for m, excluded in ex(kept[p, s].astype(float)).items():
+                    if m in by_method:
+                        by_method[m][p].add(excluded)
+                if truth_points[p] is not None:
+                    for m_index, hit in enumerate(ex.at_point(cells, at_truth, truth_points[p]).values()):
+                        truth_hits[p, m_index, :, s] = hit
+            progress(s + 1)
+        path = tree.validation_data("expected_limits", g)
+        result = dict(np.load(path)) if path.is_file() else {}
+        for m in tested:
+            result[f"fraction_{m}"] = np.array([c.fraction for c in by_method[m]])
+            result[f"excluded_area_{m}"] = np.array([c.areas for c in by_method[m]])
+        result["methods"] = np.array(tested)
+        save_npz(path, **result)
+        maps_path = tree.validation_data("expected_limits_logratios", g)
+        maps = dict(np.load(maps_path)) if maps_path.is_file() else {}
+        save_npz(maps_path, **maps, logratios_centres=kept)
+        for p, pair in enumerate(config.prediction_pairs):
+            entry = {}
+            for k_level, level in enumerate(levels):
+                entry[f"{level:g}"] = {m: _limit_summary(config, by_method[m][p], k_level,
+                                                         (config.POI_indices[pair[0]], config.POI_indices[pair[1]]))
+                                       for m in tested}
+                if truth_points[p] is not None:
+                    for m_index, m in enumerate(methods):
+                        hits = int(truth_hits[p, m_index, k_level].sum())
+                        low, high = binomial_interval(hits, len(features))
+                        entry[f"{level:g}"].setdefault(m, {})["truth_point_exclusion"] = {
+                            "excluded": hits, "n": len(features), "fraction": hits / len(features),
+                            "interval_68": [low, high], "allowed": round(1 - level, 10)}
+            summary["pairs"]["-".join(_names(config, pair))] = entry
+            for level, per_method in entry.items():
+                print(f"  {'-'.join(_names(config, pair))} at {percent(float(level))}: median excluded fraction "
+                      + ", ".join(f"{m} {v['excluded_area_median']:.3f}" for m, v in per_method.items() if m in tested)
+                      + "; the truth excluded in " + ", ".join(
+                          f"{m} {v['truth_point_exclusion' if 'truth_point_exclusion' in v else 'truth_exclusion']['excluded']}"
+                          f"/{len(features)}" for m, v in per_method.items()))
+    return summary
+
+
+def _names(config, pair) -> tuple[str, str]:
+    return config.poi_names[pair[0]], config.poi_names[pair[1]]
+
+
+def _own_observations(tree, config, nodes) -> dict[str, dict]:
+    """The run's own observations as node batches: ``observation`` (the mock or real one) and
+    ``extra`` (the extra observations), where they exist."""
+    from analysis_core.files import load_npz
+
+    out = {}
+    if tree.true_obs.is_file():
+        true_obs = load_npz(tree.true_obs)
+        out["observation"] = {k: np.asarray(true_obs[k])[None] for k in nodes}
+    if config.extra_observations and tree.extra_obs.is_file():
+        extra = load_npz(tree.extra_obs)
+        out["extra"] = {k: np.asarray(extra[k]) for k in nodes}
+    return out
+
+
 def _expected_limits(tree, config, record, network, simulator, g) -> dict | None:
     why_not = (
         "n_sim_explim = 0" if config.n_sim_explim == 0
@@ -216,13 +383,8 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
     last = config.n_truncations
     requests = store_requests(config, tree, g, last, record.bounds(g, last))
     sims = read_store(requests["explim"].path, simulator.observed_nodes)
-    initial = np.array(record.data["initial_bounds"])[config.POI_indices]
     truth = config.table.obs[config.POI_indices]
-    counters = [
-        ExclusionCounter(np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1),
-                         config.credibility_levels, (truth[i], truth[j]), _is_mg_plane(config, i, j))
-        for i, j in config.prediction_pairs
-    ]
+    counters = _plane_counters(config, record, g)
     planes = PlanePosteriors(config, network, sims, record.bounds(g, last), counters)
     fixed = None
     if config.with_fixed_nuisances and tree.fixed_network(g).is_file():

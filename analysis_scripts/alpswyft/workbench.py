@@ -27,7 +27,8 @@ from alpswyft.results import RunTree
 #: Store names a user may give, and the pipeline's store kinds behind them. ``coverage`` is the
 #: last round's training store beyond its training rows (the coverage simulations).
 STORE_KINDS = {"training": "train", "train": "train", "coverage": "train", "prior": "prior",
-               "explim": "explim", "expected_limits": "explim", "fixed": "fixed", "fixed_nuisances": "fixed"}
+               "explim": "explim", "expected_limits": "explim", "fixed": "fixed", "fixed_nuisances": "fixed",
+               "calibration": "calibration", "limit_coverage": "limit_coverage", "null": "null"}
 
 
 def open_run(path: str | Path, grid_point: int = 0) -> Run:
@@ -237,9 +238,12 @@ class Run:
         )
 
     def expected_limits(self, levels=None, grid_point: int | None = None) -> dict[str, np.ndarray]:
-        """The expected limits at other credibility ``levels`` (default: the run's), recomputed
-        from the per-simulation log-ratio maps the validation stage kept (no network): the
-        layout of ``expected_limits_gridpoint_*.npz`` (``fraction``, ``fraction_fixed``, ...)."""
+        """The expected limits at other confidence ``levels`` (default: the run's), recomputed
+        from the per-simulation log-ratio maps the validation stage kept (no network) and, for
+        the frequentist and CLs limits, its calibration: the layout of
+        ``expected_limits_gridpoint_*.npz`` (``fraction`` (HPD), ``fraction_frequentist``,
+        ``fraction_cls``, ``fraction_fixed``, ...)."""
+        from alpswyft.frequentist import check_level, fractions_from_centres
         from alpswyft.limits import fractions_from_maps
 
         g = self._checked_grid_point(grid_point)
@@ -253,13 +257,60 @@ class Run:
         result.pop("false_fraction", None)
         if "logratios_fixed" in maps:
             result["fraction_fixed"] = fractions_from_maps(maps, levels, "logratios_fixed")
+        calibration = self.tree.validation_data("limit_calibration", g)
+        if "logratios_centres" in maps and calibration.is_file():
+            k, n = int(np.load(calibration)["k"]), int(np.load(calibration)["statistic"].shape[-1])
+            for level in levels:
+                check_level(level, k, n)
+            for method in [str(m) for m in result.get("methods", [])]:
+                result[f"fraction_{method}"] = fractions_from_centres(maps["logratios_centres"], calibration, levels, method)
         return result
 
-    def plot_expected_limits(self, levels=None, grid_point: int | None = None):
-        """The report's expected-limit maps at ``levels`` (see :meth:`expected_limits`)."""
+    def plot_expected_limits(self, levels=None, grid_point: int | None = None, method: str | None = None):
+        """The report's expected-limit maps at ``levels`` (see :meth:`expected_limits`), of
+        ``method`` (default: the first of the run's ``limit_method``)."""
         from alpswyft import plots
 
-        return plots.draw_expected_limits(self.config, self.expected_limits(levels, grid_point))
+        return plots.draw_expected_limits(self.config, self.expected_limits(levels, grid_point), method)
+
+    def confidence_set(self, observation=None, level: float | None = None, method: str | None = None,
+                       pair=None, grid_point: int | None = None) -> ConfidenceSet:
+        """The confidence set of an observation on a ``prediction_pairs`` plane (default: the
+        first) with the last round's network and the run's calibration: the cells that ``method``
+        (``frequentist``, ``cls`` or ``hpd``; default: the first of ``limit_method``) excludes at
+        ``level`` (default: the highest of the run's levels). ``observation`` as for
+        :meth:`infer` (default: the run's mock or real observation)."""
+        from alpswyft import frequentist as fq
+        from alpswyft.inference import observation_features
+        from alpswyft.neyman import METHODS
+
+        g = self._checked_grid_point(grid_point)
+        method = method or self.config.limit_method[0]
+        if method not in METHODS:
+            raise ConfigError("method", method, f"expected one of {', '.join(METHODS)}")
+        level = float(max(self.config.credibility_levels) if level is None else level)
+        path = self.tree.validation_data("limit_calibration", g)
+        if not path.is_file():
+            raise PipelineError(f"{path} does not exist: the run has no calibration of the frequentist test "
+                                "(limit_method=hpd, or no expected limits: set n_sim_calibration)")
+        data = np.load(path)
+        pairs = [tuple(p) for p in self.config.prediction_pairs]
+        names = [(self.config.poi_names[i], self.config.poi_names[j]) for i, j in pairs]
+        p = 0 if pair is None else (names.index(tuple(pair)) if tuple(pair) in names else -1)
+        if p < 0:
+            raise ConfigError("pair", pair, f"expected a prediction_pairs plane: {', '.join(map(str, names))}")
+        fq.check_level(level, int(data["k"]), int(data["statistic"].shape[-1]))
+        critical, null_maps = fq.load_critical(path, p)
+        if method == "cls" and null_maps is None:
+            raise PipelineError("the run has no CLs calibration: it simulated no null hypothesis (limit_method without cls)")
+        r = self._checked_round(None, g)
+        network = self.network(r, g)
+        box = np.asarray(self.record.bounds(g, r), float)
+        plane = fq.PlaneStatistic(self.config, network, pairs[p], data["edges_x"][p], data["edges_y"][p], box)
+        exclusions = fq.Exclusions(plane, critical, (level,), (method,), null_maps)
+        nodes, truth = self._observation_nodes(self.observation if observation is None else observation)
+        features = observation_features(network, {k: v[None] for k, v in nodes.items()})[0]
+        return ConfidenceSet(self.config, plane, exclusions, features, method, level, names[p], truth)
 
     def _observation_nodes(self, observation) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """The network's input nodes of an observation, and its parameters in table space (or None)."""
@@ -316,6 +367,64 @@ class Run:
 
 def _label(parameter) -> str:
     return f"log10 {parameter.name} [{parameter.unit}]" if parameter.log else f"{parameter.name} [{parameter.unit}]"
+
+
+class ConfidenceSet:
+    """One observation's confidence set on a plane (see :meth:`Run.confidence_set`): ``excluded``
+    (nx, ny) bool, ``statistic`` (nx, ny) its t, ``critical`` (nx, ny) the critical value of the
+    Neyman test (frequentist), on the plane's ``edges_x``/``edges_y`` (table units)."""
+
+    def __init__(self, config, plane, exclusions, features, method: str, level: float, names, truth=None):
+        from alpswyft import neyman
+
+        self.config, self.plane, self.exclusions, self.features = config, plane, exclusions, features
+        self.method, self.level, self.names = method, level, tuple(names)
+        self.truth = None if truth is None else (truth[plane.fi], truth[plane.fj])
+        self.logratios = plane.logratios(features)[0]
+        self.excluded = exclusions(self.logratios)[method][0]
+        with np.errstate(invalid="ignore"):
+            self.statistic = np.where(plane.outside, np.inf, neyman.statistic_map(self.logratios)).reshape(plane.shape)
+        self.critical = exclusions.critical.quantile(exclusions.neighbours, level).reshape(plane.shape)
+        self.edges_x, self.edges_y = plane.edges_x, plane.edges_y
+
+    def __repr__(self) -> str:
+        from alpswyft.limits import percent
+        from alpswyft.neyman import METHOD_WORDS
+
+        return (f"ConfidenceSet({METHOD_WORDS[self.method]}, {percent(self.level)}, plane {self.names[0]}-{self.names[1]}: "
+                f"{self.excluded.mean():.1%} of the plane excluded)")
+
+    def excludes(self, **point) -> bool:
+        """Whether the set excludes a point given by the plane's two parameter names in physical
+        units (as ``ALPSim`` takes them, e.g. ``m=3000, g=0.1``), tested at the point itself."""
+        values = []
+        for name, index in zip(self.names, (self.plane.fi, self.plane.fj)):
+            if name not in point:
+                raise ConfigError(name, "missing", f"give the point as {self.names[0]}=..., {self.names[1]}=...")
+            parameter = self.config.table.free[index]
+            values.append(np.log10(point[name]) if parameter.log else float(point[name]))
+        cells, at_point = self.plane.logratios(self.features, values)
+        return bool(self.exclusions.at_point(cells, at_point, values)[self.method][0])
+
+    def plot(self, ax=None):
+        """The excluded cells (shaded), the published limits on the (m, g) plane and the truth."""
+        import matplotlib.pyplot as plt
+
+        from alpswyft.limits import percent
+        from alpswyft.neyman import METHOD_WORDS
+        from alpswyft.plots import _published_overlay
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5.6, 4.6))
+        ax.pcolormesh(self.edges_x, self.edges_y, self.excluded.T.astype(float), cmap="Greys", vmin=0, vmax=2.5)
+        _published_overlay(ax, self.config, self.plane.fi, self.plane.fj)
+        if self.truth is not None:
+            ax.plot(*self.truth, "*", color="crimson", ms=12, label="truth")
+        free = self.config.table.free
+        ax.set(xlabel=_label(free[self.plane.fi]), ylabel=_label(free[self.plane.fj]),
+               title=f"excluded (grey) at {percent(self.level)}, {METHOD_WORDS[self.method]}")
+        ax.legend(fontsize=7, loc="lower left")
+        return ax
 
 
 class Store:
