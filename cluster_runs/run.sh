@@ -117,7 +117,13 @@ max_memory_train=8        # SLURM: memory per CPU of a training job, GB
 max_time_train=00-04:00:00  # SLURM: wall time of a training job, dd-hh:mm:ss
 prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
 fixed_nuisance_limits=1   # also the expected limit with every other free parameter fixed at its Obs. value
-credibility_levels="0.68,0.95"  # HPD levels of coverage, expected limits and contours (e.g. 0.68,0.95,0.9973)
+credibility_levels="0.68,0.95"  # levels of coverage, limits and contours (e.g. 0.68,0.95,0.9973)
+limit_method=frequentist,cls,hpd  # the limits drawn (the first is the one quoted): frequentist (Neyman
+                          # construction from the calibration store), cls (Neyman's p-value over the
+                          # null hypothesis': never excludes what the data cannot see), hpd (Bayesian)
+n_sim_calibration=5_000   # simulations over the whole box, never trained on: the frequentist critical values
+n_sim_limit_coverage=2_000  # simulations over the whole box: the limits' coverage at every (m, g)
+n_sim_null=500            # simulations at the Null values of m and g: CLs
 extra_observations="m=1, g=0.5, seed=1"  # more observations inferred with the last round's network, rows
                           # separated by ';', values as in the Obs. column (here m = 10 neV, g = 3.2e-11 /GeV)
 DRP_coverage_parameters="5_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)

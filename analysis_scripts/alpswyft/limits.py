@@ -261,15 +261,32 @@ def mg_plane(path: Path) -> tuple[dict, int] | None:
     return (result, names.index(("m", "g"))) if ("m", "g") in names else None
 
 
-def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str = "MAGIC") -> list[dict]:
+def limit_fraction(result, method: str) -> np.ndarray:
+    """The exclusion fractions (n_planes, n_levels, nx, ny) of ``method`` (``hpd``,
+    ``frequentist`` or ``cls``) in an expected-limit file's arrays."""
+    key = "fraction" if method == "hpd" else f"fraction_{method}"
+    if key not in result:
+        raise KeyError(f"no {method} expected limits in this run (limit_method, n_sim_calibration)")
+    return result[key]
+
+
+def quoted_method(config, result) -> str:
+    """The limit a run quotes: the first of its ``limit_method`` whose maps ``result`` holds (HPD
+    where none is)."""
+    return next((m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result), "hpd")
+
+
+def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str = "MAGIC",
+                 method: str | None = None) -> list[dict]:
     """Per mass column of an expected-limit plane (m, g): the median expected limit's depth at
-    ``level`` (the lowest g of the excluded region reaching the top), the published one
-    (:func:`published_depth`) and their ratio, in neV and 1e-11 GeV^-1; ``result`` is the layout of
-    ``expected_limits_gridpoint_*.npz``. Columns where neither limit exists are left out."""
+    ``level`` (the lowest g of the excluded region reaching the top) of ``method`` (default: the
+    run's quoted one), the published one (:func:`published_depth`) and their ratio, in neV and
+    1e-11 GeV^-1; ``result`` is the layout of ``expected_limits_gridpoint_*.npz``. Columns where
+    neither limit exists are left out."""
     i, j = (config.POI_indices[k] for k in result["pairs"][pair])
     pm, pg = config.table.free[i], config.table.free[j]
     k = int(np.argmin(np.abs(np.asarray(result["levels"]) - level)))
-    median = np.asarray(result["fraction"][pair, k]) >= 0.5
+    median = np.asarray(limit_fraction(result, method or quoted_method(config, result))[pair, k]) >= 0.5
     ex, ey = result["edges_x"][pair], result["edges_y"][pair]
     rows, regions = [], published_limits()
     for lo, hi in zip(ex[:-1], ex[1:]):

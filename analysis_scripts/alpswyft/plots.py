@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Polygon, Rectangle
 
-from alpswyft.limits import percent
+from alpswyft.limits import limit_fraction, percent, quoted_method
 from alpswyft.pipeline import load_config, load_record
 from alpswyft.results import RunTree
 
@@ -573,14 +573,6 @@ def expected_limits(tree: RunTree, grid_point: int = 0, method: str | None = Non
 _METHOD_LINES = {"frequentist": ("#762a83", "-."), "cls": ("#e08214", ":"), "hpd": ("0.35", "--")}
 
 
-def limit_fraction(result, method: str) -> np.ndarray:
-    """The exclusion fractions (n_planes, n_levels, nx, ny) of ``method`` in an expected-limit file."""
-    key = "fraction" if method == "hpd" else f"fraction_{method}"
-    if key not in result:
-        raise KeyError(f"no {method} expected limits in this run (limit_method, calibration)")
-    return result[key]
-
-
 def draw_expected_limits(config, result, method: str | None = None):
     """The expected-limit maps of :func:`expected_limits` from ``result``: ``levels``, ``pairs``,
     ``edges_x``/``edges_y``, ``fraction`` (HPD), ``fraction_<method>``, ``fraction_fixed``,
@@ -591,7 +583,7 @@ def draw_expected_limits(config, result, method: str | None = None):
     from alpswyft.neyman import METHOD_WORDS
 
     available = [m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result] or ["hpd"]
-    method = method or available[0]
+    method = method or quoted_method(config, result)
     others = [m for m in available if m != method]
     levels, pairs = result["levels"], result["pairs"]
     fig, axes = plt.subplots(len(pairs), len(levels), figsize=(5.2 * len(levels), 4.6 * len(pairs)), squeeze=False)
@@ -664,7 +656,7 @@ def limit_coverage(tree: RunTree, grid_point: int = 0):
             for c, method in enumerate(methods):
                 ax = axes[k][c]
                 smooth, sigma = result[f"smooth_{method}"][p, k], result[f"sigma_{method}"][p, k]
-                spread = max(0.1, 1.0 - level)
+                spread = min(0.15, max(0.05, 1.0 - level))
                 mesh = ax.pcolormesh(ex, ey, smooth.T, cmap="RdBu", vmin=level - 2 * spread, vmax=level + 2 * spread)
                 below = (smooth < level - 2 * sigma).T.astype(float)
                 if below.any():
@@ -683,7 +675,8 @@ def limit_coverage(tree: RunTree, grid_point: int = 0):
     return figures[0] if len(figures) == 1 else figures
 
 
-def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95):
+def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95,
+                      method: str | None = None):
     """The median expected limit at ``level`` with its 68 % band over a published contour
     (``label``), on axes in neV and 1e-11 GeV^-1, and below their ratio per mass column (the
     depths of :func:`alpswyft.limits.depth_ratios`); None without an (m, g) expected-limit plane."""
@@ -693,6 +686,7 @@ def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", 
     if plane is None:
         return None
     (result, p), config = plane, load_config(tree)
+    method = method or quoted_method(config, result)
     i, j = (config.POI_indices[k] for k in result["pairs"][p])
     k = int(np.argmin(np.abs(result["levels"] - level)))
 
@@ -702,18 +696,18 @@ def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", 
     ex, ey = physical(result["edges_x"][p], config.table.free[i]), physical(result["edges_y"][p], config.table.free[j])
     xc, yc = np.sqrt(ex[1:] * ex[:-1]), np.sqrt(ey[1:] * ey[:-1])
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
-    fraction = result["fraction"][p, k].T
+    fraction = limit_fraction(result, method)[p, k].T
     top.contourf(xc, yc, fraction, levels=[0.159, 0.841], colors=["#a1d99b"])
     top.contour(xc, yc, fraction, levels=[0.5], colors="k", linewidths=1.8)
     for entry in published_limits():
         if entry["label"].startswith(label):
             top.fill(entry["m"], entry["g"], fc="#d6604d", ec="#b2182b", alpha=0.35, lw=1)
-    top.plot([], [], color="k", lw=1.8, label=f"median expected limit, {percent(result['levels'][k])} (this run)")
+    top.plot([], [], color="k", lw=1.8, label=f"median expected limit, {percent(result['levels'][k])}, {method} (this run)")
     top.fill([], [], color="#a1d99b", label="its 68 % band")
     top.fill([], [], fc="#d6604d", alpha=0.35, label=f"{label}, published (excluded)")
     top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), ylabel="g [1e-11 / GeV]")
     top.legend(fontsize=8, loc="lower right")
-    rows = [r for r in depth_ratios(result, config, p, level, label) if r["ratio"] is not None]
+    rows = [r for r in depth_ratios(result, config, p, level, label, method) if r["ratio"] is not None]
     bottom.axhspan(0.5, 2, color="0.9")
     bottom.axhline(1, color="0.5", lw=0.8)
     bottom.plot([r["m"] for r in rows], [r["ratio"] for r in rows], "o-", ms=3, color="k")

@@ -88,18 +88,21 @@ def observation_summary(tree: RunTree) -> str | None:
     return f"{describe(model.observation)}\n\n{spectrum.table()}"
 
 
-def published_comparison(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95) -> str | None:
+def published_comparison(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95,
+                         method: str | None = None) -> str | None:
     """The median expected limit at ``level`` against a published contour (``label``, e.g. MAGIC's),
     per mass column where either exists: both depths and their ratio; None without an (m, g)
     expected-limit plane."""
-    from alpswyft.limits import depth_ratios, mg_plane
+    from alpswyft.limits import depth_ratios, mg_plane, quoted_method
 
     plane = mg_plane(tree.validation_data("expected_limits", grid_point))
     if plane is None:
         return None
     result, pair = plane
-    rows = depth_ratios(result, load_config(tree), pair, level, label)
-    lines = [f"median expected limit at {percent(level)} against {label}'s published contour (g in 1e-11 / GeV)",
+    config = load_config(tree)
+    method = method or quoted_method(config, result)
+    rows = depth_ratios(result, config, pair, level, label, method)
+    lines = [f"median expected limit ({method}) at {percent(level)} against {label}'s published contour (g in 1e-11 / GeV)",
              f"{'m (neV)':>9} {'g, this run':>12} {f'g, {label}':>12} {'ratio':>7}"]
     for row in (r for r in rows if r["g_published"] is not None):
         ours = "-" if row["g_limit"] is None else f"{row['g_limit']:.3g}"
@@ -222,7 +225,45 @@ def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
                 lines.append(f"{pair:>12} at {percent(float(level))}: {_limit_line(v)}{false}")
                 if "fixed_nuisances" in v:
                     lines.append(f"{'':>12}  nuisances fixed: {_limit_line(v['fixed_nuisances'])}")
+    lines += _frequentist_lines(summary.get("frequentist"))
     return "\n".join(lines)
+
+
+def _frequentist_lines(freq: dict | None) -> list[str]:
+    """The frequentist part of the validation summary: calibration, coverage at every point,
+    expected limits per method."""
+    from alpswyft.neyman import METHOD_WORDS
+
+    if freq is None:
+        return ["frequentist limits: none (limit_method=hpd, or no expected limits and no real observation)"]
+    lines = [f"frequentist limits: critical values from {freq['n_calibration']} calibration simulations "
+             f"(never trained on; the {freq['k']} nearest to each point)"
+             + (f", CLs against {freq['n_null']} simulations of the null hypothesis" if freq["n_null"] else "")]
+    for plane, per_level in freq["critical_values"].items():
+        lines.append(f"{plane:>12} critical value of t (min, median, max over the plane): " + "; ".join(
+            f"{percent(float(lv))} {q[0]:.2f}, {q[1]:.2f}, {q[2]:.2f} (Wilks: {_wilks(float(lv)):.2f})" for lv, q in per_level.items()))
+    for plane, per_method in freq.get("coverage", {}).items():
+        for method, per_level in per_method.items():
+            lines.append(f"{plane:>12} coverage, {METHOD_WORDS[method]}: " + "; ".join(
+                f"{percent(float(lv))} {v['coverage']:.3f} [{v['interval_68'][0]:.3f}, {v['interval_68'][1]:.3f}], "
+                f"smallest {v['smooth_min']:.3f} ± {v['smooth_min_sigma']:.3f}, {100 * v['area_below_2sigma']:.0f} % of the "
+                "plane below nominal − 2σ" for lv, v in per_level.items()))
+    for plane, per_level in freq.get("pairs", {}).items():
+        for level, per_method in per_level.items():
+            for method, v in per_method.items():
+                if "excluded_area_median" not in v:
+                    continue
+                point = v.get("truth_point_exclusion")
+                truth = "" if point is None else (f"; the truth itself excluded in {point['excluded']}/{point['n']} "
+                                                  f"(calibrated: at most {100 * point['allowed']:.3g} %)")
+                lines.append(f"{plane:>12} at {percent(float(level))}, {METHOD_WORDS[method]}: {_limit_line(v)}{truth}")
+    return lines
+
+
+def _wilks(level: float) -> float:
+    from alpswyft.neyman import gaussian_neyman_threshold
+
+    return gaussian_neyman_threshold(level)
 
 
 def _limit_line(v: dict) -> str:

@@ -549,6 +549,8 @@ def _save_figures(tree: RunTree, g: int, summary: dict) -> None:
         figures["expected_limits"] = plots.expected_limits(tree, g)
         if summary["expected_limits"]["false_exclusions_against"]:
             figures["false_exclusions"] = plots.false_exclusions(tree, g)
+    if summary.get("frequentist") and summary["frequentist"].get("coverage"):
+        figures["limit_coverage"] = plots.limit_coverage(tree, g)
     for name, fig in figures.items():
         save_figure(fig, tree, f"{name}_gridpoint_{g}")
         plt.close(fig)
