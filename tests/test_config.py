@@ -207,3 +207,33 @@ def test_extra_sbatch_options_and_a_job_setup_line(variables):
     assert config.sbatch_extra == ["--constraint=a100", "--exclusive"] and config.job_setup == "module load CUDA/12.1"
     with pytest.raises(ConfigError, match="sbatch_extra = 'constraint=a100': expected sbatch options"):
         load_run_config({**variables, "sbatch_extra": "constraint=a100"})
+
+
+def test_limit_methods_and_their_stores(variables):
+    config, _ = load_run_config({**variables, "n_sim_explim": "50"})
+    assert config.limit_method == ("frequentist",) and config.with_neyman
+    assert config.n_calibration == 2000 and config.n_null == 0 and config.n_limit_coverage == 0  # the smallest for 0.68,0.95
+    config, _ = load_run_config({**variables, "n_sim_explim": "50", "limit_method": " cls, hpd ",
+                                 "n_sim_calibration": "3_000", "n_sim_limit_coverage": "500"})
+    assert config.limit_method == ("cls", "hpd") and config.neyman_methods == ("cls",)
+    assert (config.n_calibration, config.n_null, config.n_limit_coverage) == (3000, 500, 500)
+    config, _ = load_run_config({**variables, "n_sim_explim": "50", "limit_method": "hpd"})
+    assert not config.with_neyman and config.n_calibration == 0
+    config, _ = load_run_config(variables)  # no expected limits, no real observation: nothing to calibrate
+    assert not config.with_neyman and config.n_calibration == 0
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ({"limit_method": "neyman"}, "limit_method = 'neyman': expected one or more of frequentist, cls, hpd"),
+    ({"limit_method": "hpd,hpd"}, "limit_method = 'hpd,hpd': expected one or more of frequentist, cls, hpd"),
+    ({"n_sim_calibration": "500"}, "n_sim_calibration = '500': limit_method=frequentist at credibility_levels "
+                                   "0.68,0.95 needs at least 2_000 calibration simulations"),
+    ({"credibility_levels": "0.68,0.997", "n_sim_calibration": "2000"},
+     "n_sim_calibration = '2000': limit_method=frequentist at credibility_levels 0.68,0.997 needs at least 33_340"),
+    ({"limit_method": "cls", "n_sim_null": "5"}, "n_sim_null = '5': limit_method=cls needs at least 20"),
+    ({"credibility_levels": "0.68,1.2"}, "credibility_levels = '0.68,1.2': expected increasing levels strictly between 0 and 1"),
+])
+def test_bad_limit_settings_name_the_variable(variables, override, fragment):
+    with pytest.raises(ConfigError) as error:
+        load_run_config({**variables, "n_sim_explim": "50", **override})
+    assert fragment in str(error.value)
