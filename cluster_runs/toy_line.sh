@@ -67,6 +67,11 @@ train_batch_size_1d=256
 max_epochs=60
 gpus=0
 prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
+limit_method=frequentist,cls,hpd  # limits drawn, the first quoted (README: "Validation"); on this toy the
+                          # Neyman set is the exact one, the chi2_2 ellipse
+n_sim_calibration=4_000   # simulations over the box, never trained on: the frequentist critical values
+n_sim_limit_coverage=1_000  # simulations over the box: the limits' coverage at every (a, b)
+n_sim_null=300            # simulations at the Null values (a = b = 0): CLs
 DRP_coverage_parameters="10_000, 500, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
 wandb_mode=disabled       # disabled, offline or online (online needs a wandb login)
 hyperparams="--learning_rate (float) : 5e-3 \

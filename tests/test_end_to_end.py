@@ -24,6 +24,7 @@ REDUCED = {
     "n_sim_coverage": "60",
     "n_sim_explim": "10",
     "DRP_coverage_parameters": '"2000, 60, 0, 0, 1"',
+    "limit_method": "hpd",  # the frequentist limits have tests of their own (test_frequentist.py)
 }
 HYPERPARAMS = [(5e-3, 0.0), (5e-3, 0.1), (2e-3, 0.0), (2e-3, 0.1)]  # the original's numbering
 ALP_GRID = ('"--learning_rate (float) : 5e-3 --stopping_patience (int) : 4 --blocks (int) : 2 '
@@ -197,10 +198,12 @@ def test_alp_model_end_to_end(tmp_path):
         tmp_path, template=RUN_SH, run_name="alp_e2e", n_sim_train="200", n_prior_samples="3_000",
         nbins_etrue="90", max_epochs="3", n_truncations="1", hyperparams=ALP_GRID,
         n_sim_coverage="60", n_sim_explim="10", DRP_coverage_parameters='"1000, 60, 0, 0, 1"',
+        n_sim_calibration="2000", n_sim_limit_coverage="600", n_sim_null="100",
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     run_dir = tmp_path / "analysis_results" / "alp_e2e"
+    check_alp_limits(run_dir)
     obs = np.load(run_dir / "true_obs.npz")
     assert obs["pgg"].shape == (90,) and obs["power"].shape == (169,) and obs["data"].shape == (90,)
     np.testing.assert_allclose(obs["exp"], 0.0, atol=1e-6)  # truth = null: zero residual before noise
@@ -238,6 +241,36 @@ def test_alp_model_end_to_end(tmp_path):
             "exclusions against round 0, and with the nuisances fixed") in log
 
 
+def check_alp_limits(run_dir):
+    """The frequentist limits of a small ALP run, where a limit goes wrong: in the cells where the
+    ALP changes no bin by more than 1e-3 (the simulator's counts), truths with the nuisances from
+    their prior are excluded by the Neyman test at its size and by CLs almost never; truths in the
+    sensitive band at most 1 - level of the time. (Full size: README, check_limits.py.)"""
+    from alpswyft import open_run
+    from alpswyft.limit_checks import exclusion_rates, no_effect_cells
+
+    run = open_run(run_dir)
+    summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["frequentist"]
+    assert summary["methods"] == ["frequentist", "cls", "hpd"] and summary["k"] == 100
+    assert (run_dir / "val_output" / "limit_coverage_gridpoint_0.png").is_file()
+    maps = np.load(run_dir / "val_output" / "limit_coverage_gridpoint_0.npz")
+    edges_x, edges_y = np.linspace(-2, 4, 7), np.linspace(-2, 1, 7)  # coarse: the simulator's counts per cell centre
+    quiet = no_effect_cells(run.sim, run.config, (0, 1), edges_x, edges_y, n_fields=2)
+    assert quiet[-1, :2].all() and not quiet[2, -1]  # 1000+ neV at weak coupling sees nothing; 10 neV at 3e-11 does
+    unit = maps["truths_unit"][0]
+    inside = quiet[np.minimum((unit[:, 0] * 6).astype(int), 5), np.minimum((unit[:, 1] * 6).astype(int), 5)]
+    assert inside.sum() > 50
+    for k, level in enumerate((0.68, 0.95)):
+        sigma = np.sqrt(level * (1 - level) * (1 / inside.sum() + 1 / summary["k"]))
+        assert 1 - maps["covered_frequentist"][0, k][inside].mean() <= (1 - level) + 2 * sigma, level
+        assert 1 - maps["covered_cls"][0, k][inside].mean() <= 0.01 + 2 * np.sqrt(0.01 / inside.sum()), level
+    rates = exclusion_rates(run, [(1.0, 0.5), (2.0, 0.5)], 40, (0.95,), ("frequentist", "cls", "hpd"))
+    for row in rates:
+        for method in ("frequentist", "cls"):
+            rate = row["rates"][method]["0.95"]
+            assert rate["fraction"] <= 0.05 + 2 * np.sqrt(0.05 * 0.95 * (1 / 40 + 1 / 100)), (row["point"], method, rate)
+
+
 def test_a_users_model_file_runs_end_to_end(tmp_path):
     """cluster_runs/user_model.sh as shipped, reduced by command-line overrides, with its model file
     beside the run script: the file is copied into the run folder, its SHA-256 recorded, and the run
@@ -250,7 +283,7 @@ def test_a_users_model_file_runs_end_to_end(tmp_path):
     (tmp_path / "user_models").mkdir()
     model = shutil.copy(REPO / "cluster_runs" / "user_models" / "power_law_line.py", tmp_path / "user_models")
     script = write_run_script(tmp_path, template=REPO / "cluster_runs" / "user_model.sh")
-    small = {"n_sim_train": "400", "n_prior_samples": "4_000", "max_epochs": "4", "n_truncations": "0",
+    small = {"n_sim_train": "400", "n_prior_samples": "4_000", "max_epochs": "4", "n_truncations": "0", "limit_method": "hpd",
              "n_sim_coverage": "40", "n_sim_explim": "10", "n_jobs_sim": "1",
              "DRP_coverage_parameters": "1000, 40, 0, 0, 1"}
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -407,7 +440,8 @@ def test_a_run_script_of_the_original_pipeline_runs(tmp_path):
 
 
 KILLABLE = dict(n_truncations="0", n_sim_train="1_000", n_prior_samples="4_000", max_epochs="8",
-                n_sim_coverage="150", n_sim_explim="10", DRP_coverage_parameters='"4000, 150, 0, 0, 1"')
+                n_sim_coverage="150", n_sim_explim="10", DRP_coverage_parameters='"4000, 150, 0, 0, 1"',
+                n_sim_calibration="2000", n_sim_limit_coverage="0", n_sim_null="50")
 
 
 def test_kill_9_in_every_stage_then_resume_gives_the_same_results(tmp_path):

@@ -63,7 +63,7 @@ REDUCED = {
     "simulate": "1", "train": "1",  # the scripts were committed set to re-report their last run
     "on_cluster": "local", "n_jobs_sim": "2", "n_truncations": "1", "n_sim_train": "160", "n_sim_coverage": "30",
     "n_sim_explim": "6", "n_prior_samples": "2000", "nbins_etrue": "90", "max_epochs": "3",
-    "DRP_coverage_parameters": "500, 30, 0, 0, 1", "POI_indices": "0,1",
+    "DRP_coverage_parameters": "500, 30, 0, 0, 1", "POI_indices": "0,1", "limit_method": "hpd",
     "hyperparams": "--learning_rate (float) : 5e-3 --stopping_patience (int) : 2 --blocks (int) : 1 "
                    "--features (int) : 16 --dropout (float) : 0.1 --data_features (int) : 8 --power_features (int) : 2",
 }

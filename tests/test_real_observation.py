@@ -114,7 +114,7 @@ def test_a_run_on_the_observation_end_to_end(tmp_path):
         tmp_path, template=RUN_SH, run_name="magic_run", observation=str(MAGIC_RUN), rad_max="0.1414",
         emin="80", emax="8000", nbins="10", nbins_etrue="60", n_sim_train="200", n_prior_samples="3_000",
         max_epochs="3", n_truncations="0", hyperparams=ALP_GRID, n_sim_coverage="20", n_sim_explim="5",
-        DRP_coverage_parameters='"500, 20, 0, 0, 1"',
+        DRP_coverage_parameters='"500, 20, 0, 0, 1"', n_sim_calibration="2000", n_sim_limit_coverage="0", n_sim_null="50",
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -122,6 +122,9 @@ def test_a_run_on_the_observation_end_to_end(tmp_path):
     direct = on_off_spectrum([MAGIC_RUN], *NGC1275, np.geomspace(0.08, 8.0, 11), on_radius_deg=0.1414)
     obs = np.load(run_dir / "true_obs.npz")
     np.testing.assert_array_equal(obs["n_off"], direct.n_off)
+    # the real observation's own confidence set, from the calibration of this response
+    sets = np.load(run_dir / "val_output" / "confidence_sets_gridpoint_0.npz")
+    assert sets["observation_frequentist"].shape == sets["observation_cls"].shape == (1, 1, 2, 50, 50)
     setup = np.load(run_dir / "response.npz")
     np.testing.assert_array_equal(setup["onoff_n_on"], direct.n_on)
     assert setup["run_livetime_s"].tolist() == [direct.livetime_s]

@@ -23,7 +23,7 @@ def validated(tmp_path_factory):
     variables = toy_variables(
         n_prior_samples="20_000", max_epochs="40", obs_seed="1", n_sim_coverage=str(N_COVERAGE),
         n_sim_explim=str(N_EXPLIM), DRP_coverage_parameters=f"{N_DRAWS}, {N_COVERAGE}, 0, 0, 1",
-        credibility_levels="0.68,0.95,0.9973",
+        credibility_levels="0.68,0.95,0.9973", limit_method="hpd",  # the frequentist limits: test_frequentist.py
     )
     tree = configure_in_process(tmp_path_factory.mktemp("validation"), monkeypatch, variables)
     run_rounds(tree, finish=False)
@@ -167,7 +167,7 @@ def test_fixed_nuisance_limits_on_the_same_observations(tmp_path, monkeypatch):
     variables = toy_variables(
         model="toy_poly", noise_sigma="3.0", param3=" [-3, 3] | -0.3 | 0 | 0 | U | c | 1 ", POI_indices="0,1,2",
         prediction_pairs="(0,1)", fixed_nuisance_limits="1", n_truncations="0", n_sim_train="3_000",
-        n_prior_samples="20_000", max_epochs="30", n_sim_coverage="0", n_sim_explim="20",
+        n_prior_samples="20_000", max_epochs="30", n_sim_coverage="0", n_sim_explim="20", limit_method="hpd",
     )
     tree = configure_in_process(tmp_path, monkeypatch, variables)
     run_rounds(tree, finish=False)

@@ -21,7 +21,8 @@ def two_trials(tmp_path_factory):
     trees = []
     for seed in ("0", "1"):
         variables = toy_variables(n_truncations="0", n_sim_train="1_000", n_prior_samples="5_000", max_epochs="8",
-                                  n_sim_explim="20", extra_observations="a=-1, b=1, seed=4", sim_seed=seed)
+                                  n_sim_explim="20", extra_observations="a=-1, b=1, seed=4", sim_seed=seed,
+                                  limit_method="hpd")
         trees.append(configure_in_process(base, monkeypatch, variables))
         run_rounds(trees[-1])
         validate(trees[-1])

@@ -325,8 +325,7 @@ class RunConfig(BaseModel):
     def with_neyman(self) -> bool:
         """Whether the last round calibrates the frequentist test statistic: a Neyman method, limit
         planes, and something to set limits on (expected-limit simulations or a real observation)."""
-        return bool(self.neyman_methods) and self.with_limit_planes and (
-            self.n_sim_explim > 0 or bool(self.observation) or self.n_sim_calibration is not None)
+        return bool(self.neyman_methods) and self.with_limit_planes and (self.n_sim_explim > 0 or bool(self.observation))
 
     @property
     def n_calibration(self) -> int:

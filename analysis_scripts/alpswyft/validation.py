@@ -226,8 +226,7 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
 
     if not config.with_neyman or network.estimator_2d is None:
         if config.neyman_methods and config.with_limit_planes:
-            print("no frequentist limits: n_sim_explim = 0 and no real observation (set n_sim_calibration to "
-                  "test the mock and extra observations)")
+            print("no frequentist limits: n_sim_explim = 0 and no real observation")
         return None
     last = config.n_truncations
     box = np.asarray(record.bounds(g, last), float)

@@ -77,7 +77,7 @@ def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
     script = write_run_script(
         tmp_path, template=REPO / "cluster_runs" / "magic_like.sh", run_name="magic_e2e", observation=str(MAGIC_RUN),
         nbins="8", nbins_etrue="40", n_sim_train="400", n_prior_samples="3_000", max_epochs="2",
-        n_sim_coverage="20", n_sim_explim="5", DRP_coverage_parameters='"500, 20, 0, 0, 1"',
+        n_sim_coverage="20", n_sim_explim="5", DRP_coverage_parameters='"500, 20, 0, 0, 1"', limit_method="hpd",
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
