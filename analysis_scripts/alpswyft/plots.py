@@ -627,7 +627,7 @@ def draw_expected_limits(config, result, method: str | None = None):
             ax.set_title(f"excluded at {percent(level)} {word}")
             ax.set_xlabel(_label(config, fi))
             ax.set_ylabel(_label(config, fj))
-    fig.suptitle(f"Expected limits ({METHOD_WORDS[method]}): exclusion frequency over {int(result['n'])} "
+    fig.suptitle(f"Expected limits, {METHOD_WORDS[method]}: exclusion frequency over {int(result['n'])} "
                  "mock observations at the Obs. values")
     fig.tight_layout()
     return fig
