@@ -46,12 +46,11 @@ METHODS = ("frequentist", "cls", "hpd")
 METHOD_WORDS = {"frequentist": "Neyman (frequentist)", "cls": "CLs", "hpd": "HPD (Bayesian)"}
 #: Calibration simulations expected beyond the critical value of the highest level, per neighbourhood.
 TAIL_COUNT = 5
-#: A neighbourhood holds this fraction of the calibration store once the store is large enough
-#: (smaller ones follow c where it changes fast, larger ones are less noisy: at 68 % on the ALP
-#: default 5 % excluded true ALPs near the limit in 51 % of observations, 2 % in 35-40 %) ...
-NEIGHBOUR_FRACTION = 0.02
-#: ... and at most this fraction in the smallest store a level allows.
-MAX_NEIGHBOUR_FRACTION = 0.05
+#: A neighbourhood holds this fraction of the calibration store (and the store is at least large
+#: enough for a neighbourhood of :func:`neighbours_needed`). Smaller ones follow c where it
+#: changes fast, larger ones are less noisy; on the ALP default, 2 % excluded true ALPs near the
+#: 95 % limit and no-effect cells more often than 5 % did.
+NEIGHBOUR_FRACTION = 0.05
 #: Width (in the plane's unit square) of the Gaussian kernel of the coverage map.
 COVERAGE_BANDWIDTH = 0.08
 
@@ -64,8 +63,8 @@ def neighbours_needed(levels) -> int:
 
 def calibration_size_needed(levels) -> int:
     """The smallest calibration store for ``levels``: neighbourhoods of :func:`neighbours_needed`
-    simulations that hold at most ``MAX_NEIGHBOUR_FRACTION`` of it."""
-    return math.ceil(neighbours_needed(levels) / MAX_NEIGHBOUR_FRACTION - 1e-9)
+    simulations that hold at most ``NEIGHBOUR_FRACTION`` of it."""
+    return math.ceil(neighbours_needed(levels) / NEIGHBOUR_FRACTION - 1e-9)
 
 
 def neighbour_count(n_calibration: int, levels) -> int:

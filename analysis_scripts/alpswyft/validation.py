@@ -36,8 +36,8 @@ from alpswyft.coverage import (
 )
 from alpswyft.limits import (
     TRUTH_WORDS,
-    binomial_interval,
     ExclusionCounter,
+    binomial_interval,
     connected_regions,
     limit_depth,
     percent,
@@ -268,7 +268,7 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
         features = observation_features(network, {key: cov[key] for key in nodes})
         print(f"coverage of the confidence sets: {len(features)} simulations with the truth over the plane")
         arrays, cov_summary = {}, {}
-        for p, (ex, pair) in enumerate(zip(exclusions, config.prediction_pairs)):
+        for ex, pair in zip(exclusions, config.prediction_pairs):
             truths_unit, covered = fq.coverage_indicators(ex, cov, features, _Progress("limit coverage", len(features)))
             plane_arrays, cov_summary["-".join(_names(config, pair))] = fq.coverage_summary(truths_unit, covered, levels, ex.plane)
             for key, value in plane_arrays.items():

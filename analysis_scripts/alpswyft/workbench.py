@@ -9,6 +9,7 @@ ask them new questions from a notebook.
 >>> run.store("training", round=0).params    # a store's parameters (table space: log10 where the table is)
 >>> run.store("training").plot_params()
 >>> run.sim.plot_spectra(run.store("training"), n=100, over=run.observation)
+>>> run.confidence_set(run.sim.observe(m=30, g=0.5, seed=1)).plot()   # frequentist, the run's calibration
 
 Nothing is written into the run folder: an archived trial is read as it is.
 """
