@@ -636,8 +636,8 @@ def draw_expected_limits(config, result, method: str | None = None):
 def limit_coverage(tree: RunTree, grid_point: int = 0):
     """Coverage of the confidence sets at every point of each plane: the kernel-smoothed fraction
     of simulations (truths over the plane, never trained on) whose set holds the truth, per method
-    (columns) and level (rows), hatched where it lies below level - 2 sigma; None without the
-    limit-coverage simulations."""
+    (columns) and plane and level (rows), hatched where it lies below level - 2 sigma; None
+    without the limit-coverage simulations."""
     from alpswyft.neyman import METHOD_WORDS
 
     path = tree.validation_data("limit_coverage", grid_point)
@@ -645,34 +645,33 @@ def limit_coverage(tree: RunTree, grid_point: int = 0):
         return None
     config, result = load_config(tree), np.load(path)
     levels, methods = result["levels"], [str(m) for m in result["methods"]]
-    figures = []
-    for p, (i, j) in enumerate(config.prediction_pairs):
+    rows = [(p, k) for p in range(len(config.prediction_pairs)) for k in range(len(levels))]
+    fig, axes = plt.subplots(len(rows), len(methods), figsize=(4.6 * len(methods), 3.9 * len(rows)), squeeze=False)
+    for row, (p, k) in enumerate(rows):
+        i, j = config.prediction_pairs[p]
         fi, fj = config.POI_indices[i], config.POI_indices[j]
         ex, ey = result["edges_x"][p], result["edges_y"][p]
         xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
-        fig, axes = plt.subplots(len(levels), len(methods), figsize=(4.6 * len(methods), 3.9 * len(levels)),
-                                 squeeze=False)
-        for k, level in enumerate(levels):
-            for c, method in enumerate(methods):
-                ax = axes[k][c]
-                smooth, sigma = result[f"smooth_{method}"][p, k], result[f"sigma_{method}"][p, k]
-                spread = min(0.15, max(0.05, 1.0 - level))
-                mesh = ax.pcolormesh(ex, ey, smooth.T, cmap="RdBu", vmin=level - 2 * spread, vmax=level + 2 * spread)
-                below = (smooth < level - 2 * sigma).T.astype(float)
-                if below.any():
-                    ax.contourf(xc, yc, below, levels=[0.5, 1.5], colors="none", hatches=["xxx"])
-                    ax.contour(xc, yc, below, levels=[0.5], colors="k", linewidths=0.8)
-                covered = result[f"covered_{method}"][p, k]
-                ax.set_title(f"{METHOD_WORDS[method]}, {percent(level)}: {covered.mean():.3f} overall", fontsize=9)
-                ax.set_xlabel(_label(config, fi))
-                ax.set_ylabel(_label(config, fj))
-                fig.colorbar(mesh, ax=ax, label="coverage")
-        n = result[f"covered_{methods[0]}"].shape[-1]
-        fig.suptitle(f"Coverage of the confidence sets over the plane ({n} simulations never trained on; "
-                     "hatched: below nominal - 2σ)", fontsize=10)
-        fig.tight_layout()
-        figures.append(fig)
-    return figures[0] if len(figures) == 1 else figures
+        level = levels[k]
+        spread = min(0.15, max(0.05, 1.0 - level))
+        for c, method in enumerate(methods):
+            ax = axes[row][c]
+            smooth, sigma = result[f"smooth_{method}"][p, k], result[f"sigma_{method}"][p, k]
+            mesh = ax.pcolormesh(ex, ey, smooth.T, cmap="RdBu", vmin=level - 2 * spread, vmax=level + 2 * spread)
+            below = (smooth < level - 2 * sigma).T.astype(float)
+            if below.any():
+                ax.contourf(xc, yc, below, levels=[0.5, 1.5], colors="none", hatches=["xxx"])
+                ax.contour(xc, yc, below, levels=[0.5], colors="k", linewidths=0.8)
+            covered = result[f"covered_{method}"][p, k]
+            ax.set_title(f"{METHOD_WORDS[method]}, {percent(level)}: {covered.mean():.3f} overall", fontsize=9)
+            ax.set_xlabel(_label(config, fi))
+            ax.set_ylabel(_label(config, fj))
+            fig.colorbar(mesh, ax=ax, label="coverage")
+    n = result[f"covered_{methods[0]}"].shape[-1]
+    fig.suptitle(f"Coverage of the confidence sets over the plane ({n} simulations never trained on; "
+                 "hatched: below nominal - 2σ)", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95,
