@@ -46,7 +46,8 @@ class PlaneStatistic:
         self.edges_x, self.edges_y = np.asarray(edges_x, float), np.asarray(edges_y, float)
         self.x, self.y = neyman.cell_centres(self.edges_x, self.edges_y)
         self.shape = (len(self.edges_x) - 1, len(self.edges_y) - 1)
-        (lo_x, hi_x), (lo_y, hi_y) = box[self.fi], box[self.fj]
+        self.box = np.asarray(box, float)  # the last round's, all free parameters
+        (lo_x, hi_x), (lo_y, hi_y) = self.box[self.fi], self.box[self.fj]
         self.outside = ~((self.x >= lo_x) & (self.x <= hi_x) & (self.y >= lo_y) & (self.y <= hi_y))
         px, py = config.table.free[self.fi].prior, config.table.free[self.fj].prior
         self.prior_at = lambda x, y: px.density(np.asarray(x, float), lo_x, hi_x) * py.density(np.asarray(y, float), lo_y, hi_y)
@@ -76,12 +77,9 @@ class PlaneStatistic:
         return i * self.shape[1] + j
 
 
-def statistic_maps(plane: PlaneStatistic, features) -> tuple[np.ndarray, np.ndarray]:
-    """t maps and log-ratio maps (n_obs, n_cells) of a batch of observations' features."""
-    logratios = np.array([plane.logratios(f)[0] for f in features])
-    with np.errstate(invalid="ignore"):
-        t = np.where(plane.outside, np.inf, neyman.statistic_map(logratios))
-    return t, logratios
+def statistic_maps(plane: PlaneStatistic, features) -> np.ndarray:
+    """t maps (n_obs, n_cells) of a batch of observations' features."""
+    return neyman.statistic_map(np.array([plane.logratios(f)[0] for f in features]))
 
 
 class Exclusions:
@@ -95,13 +93,11 @@ class Exclusions:
 
     def __call__(self, logratios: np.ndarray) -> dict[str, np.ndarray]:
         """{method: bool (n_levels, nx, ny)} for one observation's log-ratios at the cell centres."""
-        with np.errstate(invalid="ignore"):
-            t = np.where(self.plane.outside, np.inf, neyman.statistic_map(logratios))
+        t = neyman.statistic_map(logratios)
         out = {}
         for method in self.methods:
             if method == "hpd":
-                density = np.exp(logratios - np.max(logratios)) * self.plane.prior
-                out[method] = hpd_excluded(density.reshape(self.plane.shape), self.levels)
+                out[method] = hpd_excluded(self._density(logratios).reshape(self.plane.shape), self.levels)
             else:
                 excluded = neyman.excluded_cells(t, self.neighbours, self.critical, self.levels, method,
                                                  self.null_maps, self.plane.outside)
@@ -126,13 +122,15 @@ class Exclusions:
                 p_null = float(np.mean(self.null_maps[:, cell] >= t[0]))
                 out[method] = np.array([p_theta < (1.0 - level) * p_null for level in self.levels])
             else:
-                top = np.max(logratios)
-                density = np.sort(np.exp(logratios - top) * plane.prior)[::-1]
-                cumulative = np.cumsum(density) / density.sum()
-                threshold = [density[min(int(np.searchsorted(cumulative, level)), density.size - 1)] for level in self.levels]
-                mine = float(np.exp(logratio_point - top) * plane.prior_at(point[0], point[1]))
-                out[method] = np.array([mine < th for th in threshold])
+                density = self._density(logratios)
+                inside = ~hpd_excluded(density, self.levels)
+                mine = float(np.exp(logratio_point - np.max(logratios)) * plane.prior_at(point[0], point[1]))
+                out[method] = np.array([mine < density[cells].min() for cells in inside])
         return out
+
+    def _density(self, logratios: np.ndarray) -> np.ndarray:
+        """r x prior at the cell centres, up to a constant: the HPD region's density."""
+        return np.exp(logratios - np.max(logratios)) * self.plane.prior
 
 
 def calibrate(config, plane: PlaneStatistic, sims: dict, observed_nodes, progress) -> tuple[np.ndarray, np.ndarray]:
@@ -217,10 +215,8 @@ def fractions_from_centres(logratios_centres: np.ndarray, calibration_path, leve
         shape = (len(data["edges_x"][p]) - 1, len(data["edges_y"][p]) - 1)
         total = np.zeros((len(levels), len(x)))
         for lr in maps:
-            outside = np.isneginf(lr)
-            with np.errstate(invalid="ignore"):
-                t = np.where(outside, np.inf, neyman.statistic_map(lr))
-            total += neyman.excluded_cells(t, neighbours, critical, levels, method, null_maps, outside)
+            total += neyman.excluded_cells(neyman.statistic_map(lr), neighbours, critical, levels, method, null_maps,
+                                           np.isneginf(lr))
         out.append((total / max(len(maps), 1)).reshape(len(levels), *shape))
     return np.array(out)
 

@@ -67,23 +67,14 @@ def exclusion_rates(run, points, n_obs: int, levels, methods, pair: tuple[int, i
     simulated at it with every other free parameter drawn from its prior on the last round's box,
     and how often each method excludes the point itself at each level, with 68 % Clopper-Pearson
     intervals."""
-    from alpswyft import frequentist as fq
     from alpswyft.inference import observation_features
     from alpswyft.limits import binomial_interval
 
     config = run.config
     pair = tuple(pair or config.prediction_pairs[0])
-    p = [tuple(q) for q in config.prediction_pairs].index(pair)
-    g = run.grid_point
-    r = run._checked_round(None, g)
-    box = np.asarray(run.record.bounds(g, r), float)
-    path = run.tree.validation_data("limit_calibration", g)
-    calibration = np.load(path)
-    critical, null_maps = fq.load_critical(path, p)
-    network = run.network(r, g)
-    plane = fq.PlaneStatistic(config, network, pair, calibration["edges_x"][p], calibration["edges_y"][p], box)
-    methods = tuple(m for m in methods if m != "cls" or null_maps is not None)
-    exclusions = fq.Exclusions(plane, critical, tuple(levels), methods, null_maps)
+    methods = tuple(m for m in methods if m != "cls" or "cls" in config.limit_method)  # CLs: null simulations
+    exclusions = run.frequentist_test(pair, tuple(levels), methods)
+    plane, network, box = exclusions.plane, exclusions.plane.network, exclusions.plane.box
     rng = np.random.default_rng(seed)
     out = []
     for x, y in points:
@@ -119,7 +110,7 @@ def check_run(tree, grid_point: int = 0, n_obs: int = 200, n_points: int = 5, th
     from analysis_core.errors import PipelineError
     from analysis_core.files import write_json
 
-    from alpswyft.limits import quoted_method
+    from alpswyft.limits import limit_fraction, quoted_method
     from alpswyft.workbench import open_run
 
     run = open_run(tree.root, grid_point)
@@ -138,8 +129,6 @@ def check_run(tree, grid_point: int = 0, n_obs: int = 200, n_points: int = 5, th
         entry = {"no_effect_fraction_of_plane": float(quiet.mean()), "no_effect_cells": {}}
         print(f"{name}: {quiet.sum()} of {quiet.size} cells change no bin by more than {threshold:g} (relative)")
         for method in methods:
-            from alpswyft.limits import limit_fraction
-
             fraction = limit_fraction(result, method)[p]
             entry["no_effect_cells"][method] = {
                 f"{lv:g}": {"mean": float(fraction[k][quiet].mean()), "max": float(fraction[k][quiet].max())}

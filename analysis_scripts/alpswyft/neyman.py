@@ -86,9 +86,12 @@ def to_unit(x, y, edges_x, edges_y) -> np.ndarray:
 
 
 def statistic_map(logratios_cells: np.ndarray) -> np.ndarray:
-    """t at every cell centre, from the log-ratios there (..., n_cells): max - value."""
+    """t at every cell centre, from the log-ratios there (..., n_cells): max - value; a cell at
+    -inf (outside the last round's box) gets t = inf, excluded by every test."""
     logratios_cells = np.asarray(logratios_cells, float)
-    return np.max(logratios_cells, axis=-1, keepdims=True) - logratios_cells
+    with np.errstate(invalid="ignore"):  # -inf - -inf where every cell is outside
+        t = np.max(logratios_cells, axis=-1, keepdims=True) - logratios_cells
+    return np.where(np.isneginf(logratios_cells), np.inf, t)
 
 
 def statistic_at(logratios_cells: np.ndarray, logratio_point: np.ndarray) -> np.ndarray:
@@ -160,13 +163,6 @@ def excluded_cells(t_map: np.ndarray, sorted_neighbours: np.ndarray, critical: C
     if outside is not None:
         out |= outside[None, :]
     return out
-
-
-def truth_covered(t_truth: np.ndarray, truths_unit: np.ndarray, critical: CriticalValues, levels) -> np.ndarray:
-    """Whether each simulation's Neyman set holds its truth (n_levels, n_sims): t at the truth
-    within the critical value there."""
-    sorted_neighbours = critical.neighbours(truths_unit)
-    return np.array([np.asarray(t_truth) <= critical.quantile(sorted_neighbours, level) for level in levels])
 
 
 def smooth_coverage(truths_unit: np.ndarray, covered: np.ndarray, points_unit: np.ndarray,

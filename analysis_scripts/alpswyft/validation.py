@@ -250,17 +250,16 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
         null = read_store(requests["null"].path, nodes)
         features = observation_features(network, null)
         print(f"CLs: {len(features)} simulations of the null hypothesis")
-        null_maps = [fq.statistic_maps(plane, features)[0] for plane in planes]
+        null_maps = [fq.statistic_maps(plane, features) for plane in planes]
     fq.save_calibration(tree.validation_data("limit_calibration", g), planes, calibrations, k,
                         None if not config.n_null else null_maps)
     exclusions = [fq.Exclusions(plane, critical, levels, methods, nm) for plane, critical, nm in zip(planes, criticals, null_maps)]
     summary = {"methods": list(methods), "n_calibration": len(sims["params"]), "k": k, "n_null": config.n_null,
                "critical_values": {}, "pairs": {}}
-    for plane, critical, pair in zip(planes, criticals, config.prediction_pairs):
-        neighbours = critical.neighbours(plane.unit(plane.x, plane.y))
-        inside = ~plane.outside
+    for ex, pair in zip(exclusions, config.prediction_pairs):
+        inside = ~ex.plane.outside
         summary["critical_values"]["-".join(_names(config, pair))] = {
-            f"{level:g}": [float(q) for q in np.quantile(critical.quantile(neighbours, level)[inside], [0.0, 0.5, 1.0])]
+            f"{level:g}": [float(q) for q in np.quantile(ex.critical.quantile(ex.neighbours, level)[inside], [0.0, 0.5, 1.0])]
             for level in levels}
 
     if config.n_limit_coverage:

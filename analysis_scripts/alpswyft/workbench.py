@@ -260,9 +260,9 @@ class Run:
             result["fraction_fixed"] = fractions_from_maps(maps, levels, "logratios_fixed")
         calibration = self.tree.validation_data("limit_calibration", g)
         if "logratios_centres" in maps and calibration.is_file():
-            k, n = int(np.load(calibration)["k"]), int(np.load(calibration)["statistic"].shape[-1])
+            data = np.load(calibration)
             for level in levels:
-                check_level(level, k, n)
+                check_level(level, int(data["k"]), int(data["statistic"].shape[-1]))
             for method in [str(m) for m in result.get("methods", [])]:
                 result[f"fraction_{method}"] = fractions_from_centres(maps["logratios_centres"], calibration, levels, method)
         return result
@@ -281,37 +281,48 @@ class Run:
         (``frequentist``, ``cls`` or ``hpd``; default: the first of ``limit_method``) excludes at
         ``level`` (default: the highest of the run's levels). ``observation`` as for
         :meth:`infer` (default: the run's mock or real observation)."""
-        from alpswyft import frequentist as fq
         from alpswyft.inference import observation_features
         from alpswyft.neyman import METHODS
 
-        g = self._checked_grid_point(grid_point)
         method = method or self.config.limit_method[0]
         if method not in METHODS:
             raise ConfigError("method", method, f"expected one of {', '.join(METHODS)}")
         level = float(max(self.config.credibility_levels) if level is None else level)
+        pairs = [tuple(p) for p in self.config.prediction_pairs]
+        names = [(self.config.poi_names[i], self.config.poi_names[j]) for i, j in pairs]
+        if pair is not None and tuple(pair) not in names:
+            raise ConfigError("pair", pair, f"expected a prediction_pairs plane: {', '.join(map(str, names))}")
+        p = 0 if pair is None else names.index(tuple(pair))
+        exclusions = self.frequentist_test(pairs[p], (level,), (method,), grid_point)
+        network, plane = exclusions.plane.network, exclusions.plane
+        nodes, truth = self._observation_nodes(self.observation if observation is None else observation)
+        features = observation_features(network, {k: v[None] for k, v in nodes.items()})[0]
+        return ConfidenceSet(self.config, plane, exclusions, features, method, level, names[p], truth)
+
+    def frequentist_test(self, pair, levels, methods, grid_point: int | None = None):
+        """The run's test of a ``prediction_pairs`` plane (POI positions ``pair``) with the last
+        round's network and its calibration (``limit_calibration_gridpoint_<g>.npz``): an
+        :class:`alpswyft.frequentist.Exclusions` of ``methods`` at ``levels``, each level checked
+        against what the calibration can serve; CLs only where the run simulated the null
+        hypothesis."""
+        from alpswyft import frequentist as fq
+
+        g = self._checked_grid_point(grid_point)
         path = self.tree.validation_data("limit_calibration", g)
         if not path.is_file():
             raise PipelineError(f"{path} does not exist: the run has no calibration of the frequentist test "
                                 "(limit_method=hpd, or no expected limits: set n_sim_calibration)")
         data = np.load(path)
-        pairs = [tuple(p) for p in self.config.prediction_pairs]
-        names = [(self.config.poi_names[i], self.config.poi_names[j]) for i, j in pairs]
-        p = 0 if pair is None else (names.index(tuple(pair)) if tuple(pair) in names else -1)
-        if p < 0:
-            raise ConfigError("pair", pair, f"expected a prediction_pairs plane: {', '.join(map(str, names))}")
-        fq.check_level(level, int(data["k"]), int(data["statistic"].shape[-1]))
+        for level in levels:
+            fq.check_level(level, int(data["k"]), int(data["statistic"].shape[-1]))
+        p = [tuple(q) for q in self.config.prediction_pairs].index(tuple(pair))
         critical, null_maps = fq.load_critical(path, p)
-        if method == "cls" and null_maps is None:
+        if "cls" in methods and null_maps is None:
             raise PipelineError("the run has no CLs calibration: it simulated no null hypothesis (limit_method without cls)")
         r = self._checked_round(None, g)
-        network = self.network(r, g)
         box = np.asarray(self.record.bounds(g, r), float)
-        plane = fq.PlaneStatistic(self.config, network, pairs[p], data["edges_x"][p], data["edges_y"][p], box)
-        exclusions = fq.Exclusions(plane, critical, (level,), (method,), null_maps)
-        nodes, truth = self._observation_nodes(self.observation if observation is None else observation)
-        features = observation_features(network, {k: v[None] for k, v in nodes.items()})[0]
-        return ConfidenceSet(self.config, plane, exclusions, features, method, level, names[p], truth)
+        plane = fq.PlaneStatistic(self.config, self.network(r, g), pair, data["edges_x"][p], data["edges_y"][p], box)
+        return fq.Exclusions(plane, critical, tuple(levels), tuple(methods), null_maps)
 
     def _observation_nodes(self, observation) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         """The network's input nodes of an observation, and its parameters in table space (or None)."""
@@ -383,8 +394,7 @@ class ConfidenceSet:
         self.truth = None if truth is None else (truth[plane.fi], truth[plane.fj])
         self.logratios = plane.logratios(features)[0]
         self.excluded = exclusions(self.logratios)[method][0]
-        with np.errstate(invalid="ignore"):
-            self.statistic = np.where(plane.outside, np.inf, neyman.statistic_map(self.logratios)).reshape(plane.shape)
+        self.statistic = neyman.statistic_map(self.logratios).reshape(plane.shape)
         self.critical = exclusions.critical.quantile(exclusions.neighbours, level).reshape(plane.shape)
         self.edges_x, self.edges_y = plane.edges_x, plane.edges_y
 
