@@ -89,6 +89,19 @@ def run_rounds(tree, finish: bool = True) -> list[tuple[int, int]]:
     return pairs
 
 
+def validated_toy_run(base: Path, **overrides: str):
+    """A toy_line run (``toy_variables(**overrides)``) configured, simulated, trained and validated
+    in this process, in ``base``: the RunTree of a finished validation stage."""
+    from alpswyft.validation import validate
+
+    monkeypatch = pytest.MonkeyPatch()
+    tree = configure_in_process(base, monkeypatch, toy_variables(**overrides))
+    run_rounds(tree, finish=False)
+    monkeypatch.undo()
+    validate(tree)
+    return tree
+
+
 @contextlib.contextmanager
 def read_only(path: Path):
     """``path`` read-only while the block runs: immutable (chattr +i) for root, whom permission bits

@@ -9,9 +9,8 @@ import pytest
 from alpswyft import neyman
 from alpswyft.limits import linear_gaussian_exclusion
 from alpswyft.physics.toy import ToyLine, linear_gaussian_posterior
-from alpswyft.validation import validate
 from analysis_core.errors import ConfigError
-from conftest import configure_in_process, run_rounds, toy_variables
+from conftest import validated_toy_run
 
 pytestmark = pytest.mark.slow
 
@@ -21,17 +20,12 @@ SIGMA, N_EXPLIM, N_CAL, N_COVERAGE = 3.0, 200, 4000, 1000
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """One round (the whole box is calibrated), noise 3 so that a posterior spans several cells."""
-    monkeypatch = pytest.MonkeyPatch()
-    variables = toy_variables(
+    return validated_toy_run(
+        tmp_path_factory.mktemp("frequentist"),
         n_truncations="0", noise_sigma=str(SIGMA), n_prior_samples="10_000", max_epochs="40", obs_seed="1",
         n_sim_explim=str(N_EXPLIM), limit_method="frequentist,cls,hpd", n_sim_calibration=str(N_CAL),
         n_sim_limit_coverage=str(N_COVERAGE), n_sim_null="300", extra_observations="a=-1, b=1",
     )
-    tree = configure_in_process(tmp_path_factory.mktemp("frequentist"), monkeypatch, variables)
-    run_rounds(tree, finish=False)
-    monkeypatch.undo()
-    validate(tree)
-    return tree
 
 
 def test_the_stores_and_files(run_dir):

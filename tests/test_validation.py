@@ -9,7 +9,7 @@ import pytest
 from alpswyft.pipeline import load_config
 from alpswyft.stores import read_store, store_name
 from alpswyft.validation import validate
-from conftest import configure_in_process, run_rounds, toy_variables
+from conftest import configure_in_process, run_rounds, toy_variables, validated_toy_run
 from scipy.stats import binom
 
 pytestmark = pytest.mark.slow
@@ -19,17 +19,12 @@ N_COVERAGE, N_EXPLIM, N_DRAWS = 300, 40, 5000
 
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory):
-    monkeypatch = pytest.MonkeyPatch()
-    variables = toy_variables(
+    return validated_toy_run(
+        tmp_path_factory.mktemp("validation"),
         n_prior_samples="20_000", max_epochs="40", obs_seed="1", n_sim_coverage=str(N_COVERAGE),
         n_sim_explim=str(N_EXPLIM), DRP_coverage_parameters=f"{N_DRAWS}, {N_COVERAGE}, 0, 0, 1",
         credibility_levels="0.68,0.95,0.9973", limit_method="hpd",  # the frequentist limits: test_frequentist.py
     )
-    tree = configure_in_process(tmp_path_factory.mktemp("validation"), monkeypatch, variables)
-    run_rounds(tree, finish=False)
-    monkeypatch.undo()
-    validate(tree)
-    return tree
 
 
 def test_coverage_uses_only_simulations_never_trained_on(validated):
