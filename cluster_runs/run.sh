@@ -121,8 +121,8 @@ credibility_levels="0.68,0.95"  # levels of coverage, limits and contours (e.g. 
 limit_method=frequentist,cls,hpd  # the limits drawn (the first is the one quoted): frequentist (Neyman
                           # construction from the calibration store), cls (Neyman's p-value over the
                           # null hypothesis': never excludes what the data cannot see), hpd (Bayesian)
-n_sim_calibration=10_000  # simulations over the whole box, never trained on: the frequentist critical values
-                          # (each point's from the 5 % nearest to it: 500)
+n_sim_calibration=20_000  # simulations over the whole box, never trained on: the frequentist critical values
+                          # (each point's from the 476 nearest to it, tricube weighted)
 n_sim_limit_coverage=2_000  # simulations over the whole box: the limits' coverage at every (m, g)
 n_sim_null=500            # simulations at the Null values of m and g: CLs
 extra_observations="m=1, g=0.5, seed=1"  # more observations inferred with the last round's network, rows

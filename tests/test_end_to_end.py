@@ -247,28 +247,30 @@ def check_alp_limits(run_dir):
     their prior are excluded by the Neyman test at its size and by CLs almost never; truths in the
     sensitive band at most 1 - level of the time. (Full size: README, check_limits.py.)"""
     from alpswyft import open_run
-    from alpswyft.limit_checks import exclusion_rates, no_effect_cells
+    from alpswyft.limit_checks import exclusion_rates, no_effect_cells, no_effect_truths
+    from alpswyft.results import RunTree
 
     run = open_run(run_dir)
     summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["frequentist"]
-    assert summary["methods"] == ["frequentist", "cls", "hpd"] and summary["k"] == 100
+    assert summary["methods"] == ["frequentist", "cls", "hpd"] and summary["k"] == 103 and summary["kernel"] == "tricube"
+    assert set(summary["leave_one_out"]["m-g"]) == {"0.68", "0.95"}
     assert (run_dir / "val_output" / "limit_coverage_gridpoint_0.png").is_file()
-    maps = np.load(run_dir / "val_output" / "limit_coverage_gridpoint_0.npz")
     edges_x, edges_y = np.linspace(-2, 4, 7), np.linspace(-2, 1, 7)  # coarse: the simulator's counts per cell centre
     quiet = no_effect_cells(run.sim, run.config, (0, 1), edges_x, edges_y, n_fields=2)
     assert quiet[-1, :2].all() and not quiet[2, -1]  # 1000+ neV at weak coupling sees nothing; 10 neV at 3e-11 does
-    unit = maps["truths_unit"][0]
-    inside = quiet[np.minimum((unit[:, 0] * 6).astype(int), 5), np.minimum((unit[:, 1] * 6).astype(int), 5)]
-    assert inside.sum() > 50
-    for k, level in enumerate((0.68, 0.95)):
-        sigma = np.sqrt(level * (1 - level) * (1 / inside.sum() + 1 / summary["k"]))
-        assert 1 - maps["covered_frequentist"][0, k][inside].mean() <= (1 - level) + 2 * sigma, level
-        assert 1 - maps["covered_cls"][0, k][inside].mean() <= 0.01 + 2 * np.sqrt(0.01 / inside.sum()), level
+    truths = no_effect_truths(RunTree(run_dir), 0, 0, quiet, (0.68, 0.95))
+    n = truths["frequentist"]["0.95"]["n"]
+    assert n > 50
+    for level in (0.68, 0.95):
+        # the observations' error and the critical value's: a weighted quantile of about 0.55 k simulations
+        sigma = np.sqrt(level * (1 - level) * (1 / n + 1 / (0.55 * summary["k"])))
+        assert truths["frequentist"][f"{level:g}"]["fraction"] <= (1 - level) + 2 * sigma, level
+        assert truths["cls"][f"{level:g}"]["fraction"] <= 0.01 + 2 * np.sqrt(0.01 / n), level
     rates = exclusion_rates(run, [(1.0, 0.5), (2.0, 0.5)], 40, (0.95,), ("frequentist", "cls", "hpd"))
     for row in rates:
         for method in ("frequentist", "cls"):
             rate = row["rates"][method]["0.95"]
-            assert rate["fraction"] <= 0.05 + 2 * np.sqrt(0.05 * 0.95 * (1 / 40 + 1 / 100)), (row["point"], method, rate)
+            assert rate["fraction"] <= 0.05 + 2 * np.sqrt(0.05 * 0.95 * (1 / 40 + 1 / (0.55 * summary["k"]))), (row["point"], method, rate)
 
 
 def test_a_users_model_file_runs_end_to_end(tmp_path):

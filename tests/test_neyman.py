@@ -35,7 +35,7 @@ def calibrate(truths, estimates, precision, edges, k=None):
 def test_sizes_follow_the_levels():
     assert neyman.neighbours_needed((0.68, 0.95)) == 100 and neyman.calibration_size_needed((0.68, 0.95)) == 2000
     assert neyman.calibration_size_needed((0.68,)) == 320
-    assert neyman.neighbour_count(2000, LEVELS) == 100 and neyman.neighbour_count(20_000, LEVELS) == 1000
+    assert neyman.neighbour_count(2000, LEVELS) == 103 and neyman.neighbour_count(20_000, LEVELS) == 476
     assert neyman.gaussian_neyman_threshold(0.95) == pytest.approx(0.5 * 5.991, rel=1e-3)
 
 
@@ -60,12 +60,47 @@ def test_critical_values_of_a_gaussian_are_wilks_chi2_threshold():
     for level in LEVELS:
         c = critical.quantile(neighbours, level)[inner]
         implied = stats.chi2.cdf(2 * c, 2)  # the coverage this critical value gives under the exact law
-        sigma = np.sqrt(level * (1 - level) / critical.k)
+        sigma = np.sqrt(level * (1 - level) / neighbours.effective_count.mean())
         assert abs(implied.mean() - level) < sigma, level  # unbiased: the mean over a few independent neighbourhoods
         assert implied.std() < 1.5 * sigma, level  # and no noisier than a k-sample quantile
-    # p-values: (1 + the neighbours at or above t) / (k + 1)
-    assert critical.pvalue(neighbours[:1], np.array([0.0]))[0] == 1.0
-    assert critical.pvalue(neighbours[:1], np.array([np.inf]))[0] == pytest.approx(1 / (critical.k + 1))
+    # p-values: (w0 + the weight at or above t) / (w0 + W), w0 = W / k
+    first = neighbours[:1]
+    assert critical.pvalue(first, np.array([0.0]))[0] == 1.0
+    assert critical.pvalue(first, np.array([np.inf]))[0] == pytest.approx(1 / (critical.k + 1))
+    # the weights fall with the distance, and weigh all k
+    assert np.all(first.weights > 0) and first.weights.max() <= 1 and 0.4 < first.effective_count[0] / critical.k < 0.7
+
+
+def test_equal_weights_give_the_order_statistic():
+    t = np.arange(1.0, 101.0)
+    truths = np.random.default_rng(0).uniform(size=(100, 2))
+    critical = neyman.CriticalValues(truths, t, 99, kernel="uniform")
+    neighbours = critical.neighbours([[0.5, 0.5]])
+    for level in (0.5, 0.68, 0.9):
+        assert critical.quantile(neighbours, level)[0] == np.sort(neighbours.t[0])[int(np.ceil(level * 100)) - 1]
+    assert critical.quantile(neighbours, 0.999)[0] == neighbours.t[0].max()  # beyond the sample: its largest
+    assert critical.pvalue(neighbours, neighbours.t[:, 0])[0] == 1.0  # at or above the smallest: all
+    with pytest.raises(ValueError, match="kernel 'box'"):
+        neyman.CriticalValues(truths, t, 10, kernel="box")
+
+
+def test_tricube_weights_follow_a_narrow_ridge():
+    """t = scale x chi2_2 / 2 with its scale three times larger on a ridge about 0.1 wide in x (as
+    the ALP default's 68 % quantile on its mass ridges): on the ridge, the construction's
+    leave-one-out coverage at 68 % is closer to nominal than equal weights over 5 % of the store's
+    (its former neighbourhoods); far from the ridge both are nominal."""
+    rng = np.random.default_rng(11)
+    n = 10_000
+    truths = rng.uniform(size=(n, 2))
+    t = (1.0 + 2.0 * np.exp(-0.5 * ((truths[:, 0] - 0.5) / 0.05) ** 2)) * rng.chisquare(2, n) / 2
+    ridge, far = np.abs(truths[:, 0] - 0.5) < 0.03, np.abs(truths[:, 0] - 0.5) > 0.25
+    on_ridge = {}
+    for kernel, k in (("tricube", neyman.neighbour_count(n, LEVELS)), ("uniform", n // 20)):
+        covered = neyman.CriticalValues(truths, t, k, kernel).leave_one_out_covered(0.68)
+        on_ridge[kernel] = covered[ridge].mean()
+        assert abs(covered[far].mean() - 0.68) < 0.02, kernel
+    sigma = np.sqrt(0.68 * 0.32 / ridge.sum())
+    assert on_ridge["tricube"] > on_ridge["uniform"] + 2 * sigma, on_ridge
 
 
 def test_the_neyman_set_of_a_gaussian_is_the_exact_one():
@@ -164,6 +199,7 @@ def test_no_signal_cells_neyman_excludes_at_its_size_and_cls_almost_never():
         assert cls.mean() <= 0.01 and cls.max() <= 0.05, level
     # and the strong-signal corner is excluded by both
     strong = (cells[:, 1] > 0.2) & (cells[:, 0] > 0.0)
+    assert counters["frequentist"].fraction[1].ravel()[strong].min() > 0.9
     assert counters["cls"].fraction[1].ravel()[strong].min() > 0.9
 
 
@@ -221,6 +257,7 @@ def test_against_gradient_boosted_quantile_regression():
     # what an error of c does: the coverage it gives under the exact law
     coverage = lambda c: stats.chi2.cdf(2 * c / (0.5 + 2.0 * points[:, 0]), 2)  # noqa: E731
     error_ours, error_boosted = np.mean(np.abs(coverage(ours) - level)), np.mean(np.abs(coverage(boosted) - level))
-    assert abs(np.mean(coverage(ours)) - level) < 0.01 and abs(np.mean(coverage(boosted)) - level) < 0.01  # unbiased
-    # k = 200 neighbours' quantile noise; the boosted trees pool the smooth trend
-    assert error_ours < 0.02 and error_ours < 3 * error_boosted, (error_ours, error_boosted)
+    assert abs(np.mean(coverage(boosted)) - level) < 0.01  # unbiased
+    assert abs(np.mean(coverage(ours)) - level) < 0.01
+    # k = 163 neighbours' quantile noise; the boosted trees pool the smooth trend
+    assert error_ours < 0.025 and error_ours < 3 * error_boosted, (error_ours, error_boosted)

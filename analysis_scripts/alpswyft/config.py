@@ -679,7 +679,7 @@ def _check_limits(config: RunConfig) -> None:
     """A Neyman construction needs calibration simulations enough for its levels, and CLs needs
     null simulations."""
     from alpswyft.neyman import (
-        NEIGHBOUR_FRACTION,
+        LARGEST_NEIGHBOUR_FRACTION,
         TAIL_COUNT,
         calibration_size_needed,
         neighbours_needed,
@@ -695,7 +695,7 @@ def _check_limits(config: RunConfig) -> None:
                           f"limit_method={methods} at credibility_levels {levels} needs at least {needed:_} "
                           f"calibration simulations: neighbourhoods of {neighbours_needed(config.credibility_levels)} "
                           f"simulations, {TAIL_COUNT} beyond the {max(config.credibility_levels):g} critical value, "
-                          f"each at most {NEIGHBOUR_FRACTION:.0%} of the store; or use limit_method=hpd")
+                          f"each at most {LARGEST_NEIGHBOUR_FRACTION:.0%} of the store; or use limit_method=hpd")
     if "cls" in config.limit_method and config.n_sim_null < 20:
         raise ConfigError("n_sim_null", config.n_sim_null, "limit_method=cls needs at least 20 simulations of the "
                           "null hypothesis (a few hundred for p-values of a few per cent)")

@@ -4,8 +4,8 @@
 For every ``prediction_pairs`` plane (50 x 50 cells over the initial box, as the HPD maps):
 
 1. **calibration** (``store_calibration``, every free parameter from the last round's box, never
-   trained on): t of each simulation at its own truth, whose k nearest neighbours give the
-   critical values and p-values anywhere on the plane;
+   trained on): t of each simulation at its own truth, whose k nearest neighbours (tricube
+   weighted) give the critical values and p-values anywhere on the plane;
 2. **null** (``store_null``, CLs only: the planes' POIs at their Null values): t at every cell;
 3. **limit coverage** (``store_limit_coverage``, as the calibration): whether each method's set
    at each level holds the truth's cell, smoothed over the plane;
@@ -16,7 +16,7 @@ Cells outside the last round's box (after a truncation) are excluded by every me
 the truncation is the mock observation's, not part of the calibrated test.
 
 Results: ``val_output/limit_calibration_gridpoint_<g>.npz`` (what the workbench needs to test new
-observations: the calibration truths and t, k, the null t maps), ``limit_coverage_gridpoint_<g>.npz``
+observations: the calibration truths and t, k and the kernel, the null t maps), ``limit_coverage_gridpoint_<g>.npz``
 (the coverage maps) and ``confidence_sets_gridpoint_<g>.npz`` (the run's observations); the
 expected-limit maps join ``expected_limits_gridpoint_<g>.npz`` as ``fraction_<method>``.
 """
@@ -192,11 +192,26 @@ def coverage_summary(truths_unit: np.ndarray, covered: dict, levels, plane: Plan
     return arrays, summary
 
 
-def save_calibration(path, planes: list[PlaneStatistic], calibrations, k: int, null_maps) -> None:
+def save_calibration(path, planes: list[PlaneStatistic], criticals: list[neyman.CriticalValues], null_maps) -> None:
     """What a later test of new observations needs (the workbench's ``confidence_set``)."""
     save_npz(path, edges_x=np.array([p.edges_x for p in planes]), edges_y=np.array([p.edges_y for p in planes]),
-             truths_unit=np.array([c[0] for c in calibrations]), statistic=np.array([c[1] for c in calibrations]),
-             k=np.array(k), **({} if null_maps is None else {"null_maps": np.array(null_maps, np.float32)}))
+             truths_unit=np.array([c.truths_unit for c in criticals]), statistic=np.array([c.statistic for c in criticals]),
+             k=np.array(criticals[0].k), kernel=np.array(criticals[0].kernel),
+             **({} if null_maps is None else {"null_maps": np.array(null_maps, np.float32)}))
+
+
+def leave_one_out_summary(critical: neyman.CriticalValues, levels) -> dict:
+    """The critical values' own check, on the calibration store: the coverage of each simulation
+    by the critical value of the others, overall and in COVERAGE_BINS x COVERAGE_BINS bins (the
+    smallest, with its 68 % interval)."""
+    out = {}
+    for level in levels:
+        covered = critical.leave_one_out_covered(level)
+        bins = neyman.binned_coverage(critical.truths_unit, covered, COVERAGE_BINS)
+        worst = np.unravel_index(np.nanargmin(bins["fraction"]), bins["fraction"].shape)
+        out[f"{level:g}"] = {"coverage": float(covered.mean()), "bin_min": float(bins["fraction"][worst]),
+                             "bin_min_interval_68": [float(bins["low"][worst]), float(bins["high"][worst])]}
+    return out
 
 
 def fractions_from_centres(logratios_centres: np.ndarray, calibration_path, levels, method: str) -> np.ndarray:
@@ -237,6 +252,8 @@ def check_level(level: float, k: int, n_calibration: int) -> None:
 def load_critical(path, plane_index: int) -> tuple[neyman.CriticalValues, np.ndarray | None]:
     """The critical values of one plane, and its null t maps, from ``limit_calibration_gridpoint_<g>.npz``."""
     data = np.load(path)
-    critical = neyman.CriticalValues(data["truths_unit"][plane_index], data["statistic"][plane_index], int(data["k"]))
+    # files written before the tricube weights hold no kernel: their limits used equal weights
+    kernel = str(data["kernel"]) if "kernel" in data else "uniform"
+    critical = neyman.CriticalValues(data["truths_unit"][plane_index], data["statistic"][plane_index], int(data["k"]), kernel)
     null_maps = data["null_maps"][plane_index].astype(float) if "null_maps" in data else None
     return critical, null_maps

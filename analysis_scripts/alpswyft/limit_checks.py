@@ -102,6 +102,32 @@ def exclusion_rates(run, points, n_obs: int, levels, methods, pair: tuple[int, i
     return out
 
 
+def no_effect_truths(tree, grid_point: int, plane: int, quiet: np.ndarray, levels) -> dict | None:
+    """How often each method's set excludes the limit-coverage truths that lie in no-effect cells
+    (``quiet``, nx x ny), each tested at its own truth with the other parameters from their prior:
+    {method: {level: {excluded, n, fraction, interval_68}}}; None without limit-coverage simulations."""
+    from alpswyft.limits import binomial_interval
+
+    path = tree.validation_data("limit_coverage", grid_point)
+    if not path.is_file():
+        return None
+    data = np.load(path)
+    nx, ny = quiet.shape
+    unit = data["truths_unit"][plane]
+    cell = np.clip((unit[:, 0] * nx).astype(int), 0, nx - 1) * ny + np.clip((unit[:, 1] * ny).astype(int), 0, ny - 1)
+    inside = quiet.ravel()[cell]
+    if not inside.any():
+        return None
+    out = {}
+    for method in (str(m) for m in data["methods"]):
+        out[method] = {}
+        for k, level in enumerate(levels):
+            excluded = int((~data[f"covered_{method}"][plane][k][inside]).sum())
+            out[method][f"{level:g}"] = {"excluded": excluded, "n": int(inside.sum()), "fraction": excluded / int(inside.sum()),
+                                         "interval_68": list(binomial_interval(excluded, int(inside.sum())))}
+    return out
+
+
 def check_run(tree, grid_point: int = 0, n_obs: int = 200, n_points: int = 5, threshold: float = 1e-3,
               seed: int = 0) -> dict:
     """Both checks on a finished run's (m, g)-like planes: the exclusion rates of the expected-limit
@@ -137,6 +163,11 @@ def check_run(tree, grid_point: int = 0, n_obs: int = 200, n_points: int = 5, th
                 print(f"  {method:>11}: the expected-limit simulations exclude them in "
                       + ", ".join(f"{100 * lv:.4g} %: {v['mean']:.3f} on average, {v['max']:.3f} at most"
                                   for lv, v in zip(levels, entry["no_effect_cells"][method].values())))
+        entry["no_effect_truths"] = no_effect_truths(tree, grid_point, p, quiet, levels)
+        if entry["no_effect_truths"]:
+            print(f"  {name} limit-coverage truths in them (other parameters from their prior), excluded: " + "; ".join(
+                f"{m} " + ", ".join(f"{v['fraction']:.3f} of {v['n']}" for v in per.values())
+                for m, per in entry["no_effect_truths"].items()))
         points = near_limit_points(result, p, len(levels) - 1, quoted, n_points)
         print(f"  {len(points)} truths just inside the median {quoted} limit at {100 * levels[-1]:.4g} %, "
               f"{n_obs} observations each (other parameters from their prior):")

@@ -17,9 +17,19 @@ the data see nothing.
 
 The critical values come from one calibration store with theta drawn over the plane (LF2I,
 Dalmasso, Masserano, Zhao, Izbicki & Lee, arXiv:2107.03920): t's distribution at theta is that of
-the ``k`` calibration simulations nearest to theta in the plane's unit square (k-nearest-neighbour
-quantile regression). The same neighbours give the p-value P_theta(T >= t), so one estimator
-serves the Neyman test, its p-values and CLs.
+the ``k`` calibration simulations nearest to theta in the plane's unit square, each weighted with
+the tricube kernel of its distance (Cleveland's loess weights; k-nearest-neighbour quantile
+regression). The same weighted neighbours give the p-value P_theta(T >= t), so one estimator
+serves the Neyman test, its p-values and CLs. In both the point's own simulation counts as one
+more neighbour of average weight, the (k + 1)-sample rule of a k-sample reference (the exact one
+with equal weights), so they are nominal where t's distribution is locally constant.
+
+Why weights: t's distribution is not smooth over the plane. On the ALP default its 68 % quantile
+is about 0.3 over most of the plane and about 1 on narrow ridges in m (where the network resolves
+the spectral features), a few cells wide. Equal weights over 5 % of the store average a ridge
+with its flanks and under-cover on it; the tricube weights concentrate on the nearest, at the
+same noise as equal weights over about half as many (measured with ``docs/compare_critical_values.py``,
+the calibration store's leave-one-out coverage; README "The limit").
 
 CLs (Read 2002; used by VERITAS for NGC 1275) divides that p-value by the one of the same
 statistic under the no-ALP hypothesis (the Null column), estimated from simulations at the null
@@ -35,6 +45,7 @@ the unit square, with its binomial error, and in coarse bins with Clopper-Pearso
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -46,11 +57,16 @@ METHODS = ("frequentist", "cls", "hpd")
 METHOD_WORDS = {"frequentist": "Neyman (frequentist)", "cls": "CLs", "hpd": "HPD (Bayesian)"}
 #: Calibration simulations expected beyond the critical value of the highest level, per neighbourhood.
 TAIL_COUNT = 5
-#: A neighbourhood holds this fraction of the calibration store (and the store is at least large
-#: enough for a neighbourhood of :func:`neighbours_needed`). Smaller ones follow c where it
-#: changes fast, larger ones are less noisy; on the ALP default, 2 % excluded true ALPs near the
-#: 95 % limit and no-effect cells more often than 5 % did.
-NEIGHBOUR_FRACTION = 0.05
+#: k for a calibration store of 10 000 simulations. Larger neighbourhoods are less noisy, smaller
+#: ones follow c where it changes fast: on the ALP default (10 000 calibration simulations,
+#: leave-one-out), 500 with equal weights left 5 % of the plane below 0.68 - 2 sigma at 68 %,
+#: 300 with tricube weights none. k grows as N^(2/3), the rate that balances a quantile's noise
+#: (1/k) against its bias over the neighbourhood (its area squared, (k/N)^2) in two dimensions.
+NEIGHBOURS_AT_10000 = 300
+#: The smallest store holds :func:`neighbours_needed` in a neighbourhood of at most this fraction.
+LARGEST_NEIGHBOUR_FRACTION = 0.05
+#: The weights of the neighbours: ``tricube`` (the construction's) or ``uniform`` (for comparison).
+KERNELS = ("tricube", "uniform")
 #: Width (in the plane's unit square) of the Gaussian kernel of the coverage map.
 COVERAGE_BANDWIDTH = 0.08
 
@@ -63,13 +79,13 @@ def neighbours_needed(levels) -> int:
 
 def calibration_size_needed(levels) -> int:
     """The smallest calibration store for ``levels``: neighbourhoods of :func:`neighbours_needed`
-    simulations that hold at most ``NEIGHBOUR_FRACTION`` of it."""
-    return math.ceil(neighbours_needed(levels) / NEIGHBOUR_FRACTION - 1e-9)
+    simulations that hold at most ``LARGEST_NEIGHBOUR_FRACTION`` of it."""
+    return math.ceil(neighbours_needed(levels) / LARGEST_NEIGHBOUR_FRACTION - 1e-9)
 
 
 def neighbour_count(n_calibration: int, levels) -> int:
     """k of the k-nearest-neighbour critical values for a calibration store of ``n_calibration``."""
-    return max(neighbours_needed(levels), round(NEIGHBOUR_FRACTION * n_calibration))
+    return max(neighbours_needed(levels), round(NEIGHBOURS_AT_10000 * (n_calibration / 10_000) ** (2 / 3)))
 
 
 def cell_centres(edges_x: np.ndarray, edges_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,37 +119,88 @@ def statistic_at(logratios_cells: np.ndarray, logratio_point: np.ndarray) -> np.
     return top - logratio_point
 
 
+@dataclass(frozen=True)
+class Neighbourhoods:
+    """The calibration simulations near each of n points: their t, sorted (n, k), and their
+    weights in the same order (n, k)."""
+
+    t: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def effective_count(self) -> np.ndarray:
+        """Kish's effective number of simulations of each neighbourhood (n,): W^2 / sum w^2."""
+        return self.weights.sum(axis=1) ** 2 / (self.weights**2).sum(axis=1)
+
+    def __getitem__(self, index) -> Neighbourhoods:
+        return Neighbourhoods(self.t[index], self.weights[index])
+
+
 class CriticalValues:
-    """The distribution of t at any point of a plane, from calibration simulations: the sorted t
-    of the ``k`` calibration truths nearest to the point in the plane's unit square.
+    """The distribution of t at any point of a plane, from calibration simulations: the t of the
+    ``k`` calibration truths nearest to the point in the plane's unit square, weighted with the
+    ``kernel`` of their distance.
 
     ``truths_unit`` (N, 2): the calibration truths in the unit square; ``statistic`` (N,): t of
     each simulation at its own truth.
     """
 
-    def __init__(self, truths_unit: np.ndarray, statistic: np.ndarray, k: int):
+    def __init__(self, truths_unit: np.ndarray, statistic: np.ndarray, k: int, kernel: str = "tricube"):
         self.truths_unit = np.asarray(truths_unit, float)
         self.statistic = np.asarray(statistic, float)
-        if not 1 <= k <= len(self.statistic):
-            raise ValueError(f"k = {k}: needs 1 <= k <= {len(self.statistic)} calibration simulations")
-        self.k = int(k)
+        if not 1 <= k < len(self.statistic):
+            raise ValueError(f"k = {k}: needs 1 <= k < {len(self.statistic)} calibration simulations")
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel {kernel!r}: expected one of {KERNELS}")
+        self.k, self.kernel = int(k), kernel
         self._tree = cKDTree(self.truths_unit)
 
-    def neighbours(self, points_unit: np.ndarray) -> np.ndarray:
-        """Sorted t of the k nearest calibration simulations of each point (n_points, k)."""
-        _, index = self._tree.query(np.atleast_2d(points_unit), k=self.k)
-        return np.sort(self.statistic[np.reshape(index, (-1, self.k))], axis=1)
-
-    def quantile(self, sorted_neighbours: np.ndarray, level: float) -> np.ndarray:
-        """c at ``level``: the ceil(level k)-th smallest neighbour (n_points,); t > c excludes."""
-        return sorted_neighbours[:, min(self.k, math.ceil(level * (self.k + 1) - 1e-9)) - 1]
+    def neighbours(self, points_unit: np.ndarray, leave_out_nearest: bool = False) -> Neighbourhoods:
+        """The k nearest calibration simulations of each point (n_points rows).
+        ``leave_out_nearest``: skip each point's nearest one (a calibration truth itself, for
+        leave-one-out checks)."""
+        skip = int(leave_out_nearest)
+        # one more than k: the tricube's width is the distance of the (k + 1)-th, so all k weigh
+        distance, index = self._tree.query(np.atleast_2d(points_unit), k=self.k + 1 + skip)
+        distance, index = distance[:, skip:], index[:, skip:]
+        if self.kernel == "tricube":
+            width = distance[:, -1:]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                weights = np.where(width > 0, (1.0 - np.clip(distance / width, 0.0, 1.0) ** 3) ** 3, 1.0)
+        else:
+            weights = np.ones_like(distance)
+        t = self.statistic[index[:, :-1]]
+        order = np.argsort(t, axis=1)
+        return Neighbourhoods(np.take_along_axis(t, order, 1), np.take_along_axis(weights[:, :-1], order, 1))
 
     @staticmethod
-    def pvalue(sorted_neighbours: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """P_theta(T >= t) estimated from the neighbours (n_points,): (1 + the number at or above t)
-        / (k + 1), a valid (slightly conservative) p-value of a k-sample reference."""
-        k = sorted_neighbours.shape[1]
-        return (1 + np.sum(sorted_neighbours >= np.asarray(t, float)[:, None], axis=1)) / (k + 1)
+    def quantile(neighbours: Neighbourhoods, level: float) -> np.ndarray:
+        """c at ``level`` (n_points,), t > c excludes: the smallest neighbour whose cumulative
+        weight reaches ``level`` (W + w0), W the total weight and w0 = W / k the point's own
+        simulation's, one average neighbour (with equal weights the ceil(level (k + 1))-th
+        smallest); the largest neighbour where none does."""
+        cumulative = np.cumsum(neighbours.weights, axis=1)
+        total = cumulative[:, -1:]
+        target = level * total * (1.0 + 1.0 / neighbours.t.shape[1]) - 1e-9
+        first = np.argmax(cumulative >= target, axis=1)
+        first = np.where(total[:, 0] >= target[:, 0], first, neighbours.t.shape[1] - 1)
+        return neighbours.t[np.arange(len(first)), first]
+
+    @staticmethod
+    def pvalue(neighbours: Neighbourhoods, t: np.ndarray) -> np.ndarray:
+        """P_theta(T >= t) estimated from the neighbours (n_points,): (w0 + the weight at or above
+        t) / (w0 + W), the point's own simulation counting as one average neighbour (w0 = W / k);
+        with equal weights (1 + the number at or above t) / (k + 1), a valid p-value of a k-sample
+        reference."""
+        total = neighbours.weights.sum(axis=1)
+        own = total / neighbours.t.shape[1]
+        above = np.sum(neighbours.weights * (neighbours.t >= np.asarray(t, float)[:, None]), axis=1)
+        return (own + above) / (own + total)
+
+    def leave_one_out_covered(self, level: float) -> np.ndarray:
+        """Whether each calibration simulation's t is within the critical value estimated from
+        the others (N,): the estimator's coverage, measured on its own store."""
+        return self.statistic <= self.quantile(self.neighbours(self.truths_unit, leave_out_nearest=True), level)
 
 
 def null_pvalues(null_maps: np.ndarray, t_map: np.ndarray) -> np.ndarray:
@@ -142,19 +209,19 @@ def null_pvalues(null_maps: np.ndarray, t_map: np.ndarray) -> np.ndarray:
     return np.mean(np.asarray(null_maps) >= np.asarray(t_map)[None, :], axis=0)
 
 
-def excluded_cells(t_map: np.ndarray, sorted_neighbours: np.ndarray, critical: CriticalValues, levels,
+def excluded_cells(t_map: np.ndarray, neighbours: Neighbourhoods, critical: CriticalValues, levels,
                    method: str, null_maps: np.ndarray | None = None, outside: np.ndarray | None = None) -> np.ndarray:
     """Cells (n_levels, n_cells) that ``method`` (``frequentist`` or ``cls``) excludes at each
-    level for one observation's t map (n_cells,). ``sorted_neighbours`` are the cells'
+    level for one observation's t map (n_cells,). ``neighbours`` are the cells'
     (:meth:`CriticalValues.neighbours`); ``null_maps`` (n_null, n_cells) the null hypothesis'
     t maps (CLs); ``outside``: cells outside the last round's box, excluded there as in HPD."""
     t_map = np.asarray(t_map, float)
     if method == "frequentist":
-        out = np.array([t_map > critical.quantile(sorted_neighbours, level) for level in levels])
+        out = np.array([t_map > critical.quantile(neighbours, level) for level in levels])
     elif method == "cls":
         if null_maps is None:
             raise ValueError("CLs needs the null hypothesis' t maps")
-        p_theta = critical.pvalue(sorted_neighbours, t_map)
+        p_theta = critical.pvalue(neighbours, t_map)
         p_null = null_pvalues(null_maps, t_map)
         # p_theta / p_null < 1 - level, written without dividing: p_null = 0 never excludes
         out = np.array([p_theta < (1.0 - level) * p_null for level in levels])

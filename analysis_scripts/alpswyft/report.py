@@ -14,6 +14,7 @@ from analysis_core.errors import PipelineError
 from analysis_core.files import read_json
 from analysis_core.notebooks import render_html
 
+from alpswyft.frequentist import COVERAGE_BINS
 from alpswyft.limits import TRUTH_WORDS, percent
 from alpswyft.pipeline import load_config, load_record
 from alpswyft.results import RunTree
@@ -237,11 +238,16 @@ def _frequentist_lines(freq: dict | None) -> list[str]:
     if freq is None:
         return ["frequentist limits: none (limit_method=hpd, or no expected limits and no real observation)"]
     lines = [f"frequentist limits: critical values from {freq['n_calibration']} calibration simulations "
-             f"(never trained on; the {freq['k']} nearest to each point)"
+             f"(never trained on; the {freq['k']} nearest to each point, {freq.get('kernel', 'uniform')} weights)"
              + (f", CLs against {freq['n_null']} simulations of the null hypothesis" if freq["n_null"] else "")]
     for plane, per_level in freq["critical_values"].items():
         lines.append(f"{plane:>12} critical value of t (min, median, max over the plane): " + "; ".join(
             f"{percent(float(lv))} {q[0]:.2f}, {q[1]:.2f}, {q[2]:.2f} (Wilks: {_wilks(float(lv)):.2f})" for lv, q in per_level.items()))
+    for plane, per_level in freq.get("leave_one_out", {}).items():
+        lines.append(f"{plane:>12} the calibration's leave-one-out coverage (overall; smallest of "
+                     f"{COVERAGE_BINS}x{COVERAGE_BINS} bins): " + "; ".join(
+                         f"{percent(float(lv))} {v['coverage']:.3f}; {v['bin_min']:.3f} [{v['bin_min_interval_68'][0]:.3f}, "
+                         f"{v['bin_min_interval_68'][1]:.3f}]" for lv, v in per_level.items()))
     for plane, per_method in freq.get("coverage", {}).items():
         for method, per_level in per_method.items():
             lines.append(f"{plane:>12} coverage, {METHOD_WORDS[method]}: " + "; ".join(

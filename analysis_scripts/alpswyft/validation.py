@@ -240,7 +240,7 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
     k = neighbour_count(config.n_calibration, levels)
     sims = read_store(requests["calibration"].path, ["params", *nodes])
     print(f"frequentist limits: {len(sims['params'])} calibration simulations (never trained on), "
-          f"critical values from their {k} nearest neighbours")
+          f"critical values from their {k} nearest neighbours (tricube weights)")
     calibrations = [fq.calibrate(config, plane, sims, nodes, _Progress(f"calibration, plane {'-'.join(_names(config, pair))}",
                                                                         len(sims["params"])))
                     for plane, pair in zip(planes, config.prediction_pairs)]
@@ -251,16 +251,20 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
         features = observation_features(network, null)
         print(f"CLs: {len(features)} simulations of the null hypothesis")
         null_maps = [fq.statistic_maps(plane, features) for plane in planes]
-    fq.save_calibration(tree.validation_data("limit_calibration", g), planes, calibrations, k,
+    fq.save_calibration(tree.validation_data("limit_calibration", g), planes, criticals,
                         None if not config.n_null else null_maps)
     exclusions = [fq.Exclusions(plane, critical, levels, methods, nm) for plane, critical, nm in zip(planes, criticals, null_maps)]
-    summary = {"methods": list(methods), "n_calibration": len(sims["params"]), "k": k, "n_null": config.n_null,
-               "critical_values": {}, "pairs": {}}
+    summary = {"methods": list(methods), "n_calibration": len(sims["params"]), "k": k, "kernel": criticals[0].kernel,
+               "n_null": config.n_null, "critical_values": {}, "leave_one_out": {}, "pairs": {}}
     for ex, pair in zip(exclusions, config.prediction_pairs):
-        inside = ~ex.plane.outside
-        summary["critical_values"]["-".join(_names(config, pair))] = {
+        inside, name = ~ex.plane.outside, "-".join(_names(config, pair))
+        summary["critical_values"][name] = {
             f"{level:g}": [float(q) for q in np.quantile(ex.critical.quantile(ex.neighbours, level)[inside], [0.0, 0.5, 1.0])]
             for level in levels}
+        summary["leave_one_out"][name] = loo = fq.leave_one_out_summary(ex.critical, levels)
+        print(f"  {name}: the calibration's leave-one-out coverage " + ", ".join(
+            f"{lv}: {v['coverage']:.3f} (smallest of {fq.COVERAGE_BINS}x{fq.COVERAGE_BINS} bins {v['bin_min']:.3f}, "
+            f"68 % interval {v['bin_min_interval_68'][0]:.3f}-{v['bin_min_interval_68'][1]:.3f})" for lv, v in loo.items()))
 
     if config.n_limit_coverage:
         cov = read_store(requests["limit_coverage"].path, ["params", *nodes])
