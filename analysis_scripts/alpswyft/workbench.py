@@ -299,6 +299,35 @@ class Run:
         features = observation_features(network, {k: v[None] for k, v in nodes.items()})[0]
         return ConfidenceSet(self.config, plane, exclusions, features, method, level, names[p], truth)
 
+    def classical(self, observation=None, *, bins: tuple[int, int] = (25, 25), n_realisations: int = 100,
+                  seed: int | None = None):
+        """The classical likelihood scan of an observation (:mod:`alpswyft.classical`): at each
+        cell centre of a ``bins`` grid over the (m, g) box and each of ``n_realisations`` field
+        realisations (seeded from ``seed``, default the run's ``sim_seed``), the spectrum fitted
+        by maximum likelihood. ``observation``: a :meth:`ALPSim.observe` spectrum, counts
+        (nbins,), or None (the run's mock observation, its counts from the stored residual).
+        Returns a :class:`~alpswyft.classical.ClassicalScan`: ``.ts("quantile")`` (MAGIC's
+        combination) or ``.ts("marginal")``, ``.excluded(level)`` (Wilks)."""
+        from alpswyft import classical as cl
+        from alpswyft.sim import Spectrum
+
+        if n_realisations < cl.MIN_REALISATIONS:
+            raise ConfigError("n_realisations", n_realisations, f"at least {cl.MIN_REALISATIONS} for MAGIC's "
+                              f"{cl.MAGIC_QUANTILE:.0%} quantile over the realisations")
+        fitter = cl.SpectralFit(self.sim.model, self.config)
+        if observation is None:
+            counts = self.sim.counts_of(self.observation["data"])
+        elif isinstance(observation, Spectrum):
+            if observation.observed_counts is None or np.ndim(observation.observed_counts) != 1:
+                raise ConfigError("observation", "an expected spectrum or several", "one run.sim.observe(...) spectrum")
+            counts = observation.observed_counts
+        else:
+            counts = np.asarray(observation, float)
+        points, edges_x, edges_y = cl.grid_points(self.config, bins)
+        seed = self.config.sim_seed if seed is None else seed
+        bank = cl.survival_bank(self.sim.model, self.config, points, n_realisations, seed)
+        return cl.scan(fitter, counts, points, bank, (edges_x, edges_y))
+
     def frequentist_test(self, pair, levels, methods, grid_point: int | None = None):
         """The run's test of a ``prediction_pairs`` plane (POI positions ``pair``) with the last
         round's network and its calibration (``limit_calibration_gridpoint_<g>.npz``): an

@@ -213,7 +213,13 @@ class ALPModel:
             modes = field_modes_many(theta, rng)
         else:
             modes = [field_modes(v, field_rng()) for v in theta]
-        engine = gpu_engine() if len(theta) > 1 and self.config.ALP_seed is None else None
+        return self.survival_with_modes(theta, modes, batched=self.config.ALP_seed is None)
+
+    def survival_with_modes(self, theta: np.ndarray, modes: list, batched: bool = True) -> np.ndarray:
+        """P_gg (n, n_true) for physical vectors (n, 18) and their fields' modes
+        (:func:`~.alp.field_modes`): on a GPU as one batch when ``batched``, on the CPU in parallel
+        over the vectors when there are at least as many as threads, else over energies."""
+        engine = gpu_engine() if len(theta) > 1 and batched else None
         if engine == "fused":
             from alpswyft.physics import gpu
 
