@@ -249,6 +249,7 @@ def check_alp_limits(run_dir):
     from alpswyft import open_run
     from alpswyft.limit_checks import exclusion_rates, no_effect_cells, no_effect_truths
     from alpswyft.results import RunTree
+    from analysis_core.errors import ConfigError
 
     run = open_run(run_dir)
     summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["frequentist"]
@@ -266,6 +267,15 @@ def check_alp_limits(run_dir):
         sigma = np.sqrt(level * (1 - level) * (1 / n + 1 / (0.55 * summary["k"])))
         assert truths["frequentist"][f"{level:g}"]["fraction"] <= (1 - level) + 2 * sigma, level
         assert truths["cls"][f"{level:g}"]["fraction"] <= 0.01 + 2 * np.sqrt(0.01 / n), level
+    # the classical scan of the same mock observation (MAGIC's method, Wilks' thresholds): the
+    # strong coupling at 10 neV excluded, the no-effect corner not
+    scan = run.classical(bins=(5, 5), n_realisations=20)
+    assert scan.deviance.shape == (25, 20) and scan.shape == (5, 5) and scan.ts().min() == 0
+    excluded = scan.excluded(0.95).reshape(scan.shape)
+    assert excluded[2, 4] and not excluded[4, 0]
+    assert np.all(scan.ts("marginal") >= 0)
+    with pytest.raises(ConfigError, match="n_realisations = '10'"):
+        run.classical(n_realisations=10)
     rates = exclusion_rates(run, [(1.0, 0.5), (2.0, 0.5)], 40, (0.95,), ("frequentist", "cls", "hpd"))
     for row in rates:
         for method in ("frequentist", "cls"):
