@@ -3,7 +3,7 @@
 # Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
 # Results go to cluster_runs/analysis_results/<run_name>/.
 # README.md explains every variable. This default is the ALP analysis of NGC 1275 with CTA North
-# on 2 cores (about 5 minutes): m and g are inferred with the intrinsic spectrum (amplitude, index,
+# on 2 cores (about 7.5 minutes): m and g are inferred with the intrinsic spectrum (amplitude, index,
 # cut-off) and the cluster field's strength B0 marginalised, as free parameters with priors of
 # their own; the other cluster parameters stay at the original run.sh values (the field
 # realisation is random in every simulation). The expected limit is also computed with those four
