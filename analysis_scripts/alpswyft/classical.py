@@ -224,8 +224,12 @@ class SpectralFit:
         d = self.deviance(n, mu)
         damping = torch.full((batch,), 1e-3, dtype=torch.float64, device=self.device)
         eye = torch.eye(k, dtype=torch.float64, device=self.device)
+        active = torch.arange(batch, device=self.device)  # the rows still iterating
         for _ in range(iterations):
-            mu, first, second = self.expectation(p_nodes, nu, derivatives=True)
+            if len(active) == 0:
+                break
+            nodes, nu_a, d_a, damping_a = p_nodes[active], nu[active], d[active], damping[active]
+            mu, first, second = self.expectation(nodes, nu_a, derivatives=True)
             first, second = first[:, cols], second[:, cols][:, :, cols]
             ratio = n / mu
             grad = 2.0 * torch.einsum("bit,bt->bi", first, 1.0 - ratio)
@@ -235,24 +239,23 @@ class SpectralFit:
             _, info = torch.linalg.cholesky_ex(hess)
             hess = torch.where((info == 0)[:, None, None], hess, fisher)
             # at a bound with the gradient pushing outwards: that parameter stays
-            value = nu[:, cols]
+            value = nu_a[:, cols]
             held = ((value <= low) & (grad > 0)) | ((value >= high) & (grad < 0))
             grad = torch.where(held, 0.0, grad)
             hess = torch.where(held[:, :, None] | held[:, None, :], eye.expand_as(hess), hess)
             scale = torch.diagonal(hess, dim1=1, dim2=2).abs().clamp_min(1e-12)
-            step = torch.linalg.solve(hess + damping[:, None, None] * torch.diag_embed(scale), grad[..., None])[..., 0]
-            trial = nu.clone()
+            step = torch.linalg.solve(hess + damping_a[:, None, None] * torch.diag_embed(scale), grad[..., None])[..., 0]
+            trial = nu_a.clone()
             trial[:, cols] = torch.clamp(value - step, low, high)
-            d_trial = self.deviance(n, self.expectation(p_nodes, trial))
-            better = d_trial <= d
-            nu = torch.where(better[:, None], trial, nu)
-            gain = torch.where(better, d - d_trial, torch.zeros_like(d))
-            d = torch.where(better, d_trial, d)
-            damping = torch.where(better, damping * 0.3, damping * 10.0).clamp(1e-9, 1e9)
+            d_trial = self.deviance(n, self.expectation(nodes, trial))
+            better = d_trial <= d_a
+            nu[active] = torch.where(better[:, None], trial, nu_a)
+            d[active] = torch.where(better, d_trial, d_a)
+            damping[active] = torch.where(better, damping_a * 0.3, damping_a * 10.0).clamp(1e-9, 1e9)
             # converged: a step that gains less than the tolerance, or one too small to matter
+            gain = torch.where(better, d_a - d_trial, torch.zeros_like(d_a))
             done = (better & (gain < tolerance)) | (step.abs().amax(1) < 1e-9) if k else better
-            if bool(done.all()):
-                break
+            active = active[~done]
         return d.cpu().numpy(), nu[:, cols].cpu().numpy()
 
 

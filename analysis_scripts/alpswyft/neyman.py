@@ -60,8 +60,8 @@ TAIL_COUNT = 5
 #: k for a calibration store of 10 000 simulations. Larger neighbourhoods are less noisy, smaller
 #: ones follow c where it changes fast: on the ALP default (10 000 calibration simulations,
 #: leave-one-out), 500 with equal weights left 5 % of the plane below 0.68 - 2 sigma at 68 %,
-#: 300 with tricube weights none. k grows as N^(2/3), the rate that balances a quantile's noise
-#: (1/k) against its bias over the neighbourhood (its area squared, (k/N)^2) in two dimensions.
+#: 300 with tricube weights none. k grows as N^(2/3), the rate that balances a quantile's variance
+#: (1/k) against its squared bias over the neighbourhood ((k/N)^2: its area, squared) in two dimensions.
 NEIGHBOURS_AT_10000 = 300
 #: The smallest store holds :func:`neighbours_needed` in a neighbourhood of at most this fraction.
 LARGEST_NEIGHBOUR_FRACTION = 0.05
