@@ -35,9 +35,11 @@ realisations, on the GPU when one is present.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
+from analysis_core.errors import ConfigError
 
 #: The spectral nuisances the fits profile, by table name, when free in the run.
 SPECTRAL_NUISANCES = ("Amplitude", "index", "Ecut")
@@ -81,15 +83,6 @@ def test_statistic(combined: np.ndarray) -> np.ndarray:
     return combined - np.min(combined)
 
 
-def poisson_deviance(counts: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """-2 ln L of Poisson counts against expectations mu, up to the saturated model's:
-    2 sum_b (mu - n + n ln(n / mu)), summed over the last axis."""
-    counts, mu = np.asarray(counts, float), np.asarray(mu, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_term = np.where(counts > 0, counts * np.log(counts / mu), 0.0)
-    return 2.0 * np.sum(mu - counts + log_term, axis=-1)
-
-
 @dataclass
 class Nuisances:
     """The profiled spectral parameters: positions in the run's free-parameter vector, their
@@ -102,8 +95,6 @@ class Nuisances:
 
     @classmethod
     def of(cls, config) -> Nuisances:
-        from analysis_core.errors import ConfigError
-
         free = config.table.free
         names = [p.name for p in free]
         index, columns = [], []
@@ -130,7 +121,6 @@ class SpectralFit:
 
     def __init__(self, model, config, device=None):
         import torch
-        from analysis_core.errors import ConfigError
 
         from alpswyft.physics.batched import default_device
 
@@ -193,7 +183,22 @@ class SpectralFit:
             second = torch.where(floored[:, None, None], 0.0, second)
         return mu, first, second
 
+    def objective(self, counts: np.ndarray, pgg: np.ndarray):
+        """-2 ln L of ``counts`` as a function of the free nuisances (a sequence, table space)
+        for one P_gg (n_true,), the others at their Obs. values: what :meth:`fit` minimises, for a
+        minimiser called point by point (iminuit)."""
+        n = self.torch.as_tensor(np.asarray(counts, float), dtype=self.torch.float64, device=self.device)
+        nodes = self.nodes(np.asarray(pgg, float)[None])
+
+        def deviance(values) -> float:
+            nu = self.start.clone()[None]
+            nu[0, self.nuisances.columns] = self.torch.as_tensor(values, dtype=self.torch.float64, device=self.device)
+            return float(self.deviance(n, self.expectation(nodes, nu))[0])
+
+        return deviance
+
     def deviance(self, counts, mu):
+        """The Poisson deviance 2 sum (mu - n + n ln(n / mu)) over the last axis (torch)."""
         torch = self.torch
         log_term = torch.where(counts > 0, counts * torch.log(torch.where(counts > 0, counts, 1.0) / mu), 0.0)
         return 2.0 * (mu - counts + log_term).sum(-1)
@@ -282,8 +287,6 @@ def survival_bank(model, config, points: np.ndarray, n_realisations: int, seed: 
 def grid_points(config, bins: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The cell centres (nx * ny, 2) of a ``bins`` grid over the (m, g) box of the run's table
     (table space), x slowest, and the grid's edges in m and g."""
-    from analysis_core.errors import ConfigError
-
     names = [p.name for p in config.table.free]
     if "m" not in names or "g" not in names:
         raise ConfigError("model", config.model or "ALP", "the classical analysis scans free m and g")
@@ -329,8 +332,6 @@ class ClassicalScan:
 def scan(fitter: SpectralFit, counts: np.ndarray, points: np.ndarray, bank: np.ndarray, edges=(None, None)) -> ClassicalScan:
     """The fits of one observation's ``counts`` at every point and realisation of ``bank``
     (:func:`survival_bank`)."""
-    import time
-
     n_points, n_real, n_true = bank.shape
     start = time.perf_counter()
     d, nu = fitter.fit(counts, bank.reshape(-1, n_true))

@@ -112,19 +112,17 @@ def no_effect_truths(tree, grid_point: int, plane: int, quiet: np.ndarray, level
     if not path.is_file():
         return None
     data = np.load(path)
-    nx, ny = quiet.shape
-    unit = data["truths_unit"][plane]
-    cell = np.clip((unit[:, 0] * nx).astype(int), 0, nx - 1) * ny + np.clip((unit[:, 1] * ny).astype(int), 0, ny - 1)
-    inside = quiet.ravel()[cell]
-    if not inside.any():
+    inside = quiet[neyman.unit_cells(data["truths_unit"][plane], quiet.shape)]
+    n = int(inside.sum())
+    if not n:
         return None
     out = {}
     for method in (str(m) for m in data["methods"]):
         out[method] = {}
         for k, level in enumerate(levels):
             excluded = int((~data[f"covered_{method}"][plane][k][inside]).sum())
-            out[method][f"{level:g}"] = {"excluded": excluded, "n": int(inside.sum()), "fraction": excluded / int(inside.sum()),
-                                         "interval_68": list(binomial_interval(excluded, int(inside.sum())))}
+            out[method][f"{level:g}"] = {"excluded": excluded, "n": n, "fraction": excluded / n,
+                                         "interval_68": list(binomial_interval(excluded, n))}
     return out
 
 

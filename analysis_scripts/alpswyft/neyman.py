@@ -248,13 +248,19 @@ def smooth_coverage(truths_unit: np.ndarray, covered: np.ndarray, points_unit: n
     return p, sigma
 
 
+def unit_cells(points_unit: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The cell (ix, iy) of each point of the unit square (n, 2) on an nx x ny grid over it."""
+    nx, ny = shape
+    return (np.clip((points_unit[:, 0] * nx).astype(int), 0, nx - 1),
+            np.clip((points_unit[:, 1] * ny).astype(int), 0, ny - 1))
+
+
 def binned_coverage(truths_unit: np.ndarray, covered: np.ndarray, bins: int) -> dict[str, np.ndarray]:
     """Coverage in ``bins`` x ``bins`` cells of the unit square: fraction, count and the 68 %
     Clopper-Pearson interval of each (nan where a cell holds no simulation)."""
     from alpswyft.limits import binomial_interval
 
-    ix = np.clip((truths_unit[:, 0] * bins).astype(int), 0, bins - 1)
-    iy = np.clip((truths_unit[:, 1] * bins).astype(int), 0, bins - 1)
+    ix, iy = unit_cells(truths_unit, (bins, bins))
     n = np.zeros((bins, bins), int)
     k = np.zeros((bins, bins), int)
     np.add.at(n, (ix, iy), 1)

@@ -32,15 +32,9 @@ def iminuit_fits(fitter: cl.SpectralFit, counts: np.ndarray, pgg: np.ndarray) ->
     """The reference: one iminuit MIGRAD per P_gg, from the Obs. values, within the box."""
     from iminuit import Minuit
 
-    n = torch.as_tensor(counts, dtype=torch.float64)
     out = []
     for row in pgg:
-        nodes = fitter.nodes(row[None])
-
-        def deviance(nu, nodes=nodes):
-            return float(fitter.deviance(n, fitter.expectation(nodes, torch.tensor([nu], dtype=torch.float64)))[0])
-
-        minuit = Minuit(deviance, fitter.start.tolist(), name=("a", "index", "c"))
+        minuit = Minuit(fitter.objective(counts, row), fitter.start.tolist(), name=("a", "index", "c"))
         minuit.errordef = 1.0
         minuit.limits = list(zip(fitter.nuisances.low, fitter.nuisances.high))
         out.append(minuit.migrad().fval)
