@@ -135,9 +135,10 @@ class SpectralFit:
         self.nuisances = Nuisances.of(config)
         t = lambda a: torch.as_tensor(np.asarray(a, float), dtype=torch.float64, device=self.device)  # noqa: E731
         response = model.response
-        self.energy = t(model._e_nodes)  # (n_true, 4) GeV
-        self.weights = t(model._weights * response.exposure[:, None])  # dE and the exposure
-        self.index, self.interp = model._interp_index, t(model._interp_weight)
+        energy, weights, self.index, interp = model.quadrature
+        self.energy = t(energy)  # (n_true, 4) GeV
+        self.weights = t(weights * response.exposure[:, None])  # dE and the exposure
+        self.interp = t(interp)
         self.migration, self.background = t(response.migration), t(response.background)
         floor = config.floor_exp
         self.floor = None if floor is None else t(10.0 ** (model.null_level + floor))

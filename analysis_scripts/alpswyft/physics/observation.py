@@ -239,6 +239,13 @@ class ALPModel:
         a, index, e0, ecut = (theta[:, i].reshape(shape) for i in (2, 3, 4, 5))
         return ecpl(np.asarray(energy_gev, float), a, index, e0, ecut)
 
+    @property
+    def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The true-energy quadrature of :meth:`fold`: its nodes (n_true, 4) in GeV, their weights
+        dE (n_true, 4), and P_gg's linear interpolation in ln E from the bin centres to the nodes
+        (the right centre's index and its weight, each (n_true, 4))."""
+        return self._e_nodes, self._weights, self._interp_index, self._interp_weight
+
     def fold(self, theta: np.ndarray, pgg: np.ndarray) -> np.ndarray:
         """Expected counts (n, nbins) for physical vectors (n, 18) and their P_gg (n, n_true)."""
         i, w = self._interp_index, self._interp_weight
