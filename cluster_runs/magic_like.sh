@@ -3,10 +3,10 @@
 # (2024), arXiv:2401.07798, as far as it can be reproduced from public data. model=magic_like: three
 # flux states (flare 50 GeV-2.1 TeV, post-flare 64 GeV-1.4 TeV, low 70 GeV-2.1 TeV; 41.3 h in all)
 # with the MAGIC authors' EPWL best fits, seen through one realisation of gammaALPs' Perseus field
-# per simulation and through the response of the public MAGIC DL3 run 05059487 (scaled to each
-# state's live time), with its smoothed OFF spectrum as background. The index and lambda of each
-# state are nuisances (+-50 %). The run gives the expected 95 % limit of such an analysis (README:
-# "A MAGIC-like analysis"). Run it from anywhere: ./cluster_runs/magic_like.sh [name=value ...].
+# per simulation and through the response of the MAGIC DL3 run 05059487 (scaled to each state's
+# live time), with its smoothed OFF spectrum as background. The amplitude, index and lambda of each
+# state are nuisances (+-50 %, as MAGIC profiles them). The run gives the expected 95 % limit of
+# such an analysis (README: "A MAGIC-like analysis"); sim_seed=1 and 2 give the seed band there. Run it from anywhere: ./cluster_runs/magic_like.sh [name=value ...].
 set -a  # every variable below is handed to the pipeline
 
 #################################################################################################
@@ -27,7 +27,9 @@ account=""
 # ---- Physical model configuration ----
 update_physics=1
 model=magic_like
-# the public MAGIC DL3 run of NGC 1275 (not shipped with the project): its path, relative to this script
+# a MAGIC DL3 run of NGC 1275 (05059487, 1179 s on 2017-01-01, pointed 0.4 deg from it), distributed
+# with the original pipeline's repository without a stated provenance or licence: a test input, not
+# shipped with the project. Its path, relative to this script
 observation="../../shared/data/irfs/magicDL3_05059487.fits.gz"
 rad_max=0.1414            # deg: MAGIC's theta^2 < 0.02 deg^2 cut (the file's RAD_MAX keyword holds 0.02)
 n_off_regions=3           # reflected OFF regions of the wobble run
@@ -38,18 +40,19 @@ nbins_etrue=120           # true-energy bins, 25 GeV-4.2 TeV (also the energies 
 ALP_seed=None             # a new Perseus-field realisation in every simulation
 obs_seed=0
 sim_seed=0
-POI_indices=0,1           # m and g; the six nuisances are marginalised
+POI_indices=0,1           # m and g; the nine spectral nuisances are marginalised
 
 #        bounds       | Obs.  | Null  | log? | prior | name                 | unit
 param1="  [1, 3]      | -6    | -6    | 1    | U     | m                    | neV "
 param2="  [-1.5, 1.5] | -5    | -5    | 1    | U     | g                    | e-11GeV^{-1} "
-param3="  1.61e-09    | 1.61e-09 | 1.61e-09 | 0 | U   | amplitude_flare      | TeV^{-1}cm^{-2}s^{-1} "
+# amplitudes free within +-50 % (MAGIC profiles them over x[0.5, 1.5]); fixed: give one value, e.g. "1.61e-09 | ..."
+param3="  [8.05e-10, 2.415e-09] | 1.61e-09 | 1.61e-09 | 0 | U | amplitude_flare | TeV^{-1}cm^{-2}s^{-1} "
 param4="  [1.055, 3.165] | 2.11 | 2.11 | 0    | U     | index_flare          | none "
 param5="  [0.62, 1.86] | 1.24 | 1.24  | 0    | U     | lambda_flare         | TeV^{-1} "
-param6="  1.14e-09    | 1.14e-09 | 1.14e-09 | 0 | U   | amplitude_post_flare | TeV^{-1}cm^{-2}s^{-1} "
+param6="  [5.7e-10, 1.71e-09] | 1.14e-09 | 1.14e-09 | 0 | U | amplitude_post_flare | TeV^{-1}cm^{-2}s^{-1} "
 param7="  [0.895, 2.685] | 1.79 | 1.79 | 0    | U     | index_post_flare     | none "
 param8="  [1.725, 5.175] | 3.45 | 3.45 | 0    | U     | lambda_post_flare    | TeV^{-1} "
-param9="  1.1e-10     | 1.1e-10 | 1.1e-10 | 0  | U     | amplitude_low        | TeV^{-1}cm^{-2}s^{-1} "
+param9="  [5.5e-11, 1.65e-10] | 1.1e-10 | 1.1e-10 | 0 | U | amplitude_low | TeV^{-1}cm^{-2}s^{-1} "
 param10=" [1.27, 3.81] | 2.54 | 2.54  | 0    | U     | index_low            | none "
 param11=" [1, 3]      | 2     | 2     | 0    | U     | lambda_low           | TeV^{-1} "
 param12=" 300         | 300   | 300   | 0    | U     | E0                   | GeV "

@@ -125,6 +125,13 @@ n_sim_calibration=20_000  # simulations over the whole box, never trained on: th
                           # (each point's from the 476 nearest to it, tricube weighted)
 n_sim_limit_coverage=2_000  # simulations over the whole box: the limits' coverage at every (m, g)
 n_sim_null=500            # simulations at the Null values of m and g: CLs
+classical_limits=0        # 1: also MAGIC's likelihood analysis of the same mock observations, beside the
+                          # network's limit (about 20 minutes on 2 cores with the settings below; also
+                          # analysis_scripts/classical_limits.py on a finished run)
+classical_bins=16         # its grid over the (m, g) box: cells along m and g (one number, or two: 16,12)
+classical_realisations=100  # cluster-field realisations per grid point (MAGIC: the 6th best of 100)
+classical_toys=20         # pseudo-experiments per lattice point for the thresholds (0: Wilks' chi2_2 only)
+classical_lattice=3       # lattice points per axis where the pseudo-experiments are drawn (3 x 3)
 extra_observations="m=1, g=0.5, seed=1"  # more observations inferred with the last round's network, rows
                           # separated by ';', values as in the Obs. column (here m = 10 neV, g = 3.2e-11 /GeV)
 DRP_coverage_parameters="5_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)

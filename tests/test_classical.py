@@ -120,3 +120,88 @@ def test_bad_input_names_the_variable(sim):
     points, edges_x, edges_y = cl.grid_points(sim.config, (6, 5))
     assert points.shape == (30, 2) and edges_x[0] == -2 and edges_y[-1] == 1
     assert np.allclose(points[1], [-1.5, -1.1])  # x slowest: the first m cell, the second g cell
+
+
+def test_thresholds_from_pseudo_experiments_by_hand():
+    assert cl.toys_needed(0.95) == 19 and cl.toys_needed(0.68) == 3
+    ts = np.random.default_rng(1).permutation(np.arange(1.0, 20.0))  # 19 values: the 95 % rank is the 19th
+    assert cl.order_statistic_threshold(ts, 0.95) == 19.0
+    assert cl.order_statistic_threshold(ts, 0.68) == 14.0  # ceil(0.68 * 20) = 14
+    with pytest.raises(Exception, match="classical_toys = '18'.*at least 19"):
+        cl.order_statistic_threshold(ts[:18], 0.95)
+    # bilinear between the lattice points, held at the lattice's edge outside it
+    axes = (np.array([0.0, 1.0, 2.0]), np.array([0.0, 2.0]))
+    x, y = np.meshgrid(*axes, indexing="ij")
+    level_rank = np.arange(1.0, 20.0)  # every point's 19 toys are 1..19 plus a plane a + 2x + y
+    plane = (2 * x + y).ravel()
+    thresholds = cl.Thresholds(axes, {"quantile": plane[:, None] + level_rank[None], "marginal": plane[:, None] + 0 * level_rank})
+    np.testing.assert_allclose(thresholds.at_lattice(0.95), plane + 19)
+    np.testing.assert_allclose(thresholds.at(np.array([[0.5, 1.0], [1.5, 0.5], [3.0, -1.0]]), 0.95),
+                               [19 + 2.0, 19 + 3.5, 19 + 4.0])
+    errors = thresholds.errors(0.95)
+    assert errors["interpolation_loo_max"] is None and errors["range"] == [19.0, 25.0]  # no inner point on 3 x 2
+
+
+def test_limit_depths_cross_the_threshold_between_cell_centres():
+    centres = np.array([0.5, 1.5, 2.5, 3.5])
+    ts = np.array([[0.0, 1.0, 3.0, 9.0],    # crosses 2 between the 2nd and 3rd centres: 1.5 + (2-1)/(3-1)
+                   [5.0, 6.0, 7.0, 8.0],    # all excluded: the grid's lower edge
+                   [9.0, 1.0, 9.0, 1.0],    # the top allowed: no limit
+                   [9.0, 1.0, 9.0, 9.0]])   # an allowed cell interrupts the run: the limit stops above it
+    depths = cl.column_depths(ts, np.full(ts.shape, 2.0), centres, bottom=0.0)
+    np.testing.assert_allclose(depths, [2.0, 0.0, np.nan, 1.5 + 1.0 / 8.0])
+    limits = cl.ClassicalLimits(np.arange(5.0), np.arange(5.0), {"quantile": np.stack([ts, ts + 100]),
+                                                                 "marginal": np.stack([ts, ts])})
+    expected = limits.expected(0.95, method="wilks")  # chi2_2 at 95 %: 5.99
+    assert expected.shape == (5, 4) and np.isinf(expected[-1, 2])  # no limit counts as above the box
+    assert cl.depth_at(expected, limits.edges_x, 10**1.5) == [10.0**v if np.isfinite(v) else None for v in expected[:, 1]]
+    assert cl.depth_at(expected, limits.edges_x, 1e9) == [None] * 5
+
+
+def test_expected_limits_of_mock_observations_at_ci_size(sim, tmp_path):
+    """Three no-ALP observations on a 12 x 6 grid, 20 realisations, thresholds from 3
+    pseudo-experiments at 2 x 2 lattice points (68 % only): strong couplings at 10-30 neV are
+    excluded; along the weakest row (almost no ALP whatever the mass) TS is nearly flat; the file round-trips."""
+    observations = np.array([sim.observe(seed=s).observed_counts for s in range(3)])
+    calls = []
+    limits = cl.expected_limits(sim.model, sim.config, observations, (12, 6), 20, 3, 2, seed=0,
+                                progress=lambda what, done, total: calls.append((what, done, total)))
+    assert calls[-1] == ("pseudo-experiments", 12, 12) and ("observations", 3, 3) in calls
+    assert limits.ts["quantile"].shape == (3, 12, 6) and np.all(limits.ts["quantile"].min(axis=(1, 2)) == 0)
+    assert limits.thresholds.ts["quantile"].shape == (4, 3) and np.all(limits.thresholds.ts["quantile"] >= 0)
+    threshold = limits.threshold(0.68)
+    assert threshold.shape == (12, 6) and threshold.min() >= limits.thresholds.at_lattice(0.68).min() - 1e-12
+    weakest = limits.ts["quantile"][:, :, 0]  # 1.8e-13 /GeV
+    assert np.all(weakest.max(axis=1) - weakest.min(axis=1) < 0.5)  # against hundreds at strong coupling
+    for method in cl.THRESHOLD_METHODS:
+        excluded = limits.excluded(0.68, method=method)
+        assert excluded[:, 5:7, -1].all(), method  # 10-30 neV at 3e-11 /GeV
+    depths = limits.depths(0.68, method="wilks")
+    assert np.all(np.isfinite(depths[:, 5:7])) and np.all(depths[:, 5:7] < limits.edges_y[-1] - 0.5)
+    limits.save(tmp_path / "c.npz")
+    again = cl.ClassicalLimits.load(tmp_path / "c.npz")
+    np.testing.assert_allclose(again.expected(0.68), limits.expected(0.68), rtol=1e-6)
+    assert again.n_realisations == 20 and again.seconds.keys() == limits.seconds.keys()
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"classical_realisations": "10"}, "classical_realisations = '10': at least 20"),
+    ({"classical_toys": "5"}, "classical_toys = '5': 0 .* or at least 19"),
+    ({"classical_bins": "8"}, "classical_bins = '8': at least 5 cells of at most 0.5 dex along m .* 12 or more"),
+    ({"classical_bins": "12,5"}, "along g"),
+    ({"model": "toy_line"}, "toy model without a spectrum"),
+    ({"n_sim_explim": "0"}, "set n_sim_explim > 0"),
+])
+def test_the_validation_option_refuses_bad_input(variables, message):
+    from alpswyft.config import load_run_config
+    from alpswyft.runscript import evaluate_run_script
+    from analysis_core.errors import ConfigError
+    from conftest import RUN_SH
+
+    base = {**evaluate_run_script(RUN_SH), "classical_limits": "1"}
+    if variables.get("model") == "toy_line":
+        base = {k: v for k, v in base.items() if not k.startswith("param")} | {
+            "param1": "[-3, 3] | 0.7 | 0 | 0 | U | a | 1", "param2": "[-3, 3] | -0.3 | 0 | 0 | U | b | 1",
+            "POI_indices": "0,1", "geom": "simple"}
+    with pytest.raises(ConfigError, match=message):
+        load_run_config({**base, **variables})

@@ -179,9 +179,11 @@ def test_the_depth_of_a_published_contour_and_the_ratio_to_it():
     excluded = np.broadcast_to(0.5 * (edges_y[1:] + edges_y[:-1]) > np.log10(0.62), (20, 30))
     result = {"pairs": np.array([[0, 1]]), "levels": np.array([0.68, 0.95]), "edges_x": edges_x[None],
               "edges_y": edges_y[None], "fraction": np.stack([np.zeros((20, 30)), excluded.astype(float)])[None]}
-    rows = depth_ratios(result, config, method="hpd")
-    assert len(rows) == 20 and all(r["g_limit"] == pytest.approx(10 ** edges_y[13]) for r in rows)
+    rows = depth_ratios(result, config, method="hpd")  # read at the lowest excluded cell's centre
+    centre = 0.5 * (edges_y[13] + edges_y[14])
+    assert len(rows) == 20 and all(r["g_limit"] == pytest.approx(10**centre) for r in rows)
+    assert depth_ratios(result, config, method="hpd", at="edge")[0]["g_limit"] == pytest.approx(10 ** edges_y[13])
     at_46 = min((r for r in rows if r["ratio"] is not None), key=lambda r: abs(np.log(r["m"] / 46)))
-    assert at_46["ratio"] == pytest.approx(10 ** edges_y[13] / published_depth(at_46["m"]))
+    assert at_46["ratio"] == pytest.approx(10**centre / published_depth(at_46["m"]))
     assert 1.5 < at_46["ratio"] < 2.5
     assert all(r["g_published"] is None for r in rows if r["m"] < 40)

@@ -22,7 +22,12 @@ Two combinations over the realisations (say which one a limit uses):
   prior instead of profiling it).
 
 TS(m, g) = D(m, g) - min over the grid of D, and a point is excluded at ``level`` when TS exceeds
-its threshold, Wilks' chi2_2 quantile.
+its threshold: from pseudo-experiments (a Neyman construction: pseudo-observations drawn at the
+point, each with a field realisation of its own and the spectrum at its Obs. values, scanned like
+the observation; at a lattice of grid points, bilinear between them, their measured error in
+:meth:`Thresholds.errors`), or Wilks' chi2_2 quantile beside it. The expected limit is the median
+over the run's mock observations of each one's limit (per mass column, the coupling where TS
+crosses its threshold, interpolated between cell centres), with its 68 / 95 % bands.
 
 The realisations are the same fields at every grid point (realisation r is one draw of the
 field's modes, seeded from the run's ``sim_seed``), so that D_r(m, g) is one field's likelihood
@@ -40,6 +45,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from analysis_core.errors import ConfigError
+from scipy import stats
+
+from alpswyft.limits import (
+    limit_depth,
+    limit_fraction,
+    published_depth,
+    published_limits,
+    quoted_method,
+)
 
 #: The spectral nuisances the fits profile, by table name, when free in the run.
 SPECTRAL_NUISANCES = ("Amplitude", "index", "Ecut")
@@ -137,42 +151,48 @@ class SpectralFit:
         response = model.response
         energy, weights, self.index, interp = model.quadrature
         self.energy = t(energy)  # (n_true, 4) GeV
-        self.weights = t(weights * response.exposure[:, None])  # dE and the exposure
+        self.weights = t(1e-3 * weights * response.exposure[:, None])  # dE, the exposure and the 1e-3 of the amplitude
         self.interp = t(interp)
+        self.index = torch.as_tensor(self.index, device=self.device, dtype=torch.long)
         self.migration, self.background = t(response.migration), t(response.background)
         floor = config.floor_exp
         self.floor = None if floor is None else t(10.0 ** (model.null_level + floor))
         obs = config.table.physical(config.table.obs)[0]
         self.e0 = float(obs[4])
+        self.log_e = torch.log(self.energy / self.e0)
+        self.moment_weights = torch.stack([torch.ones_like(self.energy), self.log_e, self.energy, self.log_e**2,
+                                           self.log_e * self.energy, self.energy**2])
+        self.exponent_basis = torch.stack([torch.ones_like(self.energy), self.log_e, self.energy]).flatten(1)
         # every spectral parameter at its Obs. value (table space): the starting point and the fixed ones
         start = [math.log10(obs[2]), float(obs[3]), math.log10(obs[5])]
         self.start = t(start)
 
     def nodes(self, pgg: np.ndarray):
-        """P_gg at the quadrature nodes (batch, n_true, 4) from P_gg on the true-bin centres."""
+        """P_gg at the quadrature nodes times their weights, dE and the exposure (batch, n_true, 4),
+        from P_gg on the true-bin centres: the factor of the spectrum that no fit changes."""
         pgg = self.torch.as_tensor(np.asarray(pgg, float), dtype=self.torch.float64, device=self.device)
-        i = self.torch.as_tensor(self.index, device=self.device)
-        return pgg[:, i - 1] * (1.0 - self.interp) + pgg[:, i] * self.interp
+        return (pgg[:, self.index - 1] * (1.0 - self.interp) + pgg[:, self.index] * self.interp) * self.weights
 
     def expectation(self, p_nodes, nu, derivatives: bool = False):
-        """mu (batch, nbins) for the full spectral vectors nu (batch, 3): log10 amplitude, index,
-        log10 cut-off; with ``derivatives`` also d mu / d nu (batch, 3, nbins) and the second
-        derivatives (batch, 3, 3, nbins) (zero where the floor holds mu)."""
+        """mu (batch, nbins) for :meth:`nodes` ``p_nodes`` and the full spectral vectors nu
+        (batch, 3): log10 amplitude, index, log10 cut-off; with ``derivatives`` also d mu / d nu
+        (batch, 3, nbins) and the second derivatives (batch, 3, 3, nbins) (zero where the floor
+        holds mu)."""
         torch = self.torch
-        log_e = torch.log(self.energy / self.e0)
-        x = self.energy / 10.0 ** nu[:, 2, None, None]
-        f = 1e-3 * 10.0 ** nu[:, 0, None, None] * torch.exp(-nu[:, 1, None, None] * log_e - x) * p_nodes * self.weights
-        mu = f.sum(-1) @ self.migration + self.background
-        floored = None if self.floor is None else mu < self.floor
-        if floored is not None:
-            mu = torch.where(floored, self.floor.expand_as(mu), mu)
+        nu = torch.as_tensor(nu, dtype=torch.float64, device=self.device)
+        inverse_cut = 10.0 ** -nu[:, 2, None]
+        # ln of the spectrum at the nodes, a ln 10 - index L - E / Ecut, as one product
+        exponent = torch.stack([_LN10 * nu[:, 0], -nu[:, 1], -inverse_cut[:, 0]], 1) @ self.exponent_basis
+        f = torch.exp(exponent).view_as(p_nodes) * p_nodes
         if not derivatives:
-            return mu
+            return self._floored(f.sum(-1) @ self.migration + self.background)[0]
         # d f / d nu_i = f g_i with g = (ln 10, -ln(E/E0), ln 10 E/Ecut): every derivative is a
-        # combination of six moments of f over the nodes, folded once
-        log_e = log_e.expand_as(x)
-        moments = torch.stack([f, f * log_e, f * x, f * log_e**2, f * log_e * x, f * x**2], 1).sum(-1) @ self.migration
-        s0, sl, sx, sll, slx, sxx = moments.unbind(1)
+        # combination of six moments of f over the nodes, sum_q f (1, L, E, L^2, L E, E^2), folded
+        moments = torch.einsum("bjq,mjq->bmj", f, self.moment_weights) @ self.migration
+        mu, floored = self._floored(moments[:, 0] + self.background)
+        c = inverse_cut
+        s0, sl, sx, sll, slx, sxx = (moments[:, 0], moments[:, 1], moments[:, 2] * c, moments[:, 3],
+                                     moments[:, 4] * c, moments[:, 5] * c**2)
         first = torch.stack([_LN10 * s0, -sl, _LN10 * sx], 1)
         second = torch.stack([
             torch.stack([_LN10**2 * s0, -_LN10 * sl, _LN10**2 * sx], 1),
@@ -183,6 +203,13 @@ class SpectralFit:
             first = torch.where(floored[:, None], 0.0, first)
             second = torch.where(floored[:, None, None], 0.0, second)
         return mu, first, second
+
+    def _floored(self, mu):
+        """mu held at the run's floor of the expectation, and where it is (None: no floor)."""
+        if self.floor is None:
+            return mu, None
+        floored = mu < self.floor
+        return self.torch.where(floored, self.floor.expand_as(mu), mu), floored
 
     def objective(self, counts: np.ndarray, pgg: np.ndarray):
         """-2 ln L of ``counts`` as a function of the free nuisances (a sequence, table space)
@@ -207,11 +234,13 @@ class SpectralFit:
     def fit(self, counts: np.ndarray, pgg: np.ndarray, iterations: int = 60, tolerance: float = 1e-9,
             chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         """The smallest -2 ln L (batch,) and its nuisances (batch, n_nuisances; table space) of
-        ``counts`` (nbins,) for each P_gg (batch, n_true): projected, damped Newton steps within
-        the prior box, from the Obs. values."""
+        ``counts`` (nbins,), or one row of counts per P_gg (batch, nbins), for each P_gg (batch,
+        n_true): projected, damped Newton steps within the prior box, from the Obs. values."""
+        counts = np.asarray(counts, float)
         out_d, out_nu = [], []
         for start in range(0, len(pgg), chunk):
-            d, nu = self._fit(counts, pgg[start:start + chunk], iterations, tolerance)
+            rows = counts if counts.ndim == 1 else counts[start:start + chunk]
+            d, nu = self._fit(rows, pgg[start:start + chunk], iterations, tolerance)
             out_d.append(d)
             out_nu.append(nu)
         return np.concatenate(out_d), np.concatenate(out_nu)
@@ -219,7 +248,7 @@ class SpectralFit:
     def _fit(self, counts, pgg, iterations, tolerance):
         torch = self.torch
         p_nodes = self.nodes(pgg)
-        n = torch.as_tensor(np.asarray(counts, float), dtype=torch.float64, device=self.device)
+        n = torch.as_tensor(counts, dtype=torch.float64, device=self.device).expand(len(p_nodes), -1)
         cols = torch.as_tensor(self.nuisances.columns, device=self.device, dtype=torch.long)
         low = torch.as_tensor(self.nuisances.low, dtype=torch.float64, device=self.device)
         high = torch.as_tensor(self.nuisances.high, dtype=torch.float64, device=self.device)
@@ -234,10 +263,10 @@ class SpectralFit:
         for _ in range(iterations):
             if len(active) == 0:
                 break
-            nodes, nu_a, d_a, damping_a = p_nodes[active], nu[active], d[active], damping[active]
+            nodes, nu_a, d_a, damping_a, n_a = p_nodes[active], nu[active], d[active], damping[active], n[active]
             mu, first, second = self.expectation(nodes, nu_a, derivatives=True)
             first, second = first[:, cols], second[:, cols][:, :, cols]
-            ratio = n / mu
+            ratio = n_a / mu
             grad = 2.0 * torch.einsum("bit,bt->bi", first, 1.0 - ratio)
             hess = 2.0 * (torch.einsum("bit,bjt,bt->bij", first, first, ratio / mu)
                           + torch.einsum("bijt,bt->bij", second, 1.0 - ratio))
@@ -253,7 +282,7 @@ class SpectralFit:
             step = torch.linalg.solve(hess + damping_a[:, None, None] * torch.diag_embed(scale), grad[..., None])[..., 0]
             trial = nu_a.clone()
             trial[:, cols] = torch.clamp(value - step, low, high)
-            d_trial = self.deviance(n, self.expectation(nodes, trial))
+            d_trial = self.deviance(n_a, self.expectation(nodes, trial))
             better = d_trial <= d_a
             nu[active] = torch.where(better[:, None], trial, nu_a)
             d[active] = torch.where(better, d_trial, d_a)
@@ -325,8 +354,6 @@ class ClassicalScan:
 
     def excluded(self, level: float, combination: str = "quantile") -> np.ndarray:
         """Wilks' test: TS above the chi2_2 quantile at ``level``."""
-        from scipy import stats
-
         return self.ts(combination) > stats.chi2.ppf(level, 2)
 
 
@@ -338,3 +365,354 @@ def scan(fitter: SpectralFit, counts: np.ndarray, points: np.ndarray, bank: np.n
     d, nu = fitter.fit(counts, bank.reshape(-1, n_true))
     return ClassicalScan(np.asarray(points, float), d.reshape(n_points, n_real), nu.reshape(n_points, n_real, -1),
                          *edges, seconds=time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- thresholds and limits
+
+#: The threshold methods: pseudo-experiments (a Neyman construction) or Wilks' chi2_2.
+THRESHOLD_METHODS = ("toys", "wilks")
+#: The widest grid cell (dex, in m and in g) a classical limit is read from.
+MAX_CELL_DEX = 0.5
+
+
+def toys_needed(level: float) -> int:
+    """Fewest pseudo-experiments per point for a threshold at ``level``: the
+    ceil(level (n + 1))-th smallest TS of n must exist (19 for 95 %, 3 for 68 %)."""
+    return math.ceil(level / (1.0 - level) - 1e-9)
+
+
+def order_statistic_threshold(ts: np.ndarray, level: float, axis: int = -1) -> np.ndarray:
+    """The ceil(level (n + 1))-th smallest of n TS values along ``axis``: a threshold c with
+    P(TS <= c) >= level for a new draw (the (n + 1)-sample rule of :mod:`alpswyft.neyman`)."""
+    ts = np.sort(np.asarray(ts, float), axis=axis)
+    n = ts.shape[axis]
+    rank = math.ceil(level * (n + 1) - 1e-9)
+    if rank > n:
+        raise ConfigError("classical_toys", n, f"at least {toys_needed(level)} pseudo-experiments per point "
+                          f"for a threshold at {level:g}")
+    return np.take(ts, rank - 1, axis=axis)
+
+
+def check_grid(config, bins: tuple[int, int]) -> None:
+    """A classical grid (cells per axis over the (m, g) box) fine enough for the plane: at
+    least 5 cells and at most :data:`MAX_CELL_DEX` per cell along each axis."""
+    names = [p.name for p in config.table.free]
+    bounds = config.table.initial_bounds
+    for name, n in zip(("m", "g"), bins):
+        width = (bounds[names.index(name)][1] - bounds[names.index(name)][0]) / max(n, 1)
+        if n < 5 or width > MAX_CELL_DEX:
+            raise ConfigError("classical_bins", n, f"at least 5 cells of at most {MAX_CELL_DEX} dex along {name} "
+                              f"(its box is {bounds[names.index(name)][1] - bounds[names.index(name)][0]:g} dex wide: "
+                              f"{max(5, math.ceil((bounds[names.index(name)][1] - bounds[names.index(name)][0]) / MAX_CELL_DEX))} or more)")
+
+
+def lattice_indices(shape: tuple[int, int], per_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid cells of a ``per_axis`` x ``per_axis`` lattice spanning the grid, corners included
+    (cell indices along x and along y)."""
+    return tuple(np.unique(np.round(np.linspace(0, n - 1, min(per_axis, n))).astype(int)) for n in shape)
+
+
+def truth_survival(model, config, points: np.ndarray, seed: int) -> np.ndarray:
+    """P_gg (n, n_true) at (m, g) ``points`` (table space), each with a field realisation of its
+    own, every other parameter at its Obs. value: the truths of pseudo-experiments."""
+    from alpswyft.physics.alp import field_modes_many
+
+    names = [p.name for p in config.table.free]
+    free = np.tile(config.table.obs, (len(points), 1))
+    free[:, names.index("m")], free[:, names.index("g")] = points[:, 0], points[:, 1]
+    vectors = config.table.physical(free)
+    return model.survival_with_modes(vectors, field_modes_many(vectors, np.random.default_rng(seed)))
+
+
+@dataclass
+class Thresholds:
+    """The TS of pseudo-experiments at a lattice of grid points: each pseudo-observation drawn
+    at its point (the spectrum at the Obs. values, a field realisation of its own, Poisson noise)
+    and scanned over the whole grid like an observation. ``points`` (n_lattice, 2; table space)
+    form the product grid ``axes``; ``ts`` maps each combination to (n_lattice, n_toys)."""
+
+    axes: tuple[np.ndarray, np.ndarray]
+    ts: dict[str, np.ndarray]
+    seconds: float = 0.0
+
+    @property
+    def points(self) -> np.ndarray:
+        x, y = np.meshgrid(*self.axes, indexing="ij")
+        return np.column_stack([x.ravel(), y.ravel()])
+
+    def at_lattice(self, level: float, combination: str = "quantile") -> np.ndarray:
+        """The threshold at each lattice point (n_lattice,)."""
+        return order_statistic_threshold(self.ts[combination], level)
+
+    def at(self, points: np.ndarray, level: float, combination: str = "quantile") -> np.ndarray:
+        """The thresholds at ``points`` (n, 2; table space): bilinear between the lattice points,
+        held at the lattice's edge outside it."""
+        from scipy.interpolate import RegularGridInterpolator
+
+        values = self.at_lattice(level, combination).reshape(len(self.axes[0]), len(self.axes[1]))
+        inside = np.column_stack([np.clip(points[:, k], self.axes[k][0], self.axes[k][-1]) for k in range(2)])
+        return RegularGridInterpolator(self.axes, values)(inside)
+
+    def errors(self, level: float, combination: str = "quantile", n_bootstrap: int = 200, seed: int = 0) -> dict:
+        """The thresholds' measured errors: the bootstrap standard deviation of each lattice
+        point's (its sampling error, median and largest over the lattice), and the leave-one-out
+        error of the interpolation at the lattice's inner points (each predicted from its four
+        neighbours, bilinear midway; None without inner points)."""
+        ts = self.ts[combination]
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, ts.shape[1], size=(n_bootstrap, ts.shape[1]))
+        boot = np.stack([order_statistic_threshold(ts[:, d], level) for d in draws])
+        sigma = boot.std(axis=0)
+        values = self.at_lattice(level, combination).reshape(len(self.axes[0]), len(self.axes[1]))
+        inner = [(i, j) for i in range(1, values.shape[0] - 1) for j in range(1, values.shape[1] - 1)]
+        loo = [values[i, j] - 0.25 * (values[i - 1, j] + values[i + 1, j] + values[i, j - 1] + values[i, j + 1])
+               for i, j in inner]
+        return {"bootstrap_sigma_median": float(np.median(sigma)), "bootstrap_sigma_max": float(sigma.max()),
+                "interpolation_loo_max": float(np.max(np.abs(loo))) if loo else None,
+                "range": [float(values.min()), float(values.max())]}
+
+
+def pseudo_experiment_thresholds(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
+                                 shape: tuple[int, int], per_axis: int, n_toys: int, seed: int,
+                                 progress=None) -> Thresholds:
+    """TS at their own point of ``n_toys`` pseudo-experiments at each point of a ``per_axis``
+    lattice of the grid (``points`` (nx * ny, 2), x slowest, and its survival ``bank``), each
+    scanned over the whole grid with the bank's realisations. ``progress(done)`` is called
+    after each pseudo-experiment."""
+    start = time.perf_counter()
+    ix, iy = lattice_indices(shape, per_axis)
+    grid = points.reshape(*shape, 2)
+    axes = (grid[ix, 0, 0], grid[0, iy, 1])
+    lattice = np.array([grid[i, j] for i in ix for j in iy])
+    own = np.array([i * shape[1] + j for i in ix for j in iy])
+    rng = np.random.default_rng([seed, 1])
+    truths = truth_survival(model, config, np.repeat(lattice, n_toys, axis=0), seed=int(rng.integers(2**32)))
+    mean = fitter.expectation(fitter.nodes(truths), fitter.start.repeat(len(truths), 1)).cpu().numpy()
+    counts = rng.poisson(mean).astype(float)
+    ts = {c: np.empty((len(lattice), n_toys)) for c in COMBINATIONS}
+    n_points, n_real, n_true = bank.shape
+    flat = bank.reshape(-1, n_true)
+    for t, n in enumerate(counts):
+        k, toy = divmod(t, n_toys)
+        d = fitter.fit(n, flat)[0].reshape(n_points, n_real)
+        for c in COMBINATIONS:
+            combined = combine(d, c)
+            ts[c][k, toy] = combined[own[k]] - combined.min()
+        if progress is not None:
+            progress(t + 1)
+    return Thresholds(axes, ts, time.perf_counter() - start)
+
+
+def column_depths(ts: np.ndarray, threshold: np.ndarray, centres_y: np.ndarray, bottom: float) -> np.ndarray:
+    """The depth (log10 g) of the excluded region reaching the top of each mass column, for one
+    observation's TS (nx, ny) and thresholds (nx, ny) on cell centres ``centres_y``: where TS -
+    threshold crosses zero between the lowest excluded cell of the uninterrupted run from the top
+    and the allowed cell below it (linear in log10 g); ``bottom`` (the grid's lower edge) where
+    the whole column is excluded; NaN where the top cell is allowed."""
+    z = np.asarray(ts, float) - threshold
+    depths = np.full(len(z), np.nan)
+    for i, column in enumerate(z):
+        excluded = column > 0
+        if not excluded[-1]:
+            continue
+        allowed = np.flatnonzero(~excluded)
+        if allowed.size == 0:
+            depths[i] = bottom
+            continue
+        j = allowed[-1]  # the allowed cell just below the run
+        depths[i] = centres_y[j] + (centres_y[j + 1] - centres_y[j]) * (-column[j]) / (column[j + 1] - column[j])
+    return depths
+
+
+@dataclass
+class ClassicalLimits:
+    """The classical analysis of a set of observations on one grid: the TS maps
+    (n_observations, nx, ny) of each combination, the pseudo-experiments' thresholds (or None:
+    Wilks' only) and what each part cost (wall seconds)."""
+
+    edges_x: np.ndarray
+    edges_y: np.ndarray
+    ts: dict[str, np.ndarray]
+    thresholds: Thresholds | None = None
+    seconds: dict | None = None
+    n_realisations: int = 0
+
+    @property
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        return 0.5 * (self.edges_x[1:] + self.edges_x[:-1]), 0.5 * (self.edges_y[1:] + self.edges_y[:-1])
+
+    def threshold(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray:
+        """The threshold map (nx, ny) at ``level``: interpolated from the pseudo-experiments
+        (``toys``) or Wilks' chi2_2 quantile (``wilks``)."""
+        shape = (len(self.edges_x) - 1, len(self.edges_y) - 1)
+        if method == "wilks":
+            return np.full(shape, stats.chi2.ppf(level, 2))
+        if method != "toys":
+            raise ValueError(f"method {method!r}: expected one of {THRESHOLD_METHODS}")
+        if self.thresholds is None:
+            raise ValueError("these limits have no pseudo-experiments (classical_toys = 0): use method='wilks'")
+        x, y = np.meshgrid(*self.centres, indexing="ij")
+        return self.thresholds.at(np.column_stack([x.ravel(), y.ravel()]), level, combination).reshape(shape)
+
+    def excluded(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray:
+        """Excluded cells (n_observations, nx, ny)."""
+        return self.ts[combination] > self.threshold(level, combination, method)
+
+    def fraction(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray:
+        """How often each cell is excluded over the observations (nx, ny)."""
+        return self.excluded(level, combination, method).mean(axis=0)
+
+    def depths(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray:
+        """Each observation's limit depth per mass column (n_observations, nx; log10 g, NaN: none)."""
+        threshold = self.threshold(level, combination, method)
+        return np.array([column_depths(t, threshold, self.centres[1], self.edges_y[0]) for t in self.ts[combination]])
+
+    def expected(self, level: float, combination: str = "quantile", method: str = "toys",
+                 fractions=(0.023, 0.159, 0.5, 0.841, 0.977)) -> np.ndarray:
+        """The median expected limit and its 68 / 95 % bands per mass column (len(fractions), nx;
+        log10 g): quantiles of the observations' depths, a column without a limit counted as
+        above the box (+inf)."""
+        depths = np.nan_to_num(self.depths(level, combination, method), nan=np.inf)
+        return np.quantile(depths, fractions, axis=0, method="inverted_cdf")
+
+    def save(self, path, **extra) -> None:
+        from analysis_core.files import save_npz
+
+        arrays = {f"ts_{c}": v.astype(np.float32) for c, v in self.ts.items()}
+        if self.thresholds is not None:
+            arrays.update({f"toy_ts_{c}": v for c, v in self.thresholds.ts.items()},
+                          lattice_x=self.thresholds.axes[0], lattice_y=self.thresholds.axes[1],
+                          toys_seconds=self.thresholds.seconds)
+        save_npz(path, edges_x=self.edges_x, edges_y=self.edges_y, n_realisations=self.n_realisations,
+                 seconds_keys=np.array(list((self.seconds or {}).keys())),
+                 seconds_values=np.array(list((self.seconds or {}).values()), float), **arrays, **extra)
+
+    @classmethod
+    def load(cls, path) -> ClassicalLimits:
+        data = np.load(path)
+        thresholds = None
+        if "lattice_x" in data:
+            thresholds = Thresholds((data["lattice_x"], data["lattice_y"]),
+                                    {c: data[f"toy_ts_{c}"] for c in COMBINATIONS}, float(data["toys_seconds"]))
+        return cls(data["edges_x"], data["edges_y"], {c: data[f"ts_{c}"].astype(float) for c in COMBINATIONS},
+                   thresholds, dict(zip(data["seconds_keys"].tolist(), data["seconds_values"].tolist())),
+                   int(data["n_realisations"]))
+
+
+def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, int], n_realisations: int,
+                    n_toys: int, lattice: int, seed: int, progress=None) -> ClassicalLimits:
+    """The classical analysis of ``observations`` (counts, (n, nbins)) on a ``bins`` grid over
+    the (m, g) box, with ``n_realisations`` field realisations and, with ``n_toys`` > 0,
+    thresholds from pseudo-experiments on a ``lattice`` x ``lattice`` subset of the grid.
+    ``progress(what, done, total)`` reports each observation and pseudo-experiment."""
+    check_grid(config, bins)
+    fitter = SpectralFit(model, config)
+    points, edges_x, edges_y = grid_points(config, bins)
+    start = time.perf_counter()
+    bank = survival_bank(model, config, points, n_realisations, seed)
+    seconds = {"survival_bank": time.perf_counter() - start}
+    start = time.perf_counter()
+    ts = {c: np.empty((len(observations), *bins)) for c in COMBINATIONS}
+    for s, counts in enumerate(observations):
+        result = scan(fitter, counts, points, bank)
+        for c in COMBINATIONS:
+            ts[c][s] = result.ts(c).reshape(bins)
+        if progress is not None:
+            progress("observations", s + 1, len(observations))
+    seconds["observations"] = time.perf_counter() - start
+    thresholds = None
+    if n_toys:
+        thresholds = pseudo_experiment_thresholds(
+            fitter, model, config, points, bank, bins, lattice, n_toys, seed,
+            None if progress is None else lambda done: progress("pseudo-experiments", done, lattice**2 * n_toys))
+        seconds["pseudo_experiments"] = thresholds.seconds
+    seconds["fits_per_second"] = (len(observations) + (lattice**2 * n_toys if n_toys else 0)) * bank.shape[0] * bank.shape[1] / (
+        seconds["observations"] + seconds.get("pseudo_experiments", 0.0))
+    return ClassicalLimits(edges_x, edges_y, ts, thresholds, seconds, n_realisations)
+
+
+#: Masses (neV) at which the classical and the network's limits are compared.
+COMPARISON_MASSES = (10.0, 46.0, 100.0, 300.0)
+
+
+def depth_at(expected: np.ndarray, edges_x: np.ndarray, m_nev: float) -> list[float | None]:
+    """The rows of :meth:`ClassicalLimits.expected` (log10 g per mass column) at the column
+    holding ``m_nev``, in 1e-11 GeV^-1; None where there is no limit or the mass is off the grid."""
+    i = np.searchsorted(edges_x, math.log10(m_nev), side="right") - 1
+    if not 0 <= i < len(edges_x) - 1:
+        return [None] * len(expected)
+    return [None if not np.isfinite(v) else float(10.0**v) for v in expected[:, i]]
+
+
+def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
+    """The validation summary of a classical analysis: per level and threshold method (MAGIC's
+    quantile combination; with pseudo-experiments also the marginal one), the median expected g
+    limit and its 68 / 95 % bands at ``masses``; the thresholds' range and measured errors; the
+    costs."""
+    levels = config.credibility_levels
+    methods = [("toys", "quantile"), ("wilks", "quantile"), ("toys", "marginal")] if limits.thresholds else [
+        ("wilks", "quantile"), ("wilks", "marginal")]
+    out = {"grid": [len(limits.edges_x) - 1, len(limits.edges_y) - 1], "n_observations": len(limits.ts["quantile"]),
+           "n_realisations": limits.n_realisations, "seconds": limits.seconds, "levels": {}, "thresholds": {}}
+    for level in levels:
+        entry = out["levels"][f"{level:g}"] = {}
+        for method, combination in methods:
+            expected = limits.expected(level, combination, method)
+            rows = {f"{m:g}": depth_at(expected, limits.edges_x, m) for m in masses}
+            entry[f"{method}_{combination}"] = {
+                "median": {m: r[2] for m, r in rows.items()},
+                "band_68": {m: [r[1], r[3]] for m, r in rows.items()},
+                "band_95": {m: [r[0], r[4]] for m, r in rows.items()},
+                "excluded_area_median": float(np.median(limits.excluded(level, combination, method).mean(axis=(1, 2)))),
+            }
+        if limits.thresholds is not None:
+            out["thresholds"][f"{level:g}"] = {
+                c: limits.thresholds.errors(level, c) for c in COMBINATIONS}
+            out["thresholds"][f"{level:g}"]["wilks"] = float(stats.chi2.ppf(level, 2))
+    if limits.thresholds is not None:
+        out["n_toys"] = int(limits.thresholds.ts["quantile"].shape[1])
+        out["lattice"] = [len(a) for a in limits.thresholds.axes]
+    return out
+
+
+def compare_with_network(network_result, config, limits: ClassicalLimits, level: float = 0.95,
+                         masses=COMPARISON_MASSES, pair: int = 0) -> list[dict]:
+    """Per mass (neV): the median expected g limit (1e-11 GeV^-1) of the network (each of its
+    limit methods in ``network_result``, the layout of ``expected_limits_gridpoint_*.npz``, read
+    at the centre of the lowest excluded cell; with ``fraction_fixed`` also the fixed-nuisance
+    network's HPD limit), of the classical analysis (pseudo-experiment and
+    Wilks thresholds, MAGIC's combination; interpolated between cell centres) and MAGIC's
+    published one, with the ratio network (quoted method) / classical (pseudo-experiments, or
+    Wilks without them)."""
+    k = int(np.argmin(np.abs(np.asarray(network_result["levels"]) - level)))
+    ex, ey = network_result["edges_x"][pair], network_result["edges_y"][pair]
+    network_methods = [m for m in ("frequentist", "cls", "hpd") if m == "hpd" or f"fraction_{m}" in network_result]
+    quoted = quoted_method(config, network_result)
+    classical_methods = ["toys", "wilks"] if limits.thresholds is not None else ["wilks"]
+    expected = {m: limits.expected(level, "quantile", m) for m in classical_methods}
+    regions, rows = published_limits(), []
+    for m in masses:
+        row = {"m": m}
+        for method in network_methods:
+            median = np.asarray(limit_fraction(network_result, method)[pair, k]) >= 0.5
+            depth = limit_depth(median, ex, ey, math.log10(m), at="centre")
+            row[f"network_{method}"] = None if depth is None else float(10.0**depth)
+        if "fraction_fixed" in network_result:  # the fixed-nuisance network (HPD): what marginalising costs
+            depth = limit_depth(np.asarray(network_result["fraction_fixed"][pair, k]) >= 0.5, ex, ey, math.log10(m), at="centre")
+            row["network_hpd_fixed"] = None if depth is None else float(10.0**depth)
+        for method in classical_methods:
+            row[f"classical_{method}"] = depth_at(expected[method], limits.edges_x, m)[2]
+        row["magic_published"] = published_depth(m, "MAGIC", regions)
+        ours, theirs = row[f"network_{quoted}"], row[f"classical_{classical_methods[0]}"]
+        row["ratio"] = None if ours is None or theirs is None else ours / theirs
+        rows.append(row)
+    return rows
+
+
+def comparison_table(rows: list[dict], level: float) -> str:
+    """:func:`compare_with_network`'s rows as a text table (g in 1e-11 GeV^-1)."""
+    keys = [k for k in rows[0] if k != "m"]
+    cell = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
+    lines = [f"median expected limits at {100 * level:.4g} %, g [1e-11 /GeV]:", "m [neV]  " + "  ".join(f"{k:>20}" for k in keys)]
+    lines += [f"{r['m']:>7g}  " + "  ".join(f"{cell(r[k]):>20}" for k in keys) for r in rows]
+    return "\n".join(lines)

@@ -230,6 +230,11 @@ class RunConfig(BaseModel):
     fixed_nuisance_limits: Flag = False
     credibility_levels: Annotated[tuple[float, ...], BeforeValidator(_levels)] = (0.68, 0.95)
     limit_method: Annotated[tuple[str, ...], BeforeValidator(_methods)] = ("frequentist",)
+    classical_limits: Flag = False
+    classical_bins: Annotated[list[PosInt], BeforeValidator(_int_list), Field(min_length=1, max_length=2)] = [16]
+    classical_realisations: PosInt = 100
+    classical_toys: NonNegInt = 20
+    classical_lattice: Annotated[int, Field(ge=2, le=10), BeforeValidator(_strip)] = 3
     extra_observations: Str = ""
     DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
     wandb_mode: Literal["disabled", "offline", "online"] = "disabled"
@@ -248,6 +253,12 @@ class RunConfig(BaseModel):
     def grid(self) -> list[dict]:
         """Hyperparameters of each grid point, in the original's numbering."""
         return grid_points(parse_hyperparams(self.hyperparams))
+
+    @property
+    def classical_grid(self) -> tuple[int, int]:
+        """The classical analysis's grid, cells along m and along g (``classical_bins``: one
+        number for both, or two)."""
+        return (self.classical_bins[0], self.classical_bins[-1])
 
     @property
     def uses_slurm(self) -> bool:
@@ -635,6 +646,7 @@ def _check(config: RunConfig) -> list[str]:
                if not config.prediction_pairs else "every free parameter is in a prediction_pairs plane")
         warnings.append(f"fixed_nuisance_limits=1 does nothing here: {why}")
     _check_limits(config)
+    _check_classical(config)
     box = table.initial_bounds
     for k, (theta, _) in enumerate(config.extra_observation_rows()):
         outside = [f"{n} = {v:g}" for n, v, (lo, hi) in zip(table.free_names, theta, box) if not lo <= v <= hi]
@@ -699,6 +711,45 @@ def _check_limits(config: RunConfig) -> None:
     if "cls" in config.limit_method and config.n_sim_null < 20:
         raise ConfigError("n_sim_null", config.n_sim_null, "limit_method=cls needs at least 20 simulations of the "
                           "null hypothesis (a few hundred for p-values of a few per cent)")
+
+
+def _check_classical(config: RunConfig) -> None:
+    """The classical analysis fits a CTA spectrum (Amplitude, index, Ecut) of an ALP model with
+    free m and g, with enough realisations for MAGIC's quantile, pseudo-experiments enough for
+    the levels, and a grid fine enough for the box."""
+    from alpswyft import classical as cl
+    from alpswyft.models import ALP_MODELS, resolve
+    from alpswyft.physics.observation import ALPModel
+
+    if not config.classical_limits:
+        return
+    cls = resolve(config.model).cls
+    if (config.model not in ALP_MODELS or not issubclass(cls, ALPModel) or not cls.with_alp
+            or cls.intrinsic is not ALPModel.intrinsic):
+        raise ConfigError("classical_limits", 1, f"the classical fits take the CTA model's spectrum (Amplitude, index, "
+                          f"Ecut): model {config.model or 'ALP'!r} " + ("is a toy model without a spectrum"
+                                                                        if config.model not in ALP_MODELS else
+                                                                        "has a spectrum of its own"))
+    if config.observation:
+        raise ConfigError("classical_limits", 1, "the classical fits of ON/OFF data (WStat) are not in this version: "
+                          "they fit the mock observations of a CTA run (observation empty)")
+    if config.n_sim_explim == 0:
+        raise ConfigError("classical_limits", 1, "the classical limit is the median over the mock observations: "
+                          "set n_sim_explim > 0")
+    names = config.table.free_names
+    if "m" not in names or "g" not in names:
+        raise ConfigError("classical_limits", 1, "the classical analysis scans m and g: both must be free")
+    if config.classical_realisations < cl.MIN_REALISATIONS:
+        raise ConfigError("classical_realisations", config.classical_realisations,
+                          f"at least {cl.MIN_REALISATIONS} for MAGIC's {cl.MAGIC_QUANTILE:.0%} quantile over the "
+                          "field realisations")
+    needed = cl.toys_needed(max(config.credibility_levels))
+    if config.classical_toys and config.classical_toys < needed:
+        raise ConfigError("classical_toys", config.classical_toys,
+                          f"0 (Wilks' thresholds only) or at least {needed} pseudo-experiments per point for a "
+                          f"threshold at {max(config.credibility_levels):g}")
+    cl.check_grid(config, config.classical_grid)
+    cl.Nuisances.of(config)  # the spectral nuisances in the units the fits take
 
 
 def _unused_settings(config: RunConfig) -> list[str]:

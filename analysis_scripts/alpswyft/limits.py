@@ -133,11 +133,13 @@ def connected_regions(mask: np.ndarray) -> int:
     return int(ndimage.label(mask, structure=np.ones((3, 3)))[1])
 
 
-def limit_depth(excluded: np.ndarray, edges_x: np.ndarray, edges_y: np.ndarray, x: float) -> float | None:
+def limit_depth(excluded: np.ndarray, edges_x: np.ndarray, edges_y: np.ndarray, x: float,
+                at: str = "edge") -> float | None:
     """How far down the excluded region reaching the top of the plane extends at ``x``: the lower
-    edge of the lowest cell of the column's uninterrupted excluded run from the top (a limit
-    excludes strong couplings); None where the top cell is allowed or ``x`` is off the plane.
-    ``excluded`` is (nx, ny), indexed like :class:`ExclusionCounter`'s maps."""
+    edge (``at="edge"``) or the centre (``at="centre"``: the weakest coupling whose own cell is
+    excluded, the conservative reading) of the lowest cell of the column's uninterrupted excluded
+    run from the top (a limit excludes strong couplings); None where the top cell is allowed or
+    ``x`` is off the plane. ``excluded`` is (nx, ny), indexed like :class:`ExclusionCounter`'s maps."""
     i = np.searchsorted(edges_x, x, side="right") - 1
     if not 0 <= i < len(edges_x) - 1:
         return None
@@ -146,6 +148,10 @@ def limit_depth(excluded: np.ndarray, edges_x: np.ndarray, edges_y: np.ndarray, 
     if column.size == 0 or not column[-1]:
         return None
     lowest = 0 if allowed.size == 0 else allowed[-1] + 1
+    if at == "centre":
+        return float(0.5 * (edges_y[lowest] + edges_y[lowest + 1]))
+    if at != "edge":
+        raise ValueError(f"at={at!r}: expected 'edge' or 'centre'")
     return float(edges_y[lowest])
 
 
@@ -277,12 +283,13 @@ def quoted_method(config, result) -> str:
 
 
 def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str = "MAGIC",
-                 method: str | None = None) -> list[dict]:
+                 method: str | None = None, at: str = "centre") -> list[dict]:
     """Per mass column of an expected-limit plane (m, g): the median expected limit's depth at
-    ``level`` (the lowest g of the excluded region reaching the top) of ``method`` (default: the
-    run's quoted one), the published one (:func:`published_depth`) and their ratio, in neV and
-    1e-11 GeV^-1; ``result`` is the layout of ``expected_limits_gridpoint_*.npz``. Columns where
-    neither limit exists are left out."""
+    ``level`` (the lowest g of the excluded region reaching the top, read at the centre of its
+    lowest cell, or with ``at="edge"`` at its lower edge) of ``method`` (default: the run's quoted
+    one), the published one (:func:`published_depth`) and their ratio, in neV and 1e-11 GeV^-1;
+    ``result`` is the layout of ``expected_limits_gridpoint_*.npz``. Columns where neither limit
+    exists are left out."""
     i, j = (config.POI_indices[k] for k in result["pairs"][pair])
     pm, pg = config.table.free[i], config.table.free[j]
     k = int(np.argmin(np.abs(np.asarray(result["levels"]) - level)))
@@ -292,7 +299,7 @@ def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str 
     for lo, hi in zip(ex[:-1], ex[1:]):
         centre = 0.5 * (lo + hi)
         m = 10**centre if pm.log else centre
-        ours = limit_depth(median, ex, ey, centre)
+        ours = limit_depth(median, ex, ey, centre, at=at)
         ours = None if ours is None else float(10**ours if pg.log else ours)
         published = published_depth(m, label, regions)
         if ours is not None or published is not None:

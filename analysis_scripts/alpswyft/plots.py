@@ -701,9 +701,9 @@ def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", 
     for entry in published_limits():
         if entry["label"].startswith(label):
             top.fill(entry["m"], entry["g"], fc="#d6604d", ec="#b2182b", alpha=0.35, lw=1)
-    top.plot([], [], color="k", lw=1.8, label=f"median expected limit, {percent(result['levels'][k])}, {method} (this run)")
+    top.plot([], [], color="k", lw=1.8, label=f"this run: median expected limit, {percent(result['levels'][k])}, {method}")
     top.fill([], [], color="#a1d99b", label="its 68 % band")
-    top.fill([], [], fc="#d6604d", alpha=0.35, label=f"{label}, published (excluded)")
+    top.fill([], [], fc="#d6604d", alpha=0.35, label=f"{label}, published: observed (excluded)")
     top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), ylabel="g [1e-11 / GeV]")
     top.legend(fontsize=8, loc="lower right")
     rows = [r for r in depth_ratios(result, config, p, level, label, method) if r["ratio"] is not None]
@@ -715,7 +715,11 @@ def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", 
     ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
     bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
     bottom.minorticks_off()
-    fig.suptitle(f"{int(result['n'])} mock observations without ALP", fontsize=10)
+    title = f"expected: {int(result['n'])} mock observations without ALP; depth read at cell centres"
+    if config.model == "magic_like":
+        title += ("\nassumed: live times 2.4 / 2.4 / 36.5 h (flare, post-flare, low), one 20-min run's "
+                  "response and background for all of them")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -740,3 +744,120 @@ def false_exclusions(tree: RunTree, grid_point: int = 0):
     fig.suptitle("Cells excluded by the last round but not by round 0 (untruncated prior)")
     fig.tight_layout()
     return fig
+
+
+def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95):
+    """The network's median expected limits (each of its limit methods) against the classical
+    analysis's on the same mock observations (MAGIC's fits and field combination; thresholds
+    from pseudo-experiments, with their 68 % band, and Wilks'), over MAGIC's published contour,
+    in neV and 1e-11 GeV^-1; below, the ratio network / classical per mass. None without the
+    classical limits (``classical_limits=1``) or an (m, g) expected-limit plane."""
+    from alpswyft import classical as cl
+    from alpswyft.limits import limit_depth, mg_plane, published_limits
+    from alpswyft.neyman import METHOD_WORDS
+
+    path = tree.validation_data("classical_limits", grid_point)
+    plane = mg_plane(tree.validation_data("expected_limits", grid_point))
+    if plane is None or not path.is_file():
+        return None
+    (result, p), config = plane, load_config(tree)
+    limits = cl.ClassicalLimits.load(path)
+    k = int(np.argmin(np.abs(result["levels"] - level)))
+    level = float(result["levels"][k])
+    ex, ey = 10 ** result["edges_x"][p], 10 ** result["edges_y"][p]
+    xc, yc = np.sqrt(ex[1:] * ex[:-1]), np.sqrt(ey[1:] * ey[:-1])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    for entry in published_limits():
+        if entry["label"].startswith("MAGIC"):
+            top.fill(entry["m"], entry["g"], fc="#d6604d", ec="#b2182b", alpha=0.3, lw=1)
+    top.fill([], [], fc="#d6604d", alpha=0.3, label="MAGIC, published (observed; other data and response)")
+    methods = [m for m in ("frequentist", "cls", "hpd") if m == "hpd" or f"fraction_{m}" in result]
+    quoted = quoted_method(config, result)
+    for method in methods:
+        color, style = ("k", "-") if method == quoted else _METHOD_LINES[method]
+        top.contour(xc, yc, limit_fraction(result, method)[p, k].T, levels=[0.5], colors=color, linewidths=1.7,
+                    linestyles=style)
+        top.plot([], [], color=color, ls=style, lw=1.7, label=f"network, {METHOD_WORDS[method]}")
+    mx = 10 ** (0.5 * (limits.edges_x[1:] + limits.edges_x[:-1]))
+    methods_c = ["toys", "wilks"] if limits.thresholds is not None else ["wilks"]
+    for method in methods_c:
+        expected = limits.expected(level, "quantile", method)
+        g = np.where(np.isfinite(expected), 10.0**expected, np.nan)
+        if method == methods_c[0]:
+            top.fill_between(mx, g[1], np.nan_to_num(g[3], nan=ey[-1]), color="#92c5de", alpha=0.6, lw=0,
+                             label="classical, its 68 % band")
+        top.plot(mx, g[2], "o-" if method == "toys" else "s:", ms=3, color="#2166ac", lw=1.6,
+                 label="classical (MAGIC's method), " + ("thresholds from pseudo-experiments" if method == "toys"
+                                                         else "Wilks' χ²₂ thresholds"))
+    top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), xlim=(ex[0], ex[-1]), ylabel="g [1e-11 / GeV]",
+            title=f"Median expected limits at {percent(level)} over the same {limits.ts['quantile'].shape[0]} "
+                  "mock observations without ALP")
+    top.legend(fontsize=7, loc="lower right")
+    classical = limits.expected(level, "quantile", methods_c[0])[2]
+    median = np.asarray(limit_fraction(result, quoted)[p, k]) >= 0.5
+    ratio = []
+    for x, c in zip(limits.edges_x[:-1] + 0.5 * np.diff(limits.edges_x), classical):
+        d = limit_depth(median, result["edges_x"][p], result["edges_y"][p], x, at="centre")
+        ratio.append(np.nan if d is None or not np.isfinite(c) else 10 ** (d - c))
+    bottom.axhspan(1 / 1.5, 1.5, color="0.9", label="within a factor 1.5")
+    bottom.axhline(1, color="0.5", lw=0.8)
+    bottom.plot(mx, ratio, "o-", ms=3, color="k")
+    bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel="g limit: network / classical")
+    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
+    bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    bottom.minorticks_off()
+    bottom.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def against_published_seeds(trees: list[RunTree], grid_point: int = 0, label: str = "MAGIC", level: float = 0.95,
+                            method: str | None = None):
+    """The median expected limits of runs that differ only in ``sim_seed`` (their simulations and
+    training) over a published contour (``label``), with the band between the weakest and the
+    strongest per mass column, and below each one's ratio to the published depth; the depths of
+    :func:`alpswyft.limits.depth_ratios` (cell centres). Returns the figure and the rows (per
+    mass: each run's g and the published one)."""
+    from alpswyft.limits import depth_ratios, mg_plane, published_limits
+
+    planes = [(mg_plane(t.validation_data("expected_limits", grid_point)), load_config(t)) for t in trees]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.6, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    for entry in published_limits():
+        if entry["label"].startswith(label):
+            top.fill(entry["m"], entry["g"], fc="#d6604d", ec="#b2182b", alpha=0.3, lw=1)
+    per_run = []
+    for (result, p), config in planes:
+        rows = depth_ratios(result, config, p, level, label, method or quoted_method(config, result))
+        per_run.append({r["m"]: r for r in rows})
+        ms = [r["m"] for r in rows if r["g_limit"] is not None]
+        top.plot(ms, [r["g_limit"] for r in rows if r["g_limit"] is not None], "-", lw=1.0,
+                 label=f"sim_seed={config.sim_seed}")
+        both = [r for r in rows if r["ratio"] is not None]
+        bottom.plot([r["m"] for r in both], [r["ratio"] for r in both], "o-", ms=2.5, lw=0.9)
+    masses = sorted(set().union(*per_run))
+    table = [{"m": m, "g": [run.get(m, {}).get("g_limit") for run in per_run],
+              "g_published": next((run[m]["g_published"] for run in per_run if m in run), None)} for m in masses]
+    band = [(row["m"], min(g), max(g)) for row in table if (g := [v for v in row["g"] if v is not None]) and len(g) == len(trees)]
+    if band:
+        m, low, high = map(np.array, zip(*band))
+        top.fill_between(m, low, high, color="0.7", alpha=0.5, lw=0, label=f"between the {len(trees)} seeds")
+    top.fill([], [], fc="#d6604d", alpha=0.3, label=f"{label}, published: observed (excluded)")
+    (result, p), config = planes[0]
+    ey = 10 ** result["edges_y"][p]
+    top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), ylabel="g [1e-11 / GeV]",
+            title=f"this run: median expected limit at {percent(level)} over {int(result['n'])} mock observations "
+                  "without ALP, per seed")
+    top.title.set_fontsize(9)
+    top.legend(fontsize=7, loc="lower right")
+    bottom.axhspan(1 / 1.5, 1.5, color="0.9")
+    bottom.axhline(1, color="0.5", lw=0.8)
+    bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel=f"g limit / {label}",
+               xlim=(10 ** result["edges_x"][p][0], 10 ** result["edges_x"][p][-1]))
+    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
+    bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    bottom.minorticks_off()
+    if config.model == "magic_like":
+        fig.suptitle("assumed: live times 2.4 / 2.4 / 36.5 h (flare, post-flare, low), one 20-min run's response and "
+                     "background for all of them; depths at cell centres", fontsize=8)
+    fig.tight_layout()
+    return fig, table

@@ -89,6 +89,37 @@ def observation_summary(tree: RunTree) -> str | None:
     return f"{describe(model.observation)}\n\n{spectrum.table()}"
 
 
+def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95) -> str | None:
+    """The network's median expected limits against the classical analysis's on the same mock
+    observations (``classical_limits=1``), with MAGIC's published contour, at the comparison
+    masses, then the classical thresholds and what the classical analysis cost; None without
+    both results."""
+    from alpswyft import classical as cl
+    from alpswyft.limits import mg_plane
+
+    path = tree.validation_data("classical_limits", grid_point)
+    plane = mg_plane(tree.validation_data("expected_limits", grid_point))
+    if plane is None or not path.is_file():
+        return None
+    (result, pair), config = plane, load_config(tree)
+    limits = cl.ClassicalLimits.load(path)
+    rows = cl.compare_with_network(result, config, limits, level, pair=pair)
+    lines = [cl.comparison_table(rows, level),
+             "network: read at the centre of the lowest excluded cell; classical: MAGIC's fits and combination "
+             "(the 6th best of 100 realisations), interpolated between cell centres; ratio: the network's quoted "
+             "limit over the classical one"]
+    if limits.thresholds is not None:
+        errors = limits.thresholds.errors(level)
+        n_toys = limits.thresholds.ts["quantile"].shape[1]
+        lines.append(f"thresholds at {percent(level)}: {errors['range'][0]:.2f}-{errors['range'][1]:.2f} from {n_toys} "
+                     f"pseudo-experiments at each of {len(limits.thresholds.axes[0])} x {len(limits.thresholds.axes[1])} "
+                     f"points (bootstrap sigma {errors['bootstrap_sigma_median']:.2f} median, "
+                     f"{errors['bootstrap_sigma_max']:.2f} largest), Wilks' chi2_2 {cl.stats.chi2.ppf(level, 2):.2f}")
+    seconds = limits.seconds
+    lines.append("cost (wall s): " + ", ".join(f"{k.replace('_', ' ')} {v:,.0f}" for k, v in seconds.items()))
+    return "\n".join(lines)
+
+
 def published_comparison(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95,
                          method: str | None = None) -> str | None:
     """The median expected limit at ``level`` against a published contour (``label``, e.g. MAGIC's),
@@ -103,7 +134,7 @@ def published_comparison(tree: RunTree, grid_point: int = 0, label: str = "MAGIC
     config = load_config(tree)
     method = method or quoted_method(config, result)
     rows = depth_ratios(result, config, pair, level, label, method)
-    lines = [f"median expected limit ({method}) at {percent(level)} against {label}'s published contour (g in 1e-11 / GeV)",
+    lines = [f"median expected limit ({method}) at {percent(level)}, read at its cells' centres, against {label}'s published, observed contour (g in 1e-11 / GeV)",
              f"{'m (neV)':>9} {'g, this run':>12} {f'g, {label}':>12} {'ratio':>7}"]
     for row in (r for r in rows if r["g_published"] is not None):
         ours = "-" if row["g_limit"] is None else f"{row['g_limit']:.3g}"

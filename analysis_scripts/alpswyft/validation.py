@@ -89,6 +89,7 @@ def validate(tree: RunTree) -> None:
         summary["coverage"] = _coverage(tree, config, record, network, simulator, g)
         summary["expected_limits"] = _expected_limits(tree, config, record, network, simulator, g)
         summary["frequentist"] = _frequentist(tree, config, record, network, simulator, g)
+        summary["classical"] = _classical(tree, config, record, simulator, g)
         _save_figures(tree, g, summary)
         write_json(summary_path, summary)
         print(f"grid point {g}: results in {tree.val_output.relative_to(tree.root)}/")
@@ -353,6 +354,75 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
     return summary
 
 
+def _classical(tree, config, record, simulator, g) -> dict | None:
+    """The classical likelihood analysis of the mock observations (:mod:`alpswyft.classical`):
+    each scanned over a grid of the (m, g) box with MAGIC's fits, thresholds from pseudo-experiments
+    and Wilks', the expected limits of both, and what they cost."""
+    from alpswyft import classical as cl
+
+    if not config.classical_limits:
+        return None
+    last = config.n_truncations
+    requests = store_requests(config, tree, g, last, np.asarray(record.bounds(g, last), float))
+    residuals = read_store(requests["explim"].path, ["data"])["data"]
+    model = simulator.model
+    counts = np.rint(10.0 ** (residuals.astype(float) + model.null_level))
+    bins, n_toys, lattice = config.classical_grid, config.classical_toys, config.classical_lattice
+    print(f"classical limits: {len(counts)} mock observations on a {bins[0]} x {bins[1]} grid of the (m, g) box, "
+          f"{config.classical_realisations} field realisations"
+          + (f", thresholds from {n_toys} pseudo-experiments at each of {lattice} x {lattice} points" if n_toys else
+             ", Wilks' thresholds"), flush=True)
+    progress = {}
+
+    def report(what, done, total):
+        progress.setdefault(what, _Progress(f"classical {what}", total))(done)
+
+    limits = cl.expected_limits(model, config, counts, bins, config.classical_realisations, n_toys, lattice,
+                                config.sim_seed, report)
+    limits.save(tree.validation_data("classical_limits", g), levels=np.array(config.credibility_levels))
+    summary = cl.summary(limits, config)
+    cost = limits.seconds
+    print(f"  cost: survival bank {cost['survival_bank']:.0f} s, observations {cost['observations']:.0f} s"
+          + (f", pseudo-experiments {cost['pseudo_experiments']:.0f} s" if n_toys else "")
+          + f" ({cost['fits_per_second']:,.0f} fits/s)")
+    for level, entry in summary["levels"].items():
+        for method, depths in entry.items():
+            print(f"  {percent(float(level))} {method}: median expected g limit (1e-11 /GeV) "
+                  + ", ".join(f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in depths["median"].items()))
+    return summary
+
+
+def classical_limits(tree: RunTree, grid_point: int = 0, **settings) -> dict:
+    """The classical analysis of a finished run's mock observations, as ``classical_limits=1``
+    would have made it, with ``settings`` (``classical_bins``, ``classical_realisations``,
+    ``classical_toys``, ``classical_lattice``) in place of the run's: writes
+    ``classical_limits_gridpoint_<g>.npz``, the comparison figure and the summary's ``classical``
+    entry, and prints the comparison with the network's limits. Returns the summary entry."""
+    from alpswyft import classical as cl
+    from alpswyft.config import _check_classical
+
+    config = load_config(tree)
+    if isinstance(settings.get("classical_bins"), str):
+        settings["classical_bins"] = [int(v) for v in settings["classical_bins"].split(",")]
+    config = config.model_copy(update={"classical_limits": True, **{k: v for k, v in settings.items() if v is not None}})
+    _check_classical(config)
+    record = load_record(tree, config)
+    entry = _classical(tree, config, record, simulator_for(tree, config), grid_point)
+    summary_path = tree.validation_summary(grid_point)
+    summary = read_json(summary_path) if summary_path.is_file() else {}
+    summary["classical"] = entry
+    network = tree.validation_data("expected_limits", grid_point)
+    if network.is_file():
+        level = max(config.credibility_levels)
+        rows = cl.compare_with_network(np.load(network), config, cl.ClassicalLimits.load(
+            tree.validation_data("classical_limits", grid_point)), level)
+        summary["classical"]["comparison"] = {f"{level:g}": rows}
+        print(cl.comparison_table(rows, level))
+        _save_figures(tree, grid_point, {"coverage": None, "expected_limits": None, "classical": entry})
+    write_json(summary_path, summary)
+    return summary["classical"]
+
+
 def _names(config, pair) -> tuple[str, str]:
     return config.poi_names[pair[0]], config.poi_names[pair[1]]
 
@@ -553,6 +623,10 @@ def _save_figures(tree: RunTree, g: int, summary: dict) -> None:
             figures["false_exclusions"] = plots.false_exclusions(tree, g)
     if summary.get("frequentist") and summary["frequentist"].get("coverage"):
         figures["limit_coverage"] = plots.limit_coverage(tree, g)
+    if summary.get("classical"):
+        figures["classical_comparison"] = plots.classical_comparison(tree, g)
     for name, fig in figures.items():
+        if fig is None:
+            continue
         save_figure(fig, tree, f"{name}_gridpoint_{g}")
         plt.close(fig)

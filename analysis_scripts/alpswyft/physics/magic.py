@@ -70,8 +70,8 @@ FIELD_ROWS = (
 def _state_rows(state: FluxState) -> tuple[str, ...]:
     lo, hi = 1 - NUISANCE_RANGE, 1 + NUISANCE_RANGE
     return (
-        f"{state.amplitude:.4g} | {state.amplitude:.4g} | {state.amplitude:.4g} | 0 | U | amplitude_{state.name} "
-        "| TeV^{-1}cm^{-2}s^{-1}",
+        f"[{lo * state.amplitude:.4g}, {hi * state.amplitude:.4g}] | {state.amplitude:.4g} | {state.amplitude:.4g} "
+        f"| 0 | U | amplitude_{state.name} | TeV^{{-1}}cm^{{-2}}s^{{-1}}",
         f"[{lo * state.index:.4g}, {hi * state.index:.4g}] | {state.index:g} | {state.index:g} | 0 | U "
         f"| index_{state.name} | none",
         f"[{lo * state.lam:.4g}, {hi * state.lam:.4g}] | {state.lam:g} | {state.lam:g} | 0 | U "
@@ -79,7 +79,7 @@ def _state_rows(state: FluxState) -> tuple[str, ...]:
     )
 
 
-#: m and g (no ALP at the Obs. values), per state amplitude (fixed), index and lambda (nuisances),
+#: m and g (no ALP at the Obs. values), per state amplitude, index and lambda (nuisances, +-50 %),
 #: E0, the field
 MAGIC_ROWS = (
     "[1, 3]      | -6 | -6 | 1 | U | m | neV",
