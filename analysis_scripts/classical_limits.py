@@ -15,6 +15,8 @@ parser.add_argument("--bins", help="grid cells along m and g: one number or two 
 parser.add_argument("--realisations", type=int, help="field realisations (default 100)")
 parser.add_argument("--toys", type=int, help="pseudo-experiments per lattice point (0: Wilks only; default 20)")
 parser.add_argument("--lattice", type=int, help="lattice points per axis of the pseudo-experiments (default 3)")
+parser.add_argument("--field", choices=("obs", "prior"),
+                    help="the field's free parameters (B0): at their Obs. values or from their prior (default obs)")
 args = parser.parse_args()
 cli.run(partial(classical_limits, classical_bins=args.bins, classical_realisations=args.realisations,
-                classical_toys=args.toys, classical_lattice=args.lattice), cli.tree(args.run_dir), args.grid_point)
+                classical_toys=args.toys, classical_lattice=args.lattice, classical_field=args.field), cli.tree(args.run_dir), args.grid_point)

@@ -166,7 +166,11 @@ def test_expected_limits_of_mock_observations_at_ci_size(sim, tmp_path):
     calls = []
     limits = cl.expected_limits(sim.model, sim.config, observations, (12, 6), 20, 3, 2, seed=0,
                                 progress=lambda what, done, total: calls.append((what, done, total)))
-    assert calls[-1] == ("pseudo-experiments", 12, 12) and ("observations", 3, 3) in calls
+    assert ("pseudo-experiments", 12, 12) in calls and ("observations", 3, 3) in calls
+    # and 3 more at truths on the Wilks line at each comparison mass where it has a limit
+    line = limits.line_exclusion()
+    assert calls[-1] == ("limit-line truths", 3 * len(line), 3 * len(line)) and len(line) >= 2
+    assert all(r["n"] == 3 and r["m"] in cl.COMPARISON_MASSES and r["allowed"] == 0.05 for r in line)
     assert limits.ts["quantile"].shape == (3, 12, 6) and np.all(limits.ts["quantile"].min(axis=(1, 2)) == 0)
     assert limits.thresholds.ts["quantile"].shape == (4, 3) and np.all(limits.thresholds.ts["quantile"] >= 0)
     threshold = limits.threshold(0.68)
@@ -182,6 +186,7 @@ def test_expected_limits_of_mock_observations_at_ci_size(sim, tmp_path):
     again = cl.ClassicalLimits.load(tmp_path / "c.npz")
     np.testing.assert_allclose(again.expected(0.68), limits.expected(0.68), rtol=1e-6)
     assert again.n_realisations == 20 and again.seconds.keys() == limits.seconds.keys()
+    assert again.line_exclusion() == line
 
 
 @pytest.mark.parametrize("variables, message", [
@@ -205,3 +210,21 @@ def test_the_validation_option_refuses_bad_input(variables, message):
             "POI_indices": "0,1", "geom": "simple"}
     with pytest.raises(ConfigError, match=message):
         load_run_config({**base, **variables})
+
+
+def test_the_field_strength_belongs_to_the_realisations():
+    """With rms_B free, ``field="prior"`` draws it with each realisation from its prior (the same
+    draw at every grid point), ``field="obs"`` holds it at its Obs. value."""
+    from analysis_core.errors import ConfigError
+
+    sim = ALPSim(nbins_etrue="90", **NUISANCES, param7="[0.58, 2.22] | 1.4 | 1.4 | 1 | N(1.4,0.28) | rms_B | muG")
+    assert [sim.config.table.free_names[i] for i in cl.field_parameters(sim.config)] == ["rms_B"]
+    rng = np.random.default_rng(0)
+    prior = cl._realisation_vectors(sim.config, 200, "prior", rng)[:, 5]
+    assert 0.58 <= prior.min() and prior.max() <= 2.22 and abs(prior.mean() - 1.4) < 0.06 and prior.std() > 0.2
+    assert np.all(cl._realisation_vectors(sim.config, 3, "obs", rng)[:, 5] == 1.4)
+    points = np.array([[1.0, 0.5], [1.5, 0.5]])
+    held, drawn = (cl.survival_bank(sim.model, sim.config, points, 2, seed=0, field=f) for f in ("obs", "prior"))
+    assert not np.allclose(held, drawn)
+    with pytest.raises(ConfigError, match="classical_field = 'fixed'"):
+        cl.survival_bank(sim.model, sim.config, points, 2, seed=0, field="fixed")

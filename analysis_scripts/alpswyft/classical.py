@@ -9,8 +9,10 @@ within its prior box) are fitted by maximum likelihood:
 with mu_b = sum_j [E_j exposure_j sum_q P_gg(E_jq) dN/dE(E_jq; nu) w_jq] M_jb + B_b, the run's
 forward model (:class:`alpswyft.physics.observation.ALPModel`, the same quadrature and the same
 floor of the expectation), and -2 ln L the Poisson deviance 2 sum (mu - n + n ln(n / mu)) with the
-background B known (the CTA mock). The field's strength B0 and the cluster stay at their Obs.
-values: the classical analysis treats the field through its realisations only.
+background B known (the CTA mock). The field's parameters free in the run besides its modes (B0,
+the cluster) are not fitted: they belong to the realisations, either held at their Obs. values
+(``field="obs"``, MAGIC's choice of one field model) or drawn with each realisation from their
+prior (``field="prior"``, the prior the network marginalises them over).
 
 Two combinations over the realisations (say which one a limit uses):
 
@@ -59,6 +61,9 @@ from alpswyft.limits import (
 SPECTRAL_NUISANCES = ("Amplitude", "index", "Ecut")
 #: The combinations over the field realisations.
 COMBINATIONS = ("quantile", "marginal")
+#: The field's free parameters besides its modes (B0, the cluster): held at their Obs. values,
+#: or drawn with each realisation from their prior (as the network marginalises them).
+FIELD_TREATMENTS = ("obs", "prior")
 #: MAGIC's quantile of -2 ln L over the field realisations (the 6th best of 100).
 MAGIC_QUANTILE = 0.05
 #: Fewest realisations for the quantile rule (its 5 % quantile then rests on at least one).
@@ -294,22 +299,45 @@ class SpectralFit:
         return d.cpu().numpy(), nu[:, cols].cpu().numpy()
 
 
-def survival_bank(model, config, points: np.ndarray, n_realisations: int, seed: int) -> np.ndarray:
+def field_parameters(config) -> list[int]:
+    """Positions in the free-parameter vector of the field's parameters that are free besides
+    its modes (B0 and the cluster's, e.g. ``rms_B``): neither m, g nor a spectral nuisance."""
+    return [i for i, p in enumerate(config.table.free) if p.name not in ("m", "g", *SPECTRAL_NUISANCES)]
+
+
+def _realisation_vectors(config, n: int, field: str, rng: np.random.Generator) -> np.ndarray:
+    """Free-parameter vectors (n, n_free; table space) of n field realisations: the Obs. values,
+    with ``field="prior"`` the :func:`field_parameters` drawn from their prior on the box."""
+    if field not in FIELD_TREATMENTS:
+        raise ConfigError("classical_field", field, f"one of {', '.join(FIELD_TREATMENTS)}")
+    vectors = np.tile(config.table.obs, (n, 1))
+    columns = field_parameters(config)
+    if field == "prior" and columns:
+        vectors[:, columns] = config.table.sample(config.table.initial_bounds, n, rng)[:, columns]
+    return vectors
+
+
+def _at_points(config, vectors: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Physical vectors: ``vectors`` (table space) with m and g set to ``points``."""
+    names = [p.name for p in config.table.free]
+    free = np.array(vectors, float, copy=True)
+    free[:, names.index("m")], free[:, names.index("g")] = points[:, 0], points[:, 1]
+    return config.table.physical(free)
+
+
+def survival_bank(model, config, points: np.ndarray, n_realisations: int, seed: int, field: str = "obs") -> np.ndarray:
     """P_gg (n_points, n_realisations, n_true) at (m, g) ``points`` (n_points, 2; table space:
     log10 neV, log10 1e-11 /GeV) for ``n_realisations`` field realisations, each the same field at
-    every point; every other parameter at its Obs. value."""
+    every point (its modes, and with ``field="prior"`` its free parameters drawn from their
+    prior); the spectrum at its Obs. values."""
     from alpswyft.physics.alp import field_modes
 
-    obs = config.table.physical(config.table.obs)[0]
-    rows = config.table.free
-    names = [p.name for p in rows]
-    free = np.tile(config.table.obs, (len(points), 1))
-    free[:, names.index("m")], free[:, names.index("g")] = points[:, 0], points[:, 1]
-    vectors = config.table.physical(free)
     rng = np.random.default_rng(seed)
+    realisations = _realisation_vectors(config, n_realisations, field, rng)
     bank = np.empty((len(points), n_realisations, len(model.response.e_true)))
-    for r in range(n_realisations):
-        modes = field_modes(obs, rng)
+    for r, vector in enumerate(realisations):
+        vectors = _at_points(config, np.tile(vector, (len(points), 1)), points)
+        modes = field_modes(vectors[0], rng)
         bank[:, r] = model.survival_with_modes(vectors, [modes] * len(points))
     return bank
 
@@ -373,6 +401,8 @@ def scan(fitter: SpectralFit, counts: np.ndarray, points: np.ndarray, bank: np.n
 THRESHOLD_METHODS = ("toys", "wilks")
 #: The widest grid cell (dex, in m and in g) a classical limit is read from.
 MAX_CELL_DEX = 0.5
+#: Masses (neV) at which the classical and the network's limits are compared.
+COMPARISON_MASSES = (10.0, 46.0, 100.0, 300.0)
 
 
 def toys_needed(level: float) -> int:
@@ -412,16 +442,15 @@ def lattice_indices(shape: tuple[int, int], per_axis: int) -> tuple[np.ndarray, 
     return tuple(np.unique(np.round(np.linspace(0, n - 1, min(per_axis, n))).astype(int)) for n in shape)
 
 
-def truth_survival(model, config, points: np.ndarray, seed: int) -> np.ndarray:
+def truth_survival(model, config, points: np.ndarray, seed: int, field: str = "obs") -> np.ndarray:
     """P_gg (n, n_true) at (m, g) ``points`` (table space), each with a field realisation of its
-    own, every other parameter at its Obs. value: the truths of pseudo-experiments."""
+    own (as in :func:`survival_bank`), the spectrum at its Obs. values: the truths of
+    pseudo-experiments."""
     from alpswyft.physics.alp import field_modes_many
 
-    names = [p.name for p in config.table.free]
-    free = np.tile(config.table.obs, (len(points), 1))
-    free[:, names.index("m")], free[:, names.index("g")] = points[:, 0], points[:, 1]
-    vectors = config.table.physical(free)
-    return model.survival_with_modes(vectors, field_modes_many(vectors, np.random.default_rng(seed)))
+    rng = np.random.default_rng(seed)
+    vectors = _at_points(config, _realisation_vectors(config, len(points), field, rng), points)
+    return model.survival_with_modes(vectors, field_modes_many(vectors, rng))
 
 
 @dataclass
@@ -472,24 +501,17 @@ class Thresholds:
                 "range": [float(values.min()), float(values.max())]}
 
 
-def pseudo_experiment_thresholds(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
-                                 shape: tuple[int, int], per_axis: int, n_toys: int, seed: int,
-                                 progress=None) -> Thresholds:
-    """TS at their own point of ``n_toys`` pseudo-experiments at each point of a ``per_axis``
-    lattice of the grid (``points`` (nx * ny, 2), x slowest, and its survival ``bank``), each
-    scanned over the whole grid with the bank's realisations. ``progress(done)`` is called
-    after each pseudo-experiment."""
-    start = time.perf_counter()
-    ix, iy = lattice_indices(shape, per_axis)
-    grid = points.reshape(*shape, 2)
-    axes = (grid[ix, 0, 0], grid[0, iy, 1])
-    lattice = np.array([grid[i, j] for i in ix for j in iy])
-    own = np.array([i * shape[1] + j for i in ix for j in iy])
+def pseudo_experiment_ts(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray, own: np.ndarray,
+                         n_toys: int, seed: int, progress=None, field: str = "obs") -> dict[str, np.ndarray]:
+    """TS at their own grid point (indices ``own`` into ``points``, (nx * ny, 2)) of ``n_toys``
+    pseudo-experiments at each: drawn there (the spectrum at its Obs. values, a field realisation
+    of its own, Poisson noise) and scanned over the whole grid with the ``bank``'s realisations.
+    Returns each combination's (len(own), n_toys); ``progress(done)`` after each one."""
     rng = np.random.default_rng([seed, 1])
-    truths = truth_survival(model, config, np.repeat(lattice, n_toys, axis=0), seed=int(rng.integers(2**32)))
+    truths = truth_survival(model, config, np.repeat(points[own], n_toys, axis=0), int(rng.integers(2**32)), field)
     mean = fitter.expectation(fitter.nodes(truths), fitter.start.repeat(len(truths), 1)).cpu().numpy()
     counts = rng.poisson(mean).astype(float)
-    ts = {c: np.empty((len(lattice), n_toys)) for c in COMBINATIONS}
+    ts = {c: np.empty((len(own), n_toys)) for c in COMBINATIONS}
     n_points, n_real, n_true = bank.shape
     flat = bank.reshape(-1, n_true)
     for t, n in enumerate(counts):
@@ -500,7 +522,34 @@ def pseudo_experiment_thresholds(fitter: SpectralFit, model, config, points: np.
             ts[c][k, toy] = combined[own[k]] - combined.min()
         if progress is not None:
             progress(t + 1)
-    return Thresholds(axes, ts, time.perf_counter() - start)
+    return ts
+
+
+def pseudo_experiment_thresholds(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
+                                 shape: tuple[int, int], per_axis: int, n_toys: int, seed: int,
+                                 progress=None, field: str = "obs") -> Thresholds:
+    """:func:`pseudo_experiment_ts` at each point of a ``per_axis`` lattice of the grid
+    (``points`` (nx * ny, 2), x slowest)."""
+    start = time.perf_counter()
+    ix, iy = lattice_indices(shape, per_axis)
+    grid = points.reshape(*shape, 2)
+    own = np.array([i * shape[1] + j for i in ix for j in iy])
+    ts = pseudo_experiment_ts(fitter, model, config, points, bank, own, n_toys, seed, progress, field)
+    return Thresholds((grid[ix, 0, 0], grid[0, iy, 1]), ts, time.perf_counter() - start)
+
+
+def line_cells(excluded_median: np.ndarray, edges_x: np.ndarray, masses) -> list[tuple[int, int] | None]:
+    """Per mass (neV): the lowest excluded cell (i, j) of the median limit's run from the top in
+    the mass's column; None where the column has no limit or the mass is off the grid."""
+    cells = []
+    for m in masses:
+        i = np.searchsorted(edges_x, math.log10(m), side="right") - 1
+        if not 0 <= i < len(edges_x) - 1 or not excluded_median[i, -1]:
+            cells.append(None)
+            continue
+        allowed = np.flatnonzero(~excluded_median[i])
+        cells.append((int(i), 0 if allowed.size == 0 else int(allowed[-1] + 1)))
+    return cells
 
 
 def column_depths(ts: np.ndarray, threshold: np.ndarray, centres_y: np.ndarray, bottom: float) -> np.ndarray:
@@ -536,6 +585,25 @@ class ClassicalLimits:
     thresholds: Thresholds | None = None
     seconds: dict | None = None
     n_realisations: int = 0
+    field: str = "obs"
+    #: pseudo-experiments at truths on the Wilks limit line: their ``level``, ``masses`` (neV),
+    #: ``points`` (table space) and MAGIC-combination TS (n_masses, n_toys); None without them
+    line: dict | None = None
+
+    def line_exclusion(self) -> list[dict]:
+        """How often Wilks' test excludes a truth on its own median limit line (per comparison
+        mass): for a calibrated test at most 1 - level."""
+        if not self.line:
+            return []
+        from alpswyft.limits import binomial_interval
+
+        level, rows = float(self.line["level"]), []
+        for m, point, ts in zip(self.line["masses"], self.line["points"], self.line["ts"]):
+            k = int(np.sum(ts > stats.chi2.ppf(level, 2)))
+            rows.append({"m": float(m), "g": float(10.0 ** point[1]), "excluded": k, "n": len(ts), "fraction": k / len(ts),
+                         "interval_68": list(binomial_interval(k, len(ts))), "allowed": round(1 - level, 10),
+                         "ts_median": float(np.median(ts))})
+        return rows
 
     @property
     def centres(self) -> tuple[np.ndarray, np.ndarray]:
@@ -583,7 +651,9 @@ class ClassicalLimits:
             arrays.update({f"toy_ts_{c}": v for c, v in self.thresholds.ts.items()},
                           lattice_x=self.thresholds.axes[0], lattice_y=self.thresholds.axes[1],
                           toys_seconds=self.thresholds.seconds)
-        save_npz(path, edges_x=self.edges_x, edges_y=self.edges_y, n_realisations=self.n_realisations,
+        if self.line:
+            arrays.update({f"line_{k}": np.asarray(v) for k, v in self.line.items()})
+        save_npz(path, edges_x=self.edges_x, edges_y=self.edges_y, n_realisations=self.n_realisations, field=self.field,
                  seconds_keys=np.array(list((self.seconds or {}).keys())),
                  seconds_values=np.array(list((self.seconds or {}).values()), float), **arrays, **extra)
 
@@ -594,22 +664,45 @@ class ClassicalLimits:
         if "lattice_x" in data:
             thresholds = Thresholds((data["lattice_x"], data["lattice_y"]),
                                     {c: data[f"toy_ts_{c}"] for c in COMBINATIONS}, float(data["toys_seconds"]))
+        line = {k: data[f"line_{k}"] for k in ("level", "masses", "points", "ts")} if "line_ts" in data else None
         return cls(data["edges_x"], data["edges_y"], {c: data[f"ts_{c}"].astype(float) for c in COMBINATIONS},
                    thresholds, dict(zip(data["seconds_keys"].tolist(), data["seconds_values"].tolist())),
-                   int(data["n_realisations"]))
+                   int(data["n_realisations"]), str(data["field"]) if "field" in data else "obs", line)
+
+
+def limit_line_truths(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
+                      limits: ClassicalLimits, n_toys: int, seed: int, progress=None) -> int:
+    """Pseudo-experiments at truths on the Wilks limit line (the median's lowest excluded cell at
+    each of :data:`COMPARISON_MASSES`, at the highest level), ``n_toys`` each, stored in
+    ``limits.line`` (see :meth:`ClassicalLimits.line_exclusion`); returns how many were drawn."""
+    start = time.perf_counter()
+    level, shape = max(config.credibility_levels), limits.ts["quantile"].shape[1:]
+    cells = line_cells(limits.fraction(level, "quantile", "wilks") >= 0.5, limits.edges_x, COMPARISON_MASSES)
+    found = [c for c in cells if c is not None]
+    n = len(found) * n_toys
+    if found:
+        own = np.array([i * shape[1] + j for i, j in found])
+        ts = pseudo_experiment_ts(fitter, model, config, points, bank, own, n_toys, seed + 1,
+                                  None if progress is None else lambda done: progress("limit-line truths", done, n),
+                                  limits.field)["quantile"]
+        limits.line = {"level": level, "masses": np.array([m for m, c in zip(COMPARISON_MASSES, cells) if c]),
+                       "points": points[own], "ts": ts}
+    limits.seconds["limit_line_truths"] = time.perf_counter() - start
+    return n
 
 
 def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, int], n_realisations: int,
-                    n_toys: int, lattice: int, seed: int, progress=None) -> ClassicalLimits:
+                    n_toys: int, lattice: int, seed: int, progress=None, field: str = "obs") -> ClassicalLimits:
     """The classical analysis of ``observations`` (counts, (n, nbins)) on a ``bins`` grid over
     the (m, g) box, with ``n_realisations`` field realisations and, with ``n_toys`` > 0,
-    thresholds from pseudo-experiments on a ``lattice`` x ``lattice`` subset of the grid.
+    thresholds from pseudo-experiments on a ``lattice`` x ``lattice`` subset of the grid; the
+    field's free parameters as ``field`` says (:data:`FIELD_TREATMENTS`).
     ``progress(what, done, total)`` reports each observation and pseudo-experiment."""
     check_grid(config, bins)
     fitter = SpectralFit(model, config)
     points, edges_x, edges_y = grid_points(config, bins)
     start = time.perf_counter()
-    bank = survival_bank(model, config, points, n_realisations, seed)
+    bank = survival_bank(model, config, points, n_realisations, seed, field)
     seconds = {"survival_bank": time.perf_counter() - start}
     start = time.perf_counter()
     ts = {c: np.empty((len(observations), *bins)) for c in COMBINATIONS}
@@ -624,15 +717,15 @@ def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, in
     if n_toys:
         thresholds = pseudo_experiment_thresholds(
             fitter, model, config, points, bank, bins, lattice, n_toys, seed,
-            None if progress is None else lambda done: progress("pseudo-experiments", done, lattice**2 * n_toys))
+            None if progress is None else lambda done: progress("pseudo-experiments", done, lattice**2 * n_toys), field)
         seconds["pseudo_experiments"] = thresholds.seconds
-    seconds["fits_per_second"] = (len(observations) + (lattice**2 * n_toys if n_toys else 0)) * bank.shape[0] * bank.shape[1] / (
-        seconds["observations"] + seconds.get("pseudo_experiments", 0.0))
-    return ClassicalLimits(edges_x, edges_y, ts, thresholds, seconds, n_realisations)
+    limits = ClassicalLimits(edges_x, edges_y, ts, thresholds, seconds, n_realisations, field)
+    n_line = limit_line_truths(fitter, model, config, points, bank, limits, n_toys, seed, progress) if n_toys else 0
+    fits = (len(observations) + (lattice**2 * n_toys if n_toys else 0) + n_line) * bank.shape[0] * bank.shape[1]
+    seconds["fits_per_second"] = fits / (seconds["observations"] + seconds.get("pseudo_experiments", 0.0)
+                                         + seconds.get("limit_line_truths", 0.0))
+    return limits
 
-
-#: Masses (neV) at which the classical and the network's limits are compared.
-COMPARISON_MASSES = (10.0, 46.0, 100.0, 300.0)
 
 
 def depth_at(expected: np.ndarray, edges_x: np.ndarray, m_nev: float) -> list[float | None]:
@@ -653,7 +746,7 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
     methods = [("toys", "quantile"), ("wilks", "quantile"), ("toys", "marginal")] if limits.thresholds else [
         ("wilks", "quantile"), ("wilks", "marginal")]
     out = {"grid": [len(limits.edges_x) - 1, len(limits.edges_y) - 1], "n_observations": len(limits.ts["quantile"]),
-           "n_realisations": limits.n_realisations, "seconds": limits.seconds, "levels": {}, "thresholds": {}}
+           "n_realisations": limits.n_realisations, "field": limits.field, "seconds": limits.seconds, "levels": {}, "thresholds": {}}
     for level in levels:
         entry = out["levels"][f"{level:g}"] = {}
         for method, combination in methods:
@@ -669,10 +762,24 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
             out["thresholds"][f"{level:g}"] = {
                 c: limits.thresholds.errors(level, c) for c in COMBINATIONS}
             out["thresholds"][f"{level:g}"]["wilks"] = float(stats.chi2.ppf(level, 2))
+    if limits.line:
+        out["wilks_line_truths"] = limits.line_exclusion()
     if limits.thresholds is not None:
         out["n_toys"] = int(limits.thresholds.ts["quantile"].shape[1])
         out["lattice"] = [len(a) for a in limits.thresholds.axes]
     return out
+
+
+def with_network(tree, grid_point: int = 0):
+    """A run's classical limits and the network's expected-limit arrays with the index of their
+    (m, g) plane, (:class:`ClassicalLimits`, arrays, plane); None without either."""
+    from alpswyft.limits import mg_plane
+
+    path = tree.validation_data("classical_limits", grid_point)
+    plane = mg_plane(tree.validation_data("expected_limits", grid_point))
+    if plane is None or not path.is_file():
+        return None
+    return ClassicalLimits.load(path), *plane
 
 
 def compare_with_network(network_result, config, limits: ClassicalLimits, level: float = 0.95,

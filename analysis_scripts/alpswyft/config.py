@@ -235,6 +235,7 @@ class RunConfig(BaseModel):
     classical_realisations: PosInt = 100
     classical_toys: NonNegInt = 20
     classical_lattice: Annotated[int, Field(ge=2, le=10), BeforeValidator(_strip)] = 3
+    classical_field: Literal["obs", "prior"] = "obs"
     extra_observations: Str = ""
     DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
     wandb_mode: Literal["disabled", "offline", "online"] = "disabled"

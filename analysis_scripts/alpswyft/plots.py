@@ -753,15 +753,13 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
     in neV and 1e-11 GeV^-1; below, the ratio network / classical per mass. None without the
     classical limits (``classical_limits=1``) or an (m, g) expected-limit plane."""
     from alpswyft import classical as cl
-    from alpswyft.limits import limit_depth, mg_plane, published_limits
+    from alpswyft.limits import limit_depth, published_limits
     from alpswyft.neyman import METHOD_WORDS
 
-    path = tree.validation_data("classical_limits", grid_point)
-    plane = mg_plane(tree.validation_data("expected_limits", grid_point))
-    if plane is None or not path.is_file():
+    loaded = cl.with_network(tree, grid_point)
+    if loaded is None:
         return None
-    (result, p), config = plane, load_config(tree)
-    limits = cl.ClassicalLimits.load(path)
+    (limits, result, p), config = loaded, load_config(tree)
     k = int(np.argmin(np.abs(result["levels"] - level)))
     level = float(result["levels"][k])
     ex, ey = 10 ** result["edges_x"][p], 10 ** result["edges_y"][p]

@@ -95,14 +95,11 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
     masses, then the classical thresholds and what the classical analysis cost; None without
     both results."""
     from alpswyft import classical as cl
-    from alpswyft.limits import mg_plane
 
-    path = tree.validation_data("classical_limits", grid_point)
-    plane = mg_plane(tree.validation_data("expected_limits", grid_point))
-    if plane is None or not path.is_file():
+    loaded = cl.with_network(tree, grid_point)
+    if loaded is None:
         return None
-    (result, pair), config = plane, load_config(tree)
-    limits = cl.ClassicalLimits.load(path)
+    (limits, result, pair), config = loaded, load_config(tree)
     rows = cl.compare_with_network(result, config, limits, level, pair=pair)
     lines = [cl.comparison_table(rows, level),
              "network: read at the centre of the lowest excluded cell; classical: MAGIC's fits and combination "
@@ -115,6 +112,9 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
                      f"pseudo-experiments at each of {len(limits.thresholds.axes[0])} x {len(limits.thresholds.axes[1])} "
                      f"points (bootstrap sigma {errors['bootstrap_sigma_median']:.2f} median, "
                      f"{errors['bootstrap_sigma_max']:.2f} largest), Wilks' chi2_2 {cl.stats.chi2.ppf(level, 2):.2f}")
+    for row in limits.line_exclusion():
+        lines.append(f"a truth on the Wilks line at {row['m']:g} neV (g {row['g']:.3g}): excluded by Wilks' test in "
+                     f"{row['excluded']}/{row['n']} pseudo-experiments (a calibrated test: at most {row['allowed']:.0%})")
     seconds = limits.seconds
     lines.append("cost (wall s): " + ", ".join(f"{k.replace('_', ' ')} {v:,.0f}" for k, v in seconds.items()))
     return "\n".join(lines)

@@ -370,6 +370,8 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
     bins, n_toys, lattice = config.classical_grid, config.classical_toys, config.classical_lattice
     print(f"classical limits: {len(counts)} mock observations on a {bins[0]} x {bins[1]} grid of the (m, g) box, "
           f"{config.classical_realisations} field realisations"
+          + (f" (with {', '.join(config.table.free_names[i] for i in cl.field_parameters(config))} from the prior)"
+             if config.classical_field == "prior" and cl.field_parameters(config) else "")
           + (f", thresholds from {n_toys} pseudo-experiments at each of {lattice} x {lattice} points" if n_toys else
              ", Wilks' thresholds"), flush=True)
     progress = {}
@@ -378,13 +380,18 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
         progress.setdefault(what, _Progress(f"classical {what}", total))(done)
 
     limits = cl.expected_limits(model, config, counts, bins, config.classical_realisations, n_toys, lattice,
-                                config.sim_seed, report)
+                                config.sim_seed, report, config.classical_field)
     limits.save(tree.validation_data("classical_limits", g), levels=np.array(config.credibility_levels))
     summary = cl.summary(limits, config)
     cost = limits.seconds
     print(f"  cost: survival bank {cost['survival_bank']:.0f} s, observations {cost['observations']:.0f} s"
           + (f", pseudo-experiments {cost['pseudo_experiments']:.0f} s" if n_toys else "")
+          + (f", limit-line truths {cost['limit_line_truths']:.0f} s" if "limit_line_truths" in cost else "")
           + f" ({cost['fits_per_second']:,.0f} fits/s)")
+    for row in summary.get("wilks_line_truths", []):
+        print(f"  a truth on the Wilks {percent(limits.line['level'])} line (m {row['m']:g} neV, g {row['g']:.3g}e-11 /GeV) "
+              f"excluded by Wilks' test in {row['excluded']}/{row['n']} pseudo-experiments (allowed {row['allowed']:.0%}; "
+              f"median TS {row['ts_median']:.1f})")
     for level, entry in summary["levels"].items():
         for method, depths in entry.items():
             print(f"  {percent(float(level))} {method}: median expected g limit (1e-11 /GeV) "

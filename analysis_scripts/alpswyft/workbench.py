@@ -300,12 +300,14 @@ class Run:
         return ConfidenceSet(self.config, plane, exclusions, features, method, level, names[p], truth)
 
     def classical(self, observation=None, *, bins: tuple[int, int] = (25, 25), n_realisations: int = 100,
-                  seed: int | None = None):
+                  seed: int | None = None, field: str | None = None):
         """The classical likelihood scan of an observation (:mod:`alpswyft.classical`): at each
         cell centre of a ``bins`` grid over the (m, g) box and each of ``n_realisations`` field
         realisations (seeded from ``seed``, default the run's ``sim_seed``), the spectrum fitted
         by maximum likelihood. ``observation``: a :meth:`ALPSim.observe` spectrum, counts
         (nbins,), or None (the run's mock observation, its counts from the stored residual).
+        ``field``: the field's free parameters (B0) held at their Obs. values (``obs``) or drawn with
+        each realisation from their prior (``prior``); default the run's ``classical_field``.
         Returns a :class:`~alpswyft.classical.ClassicalScan`: ``.ts("quantile")`` (MAGIC's
         combination) or ``.ts("marginal")``, ``.excluded(level)`` (Wilks)."""
         from alpswyft import classical as cl
@@ -325,7 +327,8 @@ class Run:
             counts = np.asarray(observation, float)
         points, edges_x, edges_y = cl.grid_points(self.config, bins)
         seed = self.config.sim_seed if seed is None else seed
-        bank = cl.survival_bank(self.sim.model, self.config, points, n_realisations, seed)
+        bank = cl.survival_bank(self.sim.model, self.config, points, n_realisations, seed,
+                                field or self.config.classical_field)
         return cl.scan(fitter, counts, points, bank, (edges_x, edges_y))
 
     def frequentist_test(self, pair, levels, methods, grid_point: int | None = None):
