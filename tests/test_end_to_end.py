@@ -199,8 +199,7 @@ def test_alp_model_end_to_end(tmp_path):
         nbins_etrue="90", max_epochs="3", n_truncations="1", hyperparams=ALP_GRID,
         n_sim_coverage="60", n_sim_explim="10", DRP_coverage_parameters='"1000, 60, 0, 0, 1"',
         n_sim_calibration="2000", n_sim_limit_coverage="600", n_sim_null="100",
-        classical_limits="1", classical_bins='"12,6"', classical_realisations="20", classical_toys="19",
-        classical_lattice="2",
+        classical_limits="1", classical_bins='"12,6"', classical_realisations="20", classical_toys="0",
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -278,13 +277,12 @@ def check_alp_limits(run_dir):
     assert np.all(scan.ts("marginal") >= 0)
     with pytest.raises(ConfigError, match="n_realisations = '10'"):
         run.classical(n_realisations=10)
-    # the validation option: the classical limits of the same 10 mock observations, thresholds
-    # from 19 pseudo-experiments at each of 2 x 2 points, beside the network's
+    # the validation option: the classical limits of the same 10 mock observations beside the
+    # network's (Wilks' thresholds here; the pseudo-experiments' are tested in test_classical.py)
     classical = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["classical"]
-    assert classical["grid"] == [12, 6] and classical["n_observations"] == 10 and classical["n_toys"] == 19
-    assert set(classical["levels"]["0.95"]) == {"toys_quantile", "wilks_quantile", "toys_marginal"}
-    assert classical["levels"]["0.95"]["toys_quantile"]["median"]["10"] is not None  # 10 neV: a limit
-    assert classical["thresholds"]["0.95"]["quantile"]["range"][0] > 0
+    assert classical["grid"] == [12, 6] and classical["n_observations"] == 10 and classical["field"] == "obs"
+    assert set(classical["levels"]["0.95"]) == {"wilks_quantile", "wilks_marginal"} and not classical["thresholds"]
+    assert classical["levels"]["0.95"]["wilks_quantile"]["median"]["10"] is not None  # 10 neV: a limit
     assert (run_dir / "val_output" / "classical_comparison_gridpoint_0.png").is_file()
     assert "classical limits: 10 mock observations on a 12 x 6 grid" in (run_dir / "output.log").read_text()
     rates = exclusion_rates(run, [(1.0, 0.5), (2.0, 0.5)], 40, (0.95,), ("frequentist", "cls", "hpd"))

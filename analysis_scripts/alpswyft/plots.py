@@ -791,17 +791,18 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
             title=f"Median expected limits at {percent(level)} over the same {limits.ts['quantile'].shape[0]} "
                   "mock observations without ALP")
     top.legend(fontsize=7, loc="lower right")
-    classical = limits.expected(level, "quantile", methods_c[0])[2]
     median = np.asarray(limit_fraction(result, quoted)[p, k]) >= 0.5
-    ratio = []
-    for x, c in zip(limits.edges_x[:-1] + 0.5 * np.diff(limits.edges_x), classical):
-        d = limit_depth(median, result["edges_x"][p], result["edges_y"][p], x, at="centre")
-        ratio.append(np.nan if d is None or not np.isfinite(c) else 10 ** (d - c))
+    network = [limit_depth(median, result["edges_x"][p], result["edges_y"][p], x, at="centre")
+               for x in 0.5 * (limits.edges_x[1:] + limits.edges_x[:-1])]
     bottom.axhspan(1 / 1.5, 1.5, color="0.9", label="within a factor 1.5")
     bottom.axhline(1, color="0.5", lw=0.8)
-    bottom.plot(mx, ratio, "o-", ms=3, color="k")
-    bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel="g limit: network / classical")
-    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
+    for method in methods_c:
+        classical = limits.expected(level, "quantile", method)[2]
+        ratio = [np.nan if d is None or not np.isfinite(c) else 10 ** (d - c) for d, c in zip(network, classical)]
+        bottom.plot(mx, ratio, "o-" if method == "toys" else "s:", ms=3, color="k",
+                    label="against pseudo-experiment thresholds" if method == "toys" else "against Wilks' thresholds")
+    bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel="g limit: network / classical", ylim=(0.1, 50))
+    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10, 20) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
     bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
     bottom.minorticks_off()
     bottom.legend(fontsize=7, loc="upper left")

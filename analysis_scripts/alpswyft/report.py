@@ -115,8 +115,10 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
     for row in limits.line_exclusion():
         lines.append(f"a truth on the Wilks line at {row['m']:g} neV (g {row['g']:.3g}): excluded by Wilks' test in "
                      f"{row['excluded']}/{row['n']} pseudo-experiments (a calibrated test: at most {row['allowed']:.0%})")
-    seconds = limits.seconds
-    lines.append("cost (wall s): " + ", ".join(f"{k.replace('_', ' ')} {v:,.0f}" for k, v in seconds.items()))
+    seconds = dict(limits.seconds)
+    rate = seconds.pop("fits_per_second", None)
+    lines.append("cost (wall s): " + ", ".join(f"{k.replace('_', ' ')} {v:,.0f}" for k, v in seconds.items())
+                 + ("" if rate is None else f" ({rate:,.0f} fits/s)"))
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ def test_each_state_has_its_epwl_in_the_alp_models_vector():
 
     table = ParameterTable([parse_row(i + 1, row)[0] for i, row in enumerate(MAGIC_ROWS)])
     theta = table.physical(table.obs)
-    assert table.free_names == ["m", "g", *(f"{p}_{s.name}" for s in STATES for p in ("index", "lambda"))]
+    assert table.free_names == ["m", "g", *(f"{p}_{s.name}" for s in STATES for p in ("amplitude", "index", "lambda"))]
     for k, state in enumerate(STATES):
         v = state_vectors(theta, k)[0]
         assert v.shape == (18,)
@@ -89,7 +89,7 @@ def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
     assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     cell = next(c for c in code if "published_comparison" in "".join(c["source"]))
     text = "".join("".join(o.get("text", "")) for o in cell["outputs"])
-    assert "against MAGIC's published contour" in text and "MAGIC's contour spans m = 45.7-417 neV" in text
+    assert "against MAGIC's published, observed contour" in text and "MAGIC's contour spans m = 45.7-417 neV" in text
     for png in ("against_MAGIC_gridpoint_0", "mock_observation"):
         assert (run_dir / "val_output" / f"{png}.png").is_file()
 
