@@ -228,3 +228,18 @@ def test_the_field_strength_belongs_to_the_realisations():
     assert not np.allclose(held, drawn)
     with pytest.raises(ConfigError, match="classical_field = 'fixed'"):
         cl.survival_bank(sim.model, sim.config, points, 2, seed=0, field="fixed")
+
+
+def test_magic_like_is_refused_by_the_classical_option_with_its_reason():
+    from alpswyft.config import load_run_config
+    from alpswyft.runscript import evaluate_run_script
+    from analysis_core.errors import ConfigError
+    from conftest import REPO, SHARED
+
+    run_dl3 = SHARED / "data" / "irfs" / "magicDL3_05059487.fits.gz"
+    if not run_dl3.exists():
+        pytest.skip("the MAGIC run in ../shared is not present")
+    variables = {**evaluate_run_script(REPO / "cluster_runs" / "magic_like.sh"), "observation": str(run_dl3),
+                 "classical_limits": "1"}
+    with pytest.raises(ConfigError, match="magic_like' has three flux states"):
+        load_run_config(variables)

@@ -647,7 +647,7 @@ def _check(config: RunConfig) -> list[str]:
                if not config.prediction_pairs else "every free parameter is in a prediction_pairs plane")
         warnings.append(f"fixed_nuisance_limits=1 does nothing here: {why}")
     _check_limits(config)
-    _check_classical(config)
+    check_classical(config)
     box = table.initial_bounds
     for k, (theta, _) in enumerate(config.extra_observation_rows()):
         outside = [f"{n} = {v:g}" for n, v, (lo, hi) in zip(table.free_names, theta, box) if not lo <= v <= hi]
@@ -714,7 +714,7 @@ def _check_limits(config: RunConfig) -> None:
                           "null hypothesis (a few hundred for p-values of a few per cent)")
 
 
-def _check_classical(config: RunConfig) -> None:
+def check_classical(config: RunConfig) -> None:
     """The classical analysis fits a CTA spectrum (Amplitude, index, Ecut) of an ALP model with
     free m and g, with enough realisations for MAGIC's quantile, pseudo-experiments enough for
     the levels, and a grid fine enough for the box."""
@@ -727,10 +727,11 @@ def _check_classical(config: RunConfig) -> None:
     cls = resolve(config.model).cls
     if (config.model not in ALP_MODELS or not issubclass(cls, ALPModel) or not cls.with_alp
             or cls.intrinsic is not ALPModel.intrinsic):
-        raise ConfigError("classical_limits", 1, f"the classical fits take the CTA model's spectrum (Amplitude, index, "
-                          f"Ecut): model {config.model or 'ALP'!r} " + ("is a toy model without a spectrum"
-                                                                        if config.model not in ALP_MODELS else
-                                                                        "has a spectrum of its own"))
+        why = ("has three flux states and ON/OFF backgrounds, whose fits are not in this version"
+               if config.model == "magic_like" else "is a toy model without a spectrum"
+               if not hasattr(cls, "response") and not issubclass(cls, ALPModel) else "has a spectrum of its own")
+        raise ConfigError("classical_limits", 1, "the classical fits take the CTA model's spectrum (Amplitude, "
+                          f"index, Ecut): model {config.model or 'ALP'!r} {why}")
     if config.observation:
         raise ConfigError("classical_limits", 1, "the classical fits of ON/OFF data (WStat) are not in this version: "
                           "they fit the mock observations of a CTA run (observation empty)")

@@ -396,38 +396,36 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
         for method, depths in entry.items():
             print(f"  {percent(float(level))} {method}: median expected g limit (1e-11 /GeV) "
                   + ", ".join(f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in depths["median"].items()))
+    loaded = cl.with_network(tree, g)
+    if loaded is not None:  # beside the network's expected limits of the same observations
+        level = max(config.credibility_levels)
+        rows = cl.compare_with_network(loaded[1], config, limits, level, pair=loaded[2])
+        summary["comparison"] = {f"{level:g}": rows}
+        print(cl.comparison_table(rows, level))
     return summary
 
 
 def classical_limits(tree: RunTree, grid_point: int = 0, **settings) -> dict:
     """The classical analysis of a finished run's mock observations, as ``classical_limits=1``
     would have made it, with ``settings`` (``classical_bins``, ``classical_realisations``,
-    ``classical_toys``, ``classical_lattice``) in place of the run's: writes
+    ``classical_toys``, ``classical_lattice``, ``classical_field``) in place of the run's: writes
     ``classical_limits_gridpoint_<g>.npz``, the comparison figure and the summary's ``classical``
     entry, and prints the comparison with the network's limits. Returns the summary entry."""
-    from alpswyft import classical as cl
-    from alpswyft.config import _check_classical
+    from alpswyft.config import check_classical
 
     config = load_config(tree)
     if isinstance(settings.get("classical_bins"), str):
         settings["classical_bins"] = [int(v) for v in settings["classical_bins"].split(",")]
     config = config.model_copy(update={"classical_limits": True, **{k: v for k, v in settings.items() if v is not None}})
-    _check_classical(config)
+    check_classical(config)
     record = load_record(tree, config)
     entry = _classical(tree, config, record, simulator_for(tree, config), grid_point)
     summary_path = tree.validation_summary(grid_point)
     summary = read_json(summary_path) if summary_path.is_file() else {}
     summary["classical"] = entry
-    network = tree.validation_data("expected_limits", grid_point)
-    if network.is_file():
-        level = max(config.credibility_levels)
-        rows = cl.compare_with_network(np.load(network), config, cl.ClassicalLimits.load(
-            tree.validation_data("classical_limits", grid_point)), level)
-        summary["classical"]["comparison"] = {f"{level:g}": rows}
-        print(cl.comparison_table(rows, level))
-        _save_figures(tree, grid_point, {"coverage": None, "expected_limits": None, "classical": entry})
+    _save_figures(tree, grid_point, {"coverage": None, "expected_limits": None, "classical": entry})
     write_json(summary_path, summary)
-    return summary["classical"]
+    return entry
 
 
 def _names(config, pair) -> tuple[str, str]:
