@@ -165,12 +165,23 @@ def test_expected_limits_of_mock_observations_at_ci_size(sim, tmp_path):
     observations = np.array([sim.observe(seed=s).observed_counts for s in range(3)])
     calls = []
     limits = cl.expected_limits(sim.model, sim.config, observations, (12, 6), 20, 3, 2, seed=0,
-                                progress=lambda what, done, total: calls.append((what, done, total)))
+                                progress=lambda what, done, total: calls.append((what, done, total)), line_steps=2)
     assert ("pseudo-experiments", 12, 12) in calls and ("observations", 3, 3) in calls
-    # and 3 more at truths on the Wilks line at each comparison mass where it has a limit
+    # and 3 more at truths on the Wilks line at each comparison mass where it has a limit (at
+    # 68 %, the highest level 3 pseudo-experiments serve), then the line calibrated cell by cell
     line = limits.line_exclusion()
-    assert calls[-1] == ("limit-line truths", 3 * len(line), 3 * len(line)) and len(line) >= 2
-    assert all(r["n"] == 3 and r["m"] in cl.COMPARISON_MASSES and r["allowed"] == 0.05 for r in line)
+    assert ("limit-line truths", 3 * len(line), 3 * len(line)) in calls and len(line) >= 2
+    assert all(r["n"] == 3 and r["m"] in cl.COMPARISON_MASSES and r["allowed"] == 0.32 for r in line)
+    calibrated = limits.calibrated
+    assert list(calibrated["masses"]) == [r["m"] for r in line]
+    for k, m in enumerate(calibrated["masses"]):
+        steps = np.isfinite(calibrated["g"][k])
+        assert calibrated["g"].shape[1] == 2
+        fractions = calibrated["fraction"][k][steps]
+        assert steps[0] and np.all(calibrated["threshold"][k][steps] >= 0)
+        depth = limits.calibrated_depth(float(m))
+        if depth is not None:  # the lowest cell excluded in at least half the observations
+            assert fractions[np.isclose(calibrated["g"][k][steps], np.log10(depth))][0] >= 0.5
     assert limits.ts["quantile"].shape == (3, 12, 6) and np.all(limits.ts["quantile"].min(axis=(1, 2)) == 0)
     assert limits.thresholds.ts["quantile"].shape == (4, 3) and np.all(limits.thresholds.ts["quantile"] >= 0)
     threshold = limits.threshold(0.68)
@@ -187,6 +198,8 @@ def test_expected_limits_of_mock_observations_at_ci_size(sim, tmp_path):
     np.testing.assert_allclose(again.expected(0.68), limits.expected(0.68), rtol=1e-6)
     assert again.n_realisations == 20 and again.seconds.keys() == limits.seconds.keys()
     assert again.line_exclusion() == line
+    assert [again.calibrated_depth(float(m)) for m in calibrated["masses"]] == [
+        limits.calibrated_depth(float(m)) for m in calibrated["masses"]]
 
 
 @pytest.mark.parametrize("variables, message", [

@@ -427,13 +427,12 @@ def check_grid(config, bins: tuple[int, int]) -> None:
     """A classical grid (cells per axis over the (m, g) box) fine enough for the plane: at
     least 5 cells and at most :data:`MAX_CELL_DEX` per cell along each axis."""
     names = [p.name for p in config.table.free]
-    bounds = config.table.initial_bounds
     for name, n in zip(("m", "g"), bins):
-        width = (bounds[names.index(name)][1] - bounds[names.index(name)][0]) / max(n, 1)
-        if n < 5 or width > MAX_CELL_DEX:
+        low, high = config.table.initial_bounds[names.index(name)]
+        needed = max(5, math.ceil((high - low) / MAX_CELL_DEX - 1e-9))
+        if n < needed:
             raise ConfigError("classical_bins", n, f"at least 5 cells of at most {MAX_CELL_DEX} dex along {name} "
-                              f"(its box is {bounds[names.index(name)][1] - bounds[names.index(name)][0]:g} dex wide: "
-                              f"{max(5, math.ceil((bounds[names.index(name)][1] - bounds[names.index(name)][0]) / MAX_CELL_DEX))} or more)")
+                              f"(its box is {high - low:g} dex wide: {needed} or more)")
 
 
 def lattice_indices(shape: tuple[int, int], per_axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -457,17 +456,13 @@ def truth_survival(model, config, points: np.ndarray, seed: int, field: str = "o
 class Thresholds:
     """The TS of pseudo-experiments at a lattice of grid points: each pseudo-observation drawn
     at its point (the spectrum at the Obs. values, a field realisation of its own, Poisson noise)
-    and scanned over the whole grid like an observation. ``points`` (n_lattice, 2; table space)
-    form the product grid ``axes``; ``ts`` maps each combination to (n_lattice, n_toys)."""
+    and scanned over the whole grid like an observation. The lattice points form the product grid
+    ``axes`` (table space); ``ts`` maps each combination to (n_lattice, n_toys); the
+    pseudo-experiments' wall ``seconds``."""
 
     axes: tuple[np.ndarray, np.ndarray]
     ts: dict[str, np.ndarray]
     seconds: float = 0.0
-
-    @property
-    def points(self) -> np.ndarray:
-        x, y = np.meshgrid(*self.axes, indexing="ij")
-        return np.column_stack([x.ravel(), y.ravel()])
 
     def at_lattice(self, level: float, combination: str = "quantile") -> np.ndarray:
         """The threshold at each lattice point (n_lattice,)."""
@@ -485,8 +480,8 @@ class Thresholds:
     def errors(self, level: float, combination: str = "quantile", n_bootstrap: int = 200, seed: int = 0) -> dict:
         """The thresholds' measured errors: the bootstrap standard deviation of each lattice
         point's (its sampling error, median and largest over the lattice), and the leave-one-out
-        error of the interpolation at the lattice's inner points (each predicted from its four
-        neighbours, bilinear midway; None without inner points)."""
+        error of the interpolation at the lattice's inner points (each predicted by the mean of
+        its four neighbours, the bilinear value midway; None without inner points)."""
         ts = self.ts[combination]
         rng = np.random.default_rng(seed)
         draws = rng.integers(0, ts.shape[1], size=(n_bootstrap, ts.shape[1]))
@@ -589,6 +584,16 @@ class ClassicalLimits:
     #: pseudo-experiments at truths on the Wilks limit line: their ``level``, ``masses`` (neV),
     #: ``points`` (table space) and MAGIC-combination TS (n_masses, n_toys); None without them
     line: dict | None = None
+    #: the limit calibrated along the Wilks line (:func:`calibrated_line`): ``masses`` (neV),
+    #: ``depth`` (log10 g, NaN: none) and per visited cell ``g``, ``threshold``, ``fraction``
+    calibrated: dict | None = None
+
+    def calibrated_depth(self, m_nev: float) -> float | None:
+        """The calibrated median limit (1e-11 GeV^-1) at a comparison mass; None without one."""
+        if not self.calibrated or m_nev not in list(self.calibrated["masses"]):
+            return None
+        depth = self.calibrated["depth"][list(self.calibrated["masses"]).index(m_nev)]
+        return None if not np.isfinite(depth) else float(10.0**depth)
 
     def line_exclusion(self) -> list[dict]:
         """How often Wilks' test excludes a truth on its own median limit line (per comparison
@@ -653,6 +658,8 @@ class ClassicalLimits:
                           toys_seconds=self.thresholds.seconds)
         if self.line:
             arrays.update({f"line_{k}": np.asarray(v) for k, v in self.line.items()})
+        if self.calibrated:
+            arrays.update({f"calibrated_{k}": np.asarray(v) for k, v in self.calibrated.items()})
         save_npz(path, edges_x=self.edges_x, edges_y=self.edges_y, n_realisations=self.n_realisations, field=self.field,
                  seconds_keys=np.array(list((self.seconds or {}).keys())),
                  seconds_values=np.array(list((self.seconds or {}).values()), float), **arrays, **extra)
@@ -665,18 +672,24 @@ class ClassicalLimits:
             thresholds = Thresholds((data["lattice_x"], data["lattice_y"]),
                                     {c: data[f"toy_ts_{c}"] for c in COMBINATIONS}, float(data["toys_seconds"]))
         line = {k: data[f"line_{k}"] for k in ("level", "masses", "points", "ts")} if "line_ts" in data else None
+        calibrated = ({k: data[f"calibrated_{k}"] for k in ("masses", "depth", "g", "threshold", "fraction")}
+                      if "calibrated_depth" in data else None)
         return cls(data["edges_x"], data["edges_y"], {c: data[f"ts_{c}"].astype(float) for c in COMBINATIONS},
                    thresholds, dict(zip(data["seconds_keys"].tolist(), data["seconds_values"].tolist())),
-                   int(data["n_realisations"]), str(data["field"]) if "field" in data else "obs", line)
+                   int(data["n_realisations"]), str(data["field"]) if "field" in data else "obs", line, calibrated)
 
 
 def limit_line_truths(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
                       limits: ClassicalLimits, n_toys: int, seed: int, progress=None) -> int:
     """Pseudo-experiments at truths on the Wilks limit line (the median's lowest excluded cell at
-    each of :data:`COMPARISON_MASSES`, at the highest level), ``n_toys`` each, stored in
-    ``limits.line`` (see :meth:`ClassicalLimits.line_exclusion`); returns how many were drawn."""
+    each of :data:`COMPARISON_MASSES`, at the highest level ``n_toys`` can calibrate), ``n_toys``
+    each, stored in ``limits.line`` (see :meth:`ClassicalLimits.line_exclusion`); returns how many
+    were drawn."""
     start = time.perf_counter()
-    level, shape = max(config.credibility_levels), limits.ts["quantile"].shape[1:]
+    served = [level for level in config.credibility_levels if toys_needed(level) <= n_toys]
+    if not served:
+        return 0
+    level, shape = max(served), limits.ts["quantile"].shape[1:]
     cells = line_cells(limits.fraction(level, "quantile", "wilks") >= 0.5, limits.edges_x, COMPARISON_MASSES)
     found = [c for c in cells if c is not None]
     n = len(found) * n_toys
@@ -691,13 +704,55 @@ def limit_line_truths(fitter: SpectralFit, model, config, points: np.ndarray, ba
     return n
 
 
+def calibrated_line(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
+                    limits: ClassicalLimits, n_toys: int, seed: int, max_steps: int = 6) -> int:
+    """The median expected limit with thresholds from pseudo-experiments at the cells where it is
+    decided, per comparison mass of ``limits.line`` (:func:`limit_line_truths`, whose
+    pseudo-experiments are the first step): from the Wilks line's cell, upwards while the mock
+    observations exclude the cell with its own threshold in fewer than half of them, downwards
+    while they exclude it in half or more; each new cell gets ``n_toys`` pseudo-experiments of its
+    own, at most ``max_steps`` cells per mass. The depth is the centre of the lowest cell so
+    excluded (the column's exclusion taken as monotone above it; none where the search upwards
+    ends without an excluded cell). Stored in
+    ``limits.calibrated``; returns how many pseudo-experiments were drawn."""
+    start, level = time.perf_counter(), float(limits.line["level"])
+    shape, centres_y = limits.ts["quantile"].shape[1:], limits.centres[1]
+    n_masses = len(limits.line["masses"])
+    visited = {key: np.full((n_masses, max_steps), np.nan) for key in ("g", "threshold", "fraction")}
+    depths, drawn = np.full(n_masses, np.nan), 0
+    for k, (point, line_ts) in enumerate(zip(limits.line["points"], limits.line["ts"])):
+        i = int(np.argmin(np.abs(limits.centres[0] - point[0])))
+        j = int(np.argmin(np.abs(centres_y - point[1])))
+        ts, direction = line_ts, 0
+        for step in range(max_steps):
+            threshold = order_statistic_threshold(ts, level)
+            fraction = float(np.mean(limits.ts["quantile"][:, i, j] > threshold))
+            for key, value in (("g", centres_y[j]), ("threshold", threshold), ("fraction", fraction)):
+                visited[key][k, step] = value
+            excluded = fraction >= 0.5
+            if excluded:
+                depths[k] = centres_y[j]
+            direction = direction or (-1 if excluded else 1)
+            if (direction < 0) != excluded or not 0 <= j + direction < shape[1]:
+                break  # the boundary is found, or the grid ends
+            j += direction
+            ts = pseudo_experiment_ts(fitter, model, config, points, bank, np.array([i * shape[1] + j]), n_toys,
+                                      seed + 1000 * i + j, None, limits.field)["quantile"][0]
+            drawn += n_toys
+    limits.calibrated = {"masses": limits.line["masses"], "depth": depths, **visited}
+    limits.seconds["calibrated_line"] = time.perf_counter() - start
+    return drawn
+
+
 def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, int], n_realisations: int,
-                    n_toys: int, lattice: int, seed: int, progress=None, field: str = "obs") -> ClassicalLimits:
+                    n_toys: int, lattice: int, seed: int, progress=None, field: str = "obs",
+                    line_steps: int = 6) -> ClassicalLimits:
     """The classical analysis of ``observations`` (counts, (n, nbins)) on a ``bins`` grid over
     the (m, g) box, with ``n_realisations`` field realisations and, with ``n_toys`` > 0,
     thresholds from pseudo-experiments on a ``lattice`` x ``lattice`` subset of the grid; the
-    field's free parameters as ``field`` says (:data:`FIELD_TREATMENTS`).
-    ``progress(what, done, total)`` reports each observation and pseudo-experiment."""
+    field's free parameters as ``field`` says (:data:`FIELD_TREATMENTS`); with pseudo-experiments
+    also the Wilks line's check and its calibration cell by cell (at most ``line_steps`` cells per
+    mass). ``progress(what, done, total)`` reports each observation and pseudo-experiment."""
     check_grid(config, bins)
     fitter = SpectralFit(model, config)
     points, edges_x, edges_y = grid_points(config, bins)
@@ -721,9 +776,11 @@ def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, in
         seconds["pseudo_experiments"] = thresholds.seconds
     limits = ClassicalLimits(edges_x, edges_y, ts, thresholds, seconds, n_realisations, field)
     n_line = limit_line_truths(fitter, model, config, points, bank, limits, n_toys, seed, progress) if n_toys else 0
+    if limits.line:
+        n_line += calibrated_line(fitter, model, config, points, bank, limits, n_toys, seed, line_steps)
     fits = (len(observations) + (lattice**2 * n_toys if n_toys else 0) + n_line) * bank.shape[0] * bank.shape[1]
-    seconds["fits_per_second"] = fits / (seconds["observations"] + seconds.get("pseudo_experiments", 0.0)
-                                         + seconds.get("limit_line_truths", 0.0))
+    seconds["fits_per_second"] = fits / sum(seconds.get(k, 0.0) for k in (
+        "observations", "pseudo_experiments", "limit_line_truths", "calibrated_line"))
     return limits
 
 
@@ -764,6 +821,8 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
             out["thresholds"][f"{level:g}"]["wilks"] = float(stats.chi2.ppf(level, 2))
     if limits.line:
         out["wilks_line_truths"] = limits.line_exclusion()
+    if limits.calibrated:
+        out["calibrated_on_the_line"] = {f"{m:g}": limits.calibrated_depth(float(m)) for m in limits.calibrated["masses"]}
     if limits.thresholds is not None:
         out["n_toys"] = int(limits.thresholds.ts["quantile"].shape[1])
         out["lattice"] = [len(a) for a in limits.thresholds.axes]
@@ -788,9 +847,10 @@ def compare_with_network(network_result, config, limits: ClassicalLimits, level:
     limit methods in ``network_result``, the layout of ``expected_limits_gridpoint_*.npz``, read
     at the centre of the lowest excluded cell; with ``fraction_fixed`` also the fixed-nuisance
     network's HPD limit), of the classical analysis (pseudo-experiment and
-    Wilks thresholds, MAGIC's combination; interpolated between cell centres) and MAGIC's
-    published one, with the ratio network (quoted method) / classical (pseudo-experiments, or
-    Wilks without them)."""
+    Wilks thresholds, MAGIC's combination; interpolated between cell centres; and where it was
+    searched, calibrated along the Wilks line at its cells' centres) and MAGIC's published one,
+    with the ratio network (quoted method) / classical (the line-calibrated one, else the
+    lattice's pseudo-experiments, else Wilks)."""
     k = int(np.argmin(np.abs(np.asarray(network_result["levels"]) - level)))
     ex, ey = network_result["edges_x"][pair], network_result["edges_y"][pair]
     network_methods = [m for m in ("frequentist", "cls", "hpd") if m == "hpd" or f"fraction_{m}" in network_result]
@@ -809,8 +869,11 @@ def compare_with_network(network_result, config, limits: ClassicalLimits, level:
             row["network_hpd_fixed"] = None if depth is None else float(10.0**depth)
         for method in classical_methods:
             row[f"classical_{method}"] = depth_at(expected[method], limits.edges_x, m)[2]
+        if limits.calibrated:
+            row["classical_calibrated_on_the_line"] = limits.calibrated_depth(m)
         row["magic_published"] = published_depth(m, "MAGIC", regions)
-        ours, theirs = row[f"network_{quoted}"], row[f"classical_{classical_methods[0]}"]
+        reference = "classical_calibrated_on_the_line" if limits.calibrated else f"classical_{classical_methods[0]}"
+        ours, theirs = row[f"network_{quoted}"], row[reference]
         row["ratio"] = None if ours is None or theirs is None else ours / theirs
         rows.append(row)
     return rows

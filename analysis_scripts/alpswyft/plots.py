@@ -787,6 +787,14 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
         top.plot(mx, g[2], "o-" if method == "toys" else "s:", ms=3, color="#2166ac", lw=1.6,
                  label="classical (MAGIC's method), " + ("thresholds from pseudo-experiments" if method == "toys"
                                                          else "Wilks' χ²₂ thresholds"))
+    if limits.calibrated:
+        found = [(m, limits.calibrated_depth(float(m))) for m in limits.calibrated["masses"]]
+        top.plot([m for m, g in found if g], [g for m, g in found if g], "D", ms=7, mfc="#2166ac", mec="k",
+                 label="classical, each cell's own pseudo-experiments (searched from the Wilks line)")
+        for m, g in found:
+            if g is None:
+                top.annotate("no limit", (m, ey[-1]), xytext=(0, -14), textcoords="offset points", ha="center",
+                             fontsize=7, color="#2166ac")
     top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), xlim=(ex[0], ex[-1]), ylabel="g [1e-11 / GeV]",
             title=f"Median expected limits at {percent(level)} over the same {limits.ts['quantile'].shape[0]} "
                   "mock observations without ALP")
@@ -801,6 +809,12 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
         ratio = [np.nan if d is None or not np.isfinite(c) else 10 ** (d - c) for d, c in zip(network, classical)]
         bottom.plot(mx, ratio, "o-" if method == "toys" else "s:", ms=3, color="k",
                     label="against pseudo-experiment thresholds" if method == "toys" else "against Wilks' thresholds")
+    if limits.calibrated:
+        pairs = [(m, limit_depth(median, result["edges_x"][p], result["edges_y"][p], np.log10(m), at="centre"),
+                  limits.calibrated_depth(float(m))) for m in limits.calibrated["masses"]]
+        pairs = [(m, 10**d / g) for m, d, g in pairs if d is not None and g is not None]
+        bottom.plot([m for m, _ in pairs], [r for _, r in pairs], "D", ms=6, mfc="#2166ac", mec="k",
+                    label="against each cell's own pseudo-experiments")
     bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel="g limit: network / classical", ylim=(0.1, 50))
     ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10, 20) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
     bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from analysis_core.errors import PipelineError
 from analysis_core.files import read_json
 from analysis_core.notebooks import render_html
@@ -112,6 +113,11 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
                      f"pseudo-experiments at each of {len(limits.thresholds.axes[0])} x {len(limits.thresholds.axes[1])} "
                      f"points (bootstrap sigma {errors['bootstrap_sigma_median']:.2f} median, "
                      f"{errors['bootstrap_sigma_max']:.2f} largest), Wilks' chi2_2 {cl.stats.chi2.ppf(level, 2):.2f}")
+    if limits.calibrated:
+        for k, m in enumerate(limits.calibrated["masses"]):
+            steps = [f"{10**g:.3g}: threshold {c:.1f}, excluded in {f:.0%}" for g, c, f in zip(
+                limits.calibrated["g"][k], limits.calibrated["threshold"][k], limits.calibrated["fraction"][k]) if np.isfinite(g)]
+            lines.append(f"calibrated along the line at {m:g} neV, cells g = " + "; ".join(steps))
     for row in limits.line_exclusion():
         lines.append(f"a truth on the Wilks line at {row['m']:g} neV (g {row['g']:.3g}): excluded by Wilks' test in "
                      f"{row['excluded']}/{row['n']} pseudo-experiments (a calibrated test: at most {row['allowed']:.0%})")

@@ -387,11 +387,15 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
     print(f"  cost: survival bank {cost['survival_bank']:.0f} s, observations {cost['observations']:.0f} s"
           + (f", pseudo-experiments {cost['pseudo_experiments']:.0f} s" if n_toys else "")
           + (f", limit-line truths {cost['limit_line_truths']:.0f} s" if "limit_line_truths" in cost else "")
+          + (f", calibrated line {cost['calibrated_line']:.0f} s" if "calibrated_line" in cost else "")
           + f" ({cost['fits_per_second']:,.0f} fits/s)")
     for row in summary.get("wilks_line_truths", []):
         print(f"  a truth on the Wilks {percent(limits.line['level'])} line (m {row['m']:g} neV, g {row['g']:.3g}e-11 /GeV) "
               f"excluded by Wilks' test in {row['excluded']}/{row['n']} pseudo-experiments (allowed {row['allowed']:.0%}; "
               f"median TS {row['ts_median']:.1f})")
+    for m, g_limit in summary.get("calibrated_on_the_line", {}).items():
+        print(f"  {percent(limits.line['level'])} median limit at {m} neV with each cell's own pseudo-experiments "
+              f"(searched from the Wilks line): " + ("none" if g_limit is None else f"g {g_limit:.3g}e-11 /GeV"))
     for level, entry in summary["levels"].items():
         for method, depths in entry.items():
             print(f"  {percent(float(level))} {method}: median expected g limit (1e-11 /GeV) "
