@@ -243,16 +243,30 @@ def test_the_field_strength_belongs_to_the_realisations():
         cl.survival_bank(sim.model, sim.config, points, 2, seed=0, field="fixed")
 
 
-def test_magic_like_is_refused_by_the_classical_option_with_its_reason():
-    from alpswyft.config import load_run_config
-    from alpswyft.runscript import evaluate_run_script
-    from analysis_core.errors import ConfigError
-    from conftest import REPO, SHARED
+def test_wstat_profiles_the_background_and_its_newton_weights_are_exact():
+    """WStat's closed-form b against a numerical maximisation of P(n_on | s + alpha b) P(n_off | b),
+    zero counts and b held at 0 included; its Newton weights against finite differences of the
+    profiled -2 ln L in s."""
+    from scipy.optimize import minimize_scalar
 
-    run_dl3 = SHARED / "data" / "irfs" / "magicDL3_05059487.fits.gz"
-    if not run_dl3.exists():
-        pytest.skip("the MAGIC run in ../shared is not present")
-    variables = {**evaluate_run_script(REPO / "cluster_runs" / "magic_like.sh"), "observation": str(run_dl3),
-                 "classical_limits": "1"}
-    with pytest.raises(ConfigError, match="magic_like' has three flux states"):
-        load_run_config(variables)
+    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    n_on, n_off = t([0.0, 3, 10, 40, 5, 0, 7, 2]), t([0.0, 9, 3, 20, 60, 4, 0, 0])
+    alpha, s = t([0.2, 0.33, 0.5, 0.2, 0.1, 0.3, 0.25, 0.25]), t([0.5, 2.0, 4.0, 30.0, 0.1, 1.0, 3.0, 5.0])
+    b, mu_on = cl.wstat_background(n_on, n_off, s, alpha)
+    np.testing.assert_allclose(mu_on, s + alpha * b)
+    for i in range(len(s)):
+        a, on, off, si = (float(v[i]) for v in (alpha, n_on, n_off, s))
+        nll = lambda x: si + a * x - on * np.log(si + a * x) + x - (off * np.log(x) if off else 0.0)  # noqa: E731
+        best = minimize_scalar(nll, bounds=(0.0, 500.0), method="bounded", options={"xatol": 1e-10}).x
+        assert float(b[i]) == pytest.approx(best, abs=1e-6), i
+    assert b[[0, 6, 7]].tolist() == [0.0, 0.0, 0.0]  # no OFF counts and s above the ON excess: b = 0
+
+    def profiled(values):
+        bb, mm = cl.wstat_background(n_on, n_off, values, alpha)
+        return 2.0 * (mm - n_on + cl._xlog_ratio(torch, n_on, mm) + bb - n_off + cl._xlog_ratio(torch, n_off, bb))
+
+    h = 1e-4
+    residual, curvature, expected = cl.wstat_weights(n_on, n_off, s, alpha)
+    np.testing.assert_allclose(residual, (profiled(s + h) - profiled(s - h)) / (4 * h), atol=1e-7)
+    np.testing.assert_allclose(curvature, (profiled(s + h) - 2 * profiled(s) + profiled(s - h)) / (2 * h**2), atol=1e-5)
+    assert torch.all(expected > 0)

@@ -115,6 +115,7 @@ def test_a_run_on_the_observation_end_to_end(tmp_path):
         emin="80", emax="8000", nbins="10", nbins_etrue="60", n_sim_train="200", n_prior_samples="3_000",
         max_epochs="3", n_truncations="0", hyperparams=ALP_GRID, n_sim_coverage="20", n_sim_explim="5",
         DRP_coverage_parameters='"500, 20, 0, 0, 1"', n_sim_calibration="2000", n_sim_limit_coverage="0", n_sim_null="50",
+        classical_limits="1", classical_bins='"12,6"', classical_realisations="20", classical_toys="0",
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -144,6 +145,10 @@ def test_a_run_on_the_observation_end_to_end(tmp_path):
     assert "offset (deg)" in text and str(int(direct.runs[0]["obs_id"])) in text
     assert any("image/png" in o.get("data", {}) for o in cell["outputs"])
     assert (run_dir / "val_output" / "observed_spectrum_gridpoint_0.png").is_file()
+    # the classical analysis (WStat) of the mock observations and of the real one, its own limit
+    classical = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["classical"]
+    assert classical["n_observations"] == 5 and set(classical["observed"]["0.95"]) == {"wilks_quantile", "wilks_marginal"}
+    assert "the real observation's g limit" in log
 
 
 def test_smoothed_off_counts_keep_the_total_and_recover_a_power_law():

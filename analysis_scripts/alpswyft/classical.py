@@ -102,56 +102,102 @@ def test_statistic(combined: np.ndarray) -> np.ndarray:
     return combined - np.min(combined)
 
 
+#: How a profiled parameter's table value maps to the fit's coordinates (log10 amplitude, index,
+#: log10 cut-off in GeV): as it is, log10 of a linear amplitude, or a linear lambda (TeV^-1, the
+#: EPWL's exp(-lambda E) of magic_like) to log10(1 / lambda) in GeV. The maps are monotone, so the
+#: box maps to a box and the maximum of the likelihood is the same.
+_TO_FIT = {"identity": lambda x: x, "log10": np.log10, "lambda": lambda x: np.log10(1e3 / np.asarray(x, float))}
+_TO_TABLE = {"identity": lambda x: x, "log10": lambda x: 10.0**x, "lambda": lambda x: 1e3 / 10.0 ** np.asarray(x, float)}
+
+
+def spectral_names(state: str | None = None) -> tuple[str, str, str]:
+    """The table names of the spectral nuisances: the CTA model's, or a ``magic_like`` flux
+    state's (amplitude, index, lambda)."""
+    return SPECTRAL_NUISANCES if state is None else (f"amplitude_{state}", f"index_{state}", f"lambda_{state}")
+
+
+def _all_spectral_names() -> set[str]:
+    from alpswyft.physics.magic import STATES
+
+    return {*SPECTRAL_NUISANCES, *(n for s in STATES for n in spectral_names(s.name))}
+
+
 @dataclass
 class Nuisances:
     """The profiled spectral parameters: positions in the run's free-parameter vector, their
-    columns among (log10 amplitude, index, log10 cut-off), and their box (table space)."""
+    columns among the fit's coordinates (log10 amplitude, index, log10 cut-off), their box in
+    those coordinates and each one's map from its table value (:data:`_TO_FIT`)."""
 
     free_index: list[int]
     columns: list[int]
     low: np.ndarray
     high: np.ndarray
+    transforms: list[str]
 
     @classmethod
-    def of(cls, config) -> Nuisances:
+    def of(cls, config, state: str | None = None) -> Nuisances:
+        """Those free in ``config``'s table, of the CTA model or of the ``magic_like`` flux ``state``."""
         free = config.table.free
         names = [p.name for p in free]
-        index, columns = [], []
-        for column, name in enumerate(SPECTRAL_NUISANCES):
-            if name in names:
-                p = free[names.index(name)]
+        index, columns, transforms = [], [], []
+        for column, name in enumerate(spectral_names(state)):
+            if name not in names:
+                continue
+            p = free[names.index(name)]
+            if state is None:
                 if p.log != (name != "index"):
                     raise ConfigError(f"param{p.row}", p.name, f"the classical fits take {name} "
                                       + ("in log10 (log? 1)" if name != "index" else "linear (log? 0)"))
-                index.append(names.index(name))
-                columns.append(column)
+                transform = "identity"
+            else:  # magic_like: amplitude and lambda linear, as MAGIC_ROWS has them
+                if p.log:
+                    raise ConfigError(f"param{p.row}", p.name, "the classical fits take it linear (log? 0)")
+                transform = ("log10", "identity", "lambda")[column]
+            index.append(names.index(name))
+            columns.append(column)
+            transforms.append(transform)
         bounds = config.table.initial_bounds
-        return cls(index, columns, np.array([bounds[i][0] for i in index], float),
-                   np.array([bounds[i][1] for i in index], float))
+        box = np.sort([_TO_FIT[t](np.asarray(bounds[i], float)) for i, t in zip(index, transforms)], axis=-1)
+        box = box.reshape(len(index), 2)
+        return cls(index, columns, box[:, 0], box[:, 1], transforms)
+
+    def to_table(self, nu: np.ndarray) -> np.ndarray:
+        """Fitted nuisances (..., n_nuisances; fit coordinates) in the table's units."""
+        nu = np.asarray(nu, float)
+        return np.stack([_TO_TABLE[t](nu[..., k]) for k, t in enumerate(self.transforms)], -1) if self.transforms else nu
 
 
 class SpectralFit:
     """Batched maximum-likelihood fits of the spectral nuisances of an ALP model, for a bank of
     P_gg (one per grid point and realisation) and one observation's counts.
 
-    ``model``: the run's :class:`~alpswyft.physics.observation.ALPModel`; ``config``: its
-    :class:`~alpswyft.config.RunConfig`.
+    ``model``: the run's :class:`~alpswyft.physics.observation.ALPModel` (or, with ``state``, the
+    :class:`~alpswyft.physics.magic.MagicLike` whose flux state ``state`` this fits); ``config``:
+    its :class:`~alpswyft.config.RunConfig`.
+
+    The likelihood: Poisson with the background known (a CTA mock: counts (..., nbins)), or for
+    ON/OFF data (``observation=`` runs, ``magic_like``; counts [n_on | n_off], (..., 2 nbins)) the
+    Poisson likelihood of both with the OFF expectation b of each bin profiled (WStat: for source
+    counts s, b maximises P(n_on | s + alpha b) P(n_off | b), in closed form).
     """
 
-    def __init__(self, model, config, device=None):
+    def __init__(self, model, config, device=None, state: int | None = None):
         import torch
 
         from alpswyft.physics.batched import default_device
 
+        obs = config.table.physical(config.table.obs)
+        state_name = None
+        if state is not None:
+            from alpswyft.physics.magic import STATES, state_vectors
+
+            model, obs, state_name = model.states[state], state_vectors(obs, state), STATES[state].name
         if not getattr(model, "with_alp", False) or not hasattr(model, "response"):
             raise ConfigError("model", config.model, "the classical analysis fits ALP models with a spectrum "
                               "(not a toy model)")
-        if getattr(model, "on_off", False):
-            raise ConfigError("observation", config.observation, "the classical fits of ON/OFF data (WStat) are not "
-                              "in this version: they fit mock observations with a known background")
         self.torch = torch
         self.device = device or default_device()
-        self.nuisances = Nuisances.of(config)
+        self.nuisances = Nuisances.of(config, state_name)
         t = lambda a: torch.as_tensor(np.asarray(a, float), dtype=torch.float64, device=self.device)  # noqa: E731
         response = model.response
         energy, weights, self.index, interp = model.quadrature
@@ -159,16 +205,24 @@ class SpectralFit:
         self.weights = t(1e-3 * weights * response.exposure[:, None])  # dE, the exposure and the 1e-3 of the amplitude
         self.interp = t(interp)
         self.index = torch.as_tensor(self.index, device=self.device, dtype=torch.long)
-        self.migration, self.background = t(response.migration), t(response.background)
-        floor = config.floor_exp
-        self.floor = None if floor is None else t(10.0 ** (model.null_level + floor))
-        obs = config.table.physical(config.table.obs)[0]
+        self.migration = t(response.migration)
+        self.nbins = self.migration.shape[1]
+        #: ON/OFF (WStat): the source counts alone are folded, the background is profiled
+        self.on_off = bool(getattr(model, "on_off", False))
+        if self.on_off:
+            self.alpha, self.off_background = t(model.alpha), t(model.off_background)
+            self.background, self.floor = torch.zeros(self.nbins, dtype=torch.float64, device=self.device), None
+        else:
+            self.background = t(response.background)
+            floor = config.floor_exp
+            self.floor = None if floor is None else t(10.0 ** (model.null_level + floor))
+        obs = obs[0]
         self.e0 = float(obs[4])
         self.log_e = torch.log(self.energy / self.e0)
         self.moment_weights = torch.stack([torch.ones_like(self.energy), self.log_e, self.energy, self.log_e**2,
                                            self.log_e * self.energy, self.energy**2])
         self.exponent_basis = torch.stack([torch.ones_like(self.energy), self.log_e, self.energy]).flatten(1)
-        # every spectral parameter at its Obs. value (table space): the starting point and the fixed ones
+        # every spectral parameter at its Obs. value (fit coordinates): the starting point and the fixed ones
         start = [math.log10(obs[2]), float(obs[3]), math.log10(obs[5])]
         self.start = t(start)
 
@@ -231,10 +285,35 @@ class SpectralFit:
         return deviance
 
     def deviance(self, counts, mu):
-        """The Poisson deviance 2 sum (mu - n + n ln(n / mu)) over the last axis (torch)."""
-        torch = self.torch
-        log_term = torch.where(counts > 0, counts * torch.log(torch.where(counts > 0, counts, 1.0) / mu), 0.0)
-        return 2.0 * (mu - counts + log_term).sum(-1)
+        """-2 ln L over the last axis (torch) less its saturated value: the Poisson deviance
+        2 sum (mu - n + n ln(n / mu)) of counts (..., nbins) about mu, or for ON/OFF counts
+        (..., 2 nbins) the WStat of source counts mu (the same for n_on about s + alpha b and
+        n_off about b, b profiled)."""
+        if not self.on_off:
+            return 2.0 * (mu - counts + _xlog_ratio(self.torch, counts, mu)).sum(-1)
+        n_on, n_off = counts[..., :self.nbins], counts[..., self.nbins:]
+        b, mu_on = wstat_background(n_on, n_off, mu, self.alpha)
+        return 2.0 * (mu_on - n_on + _xlog_ratio(self.torch, n_on, mu_on)
+                      + b - n_off + _xlog_ratio(self.torch, n_off, b)).sum(-1)
+
+    def _newton_weights(self, counts, mu):
+        """Per bin, for d(-2 ln L)/d nu = 2 sum_b (d mu_b / d nu) r_b and the Hessian
+        2 sum_b [(d mu_b / d nu)(d mu_b / d nu)^T c_b + (d^2 mu_b / d nu^2) r_b]: r, c and the
+        expected c (Fisher's, positive). Poisson: r = 1 - n/mu, c = n/mu^2, 1/mu; WStat:
+        :func:`wstat_weights`."""
+        if not self.on_off:
+            return 1.0 - counts / mu, counts / mu**2, 1.0 / mu
+        return wstat_weights(counts[..., :self.nbins], counts[..., self.nbins:], mu, self.alpha)
+
+    def draw(self, pgg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Pseudo-observations for P_gg rows (n, n_true), the spectrum at its Obs. values:
+        Poisson counts (n, nbins), or ON/OFF [n_on | n_off] (n, 2 nbins) with n_off ~ Poisson(b)
+        and n_on ~ Poisson(s + alpha b), b the smoothed OFF spectrum."""
+        mean = self.expectation(self.nodes(pgg), self.start.repeat(len(pgg), 1)).cpu().numpy()
+        if not self.on_off:
+            return rng.poisson(mean).astype(float)
+        b, alpha = self.off_background.cpu().numpy(), self.alpha.cpu().numpy()
+        return np.concatenate([rng.poisson(mean + alpha * b), rng.poisson(np.broadcast_to(b, mean.shape))], 1).astype(float)
 
     def fit(self, counts: np.ndarray, pgg: np.ndarray, iterations: int = 60, tolerance: float = 1e-9,
             chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -271,11 +350,11 @@ class SpectralFit:
             nodes, nu_a, d_a, damping_a, n_a = p_nodes[active], nu[active], d[active], damping[active], n[active]
             mu, first, second = self.expectation(nodes, nu_a, derivatives=True)
             first, second = first[:, cols], second[:, cols][:, :, cols]
-            ratio = n_a / mu
-            grad = 2.0 * torch.einsum("bit,bt->bi", first, 1.0 - ratio)
-            hess = 2.0 * (torch.einsum("bit,bjt,bt->bij", first, first, ratio / mu)
-                          + torch.einsum("bijt,bt->bij", second, 1.0 - ratio))
-            fisher = 2.0 * torch.einsum("bit,bjt,bt->bij", first, first, 1.0 / mu)
+            residual, curvature, expected = self._newton_weights(n_a, mu)
+            grad = 2.0 * torch.einsum("bit,bt->bi", first, residual)
+            hess = 2.0 * (torch.einsum("bit,bjt,bt->bij", first, first, curvature)
+                          + torch.einsum("bijt,bt->bij", second, residual))
+            fisher = 2.0 * torch.einsum("bit,bjt,bt->bij", first, first, expected)
             _, info = torch.linalg.cholesky_ex(hess)
             hess = torch.where((info == 0)[:, None, None], hess, fisher)
             # at a bound with the gradient pushing outwards: that parameter stays
@@ -299,10 +378,98 @@ class SpectralFit:
         return d.cpu().numpy(), nu[:, cols].cpu().numpy()
 
 
+class JointFit:
+    """The fits of spectra that share one P_gg, each with its own nuisances (``magic_like``'s flux
+    states): the likelihood factorises, so each state is fitted on its own and -2 ln L is the sum.
+    Counts are the model's nodes, [n_on of every state | n_off of every state] (..., 2 sum nbins);
+    the nuisances are the states' one after the other."""
+
+    def __init__(self, model, config, device=None):
+        self.states = [SpectralFit(model, config, device, k) for k in range(len(model.states))]
+        self.on_off = True
+        self.device = self.states[0].device
+        self.nbins = sum(f.nbins for f in self.states)
+
+    def split(self, counts: np.ndarray) -> list[np.ndarray]:
+        """``counts`` (..., 2 sum nbins) as each state's [n_on | n_off]."""
+        counts = np.asarray(counts, float)
+        ends = np.cumsum([f.nbins for f in self.states])[:-1]
+        on, off = (np.split(half, ends, axis=-1) for half in (counts[..., :self.nbins], counts[..., self.nbins:]))
+        return [np.concatenate([a, b], -1) for a, b in zip(on, off)]
+
+    def fit(self, counts: np.ndarray, pgg: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
+        results = [f.fit(c, pgg, **options) for f, c in zip(self.states, self.split(counts))]
+        return sum(d for d, _ in results), np.concatenate([nu for _, nu in results], -1)
+
+    def draw(self, pgg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        parts = [f.draw(pgg, rng) for f in self.states]
+        return np.concatenate([p[:, :f.nbins] for p, f in zip(parts, self.states)]
+                              + [p[:, f.nbins:] for p, f in zip(parts, self.states)], 1)
+
+
+def make_fitter(model, config, device=None) -> SpectralFit | JointFit:
+    """The fits of a run's model: :class:`JointFit` over ``magic_like``'s flux states, else
+    :class:`SpectralFit`."""
+    return JointFit(model, config, device) if hasattr(model, "states") else SpectralFit(model, config, device)
+
+
+def observation_counts(model, nodes: dict) -> np.ndarray:
+    """The counts the fits take, from simulator nodes (``data``, the floored log10 residual, and
+    for ON/OFF ``n_off``; a leading batch axis or none): the (ON) counts rounded from the
+    residual, [n_on | n_off] for ON/OFF."""
+    levels = np.concatenate([s.null_level for s in model.states]) if hasattr(model, "states") else model.null_level
+    counts = np.rint(10.0 ** (np.asarray(nodes["data"], float) + levels))
+    return np.concatenate([counts, np.asarray(nodes["n_off"], float)], -1) if "n_off" in nodes else counts
+
+
+def _propagation(model, vectors: np.ndarray):
+    """The model that propagates P_gg and its physical vectors: ``magic_like``'s first state (all
+    share P_gg) with the states' 18-vectors."""
+    if hasattr(model, "states"):
+        from alpswyft.physics.magic import state_vectors
+
+        return model.states[0], state_vectors(vectors, 0)
+    return model, vectors
+
+
+def wstat_background(n_on, n_off, s, alpha):
+    """WStat's b, the OFF expectation maximising P(n_on | s + alpha b) P(n_off | b) at source
+    counts s, and the ON expectation s + alpha b (torch tensors, per bin): b = (C + sqrt(C^2 +
+    4 alpha (1 + alpha) n_off s)) / (2 alpha (1 + alpha)), C = alpha (n_on + n_off) - (1 + alpha) s
+    (zero where n_off = 0 and C <= 0)."""
+    import torch
+
+    s = s.clamp_min(1e-12)
+    c = alpha * (n_on + n_off) - (1.0 + alpha) * s
+    b = ((c + torch.sqrt(c * c + 4.0 * alpha * (1.0 + alpha) * n_off * s)) / (2.0 * alpha * (1.0 + alpha))).clamp_min(0.0)
+    return b, s + alpha * b
+
+
+def wstat_weights(n_on, n_off, s, alpha):
+    """The Newton weights of WStat in the source counts s, per bin (torch): r = d W / 2 ds =
+    1 - n_on / mu_on (b's derivative drops out at its optimum) and c = d^2 W / 2 ds^2, from b's
+    derivative by the implicit function: 1/c = mu_on^2/n_on + alpha^2 b^2/n_off (n_on/mu_on^2
+    where b is held at 0), and the expected c, 1 / (mu_on + alpha^2 b)."""
+    import torch
+
+    b, mu_on = wstat_background(n_on, n_off, s, alpha)
+    on_term = n_on / mu_on**2
+    off_term = torch.where(b > 0, n_off / torch.where(b > 0, b, 1.0) ** 2, 0.0)
+    denominator = alpha**2 * on_term + off_term
+    curvature = torch.where(b > 0, on_term * off_term / torch.where(denominator > 0, denominator, 1.0), on_term)
+    return 1.0 - n_on / mu_on, curvature, 1.0 / (mu_on + alpha**2 * b)
+
+
+def _xlog_ratio(torch, n, mu):
+    """n ln(n / mu), 0 where n = 0."""
+    return torch.where(n > 0, n * torch.log(torch.where(n > 0, n, 1.0) / mu), 0.0)
+
+
 def field_parameters(config) -> list[int]:
     """Positions in the free-parameter vector of the field's parameters that are free besides
     its modes (B0 and the cluster's, e.g. ``rms_B``): neither m, g nor a spectral nuisance."""
-    return [i for i, p in enumerate(config.table.free) if p.name not in ("m", "g", *SPECTRAL_NUISANCES)]
+    spectral = _all_spectral_names()
+    return [i for i, p in enumerate(config.table.free) if p.name not in ("m", "g", *spectral)]
 
 
 def _realisation_vectors(config, n: int, field: str, rng: np.random.Generator) -> np.ndarray:
@@ -334,11 +501,13 @@ def survival_bank(model, config, points: np.ndarray, n_realisations: int, seed: 
 
     rng = np.random.default_rng(seed)
     realisations = _realisation_vectors(config, n_realisations, field, rng)
-    bank = np.empty((len(points), n_realisations, len(model.response.e_true)))
+    bank = None
     for r, vector in enumerate(realisations):
-        vectors = _at_points(config, np.tile(vector, (len(points), 1)), points)
+        alp, vectors = _propagation(model, _at_points(config, np.tile(vector, (len(points), 1)), points))
+        if bank is None:
+            bank = np.empty((len(points), n_realisations, len(alp.response.e_true)))
         modes = field_modes(vectors[0], rng)
-        bank[:, r] = model.survival_with_modes(vectors, [modes] * len(points))
+        bank[:, r] = alp.survival_with_modes(vectors, [modes] * len(points))
     return bank
 
 
@@ -385,7 +554,7 @@ class ClassicalScan:
         return self.ts(combination) > stats.chi2.ppf(level, 2)
 
 
-def scan(fitter: SpectralFit, counts: np.ndarray, points: np.ndarray, bank: np.ndarray, edges=(None, None)) -> ClassicalScan:
+def scan(fitter: SpectralFit | JointFit, counts: np.ndarray, points: np.ndarray, bank: np.ndarray, edges=(None, None)) -> ClassicalScan:
     """The fits of one observation's ``counts`` at every point and realisation of ``bank``
     (:func:`survival_bank`)."""
     n_points, n_real, n_true = bank.shape
@@ -448,8 +617,8 @@ def truth_survival(model, config, points: np.ndarray, seed: int, field: str = "o
     from alpswyft.physics.alp import field_modes_many
 
     rng = np.random.default_rng(seed)
-    vectors = _at_points(config, _realisation_vectors(config, len(points), field, rng), points)
-    return model.survival_with_modes(vectors, field_modes_many(vectors, rng))
+    alp, vectors = _propagation(model, _at_points(config, _realisation_vectors(config, len(points), field, rng), points))
+    return alp.survival_with_modes(vectors, field_modes_many(vectors, rng))
 
 
 @dataclass
@@ -496,7 +665,7 @@ class Thresholds:
                 "range": [float(values.min()), float(values.max())]}
 
 
-def pseudo_experiment_ts(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray, own: np.ndarray,
+def pseudo_experiment_ts(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray, own: np.ndarray,
                          n_toys: int, seed: int, progress=None, field: str = "obs") -> dict[str, np.ndarray]:
     """TS at their own grid point (indices ``own`` into ``points``, (nx * ny, 2)) of ``n_toys``
     pseudo-experiments at each: drawn there (the spectrum at its Obs. values, a field realisation
@@ -504,8 +673,7 @@ def pseudo_experiment_ts(fitter: SpectralFit, model, config, points: np.ndarray,
     Returns each combination's (len(own), n_toys); ``progress(done)`` after each one."""
     rng = np.random.default_rng([seed, 1])
     truths = truth_survival(model, config, np.repeat(points[own], n_toys, axis=0), int(rng.integers(2**32)), field)
-    mean = fitter.expectation(fitter.nodes(truths), fitter.start.repeat(len(truths), 1)).cpu().numpy()
-    counts = rng.poisson(mean).astype(float)
+    counts = fitter.draw(truths, rng)
     ts = {c: np.empty((len(own), n_toys)) for c in COMBINATIONS}
     n_points, n_real, n_true = bank.shape
     flat = bank.reshape(-1, n_true)
@@ -520,7 +688,7 @@ def pseudo_experiment_ts(fitter: SpectralFit, model, config, points: np.ndarray,
     return ts
 
 
-def pseudo_experiment_thresholds(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
+def pseudo_experiment_thresholds(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray,
                                  shape: tuple[int, int], per_axis: int, n_toys: int, seed: int,
                                  progress=None, field: str = "obs") -> Thresholds:
     """:func:`pseudo_experiment_ts` at each point of a ``per_axis`` lattice of the grid
@@ -587,6 +755,16 @@ class ClassicalLimits:
     #: the limit calibrated along the Wilks line (:func:`calibrated_line`): ``masses`` (neV),
     #: ``depth`` (log10 g, NaN: none) and per visited cell ``g``, ``threshold``, ``fraction``
     calibrated: dict | None = None
+    #: the real observation's TS maps (nx, ny) per combination (an ``observation=`` run); None without one
+    observed: dict | None = None
+
+    def observed_depth(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray | None:
+        """The real observation's limit depth per mass column (nx; log10 g, NaN: none); None
+        without one."""
+        if not self.observed:
+            return None
+        return column_depths(self.observed[combination], self.threshold(level, combination, method), self.centres[1],
+                             self.edges_y[0])
 
     def calibrated_depth(self, m_nev: float) -> float | None:
         """The calibrated median limit (1e-11 GeV^-1) at a comparison mass; None without one."""
@@ -660,6 +838,8 @@ class ClassicalLimits:
             arrays.update({f"line_{k}": np.asarray(v) for k, v in self.line.items()})
         if self.calibrated:
             arrays.update({f"calibrated_{k}": np.asarray(v) for k, v in self.calibrated.items()})
+        if self.observed:
+            arrays.update({f"observed_ts_{c}": v for c, v in self.observed.items()})
         save_npz(path, edges_x=self.edges_x, edges_y=self.edges_y, n_realisations=self.n_realisations, field=self.field,
                  seconds_keys=np.array(list((self.seconds or {}).keys())),
                  seconds_values=np.array(list((self.seconds or {}).values()), float), **arrays, **extra)
@@ -674,12 +854,14 @@ class ClassicalLimits:
         line = {k: data[f"line_{k}"] for k in ("level", "masses", "points", "ts")} if "line_ts" in data else None
         calibrated = ({k: data[f"calibrated_{k}"] for k in ("masses", "depth", "g", "threshold", "fraction")}
                       if "calibrated_depth" in data else None)
+        observed = {c: data[f"observed_ts_{c}"] for c in COMBINATIONS} if "observed_ts_quantile" in data else None
         return cls(data["edges_x"], data["edges_y"], {c: data[f"ts_{c}"].astype(float) for c in COMBINATIONS},
                    thresholds, dict(zip(data["seconds_keys"].tolist(), data["seconds_values"].tolist())),
-                   int(data["n_realisations"]), str(data["field"]) if "field" in data else "obs", line, calibrated)
+                   int(data["n_realisations"]), str(data["field"]) if "field" in data else "obs", line, calibrated,
+                   observed)
 
 
-def limit_line_truths(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
+def limit_line_truths(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray,
                       limits: ClassicalLimits, n_toys: int, seed: int, progress=None) -> int:
     """Pseudo-experiments at truths on the Wilks limit line (the median's lowest excluded cell at
     each of :data:`COMPARISON_MASSES`, at the highest level ``n_toys`` can calibrate), ``n_toys``
@@ -704,7 +886,7 @@ def limit_line_truths(fitter: SpectralFit, model, config, points: np.ndarray, ba
     return n
 
 
-def calibrated_line(fitter: SpectralFit, model, config, points: np.ndarray, bank: np.ndarray,
+def calibrated_line(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray,
                     limits: ClassicalLimits, n_toys: int, seed: int, max_steps: int = 6) -> int:
     """The median expected limit with thresholds from pseudo-experiments at the cells where it is
     decided, per comparison mass of ``limits.line`` (:func:`limit_line_truths`, whose
@@ -746,15 +928,16 @@ def calibrated_line(fitter: SpectralFit, model, config, points: np.ndarray, bank
 
 def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, int], n_realisations: int,
                     n_toys: int, lattice: int, seed: int, progress=None, field: str = "obs",
-                    line_steps: int = 6) -> ClassicalLimits:
-    """The classical analysis of ``observations`` (counts, (n, nbins)) on a ``bins`` grid over
+                    line_steps: int = 6, observed: np.ndarray | None = None) -> ClassicalLimits:
+    """The classical analysis of ``observations`` (counts, (n, nbins) or ON/OFF (n, 2 nbins):
+    :func:`observation_counts`), and of the real one ``observed`` if given, on a ``bins`` grid over
     the (m, g) box, with ``n_realisations`` field realisations and, with ``n_toys`` > 0,
     thresholds from pseudo-experiments on a ``lattice`` x ``lattice`` subset of the grid; the
     field's free parameters as ``field`` says (:data:`FIELD_TREATMENTS`); with pseudo-experiments
     also the Wilks line's check and its calibration cell by cell (at most ``line_steps`` cells per
     mass). ``progress(what, done, total)`` reports each observation and pseudo-experiment."""
     check_grid(config, bins)
-    fitter = SpectralFit(model, config)
+    fitter = make_fitter(model, config)
     points, edges_x, edges_y = grid_points(config, bins)
     start = time.perf_counter()
     bank = survival_bank(model, config, points, n_realisations, seed, field)
@@ -775,6 +958,9 @@ def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, in
             None if progress is None else lambda done: progress("pseudo-experiments", done, lattice**2 * n_toys), field)
         seconds["pseudo_experiments"] = thresholds.seconds
     limits = ClassicalLimits(edges_x, edges_y, ts, thresholds, seconds, n_realisations, field)
+    if observed is not None:
+        result = scan(fitter, observed, points, bank)
+        limits.observed = {c: result.ts(c).reshape(bins) for c in COMBINATIONS}
     n_line = limit_line_truths(fitter, model, config, points, bank, limits, n_toys, seed, progress) if n_toys else 0
     if limits.line:
         n_line += calibrated_line(fitter, model, config, points, bank, limits, n_toys, seed, line_steps)
@@ -819,6 +1005,10 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
             out["thresholds"][f"{level:g}"] = {
                 c: limits.thresholds.errors(level, c) for c in COMBINATIONS}
             out["thresholds"][f"{level:g}"]["wilks"] = float(stats.chi2.ppf(level, 2))
+    if limits.observed:
+        out["observed"] = {f"{level:g}": {f"{method}_{combination}": {
+            f"{m:g}": depth_at(limits.observed_depth(level, combination, method)[None], limits.edges_x, m)[0]
+            for m in masses} for method, combination in methods} for level in levels}
     if limits.line:
         out["wilks_line_truths"] = limits.line_exclusion()
     if limits.calibrated:

@@ -715,26 +715,24 @@ def _check_limits(config: RunConfig) -> None:
 
 
 def check_classical(config: RunConfig) -> None:
-    """The classical analysis fits a CTA spectrum (Amplitude, index, Ecut) of an ALP model with
-    free m and g, with enough realisations for MAGIC's quantile, pseudo-experiments enough for
-    the levels, and a grid fine enough for the box."""
+    """The classical analysis fits a CTA spectrum (Amplitude, index, Ecut) of an ALP model, or
+    magic_like's flux states, with free m and g, with enough realisations for MAGIC's quantile,
+    pseudo-experiments enough for the levels, and a grid fine enough for the box."""
     from alpswyft import classical as cl
     from alpswyft.models import ALP_MODELS, resolve
+    from alpswyft.physics.magic import STATES
     from alpswyft.physics.observation import ALPModel
 
     if not config.classical_limits:
         return
     cls = resolve(config.model).cls
-    if (config.model not in ALP_MODELS or not issubclass(cls, ALPModel) or not cls.with_alp
-            or cls.intrinsic is not ALPModel.intrinsic):
-        why = ("has three flux states and ON/OFF backgrounds, whose fits are not in this version"
-               if config.model == "magic_like" else "is a toy model without a spectrum"
-               if not hasattr(cls, "response") and not issubclass(cls, ALPModel) else "has a spectrum of its own")
+    magic_like = config.model == "magic_like"
+    if not magic_like and (config.model not in ALP_MODELS or not issubclass(cls, ALPModel) or not cls.with_alp
+                           or cls.intrinsic is not ALPModel.intrinsic):
+        why = ("is a toy model without a spectrum" if not hasattr(cls, "response") and not issubclass(cls, ALPModel)
+               else "has a spectrum of its own")
         raise ConfigError("classical_limits", 1, "the classical fits take the CTA model's spectrum (Amplitude, "
-                          f"index, Ecut): model {config.model or 'ALP'!r} {why}")
-    if config.observation:
-        raise ConfigError("classical_limits", 1, "the classical fits of ON/OFF data (WStat) are not in this version: "
-                          "they fit the mock observations of a CTA run (observation empty)")
+                          f"index, Ecut) or magic_like's flux states: model {config.model or 'ALP'!r} {why}")
     if config.n_sim_explim == 0:
         raise ConfigError("classical_limits", 1, "the classical limit is the median over the mock observations: "
                           "set n_sim_explim > 0")
@@ -751,7 +749,8 @@ def check_classical(config: RunConfig) -> None:
                           f"0 (Wilks' thresholds only) or at least {needed} pseudo-experiments per point for a "
                           f"threshold at {max(config.credibility_levels):g}")
     cl.check_grid(config, config.classical_grid)
-    cl.Nuisances.of(config)  # the spectral nuisances in the units the fits take
+    for state in STATES if magic_like else [None]:  # the spectral nuisances in the units the fits take
+        cl.Nuisances.of(config, None if state is None else state.name)
 
 
 def _unused_settings(config: RunConfig) -> list[str]:

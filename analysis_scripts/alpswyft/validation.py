@@ -364,9 +364,12 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
         return None
     last = config.n_truncations
     requests = store_requests(config, tree, g, last, np.asarray(record.bounds(g, last), float))
-    residuals = read_store(requests["explim"].path, ["data"])["data"]
     model = simulator.model
-    counts = np.rint(10.0 ** (residuals.astype(float) + model.null_level))
+    counts = cl.observation_counts(model, read_store(requests["explim"].path, [k for k in ("data", "n_off")
+                                                                                if k in model.shapes]))
+    # an observation= run: the real ON/OFF observation gets its own limit beside the expected one
+    observed = (np.concatenate([model.observed_on, model.observed_off]).astype(float)
+                if getattr(model, "on_off", False) else None)
     bins, n_toys, lattice = config.classical_grid, config.classical_toys, config.classical_lattice
     print(f"classical limits: {len(counts)} mock observations on a {bins[0]} x {bins[1]} grid of the (m, g) box, "
           f"{config.classical_realisations} field realisations"
@@ -380,7 +383,7 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
         progress.setdefault(what, _Progress(f"classical {what}", total))(done)
 
     limits = cl.expected_limits(model, config, counts, bins, config.classical_realisations, n_toys, lattice,
-                                config.sim_seed, report, config.classical_field)
+                                config.sim_seed, report, config.classical_field, observed=observed)
     limits.save(tree.validation_data("classical_limits", g), levels=np.array(config.credibility_levels))
     summary = cl.summary(limits, config)
     cost = limits.seconds
@@ -400,6 +403,10 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
         for method, depths in entry.items():
             print(f"  {percent(float(level))} {method}: median expected g limit (1e-11 /GeV) "
                   + ", ".join(f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in depths["median"].items()))
+    for level, entry in summary.get("observed", {}).items():
+        for method, depths in entry.items():
+            print(f"  {percent(float(level))} {method}: the real observation's g limit (1e-11 /GeV) "
+                  + ", ".join(f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in depths.items()))
     loaded = cl.with_network(tree, g)
     if loaded is not None:  # beside the network's expected limits of the same observations
         level = max(config.credibility_levels)

@@ -305,7 +305,8 @@ class Run:
         cell centre of a ``bins`` grid over the (m, g) box and each of ``n_realisations`` field
         realisations (seeded from ``seed``, default the run's ``sim_seed``), the spectrum fitted
         by maximum likelihood. ``observation``: a :meth:`ALPSim.observe` spectrum, counts
-        (nbins,), or None (the run's mock observation, its counts from the stored residual).
+        (nbins,; ON/OFF [n_on | n_off]), or None (the run's observation, its counts from the stored
+        residual).
         ``field``: the field's free parameters (B0) held at their Obs. values (``obs``) or drawn with
         each realisation from their prior (``prior``); default the run's ``classical_field``.
         Returns a :class:`~alpswyft.classical.ClassicalScan`: ``.ts("quantile")`` (MAGIC's
@@ -316,13 +317,15 @@ class Run:
         if n_realisations < cl.MIN_REALISATIONS:
             raise ConfigError("n_realisations", n_realisations, f"at least {cl.MIN_REALISATIONS} for MAGIC's "
                               f"{cl.MAGIC_QUANTILE:.0%} quantile over the realisations")
-        fitter = cl.SpectralFit(self.sim.model, self.config)
+        fitter = cl.make_fitter(self.sim.model, self.config)
         if observation is None:
-            counts = self.sim.counts_of(self.observation["data"])
+            counts = cl.observation_counts(self.sim.model, self.observation)
         elif isinstance(observation, Spectrum):
             if observation.observed_counts is None or np.ndim(observation.observed_counts) != 1:
                 raise ConfigError("observation", "an expected spectrum or several", "one run.sim.observe(...) spectrum")
             counts = observation.observed_counts
+            if observation.observed_off is not None:
+                counts = np.concatenate([counts, observation.observed_off])
         else:
             counts = np.asarray(observation, float)
         points, edges_x, edges_y = cl.grid_points(self.config, bins)

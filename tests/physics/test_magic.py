@@ -39,12 +39,20 @@ def test_the_shipped_script_has_the_models_table():
     assert f"param{len(MAGIC_ROWS) + 1}" not in variables
 
 
-@pytest.mark.skipif(not MAGIC_RUN.exists(), reason="the MAGIC run in ../shared is not present")
-def test_the_states_share_one_field_and_scale_the_runs_response():
+needs_run = pytest.mark.skipif(not MAGIC_RUN.exists(), reason="the MAGIC run in ../shared is not present")
+
+
+@pytest.fixture(scope="module")
+def sim():
     from alpswyft import ALPSim
+
+    return ALPSim("magic_like", observation=MAGIC_RUN, rad_max=0.1414, nbins=8, nbins_etrue=40)
+
+
+@needs_run
+def test_the_states_share_one_field_and_scale_the_runs_response(sim):
     from alpswyft.observation import observation_setup
 
-    sim = ALPSim("magic_like", observation=MAGIC_RUN, rad_max=0.1414, nbins=8, nbins_etrue=40)
     model = sim.model
     assert sim.simulator.shapes["data"] == sim.simulator.shapes["n_off"] == (24,)
     flare = model.states[0]
@@ -64,8 +72,46 @@ def test_the_states_share_one_field_and_scale_the_runs_response():
     assert observed.nodes["n_off"].shape == (24,) and observed.nodes["power"].shape == sim.simulator.shapes["power"]
 
 
+@needs_run
+def test_the_classical_fits_are_wstat_per_state_and_agree_with_iminuit(sim):
+    """MAGIC's likelihood: each flux state's amplitude, index and lambda profiled within their
+    +-50 % box (fitted as log10 amplitude and log10 1/lambda), the OFF expectation of every bin
+    profiled (WStat), -2 ln L the sum over the states; each state's fit is iminuit's to 1e-6."""
+    import torch
+    from alpswyft import classical as cl
+    from iminuit import Minuit
+
+    fitter = cl.make_fitter(sim.model, sim.config, device=torch.device("cpu"))
+    assert isinstance(fitter, cl.JointFit) and fitter.nbins == 24 and cl.field_parameters(sim.config) == []
+    for k, (state, fit) in enumerate(zip(STATES, fitter.states)):
+        assert fit.on_off and fit.e0 == 300.0
+        box = fit.nuisances.to_table(np.stack([fit.nuisances.low, fit.nuisances.high]))
+        np.testing.assert_allclose(np.sort(box, axis=0), [[0.5 * state.amplitude, 0.5 * state.index, 0.5 * state.lam],
+                                                          [1.5 * state.amplitude, 1.5 * state.index, 1.5 * state.lam]],
+                                   rtol=2e-3)  # the table's 4 digits
+    observed = sim.observe(seed=1)
+    counts = cl.observation_counts(sim.model, {"data": observed.data, "n_off": observed.nodes["n_off"]})
+    np.testing.assert_array_equal(counts[24:], observed.nodes["n_off"])
+    points = np.array([[1.66, 0.5], [2.0, -1.0]])
+    pgg = cl.survival_bank(sim.model, sim.config, points, 2, seed=0).reshape(-1, 40)
+    deviance, nuisances = fitter.fit(counts, pgg)
+    assert deviance.shape == (4,) and nuisances.shape == (4, 9)
+    parts = fitter.split(counts)
+    assert sum(fit.fit(c, pgg)[0] for fit, c in zip(fitter.states, parts)) == pytest.approx(deviance)
+    for fit, c in zip(fitter.states, parts):
+        for row in (0, 3):
+            d, _ = fit.fit(c, pgg[row:row + 1])
+            minuit = Minuit(fit.objective(c, pgg[row]), fit.start.tolist(), name=("a", "index", "c"))
+            minuit.errordef, minuit.strategy, minuit.tol = 1.0, 2, 1e-8
+            minuit.limits = list(zip(fit.nuisances.low, fit.nuisances.high))
+            minuit.migrad()
+            assert d[0] == pytest.approx(minuit.fval, abs=1e-6)
+    toys = fitter.draw(pgg[:2], np.random.default_rng(0))  # [n_on of the states | n_off of the states]
+    assert toys.shape == (2, 48) and np.all(toys >= 0)
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not MAGIC_RUN.exists(), reason="the MAGIC run in ../shared is not present")
+@needs_run
 def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
     """cluster_runs/magic_like.sh, reduced (400 simulations, 2 epochs): the report draws the three
     states and compares the expected limit with MAGIC's contour, mass by mass."""
@@ -78,6 +124,7 @@ def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
         tmp_path, template=REPO / "cluster_runs" / "magic_like.sh", run_name="magic_e2e", observation=str(MAGIC_RUN),
         nbins="8", nbins_etrue="40", n_sim_train="400", n_prior_samples="3_000", max_epochs="2",
         n_sim_coverage="20", n_sim_explim="5", DRP_coverage_parameters='"500, 20, 0, 0, 1"', limit_method="hpd",
+        classical_limits="1", classical_bins='"5,6"', classical_realisations="20", classical_toys="0",
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -90,8 +137,13 @@ def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
     cell = next(c for c in code if "published_comparison" in "".join(c["source"]))
     text = "".join("".join(o.get("text", "")) for o in cell["outputs"])
     assert "against MAGIC's published, observed contour" in text and "MAGIC's contour spans m = 45.7-417 neV" in text
-    for png in ("against_MAGIC_gridpoint_0", "mock_observation"):
+    for png in ("against_MAGIC_gridpoint_0", "mock_observation", "classical_comparison_gridpoint_0"):
         assert (run_dir / "val_output" / f"{png}.png").is_file()
+    # MAGIC's own method on the same 5 mock observations: WStat fits of the three states
+    classical = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["classical"]
+    assert classical["grid"] == [5, 6] and classical["n_observations"] == 5
+    limits = classical["levels"]["0.95"]["wilks_quantile"]["median"]
+    assert limits["100"] is not None  # strong couplings excluded at 100 neV
 
 
 def test_magic_like_without_a_run_says_which_file_it_needs():
