@@ -130,8 +130,8 @@ classical_limits=0        # 1: also MAGIC's likelihood analysis of the same mock
                           # analysis_scripts/classical_limits.py on a finished run)
 classical_bins=16         # its grid over the (m, g) box: cells along m and g (one number, or two: 16,12)
 classical_realisations=100  # cluster-field realisations per grid point (MAGIC: the 6th best of 100)
-classical_toys=20         # pseudo-experiments per lattice point for the thresholds (0: Wilks' chi2_2 only)
-classical_lattice=3       # lattice points per axis where the pseudo-experiments are drawn (3 x 3)
+classical_toys=20         # pseudo-experiments per lattice point and per cell along the Wilks line (0: Wilks' chi2_2 only)
+classical_lattice=3       # lattice points per axis where the pseudo-experiments are drawn (3 x 3; 0: only along the Wilks line)
 classical_field=obs       # the field's B0 (rms_B) at its Obs. value (MAGIC: one field model), or prior (a draw per realisation)
 extra_observations="m=1, g=0.5, seed=1"  # more observations inferred with the last round's network, rows
                           # separated by ';', values as in the Obs. column (here m = 10 neV, g = 3.2e-11 /GeV)

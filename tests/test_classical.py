@@ -200,6 +200,10 @@ def test_expected_limits_of_mock_observations_at_ci_size(sim, tmp_path):
     assert again.line_exclusion() == line
     assert [again.calibrated_depth(float(m)) for m in calibrated["masses"]] == [
         limits.calibrated_depth(float(m)) for m in calibrated["masses"]]
+    # without the lattice (classical_lattice=0): pseudo-experiments only along the Wilks line
+    along = cl.expected_limits(sim.model, sim.config, observations[:2], (12, 6), 20, 3, 0, seed=0, line_steps=1)
+    assert along.thresholds is None and "pseudo_experiments" not in along.seconds and along.calibrated is not None
+    assert set(cl.summary(along, sim.config)["levels"]["0.68"]) == {"wilks_quantile", "wilks_marginal"}
 
 
 @pytest.mark.parametrize("variables, message", [
@@ -207,6 +211,7 @@ def test_expected_limits_of_mock_observations_at_ci_size(sim, tmp_path):
     ({"classical_toys": "5"}, "classical_toys = '5': 0 .* or at least 19"),
     ({"classical_bins": "8"}, "classical_bins = '8': at least 5 cells of at most 0.5 dex along m .* 12 or more"),
     ({"classical_bins": "12,5"}, "along g"),
+    ({"classical_lattice": "1"}, "classical_lattice = '1': 0 .* or 2-10"),
     ({"model": "toy_line"}, "toy model without a spectrum"),
     ({"n_sim_explim": "0"}, "set n_sim_explim > 0"),
 ])
@@ -256,7 +261,9 @@ def test_wstat_profiles_the_background_and_its_newton_weights_are_exact():
     np.testing.assert_allclose(mu_on, s + alpha * b)
     for i in range(len(s)):
         a, on, off, si = (float(v[i]) for v in (alpha, n_on, n_off, s))
-        nll = lambda x: si + a * x - on * np.log(si + a * x) + x - (off * np.log(x) if off else 0.0)  # noqa: E731
+        def nll(x, a=a, on=on, off=off, si=si):
+            return si + a * x - on * np.log(si + a * x) + x - (off * np.log(x) if off else 0.0)
+
         best = minimize_scalar(nll, bounds=(0.0, 500.0), method="bounded", options={"xatol": 1e-10}).x
         assert float(b[i]) == pytest.approx(best, abs=1e-6), i
     assert b[[0, 6, 7]].tolist() == [0.0, 0.0, 0.0]  # no OFF counts and s above the ON excess: b = 0

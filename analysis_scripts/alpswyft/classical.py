@@ -9,7 +9,10 @@ within its prior box) are fitted by maximum likelihood:
 with mu_b = sum_j [E_j exposure_j sum_q P_gg(E_jq) dN/dE(E_jq; nu) w_jq] M_jb + B_b, the run's
 forward model (:class:`alpswyft.physics.observation.ALPModel`, the same quadrature and the same
 floor of the expectation), and -2 ln L the Poisson deviance 2 sum (mu - n + n ln(n / mu)) with the
-background B known (the CTA mock). The field's parameters free in the run besides its modes (B0,
+background B known (the CTA mock), or for ON/OFF data (``observation=`` runs, ``magic_like``) WStat,
+the OFF expectation of each bin profiled (:func:`wstat_background`). ``magic_like``'s flux states
+share P_gg and each has its own nuisances (amplitude, index, lambda): -2 ln L is the sum of the
+states' (:class:`JointFit`). The field's parameters free in the run besides its modes (B0,
 the cluster) are not fitted: they belong to the realisations, either held at their Obs. values
 (``field="obs"``, MAGIC's choice of one field model) or drawn with each realisation from their
 prior (``field="prior"``, the prior the network marginalises them over).
@@ -17,8 +20,8 @@ prior (``field="prior"``, the prior the network marginalises them over).
 Two combinations over the realisations (say which one a limit uses):
 
 - ``quantile`` (MAGIC's, classical): D(m, g) is the 5 % quantile of D_r over the realisations, the
-  6th best of 100 (MAGIC, Phys. Rev. Lett. 128, 2022; a conservative choice: the realisations
-  that fit worst do not count);
+  6th best of 100 (H. Abe et al., Phys. Dark Univ. 44, 101425, 2024: the five realisations that
+  happen to fit best are set aside);
 - ``marginal``: D(m, g) = -2 ln (mean over r of exp(-D_r / 2)), the profile likelihood averaged over
   the realisations, the field's treatment of the network (which integrates the spectrum over its
   prior instead of profiling it).
@@ -932,7 +935,8 @@ def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, in
     """The classical analysis of ``observations`` (counts, (n, nbins) or ON/OFF (n, 2 nbins):
     :func:`observation_counts`), and of the real one ``observed`` if given, on a ``bins`` grid over
     the (m, g) box, with ``n_realisations`` field realisations and, with ``n_toys`` > 0,
-    thresholds from pseudo-experiments on a ``lattice`` x ``lattice`` subset of the grid; the
+    thresholds from pseudo-experiments on a ``lattice`` x ``lattice`` subset of the grid (none with
+    ``lattice=0``: pseudo-experiments only along the Wilks line); the
     field's free parameters as ``field`` says (:data:`FIELD_TREATMENTS`); with pseudo-experiments
     also the Wilks line's check and its calibration cell by cell (at most ``line_steps`` cells per
     mass). ``progress(what, done, total)`` reports each observation and pseudo-experiment."""
@@ -952,7 +956,7 @@ def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, in
             progress("observations", s + 1, len(observations))
     seconds["observations"] = time.perf_counter() - start
     thresholds = None
-    if n_toys:
+    if n_toys and lattice:
         thresholds = pseudo_experiment_thresholds(
             fitter, model, config, points, bank, bins, lattice, n_toys, seed,
             None if progress is None else lambda done: progress("pseudo-experiments", done, lattice**2 * n_toys), field)
@@ -964,7 +968,8 @@ def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, in
     n_line = limit_line_truths(fitter, model, config, points, bank, limits, n_toys, seed, progress) if n_toys else 0
     if limits.line:
         n_line += calibrated_line(fitter, model, config, points, bank, limits, n_toys, seed, line_steps)
-    fits = (len(observations) + (lattice**2 * n_toys if n_toys else 0) + n_line) * bank.shape[0] * bank.shape[1]
+    fits = (len(observations) + (lattice**2 * n_toys if thresholds else 0) + n_line + (observed is not None)
+            ) * bank.shape[0] * bank.shape[1]
     seconds["fits_per_second"] = fits / sum(seconds.get(k, 0.0) for k in (
         "observations", "pseudo_experiments", "limit_line_truths", "calibrated_line"))
     return limits

@@ -234,7 +234,7 @@ class RunConfig(BaseModel):
     classical_bins: Annotated[list[PosInt], BeforeValidator(_int_list), Field(min_length=1, max_length=2)] = [16]
     classical_realisations: PosInt = 100
     classical_toys: NonNegInt = 20
-    classical_lattice: Annotated[int, Field(ge=2, le=10), BeforeValidator(_strip)] = 3
+    classical_lattice: Annotated[int, Field(ge=0, le=10), BeforeValidator(_strip)] = 3
     classical_field: Literal["obs", "prior"] = "obs"
     extra_observations: Str = ""
     DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
@@ -748,6 +748,9 @@ def check_classical(config: RunConfig) -> None:
         raise ConfigError("classical_toys", config.classical_toys,
                           f"0 (Wilks' thresholds only) or at least {needed} pseudo-experiments per point for a "
                           f"threshold at {max(config.credibility_levels):g}")
+    if config.classical_lattice == 1:
+        raise ConfigError("classical_lattice", 1, "0 (pseudo-experiments only along the Wilks line) or 2-10 points "
+                          "per axis, the grid's corners among them")
     cl.check_grid(config, config.classical_grid)
     for state in STATES if magic_like else [None]:  # the spectral nuisances in the units the fits take
         cl.Nuisances.of(config, None if state is None else state.name)

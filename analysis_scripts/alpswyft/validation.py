@@ -23,6 +23,7 @@ import hashlib
 import time
 
 import numpy as np
+from analysis_core.errors import ConfigError
 from analysis_core.files import read_json, save_npz, write_json
 
 from alpswyft.coverage import (
@@ -354,10 +355,11 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
     return summary
 
 
-def _classical(tree, config, record, simulator, g) -> dict | None:
-    """The classical likelihood analysis of the mock observations (:mod:`alpswyft.classical`):
-    each scanned over a grid of the (m, g) box with MAGIC's fits, thresholds from pseudo-experiments
-    and Wilks', the expected limits of both, and what they cost."""
+def _classical(tree, config, record, simulator, g, n_observations: int | None = None) -> dict | None:
+    """The classical likelihood analysis of the mock observations (:mod:`alpswyft.classical`; the
+    first ``n_observations`` of them if given): each scanned over a grid of the (m, g) box with
+    MAGIC's fits, thresholds from pseudo-experiments and Wilks', the expected limits of both, and
+    what they cost."""
     from alpswyft import classical as cl
 
     if not config.classical_limits:
@@ -367,6 +369,7 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
     model = simulator.model
     counts = cl.observation_counts(model, read_store(requests["explim"].path, [k for k in ("data", "n_off")
                                                                                 if k in model.shapes]))
+    counts = counts[:n_observations]
     # an observation= run: the real ON/OFF observation gets its own limit beside the expected one
     observed = (np.concatenate([model.observed_on, model.observed_off]).astype(float)
                 if getattr(model, "on_off", False) else None)
@@ -375,8 +378,9 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
           f"{config.classical_realisations} field realisations"
           + (f" (with {', '.join(config.table.free_names[i] for i in cl.field_parameters(config))} from the prior)"
              if config.classical_field == "prior" and cl.field_parameters(config) else "")
-          + (f", thresholds from {n_toys} pseudo-experiments at each of {lattice} x {lattice} points" if n_toys else
-             ", Wilks' thresholds"), flush=True)
+          + (f", thresholds from {n_toys} pseudo-experiments at each of {lattice} x {lattice} points" if n_toys and lattice
+             else f", Wilks' thresholds, {n_toys} pseudo-experiments at each cell along the Wilks line" if n_toys
+             else ", Wilks' thresholds"), flush=True)
     progress = {}
 
     def report(what, done, total):
@@ -388,7 +392,7 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
     summary = cl.summary(limits, config)
     cost = limits.seconds
     print(f"  cost: survival bank {cost['survival_bank']:.0f} s, observations {cost['observations']:.0f} s"
-          + (f", pseudo-experiments {cost['pseudo_experiments']:.0f} s" if n_toys else "")
+          + (f", pseudo-experiments {cost['pseudo_experiments']:.0f} s" if "pseudo_experiments" in cost else "")
           + (f", limit-line truths {cost['limit_line_truths']:.0f} s" if "limit_line_truths" in cost else "")
           + (f", calibrated line {cost['calibrated_line']:.0f} s" if "calibrated_line" in cost else "")
           + f" ({cost['fits_per_second']:,.0f} fits/s)")
@@ -416,10 +420,11 @@ def _classical(tree, config, record, simulator, g) -> dict | None:
     return summary
 
 
-def classical_limits(tree: RunTree, grid_point: int = 0, **settings) -> dict:
-    """The classical analysis of a finished run's mock observations, as ``classical_limits=1``
-    would have made it, with ``settings`` (``classical_bins``, ``classical_realisations``,
-    ``classical_toys``, ``classical_lattice``, ``classical_field``) in place of the run's: writes
+def classical_limits(tree: RunTree, grid_point: int = 0, n_observations: int | None = None, **settings) -> dict:
+    """The classical analysis of a finished run's mock observations (the first ``n_observations``
+    if given), as ``classical_limits=1`` would have made it, with ``settings`` (``classical_bins``,
+    ``classical_realisations``, ``classical_toys``, ``classical_lattice``, ``classical_field``) in
+    place of the run's: writes
     ``classical_limits_gridpoint_<g>.npz``, the comparison figure and the summary's ``classical``
     entry, and prints the comparison with the network's limits. Returns the summary entry."""
     from alpswyft.config import check_classical
@@ -429,8 +434,10 @@ def classical_limits(tree: RunTree, grid_point: int = 0, **settings) -> dict:
         settings["classical_bins"] = [int(v) for v in settings["classical_bins"].split(",")]
     config = config.model_copy(update={"classical_limits": True, **{k: v for k, v in settings.items() if v is not None}})
     check_classical(config)
+    if n_observations is not None and n_observations < 1:
+        raise ConfigError("observations", n_observations, "at least 1 mock observation")
     record = load_record(tree, config)
-    entry = _classical(tree, config, record, simulator_for(tree, config), grid_point)
+    entry = _classical(tree, config, record, simulator_for(tree, config), grid_point, n_observations)
     summary_path = tree.validation_summary(grid_point)
     summary = read_json(summary_path) if summary_path.is_file() else {}
     summary["classical"] = entry

@@ -83,7 +83,7 @@ def test_the_classical_fits_are_wstat_per_state_and_agree_with_iminuit(sim):
 
     fitter = cl.make_fitter(sim.model, sim.config, device=torch.device("cpu"))
     assert isinstance(fitter, cl.JointFit) and fitter.nbins == 24 and cl.field_parameters(sim.config) == []
-    for k, (state, fit) in enumerate(zip(STATES, fitter.states)):
+    for state, fit in zip(STATES, fitter.states):
         assert fit.on_off and fit.e0 == 300.0
         box = fit.nuisances.to_table(np.stack([fit.nuisances.low, fit.nuisances.high]))
         np.testing.assert_allclose(np.sort(box, axis=0), [[0.5 * state.amplitude, 0.5 * state.index, 0.5 * state.lam],
