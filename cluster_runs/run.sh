@@ -126,7 +126,7 @@ n_sim_calibration=20_000  # simulations over the whole box, never trained on: th
 n_sim_limit_coverage=2_000  # simulations over the whole box: the limits' coverage at every (m, g)
 n_sim_null=500            # simulations at the Null values of m and g: CLs
 classical_limits=0        # 1: also MAGIC's likelihood analysis of the same mock observations, beside the
-                          # network's limit (about 20 minutes on 2 cores with the settings below; also
+                          # network's limit (about 45 minutes on 2 cores with the settings below; also
                           # analysis_scripts/classical_limits.py on a finished run)
 classical_bins=16         # its grid over the (m, g) box: cells along m and g (one number, or two: 16,12)
 classical_realisations=100  # cluster-field realisations per grid point (MAGIC: the 6th best of 100)

@@ -102,10 +102,18 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
         return None
     (limits, result, pair), config = loaded, load_config(tree)
     rows = cl.compare_with_network(result, config, limits, level, pair=pair)
+    on_off = bool(config.observation)
     lines = [cl.comparison_table(rows, level),
              "network: read at the centre of the lowest excluded cell; classical: MAGIC's fits and combination "
-             "(the 6th best of 100 realisations), interpolated between cell centres; ratio: the network's quoted "
-             "limit over the classical one"]
+             f"(the 6th best of {limits.n_realisations} realisations; "
+             + ("WStat, the OFF expectation of each bin profiled" if on_off else "Poisson, the background known")
+             + "), interpolated between cell centres; ratio: the network's quoted limit over the classical one"]
+    if limits.observed:
+        method = "toys" if limits.thresholds is not None else "wilks"
+        depth = limits.observed_depth(level, "quantile", method)[None]
+        observed = {m: cl.depth_at(depth, limits.edges_x, m)[0] for m in cl.COMPARISON_MASSES}
+        lines.append(f"the real observation's classical limit at {percent(level)} ({method} thresholds), g [1e-11 /GeV]: "
+                     + ", ".join(f"{m:g} neV {'none' if v is None else f'{v:.3g}'}" for m, v in observed.items()))
     if limits.thresholds is not None:
         errors = limits.thresholds.errors(level)
         n_toys = limits.thresholds.ts["quantile"].shape[1]
