@@ -174,6 +174,9 @@ def test_expected_limits_of_mock_observations_at_ci_size(sim, tmp_path):
     assert all(r["n"] == 3 and r["m"] in cl.COMPARISON_MASSES and r["allowed"] == 0.32 for r in line)
     calibrated = limits.calibrated
     assert list(calibrated["masses"]) == [r["m"] for r in line]
+    visited = int(np.isfinite(calibrated["g"][:, 1:]).sum())  # the cells beyond each mass's first
+    assert [c for c in calls if c[0] == "calibrated-line cells"] == [
+        ("calibrated-line cells", k, len(line)) for k in range(1, visited + 1)]
     for k, m in enumerate(calibrated["masses"]):
         steps = np.isfinite(calibrated["g"][k])
         assert calibrated["g"].shape[1] == 2

@@ -890,7 +890,7 @@ def limit_line_truths(fitter: SpectralFit | JointFit, model, config, points: np.
 
 
 def calibrated_line(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray,
-                    limits: ClassicalLimits, n_toys: int, seed: int, max_steps: int = 6) -> int:
+                    limits: ClassicalLimits, n_toys: int, seed: int, max_steps: int = 6, progress=None) -> int:
     """The median expected limit with thresholds from pseudo-experiments at the cells where it is
     decided, per comparison mass of ``limits.line`` (:func:`limit_line_truths`, whose
     pseudo-experiments are the first step): from the Wilks line's cell, upwards while the mock
@@ -899,7 +899,8 @@ def calibrated_line(fitter: SpectralFit | JointFit, model, config, points: np.nd
     own, at most ``max_steps`` cells per mass. The depth is the centre of the lowest cell so
     excluded (the column's exclusion taken as monotone above it; none where the search upwards
     ends without an excluded cell). Stored in
-    ``limits.calibrated``; returns how many pseudo-experiments were drawn."""
+    ``limits.calibrated``; returns how many pseudo-experiments were drawn. ``progress(what, done,
+    total)`` after each new cell (the total: the most cells the search may visit)."""
     start, level = time.perf_counter(), float(limits.line["level"])
     shape, centres_y = limits.ts["quantile"].shape[1:], limits.centres[1]
     n_masses = len(limits.line["masses"])
@@ -918,12 +919,14 @@ def calibrated_line(fitter: SpectralFit | JointFit, model, config, points: np.nd
             if excluded:
                 depths[k] = centres_y[j]
             direction = direction or (-1 if excluded else 1)
-            if (direction < 0) != excluded or not 0 <= j + direction < shape[1]:
-                break  # the boundary is found, or the grid ends
+            if (direction < 0) != excluded or not 0 <= j + direction < shape[1] or step == max_steps - 1:
+                break  # the boundary is found, the grid ends, or the steps run out
             j += direction
             ts = pseudo_experiment_ts(fitter, model, config, points, bank, np.array([i * shape[1] + j]), n_toys,
                                       seed + 1000 * i + j, None, limits.field)["quantile"][0]
             drawn += n_toys
+            if progress is not None:
+                progress("calibrated-line cells", drawn // n_toys, n_masses * (max_steps - 1))
     limits.calibrated = {"masses": limits.line["masses"], "depth": depths, **visited}
     limits.seconds["calibrated_line"] = time.perf_counter() - start
     return drawn
@@ -967,7 +970,7 @@ def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, in
         limits.observed = {c: result.ts(c).reshape(bins) for c in COMBINATIONS}
     n_line = limit_line_truths(fitter, model, config, points, bank, limits, n_toys, seed, progress) if n_toys else 0
     if limits.line:
-        n_line += calibrated_line(fitter, model, config, points, bank, limits, n_toys, seed, line_steps)
+        n_line += calibrated_line(fitter, model, config, points, bank, limits, n_toys, seed, line_steps, progress)
     fits = (len(observations) + (lattice**2 * n_toys if thresholds else 0) + n_line + (observed is not None)
             ) * bank.shape[0] * bank.shape[1]
     seconds["fits_per_second"] = fits / sum(seconds.get(k, 0.0) for k in (
