@@ -5,8 +5,9 @@ cluster_runs/magic_like.sh (and the same with sim_seed=1 and 2), and run.sh on t
 
 Usage: .venv/bin/python docs/make_magic_figures.py [MAGIC_LIKE_RUN] [OBSERVATION_RUN] [SEED_RUN ...]
 (defaults: cluster_runs/analysis_results/magic_like, .../magic_run, .../magic_like_seed1 and
-.../magic_like_seed2). Writes docs/magic_like*.png and docs/observed_spectrum.png, and prints the
-ratio tables: the first run's, and each seed's with their range.
+.../magic_like_seed2). Writes docs/magic_like*.png (with the classical analysis's comparison where
+the first run has one) and docs/observed_spectrum.png, and prints the ratio tables: the first
+run's, and each seed's with their range.
 """
 
 import sys
@@ -30,6 +31,10 @@ def main(run_dir: Path, observation_run: Path, seed_runs: list[Path]) -> None:
     plots.against_published(tree, label="MAGIC").savefig(DOCS / "magic_like.png", dpi=100, bbox_inches="tight")
     plots.mock_observation(tree).savefig(DOCS / "magic_like_states.png", dpi=80, bbox_inches="tight")
     print(report.published_comparison(tree, label="MAGIC"))
+    classical = plots.classical_comparison(tree)
+    if classical is not None:  # analysis_scripts/classical_limits.py run on it (WStat fits of the three states)
+        classical.savefig(DOCS / "magic_like_classical.png", dpi=85, bbox_inches="tight")
+        print(report.classical_comparison(tree))
     seeds = [tree] + [RunTree(p) for p in seed_runs if p.is_dir()]
     if len(seeds) > 1:
         fig, table = plots.against_published_seeds(seeds, label="MAGIC")

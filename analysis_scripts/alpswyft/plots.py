@@ -746,6 +746,14 @@ def false_exclusions(tree: RunTree, grid_point: int = 0):
     return fig
 
 
+def _shared_mocks_title(level: float, n_network: int, n_classical: int) -> str:
+    """The comparison's title: how many of the same mock observations each method's median is over."""
+    if n_network == n_classical:
+        return f"Median expected limits at {percent(level)} over the same {n_network} mock observations without ALP"
+    return (f"Median expected limits at {percent(level)}, mock observations without ALP:\n"
+            f"the network's over {n_network}, the classical over the first {n_classical} of them")
+
+
 def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95):
     """The network's median expected limits (each of its limit methods) against the classical
     analysis's on the same mock observations (MAGIC's fits and field combination; thresholds
@@ -796,8 +804,7 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
                 top.annotate("no limit", (m, ey[-1]), xytext=(0, -14), textcoords="offset points", ha="center",
                              fontsize=7, color="#2166ac")
     top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), xlim=(ex[0], ex[-1]), ylabel="g [1e-11 / GeV]",
-            title=f"Median expected limits at {percent(level)} over the same {limits.ts['quantile'].shape[0]} "
-                  "mock observations without ALP")
+            title=_shared_mocks_title(level, int(result["n"]), limits.ts["quantile"].shape[0]))
     top.legend(fontsize=7, loc="lower right")
     median = np.asarray(limit_fraction(result, quoted)[p, k]) >= 0.5
     network = [limit_depth(median, result["edges_x"][p], result["edges_y"][p], x, at="centre")
