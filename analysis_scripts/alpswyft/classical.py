@@ -294,10 +294,7 @@ class SpectralFit:
         n_off about b, b profiled)."""
         if not self.on_off:
             return 2.0 * (mu - counts + _xlog_ratio(self.torch, counts, mu)).sum(-1)
-        n_on, n_off = counts[..., :self.nbins], counts[..., self.nbins:]
-        b, mu_on = wstat_background(n_on, n_off, mu, self.alpha)
-        return 2.0 * (mu_on - n_on + _xlog_ratio(self.torch, n_on, mu_on)
-                      + b - n_off + _xlog_ratio(self.torch, n_off, b)).sum(-1)
+        return wstat_deviance(counts[..., :self.nbins], counts[..., self.nbins:], mu, self.alpha).sum(-1)
 
     def _newton_weights(self, counts, mu):
         """Per bin, for d(-2 ln L)/d nu = 2 sum_b (d mu_b / d nu) r_b and the Hessian
@@ -446,6 +443,15 @@ def wstat_background(n_on, n_off, s, alpha):
     c = alpha * (n_on + n_off) - (1.0 + alpha) * s
     b = ((c + torch.sqrt(c * c + 4.0 * alpha * (1.0 + alpha) * n_off * s)) / (2.0 * alpha * (1.0 + alpha))).clamp_min(0.0)
     return b, s + alpha * b
+
+
+def wstat_deviance(n_on, n_off, s, alpha):
+    """WStat per bin (torch): -2 ln L of n_on about s + alpha b and n_off about b, b profiled
+    (:func:`wstat_background`), less its saturated value."""
+    import torch
+
+    b, mu_on = wstat_background(n_on, n_off, s, alpha)
+    return 2.0 * (mu_on - n_on + _xlog_ratio(torch, n_on, mu_on) + b - n_off + _xlog_ratio(torch, n_off, b))
 
 
 def wstat_weights(n_on, n_off, s, alpha):
@@ -761,6 +767,15 @@ class ClassicalLimits:
     #: the real observation's TS maps (nx, ny) per combination (an ``observation=`` run); None without one
     observed: dict | None = None
 
+    def observed_at(self, level: float, combination: str = "quantile", method: str = "toys",
+                    masses=COMPARISON_MASSES) -> dict[str, float | None] | None:
+        """The real observation's g limit (1e-11 GeV^-1, None: none) at each of ``masses`` (neV);
+        None without one."""
+        if not self.observed:
+            return None
+        depth = self.observed_depth(level, combination, method)[None]
+        return {f"{m:g}": depth_at(depth, self.edges_x, m)[0] for m in masses}
+
     def observed_depth(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray | None:
         """The real observation's limit depth per mass column (nx; log10 g, NaN: none); None
         without one."""
@@ -1014,9 +1029,8 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
                 c: limits.thresholds.errors(level, c) for c in COMBINATIONS}
             out["thresholds"][f"{level:g}"]["wilks"] = float(stats.chi2.ppf(level, 2))
     if limits.observed:
-        out["observed"] = {f"{level:g}": {f"{method}_{combination}": {
-            f"{m:g}": depth_at(limits.observed_depth(level, combination, method)[None], limits.edges_x, m)[0]
-            for m in masses} for method, combination in methods} for level in levels}
+        out["observed"] = {f"{level:g}": {f"{method}_{combination}": limits.observed_at(level, combination, method, masses)
+                                          for method, combination in methods} for level in levels}
     if limits.line:
         out["wilks_line_truths"] = limits.line_exclusion()
     if limits.calibrated:

@@ -110,10 +110,9 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
              + "), interpolated between cell centres; ratio: the network's quoted limit over the classical one"]
     if limits.observed:
         method = "toys" if limits.thresholds is not None else "wilks"
-        depth = limits.observed_depth(level, "quantile", method)[None]
-        observed = {m: cl.depth_at(depth, limits.edges_x, m)[0] for m in cl.COMPARISON_MASSES}
+        observed = limits.observed_at(level, "quantile", method)
         lines.append(f"the real observation's classical limit at {percent(level)} ({method} thresholds), g [1e-11 /GeV]: "
-                     + ", ".join(f"{m:g} neV {'none' if v is None else f'{v:.3g}'}" for m, v in observed.items()))
+                     + ", ".join(f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in observed.items()))
     if limits.thresholds is not None:
         errors = limits.thresholds.errors(level)
         n_toys = limits.thresholds.ts["quantile"].shape[1]
