@@ -89,7 +89,10 @@ class SlurmCluster:
                     "KillWait=2",
                     "OverTimeLimit=0",
                     "SchedulerParameters=sched_interval=1",
-                    f"NodeName={host} CPUs={os.cpu_count()} RealMemory={memory_mb} State=UNKNOWN",
+                    # one CPU more than the cores: the time-limit test's task sleeps in it while the
+                    # other tests run (config_overrides: slurmd does not drain the node for it)
+                    "SlurmdParameters=config_overrides",
+                    f"NodeName={host} CPUs={(os.cpu_count() or 1) + 1} RealMemory={memory_mb} State=UNKNOWN",
                     f"PartitionName=normal Nodes={host} Default=YES MaxTime=INFINITE State=UP",
                     "",
                 ]

@@ -327,15 +327,16 @@ def test_a_users_model_file_runs_end_to_end(tmp_path):
 
 
 def test_killed_run_resumes_to_the_same_store(tmp_path):
-    """kill -9 of the whole run during simulation, then the same command: the run finishes and
-    its store equals one simulated without interruption."""
+    """kill -9 of the whole run during simulation, then the same command: the run resumes and
+    its store equals one simulated without interruption. Simulation only (train=0): the later
+    stages' resumption is the kill -9 test's."""
     import signal
 
     from conftest import RUN_SH
 
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="killed", n_sim_train="400", n_prior_samples="2_000",
-        nbins_etrue="90", max_epochs="2", n_truncations="0", n_sim_coverage="0", n_sim_explim="0",
+        nbins_etrue="90", max_epochs="2", n_truncations="0", n_sim_coverage="0", n_sim_explim="0", train="0",
     )
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     process = subprocess.Popen([str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
@@ -460,8 +461,8 @@ def test_a_run_script_of_the_original_pipeline_runs(tmp_path):
     assert config["variables"]["DRP_coverage_parameters"] == [[10000, 1000, 0, 1, 5], [2, 1, 100, 1, 1]]
 
 
-KILLABLE = dict(n_truncations="0", n_sim_train="1_000", n_prior_samples="4_000", max_epochs="8",
-                n_sim_coverage="150", n_sim_explim="10", DRP_coverage_parameters='"4000, 150, 0, 0, 1"',
+KILLABLE = dict(n_truncations="0", n_sim_train="1_000", n_prior_samples="2_000", max_epochs="5",
+                n_sim_coverage="150", n_sim_explim="10", DRP_coverage_parameters='"2000, 150, 0, 0, 1"',
                 n_sim_calibration="2000", n_sim_limit_coverage="0", n_sim_null="50")
 
 

@@ -11,6 +11,27 @@ from analysis_core.errors import PipelineError
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module", autouse=True)
+def timed_out_task(slurm_cluster, tmp_path_factory):
+    """A task past its one-second time limit, started before the module's first test: SLURM ends it
+    only at its periodic time-limit check (a minute or more), so the other tests run meanwhile.
+    The back-end, in a process of its own, sees TIMEOUT and resubmits; the last test checks it."""
+    import sys
+
+    folder = tmp_path_factory.mktemp("timeout")
+    marker, done = folder / "first_attempt", folder / "done_0"
+    command = f"if [ ! -e {marker} ]; then touch {marker}; sleep 600; fi; touch {done}"
+    code = (
+        "import sys; from pathlib import Path; from analysis_core import slurm\n"
+        "short = slurm.Resources(job_name='timeout', time='00-00:00:01', mem_per_cpu_gb=1)\n"
+        f"slurm.run_tasks([{command!r}], lambda i: Path({str(done)!r}).exists(), short, Path({str(folder / 'jobs')!r}), poll=2)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    yield process, folder, time.monotonic()
+    if process.poll() is None:
+        process.kill()
+
+
 def resources(name, **extra):
     return slurm.Resources(job_name=name, time="00-00:05:00", mem_per_cpu_gb=1, **extra)
 
@@ -48,15 +69,6 @@ def test_cancelled_task_is_resubmitted(slurm_cluster, tmp_path):
     assert (tmp_path / "jobs" / "cancelme_attempt2.sh").exists()
 
 
-def test_timed_out_task_is_resubmitted(slurm_cluster, tmp_path):
-    marker = tmp_path / "first_attempt"
-    command = f"if [ ! -e {marker} ]; then touch {marker}; sleep 600; fi; touch {tmp_path}/done_0"
-    short = slurm.Resources(job_name="timeout", time="00-00:00:01", mem_per_cpu_gb=1)
-    start = time.monotonic()
-    slurm.run_tasks([command], lambda i: (tmp_path / "done_0").exists(), short, tmp_path / "jobs", poll=2)
-    assert (tmp_path / "done_0").exists() and time.monotonic() - start < 400
-
-
 def test_task_failing_every_time_stops_with_its_state(slurm_cluster, tmp_path):
     with pytest.raises(PipelineError, match=r"1 SLURM task\(s\) of broken failed 2 times: task 0: FAILED \(exit code 3:0\)"):
         slurm.run_tasks(["exit 3"], lambda i: False, resources("broken"), tmp_path / "jobs", max_attempts=2, poll=1)
@@ -76,7 +88,7 @@ def test_a_pipeline_in_slurm_mode_interrupted_cancels_its_jobs_and_resumes(slurm
     script = write_run_script(
         tmp_path, template=RUN_SH, run_name="interrupted", on_cluster="slurm", n_sim_train="600",
         n_prior_samples="2_000", nbins_etrue="90", max_epochs="2", n_truncations="0",
-        n_sim_coverage="0", n_sim_explim="0", sbatch_extra='"--comment=alpswyft-test"', job_setup='"echo job set-up ran"',
+        n_sim_coverage="0", n_sim_explim="0", n_jobs_sim="1", sbatch_extra='"--comment=alpswyft-test"', job_setup='"echo job set-up ran"',
     )
     process = subprocess.Popen([str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
@@ -112,3 +124,12 @@ def test_a_pipeline_in_slurm_mode_interrupted_cancels_its_jobs_and_resumes(slurm
         assert logs and all(p.read_text().startswith("job set-up ran") for p in logs)
     record = json.loads((run_dir / "truncation_record.json").read_text())
     assert [r["status"] for r in record["grid_points"]["0"]["rounds"]] == ["done"]
+
+
+def test_timed_out_task_is_resubmitted(timed_out_task):
+    """Last in the module: the task of :func:`timed_out_task` timed out, was resubmitted and ran."""
+    process, folder, start = timed_out_task
+    output, _ = process.communicate(timeout=max(10.0, 400 - (time.monotonic() - start)))
+    assert process.returncode == 0, output[-2000:]
+    assert (folder / "done_0").exists() and (folder / "first_attempt").exists()
+    assert (folder / "jobs" / "timeout_attempt2.sh").exists(), output[-2000:]
