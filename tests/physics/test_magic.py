@@ -110,6 +110,34 @@ def test_the_classical_fits_are_wstat_per_state_and_agree_with_iminuit(sim):
     assert toys.shape == (2, 48) and np.all(toys >= 0)
 
 
+@needs_run
+def test_each_state_may_have_its_own_binning(sim):
+    """prepare(state_nbins=...) bins each state on its own (MAGIC's 26 / 24 / 19): the model and
+    the classical fits take the binning from the set-up, and split the nodes state by state."""
+    import torch
+    from alpswyft import classical as cl
+    from alpswyft.physics.magic import MAGIC_NBINS, MagicLike, prepare
+    from analysis_core.errors import ConfigError
+
+    nbins = (5, 7, 4)
+    model = MagicLike(sim.config, prepare(sim.config, nbins))
+    assert model.nbins == nbins and model.shapes["data"] == model.shapes["n_off"] == (16,)
+    for state, sub, n in zip(STATES, model.states, nbins):
+        assert len(sub.response.e_reco) == n and sub.response.e_reco_edges[[0, -1]].tolist() == pytest.approx([state.emin, state.emax])
+    exp = model.expected(sim.theta(), np.random.default_rng(0))["exp"]
+    assert exp.shape == (1, 16) and [a.shape[-1] for a in model._split(exp)] == list(nbins)
+    nodes = model.noise(exp, np.random.default_rng(1))
+    fitter = cl.make_fitter(model, sim.config, device=torch.device("cpu"))
+    assert [f.nbins for f in fitter.states] == list(nbins)
+    counts = cl.observation_counts(model, {k: v[0] for k, v in nodes.items()})
+    assert [c.shape for c in fitter.split(counts)] == [(2 * n,) for n in nbins]
+    pgg = cl.survival_bank(model, sim.config, np.array([[1.66, 0.5]]), 2, seed=0).reshape(-1, 40)
+    assert np.all(np.isfinite(fitter.fit(counts, pgg)[0]))
+    assert sum(MAGIC_NBINS) == 69
+    with pytest.raises(ConfigError, match="state_nbins"):
+        prepare(sim.config, (26, 24))
+
+
 @pytest.mark.slow
 @needs_run
 def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):

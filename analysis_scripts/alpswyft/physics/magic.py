@@ -8,7 +8,7 @@ MAGIC authors' public analysis scripts. All three go through the response of the
 background, as ON/OFF counts (:class:`~alpswyft.physics.observation.ALPModel` with a real
 observation's set-up). One simulation draws one cluster field, whose P_gg all three states share;
 the nodes are the three states' nodes one after the other (``exp``, ``data``, ``n_off`` of
-3 x nbins, ``power`` of each state's spectrum). The observation is a mock one, drawn at the Obs.
+nbins per state, ``power`` of each state's spectrum). The observation is a mock one, drawn at the Obs.
 values: the run measures the expected limit of such an analysis.
 
 Live times (41.3 h in all, the paper's total) are split as assumed here: the flare and the
@@ -48,6 +48,8 @@ STATES = (
 )
 #: the nuisances' prior: uniform within this fraction of the best fit (index and lambda)
 NUISANCE_RANGE = 0.5
+#: MAGIC's reconstructed-energy bins per state (flare, post-flare, low), for ``prepare(state_nbins=...)``
+MAGIC_NBINS = (26, 24, 19)
 E0_GEV = 300.0
 
 #: The Perseus field of gammaALPs (as MAGIC used it): the last 12 rows of the 18-vector
@@ -99,15 +101,19 @@ def state_vectors(theta: np.ndarray, k: int) -> np.ndarray:
     return np.column_stack([theta[:, :2], amplitude, index, theta[:, _FIELD - 1], 1e3 / lam, theta[:, _FIELD:]])
 
 
-def _state_config(config, state: FluxState):
-    return config.model_copy(update={"emin": state.emin, "emax": state.emax})
+def _state_config(config, state: FluxState, nbins: int | None = None):
+    return config.model_copy(update={"emin": state.emin, "emax": state.emax, "nbins": nbins or config.nbins})
 
 
-def prepare(config) -> dict[str, np.ndarray]:
+def prepare(config, state_nbins: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
     """Per state (keys ``<state>__...``): the MAGIC run's response in the state's energy range
     scaled to its live time, the smoothed OFF background likewise, and the null counts; once, the
     line of sight on the common true-energy axis (``nbins_etrue`` bins over [emin/2, 2 emax] of
-    all states)."""
+    all states). Each state has ``nbins`` reconstructed-energy bins, or with ``state_nbins`` one
+    number per state (e.g. :data:`MAGIC_NBINS`; the model then takes its binning from the set-up)."""
+    if state_nbins is not None and (len(state_nbins) != len(STATES) or min(state_nbins) < 2):
+        raise ConfigError("state_nbins", state_nbins, f"{len(STATES)} numbers of bins (>= 2), one per state "
+                          f"({', '.join(s.name for s in STATES)})")
     from alpswyft.observation import TRUE_ENERGY_MARGIN, observation_setup
 
     if not config.observation:
@@ -116,8 +122,9 @@ def prepare(config) -> dict[str, np.ndarray]:
     true_edges = np.geomspace(min(s.emin for s in STATES) / TRUE_ENERGY_MARGIN,
                               max(s.emax for s in STATES) * TRUE_ENERGY_MARGIN, config.nbins_etrue + 1)
     arrays: dict[str, np.ndarray] = {}
-    for state in STATES:
-        response, observed = observation_setup(_state_config(config, state), energy_true_edges_gev=true_edges)
+    for k, state in enumerate(STATES):
+        nbins = None if state_nbins is None else state_nbins[k]
+        response, observed = observation_setup(_state_config(config, state, nbins), energy_true_edges_gev=true_edges)
         scale = state.livetime_h * 3600.0 / float(observed["onoff_livetime_s"])
         response = Response(response.e_true_edges, response.e_reco_edges, response.exposure * scale,
                             response.migration, response.background * scale)
@@ -153,17 +160,19 @@ class MagicLike:
     def __init__(self, config, setup: dict[str, np.ndarray]):
         self.config = config
         shared = {k: v for k, v in setup.items() if "__" not in k}
-        self.states = [
-            ALPModel(_state_config(config, state),
-                     {**shared, **{k.split("__", 1)[1]: v for k, v in setup.items() if k.startswith(f"{state.name}__")}})
-            for state in STATES
-        ]
-        self.nbins = config.nbins
+        self.states = []
+        for state in STATES:
+            own = {k.split("__", 1)[1]: v for k, v in setup.items() if k.startswith(f"{state.name}__")}
+            # the set-up's binning (prepare's state_nbins), else nbins
+            nbins = len(own["response_e_reco_edges"]) - 1 if "response_e_reco_edges" in own else None
+            self.states.append(ALPModel(_state_config(config, state, nbins), {**shared, **own}))
+        #: reconstructed-energy bins per state
+        self.nbins = tuple(s.config.nbins for s in self.states)
         self.x = np.concatenate([s.response.e_reco for s in self.states])  # GeV, state after state
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        n = len(STATES) * self.nbins
+        n = sum(self.nbins)
         return {"exp": (n,), "data": (n,), "n_off": (n,), "pgg": (len(self.states[0].response.e_true),),
                 "power": (sum(s.len_fts for s in self.states),)}
 
@@ -182,7 +191,7 @@ class MagicLike:
         return {"exp": np.concatenate(exp, axis=-1), "pgg": pgg}
 
     def _split(self, values: np.ndarray) -> list[np.ndarray]:
-        return np.split(np.asarray(values, float), len(STATES), axis=-1)
+        return np.split(np.asarray(values, float), np.cumsum(self.nbins)[:-1], axis=-1)
 
     def noise(self, exp: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
         nodes = [s.noise(part, rng) for s, part in zip(self.states, self._split(exp))]
