@@ -67,10 +67,10 @@ def main() -> None:
     masses = classical.COMPARISON_MASSES
     print(f"\nmedian expected limit at {LEVEL:.0%}, Wilks' thresholds, g (1e-11 /GeV)")
     print(f"{'':>28}" + "".join(f"{m:>10g} neV" for m in masses))
+    bands = {label: limits.expected(LEVEL, method="wilks") for label, limits in results.items()}
     medians = {}
     for label, limits in results.items():
-        median = limits.expected(LEVEL, method="wilks")[2:3]
-        medians[label] = [classical.depth_at(median, limits.edges_x, m)[0] for m in masses]
+        medians[label] = [classical.depth_at(bands[label][2:3], limits.edges_x, m)[0] for m in masses]
         print(f"{label:>28}" + "".join(f"{'-' if v is None else f'{v:.3g}':>14}" for v in medians[label]))
     coarse, fine = medians.values()
     print(f"{'ratio 16 bins / MAGIC':>28}" + "".join(
@@ -78,7 +78,7 @@ def main() -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for (label, limits), color in zip(results.items(), ("C0", "C3")):
-        band = limits.expected(LEVEL, method="wilks")
+        band = bands[label]
         m = 10 ** (0.5 * (limits.edges_x[1:] + limits.edges_x[:-1]))
         ax.step(m, 10 ** band[2], where="mid", color=color, label=f"{label}: median")
         ax.fill_between(m, 10 ** band[1], 10 ** np.minimum(band[3], limits.edges_y[-1]), step="mid", color=color, alpha=0.2)

@@ -22,7 +22,7 @@ def timed_out_task(slurm_cluster, tmp_path_factory):
     marker, done = folder / "first_attempt", folder / "done_0"
     command = f"if [ ! -e {marker} ]; then touch {marker}; sleep 600; fi; touch {done}"
     code = (
-        "import sys; from pathlib import Path; from analysis_core import slurm\n"
+        "from pathlib import Path; from analysis_core import slurm\n"
         "short = slurm.Resources(job_name='timeout', time='00-00:00:01', mem_per_cpu_gb=1)\n"
         f"slurm.run_tasks([{command!r}], lambda i: Path({str(done)!r}).exists(), short, Path({str(folder / 'jobs')!r}), poll=2)\n"
     )

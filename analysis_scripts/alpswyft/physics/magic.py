@@ -163,8 +163,7 @@ class MagicLike:
         self.states = []
         for state in STATES:
             own = {k.split("__", 1)[1]: v for k, v in setup.items() if k.startswith(f"{state.name}__")}
-            # the set-up's binning (prepare's state_nbins), else nbins
-            nbins = len(own["response_e_reco_edges"]) - 1 if "response_e_reco_edges" in own else None
+            nbins = len(own["response_e_reco_edges"]) - 1  # the set-up's binning (prepare's state_nbins)
             self.states.append(ALPModel(_state_config(config, state, nbins), {**shared, **own}))
         #: reconstructed-energy bins per state
         self.nbins = tuple(s.config.nbins for s in self.states)
