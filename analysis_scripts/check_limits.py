@@ -9,8 +9,12 @@ from alpswyft.limit_checks import check_run
 
 parser = cli.stage_parser(__doc__)
 parser.add_argument("--grid-point", type=int, default=0)
-parser.add_argument("--n-obs", type=int, default=200, help="observations per near-limit truth (default 200)")
+parser.add_argument(
+    "--n-obs", type=int, default=200, help="observations per near-limit truth (default 200)"
+)
 parser.add_argument("--points", type=int, default=5, help="near-limit truths (default 5)")
-parser.add_argument("--threshold", type=float, default=1e-3, help="largest relative change of a no-effect cell")
+parser.add_argument(
+    "--threshold", type=float, default=1e-3, help="largest relative change of a no-effect cell"
+)
 args = parser.parse_args()
 cli.run(check_run, cli.tree(args.run_dir), args.grid_point, args.n_obs, args.points, args.threshold)

@@ -13,4 +13,6 @@ args = parser.parse_args()
 if args.chunk is None:
     cli.run(simulate_round, cli.tree(args.run_dir), args.grid_point, args.round)
 else:
-    cli.run(simulate_chunk, cli.tree(args.run_dir), args.grid_point, args.round, args.kind, args.chunk)
+    cli.run(
+        simulate_chunk, cli.tree(args.run_dir), args.grid_point, args.round, args.kind, args.chunk
+    )

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from alpswyft import neyman
 from alpswyft.results import RunTree
 
@@ -22,8 +23,11 @@ GRID = 25  # points per axis where the smoothed coverage is evaluated
 
 def estimators(n: int, levels) -> dict[str, tuple[int, str]]:
     k = neyman.neighbour_count(n, levels)
-    return {f"tricube, k = {k} (the construction)": (k, "tricube"), f"equal weights, k = {k}": (k, "uniform"),
-            f"equal weights, k = {n // 20} (5 %)": (n // 20, "uniform")}
+    return {
+        f"tricube, k = {k} (the construction)": (k, "tricube"),
+        f"equal weights, k = {k}": (k, "uniform"),
+        f"equal weights, k = {n // 20} (5 %)": (n // 20, "uniform"),
+    }
 
 
 def main(run_dir: Path) -> None:
@@ -42,10 +46,19 @@ def main(run_dir: Path) -> None:
                 covered = neyman.CriticalValues(truths, t, k, kernel).leave_one_out_covered(level)
                 smooth, sigma = neyman.smooth_coverage(truths, covered, points)
                 below = np.mean(smooth < level - 2 * sigma)
-                print(f"  {level:g}  {name:36s} coverage {covered.mean():.3f}, smallest {smooth.min():.3f} "
-                      f"+- {sigma[np.argmin(smooth)]:.3f}, {100 * below:.0f} % of the plane below nominal - 2 sigma, "
-                      f"on the ridges {covered[ridge].mean():.3f} +- {np.sqrt(level * (1 - level) / ridge.sum()):.3f}")
+                print(
+                    f"  {level:g}  {name:36s} coverage {covered.mean():.3f}, smallest {smooth.min():.3f} "
+                    f"+- {sigma[np.argmin(smooth)]:.3f}, {100 * below:.0f} % of the plane below nominal - 2 sigma, "
+                    f"on the ridges {covered[ridge].mean():.3f} +- {np.sqrt(level * (1 - level) / ridge.sum()):.3f}"
+                )
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "cluster_runs" / "analysis_results" / "alp_default")
+    main(
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).resolve().parent.parent
+        / "cluster_runs"
+        / "analysis_results"
+        / "alp_default"
+    )

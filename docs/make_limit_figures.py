@@ -25,11 +25,17 @@ def main(run_dir: Path) -> None:
     plots.expected_limits(tree).savefig(DOCS / "expected_limits.png", dpi=80, bbox_inches="tight")
     plots.limit_coverage(tree).savefig(DOCS / "limit_coverage.png", dpi=70, bbox_inches="tight")
     classical = plots.classical_comparison(tree)
-    if classical is not None:  # with classical_limits=1, or analysis_scripts/classical_limits.py run on it
+    if (
+        classical is not None
+    ):  # with classical_limits=1, or analysis_scripts/classical_limits.py run on it
         classical.savefig(DOCS / "classical_comparison.png", dpi=85, bbox_inches="tight")
         print(report.classical_comparison(tree))
     print(f"figures written to {DOCS}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DOCS.parent / "cluster_runs" / "analysis_results" / "alp_default")
+    main(
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else DOCS.parent / "cluster_runs" / "analysis_results" / "alp_default"
+    )

@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
 from alpswyft import classical  # noqa: E402
 from alpswyft.config import load_run_config  # noqa: E402
 from alpswyft.physics import magic  # noqa: E402
@@ -39,7 +40,9 @@ def mock_counts(config, setup, n: int, seed: int) -> tuple[object, np.ndarray]:
     """The model of ``setup`` and ``n`` of its mock observations' ON/OFF counts."""
     simulator = SpectrumSimulator(config, setup)
     box = np.array(config.table.initial_bounds, float)
-    box[config.POI_indices] = config.table.obs[config.POI_indices, None]  # no ALP, as the expected-limit store
+    box[config.POI_indices] = config.table.obs[
+        config.POI_indices, None
+    ]  # no ALP, as the expected-limit store
     nodes = simulator.sample(n, box, np.random.default_rng(seed))
     return simulator.model, classical.observation_counts(simulator.model, nodes)
 
@@ -47,44 +50,87 @@ def mock_counts(config, setup, n: int, seed: int) -> tuple[object, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--observations", type=int, default=20)
-    parser.add_argument("--bins", type=int, default=16, help="grid cells per axis of the (m, g) box")
+    parser.add_argument(
+        "--bins", type=int, default=16, help="grid cells per axis of the (m, g) box"
+    )
     parser.add_argument("--realisations", type=int, default=100)
-    parser.add_argument("--dl3", type=Path, default=REPO.parent / "shared" / "data" / "irfs" / "magicDL3_05059487.fits.gz")
+    parser.add_argument(
+        "--dl3",
+        type=Path,
+        default=REPO.parent / "shared" / "data" / "irfs" / "magicDL3_05059487.fits.gz",
+    )
     args = parser.parse_args()
     variables = evaluate_run_script(REPO / "cluster_runs" / "magic_like.sh")
     variables["observation"] = str(args.dl3.resolve())
     config, _ = load_run_config(variables)
-    binnings = {f"{config.nbins} bins per state": None,
-                "MAGIC's " + " / ".join(map(str, magic.MAGIC_NBINS)): magic.MAGIC_NBINS}
+    binnings = {
+        f"{config.nbins} bins per state": None,
+        "MAGIC's " + " / ".join(map(str, magic.MAGIC_NBINS)): magic.MAGIC_NBINS,
+    }
     results = {}
     for label, state_nbins in binnings.items():
         start = time.perf_counter()
-        model, counts = mock_counts(config, magic.prepare(config, state_nbins), args.observations, config.sim_seed)
-        limits = classical.expected_limits(model, config, counts, (args.bins, args.bins), args.realisations,
-                                           n_toys=0, lattice=0, seed=config.sim_seed)
+        model, counts = mock_counts(
+            config, magic.prepare(config, state_nbins), args.observations, config.sim_seed
+        )
+        limits = classical.expected_limits(
+            model,
+            config,
+            counts,
+            (args.bins, args.bins),
+            args.realisations,
+            n_toys=0,
+            lattice=0,
+            seed=config.sim_seed,
+        )
         results[label] = limits
-        print(f"{label}: {args.observations} mock observations in {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"{label}: {args.observations} mock observations in {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
     masses = classical.COMPARISON_MASSES
     print(f"\nmedian expected limit at {LEVEL:.0%}, Wilks' thresholds, g (1e-11 /GeV)")
     print(f"{'':>28}" + "".join(f"{m:>10g} neV" for m in masses))
     bands = {label: limits.expected(LEVEL, method="wilks") for label, limits in results.items()}
     medians = {}
     for label, limits in results.items():
-        medians[label] = [classical.depth_at(bands[label][2:3], limits.edges_x, m)[0] for m in masses]
-        print(f"{label:>28}" + "".join(f"{'-' if v is None else f'{v:.3g}':>14}" for v in medians[label]))
+        medians[label] = [
+            classical.depth_at(bands[label][2:3], limits.edges_x, m)[0] for m in masses
+        ]
+        print(
+            f"{label:>28}"
+            + "".join(f"{'-' if v is None else f'{v:.3g}':>14}" for v in medians[label])
+        )
     coarse, fine = medians.values()
-    print(f"{'ratio 16 bins / MAGIC':>28}" + "".join(
-        f"{'-' if a is None or b is None else f'{a / b:.2f}':>14}" for a, b in zip(coarse, fine)))
+    print(
+        f"{'ratio 16 bins / MAGIC':>28}"
+        + "".join(
+            f"{'-' if a is None or b is None else f'{a / b:.2f}':>14}" for a, b in zip(coarse, fine)
+        )
+    )
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for (label, limits), color in zip(results.items(), ("C0", "C3")):
         band = bands[label]
         m = 10 ** (0.5 * (limits.edges_x[1:] + limits.edges_x[:-1]))
         ax.step(m, 10 ** band[2], where="mid", color=color, label=f"{label}: median")
-        ax.fill_between(m, 10 ** band[1], 10 ** np.minimum(band[3], limits.edges_y[-1]), step="mid", color=color, alpha=0.2)
-    ax.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel=r"g limit [$10^{-11}$ GeV$^{-1}$]",
-           title=f"magic_like, classical (Wilks), {args.observations} mock observations per binning:\n"
-                 f"median and 68 % band of the expected {LEVEL:.0%} limit", ylim=(10 ** limits.edges_y[0], 10 ** limits.edges_y[-1]))
+        ax.fill_between(
+            m,
+            10 ** band[1],
+            10 ** np.minimum(band[3], limits.edges_y[-1]),
+            step="mid",
+            color=color,
+            alpha=0.2,
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="m [neV]",
+        ylabel=r"g limit [$10^{-11}$ GeV$^{-1}$]",
+        title=f"magic_like, classical (Wilks), {args.observations} mock observations per binning:\n"
+        f"median and 68 % band of the expected {LEVEL:.0%} limit",
+        ylim=(10 ** limits.edges_y[0], 10 ** limits.edges_y[-1]),
+    )
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
     fig.tight_layout()

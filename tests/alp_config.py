@@ -22,8 +22,26 @@ ROWS = [
 ]
 
 #: The physical 18-vector of the rows above with m, g at their Obs. values (log10 -6, -5).
-DEFAULT_VECTOR = [1e-6, 1e-5, 10**-8.812, 2.11, 300, 10**2.75, 25, 46, 4.05, 500, 57, 268, 1.2, 0.69, 0.62,
-                  10**-0.41, 10**0.93, 1.97]
+DEFAULT_VECTOR = [
+    1e-6,
+    1e-5,
+    10**-8.812,
+    2.11,
+    300,
+    10**2.75,
+    25,
+    46,
+    4.05,
+    500,
+    57,
+    268,
+    1.2,
+    0.69,
+    0.62,
+    10**-0.41,
+    10**0.93,
+    1.97,
+]
 
 
 def alp_variables(**overrides) -> dict[str, str]:

@@ -42,7 +42,11 @@ def toy_variables(**overrides) -> dict[str, str]:
 def folder_snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every file under ``root`` with its size and modification time: equal snapshots mean
     nothing was written (a check that holds for root, whom permissions do not stop)."""
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -56,10 +60,17 @@ def write_run_script(directory: Path, template: Path = TOY_SH, **overrides: str)
     text = template.read_text()
     for name, value in overrides.items():
         # the assignment with its backslash-continued lines
-        text, n = re.subn(rf"^{name}=(?:.*\\\n)*.*$", lambda _: f"{name}={value}", text, flags=re.MULTILINE)
+        text, n = re.subn(
+            rf"^{name}=(?:.*\\\n)*.*$",
+            lambda _, name=name, value=value: f"{name}={value}",
+            text,
+            flags=re.MULTILINE,
+        )
         if n == 0:
             text = text.replace("\nexec ", f"\n{name}={value}\nexec ", 1)
-    text = re.sub(r"^exec .*$", f'exec "{ORCHESTRATOR}" "${{BASH_SOURCE[0]}}" "$@"', text, flags=re.MULTILINE)
+    text = re.sub(
+        r"^exec .*$", f'exec "{ORCHESTRATOR}" "${{BASH_SOURCE[0]}}" "$@"', text, flags=re.MULTILINE
+    )
     path = directory / "run.sh"
     path.write_text(text)
     path.chmod(0o755)
@@ -123,7 +134,18 @@ def read_only(path: Path):
         subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
-requires_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared is not present")
+def pytest_runtest_setup(item):
+    """``requires_data(*paths)``: skips unless each path exists under ../shared (default: the folder);
+    ``gpu``: skips unless numba sees a CUDA device."""
+    for mark in item.iter_markers("requires_data"):
+        for relative in mark.args or ("",):
+            if not (SHARED / relative).exists():
+                pytest.skip(f"{Path('../shared') / relative} is not present")
+    if item.get_closest_marker("gpu"):
+        from alpswyft.physics import gpu
+
+        if not gpu.available():
+            pytest.skip("no CUDA device")
 
 
 @pytest.fixture(scope="session")

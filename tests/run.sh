@@ -6,4 +6,4 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/environments/bootstrap.sh"
 cd "$repo"
 export MPLBACKEND=Agg PYTHONUNBUFFERED=1
-exec "$repo/.venv/bin/python" -m pytest tests -ra --durations=25 "$@"
+exec "$repo/.venv/bin/python" -m pytest tests "$@"

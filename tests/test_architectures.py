@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from alpswyft.architectures import CNNHead, DataHead, PowerHead, check_hyperparameters, resolve
 from analysis_core.errors import ConfigError
 
@@ -26,11 +27,17 @@ def test_cnn_and_data_heads():
         CNNHead(SHAPES, logratio_features=16, channels=3, kernel_size=91)
 
 
-@pytest.mark.parametrize("make", [
-    lambda shapes: DataHead(shapes),
-    lambda shapes: PowerHead(shapes, data_width=32, data_features=8, power_width=32, power_features=4),
-    lambda shapes: CNNHead(shapes, logratio_features=16, channels=3, kernel_size=5),
-], ids=["data", "power", "cnn"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda shapes: DataHead(shapes),
+        lambda shapes: PowerHead(
+            shapes, data_width=32, data_features=8, power_width=32, power_features=4
+        ),
+        lambda shapes: CNNHead(shapes, logratio_features=16, channels=3, kernel_size=5),
+    ],
+    ids=["data", "power", "cnn"],
+)
 def test_the_heads_take_a_real_observations_off_counts(make):
     """With an ``n_off`` node (observation=) every built-in head's features depend on it, and a bin
     without OFF counts in any simulation stays finite."""
@@ -49,22 +56,36 @@ def test_the_heads_take_a_real_observations_off_counts(make):
 
 @pytest.mark.parametrize(
     "value, head",
-    [("", DataHead), ("power", PowerHead), ("cnn", CNNHead), ("/old/repo/network_power.py", PowerHead),
-     ("network_cnn.py", CNNHead), ("network.py", DataHead)],
+    [
+        ("", DataHead),
+        ("power", PowerHead),
+        ("cnn", CNNHead),
+        ("/old/repo/network_power.py", PowerHead),
+        ("network_cnn.py", CNNHead),
+        ("network.py", DataHead),
+    ],
 )
 def test_names_of_the_built_in_families(value, head):
     assert resolve(value).head is head
 
 
 def test_missing_hyperparameters_are_named():
-    grid = {"learning_rate": [1e-3], "stopping_patience": [3], "blocks": [2], "features": [64], "dropout": [0.1]}
+    grid = {
+        "learning_rate": [1e-3],
+        "stopping_patience": [3],
+        "blocks": [2],
+        "features": [64],
+        "dropout": [0.1],
+    }
     assert check_hyperparameters(resolve(""), grid) == []
     with pytest.raises(ConfigError, match="power network needs data_features, power_features"):
         check_hyperparameters(resolve("power"), grid)
     warnings = check_hyperparameters(resolve(""), {**grid, "channels": [2]})
     assert warnings == ["hyperparams: channels not used by the default network"]
     with pytest.raises(ConfigError, match="needs features, dropout"):
-        check_hyperparameters(resolve(""), {k: grid[k] for k in ("learning_rate", "stopping_patience", "blocks")})
+        check_hyperparameters(
+            resolve(""), {k: grid[k] for k in ("learning_rate", "stopping_patience", "blocks")}
+        )
 
 
 @pytest.mark.parametrize(
@@ -72,7 +93,10 @@ def test_missing_hyperparameters_are_named():
     [
         ("import no_such_module\n", "does not import: ModuleNotFoundError"),
         ("x = 1\n", "must define a class Head"),
-        ("import torch\nclass Head(torch.nn.Module):\n    pass\n", "Head.hyperparameters must be a tuple"),
+        (
+            "import torch\nclass Head(torch.nn.Module):\n    pass\n",
+            "Head.hyperparameters must be a tuple",
+        ),
     ],
 )
 def test_bad_user_files(tmp_path, text, message):
@@ -83,8 +107,15 @@ def test_bad_user_files(tmp_path, text, message):
 
 
 def test_the_power_network_without_its_widths_has_the_originals_fixed_layout():
-    grid = {"learning_rate": [1e-3], "stopping_patience": [3], "blocks": [2], "features": [64], "dropout": [0.1],
-            "data_features": [32], "power_features": [4]}
+    grid = {
+        "learning_rate": [1e-3],
+        "stopping_patience": [3],
+        "blocks": [2],
+        "features": [64],
+        "dropout": [0.1],
+        "data_features": [32],
+        "power_features": [4],
+    }
     power = resolve("power")
     (warning,) = check_hyperparameters(power, grid)
     assert "data_width and power_width not given" in warning and "(64 and 64)" in warning
@@ -99,7 +130,10 @@ def test_the_originals_network_files_map_to_their_heads_even_where_they_exist(tm
     original.write_text("import swyft\nclass Network(swyft.SwyftModule):\n    pass\n")
     mapped = resolve(f" {original} ")
     assert mapped.head is PowerHead and mapped.path is None
-    assert "the original pipeline's network_power.py; this pipeline's equivalent head 'power'" in mapped.note
+    assert (
+        "the original pipeline's network_power.py; this pipeline's equivalent head 'power'"
+        in mapped.note
+    )
     assert "not on this machine" in resolve("/home/someone/ALP_sim/network.py").note
     ours = tmp_path / "mine" / "network.py"  # a head of this pipeline that happens to have the name
     ours.parent.mkdir()

@@ -1,8 +1,9 @@
 """The einsum form of swyft's channelized linear layer computes the same values and gradients."""
 
 import torch
-from alpswyft import compat
 from swyft.networks.channelized import LinearWithChannel
+
+from alpswyft import compat
 
 
 def test_einsum_layer_equals_swyft_layer():

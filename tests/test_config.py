@@ -1,9 +1,10 @@
 """Validation of the run-script variables: every bad input names the variable and the value."""
 
 import pytest
+from conftest import toy_variables
+
 from alpswyft.config import load_run_config
 from analysis_core.errors import ConfigError
-from conftest import toy_variables
 
 
 def test_valid_configuration(variables):
@@ -14,7 +15,9 @@ def test_valid_configuration(variables):
     assert config.n_rounds == 2
     assert config.n_sim_train == [3000]
     assert config.prediction_pairs == [(0, 1)]
-    assert config.grid == [{"learning_rate": 5e-3, "stopping_patience": 6, "blocks": 2, "features": 64, "dropout": 0.1}]
+    assert config.grid == [
+        {"learning_rate": 5e-3, "stopping_patience": 6, "blocks": 2, "features": 64, "dropout": 0.1}
+    ]
     assert len(config.hash) == 16
 
 
@@ -55,9 +58,17 @@ def test_hash_changes_with_any_variable(variables):
         ({"use_old_sims": "/no/such/store"}, "use_old_sims", "no such store on this machine"),
         ({"use_old_sims": "/tmp"}, "use_old_sims", "expected 0, 1 or the path"),
         ({"use_old_net": "/no/such/net.pt"}, "use_old_net", "a network .pt file"),
-        ({"use_old_truncations": "/no/such/record"}, "use_old_truncations", "truncation_record.json"),
+        (
+            {"use_old_truncations": "/no/such/record"},
+            "use_old_truncations",
+            "truncation_record.json",
+        ),
         ({"architecture": "/no/such/head.py"}, "architecture", "defining Head"),
-        ({"DRP_coverage_parameters": "0, 10, 0, 0, 1"}, "DRP_coverage_parameters", "n_draws must be > 0"),
+        (
+            {"DRP_coverage_parameters": "0, 10, 0, 0, 1"},
+            "DRP_coverage_parameters",
+            "n_draws must be > 0",
+        ),
         ({"architecture": "power"}, "hyperparams", "needs data_features, power_features"),
         ({"architecture": "cnn"}, "hyperparams", "needs logratio_features, channels, kernel_size"),
     ],
@@ -78,12 +89,24 @@ def test_bad_input_names_variable(variables, override, variable, fragment):
         ({"noise": "cauchy"}, "noise = 'cauchy'"),
         ({"train": "yes"}, "train = 'yes': expected 0 or 1"),
         ({"max_time_sim": "1h"}, "max_time_sim = '1h'"),
-        ({"DRP_coverage_parameters": "10000, 1000, 0"}, "DRP_coverage_parameters = '10000, 1000, 0': expected rows of 5 integers"),
+        (
+            {"DRP_coverage_parameters": "10000, 1000, 0"},
+            "DRP_coverage_parameters = '10000, 1000, 0': expected rows of 5 integers",
+        ),
         ({"DRP_coverage_parameters": "10000|x|0|1|5"}, "DRP_coverage_parameters"),
         ({"run_name": "../elsewhere"}, "run_name = '../elsewhere'"),
-        ({"credibility_levels": "0.95,0.68"}, "credibility_levels = '0.95,0.68': expected increasing levels"),
-        ({"credibility_levels": "68,95"}, "credibility_levels = '68,95': expected increasing levels strictly between 0 and 1"),
-        ({"credibility_levels": "3sigma"}, "credibility_levels = '3sigma': expected comma-separated numbers"),
+        (
+            {"credibility_levels": "0.95,0.68"},
+            "credibility_levels = '0.95,0.68': expected increasing levels",
+        ),
+        (
+            {"credibility_levels": "68,95"},
+            "credibility_levels = '68,95': expected increasing levels strictly between 0 and 1",
+        ),
+        (
+            {"credibility_levels": "3sigma"},
+            "credibility_levels = '3sigma': expected comma-separated numbers",
+        ),
     ],
 )
 def test_type_errors_name_variable_and_value(variables, override, fragment):
@@ -127,7 +150,12 @@ def test_obsolete_and_unknown_variables_warn(variables):
 
 def test_fixed_parameter_ignored_columns_warn(variables):
     config, warnings = load_run_config(
-        {**variables, "model": "toy_poly", "param3": " 0.5 | 0.7 | 0.7 | 0 | U | c | 1 ", "POI_indices": "0,1"}
+        {
+            **variables,
+            "model": "toy_poly",
+            "param3": " 0.5 | 0.7 | 0.7 | 0 | U | c | 1 ",
+            "POI_indices": "0,1",
+        }
     )
     assert [p.name for p in config.table.free] == ["a", "b"]
     assert any("param3 (c) is fixed at 0.5" in w for w in warnings)
@@ -140,7 +168,9 @@ def test_single_poi_gets_no_default_pairs(variables):
 
 
 def test_rounds_and_store_sizes(variables):
-    config, _ = load_run_config({**variables, "n_truncations": "2", "n_sim_train": "100, 200", "n_sim_coverage": "50"})
+    config, _ = load_run_config(
+        {**variables, "n_truncations": "2", "n_sim_train": "100, 200", "n_sim_coverage": "50"}
+    )
     assert [config.n_sim_round(r) for r in range(3)] == [100, 200, 250]
     assert [config.n_train_round(r) for r in range(3)] == [100, 200, 200]
 
@@ -149,17 +179,24 @@ def test_rounds_and_store_sizes(variables):
     ("value", "rows"),
     [
         ("10_000, 1000, 0, 1, 5", [[10000, 1000, 0, 1, 5]]),  # the newer flat form
-        ("10000|1000|0|1|5 , 2|1|100|1|1", [[10000, 1000, 0, 1, 5], [2, 1, 100, 1, 1]]),  # the table form
+        (
+            "10000|1000|0|1|5 , 2|1|100|1|1",
+            [[10000, 1000, 0, 1, 5], [2, 1, 100, 1, 1]],
+        ),  # the table form
         ("", []),
     ],
 )
 def test_drp_coverage_parameters_both_forms(variables, value, rows):
-    config, warnings = load_run_config({**variables, "n_sim_coverage": "500", "DRP_coverage_parameters": value})
+    config, warnings = load_run_config(
+        {**variables, "n_sim_coverage": "500", "DRP_coverage_parameters": value}
+    )
     assert config.DRP_coverage_parameters == rows
     n_draws, n_coverage, start = config.coverage_draws
     if rows:
         assert (n_draws, n_coverage, start) == (min(rows[0][0], 100_000), min(rows[0][1], 500), 0)
-        assert any("only the first row" in w for w in warnings)  # which_net = 1: every grid point is validated
+        assert any(
+            "only the first row" in w for w in warnings
+        )  # which_net = 1: every grid point is validated
     else:
         assert (n_draws, n_coverage, start) == (10_000, 500, 0)
 
@@ -171,8 +208,13 @@ def test_draw_drp_is_accepted_with_a_note(variables):
 
 def test_forms_of_the_original_run_scripts(variables):
     config, warnings = load_run_config(
-        {**variables, "n_sim_train": "3_000=int", "use_old_net": "0=int", "emin": "-1=float",
-         "arg": "config_file=run.sh;run_name=unit;n_sim_train=3_000=int;use_old_net=0=int"}
+        {
+            **variables,
+            "n_sim_train": "3_000=int",
+            "use_old_net": "0=int",
+            "emin": "-1=float",
+            "arg": "config_file=run.sh;run_name=unit;n_sim_train=3_000=int;use_old_net=0=int",
+        }
     )
     assert config.n_sim_train == [3000] and config.use_old_net == "0" and config.emin == -1.0
     assert "n_sim_train: the '=int' suffix is dropped (types come from the pipeline)" in warnings
@@ -183,18 +225,29 @@ def test_the_original_irf_path_falls_back_to_the_shipped_file():
     from alp_config import alp_variables
 
     config, warnings = load_run_config(
-        alp_variables(IRF_file="/no/FOML3/IRFs/CTA/Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits")
+        alp_variables(
+            IRF_file="/no/FOML3/IRFs/CTA/Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits"
+        )
     )
     assert config.IRF_file == "" and config.irf_path.is_file()
     assert any("the shipped copy of the same file is used" in w for w in warnings)
 
 
 def test_the_originals_variables_that_no_longer_matter_are_named(variables):
-    _, warnings = load_run_config({**variables, "update_config_on_cluster": "1", "save_physics": "1",
-                                   "save_old_sims": "1", "save_old_net": "1"})
+    _, warnings = load_run_config(
+        {
+            **variables,
+            "update_config_on_cluster": "1",
+            "save_physics": "1",
+            "save_old_sims": "1",
+            "save_old_net": "1",
+        }
+    )
     text = "\n".join(warnings)
     assert "update_config_on_cluster=1: the configuration stage takes seconds" in text
-    assert "max_memory_config, max_time_config, partition_config and qos_config are not used" in text
+    assert (
+        "max_memory_config, max_time_config, partition_config and qos_config are not used" in text
+    )
     for name in ("save_physics", "save_old_sims", "save_old_net"):
         assert f"{name}=1: nothing" in text
     _, quiet = load_run_config(variables)
@@ -202,37 +255,79 @@ def test_the_originals_variables_that_no_longer_matter_are_named(variables):
 
 
 def test_extra_sbatch_options_and_a_job_setup_line(variables):
-    config, _ = load_run_config({**variables, "sbatch_extra": " --constraint=a100 ; --exclusive\n",
-                                 "job_setup": " module load CUDA/12.1 "})
-    assert config.sbatch_extra == ["--constraint=a100", "--exclusive"] and config.job_setup == "module load CUDA/12.1"
-    with pytest.raises(ConfigError, match="sbatch_extra = 'constraint=a100': expected sbatch options"):
+    config, _ = load_run_config(
+        {
+            **variables,
+            "sbatch_extra": " --constraint=a100 ; --exclusive\n",
+            "job_setup": " module load CUDA/12.1 ",
+        }
+    )
+    assert (
+        config.sbatch_extra == ["--constraint=a100", "--exclusive"]
+        and config.job_setup == "module load CUDA/12.1"
+    )
+    with pytest.raises(
+        ConfigError, match="sbatch_extra = 'constraint=a100': expected sbatch options"
+    ):
         load_run_config({**variables, "sbatch_extra": "constraint=a100"})
 
 
 def test_limit_methods_and_their_stores(variables):
     config, _ = load_run_config({**variables, "n_sim_explim": "50"})
     assert config.limit_method == ("frequentist",) and config.with_neyman
-    assert config.n_calibration == 2000 and config.n_null == 0 and config.n_limit_coverage == 0  # the smallest for 0.68,0.95
-    config, _ = load_run_config({**variables, "n_sim_explim": "50", "limit_method": " cls, hpd ",
-                                 "n_sim_calibration": "3_000", "n_sim_limit_coverage": "500"})
+    assert (
+        config.n_calibration == 2000 and config.n_null == 0 and config.n_limit_coverage == 0
+    )  # the smallest for 0.68,0.95
+    config, _ = load_run_config(
+        {
+            **variables,
+            "n_sim_explim": "50",
+            "limit_method": " cls, hpd ",
+            "n_sim_calibration": "3_000",
+            "n_sim_limit_coverage": "500",
+        }
+    )
     assert config.limit_method == ("cls", "hpd") and config.neyman_methods == ("cls",)
     assert (config.n_calibration, config.n_null, config.n_limit_coverage) == (3000, 500, 500)
     config, _ = load_run_config({**variables, "n_sim_explim": "50", "limit_method": "hpd"})
     assert not config.with_neyman and config.n_calibration == 0
-    config, _ = load_run_config(variables)  # no expected limits, no real observation: nothing to calibrate
+    config, _ = load_run_config(
+        variables
+    )  # no expected limits, no real observation: nothing to calibrate
     assert not config.with_neyman and config.n_calibration == 0
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ({"limit_method": "neyman"}, "limit_method = 'neyman': expected one or more of frequentist, cls, hpd"),
-    ({"limit_method": "hpd,hpd"}, "limit_method = 'hpd,hpd': expected one or more of frequentist, cls, hpd"),
-    ({"n_sim_calibration": "500"}, "n_sim_calibration = '500': limit_method=frequentist at credibility_levels "
-                                   "0.68,0.95 needs at least 2_000 calibration simulations"),
-    ({"credibility_levels": "0.68,0.997", "n_sim_calibration": "2000"},
-     "n_sim_calibration = '2000': limit_method=frequentist at credibility_levels 0.68,0.997 needs at least 33_340"),
-    ({"limit_method": "cls", "n_sim_null": "5"}, "n_sim_null = '5': limit_method=cls needs at least 20"),
-    ({"credibility_levels": "0.68,1.2"}, "credibility_levels = '0.68,1.2': expected increasing levels strictly between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        (
+            {"limit_method": "neyman"},
+            "limit_method = 'neyman': expected one or more of frequentist, cls, hpd",
+        ),
+        (
+            {"limit_method": "hpd,hpd"},
+            "limit_method = 'hpd,hpd': expected one or more of frequentist, cls, hpd",
+        ),
+        (
+            {"n_sim_calibration": "500"},
+            "n_sim_calibration = '500': limit_method=frequentist at credibility_levels "
+            "0.68,0.95 needs at least 2_000 calibration simulations",
+        ),
+        (
+            {"credibility_levels": "0.68,0.997", "n_sim_calibration": "2000"},
+            "n_sim_calibration = '2000': limit_method=frequentist at credibility_levels "
+            "0.68,0.997 needs at least 33_340",
+        ),
+        (
+            {"limit_method": "cls", "n_sim_null": "5"},
+            "n_sim_null = '5': limit_method=cls needs at least 20",
+        ),
+        (
+            {"credibility_levels": "0.68,1.2"},
+            "credibility_levels = '0.68,1.2': expected increasing levels strictly between 0 and 1",
+        ),
+    ],
+)
 def test_bad_limit_settings_name_the_variable(variables, override, fragment):
     with pytest.raises(ConfigError) as error:
         load_run_config({**variables, "n_sim_explim": "50", **override})

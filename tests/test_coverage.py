@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from alpswyft.coverage import (
     coverage_consistent,
     data_references,
@@ -46,7 +47,9 @@ def test_hpd_mass_of_simple_cases():
     np.testing.assert_allclose(hpd_masses(np.log([0.25]), bank), [0.7])  # 0.3 + 0.4 lie above
     np.testing.assert_allclose(hpd_masses(np.log([0.5]), bank), [0.0])  # the truth is the mode
     low, high = jeffreys_interval(np.array([0, 50, 100]), 100)
-    assert low[0] == 0 and high[2] == 1 and low[1] < 0.5 < high[1] and 0.09 < high[1] - low[1] < 0.11  # 2 x sqrt(0.25 / 100)
+    assert (
+        low[0] == 0 and high[2] == 1 and low[1] < 0.5 < high[1] and 0.09 < high[1] - low[1] < 0.11
+    )  # 2 x sqrt(0.25 / 100)
 
 
 def test_exact_posterior_covers_nominally():
@@ -111,7 +114,9 @@ def test_tarp_agrees_with_the_tarp_package():
     rng = np.random.default_rng(4)
     samples = rng.uniform(size=(300, 200, 2))  # (n_draws, n_obs, n_dims), as tarp wants them
     truths, refs = rng.uniform(size=(200, 2)), rng.uniform(size=(200, 2))
-    ecp, alpha = tarp.get_tarp_coverage(samples, truths, references=refs, norm=False, num_alpha_bins=20)
+    ecp, alpha = tarp.get_tarp_coverage(
+        samples, truths, references=refs, norm=False, num_alpha_bins=20
+    )
     f = tarp_fractions(samples.transpose(1, 0, 2), truths, refs)
     ours = tarp_coverage(f, alpha[1:-1])["ecp"]
     # tarp's histogram spans [min f, max f]; below its last edge the cumulative sums agree

@@ -12,8 +12,10 @@ from conftest import read_only, write_run_script
 
 pytestmark = pytest.mark.slow
 
-GRID = ('"--learning_rate (float) : 5e-3, 2e-3 --stopping_patience (int) : 4 --blocks (int) : 2 '
-        '--features (int) : {features} --dropout (float) : 0.0, 0.1"')
+GRID = (
+    '"--learning_rate (float) : 5e-3, 2e-3 --stopping_patience (int) : 4 --blocks (int) : 2 '
+    '--features (int) : {features} --dropout (float) : 0.0, 0.1"'
+)
 REDUCED = {
     "run_name": "e2e",
     "n_truncations": "2",
@@ -27,14 +29,18 @@ REDUCED = {
     "limit_method": "hpd",  # the frequentist limits have tests of their own (test_frequentist.py)
 }
 HYPERPARAMS = [(5e-3, 0.0), (5e-3, 0.1), (2e-3, 0.0), (2e-3, 0.1)]  # the original's numbering
-ALP_GRID = ('"--learning_rate (float) : 5e-3 --stopping_patience (int) : 4 --blocks (int) : 2 '
-            '--features (int) : 32 --dropout (float) : 0.1 --data_width (int) : 32 --data_features (int) : 8 '
-            '--power_width (int) : 32 --power_features (int) : 8"')
+ALP_GRID = (
+    '"--learning_rate (float) : 5e-3 --stopping_patience (int) : 4 --blocks (int) : 2 '
+    "--features (int) : 32 --dropout (float) : 0.1 --data_width (int) : 32 --data_features (int) : 8 "
+    '--power_width (int) : 32 --power_features (int) : 8"'
+)
 
 
 def run(script, cwd):
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    return subprocess.run([str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +67,20 @@ def test_results_tree_and_provenance(first_run):
     log = (run_dir / "output.log").read_text()
     assert log.startswith("ALP INFERENCE WITH TRUNCATED MARGINAL NRE")
     stages = [line.split(" (")[0] for line in log.splitlines() if line.startswith("=== ")]
-    rounds = [f"=== {kind}, grid point {g}, round {r}" for g in range(4) for r in range(3) for kind in ("simulation", "training")]
-    assert stages == ["=== environment", "=== configuration", "=== rounds", *rounds, "=== validation", "=== report"]
+    rounds = [
+        f"=== {kind}, grid point {g}, round {r}"
+        for g in range(4)
+        for r in range(3)
+        for kind in ("simulation", "training")
+    ]
+    assert stages == [
+        "=== environment",
+        "=== configuration",
+        "=== rounds",
+        *rounds,
+        "=== validation",
+        "=== report",
+    ]
     assert "Finished analysis" in result.stdout
     # nothing outside the run folder
     assert not any(elsewhere.iterdir())
@@ -72,7 +90,12 @@ def test_results_tree_and_provenance(first_run):
 def test_stores_are_complete(first_run):
     base = first_run[0]
     stores = base / "analysis_results" / "e2e" / "sim_output" / "store"
-    later = [f"store{kind}_round_{r}_gridpoint_{g}" for kind in ("", "_prior") for r in (1, 2) for g in range(4)]
+    later = [
+        f"store{kind}_round_{r}_gridpoint_{g}"
+        for kind in ("", "_prior")
+        for r in (1, 2)
+        for g in range(4)
+    ]
     explim = [f"store_explim_round_2_gridpoint_{g}" for g in range(4)]
     # round 0 is shared by the grid points: its stores are simulated once
     assert sorted(p.name for p in stores.iterdir() if not p.name.startswith(".")) == sorted(
@@ -88,9 +111,14 @@ def test_truncation_shrinks_around_the_truth(first_run):
     assert sorted(record["grid_points"]) == ["0", "1", "2", "3"]
     for g, (learning_rate, dropout) in enumerate(HYPERPARAMS):
         point = record["grid_points"][str(g)]
-        assert (point["hyperparams"]["learning_rate"], point["hyperparams"]["dropout"]) == (learning_rate, dropout)
+        assert (point["hyperparams"]["learning_rate"], point["hyperparams"]["dropout"]) == (
+            learning_rate,
+            dropout,
+        )
         rounds = point["rounds"]
-        assert [r["round"] for r in rounds] == [0, 1, 2] and all(r["status"] == "done" for r in rounds)
+        assert [r["round"] for r in rounds] == [0, 1, 2] and all(
+            r["status"] == "done" for r in rounds
+        )
         assert rounds[0]["bounds"] == initial.tolist()
         for previous, entry in zip(rounds, rounds[1:]):
             assert entry["bounds"] == previous["truncated_bounds"]
@@ -99,7 +127,10 @@ def test_truncation_shrinks_around_the_truth(first_run):
             assert np.all(box[:, 1] - box[:, 0] <= initial[:, 1] - initial[:, 0] + 1e-12)
             assert np.all((box[:, 0] < truth) & (truth < box[:, 1])), (g, r["round"], box)
         last = np.array(rounds[-1]["truncated_bounds"])
-        assert np.sum(last[:, 1] - last[:, 0]) < 0.9 * np.sum(initial[:, 1] - initial[:, 0]), (g, last)
+        assert np.sum(last[:, 1] - last[:, 0]) < 0.9 * np.sum(initial[:, 1] - initial[:, 0]), (
+            g,
+            last,
+        )
         for name in ("a", "b"):
             assert rounds[-1]["posterior"][name]["std"] > 0
 
@@ -112,8 +143,17 @@ def test_notebook_executed_without_errors(first_run):
     assert all(c["execution_count"] is not None for c in code)
     outputs = [o for c in code for o in c["outputs"]]
     assert not [o for o in outputs if o["output_type"] == "error"]
-    figures = ["posteriors_1d", "posteriors_1d_zoomed", "posteriors_2d", "corner", "training_curves", "coverage_zz",
-               "tarp", "expected_limits", "false_exclusions"]
+    figures = [
+        "posteriors_1d",
+        "posteriors_1d_zoomed",
+        "posteriors_2d",
+        "corner",
+        "training_curves",
+        "coverage_zz",
+        "tarp",
+        "expected_limits",
+        "false_exclusions",
+    ]
     # + the mock observation, and the workbench cells' 3 store histograms, training spectra and a corner plot
     assert sum("image/png" in o.get("data", {}) for o in outputs) == len(figures) + 1 + 5
     for figure in figures:
@@ -150,9 +190,13 @@ def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
     assert json.loads((run_dir / "config.json").read_text())["trial"] == 1
     log = (run_dir / "output.log").read_text()
     assert "the previous trial is in archive/trial__0" in log
-    assert "train=0 simulate=0: no round is simulated or trained" in log and "=== training" not in log
+    assert (
+        "train=0 simulate=0: no round is simulated or trained" in log and "=== training" not in log
+    )
     assert "use_old_truncations: continuing from" in log
-    assert "grid point 0: this trial holds no network of round 2" in log  # validation says why it skips
+    assert (
+        "grid point 0: this trial holds no network of round 2" in log
+    )  # validation says why it skips
     record = json.loads((run_dir / "truncation_record.json").read_text())
     assert all(len(point["rounds"]) == 3 for point in record["grid_points"].values())
 
@@ -160,16 +204,29 @@ def test_second_run_is_a_new_trial_and_loses_nothing(first_run):
 def test_bad_overrides_stop_before_anything_is_written(tmp_path):
     script = write_run_script(tmp_path, run_name="bad")
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    for args, message in ((["n_sim_trian=20"], "n_sim_trian = '20': not a variable of this pipeline (given on the command line"),
-                          (["n_sim_train"], "'n_sim_train' is not an override: give name=value"),
-                          (["n_sim_train=-5"], "n_sim_train = '-5'")):
-        result = subprocess.run([str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-        assert result.returncode != 0 and message in result.stdout + result.stderr, result.stdout[-2000:]
-    assert not (tmp_path / "analysis_results" / "bad").exists() or not any((tmp_path / "analysis_results" / "bad").rglob("*.json"))
+    for args, message in (
+        (
+            ["n_sim_trian=20"],
+            "n_sim_trian = '20': not a variable of this pipeline (given on the command line",
+        ),
+        (["n_sim_train"], "'n_sim_train' is not an override: give name=value"),
+        (["n_sim_train=-5"], "n_sim_train = '-5'"),
+    ):
+        result = subprocess.run(
+            [str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode != 0 and message in result.stdout + result.stderr, result.stdout[
+            -2000:
+        ]
+    assert not (tmp_path / "analysis_results" / "bad").exists() or not any(
+        (tmp_path / "analysis_results" / "bad").rglob("*.json")
+    )
 
 
 def test_bad_variable_stops_before_anything_is_written(tmp_path):
-    script = write_run_script(tmp_path, run_name="bad", param1='" [4, 1] | 0.7 | 0 | 0 | U | a | 1 "')
+    script = write_run_script(
+        tmp_path, run_name="bad", param1='" [4, 1] | 0.7 | 0 | 0 | U | a | 1 "'
+    )
     result = run(script, cwd=tmp_path)
     assert result.returncode != 0
     assert "param1 = '[4, 1]': bounds of a must satisfy low < high" in result.stdout
@@ -184,22 +241,39 @@ def test_a_read_only_results_folder_is_refused(tmp_path):
     with read_only(tmp_path / "analysis_results"):
         result = run(script, cwd=tmp_path)
     assert result.returncode == 1
-    assert f"ERROR: the results folder {tmp_path / 'analysis_results'} cannot be created or written to" in result.stderr
+    assert (
+        f"ERROR: the results folder {tmp_path / 'analysis_results'} cannot be created or written to"
+        in result.stderr
+    )
     assert not list((tmp_path / "analysis_results").iterdir())
 
 
 def test_alp_model_end_to_end(tmp_path):
     """The shipped ALP run script (m, g and four nuisances, their 1D marginals and the m-g one, the
-    power head, the fixed-nuisance limit, the extra observation), reduced to a few hundred simulations and 2 rounds (the toy run
-    above has a 4-point grid and 3 rounds)."""
+    power head, the fixed-nuisance limit, the extra observation), reduced to a few hundred
+    simulations and 2 rounds (the toy run above has a 4-point grid and 3 rounds)."""
     from conftest import RUN_SH
 
     script = write_run_script(
-        tmp_path, template=RUN_SH, run_name="alp_e2e", n_sim_train="200", n_prior_samples="3_000",
-        nbins_etrue="90", max_epochs="3", n_truncations="1", hyperparams=ALP_GRID,
-        n_sim_coverage="60", n_sim_explim="10", DRP_coverage_parameters='"1000, 60, 0, 0, 1"',
-        n_sim_calibration="2000", n_sim_limit_coverage="600", n_sim_null="100",
-        classical_limits="1", classical_bins='"12,6"', classical_realisations="20", classical_toys="0",
+        tmp_path,
+        template=RUN_SH,
+        run_name="alp_e2e",
+        n_sim_train="200",
+        n_prior_samples="3_000",
+        nbins_etrue="90",
+        max_epochs="3",
+        n_truncations="1",
+        hyperparams=ALP_GRID,
+        n_sim_coverage="60",
+        n_sim_explim="10",
+        DRP_coverage_parameters='"1000, 60, 0, 0, 1"',
+        n_sim_calibration="2000",
+        n_sim_limit_coverage="600",
+        n_sim_null="100",
+        classical_limits="1",
+        classical_bins='"12,6"',
+        classical_realisations="20",
+        classical_toys="0",
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -207,39 +281,74 @@ def test_alp_model_end_to_end(tmp_path):
     check_alp_limits(run_dir)
     obs = np.load(run_dir / "true_obs.npz")
     assert obs["pgg"].shape == (90,) and obs["power"].shape == (169,) and obs["data"].shape == (90,)
-    np.testing.assert_allclose(obs["exp"], 0.0, atol=1e-6)  # truth = null: zero residual before noise
+    np.testing.assert_allclose(
+        obs["exp"], 0.0, atol=1e-6
+    )  # truth = null: zero residual before noise
     setup = np.load(run_dir / "response.npz")
     assert setup["response_migration"].shape == (90, 90)
     record = json.loads((run_dir / "truncation_record.json").read_text())
-    assert {g: [r["round"] for r in p["rounds"]] for g, p in record["grid_points"].items()} == {"0": [0, 1]}
+    assert {g: [r["round"] for r in p["rounds"]] for g, p in record["grid_points"].items()} == {
+        "0": [0, 1]
+    }
     for g in range(1):
         for r in range(2):
-            assert (run_dir / "train_output" / "net" / f"trained_network_round_{r}_gridpoint_{g}.pt").is_file()
-        assert (run_dir / "train_output" / "net" / f"trained_network_fixed_nuisances_gridpoint_{g}.pt").is_file()
+            assert (
+                run_dir / "train_output" / "net" / f"trained_network_round_{r}_gridpoint_{g}.pt"
+            ).is_file()
+        assert (
+            run_dir / "train_output" / "net" / f"trained_network_fixed_nuisances_gridpoint_{g}.pt"
+        ).is_file()
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
-    assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+    assert not [
+        o
+        for c in notebook["cells"]
+        if c["cell_type"] == "code"
+        for o in c["outputs"]
+        if o["output_type"] == "error"
+    ]
     assert (run_dir / "val_output" / "mock_observation.png").exists()
     # the shipped extra observation (an injected ALP) and the p-p plots are in the executed report
     extra = np.load(run_dir / "extra_obs.npz")
     assert np.allclose(extra["params"][0][:2], [1.0, 0.5]) and list(extra["seed"]) == [1]
-    assert np.load(run_dir / "train_output" / "posteriors" / "extra_observations_gridpoint_0.npz")["density_2d"].shape == (1, 1, 50, 50)
-    figures = {"plots.extra_observations": "extra_observations_gridpoint_0", "plots.coverage_zz": "coverage_zz_gridpoint_0",
-               "run.infer(": None}
+    assert np.load(run_dir / "train_output" / "posteriors" / "extra_observations_gridpoint_0.npz")[
+        "density_2d"
+    ].shape == (1, 1, 50, 50)
+    figures = {
+        "plots.extra_observations": "extra_observations_gridpoint_0",
+        "plots.coverage_zz": "coverage_zz_gridpoint_0",
+        "run.infer(": None,
+    }
     for call, png in figures.items():
-        cell = next(c for c in notebook["cells"] if c["cell_type"] == "code" and call in "".join(c["source"]))
+        cell = next(
+            c
+            for c in notebook["cells"]
+            if c["cell_type"] == "code" and call in "".join(c["source"])
+        )
         assert any("image/png" in o.get("data", {}) for o in cell["outputs"]), call
         assert png is None or (run_dir / "val_output" / f"{png}.png").is_file()
     for g in range(1):
-        summary = json.loads((run_dir / "val_output" / f"validation_gridpoint_{g}.json").read_text())
+        summary = json.loads(
+            (run_dir / "val_output" / f"validation_gridpoint_{g}.json").read_text()
+        )
         names = ["m", "g", "Amplitude", "index", "Ecut", "rms_B"]
-        assert set(summary["coverage"]["marginals"]) == {*names, "m-g"}  # restricted_posterior=3: the limit's plane
+        assert set(summary["coverage"]["marginals"]) == {
+            *names,
+            "m-g",
+        }  # restricted_posterior=3: the limit's plane
         limit = summary["expected_limits"]["pairs"]["m-g"]["0.95"]
         assert limit["truth_cell_excluded"] is None  # Obs. outside
         assert set(limit["g_limit_at_m"]) == {"1", "10", "100"} and "fixed_nuisances" in limit
-        assert summary["expected_limits"]["fixed_nuisances"] == ["Amplitude", "index", "Ecut", "rms_B"]
+        assert summary["expected_limits"]["fixed_nuisances"] == [
+            "Amplitude",
+            "index",
+            "Ecut",
+            "rms_B",
+        ]
     log = (run_dir / "output.log").read_text()
-    assert ("expected limits: 10 simulations at the Obs. POI values, the posterior on 10000 points per plane, false "
-            "exclusions against round 0, and with the nuisances fixed") in log
+    assert (
+        "expected limits: 10 simulations at the Obs. POI values, the posterior on 10000 points per plane, false "
+        "exclusions against round 0, and with the nuisances fixed"
+    ) in log
 
 
 def check_alp_limits(run_dir):
@@ -253,13 +362,24 @@ def check_alp_limits(run_dir):
     from analysis_core.errors import ConfigError
 
     run = open_run(run_dir)
-    summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["frequentist"]
-    assert summary["methods"] == ["frequentist", "cls", "hpd"] and summary["k"] == 103 and summary["kernel"] == "tricube"
+    summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())[
+        "frequentist"
+    ]
+    assert (
+        summary["methods"] == ["frequentist", "cls", "hpd"]
+        and summary["k"] == 103
+        and summary["kernel"] == "tricube"
+    )
     assert set(summary["leave_one_out"]["m-g"]) == {"0.68", "0.95"}
     assert (run_dir / "val_output" / "limit_coverage_gridpoint_0.png").is_file()
-    edges_x, edges_y = np.linspace(-2, 4, 7), np.linspace(-2, 1, 7)  # coarse: the simulator's counts per cell centre
+    edges_x, edges_y = (
+        np.linspace(-2, 4, 7),
+        np.linspace(-2, 1, 7),
+    )  # coarse: the simulator's counts per cell centre
     quiet = no_effect_cells(run.sim, run.config, (0, 1), edges_x, edges_y, n_fields=2)
-    assert quiet[-1, :2].all() and not quiet[2, -1]  # 1000+ neV at weak coupling sees nothing; 10 neV at 3e-11 does
+    assert (
+        quiet[-1, :2].all() and not quiet[2, -1]
+    )  # 1000+ neV at weak coupling sees nothing; 10 neV at 3e-11 does
     truths = no_effect_truths(RunTree(run_dir), 0, 0, quiet, (0.68, 0.95))
     n = truths["frequentist"]["0.95"]["n"]
     assert n > 50
@@ -279,17 +399,35 @@ def check_alp_limits(run_dir):
         run.classical(n_realisations=10)
     # the validation option: the classical limits of the same 10 mock observations beside the
     # network's (Wilks' thresholds here; the pseudo-experiments' are tested in test_classical.py)
-    classical = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["classical"]
-    assert classical["grid"] == [12, 6] and classical["n_observations"] == 10 and classical["field"] == "obs"
-    assert set(classical["levels"]["0.95"]) == {"wilks_quantile", "wilks_marginal"} and not classical["thresholds"]
-    assert classical["levels"]["0.95"]["wilks_quantile"]["median"]["10"] is not None  # 10 neV: a limit
+    classical = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())[
+        "classical"
+    ]
+    assert (
+        classical["grid"] == [12, 6]
+        and classical["n_observations"] == 10
+        and classical["field"] == "obs"
+    )
+    assert (
+        set(classical["levels"]["0.95"]) == {"wilks_quantile", "wilks_marginal"}
+        and not classical["thresholds"]
+    )
+    assert (
+        classical["levels"]["0.95"]["wilks_quantile"]["median"]["10"] is not None
+    )  # 10 neV: a limit
     assert (run_dir / "val_output" / "classical_comparison_gridpoint_0.png").is_file()
-    assert "classical limits: 10 mock observations on a 12 x 6 grid" in (run_dir / "output.log").read_text()
-    rates = exclusion_rates(run, [(1.0, 0.5), (2.0, 0.5)], 40, (0.95,), ("frequentist", "cls", "hpd"))
+    assert (
+        "classical limits: 10 mock observations on a 12 x 6 grid"
+        in (run_dir / "output.log").read_text()
+    )
+    rates = exclusion_rates(
+        run, [(1.0, 0.5), (2.0, 0.5)], 40, (0.95,), ("frequentist", "cls", "hpd")
+    )
     for row in rates:
         for method in ("frequentist", "cls"):
             rate = row["rates"][method]["0.95"]
-            assert rate["fraction"] <= 0.05 + 2 * np.sqrt(0.05 * 0.95 * (1 / 40 + 1 / (0.55 * summary["k"]))), (row["point"], method, rate)
+            assert rate["fraction"] <= 0.05 + 2 * np.sqrt(
+                0.05 * 0.95 * (1 / 40 + 1 / (0.55 * summary["k"]))
+            ), (row["point"], method, rate)
 
 
 def test_a_users_model_file_runs_end_to_end(tmp_path):
@@ -302,14 +440,30 @@ def test_a_users_model_file_runs_end_to_end(tmp_path):
     from conftest import REPO
 
     (tmp_path / "user_models").mkdir()
-    model = shutil.copy(REPO / "cluster_runs" / "user_models" / "power_law_line.py", tmp_path / "user_models")
+    model = shutil.copy(
+        REPO / "cluster_runs" / "user_models" / "power_law_line.py", tmp_path / "user_models"
+    )
     script = write_run_script(tmp_path, template=REPO / "cluster_runs" / "user_model.sh")
-    small = {"n_sim_train": "400", "n_prior_samples": "4_000", "max_epochs": "4", "n_truncations": "0", "limit_method": "hpd",
-             "n_sim_coverage": "40", "n_sim_explim": "10", "n_jobs_sim": "1",
-             "DRP_coverage_parameters": "1000, 40, 0, 0, 1"}
+    small = {
+        "n_sim_train": "400",
+        "n_prior_samples": "4_000",
+        "max_epochs": "4",
+        "n_truncations": "0",
+        "limit_method": "hpd",
+        "n_sim_coverage": "40",
+        "n_sim_explim": "10",
+        "n_jobs_sim": "1",
+        "DRP_coverage_parameters": "1000, 40, 0, 0, 1",
+    }
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    result = subprocess.run([str(script), *(f"{k}={v}" for k, v in small.items())], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [str(script), *(f"{k}={v}" for k, v in small.items())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     run_dir = tmp_path / "analysis_results" / "user_model"
     assert (run_dir / "model.py").read_bytes() == open(model, "rb").read()
@@ -317,13 +471,24 @@ def test_a_users_model_file_runs_end_to_end(tmp_path):
     assert provenance["model"]["sha256"] == hashlib.sha256(open(model, "rb").read()).hexdigest()
     assert provenance["variables"]["model_sha256"] == provenance["model"]["sha256"]
     assert provenance["overrides"] == small and provenance["variables"]["n_sim_train"] == [400]
-    assert "command-line overrides: n_sim_train=400, n_prior_samples=4_000" in (run_dir / "output.log").read_text()
+    assert (
+        "command-line overrides: n_sim_train=400, n_prior_samples=4_000"
+        in (run_dir / "output.log").read_text()
+    )
     obs = np.load(run_dir / "true_obs.npz")
-    assert obs["data"].shape == (40,) and np.all(obs["data"] == np.round(obs["data"]))  # Poisson counts
+    assert obs["data"].shape == (40,) and np.all(
+        obs["data"] == np.round(obs["data"])
+    )  # Poisson counts
     summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
     assert set(summary["coverage"]["marginals"]) == {"A", "mu", "A-mu"}
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
-    assert not [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+    assert not [
+        o
+        for c in notebook["cells"]
+        if c["cell_type"] == "code"
+        for o in c["outputs"]
+        if o["output_type"] == "error"
+    ]
 
 
 def test_killed_run_resumes_to_the_same_store(tmp_path):
@@ -335,12 +500,27 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
     from conftest import RUN_SH
 
     script = write_run_script(
-        tmp_path, template=RUN_SH, run_name="killed", n_sim_train="400", n_prior_samples="2_000",
-        nbins_etrue="90", max_epochs="2", n_truncations="0", n_sim_coverage="0", n_sim_explim="0", train="0",
+        tmp_path,
+        template=RUN_SH,
+        run_name="killed",
+        n_sim_train="400",
+        n_prior_samples="2_000",
+        nbins_etrue="90",
+        max_epochs="2",
+        n_truncations="0",
+        n_sim_coverage="0",
+        n_sim_explim="0",
+        train="0",
     )
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    process = subprocess.Popen([str(script)], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [str(script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     run_dir = tmp_path / "analysis_results" / "killed"
     store = run_dir / "sim_output" / "store" / "store"
     deadline = time.time() + 300
@@ -355,7 +535,9 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
 
     written = int(zarr.open_group(str(store))["meta/sim_status"][:].sum())
     assert 0 < written < 400, written
-    assert (tmp_path / "analysis_results" / ".killed.lock").exists()  # left behind, but no longer held
+    assert (
+        tmp_path / "analysis_results" / ".killed.lock"
+    ).exists()  # left behind, but no longer held
 
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
@@ -371,17 +553,23 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
     tree = RunTree(run_dir)
     config = load_config(tree)
     attrs = dict(zarr.open_group(str(store)).attrs)
-    fresh = StoreRequest(tmp_path / "fresh", "train", 0, 0, 400, tuple(map(tuple, attrs["bounds"])),
-                         config.sim_seed, config.simulation_hash)
+    fresh = StoreRequest(
+        tmp_path / "fresh",
+        "train",
+        0,
+        0,
+        400,
+        tuple(map(tuple, attrs["bounds"])),
+        config.sim_seed,
+        config.simulation_hash,
+    )
     reference = fill_store(fresh, simulator_for(tree, config), n_jobs=2)
     resumed = zarr.open_group(str(store))
     for key in ("params", "exp", "data", "pgg", "power"):
         np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])
 
 
-
-
-ORIGINAL_STYLE = r'''#!/bin/bash
+ORIGINAL_STYLE = r"""#!/bin/bash
 #################################################################################################
 # Environment configuration
 #################################################################################################
@@ -438,7 +626,7 @@ DRP_coverage_parameters="10000|1000|0|1|5 , 2|1|100|1|1"
 #################################################################################################
 arg="config_file=$0;on_cluster=$on_cluster;conda_env=$swyft_env;run_name=$run_name;update_config=$update_config=int;n_sim_train=$n_sim_train=int;use_old_net=$use_old_net=int"
 $analysis_scripts_location/run_swyft_analysis_truncation.sh "$arg"
-'''
+"""
 
 
 def test_a_run_script_of_the_original_pipeline_runs(tmp_path):
@@ -449,21 +637,45 @@ def test_a_run_script_of_the_original_pipeline_runs(tmp_path):
     script = tmp_path / "flare0_style.sh"
     script.write_text(ORIGINAL_STYLE)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "FOML3")}
-    result = subprocess.run([str(ORCHESTRATOR), str(script)], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [str(ORCHESTRATOR), str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     log = (tmp_path / "analysis_results" / "original_style" / "output.log").read_text()
-    for warning in ("conda_env is obsolete", "analysis_scripts_location is obsolete",
-                    "arg holds the original's argument string", "DRP_coverage_parameters: only the first row"):
+    for warning in (
+        "conda_env is obsolete",
+        "analysis_scripts_location is obsolete",
+        "arg holds the original's argument string",
+        "DRP_coverage_parameters: only the first row",
+    ):
         assert warning in log, warning
-    config = json.loads((tmp_path / "analysis_results" / "original_style" / "config.json").read_text())
+    config = json.loads(
+        (tmp_path / "analysis_results" / "original_style" / "config.json").read_text()
+    )
     assert config["variables"]["on_cluster"] == "hepp" and config["variables"]["nbins"] == 50
-    assert config["variables"]["DRP_coverage_parameters"] == [[10000, 1000, 0, 1, 5], [2, 1, 100, 1, 1]]
+    assert config["variables"]["DRP_coverage_parameters"] == [
+        [10000, 1000, 0, 1, 5],
+        [2, 1, 100, 1, 1],
+    ]
 
 
-KILLABLE = dict(n_truncations="0", n_sim_train="1_000", n_prior_samples="2_000", max_epochs="5",
-                n_sim_coverage="150", n_sim_explim="10", DRP_coverage_parameters='"2000, 150, 0, 0, 1"',
-                n_sim_calibration="2000", n_sim_limit_coverage="0", n_sim_null="50")
+KILLABLE = dict(
+    n_truncations="0",
+    n_sim_train="1_000",
+    n_prior_samples="2_000",
+    max_epochs="5",
+    n_sim_coverage="150",
+    n_sim_explim="10",
+    DRP_coverage_parameters='"2000, 150, 0, 0, 1"',
+    n_sim_calibration="2000",
+    n_sim_limit_coverage="0",
+    n_sim_null="50",
+)
 
 
 def test_kill_9_in_every_stage_then_resume_gives_the_same_results(tmp_path):
@@ -489,11 +701,17 @@ def test_kill_9_in_every_stage_then_resume_gives_the_same_results(tmp_path):
         def holds(path):
             try:
                 return text in path.read_text()
-            except FileNotFoundError:  # the early log moves into the run folder when the configuration ends
+            except (
+                FileNotFoundError
+            ):  # the early log moves into the run folder when the configuration ends
                 return False
 
         def reached():
-            return any(holds(path) for path in [log, *(killed / "analysis_results").glob(".k.starting.*.log")])
+            return any(
+                holds(path)
+                for path in [log, *(killed / "analysis_results").glob(".k.starting.*.log")]
+            )
+
         return reached
 
     kill_points = [  # (where, condition, delay in s)
@@ -504,8 +722,14 @@ def test_kill_9_in_every_stage_then_resume_gives_the_same_results(tmp_path):
         ("report", logged("=== report"), 1.5),
     ]
     for marker, reached, delay in kill_points:
-        process = subprocess.Popen([str(script)], cwd=killed, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [str(script)],
+            cwd=killed,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         for _ in range(6000):
             if reached():
                 break
@@ -528,11 +752,25 @@ def test_kill_9_in_every_stage_then_resume_gives_the_same_results(tmp_path):
 
     def results(base):
         run_dir = base / "analysis_results" / "k"
-        entry = json.loads((run_dir / "truncation_record.json").read_text())["grid_points"]["0"]["rounds"][0]
+        entry = json.loads((run_dir / "truncation_record.json").read_text())["grid_points"]["0"][
+            "rounds"
+        ][0]
         summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
         notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
-        errors = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
-        return entry["truncated_bounds"], entry["training"]["best_val_loss"], entry["posterior"], summary, errors
+        errors = [
+            o
+            for c in notebook["cells"]
+            if c["cell_type"] == "code"
+            for o in c["outputs"]
+            if o["output_type"] == "error"
+        ]
+        return (
+            entry["truncated_bounds"],
+            entry["training"]["best_val_loss"],
+            entry["posterior"],
+            summary,
+            errors,
+        )
 
     assert results(killed) == results(reference)
     assert "already running" not in log.read_text()  # the refused run wrote nothing into the trial
@@ -552,18 +790,37 @@ def test_a_disk_filled_during_simulation_is_said_plainly_and_the_same_command_re
         pytest.skip("mounting a tmpfs needs root")
     disk = tmp_path / "small_disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=130M", "tmpfs", str(disk)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=130M", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         script = write_run_script(
-            tmp_path, template=RUN_SH, run_name="full", results_parent_dir=str(disk), train="0", n_truncations="0",
-            n_sim_train="400", n_jobs_sim="1", nbins_etrue="90", n_sim_coverage="0", n_sim_explim="0",
+            tmp_path,
+            template=RUN_SH,
+            run_name="full",
+            results_parent_dir=str(disk),
+            train="0",
+            n_truncations="0",
+            n_sim_train="400",
+            n_jobs_sim="1",
+            nbins_etrue="90",
+            n_sim_coverage="0",
+            n_sim_explim="0",
             n_prior_samples="2_000",
         )
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-        process = subprocess.Popen([str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            [str(script)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         log = disk / "full" / "output.log"
         for _ in range(600):
             if log.exists() and "store: simulating" in log.read_text():
@@ -579,7 +836,10 @@ def test_a_disk_filled_during_simulation_is_said_plainly_and_the_same_command_re
                 assert error.errno == errno.ENOSPC
         output, _ = process.communicate(timeout=600)
         assert process.returncode != 0, output[-3000:]
-        assert "ERROR: the disk is full: writing " in output and "run the same command again; it resumes" in output
+        assert (
+            "ERROR: the disk is full: writing " in output
+            and "run the same command again; it resumes" in output
+        )
         assert "Traceback" not in output, output[-4000:]
         print("\n" + next(line for line in output.splitlines() if "the disk is full" in line))
         filler.unlink()

@@ -4,7 +4,9 @@ from alpswyft.grid import grid_points, parse_hyperparams
 
 
 def test_parse_with_whitespace_and_types():
-    grid = parse_hyperparams("--learning_rate (float) : 5e-3, 5e-4 \n  --dropout (float): 0, 0.1 --name (str) : x")
+    grid = parse_hyperparams(
+        "--learning_rate (float) : 5e-3, 5e-4 \n  --dropout (float): 0, 0.1 --name (str) : x"
+    )
     assert grid == {"learning_rate": [5e-3, 5e-4], "dropout": [0.0, 0.1], "name": ["x"]}
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from alpswyft.limits import (
     BAND_FRACTIONS,
     ExclusionCounter,
@@ -80,15 +81,31 @@ def test_false_exclusions_count_cells_only_the_first_analysis_excludes():
 def test_published_limits_are_the_published_contours():
     """AxionLimits' tables in the project's units (neV, 1e-11 GeV^-1), with their papers."""
     limits = {entry["file"]: entry for entry in published_limits()}
-    assert set(limits) == {"MAGIC.txt", "Fermi1.txt", "Fermi2.txt", "HESS.txt", "Chandra_NGC1275.txt", "CAST.txt"}
+    assert set(limits) == {
+        "MAGIC.txt",
+        "Fermi1.txt",
+        "Fermi2.txt",
+        "HESS.txt",
+        "Chandra_NGC1275.txt",
+        "CAST.txt",
+    }
     assert all("arXiv:" in entry["reference"] for entry in limits.values())
     magic = limits["MAGIC.txt"]
     deepest = np.argmin(magic["g"])
-    assert magic["g"][deepest] == pytest.approx(0.307, abs=0.001) and 40 < magic["m"][deepest] < 50  # 3.1e-12 near 46 neV
+    assert (
+        magic["g"][deepest] == pytest.approx(0.307, abs=0.001) and 40 < magic["m"][deepest] < 50
+    )  # 3.1e-12 near 46 neV
     fermi = limits["Fermi2.txt"]
-    assert fermi["g"].min() == pytest.approx(0.467, abs=0.001) and 0.5 < fermi["m"][np.argmin(fermi["g"])] < 0.7
+    assert (
+        fermi["g"].min() == pytest.approx(0.467, abs=0.001)
+        and 0.5 < fermi["m"][np.argmin(fermi["g"])] < 0.7
+    )
     cast = limits["CAST.txt"]  # closed upwards: g = 6.6e-11 GeV^-1 over every mass drawn here
-    assert cast["g"][0] == pytest.approx(6.63, abs=0.01) and cast["g"].max() > 1e10 and cast["m"][1] > 1e5
+    assert (
+        cast["g"][0] == pytest.approx(6.63, abs=0.01)
+        and cast["g"].max() > 1e10
+        and cast["m"][1] > 1e5
+    )
 
 
 def test_the_published_regions_are_drawn_on_an_m_g_plane():
@@ -97,6 +114,7 @@ def test_the_published_regions_are_drawn_on_an_m_g_plane():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from alp_config import alp_variables
+
     from alpswyft.config import load_run_config
     from alpswyft.plots import _published_overlay
 
@@ -109,7 +127,9 @@ def test_the_published_regions_are_drawn_on_an_m_g_plane():
     assert len(ax.patches) == 6 and len(labels) == 5  # Fermi-LAT's two regions, one label
     assert ax.get_xlim() == (-2, 4)
     magic = next(p for p in ax.patches if p.get_label().startswith("MAGIC"))
-    assert magic.contains_point(ax.transData.transform((np.log10(60), np.log10(1.0))))  # 60 neV, 1e-11: excluded
+    assert magic.contains_point(
+        ax.transData.transform((np.log10(60), np.log10(1.0)))
+    )  # 60 neV, 1e-11: excluded
     assert not magic.contains_point(ax.transData.transform((np.log10(60), np.log10(0.2))))
     assert not _published_overlay(ax, config, 1, 0)  # (g, m): not drawn
     plt.close(fig)
@@ -120,28 +140,45 @@ def test_binomial_interval_and_the_truth_s_exclusion():
 
     assert binomial_interval(0, 40)[0] == 0 and binomial_interval(40, 40)[1] == 1
     low, high = binomial_interval(5, 100)
-    assert low == pytest.approx(0.0285, abs=5e-4) and high == pytest.approx(0.0826, abs=5e-4)  # Clopper-Pearson 68 %
+    assert low == pytest.approx(0.0285, abs=5e-4) and high == pytest.approx(
+        0.0826, abs=5e-4
+    )  # Clopper-Pearson 68 %
     edges = np.linspace(0, 1, 11)
     excluded = np.zeros((2, 10, 10), dtype=bool)
     excluded[:, 0, 0] = True
-    counters = {truth: ExclusionCounter(edges, edges, (0.68, 0.95), truth, no_signal_below_y=True)
-                for truth in [(0.05, 0.05), (0.95, 0.95), (0.5, -5.0), (-6.0, 0.05)]}
+    counters = {
+        truth: ExclusionCounter(edges, edges, (0.68, 0.95), truth, no_signal_below_y=True)
+        for truth in [(0.05, 0.05), (0.95, 0.95), (0.5, -5.0), (-6.0, 0.05)]
+    }
     for counter in counters.values():
         for _ in range(3):
             counter.add(excluded)
         counter.add(np.zeros_like(excluded))
     inside = truth_exclusion(counters[0.05, 0.05], 1)
-    assert inside["excluded"] == 3 and inside["n"] == 4 and inside["truth_in_plane"] and not inside["consistent"]
+    assert (
+        inside["excluded"] == 3
+        and inside["n"] == 4
+        and inside["truth_in_plane"]
+        and not inside["consistent"]
+    )
     assert truth_exclusion(counters[0.95, 0.95], 0)["consistent"]
     # a no-ALP truth below the plane is the whole weakest-coupling row: excluded only with all of it
     below = truth_exclusion(counters[0.5, -5.0], 0)
-    assert below["excluded"] == 0 and below["truth_cells"] == "row" and below["allowed"] == pytest.approx(0.32)
+    assert (
+        below["excluded"] == 0
+        and below["truth_cells"] == "row"
+        and below["allowed"] == pytest.approx(0.32)
+    )
     row = np.zeros_like(excluded)
     row[0, :, 0] = True
     counters[0.5, -5.0].add(row)
     assert [truth_exclusion(counters[0.5, -5.0], k)["excluded"] for k in (0, 1)] == [1, 0]
     beside = truth_exclusion(counters[-6.0, 0.05], 0)  # outside along m only: the nearest cell
-    assert beside["excluded"] == 3 and beside["truth_cells"] == "nearest cell" and not beside["truth_in_plane"]
+    assert (
+        beside["excluded"] == 3
+        and beside["truth_cells"] == "nearest cell"
+        and not beside["truth_in_plane"]
+    )
 
 
 def test_connected_regions_and_the_depth_of_a_limit():
@@ -155,7 +192,9 @@ def test_connected_regions_and_the_depth_of_a_limit():
     assert connected_regions(excluded) == 2
     assert connected_regions(np.zeros((5, 5), dtype=bool)) == 0
     assert limit_depth(excluded, edges, edges, 0.3) == pytest.approx(0.2)  # column 1
-    assert limit_depth(excluded, edges, edges, 0.7) == pytest.approx(0.6)  # column 3: the island is not the limit
+    assert limit_depth(excluded, edges, edges, 0.7) == pytest.approx(
+        0.6
+    )  # column 3: the island is not the limit
     assert limit_depth(excluded, edges, edges, 1.5) is None  # off the plane
     excluded[4, 4] = False
     assert limit_depth(excluded, edges, edges, 0.9) is None  # the top cell allowed
@@ -172,17 +211,32 @@ def test_the_depth_of_a_published_contour_and_the_ratio_to_it():
     from alpswyft.parameters import ParameterTable, parse_row
 
     assert published_depth(46.0) == pytest.approx(0.31, rel=0.03)
-    assert published_depth(10.0) is None and published_depth(46.0, label="no such experiment") is None
-    rows = ["[1, 3] | -6 | -6 | 1 | U | m | neV", "[-1.5, 1.5] | -5 | -5 | 1 | U | g | e-11GeV^{-1}"]
-    config = SimpleNamespace(POI_indices=[0, 1], table=ParameterTable([parse_row(i + 1, r)[0] for i, r in enumerate(rows)]))
+    assert (
+        published_depth(10.0) is None and published_depth(46.0, label="no such experiment") is None
+    )
+    rows = [
+        "[1, 3] | -6 | -6 | 1 | U | m | neV",
+        "[-1.5, 1.5] | -5 | -5 | 1 | U | g | e-11GeV^{-1}",
+    ]
+    config = SimpleNamespace(
+        POI_indices=[0, 1],
+        table=ParameterTable([parse_row(i + 1, r)[0] for i, r in enumerate(rows)]),
+    )
     edges_x, edges_y = np.linspace(1, 3, 21), np.linspace(-1.5, 1.5, 31)
     excluded = np.broadcast_to(0.5 * (edges_y[1:] + edges_y[:-1]) > np.log10(0.62), (20, 30))
-    result = {"pairs": np.array([[0, 1]]), "levels": np.array([0.68, 0.95]), "edges_x": edges_x[None],
-              "edges_y": edges_y[None], "fraction": np.stack([np.zeros((20, 30)), excluded.astype(float)])[None]}
+    result = {
+        "pairs": np.array([[0, 1]]),
+        "levels": np.array([0.68, 0.95]),
+        "edges_x": edges_x[None],
+        "edges_y": edges_y[None],
+        "fraction": np.stack([np.zeros((20, 30)), excluded.astype(float)])[None],
+    }
     rows = depth_ratios(result, config, method="hpd")  # read at the lowest excluded cell's centre
     centre = 0.5 * (edges_y[13] + edges_y[14])
     assert len(rows) == 20 and all(r["g_limit"] == pytest.approx(10**centre) for r in rows)
-    assert depth_ratios(result, config, method="hpd", at="edge")[0]["g_limit"] == pytest.approx(10 ** edges_y[13])
+    assert depth_ratios(result, config, method="hpd", at="edge")[0]["g_limit"] == pytest.approx(
+        10 ** edges_y[13]
+    )
     at_46 = min((r for r in rows if r["ratio"] is not None), key=lambda r: abs(np.log(r["m"] / 46)))
     assert at_46["ratio"] == pytest.approx(10**centre / published_depth(at_46["m"]))
     assert 1.5 < at_46["ratio"] < 2.5

@@ -7,12 +7,13 @@ import json
 
 import numpy as np
 import pytest
+from conftest import REPO, RUN_SH, configure_in_process, toy_variables
+
 from alpswyft.config import load_run_config
 from alpswyft.models import ALP_MODELS, MODELS, check_outputs, resolve
 from alpswyft.parameters import parse_row
 from alpswyft.runscript import evaluate_run_script
 from analysis_core.errors import ConfigError
-from conftest import REPO, RUN_SH, configure_in_process, toy_variables
 
 USER_MODEL = REPO / "cluster_runs" / "user_models" / "power_law_line.py"
 
@@ -37,14 +38,20 @@ def test_the_alp_default_table_is_the_shipped_run_scripts():
         model_value = 10**model_row.value if model_row.log else model_row.value
         # B0 is observed at its prior's centre, 10^1.4 = 25.1 muG; the model's default is 25 muG
         rel = 0.005 if script_row.name == "rms_B" else 1e-12
-        assert model_value == pytest.approx(10**script_value if script_row.log else script_value, rel=rel)
+        assert model_value == pytest.approx(
+            10**script_value if script_row.log else script_value, rel=rel
+        )
 
 
-@pytest.mark.parametrize("name", [m for m in MODELS if m not in ALP_MODELS and MODELS[m].prepare is None])
+@pytest.mark.parametrize(
+    "name", [m for m in MODELS if m not in ALP_MODELS and MODELS[m].prepare is None]
+)
 def test_every_toy_model_runs_on_its_own_table(name):
     """(magic_like, which needs a DL3 run, has its tests in tests/physics/test_magic.py.)"""
     info = MODELS[name]
-    variables = toy_variables(model=name, **_rows(info), **{k: str(v) for k, v in info.settings.items()})
+    variables = toy_variables(
+        model=name, **_rows(info), **{k: str(v) for k, v in info.settings.items()}
+    )
     variables.pop("param3", None) if info.n_params == 2 else None
     config, _ = load_run_config(variables)
     check_outputs(info, config)
@@ -56,27 +63,40 @@ def test_model_log_takes_every_parameter_in_log10():
 
     config, _ = load_run_config(alp_variables(model="log", **_rows(MODELS["log"])))
     linear, _ = load_run_config(alp_variables())
-    np.testing.assert_allclose(config.table.physical(config.table.obs), linear.table.physical(linear.table.obs),
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        config.table.physical(config.table.obs), linear.table.physical(linear.table.obs), rtol=1e-7
+    )
     with pytest.raises(ConfigError, match="model=log takes every parameter in log10"):
         load_run_config(alp_variables(model="log"))
 
 
 BROKEN = {
     "no class": ("import numpy as np\n", "must define a class Model"),
-    "no noise": ("class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
-                 "    shapes = {'exp': (3,), 'data': (3,)}\n    def __init__(self, config, setup=None): pass\n"
-                 "    def expected(self, theta, rng): return {'exp': theta.repeat(3, axis=1)}\n", "lacks noise"),
-    "bad row": ("class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | U | a | 1',)\n    shapes = {}\n"
-                "    def expected(self, theta, rng): pass\n    def noise(self, exp, rng): pass\n", "parameters\\[0\\]"),
-    "bad shape": ("class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
-                  "    shapes = {'exp': (4,), 'data': (4,)}\n    def __init__(self, config, setup=None): pass\n"
-                  "    def expected(self, theta, rng): return {'exp': theta.repeat(3, axis=1)}\n"
-                  "    def noise(self, exp, rng): return exp\n", "'exp' has shape \\(1, 3\\)"),
-    "raises": ("class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
-               "    shapes = {'exp': (3,), 'data': (3,)}\n    def __init__(self, config, setup=None): pass\n"
-               "    def expected(self, theta, rng): raise ValueError('oops')\n"
-               "    def noise(self, exp, rng): return exp\n", "fails on the Obs. values: ValueError: oops"),
+    "no noise": (
+        "class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
+        "    shapes = {'exp': (3,), 'data': (3,)}\n    def __init__(self, config, setup=None): pass\n"
+        "    def expected(self, theta, rng): return {'exp': theta.repeat(3, axis=1)}\n",
+        "lacks noise",
+    ),
+    "bad row": (
+        "class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | U | a | 1',)\n    shapes = {}\n"
+        "    def expected(self, theta, rng): pass\n    def noise(self, exp, rng): pass\n",
+        "parameters\\[0\\]",
+    ),
+    "bad shape": (
+        "class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
+        "    shapes = {'exp': (4,), 'data': (4,)}\n    def __init__(self, config, setup=None): pass\n"
+        "    def expected(self, theta, rng): return {'exp': theta.repeat(3, axis=1)}\n"
+        "    def noise(self, exp, rng): return exp\n",
+        "'exp' has shape \\(1, 3\\)",
+    ),
+    "raises": (
+        "class Model:\n    parameters = ('[0, 1] | 0.5 | 0 | 0 | U | a | 1',)\n"
+        "    shapes = {'exp': (3,), 'data': (3,)}\n    def __init__(self, config, setup=None): pass\n"
+        "    def expected(self, theta, rng): raise ValueError('oops')\n"
+        "    def noise(self, exp, rng): return exp\n",
+        "fails on the Obs. values: ValueError: oops",
+    ),
     "syntax": ("class Model(:\n", "does not load: SyntaxError"),
 }
 
@@ -86,7 +106,9 @@ def test_a_broken_model_file_is_refused_naming_the_file(tmp_path, case):
     text, message = BROKEN[case]
     path = tmp_path / "broken.py"
     path.write_text(text)
-    variables = toy_variables(model=str(path), param1="[0, 1] | 0.5 | 0 | 0 | U | a | 1", POI_indices="0")
+    variables = toy_variables(
+        model=str(path), param1="[0, 1] | 0.5 | 0 | 0 | U | a | 1", POI_indices="0"
+    )
     del variables["param2"]
     with pytest.raises(ConfigError, match=f"model = '{path}'.*{message}"):
         config, _ = load_run_config(variables)
@@ -104,12 +126,22 @@ def test_a_model_file_is_copied_into_the_run_and_its_hash_decides_the_stores(tmp
     source = tmp_path / "line.py"
     source.write_text(USER_MODEL.read_text())
     rows = {f"param{i + 1}": row for i, row in enumerate(resolve(str(USER_MODEL)).rows)}
-    variables = toy_variables(model="line.py", emin="1", emax="10", nbins="40", noise="poisson", POI_indices="2,3",
-                              n_truncations="0", **rows)
+    variables = toy_variables(
+        model="line.py",
+        emin="1",
+        emax="10",
+        nbins="40",
+        noise="poisson",
+        POI_indices="2,3",
+        n_truncations="0",
+        **rows,
+    )
     tree = configure_in_process(tmp_path, monkeypatch, variables)
     assert tree.model_file.read_text() == source.read_text()
     provenance = json.loads(tree.config.read_text())
-    assert provenance["model"]["name"] == str(source) and provenance["model"]["description"].startswith("Power law")
+    assert provenance["model"]["name"] == str(source) and provenance["model"][
+        "description"
+    ].startswith("Power law")
     config, _ = load_run_config({**variables, "model": str(source)})
     source.write_text(source.read_text() + "\n# edited\n")
     edited, _ = load_run_config({**variables, "model": str(source)})

@@ -2,17 +2,22 @@
 
 import pytest
 import torch
+from conftest import toy_variables
+
 from alpswyft.config import load_run_config
 from alpswyft.networks import build_network as build
 from alpswyft.simulator import SpectrumSimulator
 from analysis_core.errors import ConfigError
-from conftest import toy_variables
 
 HYPER = {"learning_rate": 1e-3, "stopping_patience": 3, "blocks": 1, "features": 16, "dropout": 0.0}
 
 
 def poly_config(**overrides):
-    settings = {"model": "toy_poly", "param3": " [-1, 1] | 0.1 | 0 | 0 | U | c | 1 ", "POI_indices": "2,0"}
+    settings = {
+        "model": "toy_poly",
+        "param3": " [-1, 1] | 0.1 | 0 | 0 | U | c | 1 ",
+        "POI_indices": "2,0",
+    }
     return load_run_config(toy_variables(**{**settings, **overrides}))[0]
 
 
@@ -21,7 +26,9 @@ def build_network(config, hyperparams):
 
 
 def hidden_width(network) -> int:
-    name, weights = next((n, p) for n, p in network.estimator_1d.named_parameters() if n.endswith("weights"))
+    name, weights = next(
+        (n, p) for n, p in network.estimator_1d.named_parameters() if n.endswith("weights")
+    )
     return weights.shape[1]
 
 
@@ -46,7 +53,9 @@ def test_restricted_posteriors():
 
 
 def test_restricted_posterior_3_trains_every_1d_marginal_and_the_prediction_planes_only():
-    config = poly_config(POI_indices="0,1,2", restricted_posterior="3", prediction_pairs="(1,2),(0,2)")
+    config = poly_config(
+        POI_indices="0,1,2", restricted_posterior="3", prediction_pairs="(1,2),(0,2)"
+    )
     network = build_network(config, HYPER)
     assert network.pairs == config.pairs == [(0, 2), (1, 2)]
     one, two = network({"data": torch.randn(8, 50)}, {"params": torch.randn(8, 3)})
@@ -85,6 +94,7 @@ def test_bnre_makes_the_posterior_wider(tmp_path):
     """Trained on the same toy_line simulations, the balanced estimator's 1D posteriors of the
     mock observation are wider than plain NRE's (conservative), and both still locate the truth."""
     import numpy as np
+
     from alpswyft.inference import logratios_on_bank
     from alpswyft.training import train_network
 
@@ -129,12 +139,19 @@ def test_bank_logratios_are_the_estimators_outputs():
 def test_the_fixed_nuisance_network_has_the_prediction_planes_only():
     from alpswyft.networks import signature
 
-    config = poly_config(POI_indices="0,1,2", prediction_pairs="(0,2)", fixed_nuisance_limits="1", n_sim_explim="10")
+    config = poly_config(
+        POI_indices="0,1,2", prediction_pairs="(0,2)", fixed_nuisance_limits="1", n_sim_explim="10"
+    )
     network = build(config, HYPER, SpectrumSimulator(config).shapes, fixed_nuisances=True)
-    assert network.poi_columns == [0, 2] and network.estimator_1d is None and network.pairs == [(0, 1)]
+    assert (
+        network.poi_columns == [0, 2] and network.estimator_1d is None and network.pairs == [(0, 1)]
+    )
     assert config.nuisance_indices == [1] and config.with_fixed_nuisances
     from alpswyft.architectures import resolve
 
     shapes = SpectrumSimulator(config).shapes
-    assert signature(config, HYPER, shapes, resolve(""), fixed_nuisances=True)["poi_names"] == ["a", "c"]
+    assert signature(config, HYPER, shapes, resolve(""), fixed_nuisances=True)["poi_names"] == [
+        "a",
+        "c",
+    ]
     assert signature(config, HYPER, shapes, resolve(""))["poi_names"] == ["a", "b", "c"]

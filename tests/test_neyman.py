@@ -3,10 +3,11 @@ set is the chi2_2 ellipse, and an ALP-like toy whose signal vanishes at weak cou
 
 import numpy as np
 import pytest
+from scipy import stats
+
 from alpswyft import neyman
 from alpswyft.limits import ExclusionCounter, linear_gaussian_exclusion
 from alpswyft.physics.toy import ToyLine, linear_gaussian_posterior
-from scipy import stats
 
 LEVELS = (0.68, 0.95)
 
@@ -29,20 +30,33 @@ def calibrate(truths, estimates, precision, edges, k=None):
     at_truth = -0.5 * np.einsum("ni,ij,nj->n", estimates - truths, precision, estimates - truths)
     t = neyman.statistic_at(gaussian_logratios(estimates, cells, precision), at_truth)
     k = k or neyman.neighbour_count(len(t), LEVELS)
-    return neyman.CriticalValues(neyman.to_unit(truths[:, 0], truths[:, 1], edges, edges), t, k), cells, t
+    return (
+        neyman.CriticalValues(neyman.to_unit(truths[:, 0], truths[:, 1], edges, edges), t, k),
+        cells,
+        t,
+    )
 
 
 def test_sizes_follow_the_levels():
-    assert neyman.neighbours_needed((0.68, 0.95)) == 100 and neyman.calibration_size_needed((0.68, 0.95)) == 2000
+    assert (
+        neyman.neighbours_needed((0.68, 0.95)) == 100
+        and neyman.calibration_size_needed((0.68, 0.95)) == 2000
+    )
     assert neyman.calibration_size_needed((0.68,)) == 320
-    assert neyman.neighbour_count(2000, LEVELS) == 103 and neyman.neighbour_count(20_000, LEVELS) == 476
+    assert (
+        neyman.neighbour_count(2000, LEVELS) == 103
+        and neyman.neighbour_count(20_000, LEVELS) == 476
+    )
     assert neyman.gaussian_neyman_threshold(0.95) == pytest.approx(0.5 * 5.991, rel=1e-3)
 
 
 def test_statistic_is_the_log_ratio_below_the_plane_s_maximum():
     logratios = np.array([[0.0, 2.0, 1.5], [-1.0, -3.0, -2.0]])
     assert neyman.statistic_map(logratios).tolist() == [[2.0, 0.0, 0.5], [0.0, 2.0, 1.0]]
-    assert neyman.statistic_at(logratios, np.array([2.5, -2.0])).tolist() == [0.0, 1.0]  # the point above the grid: 0
+    assert neyman.statistic_at(logratios, np.array([2.5, -2.0])).tolist() == [
+        0.0,
+        1.0,
+    ]  # the point above the grid: 0
 
 
 def test_critical_values_of_a_gaussian_are_wilks_chi2_threshold():
@@ -59,16 +73,24 @@ def test_critical_values_of_a_gaussian_are_wilks_chi2_threshold():
     neighbours = critical.neighbours(neyman.to_unit(cells[:, 0], cells[:, 1], edges, edges))
     for level in LEVELS:
         c = critical.quantile(neighbours, level)[inner]
-        implied = stats.chi2.cdf(2 * c, 2)  # the coverage this critical value gives under the exact law
+        implied = stats.chi2.cdf(
+            2 * c, 2
+        )  # the coverage this critical value gives under the exact law
         sigma = np.sqrt(level * (1 - level) / neighbours.effective_count.mean())
-        assert abs(implied.mean() - level) < sigma, level  # unbiased: the mean over a few independent neighbourhoods
+        assert abs(implied.mean() - level) < sigma, (
+            level
+        )  # unbiased: the mean over a few independent neighbourhoods
         assert implied.std() < 1.5 * sigma, level  # and no noisier than a k-sample quantile
     # p-values: (w0 + the weight at or above t) / (w0 + W), w0 = W / k
     first = neighbours[:1]
     assert critical.pvalue(first, np.array([0.0]))[0] == 1.0
     assert critical.pvalue(first, np.array([np.inf]))[0] == pytest.approx(1 / (critical.k + 1))
     # the weights fall with the distance, and weigh all k
-    assert np.all(first.weights > 0) and first.weights.max() <= 1 and 0.4 < first.effective_count[0] / critical.k < 0.7
+    assert (
+        np.all(first.weights > 0)
+        and first.weights.max() <= 1
+        and 0.4 < first.effective_count[0] / critical.k < 0.7
+    )
 
 
 def test_equal_weights_give_the_order_statistic():
@@ -77,9 +99,16 @@ def test_equal_weights_give_the_order_statistic():
     critical = neyman.CriticalValues(truths, t, 99, kernel="uniform")
     neighbours = critical.neighbours([[0.5, 0.5]])
     for level in (0.5, 0.68, 0.9):
-        assert critical.quantile(neighbours, level)[0] == np.sort(neighbours.t[0])[int(np.ceil(level * 100)) - 1]
-    assert critical.quantile(neighbours, 0.999)[0] == neighbours.t[0].max()  # beyond the sample: its largest
-    assert critical.pvalue(neighbours, neighbours.t[:, 0])[0] == 1.0  # at or above the smallest: all
+        assert (
+            critical.quantile(neighbours, level)[0]
+            == np.sort(neighbours.t[0])[int(np.ceil(level * 100)) - 1]
+        )
+    assert (
+        critical.quantile(neighbours, 0.999)[0] == neighbours.t[0].max()
+    )  # beyond the sample: its largest
+    assert (
+        critical.pvalue(neighbours, neighbours.t[:, 0])[0] == 1.0
+    )  # at or above the smallest: all
     with pytest.raises(ValueError, match="kernel 'box'"):
         neyman.CriticalValues(truths, t, 10, kernel="box")
 
@@ -111,19 +140,25 @@ def test_the_neyman_set_of_a_gaussian_is_the_exact_one():
     edges = np.linspace(-4, 4, 41)
     n_cal, n_obs, truth = 8000, 300, np.array([0.5, -0.5])
     truths = rng.uniform(-4, 4, (n_cal, 2))
-    critical, cells, _ = calibrate(truths, truths + rng.multivariate_normal([0, 0], covariance, n_cal), precision, edges)
+    critical, cells, _ = calibrate(
+        truths, truths + rng.multivariate_normal([0, 0], covariance, n_cal), precision, edges
+    )
     neighbours = critical.neighbours(neyman.to_unit(cells[:, 0], cells[:, 1], edges, edges))
     counter = ExclusionCounter(edges, edges, LEVELS)
     estimates = truth + rng.multivariate_normal([0, 0], covariance, n_obs)
     for lr in gaussian_logratios(estimates, cells, precision):
-        excluded = neyman.excluded_cells(neyman.statistic_map(lr), neighbours, critical, LEVELS, "frequentist")
+        excluded = neyman.excluded_cells(
+            neyman.statistic_map(lr), neighbours, critical, LEVELS, "frequentist"
+        )
         counter.add(excluded.reshape(len(LEVELS), 40, 40))
     grid = cells.reshape(40, 40, 2)
     for k, level in enumerate(LEVELS):
         exact = linear_gaussian_exclusion(grid, truth, covariance, level)
         assert np.mean(np.abs(counter.fraction[k] - exact)) < 0.02, level
         # the median limit: excluded in at least half of the observations
-        assert abs(np.mean(counter.fraction[k] >= 0.5) - np.mean(exact >= 0.5)) < 0.03 * np.mean(exact >= 0.5)
+        assert abs(np.mean(counter.fraction[k] >= 0.5) - np.mean(exact >= 0.5)) < 0.03 * np.mean(
+            exact >= 0.5
+        )
 
 
 # ---------------------------------------------------------------- an ALP-like toy
@@ -162,18 +197,29 @@ def alp_toy_limits(box_g, n_cal=20_000, n_obs=400, n_null=300, seed=5):
     truths = np.column_stack([rng.uniform(-1, 1, n_cal), rng.uniform(*box_g, n_cal)])
     data = toy.observe(truths, rng)
     at_truth = -0.5 * ((data - toy.mean(truths)) ** 2).sum(-1)
-    t = np.concatenate([neyman.statistic_at(toy.logratios(data[i : i + 1000], cells), at_truth[i : i + 1000])
-                        for i in range(0, n_cal, 1000)])
-    critical = neyman.CriticalValues(neyman.to_unit(truths[:, 0], truths[:, 1], ex, ey), t,
-                                     neyman.neighbour_count(n_cal, LEVELS))
+    t = np.concatenate(
+        [
+            neyman.statistic_at(toy.logratios(data[i : i + 1000], cells), at_truth[i : i + 1000])
+            for i in range(0, n_cal, 1000)
+        ]
+    )
+    critical = neyman.CriticalValues(
+        neyman.to_unit(truths[:, 0], truths[:, 1], ex, ey), t, neyman.neighbour_count(n_cal, LEVELS)
+    )
     neighbours = critical.neighbours(neyman.to_unit(x, y, ex, ey))
-    null_maps = neyman.statistic_map(toy.logratios(rng.standard_normal((n_null, len(toy.x))), cells))
+    null_maps = neyman.statistic_map(
+        toy.logratios(rng.standard_normal((n_null, len(toy.x))), cells)
+    )
     counters = {m: ExclusionCounter(ex, ey, LEVELS) for m in ("frequentist", "cls", "hpd")}
     shape = (len(LEVELS), len(ex) - 1, len(ey) - 1)
     for lr in toy.logratios(rng.standard_normal((n_obs, len(toy.x))), cells):
         t_map = neyman.statistic_map(lr)
         for method in ("frequentist", "cls"):
-            counters[method].add(neyman.excluded_cells(t_map, neighbours, critical, LEVELS, method, null_maps).reshape(shape))
+            counters[method].add(
+                neyman.excluded_cells(
+                    t_map, neighbours, critical, LEVELS, method, null_maps
+                ).reshape(shape)
+            )
         from alpswyft.limits import hpd_excluded
 
         counters["hpd"].add(hpd_excluded(np.exp(lr - lr.max()).reshape(shape[1:]), LEVELS))
@@ -194,7 +240,9 @@ def test_no_signal_cells_neyman_excludes_at_its_size_and_cls_almost_never():
         # hundred cells lies a few sigma above the mean
         sigma = np.sqrt(level * (1 - level) * (1 / n + 1 / k))
         rate = counters["frequentist"].fraction[j].ravel()[quiet]
-        assert abs(rate.mean() - (1 - level)) < 2 * sigma and rate.max() <= (1 - level) + 4 * sigma, level
+        assert (
+            abs(rate.mean() - (1 - level)) < 2 * sigma and rate.max() <= (1 - level) + 4 * sigma
+        ), level
         cls = counters["cls"].fraction[j].ravel()[quiet]
         assert cls.mean() <= 0.01 and cls.max() <= 0.05, level
     # and the strong-signal corner is excluded by both
@@ -221,7 +269,9 @@ def test_the_frequentist_limit_does_not_depend_on_the_prior_box():
         assert abs(np.mean(a >= 0.5) - np.mean(b >= 0.5)) < 0.04, method
     hpd_a = narrow["hpd"].fraction[1].ravel()
     hpd_b = wide["hpd"].fraction[1].ravel()[overlap]
-    assert np.mean(hpd_b >= 0.5) > np.mean(hpd_a >= 0.5)  # more empty box, more of the rest excluded
+    assert np.mean(hpd_b >= 0.5) > np.mean(
+        hpd_a >= 0.5
+    )  # more empty box, more of the rest excluded
 
 
 def test_coverage_maps():
@@ -235,7 +285,10 @@ def test_coverage_maps():
     binned = neyman.binned_coverage(truths, covered, 4)
     assert binned["n"].sum() == 4000 and np.all(binned["low"] <= binned["fraction"])
     assert np.all(binned["fraction"] <= binned["high"])
-    assert abs(np.nanmean(binned["fraction"][:2]) - 0.95) < 0.02 and abs(np.nanmean(binned["fraction"][2:]) - 0.7) < 0.03
+    assert (
+        abs(np.nanmean(binned["fraction"][:2]) - 0.95) < 0.02
+        and abs(np.nanmean(binned["fraction"][2:]) - 0.7) < 0.03
+    )
 
 
 def test_against_gradient_boosted_quantile_regression():
@@ -252,11 +305,24 @@ def test_against_gradient_boosted_quantile_regression():
     level = 0.95
     critical = neyman.CriticalValues(truths, t, neyman.neighbour_count(n, LEVELS))
     ours = critical.quantile(critical.neighbours(points), level)
-    boosted = sklearn.GradientBoostingRegressor(loss="quantile", alpha=level, n_estimators=200, max_depth=3,
-                                                learning_rate=0.05, random_state=0).fit(truths, t).predict(points)
+    boosted = (
+        sklearn.GradientBoostingRegressor(
+            loss="quantile",
+            alpha=level,
+            n_estimators=200,
+            max_depth=3,
+            learning_rate=0.05,
+            random_state=0,
+        )
+        .fit(truths, t)
+        .predict(points)
+    )
     # what an error of c does: the coverage it gives under the exact law
     coverage = lambda c: stats.chi2.cdf(2 * c / (0.5 + 2.0 * points[:, 0]), 2)  # noqa: E731
-    error_ours, error_boosted = np.mean(np.abs(coverage(ours) - level)), np.mean(np.abs(coverage(boosted) - level))
+    error_ours, error_boosted = (
+        np.mean(np.abs(coverage(ours) - level)),
+        np.mean(np.abs(coverage(boosted) - level)),
+    )
     assert abs(np.mean(coverage(boosted)) - level) < 0.01  # unbiased
     assert abs(np.mean(coverage(ours)) - level) < 0.01
     # k = 163 neighbours' quantile noise; the boosted trees pool the smooth trend

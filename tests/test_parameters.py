@@ -1,9 +1,9 @@
 """Parameter table rows and priors."""
 
 import numpy as np
-import pytest
-from alpswyft.parameters import ParameterTable, parse_row
 from scipy import stats
+
+from alpswyft.parameters import ParameterTable, parse_row
 
 
 def test_free_row_with_colon_bounds_and_log():
@@ -47,7 +47,11 @@ def test_sampling_is_reproducible():
 
 
 def test_physical_inserts_fixed_and_exponentiates_logs():
-    rows = ["[-2,4] | 0 | 0 | 1 | U | m | neV", "2 | | | 1 | U | k | 1", "[0,1] | 0 | 0 | 0 | U | b | 1"]
+    rows = [
+        "[-2,4] | 0 | 0 | 1 | U | m | neV",
+        "2 | | | 1 | U | k | 1",
+        "[0,1] | 0 | 0 | 0 | U | b | 1",
+    ]
     table = ParameterTable([parse_row(i + 1, r)[0] for i, r in enumerate(rows)])
     full = table.physical(np.array([[1.0, 0.5], [0.0, 0.25]]))
     np.testing.assert_allclose(full, [[10.0, 100.0, 0.5], [1.0, 100.0, 0.25]])

@@ -8,10 +8,11 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import configure_in_process, read_only, run_rounds, toy_variables
+
 from alpswyft.pipeline import plan, simulate_round, train_round
 from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import load_npz
-from conftest import configure_in_process, read_only, run_rounds, toy_variables
 
 SMALL = {
     "n_truncations": "0",
@@ -24,7 +25,7 @@ SMALL = {
     "--features (int) : 16 --dropout (float) : 0.0",
 }
 
-USER_HEAD = '''
+USER_HEAD = """
 import torch
 
 
@@ -38,7 +39,7 @@ class Head(torch.nn.Module):
 
     def forward(self, A):
         return torch.tanh(self.layer(A["data"]))
-'''
+"""
 
 
 def configure_here(base, monkeypatch, **overrides):
@@ -58,7 +59,9 @@ def finished_one_round(tmp_path, monkeypatch):
 
 def test_use_old_truncations_continues_the_record(finished_one_round, monkeypatch, capsys):
     base, first = finished_one_round
-    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", use_old_sims="1")
+    tree = configure_here(
+        base, monkeypatch, n_truncations="1", use_old_truncations="1", use_old_sims="1"
+    )
     assert "use_old_truncations: continuing from" in capsys.readouterr().out
     assert tree.posterior(0, 0).is_file()  # the imported round's posterior comes along
     assert run_rounds(tree) == [(0, 1)]
@@ -67,31 +70,50 @@ def test_use_old_truncations_continues_the_record(finished_one_round, monkeypatc
     assert rounds[1]["bounds"] == rounds[0]["truncated_bounds"]
 
 
-def test_use_old_truncations_path_form_and_a_foreign_record(finished_one_round, tmp_path_factory, monkeypatch):
+def test_use_old_truncations_path_form_and_a_foreign_record(
+    finished_one_round, tmp_path_factory, monkeypatch
+):
     base, first = finished_one_round
     source = first.root / "archive"  # nothing there yet: the finished trial is still in place
     other = tmp_path_factory.mktemp("other")
-    tree = configure_here(other, monkeypatch, n_truncations="1", use_old_truncations=str(first.record))
+    tree = configure_here(
+        other, monkeypatch, n_truncations="1", use_old_truncations=str(first.record)
+    )
     assert [r["trial"] for r in record(tree)["grid_points"]["0"]["rounds"]] == [0]
     assert plan(tree) == [(0, 1)]
     assert not source.exists() or not any(source.iterdir())
     with pytest.raises(ConfigError, match=r"use_old_truncations = .*another model: initial_bounds"):
-        configure_here(tmp_path_factory.mktemp("foreign"), monkeypatch, use_old_truncations=str(first.root),
-                       param1=" [-2, 3] | 0.7 | 0 | 0 | U | a | 1 ")
+        configure_here(
+            tmp_path_factory.mktemp("foreign"),
+            monkeypatch,
+            use_old_truncations=str(first.root),
+            param1=" [-2, 3] | 0.7 | 0 | 0 | U | a | 1 ",
+        )
     with pytest.raises(ConfigError, match=r"use_old_truncations = .*another model: initial_bounds"):
-        configure_here(base, monkeypatch, use_old_truncations="1", param1=" [-2, 3] | 0.7 | 0 | 0 | U | a | 1 ")
+        configure_here(
+            base, monkeypatch, use_old_truncations="1", param1=" [-2, 3] | 0.7 | 0 | 0 | U | a | 1 "
+        )
     assert not (first.root / "archive" / "trial__0").exists()  # refused before anything moved
 
 
 def test_retrain_last_round_reuses_the_network_once_per_trial(finished_one_round, monkeypatch):
     base, first = finished_one_round
     before = record(first)["grid_points"]["0"]["rounds"][0]
-    tree = configure_here(base, monkeypatch, use_old_truncations="1", use_old_sims="1", retrain_last_round="1",
-                          use_old_net="1", continue_training="0")
+    tree = configure_here(
+        base,
+        monkeypatch,
+        use_old_truncations="1",
+        use_old_sims="1",
+        retrain_last_round="1",
+        use_old_net="1",
+        continue_training="0",
+    )
     assert run_rounds(tree, finish=False) == [(0, 0)]
     after = record(tree)["grid_points"]["0"]["rounds"][0]
     assert after["trial"] == 1 and after["training"]["epochs"] == 0
-    assert after["training"]["loaded_from"].endswith("archive/trial__0/train_output/net/trained_network_round_0_gridpoint_0.pt")
+    assert after["training"]["loaded_from"].endswith(
+        "archive/trial__0/train_output/net/trained_network_round_0_gridpoint_0.pt"
+    )
     # the same network on the same prior bank: the same truncation
     np.testing.assert_allclose(after["truncated_bounds"], before["truncated_bounds"])
     assert plan(tree) == []  # retrained in this trial already
@@ -99,20 +121,26 @@ def test_retrain_last_round_reuses_the_network_once_per_trial(finished_one_round
 
 def test_continue_training_trains_the_loaded_network(finished_one_round, monkeypatch):
     base, first = finished_one_round
-    tree = configure_here(base, monkeypatch, use_old_sims="1", use_old_net="1", continue_training="1")
+    tree = configure_here(
+        base, monkeypatch, use_old_sims="1", use_old_net="1", continue_training="1"
+    )
     run_rounds(tree)
     training = record(tree)["grid_points"]["0"]["rounds"][0]["training"]
     assert training["epochs"] > 0 and "trial__0" in training["loaded_from"]
 
 
-def test_use_old_net_refuses_a_network_of_another_shape(finished_one_round, tmp_path_factory, monkeypatch):
+def test_use_old_net_refuses_a_network_of_another_shape(
+    finished_one_round, tmp_path_factory, monkeypatch
+):
     base, first = finished_one_round
     saved = tmp_path_factory.mktemp("saved")
     net = saved / "trained_network_round_0_gridpoint_0.pt"
     for suffix in (".pt", ".json"):
         shutil.copy2(first.network(0, 0).with_suffix(suffix), net.with_suffix(suffix))
     hyperparams = SMALL["hyperparams"].replace("(int) : 16", "(int) : 32")
-    tree = configure_here(base, monkeypatch, use_old_sims="1", use_old_net=str(net), hyperparams=hyperparams)
+    tree = configure_here(
+        base, monkeypatch, use_old_sims="1", use_old_net=str(net), hyperparams=hyperparams
+    )
     simulate_round(tree, 0, 0)
     with pytest.raises(PipelineError, match=r"use_old_net: .* features = 16 there, 32 here"):
         train_round(tree, 0, 0)
@@ -124,13 +152,19 @@ def test_use_old_net_refuses_a_network_of_another_shape(finished_one_round, tmp_
         train_round(tree, 0, 0)
 
 
-def test_simulate_only_fills_the_next_round_and_simulate_0_needs_the_stores(finished_one_round, monkeypatch):
+def test_simulate_only_fills_the_next_round_and_simulate_0_needs_the_stores(
+    finished_one_round, monkeypatch
+):
     base, first = finished_one_round
-    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", train="0", simulate="0")
+    tree = configure_here(
+        base, monkeypatch, n_truncations="1", use_old_truncations="1", train="0", simulate="0"
+    )
     assert plan(tree) == []
     tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", train="0")
     assert plan(tree) == [(0, 1)]  # with a truncation record: the next round's box
-    tree = configure_here(base, monkeypatch, n_truncations="1", use_old_truncations="1", simulate="0")
+    tree = configure_here(
+        base, monkeypatch, n_truncations="1", use_old_truncations="1", simulate="0"
+    )
     assert plan(tree) == [(0, 1)]
     with pytest.raises(PipelineError, match="simulate=0 needs every store of round 1 complete"):
         simulate_round(tree, 0, 1)
@@ -156,9 +190,13 @@ def test_simulate_and_train_in_separate_runs(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in tree.stores.glob("store*")) == ["store", "store_prior"]
     assert rounds_done(tree) == [] and not list(tree.nets.glob("*.pt"))
 
-    tree = configure_here(tmp_path, monkeypatch, simulate="0", n_truncations="1", partition_train="gpu")
+    tree = configure_here(
+        tmp_path, monkeypatch, simulate="0", n_truncations="1", partition_train="gpu"
+    )
     assert "resuming the unfinished trial 0" in capsys.readouterr().out
-    with pytest.raises(PipelineError, match="simulate=0 needs every store of round 1 complete.*simulate=1 train=0"):
+    with pytest.raises(
+        PipelineError, match="simulate=0 needs every store of round 1 complete.*simulate=1 train=0"
+    ):
         run_rounds(tree, finish=False)
     assert rounds_done(tree) == [0] and tree.network(0, 0).is_file()
 
@@ -177,11 +215,18 @@ def zarr_attrs(path):
 
 def test_user_architecture_is_copied_and_trained(tmp_path, monkeypatch):
     (tmp_path / "my_head.py").write_text(USER_HEAD)
-    tree = configure_here(tmp_path, monkeypatch, architecture="my_head.py",
-                          hyperparams=SMALL["hyperparams"] + " --width (int) : 8")
+    tree = configure_here(
+        tmp_path,
+        monkeypatch,
+        architecture="my_head.py",
+        hyperparams=SMALL["hyperparams"] + " --width (int) : 8",
+    )
     assert tree.architecture.read_text() == USER_HEAD
     provenance = json.loads(tree.config.read_text())
-    assert provenance["architecture"]["name"] == "my_head.py" and len(provenance["architecture"]["sha256"]) == 64
+    assert (
+        provenance["architecture"]["name"] == "my_head.py"
+        and len(provenance["architecture"]["sha256"]) == 64
+    )
     (tmp_path / "my_head.py").unlink()  # the run uses its own copy
     run_rounds(tree)
     saved = json.loads(tree.network(0, 0).with_suffix(".json").read_text())["signature"]
@@ -191,10 +236,22 @@ def test_user_architecture_is_copied_and_trained(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"architecture": "power", "hyperparams": SMALL["hyperparams"] + " --data_width (int) : 8 "
-          "--data_features (int) : 4 --power_width (int) : 8 --power_features (int) : 2"}, "'power' node"),
-        ({"architecture": "cnn", "hyperparams": SMALL["hyperparams"] + " --logratio_features (int) : 8 "
-          "--channels (int) : 2 --kernel_size (int) : 4, 80"}, "grid point 1 .* kernel_size = 80"),
+        (
+            {
+                "architecture": "power",
+                "hyperparams": SMALL["hyperparams"] + " --data_width (int) : 8 "
+                "--data_features (int) : 4 --power_width (int) : 8 --power_features (int) : 2",
+            },
+            "'power' node",
+        ),
+        (
+            {
+                "architecture": "cnn",
+                "hyperparams": SMALL["hyperparams"] + " --logratio_features (int) : 8 "
+                "--channels (int) : 2 --kernel_size (int) : 4, 80",
+            },
+            "grid point 1 .* kernel_size = 80",
+        ),
     ],
 )
 def test_networks_that_do_not_fit_stop_the_configuration(tmp_path, monkeypatch, overrides, message):
@@ -204,31 +261,47 @@ def test_networks_that_do_not_fit_stop_the_configuration(tmp_path, monkeypatch, 
 
 
 def test_a_full_disk_is_refused_before_anything_is_simulated(tmp_path, monkeypatch):
-    tree = configure_in_process(tmp_path, monkeypatch, toy_variables(n_sim_train="1_000", n_prior_samples="5_000"))
+    tree = configure_in_process(
+        tmp_path, monkeypatch, toy_variables(n_sim_train="1_000", n_prior_samples="5_000")
+    )
     usage = shutil.disk_usage(tree.root)
-    monkeypatch.setattr("alpswyft.stores.shutil.disk_usage", lambda _: usage._replace(free=50_000_000))
-    with pytest.raises(PipelineError, match=r"not enough disk space for the stores store, store_prior: they need up to "
-                       r"0\.[0-9] MB .*keeps 100\.0 MB free for its networks, logs and report, so 100\.[0-9] MB in "
-                       r"all; .* has 50\.0 MB free"):
+    monkeypatch.setattr(
+        "alpswyft.stores.shutil.disk_usage", lambda _: usage._replace(free=50_000_000)
+    )
+    with pytest.raises(
+        PipelineError,
+        match=r"not enough disk space for the stores store, store_prior: they need up to "
+        r"0\.[0-9] MB .*keeps 100\.0 MB free for its networks, logs and report, so 100\.[0-9] MB in "
+        r"all; .* has 50\.0 MB free",
+    ):
         simulate_round(tree, 0, 0)
     assert not any(tree.stores.iterdir())
 
 
-def test_update_config_0_keeps_the_series_variables_of_the_previous_trial(tmp_path, monkeypatch, capsys):
+def test_update_config_0_keeps_the_series_variables_of_the_previous_trial(
+    tmp_path, monkeypatch, capsys
+):
     from alpswyft.pipeline import load_config
 
     tree = configure_in_process(tmp_path, monkeypatch, toy_variables(n_sim_train="1_000"))
     tree.mark_finished()
     changed = toy_variables(
-        update_config="0", n_sim_train="2_000", nbins="40", emin="-1.0",
+        update_config="0",
+        n_sim_train="2_000",
+        nbins="40",
+        emin="-1.0",
         param1=" [-2, 2] | 0.7 | 0 | 0 | U | a | 1 ",
     )
     tree = configure_in_process(tmp_path, monkeypatch, changed)
     config = load_config(tree)
     assert config.nbins == 50 and config.table.initial_bounds[0].tolist() == [-3, 3]  # kept
-    assert config.n_sim_train == [2000] and config.update_config is False  # technical: from the script
+    assert (
+        config.n_sim_train == [2000] and config.update_config is False
+    )  # technical: from the script
     out = capsys.readouterr().out
-    assert "update_config=0: nbins = '40' in the run script; the previous trial's '50' is kept" in out
+    assert (
+        "update_config=0: nbins = '40' in the run script; the previous trial's '50' is kept" in out
+    )
     assert "the parameter table of the run script differs" in out
     assert "update_config=0: emin" not in out  # -1.0 in the script equals the kept -1
 
@@ -237,11 +310,15 @@ def _same_arrays(a, b) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_update_physics_0_reuses_the_response_and_the_mock_observation(tmp_path, monkeypatch, capsys):
+def test_update_physics_0_reuses_the_response_and_the_mock_observation(
+    tmp_path, monkeypatch, capsys
+):
     from alp_config import alp_variables
 
     def configure_alp(**overrides):
-        variables = alp_variables(model="spectral_fit", obs_seed="None", nbins="30", nbins_etrue="60", **overrides)
+        variables = alp_variables(
+            model="spectral_fit", obs_seed="None", nbins="30", nbins_etrue="60", **overrides
+        )
         return configure_in_process(tmp_path, monkeypatch, variables)
 
     tree = configure_alp()
@@ -250,14 +327,23 @@ def test_update_physics_0_reuses_the_response_and_the_mock_observation(tmp_path,
     capsys.readouterr()
 
     tree = configure_alp(update_physics="0")  # obs_seed=None: only reuse gives the same observation
-    assert "update_physics=0: the response and the mock observation are those of" in capsys.readouterr().out
-    assert _same_arrays(load_npz(tree.true_obs), first[0]) and _same_arrays(load_npz(tree.setup), first[1])
+    assert (
+        "update_physics=0: the response and the mock observation are those of"
+        in capsys.readouterr().out
+    )
+    assert _same_arrays(load_npz(tree.true_obs), first[0]) and _same_arrays(
+        load_npz(tree.setup), first[1]
+    )
     assert json.loads(tree.config.read_text())["physics_from"].endswith("archive/trial__0")
-    assert _same_arrays(load_npz(tree.archive / "trial__0" / "true_obs.npz"), first[0])  # the archive keeps its copy
+    assert _same_arrays(
+        load_npz(tree.archive / "trial__0" / "true_obs.npz"), first[0]
+    )  # the archive keeps its copy
     tree.mark_finished()
 
     tree = configure_alp(update_physics="0", livetime="20")
-    assert "WARNING: update_physics=0: livetime changed since the trial in" in capsys.readouterr().out
+    assert (
+        "WARNING: update_physics=0: livetime changed since the trial in" in capsys.readouterr().out
+    )
     assert not _same_arrays(load_npz(tree.setup), first[1])  # rebuilt for 20 h
     assert json.loads(tree.config.read_text())["physics_from"] is None
     tree.mark_finished()
@@ -280,7 +366,10 @@ def test_a_read_only_run_folder_is_refused_with_nothing_changed(tmp_path, monkey
     tree.mark_finished()
     before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
     with read_only(tree.train_output):
-        with pytest.raises(PipelineError, match=r"train_output is read-only\. Nothing was changed; make it writable"):
+        with pytest.raises(
+            PipelineError,
+            match=r"train_output is read-only\. Nothing was changed; make it writable",
+        ):
             configure_in_process(tmp_path, monkeypatch, toy_variables(**SMALL))
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
 
@@ -307,16 +396,26 @@ def test_a_store_of_the_original_pipeline_is_checked_and_used_read_only(tmp_path
     before = sorted(p.name for p in store.rglob("*"))
     tree = configure_here(tmp_path, monkeypatch, use_old_sims=str(store))
     provenance = json.loads(tree.config.read_text())
-    assert provenance["imported_store"] == {"path": str(store), "n": 700, "nodes": {"params": [700, 2], "exp": [700, 50]},
-                                            "verified": False}
-    assert any("was not made by this pipeline" in w and "cannot be verified" in w for w in provenance["warnings"])
+    assert provenance["imported_store"] == {
+        "path": str(store),
+        "n": 700,
+        "nodes": {"params": [700, 2], "exp": [700, 50]},
+        "verified": False,
+    }
+    assert any(
+        "was not made by this pipeline" in w and "cannot be verified" in w
+        for w in provenance["warnings"]
+    )
     run_rounds(tree)
     assert record(tree)["grid_points"]["0"]["rounds"][0]["n_sim_train"] == 600
     assert sorted(p.name for p in store.rglob("*")) == before  # read-only: nothing written into it
     other, _ = load_run_config(toy_variables(**SMALL, nbins="40"))
     wrong = _swyft_store(tmp_path / "other_binning", SpectrumSimulator(other), 700)
-    with pytest.raises(PipelineError, match="does not fit this configuration: 'exp' has shape \\(40,\\), this "
-                       "configuration's is \\(50,\\)"):
+    with pytest.raises(
+        PipelineError,
+        match="does not fit this configuration: 'exp' has shape \\(40,\\), this "
+        "configuration's is \\(50,\\)",
+    ):
         configure_here(tmp_path, monkeypatch, use_old_sims=str(wrong))
     small = _swyft_store(tmp_path / "too_small", SpectrumSimulator(config), 100)
     with pytest.raises(PipelineError, match="it holds 100 samples, round 0 needs 600"):

@@ -55,7 +55,9 @@ def test_a_configuration_killed_before_config_json_starts_the_same_trial_again(t
     tree.network(0, 0).parent.mkdir(parents=True)
     tree.network(0, 0).write_text("weights")
     assert tree.start_trial("abc")[:2] == (2, tree.archive / "trial__1")
-    assert (tree.archive / "trial__1" / "train_output" / "net" / tree.network(0, 0).name).read_text() == "weights"
+    assert (
+        tree.archive / "trial__1" / "train_output" / "net" / tree.network(0, 0).name
+    ).read_text() == "weights"
 
 
 def test_unfinished_trial_with_same_configuration_is_resumed(tmp_path):
@@ -67,7 +69,9 @@ def test_unfinished_trial_with_same_configuration_is_resumed(tmp_path):
     tree.log.write_text("killed\n")
     (tree.stores / "store").mkdir(parents=True)
     assert tree.start_trial("abc") == (0, None, True)
-    assert (tree.stores / "store").exists() and (tree.root / "output.attempt_1.log").read_text() == "killed\n"
+    assert (tree.stores / "store").exists() and (
+        tree.root / "output.attempt_1.log"
+    ).read_text() == "killed\n"
     # another configuration: a new trial
     trial, archived, resumed = tree.start_trial("other")
     assert (trial, resumed) == (1, False) and (archived / "sim_output" / "store").exists()

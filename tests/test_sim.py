@@ -7,10 +7,11 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
+from conftest import REPO, configure_in_process, toy_variables
+
 from alpswyft import ALPSim
 from alpswyft.simulator import SpectrumSimulator
 from analysis_core.errors import ConfigError
-from conftest import REPO, configure_in_process, toy_variables
 
 matplotlib.use("Agg")
 
@@ -23,15 +24,27 @@ def sim():
 def test_the_snippet_of_the_readme(sim, tmp_path):
     """Every line of the README's snippet, as a user types it."""
     spectrum = sim.expected(m=10, g=1)
-    assert spectrum.counts.shape == (90,) and spectrum.pgg.shape == (180,) and spectrum.exp.shape == (90,)
+    assert (
+        spectrum.counts.shape == (90,)
+        and spectrum.pgg.shape == (180,)
+        and spectrum.exp.shape == (90,)
+    )
     observation = sim.observe(m=10, g=1, seed=0)
-    assert observation.observed_counts.shape == (90,) and set(observation.nodes) >= {"data", "power", "exp"}
+    assert observation.observed_counts.shape == (90,) and set(observation.nodes) >= {
+        "data",
+        "power",
+        "exp",
+    }
     pgg = sim.survival(m=10, g=1)
     assert pgg.shape == (180,) and 0 < pgg.min() < 0.9 and pgg.max() <= 1
     top, bottom = sim.plot(m=10, g=1, null=True, survival=True)
     assert len(top.lines) >= 2 and len(bottom.lines) == 2 and top.get_yscale() == "log"
     sim2 = sim.configure(livetime=50, on_region="legacy", bkg=False)
-    assert sim2.config.livetime == 50 and sim2.config.on_region == "legacy" and not sim2.switches["bkg"]
+    assert (
+        sim2.config.livetime == 50
+        and sim2.config.on_region == "legacy"
+        and not sim2.switches["bkg"]
+    )
     toy = ALPSim(model="toy_line").plot(a=0.5, b=-0.3)
     assert toy.get_xlabel() == "x"
     top.figure.savefig(tmp_path / "snippet.png")
@@ -57,7 +70,9 @@ def test_observe_is_the_pipelines_simulation(sim):
     theirs = SpectrumSimulator(sim.config, sim.setup).simulate(table.obs, np.random.default_rng(5))
     for node in ("exp", "data", "power", "pgg"):
         np.testing.assert_allclose(ours.nodes[node], theirs[node][0], rtol=2e-6, atol=2e-6)
-    np.testing.assert_allclose(ours.data, sim.model.residual(ours.observed_counts, sim.config.floor_obs))
+    np.testing.assert_allclose(
+        ours.data, sim.model.residual(ours.observed_counts, sim.config.floor_obs)
+    )
 
 
 def test_values_by_name_log_and_full_vectors(sim):
@@ -87,8 +102,11 @@ def test_a_new_livetime_scales_the_response_without_rebuilding_it(sim, monkeypat
 
     monkeypatch.setattr(response, "build_response", refuse)
     longer = sim.configure(livetime=50)
-    np.testing.assert_allclose(longer.expected(m=10, g=1, seed=1).counts, 5 * sim.expected(m=10, g=1, seed=1).counts,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        longer.expected(m=10, g=1, seed=1).counts,
+        5 * sim.expected(m=10, g=1, seed=1).counts,
+        rtol=1e-12,
+    )
     np.testing.assert_allclose(longer.model.null_counts, 5 * sim.model.null_counts, rtol=1e-12)
 
 
@@ -97,7 +115,9 @@ def test_the_signal_background_and_energy_dispersion_switches(sim):
     no_signal = sim.configure(signal=False).expected()
     np.testing.assert_allclose(no_signal.counts, background, rtol=1e-12)
     no_background = sim.configure(bkg=False).expected(seed=0)
-    np.testing.assert_allclose(no_background.counts, sim.expected(seed=0).counts - background, rtol=1e-9)
+    np.testing.assert_allclose(
+        no_background.counts, sim.expected(seed=0).counts - background, rtol=1e-9
+    )
     no_edisp = sim.configure(edisp=False)
     assert no_edisp.survival().shape == (90,)
     np.testing.assert_array_equal(no_edisp.model.response.migration, np.eye(90))
@@ -112,7 +132,9 @@ def test_settings_and_parameters_are_validated_with_the_run_configurations_rules
         sim.configure(emin=10, emax=5)
     with pytest.raises(ConfigError, match="nbinz = .30.: not a setting of the simulator"):
         ALPSim(nbinz=30)
-    with pytest.raises(ConfigError, match="mass = .10.: not a parameter.*its parameters are m, g, Amplitude"):
+    with pytest.raises(
+        ConfigError, match="mass = .10.: not a parameter.*its parameters are m, g, Amplitude"
+    ):
         sim.expected(mass=10)
     with pytest.raises(ConfigError, match="kL .Max_turb. must be smaller than kH"):
         sim.expected(min_turb=0.1)
@@ -127,8 +149,9 @@ def test_the_three_kinds_of_plot_and_overlays(sim):
 
     ax = sim.plot(m=10, g=1, kind="dnde", seed=0)
     line = ax.lines[0].get_ydata()
-    expected = sim.model.intrinsic(sim.defaults[None], sim.x)[0] * np.interp(sim.x, sim.energy_true,
-                                                                            sim.model.los.ebl_attenuation)
+    expected = sim.model.intrinsic(sim.defaults[None], sim.x)[0] * np.interp(
+        sim.x, sim.energy_true, sim.model.los.ebl_attenuation
+    )
     # the unfolded no-ALP spectrum is the intrinsic one times the EBL's attenuation
     default = sim.plot(kind="dnde", observed=False, bands=False, ax=ax).lines[-1].get_ydata()
     assert np.median(np.abs(default / expected - 1)) < 0.03 and np.all(np.isfinite(line))
@@ -164,8 +187,18 @@ def test_from_run_is_the_runs_simulator_and_draws_its_stores(tmp_path, monkeypat
     draws its training store."""
     from alpswyft.pipeline import run_rounds
 
-    tree = configure_in_process(tmp_path, monkeypatch, toy_variables(
-        train="0", n_truncations="0", n_sim_train="200", n_prior_samples="500", n_jobs_sim="1", obs_seed="7"))
+    tree = configure_in_process(
+        tmp_path,
+        monkeypatch,
+        toy_variables(
+            train="0",
+            n_truncations="0",
+            n_sim_train="200",
+            n_prior_samples="500",
+            n_jobs_sim="1",
+            obs_seed="7",
+        ),
+    )
     run_rounds(tree)
     run = ALPSim.from_run(tree.root)
     assert run.config == ALPSim.from_run(tree.root).config and run.run_dir == tree.root
@@ -181,7 +214,9 @@ def test_from_run_is_the_runs_simulator_and_draws_its_stores(tmp_path, monkeypat
 def test_from_run_of_an_alp_run_reproduces_its_mock_observation(tmp_path, monkeypatch):
     from alp_config import alp_variables
 
-    tree = configure_in_process(tmp_path, monkeypatch, alp_variables(nbins_etrue="90", obs_seed="3"))
+    tree = configure_in_process(
+        tmp_path, monkeypatch, alp_variables(nbins_etrue="90", obs_seed="3")
+    )
     run = ALPSim.from_run(tree.root)
     np.testing.assert_array_equal(run.model.null_counts, np.load(tree.setup)["null_counts"])
     again = run.observe(theta=run.table.physical(run.table.obs)[0], seed=3)

@@ -1,6 +1,7 @@
 """Toy simulators against their closed forms."""
 
 import numpy as np
+
 from alpswyft.config import load_run_config
 from alpswyft.physics.toy import ToyLine, ToySine
 from alpswyft.simulator import NoiseResampler, SpectrumSimulator
@@ -19,15 +20,21 @@ def test_toy_line_expected_and_gaussian_noise(variables):
 
 
 def test_poisson_noise(variables):
-    config, _ = load_run_config({**variables, "noise": "poisson", "param2": "[5,10] | 6 | 6 | 0 | U | b | 1"})
-    out = SpectrumSimulator(config).simulate(np.repeat([[0.0, 6.0]], 10_000, axis=0), np.random.default_rng(1))
+    config, _ = load_run_config(
+        {**variables, "noise": "poisson", "param2": "[5,10] | 6 | 6 | 0 | U | b | 1"}
+    )
+    out = SpectrumSimulator(config).simulate(
+        np.repeat([[0.0, 6.0]], 10_000, axis=0), np.random.default_rng(1)
+    )
     assert np.all(out["data"] == np.round(out["data"]))
     assert abs(out["data"].mean() - 6.0) < 0.05 and abs(out["data"].var() - 6.0) < 0.1
 
 
 def test_toy_line_design_matrix():
     model = ToyLine.on_grid(-1, 1, 5)
-    np.testing.assert_allclose(model.expected(np.array([[2.0, 1.0]]))["exp"][0], model.design_matrix() @ [2.0, 1.0])
+    np.testing.assert_allclose(
+        model.expected(np.array([[2.0, 1.0]]))["exp"][0], model.design_matrix() @ [2.0, 1.0]
+    )
 
 
 def test_toy_sine():
@@ -55,7 +62,9 @@ def test_linear_gaussian_posterior_is_least_squares():
     y = X @ [0.7, -0.3] + np.random.default_rng(1).standard_normal(50)
     mean, cov = linear_gaussian_posterior(X, y, 1.0)
     np.testing.assert_allclose(mean, np.linalg.lstsq(X, y, rcond=None)[0])
-    np.testing.assert_allclose(np.sqrt(np.diag(cov)), [np.sqrt(3 * 49 / (50 * 51)), np.sqrt(1 / 50)], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.sqrt(np.diag(cov)), [np.sqrt(3 * 49 / (50 * 51)), np.sqrt(1 / 50)], rtol=1e-12
+    )
 
 
 def test_geometries(variables):
@@ -63,7 +72,9 @@ def test_geometries(variables):
 
     np.testing.assert_allclose(bin_centers(1, 100, 2, "simple_log"), [np.sqrt(10), np.sqrt(1000)])
     np.testing.assert_allclose(bin_centers(-1, 1, 3, "simple"), [-1, 0, 1])
-    config, _ = load_run_config({**variables, "geom": "simple_log", "emin": "1", "emax": "100", "nbins": "2"})
+    config, _ = load_run_config(
+        {**variables, "geom": "simple_log", "emin": "1", "emax": "100", "nbins": "2"}
+    )
     out = SpectrumSimulator(config).simulate([[1.0, 0.0]], np.random.default_rng(0))
     np.testing.assert_allclose(out["exp"][0], [np.sqrt(10), np.sqrt(1000)], rtol=1e-6)
 
@@ -72,6 +83,7 @@ def test_the_torch_noise_chain_is_the_numpy_one():
     """The ALP model's noise, floors and power spectrum drawn in torch (for batches on a GPU)
     against numpy: identical without noise, equal in distribution with Poisson noise."""
     import torch
+
     from alpswyft import ALPSim
 
     exact = ALPSim(noise="gauss", noise_sigma=1e-12).simulator
@@ -82,7 +94,12 @@ def test_the_torch_noise_chain_is_the_numpy_one():
         np.testing.assert_allclose(device[key].numpy(), host[key], atol=2e-5)
     poisson = ALPSim().simulator
     host = poisson.add_noise(exp.astype(float), np.random.default_rng(1))
-    device = {k: v.numpy() for k, v in poisson.add_noise_torch(torch.from_numpy(exp), torch.Generator().manual_seed(1)).items()}
+    device = {
+        k: v.numpy()
+        for k, v in poisson.add_noise_torch(
+            torch.from_numpy(exp), torch.Generator().manual_seed(1)
+        ).items()
+    }
     for key in ("data", "power"):
         a, b = host[key], device[key].astype(float)
         spread = np.sqrt((a.var(0) + b.var(0)) / len(a)) + 1e-12

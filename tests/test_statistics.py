@@ -14,13 +14,14 @@ mis-scaled prior or a broken truncation, which move these figures by several sig
 
 import numpy as np
 import pytest
+from conftest import configure_in_process, folder_snapshot, run_rounds, toy_variables
+
 from alpswyft.inference import logratios_on_bank
 from alpswyft.networks import build_network
 from alpswyft.physics.toy import linear_gaussian_posterior
 from alpswyft.pipeline import architecture_for, load_config, simulator_for
 from alpswyft.stores import read_store
 from alpswyft.truncation import TruncationRecord
-from conftest import configure_in_process, folder_snapshot, run_rounds, toy_variables
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +32,18 @@ REGION_1E6 = np.sqrt(2 * np.log(1e6))
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     monkeypatch = pytest.MonkeyPatch()
-    variables = toy_variables(n_prior_samples="100_000", max_epochs="60", obs_seed="1", n_jobs_sim="2")
+    variables = toy_variables(
+        n_prior_samples="100_000", max_epochs="60", obs_seed="1", n_jobs_sim="2"
+    )
     tree = configure_in_process(tmp_path_factory.mktemp("statistics"), monkeypatch, variables)
     run_rounds(tree)
     monkeypatch.undo()
     config = load_config(tree)
     simulator = simulator_for(tree, config)
     observation = np.load(tree.true_obs)["data"].astype(float)
-    mean, covariance = linear_gaussian_posterior(simulator.model.design_matrix(), observation, config.noise_sigma)
+    mean, covariance = linear_gaussian_posterior(
+        simulator.model.design_matrix(), observation, config.noise_sigma
+    )
     return tree, config, simulator, observation, mean, np.sqrt(np.diag(covariance))
 
 
@@ -55,7 +60,11 @@ def test_every_truncated_box_contains_the_exact_1e6_region(trained):
     region = np.stack([mean - REGION_1E6 * std, mean + REGION_1E6 * std], axis=1)
     for entry in TruncationRecord.for_config(tree.record, config).rounds(0):
         box = np.array(entry["truncated_bounds"])
-        assert np.all(box[:, 0] <= region[:, 0]) and np.all(region[:, 1] <= box[:, 1]), (entry["round"], box, region)
+        assert np.all(box[:, 0] <= region[:, 0]) and np.all(region[:, 1] <= box[:, 1]), (
+            entry["round"],
+            box,
+            region,
+        )
 
 
 def test_log_ratios_are_the_log_likelihoods_up_to_a_constant(trained):
@@ -73,8 +82,12 @@ def test_log_ratios_are_the_log_likelihoods_up_to_a_constant(trained):
     hyperparams = config.grid[0]
     architecture = architecture_for(tree, config)
     network = build_network(config, hyperparams, simulator.shapes, architecture)
-    load_network(network, tree.network(1, 0), signature(config, hyperparams, simulator.shapes, architecture))
-    bank = read_store(tree.stores / "store_prior_round_1_gridpoint_0", ["params"])["params"].astype(float)
+    load_network(
+        network, tree.network(1, 0), signature(config, hyperparams, simulator.shapes, architecture)
+    )
+    bank = read_store(tree.stores / "store_prior_round_1_gridpoint_0", ["params"])["params"].astype(
+        float
+    )
     logratio_1d, logratio_2d = logratios_on_bank(network, observation, bank)
 
     for k in range(2):
@@ -105,7 +118,9 @@ def test_a_new_observation_inferred_from_the_run_folder_gets_the_exact_posterior
     post = run.infer(observation, round=0)
     fixed_bank = run.bank(round=0)
     assert folder_snapshot(tree.root) == before
-    mean, covariance = linear_gaussian_posterior(simulator.model.design_matrix(), observation.data, config.noise_sigma)
+    mean, covariance = linear_gaussian_posterior(
+        simulator.model.design_matrix(), observation.data, config.noise_sigma
+    )
     std = np.sqrt(np.diag(covariance))
     assert np.allclose(post.truth, [-1.2, 1.1])
     assert np.all(np.abs(post.mean() - mean) < 0.5 * std), (post.mean(), mean, std)

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import zarr
+
+import swyft
 from alpswyft.config import load_run_config
 from alpswyft.simulator import SpectrumSimulator
 from alpswyft.stores import StoreRequest, chunk_length, fill_store, read_store, store_name
 from analysis_core.errors import PipelineError
-
-import swyft
 
 
 @pytest.fixture
@@ -41,7 +41,9 @@ def test_filled_store_opens_in_swyft(tmp_path, config):
     sample = store[10]
     assert set(sample) == {"params", "exp", "data"}
     x = np.linspace(-1, 1, 50)
-    np.testing.assert_allclose(sample["exp"], sample["params"][0] * x + sample["params"][1], atol=1e-5)
+    np.testing.assert_allclose(
+        sample["exp"], sample["params"][0] * x + sample["params"][1], atol=1e-5
+    )
 
 
 def test_killed_fill_resumes_to_the_same_store(tmp_path, config):
@@ -64,11 +66,17 @@ def test_mismatched_store_is_refused(tmp_path, config):
     with pytest.raises(PipelineError, match=r"n: store has 2500, this run needs 3000"):
         fill_store(request_for(tmp_path / "s", config, n=3000), simulator, n_jobs=1)
     with pytest.raises(PipelineError, match="bounds"):
-        fill_store(request_for(tmp_path / "s", config, bounds=((-1.0, 1.0), (-3.0, 3.0))), simulator, n_jobs=1)
+        fill_store(
+            request_for(tmp_path / "s", config, bounds=((-1.0, 1.0), (-3.0, 3.0))),
+            simulator,
+            n_jobs=1,
+        )
 
 
 def test_prior_store_holds_parameters_in_box(tmp_path, config):
-    request = request_for(tmp_path / "p", config, n=5_000, bounds=((0.0, 1.0), (-2.0, -1.0)), kind="prior")
+    request = request_for(
+        tmp_path / "p", config, n=5_000, bounds=((0.0, 1.0), (-2.0, -1.0)), kind="prior"
+    )
     fill_store(request, SpectrumSimulator(config), n_jobs=2)
     params = read_store(tmp_path / "p", ["params"])["params"]
     assert params.shape == (5_000, 2)
@@ -85,7 +93,9 @@ def test_a_damaged_chunk_is_found_and_simulated_again(tmp_path, config, damage, 
     chunk_file = tmp_path / "b" / "data" / "exp" / "1.0"
     if damage == "truncated":
         chunk_file.write_bytes(chunk_file.read_bytes()[:100])
-        with pytest.raises(PipelineError, match="has a damaged chunk .* Run the same command again"):
+        with pytest.raises(
+            PipelineError, match="has a damaged chunk .* Run the same command again"
+        ):
             read_store(tmp_path / "b", ["exp"])
     else:
         chunk_file.unlink()  # zarr alone would read zeros here

@@ -4,6 +4,7 @@ host arrays or with the batches made on the device (here the CPU device stands i
 import numpy as np
 import pytest
 import torch
+
 from alpswyft.config import load_run_config
 from alpswyft.simulator import NoiseResampler, SpectrumSimulator
 from alpswyft.training import SeededDataModule
@@ -14,15 +15,18 @@ def datamodule(tmp_path, variables, seed=5, device=None):
     simulator = SpectrumSimulator(config)
     samples = simulator.sample(100, config.table.initial_bounds, np.random.default_rng(0))
     samples = {k: samples[k] for k in ("params", "exp")}
-    return samples, SeededDataModule(samples, NoiseResampler(simulator, seed), 16, seed, tmp_path / "split.npz",
-                                     device=device)
+    return samples, SeededDataModule(
+        samples, NoiseResampler(simulator, seed), 16, seed, tmp_path / "split.npz", device=device
+    )
 
 
 def test_split_is_seeded_saved_and_disjoint(tmp_path, variables):
     _, module = datamodule(tmp_path, variables)
     split = np.load(tmp_path / "split.npz")
     assert len(split["train"]) == 80 and len(split["validation"]) == 20
-    assert sorted(np.concatenate([split["train"], split["validation"]]).tolist()) == list(range(100))
+    assert sorted(np.concatenate([split["train"], split["validation"]]).tolist()) == list(
+        range(100)
+    )
     _, again = datamodule(tmp_path, variables)
     np.testing.assert_array_equal(again.train_indices, module.train_indices)
 
@@ -35,13 +39,19 @@ def test_batches_are_reshuffled_every_epoch_with_fresh_noise(tmp_path, variables
     assert [len(b["params"]) for b in first] == [16] * 5
     order = lambda epoch: np.concatenate([b["params"][:, 0].numpy() for b in epoch])  # noqa: E731
     assert not np.array_equal(order(first), order(second))
-    assert sorted(order(first)) == sorted(order(second)) == sorted(samples["params"][module.train_indices, 0])
+    assert (
+        sorted(order(first))
+        == sorted(order(second))
+        == sorted(samples["params"][module.train_indices, 0])
+    )
     batch = first[0]
     assert set(batch) == {"params", "exp", "data"} and batch["data"].dtype.is_floating_point
     residual = (batch["data"] - batch["exp"]).numpy()
     assert 0.7 < residual.std() < 1.3  # noise_sigma = 1
     validation = [list(module.val_dataloader()) for _ in range(2)]
-    np.testing.assert_array_equal(validation[0][0]["params"], validation[1][0]["params"])  # fixed order
+    np.testing.assert_array_equal(
+        validation[0][0]["params"], validation[1][0]["params"]
+    )  # fixed order
     assert not np.allclose(validation[0][0]["data"], validation[1][0]["data"])  # fresh noise
 
 
@@ -60,7 +70,9 @@ def test_a_short_training_on_device_batches_learns_as_on_host_batches(tmp_path, 
     for name, device in (("host", None), ("device", torch.device("cpu"))):
         torch.manual_seed(0)
         network = build_network(config, config.grid[0], simulator.shapes)
-        _, figures = train_network(network, simulator, samples, tmp_path / name, name, seed=1, batch_device=device)
+        _, figures = train_network(
+            network, simulator, samples, tmp_path / name, name, seed=1, batch_device=device
+        )
         losses[name] = figures["best_val_loss"]
     assert simulator.noise_on_device
     assert losses["host"] < -1.5 and losses["device"] < -1.5  # both learn (an untrained network: 0)

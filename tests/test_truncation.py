@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from alpswyft.truncation import TruncationRecord, rect_bounds, summarise_1d, weighted_quantiles
 
 

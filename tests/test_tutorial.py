@@ -16,14 +16,26 @@ pytestmark = pytest.mark.slow
 
 def test_the_tutorial_runs_and_draws_its_figures(tmp_path, monkeypatch):
     import papermill
+
     from alpswyft.pipeline import run_rounds
 
-    tree = configure_in_process(tmp_path, monkeypatch, alp_variables(
-        train="0", n_truncations="0", n_sim_train="120", n_prior_samples="200", n_jobs_sim="1"))
+    tree = configure_in_process(
+        tmp_path,
+        monkeypatch,
+        alp_variables(
+            train="0", n_truncations="0", n_sim_train="120", n_prior_samples="200", n_jobs_sim="1"
+        ),
+    )
     run_rounds(tree)
     output = tmp_path / "tutorial.ipynb"
-    papermill.execute_notebook(str(TUTORIAL), str(output), parameters={"run_dir": str(tree.root), "n_study": 20},
-                               cwd=str(TUTORIAL.parent), kernel_name="python3", progress_bar=False)
+    papermill.execute_notebook(
+        str(TUTORIAL),
+        str(output),
+        parameters={"run_dir": str(tree.root), "n_study": 20},
+        cwd=str(TUTORIAL.parent),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     cells = [c for c in json.loads(output.read_text())["cells"] if c["cell_type"] == "code"]
     assert all(c["execution_count"] is not None for c in cells)
     outputs = [o for c in cells for o in c["outputs"]]
@@ -32,4 +44,9 @@ def test_the_tutorial_runs_and_draws_its_figures(tmp_path, monkeypatch):
     text = "".join("".join(o.get("text", "")) for o in outputs)
     assert "100 training spectra" in text and "20 spectra in" in text
     # the notebook in the repository carries no outputs: the HTML rendering holds them
-    assert not [o for c in json.loads(TUTORIAL.read_text())["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert not [
+        o
+        for c in json.loads(TUTORIAL.read_text())["cells"]
+        if c["cell_type"] == "code"
+        for o in c["outputs"]
+    ]

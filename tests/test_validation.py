@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import configure_in_process, run_rounds, toy_variables, validated_toy_run
+from scipy.stats import binom
+
 from alpswyft.pipeline import load_config
 from alpswyft.stores import read_store, store_name
 from alpswyft.validation import validate
-from conftest import configure_in_process, run_rounds, toy_variables, validated_toy_run
-from scipy.stats import binom
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +22,14 @@ N_COVERAGE, N_EXPLIM, N_DRAWS = 300, 40, 5000
 def validated(tmp_path_factory):
     return validated_toy_run(
         tmp_path_factory.mktemp("validation"),
-        n_prior_samples="20_000", max_epochs="40", obs_seed="1", n_sim_coverage=str(N_COVERAGE),
-        n_sim_explim=str(N_EXPLIM), DRP_coverage_parameters=f"{N_DRAWS}, {N_COVERAGE}, 0, 0, 1",
-        credibility_levels="0.68,0.95,0.9973", limit_method="hpd",  # the frequentist limits: test_frequentist.py
+        n_prior_samples="20_000",
+        max_epochs="40",
+        obs_seed="1",
+        n_sim_coverage=str(N_COVERAGE),
+        n_sim_explim=str(N_EXPLIM),
+        DRP_coverage_parameters=f"{N_DRAWS}, {N_COVERAGE}, 0, 0, 1",
+        credibility_levels="0.68,0.95,0.9973",
+        limit_method="hpd",  # the frequentist limits: test_frequentist.py
     )
 
 
@@ -31,12 +37,20 @@ def test_coverage_uses_only_simulations_never_trained_on(validated):
     tree = validated
     config = load_config(tree)
     result = np.load(tree.validation_data("coverage", 0))
-    assert list(result["marginals"]) == ["a", "b", "a-b"] and result["masses"].shape == (3, N_COVERAGE)
+    assert list(result["marginals"]) == ["a", "b", "a-b"] and result["masses"].shape == (
+        3,
+        N_COVERAGE,
+    )
     store = tree.stores / store_name("train", 1, 0)
     params = read_store(store, ["params"])["params"]
-    assert len(params) == config.n_train_round(1) + N_COVERAGE  # the coverage block is the store's tail
+    assert (
+        len(params) == config.n_train_round(1) + N_COVERAGE
+    )  # the coverage block is the store's tail
     summary = json.loads(tree.validation_summary(0).read_text())
-    assert summary["coverage"]["n_coverage"] == N_COVERAGE and summary["coverage"]["n_draws"] == N_DRAWS
+    assert (
+        summary["coverage"]["n_coverage"] == N_COVERAGE
+        and summary["coverage"]["n_draws"] == N_DRAWS
+    )
 
 
 def test_trained_network_is_roughly_calibrated(validated):
@@ -49,21 +63,33 @@ def test_trained_network_is_roughly_calibrated(validated):
             assert abs(value["empirical"] - float(level)) < 0.1, (name, level, value)
         assert marginal["baseline_ks_pvalue"] > 0.01, name
     result = np.load(validated.validation_data("coverage", 0))
-    assert result["tarp_f"].shape == (2, 3, N_COVERAGE) and np.all((0 <= result["tarp_f"]) & (result["tarp_f"] <= 1))
+    assert result["tarp_f"].shape == (2, 3, N_COVERAGE) and np.all(
+        (0 <= result["tarp_f"]) & (result["tarp_f"] <= 1)
+    )
 
 
 def test_expected_limits_exclude_far_from_the_truth(validated):
     tree = validated
     result = np.load(tree.validation_data("expected_limits", 0))
-    assert result["fraction"].shape == (1, 3, 50, 50) and int(result["n"]) == N_EXPLIM  # credibility_levels
+    assert (
+        result["fraction"].shape == (1, 3, 50, 50) and int(result["n"]) == N_EXPLIM
+    )  # credibility_levels
     assert list(result["levels"]) == [0.68, 0.95, 0.9973]
     assert bool(result["with_reference"])  # two rounds: false exclusions against round 0
     fraction_68, fraction_95, fraction_3sigma = result["fraction"][0]
-    assert np.all(fraction_68 >= fraction_95) and np.all(fraction_95 >= fraction_3sigma)  # nested regions
-    assert fraction_95[0, 0] == 1 and fraction_95[-1, -1] == 1  # the corners of [-3, 3]^2, many sigma away
+    assert np.all(fraction_68 >= fraction_95) and np.all(
+        fraction_95 >= fraction_3sigma
+    )  # nested regions
+    assert (
+        fraction_95[0, 0] == 1 and fraction_95[-1, -1] == 1
+    )  # the corners of [-3, 3]^2, many sigma away
     summary = json.loads(tree.validation_summary(0).read_text())["expected_limits"]["pairs"]["a-b"]
     assert summary["0.95"]["truth_cell_excluded"] < 0.25
-    for level in ("0.68", "0.95", "0.9973"):  # the limit's own coverage: the truth excluded at most 1 - level of the time
+    for level in (
+        "0.68",
+        "0.95",
+        "0.9973",
+    ):  # the limit's own coverage: the truth excluded at most 1 - level of the time
         truth = summary[level]["truth_exclusion"]
         assert truth["n"] == N_EXPLIM and truth["truth_in_plane"], (level, truth)
         # calibrated, the count of exclusions is binomial(n, 1 - level): this many or more is not rare
@@ -82,11 +108,17 @@ def test_limits_recomputed_at_other_levels_from_the_kept_maps(validated):
     from analysis_core.files import load_npz
 
     maps = load_npz(validated.validation_data("expected_limits_logratios", 0))
-    assert maps["logratios"].shape == (1, N_EXPLIM, 10_000) and maps["logratios"].dtype == np.float32
+    assert (
+        maps["logratios"].shape == (1, N_EXPLIM, 10_000) and maps["logratios"].dtype == np.float32
+    )
     result = np.load(validated.validation_data("expected_limits", 0))
     assert np.array_equal(fractions_from_maps(maps, result["levels"]), result["fraction"])
     other = fractions_from_maps(maps, (0.5, 0.9, 0.99))[0]
-    assert np.all(other[0] >= other[1]) and np.all(other[1] >= other[2]) and other[0].mean() > result["fraction"][0, 0].mean()
+    assert (
+        np.all(other[0] >= other[1])
+        and np.all(other[1] >= other[2])
+        and other[0].mean() > result["fraction"][0, 0].mean()
+    )
 
 
 def test_the_kept_bank_log_ratios_rebin_to_the_stored_posteriors(validated):
@@ -97,7 +129,10 @@ def test_the_kept_bank_log_ratios_rebin_to_the_stored_posteriors(validated):
     post = run.posterior()
     stored = np.load(validated.posterior(1, 0))
     binned = post.densities()
-    assert np.load(validated.bank_logratios(1, 0))["logratios_1d"].dtype == np.float32 and len(post.values) == 20_000
+    assert (
+        np.load(validated.bank_logratios(1, 0))["logratios_1d"].dtype == np.float32
+        and len(post.values) == 20_000
+    )
     assert np.allclose(binned["density_1d"], stored["density_1d"], rtol=1e-4, atol=1e-6)
     assert np.allclose(binned["density_2d"], stored["density_2d"], rtol=1e-4, atol=1e-6)
     assert np.allclose(binned["edges_1d"], stored["edges_1d"])
@@ -111,7 +146,14 @@ def test_figures_and_a_second_call_skips(validated, capsys):
     for name in ("coverage_zz", "tarp", "expected_limits", "false_exclusions"):
         assert (tree.val_output / f"{name}_gridpoint_0.png").stat().st_size > 10_000
     titles = [ax.get_title() for ax in plots.coverage_zz(tree).axes]
-    assert titles == ["a: z–z", "a: p–p", "b: z–z", "b: p–p", "a-b: z–z", "a-b: p–p"]  # swyft's plot_zz and plot_pp
+    assert titles == [
+        "a: z–z",
+        "a: p–p",
+        "b: z–z",
+        "b: p–p",
+        "a-b: z–z",
+        "a-b: p–p",
+    ]  # swyft's plot_zz and plot_pp
     before = tree.validation_summary(0).stat().st_mtime_ns
     validate(tree)
     assert "already validated with this network" in capsys.readouterr().out
@@ -129,7 +171,9 @@ def test_report_notebook_executes_and_renders(validated):
     text = "".join("".join(o.get("text", "")) for o in outputs)
     for expected in ("HPD 68 %", "expected limits: 40 mock observations", "arXiv:1603.06978"):
         assert expected in text
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 10 + 5  # report figures + workbench cells
+    assert (
+        sum("image/png" in o.get("data", {}) for o in outputs) == 10 + 5
+    )  # report figures + workbench cells
     assert tree.notebook.with_suffix(".html").stat().st_size > 100_000
     assert (tree.root / "trial_finished.json").is_file()
 
@@ -138,13 +182,21 @@ def test_single_poi_network_other_than_the_first(tmp_path, monkeypatch, capsys):
     """POI_indices=1 alone: a 1D-only network on the second free parameter; coverage and TARP work
     on it, expected limits say why there are none."""
     variables = toy_variables(
-        POI_indices="1", n_truncations="0", n_sim_train="1_000", n_prior_samples="5_000", max_epochs="10",
-        n_sim_coverage="100", n_sim_explim="10",
+        POI_indices="1",
+        n_truncations="0",
+        n_sim_train="1_000",
+        n_prior_samples="5_000",
+        max_epochs="10",
+        n_sim_coverage="100",
+        n_sim_explim="10",
     )
     tree = configure_in_process(tmp_path, monkeypatch, variables)
     run_rounds(tree, finish=False)
     validate(tree)
-    assert "prediction_pairs is empty (with a single POI there is no plane): no expected limits" in capsys.readouterr().out
+    assert (
+        "prediction_pairs is empty (with a single POI there is no plane): no expected limits"
+        in capsys.readouterr().out
+    )
     summary = json.loads(tree.validation_summary(0).read_text())
     assert list(summary["coverage"]["marginals"]) == ["b"] and summary["expected_limits"] is None
     result = np.load(tree.validation_data("coverage", 0))
@@ -160,28 +212,45 @@ def test_fixed_nuisance_limits_on_the_same_observations(tmp_path, monkeypatch):
     the exact posteriors' 95 % regions cover 51 % (c marginalised) and 34 % (c known) of the
     plane, their 68 % regions 20 % and 13 % (a 3000-simulation network reaches them within 0.2)."""
     variables = toy_variables(
-        model="toy_poly", noise_sigma="3.0", param3=" [-3, 3] | -0.3 | 0 | 0 | U | c | 1 ", POI_indices="0,1,2",
-        prediction_pairs="(0,1)", fixed_nuisance_limits="1", n_truncations="0", n_sim_train="3_000",
-        n_prior_samples="20_000", max_epochs="30", n_sim_coverage="0", n_sim_explim="20", limit_method="hpd",
+        model="toy_poly",
+        noise_sigma="3.0",
+        param3=" [-3, 3] | -0.3 | 0 | 0 | U | c | 1 ",
+        POI_indices="0,1,2",
+        prediction_pairs="(0,1)",
+        fixed_nuisance_limits="1",
+        n_truncations="0",
+        n_sim_train="3_000",
+        n_prior_samples="20_000",
+        max_epochs="30",
+        n_sim_coverage="0",
+        n_sim_explim="20",
+        limit_method="hpd",
     )
     tree = configure_in_process(tmp_path, monkeypatch, variables)
     run_rounds(tree, finish=False)
     assert tree.fixed_network(0).is_file()
     fixed_store = read_store(tree.stores / store_name("fixed", 0, 0), ["params"])["params"]
-    assert len(fixed_store) == 3_000 and np.all(fixed_store[:, 2] == np.float32(-0.3))  # c pinned, a and b drawn
+    assert len(fixed_store) == 3_000 and np.all(
+        fixed_store[:, 2] == np.float32(-0.3)
+    )  # c pinned, a and b drawn
     assert np.ptp(fixed_store[:, 0]) > 5
     validate(tree)
     result = np.load(tree.validation_data("expected_limits", 0))
     assert result["fraction_fixed"].shape == result["fraction"].shape == (1, 2, 50, 50)
     summary = json.loads(tree.validation_summary(0).read_text())["expected_limits"]
     assert summary["fixed_nuisances"] == ["c"]
-    for level, allowed_marginalised, allowed_fixed in (("0.68", 0.196, 0.131), ("0.95", 0.515, 0.343)):
+    for level, allowed_marginalised, allowed_fixed in (
+        ("0.68", 0.196, 0.131),
+        ("0.95", 0.515, 0.343),
+    ):
         marginalised = summary["pairs"]["a-b"][level]
         fixed = marginalised["fixed_nuisances"]
         assert abs(marginalised["excluded_area_median"] - (1 - allowed_marginalised)) < 0.2, level
         assert abs(fixed["excluded_area_median"] - (1 - allowed_fixed)) < 0.2, level
         assert fixed["excluded_area_median"] > marginalised["excluded_area_median"], level
-        assert fixed["truth_exclusion"]["consistent"] and marginalised["truth_exclusion"]["consistent"]
+        assert (
+            fixed["truth_exclusion"]["consistent"] and marginalised["truth_exclusion"]["consistent"]
+        )
         assert marginalised["median_regions"] >= 1
     assert (tree.val_output / "expected_limits_gridpoint_0.png").is_file()
 
@@ -192,5 +261,8 @@ def test_the_workbench_draws_the_limits_at_other_levels(validated):
     run = open_run(validated.root)
     result = run.expected_limits((0.5, 0.99))
     assert result["fraction"].shape == (1, 2, 50, 50) and list(result["levels"]) == [0.5, 0.99]
-    assert np.array_equal(run.expected_limits()["fraction"], np.load(validated.validation_data("expected_limits", 0))["fraction"])
+    assert np.array_equal(
+        run.expected_limits()["fraction"],
+        np.load(validated.validation_data("expected_limits", 0))["fraction"],
+    )
     assert len(run.plot_expected_limits((0.5, 0.9, 0.99)).axes) == 3

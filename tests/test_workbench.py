@@ -4,10 +4,11 @@ written beside the archive, never into it."""
 
 import numpy as np
 import pytest
+from conftest import configure_in_process, folder_snapshot, run_rounds, toy_variables
+
 from alpswyft import compare_runs, open_run
 from alpswyft.validation import validate
 from analysis_core.errors import ConfigError, PipelineError
-from conftest import configure_in_process, folder_snapshot, run_rounds, toy_variables
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +21,16 @@ def two_trials(tmp_path_factory):
     monkeypatch = pytest.MonkeyPatch()
     trees = []
     for seed in ("0", "1"):
-        variables = toy_variables(n_truncations="0", n_sim_train="1_000", n_prior_samples="5_000", max_epochs="8",
-                                  n_sim_explim="20", extra_observations="a=-1, b=1, seed=4", sim_seed=seed,
-                                  limit_method="hpd")
+        variables = toy_variables(
+            n_truncations="0",
+            n_sim_train="1_000",
+            n_prior_samples="5_000",
+            max_epochs="8",
+            n_sim_explim="20",
+            extra_observations="a=-1, b=1, seed=4",
+            sim_seed=seed,
+            limit_method="hpd",
+        )
         trees.append(configure_in_process(base, monkeypatch, variables))
         run_rounds(trees[-1])
         validate(trees[-1])
@@ -37,19 +45,30 @@ def test_the_archived_trial_is_read_as_it_is(two_trials):
     assert run.config.sim_seed == 0 and open_run(current).config.sim_seed == 1
     assert [entry["round"] for entry in run.rounds] == [0]
     training = run.store("training")
-    assert training.params.shape == (1_000, 2) and len(run.store("prior")) == 5_000 and len(run.store("explim")) == 20
+    assert (
+        training.params.shape == (1_000, 2)
+        and len(run.store("prior")) == 5_000
+        and len(run.store("explim")) == 20
+    )
     assert np.allclose(run.store("explim").params, run.config.table.obs)  # the POIs pinned at Obs.
     assert training.read("exp", 7).shape == (7, 50)
     extra = run.extra_observations
     assert np.allclose(extra["params"], [[-1.0, 1.0]]) and list(extra["seed"]) == [4]
-    kept, inferred = run.posterior(extra=0), run.infer({key: value[0] for key, value in extra.items()})
+    kept, inferred = (
+        run.posterior(extra=0),
+        run.infer({key: value[0] for key, value in extra.items()}),
+    )
     assert np.allclose(kept.mean(), inferred.mean(), atol=1e-4) and np.allclose(kept.truth, [-1, 1])
-    assert np.allclose(run.posterior().mean(), run.infer().mean(), atol=1e-4)  # the mock observation
+    assert np.allclose(
+        run.posterior().mean(), run.infer().mean(), atol=1e-4
+    )  # the mock observation
     import swyft
 
     lrs = kept.to_swyft()  # swyft's own weights and plots on the kept samples
     _, weights = swyft.lightning.utils.get_weighted_samples(lrs, ["a", "b"])
-    assert np.allclose(weights.numpy() / weights.numpy().sum(), kept.weights(pair=("a", "b")))  # swyft: mean 1
+    assert np.allclose(
+        weights.numpy() / weights.numpy().sum(), kept.weights(pair=("a", "b"))
+    )  # swyft: mean 1
     assert len(swyft.plot_corner(lrs, ["a", "b"], bins=30).axes) == 4
     fig = run.sim.plot_spectra(training, n=30, over=run.observation).figure
     assert len(fig.axes[0].lines) == 31
@@ -60,7 +79,9 @@ def test_errors_name_what_is_wrong(two_trials, tmp_path):
     run = open_run(two_trials[0])
     with pytest.raises(ConfigError, match="kind = 'posterior': expected one of training"):
         run.store("posterior")
-    with pytest.raises(ConfigError, match="round = '2': expected a finished round of grid point 0: 0"):
+    with pytest.raises(
+        ConfigError, match="round = '2': expected a finished round of grid point 0: 0"
+    ):
         run.infer(round=2)
     with pytest.raises(ConfigError, match="grid_point = '3': expected 0 ... 0"):
         run.bank(grid_point=3)
@@ -84,7 +105,10 @@ def test_the_report_of_an_archived_trial_goes_beside_the_archive(two_trials):
     before = folder_snapshot(archived)
     notebook = execute(RunTree(archived))
     assert notebook == current / "reports" / "trial__0" / "analysis_results.ipynb"
-    assert notebook.with_suffix(".html").is_file() and (notebook.parent / "extra_observations_gridpoint_0.png").is_file()
+    assert (
+        notebook.with_suffix(".html").is_file()
+        and (notebook.parent / "extra_observations_gridpoint_0.png").is_file()
+    )
     assert folder_snapshot(archived) == before
     text = notebook.read_text()
     assert "Posterior(round 0" in text  # the workbench cells ran

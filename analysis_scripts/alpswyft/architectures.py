@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from analysis_core.errors import ConfigError
 from torch import nn
 
 import swyft
+from analysis_core.errors import ConfigError
 
 #: Hyperparameters of every network: the optimiser's and the estimators' (original network.py).
 TRAINING_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")
@@ -44,7 +44,11 @@ TRAINING_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "feature
 def _off_norm(shapes: dict):
     """The standardisation of a real observation's OFF counts ``n_off``, None without them
     (epsilon 1: a bin may hold no OFF count in any simulation)."""
-    return swyft.networks.OnlineStandardizingLayer(shapes["n_off"], epsilon=1.0) if "n_off" in shapes else None
+    return (
+        swyft.networks.OnlineStandardizingLayer(shapes["n_off"], epsilon=1.0)
+        if "n_off" in shapes
+        else None
+    )
 
 
 def _with_off(head, A, data):
@@ -61,7 +65,9 @@ class DataHead(nn.Module):
         super().__init__()
         self.norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
         self.off_norm = _off_norm(shapes)
-        self.n_features = math.prod(shapes["data"]) + (math.prod(shapes["n_off"]) if "n_off" in shapes else 0)
+        self.n_features = math.prod(shapes["data"]) + (
+            math.prod(shapes["n_off"]) if "n_off" in shapes else 0
+        )
 
     def forward(self, A):
         return _with_off(self, A, self.norm(A["data"]))
@@ -75,7 +81,9 @@ def _branch(n_in: int, width: int, n_out: int) -> nn.Sequential:
         width = mid = FIXED_WIDTH
     else:
         mid = 2 ** math.ceil((math.log2(width) + math.log2(n_out)) / 2)
-    return nn.Sequential(nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, mid), nn.ReLU(), nn.Linear(mid, n_out))
+    return nn.Sequential(
+        nn.Linear(n_in, width), nn.ReLU(), nn.Linear(width, mid), nn.ReLU(), nn.Linear(mid, n_out)
+    )
 
 
 #: The hidden widths of both branches of the original's network_power.py before it took
@@ -92,8 +100,14 @@ class PowerHead(nn.Module):
     #: hyperparameters a grid may leave out, and their values (None: the earlier fixed layout)
     defaults = {"data_width": None, "power_width": None}
 
-    def __init__(self, shapes: dict, data_width: int | None, data_features: int, power_width: int | None,
-                 power_features: int):
+    def __init__(
+        self,
+        shapes: dict,
+        data_width: int | None,
+        data_features: int,
+        power_width: int | None,
+        power_features: int,
+    ):
         super().__init__()
         if "power" not in shapes:
             raise ValueError("the power head needs the simulator's 'power' node (ALP models only)")
@@ -127,7 +141,11 @@ class CNNHead(nn.Module):
         self.norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
         self.off_norm = _off_norm(shapes)
         self.conv = nn.Conv1d(1 if self.off_norm is None else 2, channels, kernel_size)
-        self.dense = nn.Sequential(nn.Flatten(), nn.Linear(channels * (nbins - kernel_size + 1), logratio_features), nn.ReLU())
+        self.dense = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * (nbins - kernel_size + 1), logratio_features),
+            nn.ReLU(),
+        )
         self.n_features = logratio_features
 
     def forward(self, A):
@@ -182,16 +200,23 @@ def resolve(value: str) -> Architecture:
     if value in BUILT_IN:
         return Architecture(BUILT_IN[value], value or "default")
     path = Path(value)
-    ours = path.is_file() and re.search(r"^class Head\b", path.read_text(errors="replace"), re.MULTILINE)
+    ours = path.is_file() and re.search(
+        r"^class Head\b", path.read_text(errors="replace"), re.MULTILINE
+    )
     if path.name in ORIGINAL_FILES and not ours:
         name = ORIGINAL_FILES[path.name]
-        note = (f"architecture: {value} is the original pipeline's {path.name}; this pipeline's equivalent "
-                f"head '{name or 'default'}' is used" + ("" if path.is_file() else " (the file is not on this machine)"))
+        note = (
+            f"architecture: {value} is the original pipeline's {path.name}; this pipeline's equivalent "
+            f"head '{name or 'default'}' is used"
+            + ("" if path.is_file() else " (the file is not on this machine)")
+        )
         return Architecture(BUILT_IN[name], name or "default", note=note)
     if path.is_file():
         return Architecture(load_head(path), path.name, path.resolve())
     raise ConfigError(
-        "architecture", value, "expected '', power, cnn, network_power.py, network_cnn.py or an existing Python file defining Head"
+        "architecture",
+        value,
+        "expected '', power, cnn, network_power.py, network_cnn.py or an existing Python file defining Head",
     )
 
 
@@ -202,13 +227,21 @@ def load_head(path: Path) -> type:
     try:
         spec.loader.exec_module(module)
     except Exception as error:  # noqa: BLE001 - any error in a user's file is reported as a config error
-        raise ConfigError("architecture", str(path), f"the file does not import: {type(error).__name__}: {error}") from None
+        raise ConfigError(
+            "architecture", str(path), f"the file does not import: {type(error).__name__}: {error}"
+        ) from None
     head = getattr(module, "Head", None)
     if not (isinstance(head, type) and issubclass(head, nn.Module)):
-        raise ConfigError("architecture", str(path), "the file must define a class Head (a torch.nn.Module)")
+        raise ConfigError(
+            "architecture", str(path), "the file must define a class Head (a torch.nn.Module)"
+        )
     names = getattr(head, "hyperparameters", None)
     if not (isinstance(names, tuple | list) and all(isinstance(n, str) for n in names)):
-        raise ConfigError("architecture", str(path), "Head.hyperparameters must be a tuple of hyperparameter names")
+        raise ConfigError(
+            "architecture",
+            str(path),
+            "Head.hyperparameters must be a tuple of hyperparameter names",
+        )
     return head
 
 
@@ -216,10 +249,13 @@ def check_hyperparameters(architecture: Architecture, grid: dict[str, list]) -> 
     """ConfigError naming the hyperparameters the architecture needs and the grid lacks;
     returns warnings for grid names nothing uses."""
     defaulted = [name for name in architecture.defaults if name not in grid]
-    missing = [name for name in architecture.hyperparameters if name not in grid and name not in defaulted]
+    missing = [
+        name for name in architecture.hyperparameters if name not in grid and name not in defaulted
+    ]
     if missing:
         raise ConfigError(
-            "hyperparams", ", ".join(grid) or "(empty)",
+            "hyperparams",
+            ", ".join(grid) or "(empty)",
             f"the {architecture.name} network needs {', '.join(missing)} (add e.g. '--{missing[0]} (int) : 64')",
         )
     warnings = [architecture.note] if architecture.note else []
@@ -229,9 +265,13 @@ def check_hyperparameters(architecture: Architecture, grid: dict[str, list]) -> 
             f"hidden widths of the original's earlier network_power.py ({FIXED_WIDTH} and {FIXED_WIDTH})"
         )
     elif defaulted:
-        warnings.append(f"hyperparams: {', '.join(defaulted)} not given; the {architecture.name} network's "
-                        f"defaults are used: {', '.join(f'{k} = {architecture.defaults[k]}' for k in defaulted)}")
+        warnings.append(
+            f"hyperparams: {', '.join(defaulted)} not given; the {architecture.name} network's "
+            f"defaults are used: {', '.join(f'{k} = {architecture.defaults[k]}' for k in defaulted)}"
+        )
     unused = [name for name in grid if name not in architecture.hyperparameters]
     if unused:
-        warnings.append(f"hyperparams: {', '.join(unused)} not used by the {architecture.name} network")
+        warnings.append(
+            f"hyperparams: {', '.join(unused)} not used by the {architecture.name} network"
+        )
     return warnings

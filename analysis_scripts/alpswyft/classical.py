@@ -49,7 +49,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from analysis_core.errors import ConfigError
 from scipy import stats
 
 from alpswyft.limits import (
@@ -59,6 +58,7 @@ from alpswyft.limits import (
     published_limits,
     quoted_method,
 )
+from analysis_core.errors import ConfigError
 
 #: The spectral nuisances the fits profile, by table name, when free in the run.
 SPECTRAL_NUISANCES = ("Amplitude", "index", "Ecut")
@@ -109,14 +109,26 @@ def test_statistic(combined: np.ndarray) -> np.ndarray:
 #: log10 cut-off in GeV): as it is, log10 of a linear amplitude, or a linear lambda (TeV^-1, the
 #: EPWL's exp(-lambda E) of magic_like) to log10(1 / lambda) in GeV. The maps are monotone, so the
 #: box maps to a box and the maximum of the likelihood is the same.
-_TO_FIT = {"identity": lambda x: x, "log10": np.log10, "lambda": lambda x: np.log10(1e3 / np.asarray(x, float))}
-_TO_TABLE = {"identity": lambda x: x, "log10": lambda x: 10.0**x, "lambda": lambda x: 1e3 / 10.0 ** np.asarray(x, float)}
+_TO_FIT = {
+    "identity": lambda x: x,
+    "log10": np.log10,
+    "lambda": lambda x: np.log10(1e3 / np.asarray(x, float)),
+}
+_TO_TABLE = {
+    "identity": lambda x: x,
+    "log10": lambda x: 10.0**x,
+    "lambda": lambda x: 1e3 / 10.0 ** np.asarray(x, float),
+}
 
 
 def spectral_names(state: str | None = None) -> tuple[str, str, str]:
     """The table names of the spectral nuisances: the CTA model's, or a ``magic_like`` flux
     state's (amplitude, index, lambda)."""
-    return SPECTRAL_NUISANCES if state is None else (f"amplitude_{state}", f"index_{state}", f"lambda_{state}")
+    return (
+        SPECTRAL_NUISANCES
+        if state is None
+        else (f"amplitude_{state}", f"index_{state}", f"lambda_{state}")
+    )
 
 
 def _all_spectral_names() -> set[str]:
@@ -149,25 +161,37 @@ class Nuisances:
             p = free[names.index(name)]
             if state is None:
                 if p.log != (name != "index"):
-                    raise ConfigError(f"param{p.row}", p.name, f"the classical fits take {name} "
-                                      + ("in log10 (log? 1)" if name != "index" else "linear (log? 0)"))
+                    raise ConfigError(
+                        f"param{p.row}",
+                        p.name,
+                        f"the classical fits take {name} "
+                        + ("in log10 (log? 1)" if name != "index" else "linear (log? 0)"),
+                    )
                 transform = "identity"
             else:  # magic_like: amplitude and lambda linear, as MAGIC_ROWS has them
                 if p.log:
-                    raise ConfigError(f"param{p.row}", p.name, "the classical fits take it linear (log? 0)")
+                    raise ConfigError(
+                        f"param{p.row}", p.name, "the classical fits take it linear (log? 0)"
+                    )
                 transform = ("log10", "identity", "lambda")[column]
             index.append(names.index(name))
             columns.append(column)
             transforms.append(transform)
         bounds = config.table.initial_bounds
-        box = np.sort([_TO_FIT[t](np.asarray(bounds[i], float)) for i, t in zip(index, transforms)], axis=-1)
+        box = np.sort(
+            [_TO_FIT[t](np.asarray(bounds[i], float)) for i, t in zip(index, transforms)], axis=-1
+        )
         box = box.reshape(len(index), 2)
         return cls(index, columns, box[:, 0], box[:, 1], transforms)
 
     def to_table(self, nu: np.ndarray) -> np.ndarray:
         """Fitted nuisances (..., n_nuisances; fit coordinates) in the table's units."""
         nu = np.asarray(nu, float)
-        return np.stack([_TO_TABLE[t](nu[..., k]) for k, t in enumerate(self.transforms)], -1) if self.transforms else nu
+        return (
+            np.stack([_TO_TABLE[t](nu[..., k]) for k, t in enumerate(self.transforms)], -1)
+            if self.transforms
+            else nu
+        )
 
 
 class SpectralFit:
@@ -194,10 +218,17 @@ class SpectralFit:
         if state is not None:
             from alpswyft.physics.magic import STATES, state_vectors
 
-            model, obs, state_name = model.states[state], state_vectors(obs, state), STATES[state].name
+            model, obs, state_name = (
+                model.states[state],
+                state_vectors(obs, state),
+                STATES[state].name,
+            )
         if not getattr(model, "with_alp", False) or not hasattr(model, "response"):
-            raise ConfigError("model", config.model, "the classical analysis fits ALP models with a spectrum "
-                              "(not a toy model)")
+            raise ConfigError(
+                "model",
+                config.model,
+                "the classical analysis fits ALP models with a spectrum (not a toy model)",
+            )
         self.torch = torch
         self.device = device or default_device()
         self.nuisances = Nuisances.of(config, state_name)
@@ -205,7 +236,9 @@ class SpectralFit:
         response = model.response
         energy, weights, self.index, interp = model.quadrature
         self.energy = t(energy)  # (n_true, 4) GeV
-        self.weights = t(1e-3 * weights * response.exposure[:, None])  # dE, the exposure and the 1e-3 of the amplitude
+        self.weights = t(
+            1e-3 * weights * response.exposure[:, None]
+        )  # dE, the exposure and the 1e-3 of the amplitude
         self.interp = t(interp)
         self.index = torch.as_tensor(self.index, device=self.device, dtype=torch.long)
         self.migration = t(response.migration)
@@ -214,7 +247,10 @@ class SpectralFit:
         self.on_off = bool(getattr(model, "on_off", False))
         if self.on_off:
             self.alpha, self.off_background = t(model.alpha), t(model.off_background)
-            self.background, self.floor = torch.zeros(self.nbins, dtype=torch.float64, device=self.device), None
+            self.background, self.floor = (
+                torch.zeros(self.nbins, dtype=torch.float64, device=self.device),
+                None,
+            )
         else:
             self.background = t(response.background)
             floor = config.floor_exp
@@ -222,9 +258,19 @@ class SpectralFit:
         obs = obs[0]
         self.e0 = float(obs[4])
         self.log_e = torch.log(self.energy / self.e0)
-        self.moment_weights = torch.stack([torch.ones_like(self.energy), self.log_e, self.energy, self.log_e**2,
-                                           self.log_e * self.energy, self.energy**2])
-        self.exponent_basis = torch.stack([torch.ones_like(self.energy), self.log_e, self.energy]).flatten(1)
+        self.moment_weights = torch.stack(
+            [
+                torch.ones_like(self.energy),
+                self.log_e,
+                self.energy,
+                self.log_e**2,
+                self.log_e * self.energy,
+                self.energy**2,
+            ]
+        )
+        self.exponent_basis = torch.stack(
+            [torch.ones_like(self.energy), self.log_e, self.energy]
+        ).flatten(1)
         # every spectral parameter at its Obs. value (fit coordinates): the starting point and the fixed ones
         start = [math.log10(obs[2]), float(obs[3]), math.log10(obs[5])]
         self.start = t(start)
@@ -232,8 +278,12 @@ class SpectralFit:
     def nodes(self, pgg: np.ndarray):
         """P_gg at the quadrature nodes times their weights, dE and the exposure (batch, n_true, 4),
         from P_gg on the true-bin centres: the factor of the spectrum that no fit changes."""
-        pgg = self.torch.as_tensor(np.asarray(pgg, float), dtype=self.torch.float64, device=self.device)
-        return (pgg[:, self.index - 1] * (1.0 - self.interp) + pgg[:, self.index] * self.interp) * self.weights
+        pgg = self.torch.as_tensor(
+            np.asarray(pgg, float), dtype=self.torch.float64, device=self.device
+        )
+        return (
+            pgg[:, self.index - 1] * (1.0 - self.interp) + pgg[:, self.index] * self.interp
+        ) * self.weights
 
     def expectation(self, p_nodes, nu, derivatives: bool = False):
         """mu (batch, nbins) for :meth:`nodes` ``p_nodes`` and the full spectral vectors nu
@@ -244,7 +294,9 @@ class SpectralFit:
         nu = torch.as_tensor(nu, dtype=torch.float64, device=self.device)
         inverse_cut = 10.0 ** -nu[:, 2, None]
         # ln of the spectrum at the nodes, a ln 10 - index L - E / Ecut, as one product
-        exponent = torch.stack([_LN10 * nu[:, 0], -nu[:, 1], -inverse_cut[:, 0]], 1) @ self.exponent_basis
+        exponent = (
+            torch.stack([_LN10 * nu[:, 0], -nu[:, 1], -inverse_cut[:, 0]], 1) @ self.exponent_basis
+        )
         f = torch.exp(exponent).view_as(p_nodes) * p_nodes
         if not derivatives:
             return self._floored(f.sum(-1) @ self.migration + self.background)[0]
@@ -253,14 +305,23 @@ class SpectralFit:
         moments = torch.einsum("bjq,mjq->bmj", f, self.moment_weights) @ self.migration
         mu, floored = self._floored(moments[:, 0] + self.background)
         c = inverse_cut
-        s0, sl, sx, sll, slx, sxx = (moments[:, 0], moments[:, 1], moments[:, 2] * c, moments[:, 3],
-                                     moments[:, 4] * c, moments[:, 5] * c**2)
+        s0, sl, sx, sll, slx, sxx = (
+            moments[:, 0],
+            moments[:, 1],
+            moments[:, 2] * c,
+            moments[:, 3],
+            moments[:, 4] * c,
+            moments[:, 5] * c**2,
+        )
         first = torch.stack([_LN10 * s0, -sl, _LN10 * sx], 1)
-        second = torch.stack([
-            torch.stack([_LN10**2 * s0, -_LN10 * sl, _LN10**2 * sx], 1),
-            torch.stack([-_LN10 * sl, sll, -_LN10 * slx], 1),
-            torch.stack([_LN10**2 * sx, -_LN10 * slx, _LN10**2 * (sxx - sx)], 1),
-        ], 1)
+        second = torch.stack(
+            [
+                torch.stack([_LN10**2 * s0, -_LN10 * sl, _LN10**2 * sx], 1),
+                torch.stack([-_LN10 * sl, sll, -_LN10 * slx], 1),
+                torch.stack([_LN10**2 * sx, -_LN10 * slx, _LN10**2 * (sxx - sx)], 1),
+            ],
+            1,
+        )
         if floored is not None:
             first = torch.where(floored[:, None], 0.0, first)
             second = torch.where(floored[:, None, None], 0.0, second)
@@ -277,12 +338,16 @@ class SpectralFit:
         """-2 ln L of ``counts`` as a function of the free nuisances (a sequence, table space)
         for one P_gg (n_true,), the others at their Obs. values: what :meth:`fit` minimises, for a
         minimiser called point by point (iminuit)."""
-        n = self.torch.as_tensor(np.asarray(counts, float), dtype=self.torch.float64, device=self.device)
+        n = self.torch.as_tensor(
+            np.asarray(counts, float), dtype=self.torch.float64, device=self.device
+        )
         nodes = self.nodes(np.asarray(pgg, float)[None])
 
         def deviance(values) -> float:
             nu = self.start.clone()[None]
-            nu[0, self.nuisances.columns] = self.torch.as_tensor(values, dtype=self.torch.float64, device=self.device)
+            nu[0, self.nuisances.columns] = self.torch.as_tensor(
+                values, dtype=self.torch.float64, device=self.device
+            )
             return float(self.deviance(n, self.expectation(nodes, nu))[0])
 
         return deviance
@@ -294,7 +359,9 @@ class SpectralFit:
         n_off about b, b profiled)."""
         if not self.on_off:
             return 2.0 * (mu - counts + _xlog_ratio(self.torch, counts, mu)).sum(-1)
-        return wstat_deviance(counts[..., :self.nbins], counts[..., self.nbins:], mu, self.alpha).sum(-1)
+        return wstat_deviance(
+            counts[..., : self.nbins], counts[..., self.nbins :], mu, self.alpha
+        ).sum(-1)
 
     def _newton_weights(self, counts, mu):
         """Per bin, for d(-2 ln L)/d nu = 2 sum_b (d mu_b / d nu) r_b and the Hessian
@@ -303,7 +370,7 @@ class SpectralFit:
         :func:`wstat_weights`."""
         if not self.on_off:
             return 1.0 - counts / mu, counts / mu**2, 1.0 / mu
-        return wstat_weights(counts[..., :self.nbins], counts[..., self.nbins:], mu, self.alpha)
+        return wstat_weights(counts[..., : self.nbins], counts[..., self.nbins :], mu, self.alpha)
 
     def draw(self, pgg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Pseudo-observations for P_gg rows (n, n_true), the spectrum at its Obs. values:
@@ -313,18 +380,26 @@ class SpectralFit:
         if not self.on_off:
             return rng.poisson(mean).astype(float)
         b, alpha = self.off_background.cpu().numpy(), self.alpha.cpu().numpy()
-        return np.concatenate([rng.poisson(mean + alpha * b), rng.poisson(np.broadcast_to(b, mean.shape))], 1).astype(float)
+        return np.concatenate(
+            [rng.poisson(mean + alpha * b), rng.poisson(np.broadcast_to(b, mean.shape))], 1
+        ).astype(float)
 
-    def fit(self, counts: np.ndarray, pgg: np.ndarray, iterations: int = 60, tolerance: float = 1e-9,
-            chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    def fit(
+        self,
+        counts: np.ndarray,
+        pgg: np.ndarray,
+        iterations: int = 60,
+        tolerance: float = 1e-9,
+        chunk: int = 2048,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The smallest -2 ln L (batch,) and its nuisances (batch, n_nuisances; table space) of
         ``counts`` (nbins,), or one row of counts per P_gg (batch, nbins), for each P_gg (batch,
         n_true): projected, damped Newton steps within the prior box, from the Obs. values."""
         counts = np.asarray(counts, float)
         out_d, out_nu = [], []
         for start in range(0, len(pgg), chunk):
-            rows = counts if counts.ndim == 1 else counts[start:start + chunk]
-            d, nu = self._fit(rows, pgg[start:start + chunk], iterations, tolerance)
+            rows = counts if counts.ndim == 1 else counts[start : start + chunk]
+            d, nu = self._fit(rows, pgg[start : start + chunk], iterations, tolerance)
             out_d.append(d)
             out_nu.append(nu)
         return np.concatenate(out_d), np.concatenate(out_nu)
@@ -332,7 +407,9 @@ class SpectralFit:
     def _fit(self, counts, pgg, iterations, tolerance):
         torch = self.torch
         p_nodes = self.nodes(pgg)
-        n = torch.as_tensor(counts, dtype=torch.float64, device=self.device).expand(len(p_nodes), -1)
+        n = torch.as_tensor(counts, dtype=torch.float64, device=self.device).expand(
+            len(p_nodes), -1
+        )
         cols = torch.as_tensor(self.nuisances.columns, device=self.device, dtype=torch.long)
         low = torch.as_tensor(self.nuisances.low, dtype=torch.float64, device=self.device)
         high = torch.as_tensor(self.nuisances.high, dtype=torch.float64, device=self.device)
@@ -347,13 +424,21 @@ class SpectralFit:
         for _ in range(iterations):
             if len(active) == 0:
                 break
-            nodes, nu_a, d_a, damping_a, n_a = p_nodes[active], nu[active], d[active], damping[active], n[active]
+            nodes, nu_a, d_a, damping_a, n_a = (
+                p_nodes[active],
+                nu[active],
+                d[active],
+                damping[active],
+                n[active],
+            )
             mu, first, second = self.expectation(nodes, nu_a, derivatives=True)
             first, second = first[:, cols], second[:, cols][:, :, cols]
             residual, curvature, expected = self._newton_weights(n_a, mu)
             grad = 2.0 * torch.einsum("bit,bt->bi", first, residual)
-            hess = 2.0 * (torch.einsum("bit,bjt,bt->bij", first, first, curvature)
-                          + torch.einsum("bijt,bt->bij", second, residual))
+            hess = 2.0 * (
+                torch.einsum("bit,bjt,bt->bij", first, first, curvature)
+                + torch.einsum("bijt,bt->bij", second, residual)
+            )
             fisher = 2.0 * torch.einsum("bit,bjt,bt->bij", first, first, expected)
             _, info = torch.linalg.cholesky_ex(hess)
             hess = torch.where((info == 0)[:, None, None], hess, fisher)
@@ -363,14 +448,18 @@ class SpectralFit:
             grad = torch.where(held, 0.0, grad)
             hess = torch.where(held[:, :, None] | held[:, None, :], eye.expand_as(hess), hess)
             scale = torch.diagonal(hess, dim1=1, dim2=2).abs().clamp_min(1e-12)
-            step = torch.linalg.solve(hess + damping_a[:, None, None] * torch.diag_embed(scale), grad[..., None])[..., 0]
+            step = torch.linalg.solve(
+                hess + damping_a[:, None, None] * torch.diag_embed(scale), grad[..., None]
+            )[..., 0]
             trial = nu_a.clone()
             trial[:, cols] = torch.clamp(value - step, low, high)
             d_trial = self.deviance(n_a, self.expectation(nodes, trial))
             better = d_trial <= d_a
             nu[active] = torch.where(better[:, None], trial, nu_a)
             d[active] = torch.where(better, d_trial, d_a)
-            damping[active] = torch.where(better, damping_a * 0.3, damping_a * 10.0).clamp(1e-9, 1e9)
+            damping[active] = torch.where(better, damping_a * 0.3, damping_a * 10.0).clamp(
+                1e-9, 1e9
+            )
             # converged: a step that gains less than the tolerance, or one too small to matter
             gain = torch.where(better, d_a - d_trial, torch.zeros_like(d_a))
             done = (better & (gain < tolerance)) | (step.abs().amax(1) < 1e-9) if k else better
@@ -394,7 +483,10 @@ class JointFit:
         """``counts`` (..., 2 sum nbins) as each state's [n_on | n_off]."""
         counts = np.asarray(counts, float)
         ends = np.cumsum([f.nbins for f in self.states])[:-1]
-        on, off = (np.split(half, ends, axis=-1) for half in (counts[..., :self.nbins], counts[..., self.nbins:]))
+        on, off = (
+            np.split(half, ends, axis=-1)
+            for half in (counts[..., : self.nbins], counts[..., self.nbins :])
+        )
         return [np.concatenate([a, b], -1) for a, b in zip(on, off)]
 
     def fit(self, counts: np.ndarray, pgg: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
@@ -403,23 +495,38 @@ class JointFit:
 
     def draw(self, pgg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         parts = [f.draw(pgg, rng) for f in self.states]
-        return np.concatenate([p[:, :f.nbins] for p, f in zip(parts, self.states)]
-                              + [p[:, f.nbins:] for p, f in zip(parts, self.states)], 1)
+        return np.concatenate(
+            [p[:, : f.nbins] for p, f in zip(parts, self.states)]
+            + [p[:, f.nbins :] for p, f in zip(parts, self.states)],
+            1,
+        )
 
 
 def make_fitter(model, config, device=None) -> SpectralFit | JointFit:
     """The fits of a run's model: :class:`JointFit` over ``magic_like``'s flux states, else
     :class:`SpectralFit`."""
-    return JointFit(model, config, device) if hasattr(model, "states") else SpectralFit(model, config, device)
+    return (
+        JointFit(model, config, device)
+        if hasattr(model, "states")
+        else SpectralFit(model, config, device)
+    )
 
 
 def observation_counts(model, nodes: dict) -> np.ndarray:
     """The counts the fits take, from simulator nodes (``data``, the floored log10 residual, and
     for ON/OFF ``n_off``; a leading batch axis or none): the (ON) counts rounded from the
     residual, [n_on | n_off] for ON/OFF."""
-    levels = np.concatenate([s.null_level for s in model.states]) if hasattr(model, "states") else model.null_level
+    levels = (
+        np.concatenate([s.null_level for s in model.states])
+        if hasattr(model, "states")
+        else model.null_level
+    )
     counts = np.rint(10.0 ** (np.asarray(nodes["data"], float) + levels))
-    return np.concatenate([counts, np.asarray(nodes["n_off"], float)], -1) if "n_off" in nodes else counts
+    return (
+        np.concatenate([counts, np.asarray(nodes["n_off"], float)], -1)
+        if "n_off" in nodes
+        else counts
+    )
 
 
 def _propagation(model, vectors: np.ndarray):
@@ -441,7 +548,10 @@ def wstat_background(n_on, n_off, s, alpha):
 
     s = s.clamp_min(1e-12)
     c = alpha * (n_on + n_off) - (1.0 + alpha) * s
-    b = ((c + torch.sqrt(c * c + 4.0 * alpha * (1.0 + alpha) * n_off * s)) / (2.0 * alpha * (1.0 + alpha))).clamp_min(0.0)
+    b = (
+        (c + torch.sqrt(c * c + 4.0 * alpha * (1.0 + alpha) * n_off * s))
+        / (2.0 * alpha * (1.0 + alpha))
+    ).clamp_min(0.0)
     return b, s + alpha * b
 
 
@@ -451,7 +561,9 @@ def wstat_deviance(n_on, n_off, s, alpha):
     import torch
 
     b, mu_on = wstat_background(n_on, n_off, s, alpha)
-    return 2.0 * (mu_on - n_on + _xlog_ratio(torch, n_on, mu_on) + b - n_off + _xlog_ratio(torch, n_off, b))
+    return 2.0 * (
+        mu_on - n_on + _xlog_ratio(torch, n_on, mu_on) + b - n_off + _xlog_ratio(torch, n_off, b)
+    )
 
 
 def wstat_weights(n_on, n_off, s, alpha):
@@ -465,7 +577,9 @@ def wstat_weights(n_on, n_off, s, alpha):
     on_term = n_on / mu_on**2
     off_term = torch.where(b > 0, n_off / torch.where(b > 0, b, 1.0) ** 2, 0.0)
     denominator = alpha**2 * on_term + off_term
-    curvature = torch.where(b > 0, on_term * off_term / torch.where(denominator > 0, denominator, 1.0), on_term)
+    curvature = torch.where(
+        b > 0, on_term * off_term / torch.where(denominator > 0, denominator, 1.0), on_term
+    )
     return 1.0 - n_on / mu_on, curvature, 1.0 / (mu_on + alpha**2 * b)
 
 
@@ -501,7 +615,9 @@ def _at_points(config, vectors: np.ndarray, points: np.ndarray) -> np.ndarray:
     return config.table.physical(free)
 
 
-def survival_bank(model, config, points: np.ndarray, n_realisations: int, seed: int, field: str = "obs") -> np.ndarray:
+def survival_bank(
+    model, config, points: np.ndarray, n_realisations: int, seed: int, field: str = "obs"
+) -> np.ndarray:
     """P_gg (n_points, n_realisations, n_true) at (m, g) ``points`` (n_points, 2; table space:
     log10 neV, log10 1e-11 /GeV) for ``n_realisations`` field realisations, each the same field at
     every point (its modes, and with ``field="prior"`` its free parameters drawn from their
@@ -512,7 +628,9 @@ def survival_bank(model, config, points: np.ndarray, n_realisations: int, seed: 
     realisations = _realisation_vectors(config, n_realisations, field, rng)
     bank = None
     for r, vector in enumerate(realisations):
-        alp, vectors = _propagation(model, _at_points(config, np.tile(vector, (len(points), 1)), points))
+        alp, vectors = _propagation(
+            model, _at_points(config, np.tile(vector, (len(points), 1)), points)
+        )
         if bank is None:
             bank = np.empty((len(points), n_realisations, len(alp.response.e_true)))
         modes = field_modes(vectors[0], rng)
@@ -525,7 +643,9 @@ def grid_points(config, bins: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, 
     (table space), x slowest, and the grid's edges in m and g."""
     names = [p.name for p in config.table.free]
     if "m" not in names or "g" not in names:
-        raise ConfigError("model", config.model or "ALP", "the classical analysis scans free m and g")
+        raise ConfigError(
+            "model", config.model or "ALP", "the classical analysis scans free m and g"
+        )
     if min(bins) < 5:
         raise ConfigError("bins", bins, "at least 5 x 5 cells over the (m, g) box")
     bounds = config.table.initial_bounds
@@ -563,14 +683,25 @@ class ClassicalScan:
         return self.ts(combination) > stats.chi2.ppf(level, 2)
 
 
-def scan(fitter: SpectralFit | JointFit, counts: np.ndarray, points: np.ndarray, bank: np.ndarray, edges=(None, None)) -> ClassicalScan:
+def scan(
+    fitter: SpectralFit | JointFit,
+    counts: np.ndarray,
+    points: np.ndarray,
+    bank: np.ndarray,
+    edges=(None, None),
+) -> ClassicalScan:
     """The fits of one observation's ``counts`` at every point and realisation of ``bank``
     (:func:`survival_bank`)."""
     n_points, n_real, n_true = bank.shape
     start = time.perf_counter()
     d, nu = fitter.fit(counts, bank.reshape(-1, n_true))
-    return ClassicalScan(np.asarray(points, float), d.reshape(n_points, n_real), nu.reshape(n_points, n_real, -1),
-                         *edges, seconds=time.perf_counter() - start)
+    return ClassicalScan(
+        np.asarray(points, float),
+        d.reshape(n_points, n_real),
+        nu.reshape(n_points, n_real, -1),
+        *edges,
+        seconds=time.perf_counter() - start,
+    )
 
 
 # ---------------------------------------------------------------- thresholds and limits
@@ -596,8 +727,12 @@ def order_statistic_threshold(ts: np.ndarray, level: float, axis: int = -1) -> n
     n = ts.shape[axis]
     rank = math.ceil(level * (n + 1) - 1e-9)
     if rank > n:
-        raise ConfigError("classical_toys", n, f"at least {toys_needed(level)} pseudo-experiments per point "
-                          f"for a threshold at {level:g}")
+        raise ConfigError(
+            "classical_toys",
+            n,
+            f"at least {toys_needed(level)} pseudo-experiments per point "
+            f"for a threshold at {level:g}",
+        )
     return np.take(ts, rank - 1, axis=axis)
 
 
@@ -609,14 +744,20 @@ def check_grid(config, bins: tuple[int, int]) -> None:
         low, high = config.table.initial_bounds[names.index(name)]
         needed = max(5, math.ceil((high - low) / MAX_CELL_DEX - 1e-9))
         if n < needed:
-            raise ConfigError("classical_bins", n, f"at least 5 cells of at most {MAX_CELL_DEX} dex along {name} "
-                              f"(its box is {high - low:g} dex wide: {needed} or more)")
+            raise ConfigError(
+                "classical_bins",
+                n,
+                f"at least 5 cells of at most {MAX_CELL_DEX} dex along {name} "
+                f"(its box is {high - low:g} dex wide: {needed} or more)",
+            )
 
 
 def lattice_indices(shape: tuple[int, int], per_axis: int) -> tuple[np.ndarray, np.ndarray]:
     """The grid cells of a ``per_axis`` x ``per_axis`` lattice spanning the grid, corners included
     (cell indices along x and along y)."""
-    return tuple(np.unique(np.round(np.linspace(0, n - 1, min(per_axis, n))).astype(int)) for n in shape)
+    return tuple(
+        np.unique(np.round(np.linspace(0, n - 1, min(per_axis, n))).astype(int)) for n in shape
+    )
 
 
 def truth_survival(model, config, points: np.ndarray, seed: int, field: str = "obs") -> np.ndarray:
@@ -626,7 +767,9 @@ def truth_survival(model, config, points: np.ndarray, seed: int, field: str = "o
     from alpswyft.physics.alp import field_modes_many
 
     rng = np.random.default_rng(seed)
-    alp, vectors = _propagation(model, _at_points(config, _realisation_vectors(config, len(points), field, rng), points))
+    alp, vectors = _propagation(
+        model, _at_points(config, _realisation_vectors(config, len(points), field, rng), points)
+    )
     return alp.survival_with_modes(vectors, field_modes_many(vectors, rng))
 
 
@@ -652,10 +795,14 @@ class Thresholds:
         from scipy.interpolate import RegularGridInterpolator
 
         values = self.at_lattice(level, combination).reshape(len(self.axes[0]), len(self.axes[1]))
-        inside = np.column_stack([np.clip(points[:, k], self.axes[k][0], self.axes[k][-1]) for k in range(2)])
+        inside = np.column_stack(
+            [np.clip(points[:, k], self.axes[k][0], self.axes[k][-1]) for k in range(2)]
+        )
         return RegularGridInterpolator(self.axes, values)(inside)
 
-    def errors(self, level: float, combination: str = "quantile", n_bootstrap: int = 200, seed: int = 0) -> dict:
+    def errors(
+        self, level: float, combination: str = "quantile", n_bootstrap: int = 200, seed: int = 0
+    ) -> dict:
         """The thresholds' measured errors: the bootstrap standard deviation of each lattice
         point's (its sampling error, median and largest over the lattice), and the leave-one-out
         error of the interpolation at the lattice's inner points (each predicted by the mean of
@@ -666,22 +813,42 @@ class Thresholds:
         boot = np.stack([order_statistic_threshold(ts[:, d], level) for d in draws])
         sigma = boot.std(axis=0)
         values = self.at_lattice(level, combination).reshape(len(self.axes[0]), len(self.axes[1]))
-        inner = [(i, j) for i in range(1, values.shape[0] - 1) for j in range(1, values.shape[1] - 1)]
-        loo = [values[i, j] - 0.25 * (values[i - 1, j] + values[i + 1, j] + values[i, j - 1] + values[i, j + 1])
-               for i, j in inner]
-        return {"bootstrap_sigma_median": float(np.median(sigma)), "bootstrap_sigma_max": float(sigma.max()),
-                "interpolation_loo_max": float(np.max(np.abs(loo))) if loo else None,
-                "range": [float(values.min()), float(values.max())]}
+        inner = [
+            (i, j) for i in range(1, values.shape[0] - 1) for j in range(1, values.shape[1] - 1)
+        ]
+        loo = [
+            values[i, j]
+            - 0.25 * (values[i - 1, j] + values[i + 1, j] + values[i, j - 1] + values[i, j + 1])
+            for i, j in inner
+        ]
+        return {
+            "bootstrap_sigma_median": float(np.median(sigma)),
+            "bootstrap_sigma_max": float(sigma.max()),
+            "interpolation_loo_max": float(np.max(np.abs(loo))) if loo else None,
+            "range": [float(values.min()), float(values.max())],
+        }
 
 
-def pseudo_experiment_ts(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray, own: np.ndarray,
-                         n_toys: int, seed: int, progress=None, field: str = "obs") -> dict[str, np.ndarray]:
+def pseudo_experiment_ts(
+    fitter: SpectralFit | JointFit,
+    model,
+    config,
+    points: np.ndarray,
+    bank: np.ndarray,
+    own: np.ndarray,
+    n_toys: int,
+    seed: int,
+    progress=None,
+    field: str = "obs",
+) -> dict[str, np.ndarray]:
     """TS at their own grid point (indices ``own`` into ``points``, (nx * ny, 2)) of ``n_toys``
     pseudo-experiments at each: drawn there (the spectrum at its Obs. values, a field realisation
     of its own, Poisson noise) and scanned over the whole grid with the ``bank``'s realisations.
     Returns each combination's (len(own), n_toys); ``progress(done)`` after each one."""
     rng = np.random.default_rng([seed, 1])
-    truths = truth_survival(model, config, np.repeat(points[own], n_toys, axis=0), int(rng.integers(2**32)), field)
+    truths = truth_survival(
+        model, config, np.repeat(points[own], n_toys, axis=0), int(rng.integers(2**32)), field
+    )
     counts = fitter.draw(truths, rng)
     ts = {c: np.empty((len(own), n_toys)) for c in COMBINATIONS}
     n_points, n_real, n_true = bank.shape
@@ -697,20 +864,34 @@ def pseudo_experiment_ts(fitter: SpectralFit | JointFit, model, config, points: 
     return ts
 
 
-def pseudo_experiment_thresholds(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray,
-                                 shape: tuple[int, int], per_axis: int, n_toys: int, seed: int,
-                                 progress=None, field: str = "obs") -> Thresholds:
+def pseudo_experiment_thresholds(
+    fitter: SpectralFit | JointFit,
+    model,
+    config,
+    points: np.ndarray,
+    bank: np.ndarray,
+    shape: tuple[int, int],
+    per_axis: int,
+    n_toys: int,
+    seed: int,
+    progress=None,
+    field: str = "obs",
+) -> Thresholds:
     """:func:`pseudo_experiment_ts` at each point of a ``per_axis`` lattice of the grid
     (``points`` (nx * ny, 2), x slowest)."""
     start = time.perf_counter()
     ix, iy = lattice_indices(shape, per_axis)
     grid = points.reshape(*shape, 2)
     own = np.array([i * shape[1] + j for i in ix for j in iy])
-    ts = pseudo_experiment_ts(fitter, model, config, points, bank, own, n_toys, seed, progress, field)
+    ts = pseudo_experiment_ts(
+        fitter, model, config, points, bank, own, n_toys, seed, progress, field
+    )
     return Thresholds((grid[ix, 0, 0], grid[0, iy, 1]), ts, time.perf_counter() - start)
 
 
-def line_cells(excluded_median: np.ndarray, edges_x: np.ndarray, masses) -> list[tuple[int, int] | None]:
+def line_cells(
+    excluded_median: np.ndarray, edges_x: np.ndarray, masses
+) -> list[tuple[int, int] | None]:
     """Per mass (neV): the lowest excluded cell (i, j) of the median limit's run from the top in
     the mass's column; None where the column has no limit or the mass is off the grid."""
     cells = []
@@ -724,7 +905,9 @@ def line_cells(excluded_median: np.ndarray, edges_x: np.ndarray, masses) -> list
     return cells
 
 
-def column_depths(ts: np.ndarray, threshold: np.ndarray, centres_y: np.ndarray, bottom: float) -> np.ndarray:
+def column_depths(
+    ts: np.ndarray, threshold: np.ndarray, centres_y: np.ndarray, bottom: float
+) -> np.ndarray:
     """The depth (log10 g) of the excluded region reaching the top of each mass column, for one
     observation's TS (nx, ny) and thresholds (nx, ny) on cell centres ``centres_y``: where TS -
     threshold crosses zero between the lowest excluded cell of the uninterrupted run from the top
@@ -741,7 +924,9 @@ def column_depths(ts: np.ndarray, threshold: np.ndarray, centres_y: np.ndarray, 
             depths[i] = bottom
             continue
         j = allowed[-1]  # the allowed cell just below the run
-        depths[i] = centres_y[j] + (centres_y[j + 1] - centres_y[j]) * (-column[j]) / (column[j + 1] - column[j])
+        depths[i] = centres_y[j] + (centres_y[j + 1] - centres_y[j]) * (-column[j]) / (
+            column[j + 1] - column[j]
+        )
     return depths
 
 
@@ -767,8 +952,13 @@ class ClassicalLimits:
     #: the real observation's TS maps (nx, ny) per combination (an ``observation=`` run); None without one
     observed: dict | None = None
 
-    def observed_at(self, level: float, combination: str = "quantile", method: str = "toys",
-                    masses=COMPARISON_MASSES) -> dict[str, float | None] | None:
+    def observed_at(
+        self,
+        level: float,
+        combination: str = "quantile",
+        method: str = "toys",
+        masses=COMPARISON_MASSES,
+    ) -> dict[str, float | None] | None:
         """The real observation's g limit (1e-11 GeV^-1, None: none) at each of ``masses`` (neV);
         None without one."""
         if not self.observed:
@@ -776,13 +966,19 @@ class ClassicalLimits:
         depth = self.observed_depth(level, combination, method)[None]
         return {f"{m:g}": depth_at(depth, self.edges_x, m)[0] for m in masses}
 
-    def observed_depth(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray | None:
+    def observed_depth(
+        self, level: float, combination: str = "quantile", method: str = "toys"
+    ) -> np.ndarray | None:
         """The real observation's limit depth per mass column (nx; log10 g, NaN: none); None
         without one."""
         if not self.observed:
             return None
-        return column_depths(self.observed[combination], self.threshold(level, combination, method), self.centres[1],
-                             self.edges_y[0])
+        return column_depths(
+            self.observed[combination],
+            self.threshold(level, combination, method),
+            self.centres[1],
+            self.edges_y[0],
+        )
 
     def calibrated_depth(self, m_nev: float) -> float | None:
         """The calibrated median limit (1e-11 GeV^-1) at a comparison mass; None without one."""
@@ -801,16 +997,29 @@ class ClassicalLimits:
         level, rows = float(self.line["level"]), []
         for m, point, ts in zip(self.line["masses"], self.line["points"], self.line["ts"]):
             k = int(np.sum(ts > stats.chi2.ppf(level, 2)))
-            rows.append({"m": float(m), "g": float(10.0 ** point[1]), "excluded": k, "n": len(ts), "fraction": k / len(ts),
-                         "interval_68": list(binomial_interval(k, len(ts))), "allowed": round(1 - level, 10),
-                         "ts_median": float(np.median(ts))})
+            rows.append(
+                {
+                    "m": float(m),
+                    "g": float(10.0 ** point[1]),
+                    "excluded": k,
+                    "n": len(ts),
+                    "fraction": k / len(ts),
+                    "interval_68": list(binomial_interval(k, len(ts))),
+                    "allowed": round(1 - level, 10),
+                    "ts_median": float(np.median(ts)),
+                }
+            )
         return rows
 
     @property
     def centres(self) -> tuple[np.ndarray, np.ndarray]:
-        return 0.5 * (self.edges_x[1:] + self.edges_x[:-1]), 0.5 * (self.edges_y[1:] + self.edges_y[:-1])
+        return 0.5 * (self.edges_x[1:] + self.edges_x[:-1]), 0.5 * (
+            self.edges_y[1:] + self.edges_y[:-1]
+        )
 
-    def threshold(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray:
+    def threshold(
+        self, level: float, combination: str = "quantile", method: str = "toys"
+    ) -> np.ndarray:
         """The threshold map (nx, ny) at ``level``: interpolated from the pseudo-experiments
         (``toys``) or Wilks' chi2_2 quantile (``wilks``)."""
         shape = (len(self.edges_x) - 1, len(self.edges_y) - 1)
@@ -819,25 +1028,45 @@ class ClassicalLimits:
         if method != "toys":
             raise ValueError(f"method {method!r}: expected one of {THRESHOLD_METHODS}")
         if self.thresholds is None:
-            raise ValueError("these limits have no pseudo-experiments (classical_toys = 0): use method='wilks'")
+            raise ValueError(
+                "these limits have no pseudo-experiments (classical_toys = 0): use method='wilks'"
+            )
         x, y = np.meshgrid(*self.centres, indexing="ij")
-        return self.thresholds.at(np.column_stack([x.ravel(), y.ravel()]), level, combination).reshape(shape)
+        return self.thresholds.at(
+            np.column_stack([x.ravel(), y.ravel()]), level, combination
+        ).reshape(shape)
 
-    def excluded(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray:
+    def excluded(
+        self, level: float, combination: str = "quantile", method: str = "toys"
+    ) -> np.ndarray:
         """Excluded cells (n_observations, nx, ny)."""
         return self.ts[combination] > self.threshold(level, combination, method)
 
-    def fraction(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray:
+    def fraction(
+        self, level: float, combination: str = "quantile", method: str = "toys"
+    ) -> np.ndarray:
         """How often each cell is excluded over the observations (nx, ny)."""
         return self.excluded(level, combination, method).mean(axis=0)
 
-    def depths(self, level: float, combination: str = "quantile", method: str = "toys") -> np.ndarray:
+    def depths(
+        self, level: float, combination: str = "quantile", method: str = "toys"
+    ) -> np.ndarray:
         """Each observation's limit depth per mass column (n_observations, nx; log10 g, NaN: none)."""
         threshold = self.threshold(level, combination, method)
-        return np.array([column_depths(t, threshold, self.centres[1], self.edges_y[0]) for t in self.ts[combination]])
+        return np.array(
+            [
+                column_depths(t, threshold, self.centres[1], self.edges_y[0])
+                for t in self.ts[combination]
+            ]
+        )
 
-    def expected(self, level: float, combination: str = "quantile", method: str = "toys",
-                 fractions=(0.023, 0.159, 0.5, 0.841, 0.977)) -> np.ndarray:
+    def expected(
+        self,
+        level: float,
+        combination: str = "quantile",
+        method: str = "toys",
+        fractions=(0.023, 0.159, 0.5, 0.841, 0.977),
+    ) -> np.ndarray:
         """The median expected limit and its 68 / 95 % bands per mass column (len(fractions), nx;
         log10 g): quantiles of the observations' depths, a column without a limit counted as
         above the box (+inf)."""
@@ -849,38 +1078,80 @@ class ClassicalLimits:
 
         arrays = {f"ts_{c}": v.astype(np.float32) for c, v in self.ts.items()}
         if self.thresholds is not None:
-            arrays.update({f"toy_ts_{c}": v for c, v in self.thresholds.ts.items()},
-                          lattice_x=self.thresholds.axes[0], lattice_y=self.thresholds.axes[1],
-                          toys_seconds=self.thresholds.seconds)
+            arrays.update(
+                {f"toy_ts_{c}": v for c, v in self.thresholds.ts.items()},
+                lattice_x=self.thresholds.axes[0],
+                lattice_y=self.thresholds.axes[1],
+                toys_seconds=self.thresholds.seconds,
+            )
         if self.line:
             arrays.update({f"line_{k}": np.asarray(v) for k, v in self.line.items()})
         if self.calibrated:
             arrays.update({f"calibrated_{k}": np.asarray(v) for k, v in self.calibrated.items()})
         if self.observed:
             arrays.update({f"observed_ts_{c}": v for c, v in self.observed.items()})
-        save_npz(path, edges_x=self.edges_x, edges_y=self.edges_y, n_realisations=self.n_realisations, field=self.field,
-                 seconds_keys=np.array(list((self.seconds or {}).keys())),
-                 seconds_values=np.array(list((self.seconds or {}).values()), float), **arrays, **extra)
+        save_npz(
+            path,
+            edges_x=self.edges_x,
+            edges_y=self.edges_y,
+            n_realisations=self.n_realisations,
+            field=self.field,
+            seconds_keys=np.array(list((self.seconds or {}).keys())),
+            seconds_values=np.array(list((self.seconds or {}).values()), float),
+            **arrays,
+            **extra,
+        )
 
     @classmethod
     def load(cls, path) -> ClassicalLimits:
         data = np.load(path)
         thresholds = None
         if "lattice_x" in data:
-            thresholds = Thresholds((data["lattice_x"], data["lattice_y"]),
-                                    {c: data[f"toy_ts_{c}"] for c in COMBINATIONS}, float(data["toys_seconds"]))
-        line = {k: data[f"line_{k}"] for k in ("level", "masses", "points", "ts")} if "line_ts" in data else None
-        calibrated = ({k: data[f"calibrated_{k}"] for k in ("masses", "depth", "g", "threshold", "fraction")}
-                      if "calibrated_depth" in data else None)
-        observed = {c: data[f"observed_ts_{c}"] for c in COMBINATIONS} if "observed_ts_quantile" in data else None
-        return cls(data["edges_x"], data["edges_y"], {c: data[f"ts_{c}"].astype(float) for c in COMBINATIONS},
-                   thresholds, dict(zip(data["seconds_keys"].tolist(), data["seconds_values"].tolist())),
-                   int(data["n_realisations"]), str(data["field"]) if "field" in data else "obs", line, calibrated,
-                   observed)
+            thresholds = Thresholds(
+                (data["lattice_x"], data["lattice_y"]),
+                {c: data[f"toy_ts_{c}"] for c in COMBINATIONS},
+                float(data["toys_seconds"]),
+            )
+        line = (
+            {k: data[f"line_{k}"] for k in ("level", "masses", "points", "ts")}
+            if "line_ts" in data
+            else None
+        )
+        calibrated = (
+            {k: data[f"calibrated_{k}"] for k in ("masses", "depth", "g", "threshold", "fraction")}
+            if "calibrated_depth" in data
+            else None
+        )
+        observed = (
+            {c: data[f"observed_ts_{c}"] for c in COMBINATIONS}
+            if "observed_ts_quantile" in data
+            else None
+        )
+        return cls(
+            data["edges_x"],
+            data["edges_y"],
+            {c: data[f"ts_{c}"].astype(float) for c in COMBINATIONS},
+            thresholds,
+            dict(zip(data["seconds_keys"].tolist(), data["seconds_values"].tolist())),
+            int(data["n_realisations"]),
+            str(data["field"]) if "field" in data else "obs",
+            line,
+            calibrated,
+            observed,
+        )
 
 
-def limit_line_truths(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray,
-                      limits: ClassicalLimits, n_toys: int, seed: int, progress=None) -> int:
+def limit_line_truths(
+    fitter: SpectralFit | JointFit,
+    model,
+    config,
+    points: np.ndarray,
+    bank: np.ndarray,
+    limits: ClassicalLimits,
+    n_toys: int,
+    seed: int,
+    progress=None,
+) -> int:
     """Pseudo-experiments at truths on the Wilks limit line (the median's lowest excluded cell at
     each of :data:`COMPARISON_MASSES`, at the highest level ``n_toys`` can calibrate), ``n_toys``
     each, stored in ``limits.line`` (see :meth:`ClassicalLimits.line_exclusion`); returns how many
@@ -890,22 +1161,47 @@ def limit_line_truths(fitter: SpectralFit | JointFit, model, config, points: np.
     if not served:
         return 0
     level, shape = max(served), limits.ts["quantile"].shape[1:]
-    cells = line_cells(limits.fraction(level, "quantile", "wilks") >= 0.5, limits.edges_x, COMPARISON_MASSES)
+    cells = line_cells(
+        limits.fraction(level, "quantile", "wilks") >= 0.5, limits.edges_x, COMPARISON_MASSES
+    )
     found = [c for c in cells if c is not None]
     n = len(found) * n_toys
     if found:
         own = np.array([i * shape[1] + j for i, j in found])
-        ts = pseudo_experiment_ts(fitter, model, config, points, bank, own, n_toys, seed + 1,
-                                  None if progress is None else lambda done: progress("limit-line truths", done, n),
-                                  limits.field)["quantile"]
-        limits.line = {"level": level, "masses": np.array([m for m, c in zip(COMPARISON_MASSES, cells) if c]),
-                       "points": points[own], "ts": ts}
+        ts = pseudo_experiment_ts(
+            fitter,
+            model,
+            config,
+            points,
+            bank,
+            own,
+            n_toys,
+            seed + 1,
+            None if progress is None else lambda done: progress("limit-line truths", done, n),
+            limits.field,
+        )["quantile"]
+        limits.line = {
+            "level": level,
+            "masses": np.array([m for m, c in zip(COMPARISON_MASSES, cells) if c]),
+            "points": points[own],
+            "ts": ts,
+        }
     limits.seconds["limit_line_truths"] = time.perf_counter() - start
     return n
 
 
-def calibrated_line(fitter: SpectralFit | JointFit, model, config, points: np.ndarray, bank: np.ndarray,
-                    limits: ClassicalLimits, n_toys: int, seed: int, max_steps: int = 6, progress=None) -> int:
+def calibrated_line(
+    fitter: SpectralFit | JointFit,
+    model,
+    config,
+    points: np.ndarray,
+    bank: np.ndarray,
+    limits: ClassicalLimits,
+    n_toys: int,
+    seed: int,
+    max_steps: int = 6,
+    progress=None,
+) -> int:
     """The median expected limit with thresholds from pseudo-experiments at the cells where it is
     decided, per comparison mass of ``limits.line`` (:func:`limit_line_truths`, whose
     pseudo-experiments are the first step): from the Wilks line's cell, upwards while the mock
@@ -919,7 +1215,9 @@ def calibrated_line(fitter: SpectralFit | JointFit, model, config, points: np.nd
     start, level = time.perf_counter(), float(limits.line["level"])
     shape, centres_y = limits.ts["quantile"].shape[1:], limits.centres[1]
     n_masses = len(limits.line["masses"])
-    visited = {key: np.full((n_masses, max_steps), np.nan) for key in ("g", "threshold", "fraction")}
+    visited = {
+        key: np.full((n_masses, max_steps), np.nan) for key in ("g", "threshold", "fraction")
+    }
     depths, drawn = np.full(n_masses, np.nan), 0
     for k, (point, line_ts) in enumerate(zip(limits.line["points"], limits.line["ts"])):
         i = int(np.argmin(np.abs(limits.centres[0] - point[0])))
@@ -928,17 +1226,35 @@ def calibrated_line(fitter: SpectralFit | JointFit, model, config, points: np.nd
         for step in range(max_steps):
             threshold = order_statistic_threshold(ts, level)
             fraction = float(np.mean(limits.ts["quantile"][:, i, j] > threshold))
-            for key, value in (("g", centres_y[j]), ("threshold", threshold), ("fraction", fraction)):
+            for key, value in (
+                ("g", centres_y[j]),
+                ("threshold", threshold),
+                ("fraction", fraction),
+            ):
                 visited[key][k, step] = value
             excluded = fraction >= 0.5
             if excluded:
                 depths[k] = centres_y[j]
             direction = direction or (-1 if excluded else 1)
-            if (direction < 0) != excluded or not 0 <= j + direction < shape[1] or step == max_steps - 1:
+            if (
+                (direction < 0) != excluded
+                or not 0 <= j + direction < shape[1]
+                or step == max_steps - 1
+            ):
                 break  # the boundary is found, the grid ends, or the steps run out
             j += direction
-            ts = pseudo_experiment_ts(fitter, model, config, points, bank, np.array([i * shape[1] + j]), n_toys,
-                                      seed + 1000 * i + j, None, limits.field)["quantile"][0]
+            ts = pseudo_experiment_ts(
+                fitter,
+                model,
+                config,
+                points,
+                bank,
+                np.array([i * shape[1] + j]),
+                n_toys,
+                seed + 1000 * i + j,
+                None,
+                limits.field,
+            )["quantile"][0]
             drawn += n_toys
             if progress is not None:
                 progress("calibrated-line cells", drawn // n_toys, n_masses * (max_steps - 1))
@@ -947,9 +1263,20 @@ def calibrated_line(fitter: SpectralFit | JointFit, model, config, points: np.nd
     return drawn
 
 
-def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, int], n_realisations: int,
-                    n_toys: int, lattice: int, seed: int, progress=None, field: str = "obs",
-                    line_steps: int = 6, observed: np.ndarray | None = None) -> ClassicalLimits:
+def expected_limits(
+    model,
+    config,
+    observations: np.ndarray,
+    bins: tuple[int, int],
+    n_realisations: int,
+    n_toys: int,
+    lattice: int,
+    seed: int,
+    progress=None,
+    field: str = "obs",
+    line_steps: int = 6,
+    observed: np.ndarray | None = None,
+) -> ClassicalLimits:
     """The classical analysis of ``observations`` (counts, (n, nbins) or ON/OFF (n, 2 nbins):
     :func:`observation_counts`), and of the real one ``observed`` if given, on a ``bins`` grid over
     the (m, g) box, with ``n_realisations`` field realisations and, with ``n_toys`` > 0,
@@ -976,22 +1303,49 @@ def expected_limits(model, config, observations: np.ndarray, bins: tuple[int, in
     thresholds = None
     if n_toys and lattice:
         thresholds = pseudo_experiment_thresholds(
-            fitter, model, config, points, bank, bins, lattice, n_toys, seed,
-            None if progress is None else lambda done: progress("pseudo-experiments", done, lattice**2 * n_toys), field)
+            fitter,
+            model,
+            config,
+            points,
+            bank,
+            bins,
+            lattice,
+            n_toys,
+            seed,
+            None
+            if progress is None
+            else lambda done: progress("pseudo-experiments", done, lattice**2 * n_toys),
+            field,
+        )
         seconds["pseudo_experiments"] = thresholds.seconds
     limits = ClassicalLimits(edges_x, edges_y, ts, thresholds, seconds, n_realisations, field)
     if observed is not None:
         result = scan(fitter, observed, points, bank)
         limits.observed = {c: result.ts(c).reshape(bins) for c in COMBINATIONS}
-    n_line = limit_line_truths(fitter, model, config, points, bank, limits, n_toys, seed, progress) if n_toys else 0
+    n_line = (
+        limit_line_truths(fitter, model, config, points, bank, limits, n_toys, seed, progress)
+        if n_toys
+        else 0
+    )
     if limits.line:
-        n_line += calibrated_line(fitter, model, config, points, bank, limits, n_toys, seed, line_steps, progress)
-    fits = (len(observations) + (lattice**2 * n_toys if thresholds else 0) + n_line + (observed is not None)
-            ) * bank.shape[0] * bank.shape[1]
-    seconds["fits_per_second"] = fits / sum(seconds.get(k, 0.0) for k in (
-        "observations", "pseudo_experiments", "limit_line_truths", "calibrated_line"))
+        n_line += calibrated_line(
+            fitter, model, config, points, bank, limits, n_toys, seed, line_steps, progress
+        )
+    fits = (
+        (
+            len(observations)
+            + (lattice**2 * n_toys if thresholds else 0)
+            + n_line
+            + (observed is not None)
+        )
+        * bank.shape[0]
+        * bank.shape[1]
+    )
+    seconds["fits_per_second"] = fits / sum(
+        seconds.get(k, 0.0)
+        for k in ("observations", "pseudo_experiments", "limit_line_truths", "calibrated_line")
+    )
     return limits
-
 
 
 def depth_at(expected: np.ndarray, edges_x: np.ndarray, m_nev: float) -> list[float | None]:
@@ -1009,10 +1363,20 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
     limit and its 68 / 95 % bands at ``masses``; the thresholds' range and measured errors; the
     costs."""
     levels = config.credibility_levels
-    methods = [("toys", "quantile"), ("wilks", "quantile"), ("toys", "marginal")] if limits.thresholds else [
-        ("wilks", "quantile"), ("wilks", "marginal")]
-    out = {"grid": [len(limits.edges_x) - 1, len(limits.edges_y) - 1], "n_observations": len(limits.ts["quantile"]),
-           "n_realisations": limits.n_realisations, "field": limits.field, "seconds": limits.seconds, "levels": {}, "thresholds": {}}
+    methods = (
+        [("toys", "quantile"), ("wilks", "quantile"), ("toys", "marginal")]
+        if limits.thresholds
+        else [("wilks", "quantile"), ("wilks", "marginal")]
+    )
+    out = {
+        "grid": [len(limits.edges_x) - 1, len(limits.edges_y) - 1],
+        "n_observations": len(limits.ts["quantile"]),
+        "n_realisations": limits.n_realisations,
+        "field": limits.field,
+        "seconds": limits.seconds,
+        "levels": {},
+        "thresholds": {},
+    }
     for level in levels:
         entry = out["levels"][f"{level:g}"] = {}
         for method, combination in methods:
@@ -1022,19 +1386,29 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
                 "median": {m: r[2] for m, r in rows.items()},
                 "band_68": {m: [r[1], r[3]] for m, r in rows.items()},
                 "band_95": {m: [r[0], r[4]] for m, r in rows.items()},
-                "excluded_area_median": float(np.median(limits.excluded(level, combination, method).mean(axis=(1, 2)))),
+                "excluded_area_median": float(
+                    np.median(limits.excluded(level, combination, method).mean(axis=(1, 2)))
+                ),
             }
         if limits.thresholds is not None:
             out["thresholds"][f"{level:g}"] = {
-                c: limits.thresholds.errors(level, c) for c in COMBINATIONS}
+                c: limits.thresholds.errors(level, c) for c in COMBINATIONS
+            }
             out["thresholds"][f"{level:g}"]["wilks"] = float(stats.chi2.ppf(level, 2))
     if limits.observed:
-        out["observed"] = {f"{level:g}": {f"{method}_{combination}": limits.observed_at(level, combination, method, masses)
-                                          for method, combination in methods} for level in levels}
+        out["observed"] = {
+            f"{level:g}": {
+                f"{method}_{combination}": limits.observed_at(level, combination, method, masses)
+                for method, combination in methods
+            }
+            for level in levels
+        }
     if limits.line:
         out["wilks_line_truths"] = limits.line_exclusion()
     if limits.calibrated:
-        out["calibrated_on_the_line"] = {f"{m:g}": limits.calibrated_depth(float(m)) for m in limits.calibrated["masses"]}
+        out["calibrated_on_the_line"] = {
+            f"{m:g}": limits.calibrated_depth(float(m)) for m in limits.calibrated["masses"]
+        }
     if limits.thresholds is not None:
         out["n_toys"] = int(limits.thresholds.ts["quantile"].shape[1])
         out["lattice"] = [len(a) for a in limits.thresholds.axes]
@@ -1053,8 +1427,14 @@ def with_network(tree, grid_point: int = 0):
     return ClassicalLimits.load(path), *plane
 
 
-def compare_with_network(network_result, config, limits: ClassicalLimits, level: float = 0.95,
-                         masses=COMPARISON_MASSES, pair: int = 0) -> list[dict]:
+def compare_with_network(
+    network_result,
+    config,
+    limits: ClassicalLimits,
+    level: float = 0.95,
+    masses=COMPARISON_MASSES,
+    pair: int = 0,
+) -> list[dict]:
     """Per mass (neV): the median expected g limit (1e-11 GeV^-1) of the network (each of its
     limit methods in ``network_result``, the layout of ``expected_limits_gridpoint_*.npz``, read
     at the centre of the lowest excluded cell; with ``fraction_fixed`` also the fixed-nuisance
@@ -1065,7 +1445,9 @@ def compare_with_network(network_result, config, limits: ClassicalLimits, level:
     lattice's pseudo-experiments, else Wilks)."""
     k = int(np.argmin(np.abs(np.asarray(network_result["levels"]) - level)))
     ex, ey = network_result["edges_x"][pair], network_result["edges_y"][pair]
-    network_methods = [m for m in ("frequentist", "cls", "hpd") if m == "hpd" or f"fraction_{m}" in network_result]
+    network_methods = [
+        m for m in ("frequentist", "cls", "hpd") if m == "hpd" or f"fraction_{m}" in network_result
+    ]
     quoted = quoted_method(config, network_result)
     classical_methods = ["toys", "wilks"] if limits.thresholds is not None else ["wilks"]
     expected = {m: limits.expected(level, "quantile", m) for m in classical_methods}
@@ -1076,15 +1458,27 @@ def compare_with_network(network_result, config, limits: ClassicalLimits, level:
             median = np.asarray(limit_fraction(network_result, method)[pair, k]) >= 0.5
             depth = limit_depth(median, ex, ey, math.log10(m), at="centre")
             row[f"network_{method}"] = None if depth is None else float(10.0**depth)
-        if "fraction_fixed" in network_result:  # the fixed-nuisance network (HPD): what marginalising costs
-            depth = limit_depth(np.asarray(network_result["fraction_fixed"][pair, k]) >= 0.5, ex, ey, math.log10(m), at="centre")
+        if (
+            "fraction_fixed" in network_result
+        ):  # the fixed-nuisance network (HPD): what marginalising costs
+            depth = limit_depth(
+                np.asarray(network_result["fraction_fixed"][pair, k]) >= 0.5,
+                ex,
+                ey,
+                math.log10(m),
+                at="centre",
+            )
             row["network_hpd_fixed"] = None if depth is None else float(10.0**depth)
         for method in classical_methods:
             row[f"classical_{method}"] = depth_at(expected[method], limits.edges_x, m)[2]
         if limits.calibrated:
             row["classical_calibrated_on_the_line"] = limits.calibrated_depth(m)
         row["magic_published"] = published_depth(m, "MAGIC", regions)
-        reference = "classical_calibrated_on_the_line" if limits.calibrated else f"classical_{classical_methods[0]}"
+        reference = (
+            "classical_calibrated_on_the_line"
+            if limits.calibrated
+            else f"classical_{classical_methods[0]}"
+        )
         ours, theirs = row[f"network_{quoted}"], row[reference]
         row["ratio"] = None if ours is None or theirs is None else ours / theirs
         rows.append(row)
@@ -1095,6 +1489,9 @@ def comparison_table(rows: list[dict], level: float) -> str:
     """:func:`compare_with_network`'s rows as a text table (g in 1e-11 GeV^-1)."""
     keys = [k for k in rows[0] if k != "m"]
     cell = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
-    lines = [f"median expected limits at {100 * level:.4g} %, g [1e-11 /GeV]:", "m [neV]  " + "  ".join(f"{k:>20}" for k in keys)]
+    lines = [
+        f"median expected limits at {100 * level:.4g} %, g [1e-11 /GeV]:",
+        "m [neV]  " + "  ".join(f"{k:>20}" for k in keys),
+    ]
     lines += [f"{r['m']:>7g}  " + "  ".join(f"{cell(r[k]):>20}" for k in keys) for r in rows]
     return "\n".join(lines)

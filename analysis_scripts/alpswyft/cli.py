@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analysis_core.cli import call, run
-
 from alpswyft.results import RunTree
+from analysis_core.cli import call, run
 
 __all__ = ["call", "run", "stage_parser", "tree"]
 

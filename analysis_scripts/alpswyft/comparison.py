@@ -11,13 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from analysis_core.errors import ConfigError, PipelineError
 
 from alpswyft.workbench import Run, open_run
+from analysis_core.errors import ConfigError, PipelineError
 
 
-def compare_runs(a: Run | str | Path, b: Run | str | Path, grid_point: int | None = None, levels=None,
-                 n: int = 100, seed: int = 0) -> Comparison:
+def compare_runs(
+    a: Run | str | Path,
+    b: Run | str | Path,
+    grid_point: int | None = None,
+    levels=None,
+    n: int = 100,
+    seed: int = 0,
+) -> Comparison:
     """Two runs' expected limits on the same mock observations: run ``a``'s expected-limit
     simulations (or, if it has none, ``n`` observations simulated with ``a``'s simulator at its
     Obs. values, seeded by ``seed``), inferred with each run's last-round network on the grid of
@@ -30,14 +36,20 @@ def compare_runs(a: Run | str | Path, b: Run | str | Path, grid_point: int | Non
     a, b = (run if isinstance(run, Run) else open_run(run) for run in (a, b))
     names_a, names_b = (_plane_names(run) for run in (a, b))
     if names_a != names_b:
-        raise ConfigError("prediction_pairs", f"{names_a} and {names_b}", "the two runs' planes must hold the same parameters")
+        raise ConfigError(
+            "prediction_pairs",
+            f"{names_a} and {names_b}",
+            "the two runs' planes must hold the same parameters",
+        )
     if not names_a:
         raise ConfigError("prediction_pairs", "", "the runs have no prediction planes to compare")
     levels = tuple(levels or a.config.credibility_levels)
     observations = _comparison_observations(a, b, n, seed)
     initial = a.config.table.initial_bounds[a.config.POI_indices]
-    edges = [(np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1))
-             for i, j in a.config.prediction_pairs]
+    edges = [
+        (np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1))
+        for i, j in a.config.prediction_pairs
+    ]
     counters, planes = {}, {}
     for key, run in (("a", a), ("b", b)):
         g = run._checked_grid_point(grid_point)
@@ -76,9 +88,15 @@ def _comparison_observations(a: Run, b: Run, n: int, seed: int) -> dict[str, np.
         observations.update(b.sim.model.features(np.asarray(observations["data"], float)))
     for key in wanted:
         shape_b = tuple(b.sim.simulator.shapes[key]) if key in b.sim.simulator.shapes else None
-        if key not in observations or (shape_b is not None and np.shape(observations[key])[1:] != shape_b):
-            raise ConfigError("b", str(b.path), f"its network reads {key!r} of shape {shape_b}, which run a's "
-                              "observations do not have: the two runs must observe the same spectrum (nbins, model)")
+        if key not in observations or (
+            shape_b is not None and np.shape(observations[key])[1:] != shape_b
+        ):
+            raise ConfigError(
+                "b",
+                str(b.path),
+                f"its network reads {key!r} of shape {shape_b}, which run a's "
+                "observations do not have: the two runs must observe the same spectrum (nbins, model)",
+            )
     return observations
 
 
@@ -106,7 +124,8 @@ class Comparison:
                 lines.append(
                     f"  {x}-{y} at {percent(level)}: median excluded area a {self.area_a[p, k]:.3f}, "
                     f"b {self.area_b[p, k]:.3f}; b excludes where a does not in up to {self.false_b[p, k].max():.0%} "
-                    f"of the observations, a where b does not in up to {self.false_a[p, k].max():.0%}")
+                    f"of the observations, a where b does not in up to {self.false_a[p, k].max():.0%}"
+                )
         return "\n".join(lines)
 
     def plot(self, labels=("a", "b")):
@@ -120,26 +139,54 @@ class Comparison:
 
         config = self.a.config
         n_planes, n_levels = len(self.planes), len(self.levels)
-        fig, axes = plt.subplots(2 * n_planes, n_levels, figsize=(5.2 * n_levels, 8.8 * n_planes), squeeze=False)
+        fig, axes = plt.subplots(
+            2 * n_planes, n_levels, figsize=(5.2 * n_levels, 8.8 * n_planes), squeeze=False
+        )
         for p, (i, j) in enumerate(config.prediction_pairs):
             ex, ey = self.edges[p]
             xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
             fi, fj = config.POI_indices[i], config.POI_indices[j]
             for k, level in enumerate(self.levels):
                 top, bottom = axes[2 * p][k], axes[2 * p + 1][k]
-                for fraction, color, style in ((self.fraction_a, "k", "-"), (self.fraction_b, "C3", "--")):
+                for fraction, color, style in (
+                    (self.fraction_a, "k", "-"),
+                    (self.fraction_b, "C3", "--"),
+                ):
                     if fraction[p, k].max() >= 0.5:
-                        top.contour(xc, yc, fraction[p, k].T, levels=[0.5], colors=color, linestyles=style, linewidths=1.8)
+                        top.contour(
+                            xc,
+                            yc,
+                            fraction[p, k].T,
+                            levels=[0.5],
+                            colors=color,
+                            linestyles=style,
+                            linewidths=1.8,
+                        )
                 top.set_xlim(ex[0], ex[-1])
                 top.set_ylim(ey[0], ey[-1])
-                handles = [Line2D([], [], color="k", lw=1.8, label=f"median expected limit, {labels[0]}"),
-                           Line2D([], [], color="C3", lw=1.8, ls="--", label=f"median expected limit, {labels[1]}")]
+                handles = [
+                    Line2D([], [], color="k", lw=1.8, label=f"median expected limit, {labels[0]}"),
+                    Line2D(
+                        [],
+                        [],
+                        color="C3",
+                        lw=1.8,
+                        ls="--",
+                        label=f"median expected limit, {labels[1]}",
+                    ),
+                ]
                 if plots._published_overlay(top, config, fi, fj):
                     handles += top.get_legend_handles_labels()[0]
                 top.legend(handles=handles, fontsize=7, loc="lower left")
                 top.set_title(f"excluded at {percent(level)}")
-                mesh = bottom.pcolormesh(ex, ey, self.false_b[p, k].T, cmap="Reds", vmin=0,
-                                         vmax=max(0.05, float(self.false_b[p].max())))
+                mesh = bottom.pcolormesh(
+                    ex,
+                    ey,
+                    self.false_b[p, k].T,
+                    cmap="Reds",
+                    vmin=0,
+                    vmax=max(0.05, float(self.false_b[p].max())),
+                )
                 fig.colorbar(mesh, ax=bottom, label="fraction of observations")
                 bottom.set_title(f"{labels[1]} excludes, {labels[0]} does not ({percent(level)})")
                 for ax in (top, bottom):
@@ -163,6 +210,8 @@ class Comparison:
         for k, name in enumerate(post_b.names):
             if name in axes:
                 centres = 0.5 * (binned["edges_1d"][k][1:] + binned["edges_1d"][k][:-1])
-                axes[name].plot(centres, binned["density_1d"][k], color="C3", ls="--", label=labels[1])
+                axes[name].plot(
+                    centres, binned["density_1d"][k], color="C3", ls="--", label=labels[1]
+                )
         fig.axes[0].legend(fontsize=8)
         return fig

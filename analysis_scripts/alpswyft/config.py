@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from analysis_core.errors import ConfigError, ConfigErrors
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from alpswyft.grid import grid_points, parse_hyperparams
 from alpswyft.parameters import ParameterTable, parse_row
+from analysis_core.errors import ConfigError, ConfigErrors
 
 #: The shipped instrument response, used when ``IRF_file`` is empty (see alpswyft/data/README.md).
-DEFAULT_IRF_FILE = Path(__file__).parent / "data" / "Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits.gz"
+DEFAULT_IRF_FILE = (
+    Path(__file__).parent / "data" / "Prod5-North-20deg-AverageAz-4LSTs09MSTs.180000s-v0.1.fits.gz"
+)
 
 #: Variables of the original run scripts that this pipeline does not need; they are accepted
 #: with a warning so that old run scripts still run.
@@ -67,7 +69,9 @@ def _pairs(value):
         return []
     if not re.fullmatch(r"\(\d+,\d+\)(,\(\d+,\d+\))*", compact):
         raise ValueError("expected pairs of POI positions such as (0,1),(0,2)")
-    return [tuple(int(v) for v in pair.split(",")) for pair in re.findall(r"\((\d+,\d+)\)", compact)]
+    return [
+        tuple(int(v) for v in pair.split(",")) for pair in re.findall(r"\((\d+,\d+)\)", compact)
+    ]
 
 
 def _levels(value):
@@ -76,10 +80,18 @@ def _levels(value):
         try:
             value = [float(v) for v in value.split(",") if v.strip()]
         except ValueError:
-            raise ValueError("expected comma-separated numbers between 0 and 1, e.g. 0.68,0.95,0.9973") from None
+            raise ValueError(
+                "expected comma-separated numbers between 0 and 1, e.g. 0.68,0.95,0.9973"
+            ) from None
     levels = tuple(float(v) for v in value)
-    if not levels or not all(0 < v < 1 for v in levels) or any(b <= a for a, b in zip(levels, levels[1:])):
-        raise ValueError("expected increasing levels strictly between 0 and 1, e.g. 0.68,0.95,0.9973")
+    if (
+        not levels
+        or not all(0 < v < 1 for v in levels)
+        or any(b <= a for a, b in zip(levels, levels[1:]))
+    ):
+        raise ValueError(
+            "expected increasing levels strictly between 0 and 1, e.g. 0.68,0.95,0.9973"
+        )
     if len(levels) > 7:
         raise ValueError(f"expected at most 7 levels, got {len(levels)}")
     return levels
@@ -94,8 +106,10 @@ def _methods(value):
     methods = tuple(v.strip() for v in value.split(",") if v.strip())
     bad = [m for m in methods if m not in METHODS]
     if not methods or bad or len(set(methods)) != len(methods):
-        raise ValueError(f"expected one or more of {', '.join(METHODS)} separated by commas, each once "
-                         "(e.g. frequentist or frequentist,cls,hpd)")
+        raise ValueError(
+            f"expected one or more of {', '.join(METHODS)} separated by commas, each once "
+            "(e.g. frequentist or frequentist,cls,hpd)"
+        )
     return methods
 
 
@@ -106,7 +120,9 @@ def _sbatch_options(value):
     options = [o.strip() for o in re.split(r"[;\n]", value) if o.strip()]
     bad = [o for o in options if not o.startswith("-")]
     if bad:
-        raise ValueError(f"expected sbatch options such as --constraint=a100, separated by ';' (not {bad[0]!r})")
+        raise ValueError(
+            f"expected sbatch options such as --constraint=a100, separated by ';' (not {bad[0]!r})"
+        )
     return options
 
 
@@ -118,9 +134,15 @@ def _drp_rows(value):
     compact = re.sub(r"\s+", "", value).replace("_", "")
     if not compact:
         return []
-    rows = [row.split("|") for row in compact.split(",")] if "|" in compact else [compact.split(",")]
-    if not all(re.fullmatch(r"\d+", v) for row in rows for v in row) or any(len(row) != 5 for row in rows):
-        raise ValueError("expected rows of 5 integers n_draws|n_coverage|n_sim_coverage_start|which_net|n_processes")
+    rows = (
+        [row.split("|") for row in compact.split(",")] if "|" in compact else [compact.split(",")]
+    )
+    if not all(re.fullmatch(r"\d+", v) for row in rows for v in row) or any(
+        len(row) != 5 for row in rows
+    ):
+        raise ValueError(
+            "expected rows of 5 integers n_draws|n_coverage|n_sim_coverage_start|which_net|n_processes"
+        )
     return [[int(v) for v in row] for row in rows]
 
 
@@ -159,7 +181,9 @@ class RunConfig(BaseModel):
     update_physics: Flag = True
     save_physics: Flag = False
     model: Str = ""
-    model_sha256: Str = ""  # of a user's model file (set by load_run_config, not a run-script variable)
+    model_sha256: Str = (
+        ""  # of a user's model file (set by load_run_config, not a run-script variable)
+    )
     geom: Literal["", "gamma", "simple", "simple_log"] = ""
     noise: Literal["poisson", "gauss"] = "poisson"
     noise_sigma: Annotated[float, Field(gt=0), BeforeValidator(_strip)] = 1.0
@@ -231,7 +255,9 @@ class RunConfig(BaseModel):
     credibility_levels: Annotated[tuple[float, ...], BeforeValidator(_levels)] = (0.68, 0.95)
     limit_method: Annotated[tuple[str, ...], BeforeValidator(_methods)] = ("frequentist",)
     classical_limits: Flag = False
-    classical_bins: Annotated[list[PosInt], BeforeValidator(_int_list), Field(min_length=1, max_length=2)] = [16]
+    classical_bins: Annotated[
+        list[PosInt], BeforeValidator(_int_list), Field(min_length=1, max_length=2)
+    ] = [16]
     classical_realisations: PosInt = 100
     classical_toys: NonNegInt = 20
     classical_lattice: Annotated[int, Field(ge=0, le=10), BeforeValidator(_strip)] = 3
@@ -248,7 +274,9 @@ class RunConfig(BaseModel):
         from alpswyft.models import resolve
 
         constraint = getattr(resolve(self.model).cls, "constraint", None)
-        return ParameterTable([parse_row(i + 1, row)[0] for i, row in enumerate(self.model_params)], constraint)
+        return ParameterTable(
+            [parse_row(i + 1, row)[0] for i, row in enumerate(self.model_params)], constraint
+        )
 
     @cached_property
     def grid(self) -> list[dict]:
@@ -319,8 +347,12 @@ class RunConfig(BaseModel):
     @property
     def with_fixed_nuisances(self) -> bool:
         """Whether the last round also trains the fixed-nuisance network of the expected limits."""
-        return self.fixed_nuisance_limits and self.n_sim_explim > 0 and bool(self.prediction_pairs) and bool(
-            self.nuisance_indices)
+        return (
+            self.fixed_nuisance_limits
+            and self.n_sim_explim > 0
+            and bool(self.prediction_pairs)
+            and bool(self.nuisance_indices)
+        )
 
     @property
     def with_limit_planes(self) -> bool:
@@ -337,7 +369,11 @@ class RunConfig(BaseModel):
     def with_neyman(self) -> bool:
         """Whether the last round calibrates the frequentist test statistic: a Neyman method, limit
         planes, and something to set limits on (expected-limit simulations or a real observation)."""
-        return bool(self.neyman_methods) and self.with_limit_planes and (self.n_sim_explim > 0 or bool(self.observation))
+        return (
+            bool(self.neyman_methods)
+            and self.with_limit_planes
+            and (self.n_sim_explim > 0 or bool(self.observation))
+        )
 
     @property
     def n_calibration(self) -> int:
@@ -347,7 +383,11 @@ class RunConfig(BaseModel):
 
         if not self.with_neyman:
             return 0
-        return calibration_size_needed(self.credibility_levels) if self.n_sim_calibration is None else self.n_sim_calibration
+        return (
+            calibration_size_needed(self.credibility_levels)
+            if self.n_sim_calibration is None
+            else self.n_sim_calibration
+        )
 
     @property
     def n_null(self) -> int:
@@ -375,8 +415,12 @@ class RunConfig(BaseModel):
             named = dict(item.split("=", 1) for item in items if "=" in item)
             where = f"row {k + 1} ({text.strip()!r})"
             if positional and len(positional) != len(names):
-                raise ConfigError("extra_observations", where, f"give all {len(names)} free parameters in order "
-                                  f"({', '.join(names)}) or name them, e.g. {names[0]}=...")
+                raise ConfigError(
+                    "extra_observations",
+                    where,
+                    f"give all {len(names)} free parameters in order "
+                    f"({', '.join(names)}) or name them, e.g. {names[0]}=...",
+                )
             try:
                 for i, value in enumerate(positional):
                     theta[i] = float(value)
@@ -387,10 +431,16 @@ class RunConfig(BaseModel):
                     elif name in names:
                         theta[names.index(name)] = float(value)
                     else:
-                        raise ConfigError("extra_observations", where, f"{name!r} is not a free parameter "
-                                          f"(they are {', '.join(names)}), nor seed")
+                        raise ConfigError(
+                            "extra_observations",
+                            where,
+                            f"{name!r} is not a free parameter "
+                            f"(they are {', '.join(names)}), nor seed",
+                        )
             except ValueError:
-                raise ConfigError("extra_observations", where, "values must be numbers (seed an integer)") from None
+                raise ConfigError(
+                    "extra_observations", where, "values must be numbers (seed an integer)"
+                ) from None
             rows.append((theta, seed))
         return rows
 
@@ -409,7 +459,11 @@ class RunConfig(BaseModel):
         or all coverage simulations against min(n_prior_samples, 10 000) draws."""
         if self.DRP_coverage_parameters:
             n_draws, n_coverage, start = self.DRP_coverage_parameters[0][:3]
-            return min(n_draws, self.n_prior_samples), min(n_coverage, self.n_sim_coverage - start), start
+            return (
+                min(n_draws, self.n_prior_samples),
+                min(n_coverage, self.n_sim_coverage - start),
+                start,
+            )
         return min(self.n_prior_samples, 10_000), self.n_sim_coverage, 0
 
     def to_json_dict(self) -> dict:
@@ -440,18 +494,56 @@ class RunConfig(BaseModel):
 #: unfinished trial: e.g. ``simulate=1 train=0`` on a CPU partition, then ``simulate=0 train=1``
 #: with ``gpus=1`` on a GPU partition trains on the same stores.
 EXECUTION_VARIABLES = (
-    "on_cluster", "slurm_max_attempts", "sbatch_extra", "job_setup", "account", "update_config",
+    "on_cluster",
+    "slurm_max_attempts",
+    "sbatch_extra",
+    "job_setup",
+    "account",
+    "update_config",
     "update_config_on_cluster",
-    "max_memory_config", "max_time_config", "partition_config", "qos_config", "simulate", "partition_sim",
-    "devel_sim", "max_memory_sim", "max_time_sim", "train", "gpus", "partition_train", "devel_train",
-    "max_memory_train", "max_time_train", "wandb_mode",
+    "max_memory_config",
+    "max_time_config",
+    "partition_config",
+    "qos_config",
+    "simulate",
+    "partition_sim",
+    "devel_sim",
+    "max_memory_sim",
+    "max_time_sim",
+    "train",
+    "gpus",
+    "partition_train",
+    "devel_train",
+    "max_memory_train",
+    "max_time_train",
+    "wandb_mode",
 )
 
 #: Variables that change what a simulation produces for given parameters and seed.
 SIMULATION_VARIABLES = (
-    "model", "geom", "noise", "noise_sigma", "nbins", "nbins_etrue", "emin", "emax", "livetime",
-    "ALP_seed", "sim_seed", "floor_exp", "floor_obs", "IRF_file", "on_region", "on_region_radius",
-    "alp_engine", "max_freq", "len_fft", "model_params", "observation", "rad_max", "n_off_regions",
+    "model",
+    "geom",
+    "noise",
+    "noise_sigma",
+    "nbins",
+    "nbins_etrue",
+    "emin",
+    "emax",
+    "livetime",
+    "ALP_seed",
+    "sim_seed",
+    "floor_exp",
+    "floor_obs",
+    "IRF_file",
+    "on_region",
+    "on_region_radius",
+    "alp_engine",
+    "max_freq",
+    "len_fft",
+    "model_params",
+    "observation",
+    "rad_max",
+    "n_off_regions",
     "background_scatter",
 )
 
@@ -464,7 +556,11 @@ def _digest(data) -> str:
 def is_variable(name: str) -> bool:
     """Whether ``name`` is a run-script variable: a field, a table row ``param<N>`` or one of the
     original's obsolete ones (accepted with a warning)."""
-    return name in RunConfig.model_fields or name in OBSOLETE or re.fullmatch(r"param\d+", name) is not None
+    return (
+        name in RunConfig.model_fields
+        or name in OBSOLETE
+        or re.fullmatch(r"param\d+", name) is not None
+    )
 
 
 def _param_rows(variables: dict[str, str]) -> list[str]:
@@ -472,7 +568,9 @@ def _param_rows(variables: dict[str, str]) -> list[str]:
     numbers = sorted(int(k[5:]) for k in variables if re.fullmatch(r"param\d+", k))
     if numbers != list(range(1, len(numbers) + 1)):
         raise ConfigError(
-            "param<N>", ", ".join(f"param{n}" for n in numbers), "rows must be param1, param2, ... without gaps"
+            "param<N>",
+            ", ".join(f"param{n}" for n in numbers),
+            "rows must be param1, param2, ... without gaps",
         )
     return [variables[f"param{n}"] for n in numbers]
 
@@ -480,8 +578,15 @@ def _param_rows(variables: dict[str, str]) -> list[str]:
 def _digit_grouping_warnings(variables: dict[str, str]) -> list[str]:
     """Catch typos such as ``10_00`` for ``10_000`` (the original's run.sh had one)."""
     warnings = []
-    for name in ("n_sim_train", "n_sim_coverage", "n_sim_explim", "n_prior_samples", "n_sim_calibration",
-                 "n_sim_limit_coverage", "n_sim_null"):
+    for name in (
+        "n_sim_train",
+        "n_sim_coverage",
+        "n_sim_explim",
+        "n_prior_samples",
+        "n_sim_calibration",
+        "n_sim_limit_coverage",
+        "n_sim_null",
+    ):
         for token in variables.get(name, "").replace(" ", "").split(","):
             if "_" in token and not re.fullmatch(r"\d{1,3}(_\d{3})+", token):
                 warnings.append(
@@ -504,7 +609,9 @@ def _describe(error: ValidationError, variables: dict[str, str]) -> list[str]:
     return lines
 
 
-def load_run_config(variables: dict[str, str], pipeline: bool = True) -> tuple[RunConfig, list[str]]:
+def load_run_config(
+    variables: dict[str, str], pipeline: bool = True
+) -> tuple[RunConfig, list[str]]:
     """Validate the raw run-script variables.
 
     Returns the configuration and a list of warnings; raises :class:`ConfigError` (one message per
@@ -514,22 +621,30 @@ def load_run_config(variables: dict[str, str], pipeline: bool = True) -> tuple[R
     """
     variables, warnings = _from_original(variables)
     warnings += [
-        f"{name} is obsolete and ignored: {why}" for name, why in OBSOLETE.items() if name in variables
+        f"{name} is obsolete and ignored: {why}"
+        for name, why in OBSOLETE.items()
+        if name in variables
     ]
     fields = {k: v for k, v in variables.items() if k in RunConfig.model_fields}
     unknown = sorted(k for k in variables if not is_variable(k))
     warnings += [f"{name} is not a variable of this pipeline and is ignored" for name in unknown]
     fields["model_params"] = _param_rows(variables)
     if fields.get("n_prior_samples", "").strip().replace("_", "") == "0":
-        warnings.append("n_prior_samples = 0: the original then drew no prior bank; this pipeline infers and truncates "
-                        f"on one, so the default {RunConfig.model_fields['n_prior_samples'].default:_} is used")
+        warnings.append(
+            "n_prior_samples = 0: the original then drew no prior bank; this pipeline infers and truncates "
+            f"on one, so the default {RunConfig.model_fields['n_prior_samples'].default:_} is used"
+        )
         del fields["n_prior_samples"]
     model = str(fields.get("model", "")).strip()
     from alpswyft.models import file_sha256, is_model_file
 
-    fields["model_sha256"] = file_sha256(model) if is_model_file(model) and Path(model).is_file() else ""
+    fields["model_sha256"] = (
+        file_sha256(model) if is_model_file(model) and Path(model).is_file() else ""
+    )
     if "prediction_pairs" not in fields:  # the original's stale run.sh lacks it: (m, g) if possible
-        fields["prediction_pairs"] = "(0,1)" if len(_int_list(fields.get("POI_indices", ""))) > 1 else ""
+        fields["prediction_pairs"] = (
+            "(0,1)" if len(_int_list(fields.get("POI_indices", ""))) > 1 else ""
+        )
     try:
         config = RunConfig(**fields)
     except ValidationError as error:
@@ -552,17 +667,27 @@ def _from_original(variables: dict[str, str]) -> tuple[dict[str, str], list[str]
     for name, value in variables.items():
         items = [item for item in value.split(";") if "=" in item]
         if len(items) >= 3 and any(item.strip().startswith("config_file=") for item in items):
-            warnings.append(f"{name} holds the original's argument string, which is not needed: "
-                            "the variables are read directly")
+            warnings.append(
+                f"{name} holds the original's argument string, which is not needed: "
+                "the variables are read directly"
+            )
             continue
         suffixed = _TYPE_SUFFIX.fullmatch(value.strip())
         if suffixed:
-            warnings.append(f"{name}: the '={suffixed.group(2)}' suffix is dropped (types come from the pipeline)")
+            warnings.append(
+                f"{name}: the '={suffixed.group(2)}' suffix is dropped (types come from the pipeline)"
+            )
             value = suffixed.group(1)
         out[name] = value
     irf = out.get("IRF_file", "").strip()
-    if irf and not Path(irf).is_file() and Path(irf).name.removesuffix(".gz") == DEFAULT_IRF_FILE.name.removesuffix(".gz"):
-        warnings.append(f"IRF_file: {irf} does not exist; the shipped copy of the same file is used")
+    if (
+        irf
+        and not Path(irf).is_file()
+        and Path(irf).name.removesuffix(".gz") == DEFAULT_IRF_FILE.name.removesuffix(".gz")
+    ):
+        warnings.append(
+            f"IRF_file: {irf} does not exist; the shipped copy of the same file is used"
+        )
         out["IRF_file"] = ""
     return out, warnings
 
@@ -579,7 +704,9 @@ def _check_physics(config: RunConfig) -> list[str]:
         warnings += row_warnings
     if len(rows) != n_expected:
         raise ConfigError(
-            "param<N>", f"{len(rows)} rows", f"model {config.model!r} needs {n_expected} parameter rows"
+            "param<N>",
+            f"{len(rows)} rows",
+            f"model {config.model!r} needs {n_expected} parameter rows",
         )
     table = config.table
     names = [p.name for p in table.parameters]
@@ -588,27 +715,44 @@ def _check_physics(config: RunConfig) -> list[str]:
         raise ConfigError("param<N>", ", ".join(duplicates), "parameter names must be unique")
     if not config.emin < config.emax:
         raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
-    if config.observation and config.model not in ALP_MODELS and not getattr(resolve(config.model).cls,
-                                                                              "uses_observation", False):
-        raise ConfigError("observation", config.observation, "a real observation is analysed with an ALP model "
-                          f"({', '.join(repr(m) for m in ALP_MODELS)}) or magic_like, not {config.model!r}")
+    if (
+        config.observation
+        and config.model not in ALP_MODELS
+        and not getattr(resolve(config.model).cls, "uses_observation", False)
+    ):
+        raise ConfigError(
+            "observation",
+            config.observation,
+            "a real observation is analysed with an ALP model "
+            f"({', '.join(repr(m) for m in ALP_MODELS)}) or magic_like, not {config.model!r}",
+        )
     if config.observation and config.noise != "poisson":
-        raise ConfigError("noise", config.noise, "a real observation (observation=...) has Poisson ON and OFF "
-                          "counts: use noise=poisson")
+        raise ConfigError(
+            "noise",
+            config.noise,
+            "a real observation (observation=...) has Poisson ON and OFF counts: use noise=poisson",
+        )
     if config.model in ALP_MODELS:
         warnings += _check_alp(config)
         if config.geometry != "gamma":
-            raise ConfigError("geom", config.geom, "ALP models are observed through the CTA response: use gamma")
+            raise ConfigError(
+                "geom", config.geom, "ALP models are observed through the CTA response: use gamma"
+            )
     elif config.geometry == "gamma":
-        raise ConfigError("geom", config.geom, "toy models use simple or simple_log (no instrument response)")
+        raise ConfigError(
+            "geom", config.geom, "toy models use simple or simple_log (no instrument response)"
+        )
     elif config.geometry == "simple_log" and config.emin <= 0:
         raise ConfigError("emin", config.emin, "geom=simple_log needs emin > 0")
     if config.noise == "poisson" and config.model.startswith("toy_"):
         warnings.append("noise=poisson with a toy model needs a positive model everywhere")
     for column in ("obs", "null"):
         if table.free and not table.allowed(getattr(table, column))[0]:
-            raise ConfigError("param<N>", f"the {column.capitalize()}. values",
-                              "lie outside the region the model allows (kL < kH)")
+            raise ConfigError(
+                "param<N>",
+                f"the {column.capitalize()}. values",
+                "lie outside the region the model allows (kL < kH)",
+            )
     return warnings
 
 
@@ -618,7 +762,9 @@ def _check(config: RunConfig) -> list[str]:
     table = config.table
     n_free = len(table.free)
     if n_free == 0:
-        raise ConfigError("param<N>", "no free parameter", "at least one row needs bounds [low, high]")
+        raise ConfigError(
+            "param<N>", "no free parameter", "at least one row needs bounds [low, high]"
+        )
     if not config.POI_indices:
         raise ConfigError("POI_indices", "", "list at least one free parameter, e.g. 0,1")
     bad = [i for i in config.POI_indices if i >= n_free]
@@ -630,7 +776,9 @@ def _check(config: RunConfig) -> list[str]:
             f"so each index must be 0..{n_free - 1}",
         )
     if len(set(config.POI_indices)) != len(config.POI_indices):
-        raise ConfigError("POI_indices", ",".join(map(str, config.POI_indices)), "indices must be distinct")
+        raise ConfigError(
+            "POI_indices", ",".join(map(str, config.POI_indices)), "indices must be distinct"
+        )
     n_poi = len(config.POI_indices)
     for i, j in config.prediction_pairs:
         if not (i < j < n_poi):
@@ -640,20 +788,35 @@ def _check(config: RunConfig) -> list[str]:
                 f"pairs are positions i < j within POI_indices (0..{n_poi - 1})",
             )
     if config.restricted_posterior == 3 and n_poi > 1 and not config.prediction_pairs:
-        raise ConfigError("restricted_posterior", "3", "3 trains the 2D marginals of the prediction_pairs planes only, "
-                          "and prediction_pairs is empty: give the planes, e.g. prediction_pairs=\"(0,1)\", or use 0 or 1")
+        raise ConfigError(
+            "restricted_posterior",
+            "3",
+            "3 trains the 2D marginals of the prediction_pairs planes only, "
+            'and prediction_pairs is empty: give the planes, e.g. prediction_pairs="(0,1)", or use 0 or 1',
+        )
     if config.fixed_nuisance_limits and not config.with_fixed_nuisances:
-        why = ("n_sim_explim = 0" if config.n_sim_explim == 0 else "prediction_pairs is empty"
-               if not config.prediction_pairs else "every free parameter is in a prediction_pairs plane")
+        why = (
+            "n_sim_explim = 0"
+            if config.n_sim_explim == 0
+            else "prediction_pairs is empty"
+            if not config.prediction_pairs
+            else "every free parameter is in a prediction_pairs plane"
+        )
         warnings.append(f"fixed_nuisance_limits=1 does nothing here: {why}")
     _check_limits(config)
     check_classical(config)
     box = table.initial_bounds
     for k, (theta, _) in enumerate(config.extra_observation_rows()):
-        outside = [f"{n} = {v:g}" for n, v, (lo, hi) in zip(table.free_names, theta, box) if not lo <= v <= hi]
+        outside = [
+            f"{n} = {v:g}"
+            for n, v, (lo, hi) in zip(table.free_names, theta, box)
+            if not lo <= v <= hi
+        ]
         if outside:
-            warnings.append(f"extra_observations: row {k + 1} has {', '.join(outside)} outside the prior box; "
-                            "its posterior cannot hold the truth there")
+            warnings.append(
+                f"extra_observations: row {k + 1} has {', '.join(outside)} outside the prior box; "
+                "its posterior cannot hold the truth there"
+            )
     if len(config.n_sim_train) > config.n_rounds:
         warnings.append(
             f"n_sim_train has {len(config.n_sim_train)} entries but there are only "
@@ -662,7 +825,9 @@ def _check(config: RunConfig) -> list[str]:
 
     from alpswyft.architectures import check_hyperparameters, resolve  # torch: only when validating
 
-    warnings += check_hyperparameters(resolve(config.architecture), parse_hyperparams(config.hyperparams))
+    warnings += check_hyperparameters(
+        resolve(config.architecture), parse_hyperparams(config.hyperparams)
+    )
     if config.start_grid_test_at_count >= len(config.grid):
         raise ConfigError(
             "start_grid_test_at_count",
@@ -673,7 +838,8 @@ def _check(config: RunConfig) -> list[str]:
         n_draws, _, start, which_net, _ = config.DRP_coverage_parameters[0]
         if n_draws == 0 or (config.n_sim_coverage and start >= config.n_sim_coverage):
             raise ConfigError(
-                "DRP_coverage_parameters", config.DRP_coverage_parameters[0],
+                "DRP_coverage_parameters",
+                config.DRP_coverage_parameters[0],
                 f"n_draws must be > 0 and n_sim_coverage_start below n_sim_coverage = {config.n_sim_coverage}",
             )
         if len(config.DRP_coverage_parameters) > 1 or which_net:
@@ -682,8 +848,10 @@ def _check(config: RunConfig) -> list[str]:
                 "are used; every grid point is validated, in this process"
             )
     if config.draw_DRP:
-        warnings.append("draw_DRP=1: the validation stage always computes the DRP (TARP) coverage from "
-                        "importance-weighted draws; there is nothing else to draw")
+        warnings.append(
+            "draw_DRP=1: the validation stage always computes the DRP (TARP) coverage from "
+            "importance-weighted draws; there is nothing else to draw"
+        )
     _check_reuse(config)
     return warnings + _unused_settings(config)
 
@@ -704,14 +872,21 @@ def _check_limits(config: RunConfig) -> None:
     levels = ",".join(f"{v:g}" for v in config.credibility_levels)
     methods = ",".join(config.neyman_methods)
     if config.n_calibration < needed:
-        raise ConfigError("n_sim_calibration", config.n_calibration,
-                          f"limit_method={methods} at credibility_levels {levels} needs at least {needed:_} "
-                          f"calibration simulations: neighbourhoods of {neighbours_needed(config.credibility_levels)} "
-                          f"simulations, {TAIL_COUNT} beyond the {max(config.credibility_levels):g} critical value, "
-                          f"each at most {LARGEST_NEIGHBOUR_FRACTION:.0%} of the store; or use limit_method=hpd")
+        raise ConfigError(
+            "n_sim_calibration",
+            config.n_calibration,
+            f"limit_method={methods} at credibility_levels {levels} needs at least {needed:_} "
+            f"calibration simulations: neighbourhoods of {neighbours_needed(config.credibility_levels)} "
+            f"simulations, {TAIL_COUNT} beyond the {max(config.credibility_levels):g} critical value, "
+            f"each at most {LARGEST_NEIGHBOUR_FRACTION:.0%} of the store; or use limit_method=hpd",
+        )
     if "cls" in config.limit_method and config.n_sim_null < 20:
-        raise ConfigError("n_sim_null", config.n_sim_null, "limit_method=cls needs at least 20 simulations of the "
-                          "null hypothesis (a few hundred for p-values of a few per cent)")
+        raise ConfigError(
+            "n_sim_null",
+            config.n_sim_null,
+            "limit_method=cls needs at least 20 simulations of the "
+            "null hypothesis (a few hundred for p-values of a few per cent)",
+        )
 
 
 def check_classical(config: RunConfig) -> None:
@@ -727,32 +902,60 @@ def check_classical(config: RunConfig) -> None:
         return
     cls = resolve(config.model).cls
     magic_like = config.model == "magic_like"
-    if not magic_like and (config.model not in ALP_MODELS or not issubclass(cls, ALPModel) or not cls.with_alp
-                           or cls.intrinsic is not ALPModel.intrinsic):
-        why = ("is a toy model without a spectrum" if not hasattr(cls, "response") and not issubclass(cls, ALPModel)
-               else "has a spectrum of its own")
-        raise ConfigError("classical_limits", 1, "the classical fits take the CTA model's spectrum (Amplitude, "
-                          f"index, Ecut) or magic_like's flux states: model {config.model or 'ALP'!r} {why}")
+    if not magic_like and (
+        config.model not in ALP_MODELS
+        or not issubclass(cls, ALPModel)
+        or not cls.with_alp
+        or cls.intrinsic is not ALPModel.intrinsic
+    ):
+        why = (
+            "is a toy model without a spectrum"
+            if not hasattr(cls, "response") and not issubclass(cls, ALPModel)
+            else "has a spectrum of its own"
+        )
+        raise ConfigError(
+            "classical_limits",
+            1,
+            "the classical fits take the CTA model's spectrum (Amplitude, "
+            f"index, Ecut) or magic_like's flux states: model {config.model or 'ALP'!r} {why}",
+        )
     if config.n_sim_explim == 0:
-        raise ConfigError("classical_limits", 1, "the classical limit is the median over the mock observations: "
-                          "set n_sim_explim > 0")
+        raise ConfigError(
+            "classical_limits",
+            1,
+            "the classical limit is the median over the mock observations: set n_sim_explim > 0",
+        )
     names = config.table.free_names
     if "m" not in names or "g" not in names:
-        raise ConfigError("classical_limits", 1, "the classical analysis scans m and g: both must be free")
+        raise ConfigError(
+            "classical_limits", 1, "the classical analysis scans m and g: both must be free"
+        )
     if config.classical_realisations < cl.MIN_REALISATIONS:
-        raise ConfigError("classical_realisations", config.classical_realisations,
-                          f"at least {cl.MIN_REALISATIONS} for MAGIC's {cl.MAGIC_QUANTILE:.0%} quantile over the "
-                          "field realisations")
+        raise ConfigError(
+            "classical_realisations",
+            config.classical_realisations,
+            f"at least {cl.MIN_REALISATIONS} for MAGIC's {cl.MAGIC_QUANTILE:.0%} quantile over the "
+            "field realisations",
+        )
     needed = cl.toys_needed(max(config.credibility_levels))
     if config.classical_toys and config.classical_toys < needed:
-        raise ConfigError("classical_toys", config.classical_toys,
-                          f"0 (Wilks' thresholds only) or at least {needed} pseudo-experiments per point for a "
-                          f"threshold at {max(config.credibility_levels):g}")
+        raise ConfigError(
+            "classical_toys",
+            config.classical_toys,
+            f"0 (Wilks' thresholds only) or at least {needed} pseudo-experiments per point for a "
+            f"threshold at {max(config.credibility_levels):g}",
+        )
     if config.classical_lattice == 1:
-        raise ConfigError("classical_lattice", 1, "0 (pseudo-experiments only along the Wilks line) or 2-10 points "
-                          "per axis, the grid's corners among them")
+        raise ConfigError(
+            "classical_lattice",
+            1,
+            "0 (pseudo-experiments only along the Wilks line) or 2-10 points "
+            "per axis, the grid's corners among them",
+        )
     cl.check_grid(config, config.classical_grid)
-    for state in STATES if magic_like else [None]:  # the spectral nuisances in the units the fits take
+    for state in (
+        STATES if magic_like else [None]
+    ):  # the spectral nuisances in the units the fits take
         cl.Nuisances.of(config, None if state is None else state.name)
 
 
@@ -766,13 +969,19 @@ def _unused_settings(config: RunConfig) -> list[str]:
             "not as a SLURM job, so max_memory_config, max_time_config, partition_config and qos_config are not used"
         )
     if config.save_physics:
-        warnings.append("save_physics=1: nothing needs saving first: the previous trial's response.npz and "
-                        "true_obs.npz are always kept in its archive folder")
+        warnings.append(
+            "save_physics=1: nothing needs saving first: the previous trial's response.npz and "
+            "true_obs.npz are always kept in its archive folder"
+        )
     if config.save_old_sims:
-        warnings.append("save_old_sims=1: nothing is deleted: the previous trial's stores move into its archive "
-                        "folder (with use_old_sims=1 they stay in place and are reused)")
+        warnings.append(
+            "save_old_sims=1: nothing is deleted: the previous trial's stores move into its archive "
+            "folder (with use_old_sims=1 they stay in place and are reused)"
+        )
     if config.save_old_net:
-        warnings.append("save_old_net=1: nothing is deleted: the previous trial's networks move into its archive folder")
+        warnings.append(
+            "save_old_net=1: nothing is deleted: the previous trial's networks move into its archive folder"
+        )
     return warnings
 
 
@@ -782,13 +991,17 @@ def _check_alp(config: RunConfig) -> list[str]:
 
     if config.emin <= 0:
         raise ConfigError("emin", config.emin, "energies are in GeV and must be > 0")
-    if not config.observation and not config.irf_path.is_file():  # a real observation's files: read by prepare
+    if (
+        not config.observation and not config.irf_path.is_file()
+    ):  # a real observation's files: read by prepare
         raise ConfigError("IRF_file", config.IRF_file, "no such file")
     if resolve(config.model).cls.all_log:
         linear = [p.variable for p in config.table.parameters if not p.log]
         if linear:
             raise ConfigError(
-                ", ".join(linear), "log?=0", f"model={config.model} takes every parameter in log10: set log?=1"
+                ", ".join(linear),
+                "log?=0",
+                f"model={config.model} takes every parameter in log10: set log?=1",
             )
     return check_cluster_ranges(config.table)
 
@@ -797,22 +1010,31 @@ def _check_reuse(config: RunConfig) -> None:
     """The path forms of the use_old_* variables must point at something usable."""
     if config.use_old_sims not in ("0", "1") and not Path(config.use_old_sims).exists():
         raise ConfigError(
-            "use_old_sims", config.use_old_sims,
+            "use_old_sims",
+            config.use_old_sims,
             "no such store on this machine (a path on another machine?): copy the store here and give its path, "
             "or set use_old_sims=0 to simulate anew",
         )
     if config.use_old_sims not in ("0", "1") and not Path(config.use_old_sims, ".zgroup").is_file():
         raise ConfigError(
-            "use_old_sims", config.use_old_sims, "expected 0, 1 or the path of a zarr store made by this pipeline"
+            "use_old_sims",
+            config.use_old_sims,
+            "expected 0, 1 or the path of a zarr store made by this pipeline",
         )
     value = config.use_old_truncations
-    if value not in ("0", "1") and not (Path(value).is_file() or Path(value, "truncation_record.json").is_file()):
+    if value not in ("0", "1") and not (
+        Path(value).is_file() or Path(value, "truncation_record.json").is_file()
+    ):
         raise ConfigError(
-            "use_old_truncations", value, "expected 0, 1, a truncation_record.json or a run/trial folder holding one"
+            "use_old_truncations",
+            value,
+            "expected 0, 1, a truncation_record.json or a run/trial folder holding one",
         )
     value = config.use_old_net
     if value not in ("0", "1") and not Path(value).exists():
-        raise ConfigError("use_old_net", value, "expected 0, 1, a network .pt file or a folder of networks")
+        raise ConfigError(
+            "use_old_net", value, "expected 0, 1, a network .pt file or a folder of networks"
+        )
 
 
 #: What the response (``response.npz``) and the mock observation (``true_obs.npz``) are built from:
@@ -840,7 +1062,9 @@ def _same_value(raw: str, kept: str) -> bool:
         return raw.replace(" ", "") == kept.replace(" ", "")
 
 
-def keep_series_variables(variables: dict[str, str], previous: dict) -> tuple[dict[str, str], list[str]]:
+def keep_series_variables(
+    variables: dict[str, str], previous: dict
+) -> tuple[dict[str, str], list[str]]:
     """``update_config=0``: the run script's raw ``variables`` with the series variables replaced
     by those of a previous trial's validated ``previous`` variables (``config.json``); returns
     them and one warning per value that the run script changed and that is not taken."""
@@ -851,13 +1075,17 @@ def keep_series_variables(variables: dict[str, str], previous: dict) -> tuple[di
             rows = {f"param{i + 1}": row for i, row in enumerate(previous[name])}
             script_rows = [v for k, v in variables.items() if re.fullmatch(r"param\d+", k)]
             if [r.split() for r in script_rows] != [r.split() for r in rows.values()]:
-                warnings.append("update_config=0: the parameter table of the run script differs; "
-                                "the previous trial's table is kept")
+                warnings.append(
+                    "update_config=0: the parameter table of the run script differs; "
+                    "the previous trial's table is kept"
+                )
             out.update(rows)
             continue
         kept = raw(previous[name])
         if name in variables and not _same_value(variables[name], kept):
-            warnings.append(f"update_config=0: {name} = {variables[name].strip()!r} in the run script; "
-                            f"the previous trial's {kept!r} is kept")
+            warnings.append(
+                f"update_config=0: {name} = {variables[name].strip()!r} in the run script; "
+                f"the previous trial's {kept!r} is kept"
+            )
         out[name] = kept
     return out, warnings

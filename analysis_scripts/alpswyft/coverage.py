@@ -38,7 +38,9 @@ def hpd_masses(logratio_truth: np.ndarray, logratio_bank: np.ndarray) -> np.ndar
     return np.sum(weights * above, axis=1)
 
 
-def jeffreys_interval(k: np.ndarray, n: int, confidence: float = 0.6827) -> tuple[np.ndarray, np.ndarray]:
+def jeffreys_interval(
+    k: np.ndarray, n: int, confidence: float = 0.6827
+) -> tuple[np.ndarray, np.ndarray]:
     """Jeffreys interval (Beta(k + 1/2, n - k + 1/2) quantiles) of a binomial fraction k / n."""
     tail = (1 - confidence) / 2
     k = np.asarray(k, dtype=float)
@@ -69,12 +71,17 @@ def empirical_coverage(masses: np.ndarray, credibility: np.ndarray) -> dict[str,
     }
 
 
-def coverage_consistent(masses: np.ndarray, levels=(0.68, 0.95), n_sigma: float = 3.0) -> dict[float, bool]:
+def coverage_consistent(
+    masses: np.ndarray, levels=(0.68, 0.95), n_sigma: float = 3.0
+) -> dict[float, bool]:
     """Whether the empirical coverage at each nominal level agrees with it within ``n_sigma``
     binomial standard deviations (sqrt(c (1 - c) / n))."""
     n = len(masses)
     empirical = empirical_coverage(masses, np.asarray(levels, dtype=float))["empirical"]
-    return {level: bool(abs(e - level) <= n_sigma * np.sqrt(level * (1 - level) / n)) for level, e in zip(levels, empirical)}
+    return {
+        level: bool(abs(e - level) <= n_sigma * np.sqrt(level * (1 - level) / n))
+        for level, e in zip(levels, empirical)
+    }
 
 
 def unit_cube(values: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -83,7 +90,12 @@ def unit_cube(values: np.ndarray, box: np.ndarray) -> np.ndarray:
     return (np.asarray(values, dtype=float) - box[:, 0]) / (box[:, 1] - box[:, 0])
 
 
-def tarp_fractions(samples: np.ndarray, truths: np.ndarray, references: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def tarp_fractions(
+    samples: np.ndarray,
+    truths: np.ndarray,
+    references: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
     """TARP's f per observation: the (weighted) fraction of posterior draws closer (Euclidean
     distance) to the reference than the truth is.
 
@@ -111,8 +123,14 @@ def tarp_coverage(f: np.ndarray, alpha: np.ndarray = CREDIBILITY_GRID) -> dict[s
     below = np.sum(f[:, None] < np.asarray(alpha)[None, :], axis=0)
     low, high = jeffreys_interval(below, len(f))
     ks = stats.kstest(f, "uniform")
-    return {"alpha": np.asarray(alpha), "ecp": below / len(f), "low": low, "high": high,
-            "ks_statistic": np.array(ks.statistic), "ks_pvalue": np.array(ks.pvalue)}
+    return {
+        "alpha": np.asarray(alpha),
+        "ecp": below / len(f),
+        "low": low,
+        "high": high,
+        "ks_statistic": np.array(ks.statistic),
+        "ks_pvalue": np.array(ks.pvalue),
+    }
 
 
 def tarp_consistent(f: np.ndarray, significance: float = 0.01) -> bool:
@@ -142,5 +160,7 @@ def data_references(data: np.ndarray, n_dims: int, rng: np.random.Generator) -> 
         sums = scaled[:, bins] @ taper
         phase = (stats.rankdata(sums) - 0.5) / n_obs
         frequency, exponent, offset = rng.uniform(1.0, 1.4), rng.uniform(0.8, 1.5), rng.uniform()
-        references[:, axis] = 0.5 + 0.5 * np.sin(2 * np.pi * ((frequency * phase) ** exponent + offset))
+        references[:, axis] = 0.5 + 0.5 * np.sin(
+            2 * np.pi * ((frequency * phase) ** exponent + offset)
+        )
     return references

@@ -24,10 +24,10 @@ expected-limit maps join ``expected_limits_gridpoint_<g>.npz`` as ``fraction_<me
 from __future__ import annotations
 
 import numpy as np
-from analysis_core.files import save_npz
 
 from alpswyft import neyman
 from alpswyft.limits import binomial_interval, hpd_excluded
+from analysis_core.files import save_npz
 
 #: Coarse bins per axis of the binned coverage map.
 COVERAGE_BINS = 6
@@ -37,7 +37,9 @@ class PlaneStatistic:
     """A network's 2D marginal of one ``prediction_pairs`` plane at its cell centres (and at one
     more point per observation), and the test statistic t from it."""
 
-    def __init__(self, config, network, pair: tuple[int, int], edges_x: np.ndarray, edges_y: np.ndarray, box):
+    def __init__(
+        self, config, network, pair: tuple[int, int], edges_x: np.ndarray, edges_y: np.ndarray, box
+    ):
         import torch
 
         self.network = network
@@ -50,9 +52,14 @@ class PlaneStatistic:
         (lo_x, hi_x), (lo_y, hi_y) = self.box[self.fi], self.box[self.fj]
         self.outside = ~((self.x >= lo_x) & (self.x <= hi_x) & (self.y >= lo_y) & (self.y <= hi_y))
         px, py = config.table.free[self.fi].prior, config.table.free[self.fj].prior
-        self.prior_at = lambda x, y: px.density(np.asarray(x, float), lo_x, hi_x) * py.density(np.asarray(y, float), lo_y, hi_y)
+        self.prior_at = lambda x, y: (
+            px.density(np.asarray(x, float), lo_x, hi_x)
+            * py.density(np.asarray(y, float), lo_y, hi_y)
+        )
         self.prior = self.prior_at(self.x, self.y)
-        rows = np.tile(config.table.obs, (len(self.x) + 1, 1))  # the last row: a point of the observation's own
+        rows = np.tile(
+            config.table.obs, (len(self.x) + 1, 1)
+        )  # the last row: a point of the observation's own
         rows[:-1, self.fi], rows[:-1, self.fj] = self.x, self.y
         self.rows = torch.as_tensor(rows, dtype=torch.float32, device=network.device)
 
@@ -66,7 +73,9 @@ class PlaneStatistic:
 
         if point is not None:
             self.rows[-1, self.fi], self.rows[-1, self.fj] = float(point[0]), float(point[1])
-        out = logratios_for_features(self.network, features, self.rows, with_1d=False, columns_2d=[self.column])[0][:, 0]
+        out = logratios_for_features(
+            self.network, features, self.rows, with_1d=False, columns_2d=[self.column]
+        )[0][:, 0]
         cells = np.where(self.outside, -np.inf, out[:-1])
         return cells, (None if point is None else float(out[-1]))
 
@@ -85,9 +94,20 @@ def statistic_maps(plane: PlaneStatistic, features) -> np.ndarray:
 class Exclusions:
     """Each method's excluded cells of one plane from an observation's log-ratio map."""
 
-    def __init__(self, plane: PlaneStatistic, critical: neyman.CriticalValues, levels, methods,
-                 null_maps: np.ndarray | None):
-        self.plane, self.critical, self.levels, self.methods = plane, critical, tuple(levels), tuple(methods)
+    def __init__(
+        self,
+        plane: PlaneStatistic,
+        critical: neyman.CriticalValues,
+        levels,
+        methods,
+        null_maps: np.ndarray | None,
+    ):
+        self.plane, self.critical, self.levels, self.methods = (
+            plane,
+            critical,
+            tuple(levels),
+            tuple(methods),
+        )
         self.null_maps = null_maps
         self.neighbours = critical.neighbours(plane.unit(plane.x, plane.y))
 
@@ -97,14 +117,25 @@ class Exclusions:
         out = {}
         for method in self.methods:
             if method == "hpd":
-                out[method] = hpd_excluded(self._density(logratios).reshape(self.plane.shape), self.levels)
+                out[method] = hpd_excluded(
+                    self._density(logratios).reshape(self.plane.shape), self.levels
+                )
             else:
-                excluded = neyman.excluded_cells(t, self.neighbours, self.critical, self.levels, method,
-                                                 self.null_maps, self.plane.outside)
+                excluded = neyman.excluded_cells(
+                    t,
+                    self.neighbours,
+                    self.critical,
+                    self.levels,
+                    method,
+                    self.null_maps,
+                    self.plane.outside,
+                )
                 out[method] = excluded.reshape(len(self.levels), *self.plane.shape)
         return out
 
-    def at_point(self, logratios: np.ndarray, logratio_point: float, point) -> dict[str, np.ndarray]:
+    def at_point(
+        self, logratios: np.ndarray, logratio_point: float, point
+    ) -> dict[str, np.ndarray]:
         """{method: bool (n_levels,)}: whether each method's set excludes the point (x, y) itself
         (not its cell), from the log-ratios at the cell centres and at the point. CLs takes the
         null hypothesis' t distribution of the point's cell; HPD compares the point's density
@@ -115,7 +146,9 @@ class Exclusions:
         out = {}
         for method in self.methods:
             if method == "frequentist":
-                out[method] = np.array([t[0] > self.critical.quantile(neighbours, level)[0] for level in self.levels])
+                out[method] = np.array(
+                    [t[0] > self.critical.quantile(neighbours, level)[0] for level in self.levels]
+                )
             elif method == "cls":
                 cell = plane.cell_index(point[0], point[1])
                 p_theta = self.critical.pvalue(neighbours, t)[0]
@@ -124,7 +157,9 @@ class Exclusions:
             else:
                 density = self._density(logratios)
                 inside = ~hpd_excluded(density, self.levels)
-                mine = float(np.exp(logratio_point - np.max(logratios)) * plane.prior_at(point[0], point[1]))
+                mine = float(
+                    np.exp(logratio_point - np.max(logratios)) * plane.prior_at(point[0], point[1])
+                )
                 out[method] = np.array([mine < density[cells].min() for cells in inside])
         return out
 
@@ -133,7 +168,9 @@ class Exclusions:
         return np.exp(logratios - np.max(logratios)) * self.plane.prior
 
 
-def calibrate(config, plane: PlaneStatistic, sims: dict, observed_nodes, progress) -> tuple[np.ndarray, np.ndarray]:
+def calibrate(
+    config, plane: PlaneStatistic, sims: dict, observed_nodes, progress
+) -> tuple[np.ndarray, np.ndarray]:
     """The calibration simulations' truths in the unit square (N, 2) and t at each truth (N,)."""
     from alpswyft.inference import observation_features
 
@@ -147,7 +184,9 @@ def calibrate(config, plane: PlaneStatistic, sims: dict, observed_nodes, progres
     return plane.unit(truth[:, 0], truth[:, 1]), t
 
 
-def coverage_indicators(exclusions: Exclusions, sims: dict, features, progress) -> tuple[np.ndarray, dict]:
+def coverage_indicators(
+    exclusions: Exclusions, sims: dict, features, progress
+) -> tuple[np.ndarray, dict]:
     """For the limit-coverage simulations: truths in the unit square (N, 2) and, per method,
     whether its set holds the truth itself (n_levels, N)."""
     plane = exclusions.plane
@@ -161,7 +200,9 @@ def coverage_indicators(exclusions: Exclusions, sims: dict, features, progress) 
     return plane.unit(truth[:, 0], truth[:, 1]), covered
 
 
-def coverage_summary(truths_unit: np.ndarray, covered: dict, levels, plane: PlaneStatistic) -> tuple[dict, dict]:
+def coverage_summary(
+    truths_unit: np.ndarray, covered: dict, levels, plane: PlaneStatistic
+) -> tuple[dict, dict]:
     """Coverage maps (smooth, with 1 sigma, and binned with Clopper-Pearson) of every method and
     level, and their summary: overall coverage, the smallest smooth coverage and the fraction of
     the plane where it lies below level - 2 sigma."""
@@ -178,8 +219,10 @@ def coverage_summary(truths_unit: np.ndarray, covered: dict, levels, plane: Plan
             low, high = binomial_interval(int(hits[k].sum()), hits.shape[1])
             below = p < level - 2 * s
             summary[method][f"{level:g}"] = {
-                "coverage": float(hits[k].mean()), "interval_68": [low, high],
-                "smooth_min": float(p.min()), "smooth_min_sigma": float(s[np.argmin(p)]),
+                "coverage": float(hits[k].mean()),
+                "interval_68": [low, high],
+                "smooth_min": float(p.min()),
+                "smooth_min_sigma": float(s[np.argmin(p)]),
                 "area_below_2sigma": float(below.mean()),
             }
         arrays[f"smooth_{method}"] = np.array(smooth)
@@ -192,12 +235,20 @@ def coverage_summary(truths_unit: np.ndarray, covered: dict, levels, plane: Plan
     return arrays, summary
 
 
-def save_calibration(path, planes: list[PlaneStatistic], criticals: list[neyman.CriticalValues], null_maps) -> None:
+def save_calibration(
+    path, planes: list[PlaneStatistic], criticals: list[neyman.CriticalValues], null_maps
+) -> None:
     """What a later test of new observations needs (the workbench's ``confidence_set``)."""
-    save_npz(path, edges_x=np.array([p.edges_x for p in planes]), edges_y=np.array([p.edges_y for p in planes]),
-             truths_unit=np.array([c.truths_unit for c in criticals]), statistic=np.array([c.statistic for c in criticals]),
-             k=np.array(criticals[0].k), kernel=np.array(criticals[0].kernel),
-             **({} if null_maps is None else {"null_maps": np.array(null_maps, np.float32)}))
+    save_npz(
+        path,
+        edges_x=np.array([p.edges_x for p in planes]),
+        edges_y=np.array([p.edges_y for p in planes]),
+        truths_unit=np.array([c.truths_unit for c in criticals]),
+        statistic=np.array([c.statistic for c in criticals]),
+        k=np.array(criticals[0].k),
+        kernel=np.array(criticals[0].kernel),
+        **({} if null_maps is None else {"null_maps": np.array(null_maps, np.float32)}),
+    )
 
 
 def leave_one_out_summary(critical: neyman.CriticalValues, levels) -> dict:
@@ -209,12 +260,17 @@ def leave_one_out_summary(critical: neyman.CriticalValues, levels) -> dict:
         covered = critical.leave_one_out_covered(level)
         bins = neyman.binned_coverage(critical.truths_unit, covered, COVERAGE_BINS)
         worst = np.unravel_index(np.nanargmin(bins["fraction"]), bins["fraction"].shape)
-        out[f"{level:g}"] = {"coverage": float(covered.mean()), "bin_min": float(bins["fraction"][worst]),
-                             "bin_min_interval_68": [float(bins["low"][worst]), float(bins["high"][worst])]}
+        out[f"{level:g}"] = {
+            "coverage": float(covered.mean()),
+            "bin_min": float(bins["fraction"][worst]),
+            "bin_min_interval_68": [float(bins["low"][worst]), float(bins["high"][worst])],
+        }
     return out
 
 
-def fractions_from_centres(logratios_centres: np.ndarray, calibration_path, levels, method: str) -> np.ndarray:
+def fractions_from_centres(
+    logratios_centres: np.ndarray, calibration_path, levels, method: str
+) -> np.ndarray:
     """Exclusion fractions (n_planes, n_levels, nx, ny) of ``method`` (frequentist or cls) at any
     ``levels`` from the kept log-ratio maps at the cell centres (plane, observation, cell; -inf
     outside the last round's box) and the run's calibration: the validation stage's counting
@@ -224,14 +280,25 @@ def fractions_from_centres(logratios_centres: np.ndarray, calibration_path, leve
     for p, maps in enumerate(np.asarray(logratios_centres, float)):
         critical, null_maps = load_critical(calibration_path, p)
         if method == "cls" and null_maps is None:
-            raise KeyError("no CLs in this run: it simulated no null hypothesis (limit_method without cls)")
+            raise KeyError(
+                "no CLs in this run: it simulated no null hypothesis (limit_method without cls)"
+            )
         x, y = neyman.cell_centres(data["edges_x"][p], data["edges_y"][p])
-        neighbours = critical.neighbours(neyman.to_unit(x, y, data["edges_x"][p], data["edges_y"][p]))
+        neighbours = critical.neighbours(
+            neyman.to_unit(x, y, data["edges_x"][p], data["edges_y"][p])
+        )
         shape = (len(data["edges_x"][p]) - 1, len(data["edges_y"][p]) - 1)
         total = np.zeros((len(levels), len(x)))
         for lr in maps:
-            total += neyman.excluded_cells(neyman.statistic_map(lr), neighbours, critical, levels, method, null_maps,
-                                           np.isneginf(lr))
+            total += neyman.excluded_cells(
+                neyman.statistic_map(lr),
+                neighbours,
+                critical,
+                levels,
+                method,
+                null_maps,
+                np.isneginf(lr),
+            )
         out.append((total / max(len(maps), 1)).reshape(len(levels), *shape))
     return np.array(out)
 
@@ -244,9 +311,13 @@ def check_level(level: float, k: int, n_calibration: int) -> None:
     if not 0 < level < 1:
         raise ConfigError("level", level, "a confidence level strictly between 0 and 1, e.g. 0.95")
     if neyman.neighbours_needed([level]) > k:
-        raise ConfigError("level", level, f"this run's calibration has {k} neighbours per point ({n_calibration:_} "
-                          f"simulations), enough for levels up to {1 - neyman.TAIL_COUNT / k:.4g}; {level:g} needs "
-                          f"n_sim_calibration >= {neyman.calibration_size_needed([level]):_}")
+        raise ConfigError(
+            "level",
+            level,
+            f"this run's calibration has {k} neighbours per point ({n_calibration:_} "
+            f"simulations), enough for levels up to {1 - neyman.TAIL_COUNT / k:.4g}; {level:g} needs "
+            f"n_sim_calibration >= {neyman.calibration_size_needed([level]):_}",
+        )
 
 
 def load_critical(path, plane_index: int) -> tuple[neyman.CriticalValues, np.ndarray | None]:
@@ -254,6 +325,8 @@ def load_critical(path, plane_index: int) -> tuple[neyman.CriticalValues, np.nda
     data = np.load(path)
     # files written before the tricube weights hold no kernel: their limits used equal weights
     kernel = str(data["kernel"]) if "kernel" in data else "uniform"
-    critical = neyman.CriticalValues(data["truths_unit"][plane_index], data["statistic"][plane_index], int(data["k"]), kernel)
+    critical = neyman.CriticalValues(
+        data["truths_unit"][plane_index], data["statistic"][plane_index], int(data["k"]), kernel
+    )
     null_maps = data["null_maps"][plane_index].astype(float) if "null_maps" in data else None
     return critical, null_maps

@@ -30,11 +30,15 @@ def parse_hyperparams(text: str) -> dict[str, list]:
         match = _ENTRY.match(entry)
         if not match:
             raise ConfigError(
-                "hyperparams", entry, f"each entry must read '--name (type) : v1, v2', e.g. {_EXAMPLE}"
+                "hyperparams",
+                entry,
+                f"each entry must read '--name (type) : v1, v2', e.g. {_EXAMPLE}",
             )
         name, type_name, values = match.groups()
         if type_name not in _TYPES:
-            raise ConfigError("hyperparams", entry, f"type of {name} must be one of int, float, str")
+            raise ConfigError(
+                "hyperparams", entry, f"type of {name} must be one of int, float, str"
+            )
         if name in grid:
             raise ConfigError("hyperparams", entry, f"{name} is given twice")
         try:

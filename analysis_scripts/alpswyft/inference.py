@@ -15,7 +15,9 @@ from alpswyft.truncation import normalised_weights
 
 
 @torch.no_grad()
-def observation_features(network, observations: dict[str, np.ndarray], batch_size: int = 256) -> torch.Tensor:
+def observation_features(
+    network, observations: dict[str, np.ndarray], batch_size: int = 256
+) -> torch.Tensor:
     """Head features (n_obs, n_features) of a batch of observations (a dict of node arrays with a
     leading observation axis, e.g. ``data`` (n_obs, nbins))."""
     network.eval()
@@ -23,7 +25,9 @@ def observation_features(network, observations: dict[str, np.ndarray], batch_siz
     parts = []
     for start in range(0, n_obs, batch_size):
         nodes = {
-            k: torch.as_tensor(v[start : start + batch_size], dtype=torch.float32, device=network.device)
+            k: torch.as_tensor(
+                v[start : start + batch_size], dtype=torch.float32, device=network.device
+            )
             for k, v in observations.items()
         }
         parts.append(network.head(nodes))
@@ -31,8 +35,14 @@ def observation_features(network, observations: dict[str, np.ndarray], batch_siz
 
 
 @torch.no_grad()
-def logratios_for_features(network, features: torch.Tensor, params: np.ndarray, batch_size: int = 16384,
-                           with_1d: bool = True, columns_2d: list[int] | None = None) -> list[np.ndarray]:
+def logratios_for_features(
+    network,
+    features: torch.Tensor,
+    params: np.ndarray,
+    batch_size: int = 16384,
+    with_1d: bool = True,
+    columns_2d: list[int] | None = None,
+) -> list[np.ndarray]:
     """Log-ratios of one observation's head ``features`` (n_features,) against every row of
     ``params`` (N, n_free), in batches: one (N, n_marginals) array per estimator (1D first; the
     2D estimator alone with ``with_1d=False``, only its ``columns_2d`` if given). ``params`` may be
@@ -42,12 +52,16 @@ def logratios_for_features(network, features: torch.Tensor, params: np.ndarray, 
     params = torch.as_tensor(params, dtype=torch.float32, device=network.device)
     chunks = []
     for start in range(0, len(params), batch_size):
-        out = network.bank_logratios(features, params[start : start + batch_size], with_1d, columns_2d)
+        out = network.bank_logratios(
+            features, params[start : start + batch_size], with_1d, columns_2d
+        )
         chunks.append([o.double().cpu().numpy() for o in out])
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
 
-def logratios_on_bank(network, observation, params: np.ndarray, batch_size: int = 16384) -> list[np.ndarray]:
+def logratios_on_bank(
+    network, observation, params: np.ndarray, batch_size: int = 16384
+) -> list[np.ndarray]:
     """Log-ratios of one observation against every row of ``params`` (N, n_free). ``observation``
     is its ``data`` (nbins,) or a dict of its nodes (``data``, ``power``, ...).
 
@@ -64,7 +78,10 @@ def histogram_1d(values: np.ndarray, logratios: np.ndarray, box: np.ndarray, bin
     weights = normalised_weights(logratios)
     edges = np.array([np.linspace(lo, hi, bins + 1) for lo, hi in box])
     density = np.array(
-        [np.histogram(v, bins=e, weights=w, density=True)[0] for v, w, e in zip(values.T, weights.T, edges)]
+        [
+            np.histogram(v, bins=e, weights=w, density=True)[0]
+            for v, w, e in zip(values.T, weights.T, edges)
+        ]
     )
     return density, edges
 
@@ -75,14 +92,26 @@ def histogram_2d(values: np.ndarray, logratios: np.ndarray, pairs, box: np.ndarr
     densities = []
     for k, (i, j) in enumerate(pairs):
         h, _, _ = np.histogram2d(
-            values[:, i], values[:, j], bins=bins, range=[box[i], box[j]], weights=weights[:, k], density=True
+            values[:, i],
+            values[:, j],
+            bins=bins,
+            range=[box[i], box[j]],
+            weights=weights[:, k],
+            density=True,
         )
         densities.append(h)
     return np.array(densities)
 
 
-def binned_posterior(values: np.ndarray, logratios_1d, logratios_2d, pairs, box: np.ndarray,
-                     bins_1d: int = 100, bins_2d: int = 50) -> dict[str, np.ndarray]:
+def binned_posterior(
+    values: np.ndarray,
+    logratios_1d,
+    logratios_2d,
+    pairs,
+    box: np.ndarray,
+    bins_1d: int = 100,
+    bins_2d: int = 50,
+) -> dict[str, np.ndarray]:
     """The binned marginals of ``posterior_round_*.npz``: ``density_1d``/``edges_1d`` from the 1D
     log-ratios and ``density_2d``/``pairs`` from the 2D ones (either may be None), on ``box``."""
     out = {}

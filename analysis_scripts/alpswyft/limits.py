@@ -66,8 +66,14 @@ class ExclusionCounter:
     levels.
     """
 
-    def __init__(self, edges_x: np.ndarray, edges_y: np.ndarray, levels=LEVELS, truth=None,
-                 no_signal_below_y: bool = False):
+    def __init__(
+        self,
+        edges_x: np.ndarray,
+        edges_y: np.ndarray,
+        levels=LEVELS,
+        truth=None,
+        no_signal_below_y: bool = False,
+    ):
         self.edges_x, self.edges_y = np.asarray(edges_x, float), np.asarray(edges_y, float)
         self.levels = tuple(levels)
         shape = (len(self.levels), len(self.edges_x) - 1, len(self.edges_y) - 1)
@@ -76,13 +82,19 @@ class ExclusionCounter:
         self.areas: list[np.ndarray] = []
         self.n = 0
         self.truth = truth
-        self.truth_cells, self.truth_where = (None, None) if truth is None else truth_cells(
-            self.edges_x, self.edges_y, truth, no_signal_below_y)
-        self.truth_hits: list[np.ndarray] = []  # per observation and level: whether the truth was excluded
+        self.truth_cells, self.truth_where = (
+            (None, None)
+            if truth is None
+            else truth_cells(self.edges_x, self.edges_y, truth, no_signal_below_y)
+        )
+        self.truth_hits: list[
+            np.ndarray
+        ] = []  # per observation and level: whether the truth was excluded
 
     def points(self, subcells: int = SUBCELLS) -> tuple[np.ndarray, np.ndarray]:
         """The plane's evaluation points: ``subcells`` x ``subcells`` midpoints per cell, flattened
         (x, y) arrays of (nx * s) * (ny * s) values, x slowest."""
+
         def midpoints(edges):
             fine = np.linspace(edges[0], edges[-1], (len(edges) - 1) * subcells + 1)
             return 0.5 * (fine[1:] + fine[:-1])
@@ -90,7 +102,9 @@ class ExclusionCounter:
         x, y = np.meshgrid(midpoints(self.edges_x), midpoints(self.edges_y), indexing="ij")
         return x.ravel(), y.ravel()
 
-    def excluded_on_points(self, logratios: np.ndarray, prior: np.ndarray, subcells: int = SUBCELLS) -> np.ndarray:
+    def excluded_on_points(
+        self, logratios: np.ndarray, prior: np.ndarray, subcells: int = SUBCELLS
+    ) -> np.ndarray:
         """Excluded cells (n_levels, nx, ny) for one observation from its 2D log-ratios at
         :meth:`points` and the prior density there: each cell's posterior mass is the sum of
         r x prior over its points. Cells without prior mass (outside a truncated box) are
@@ -133,8 +147,9 @@ def connected_regions(mask: np.ndarray) -> int:
     return int(ndimage.label(mask, structure=np.ones((3, 3)))[1])
 
 
-def limit_depth(excluded: np.ndarray, edges_x: np.ndarray, edges_y: np.ndarray, x: float,
-                at: str = "edge") -> float | None:
+def limit_depth(
+    excluded: np.ndarray, edges_x: np.ndarray, edges_y: np.ndarray, x: float, at: str = "edge"
+) -> float | None:
     """How far down the excluded region reaching the top of the plane extends at ``x``: the lower
     edge (``at="edge"``) or the centre (``at="centre"``: the weakest coupling whose own cell is
     excluded, the conservative reading) of the lowest cell of the column's uninterrupted excluded
@@ -203,17 +218,29 @@ def truth_exclusion(counter: ExclusionCounter, level_index: int) -> dict:
     k = int(sum(hits[level_index] for hits in counter.truth_hits))
     level = counter.levels[level_index]
     low, high = binomial_interval(k, counter.n)
-    return {"excluded": k, "n": counter.n, "fraction": k / max(counter.n, 1), "interval_68": [low, high],
-            "allowed": round(1.0 - level, 10), "consistent": low <= 1.0 - level,
-            "truth_in_plane": counter.truth_where == "cell", "truth_cells": counter.truth_where}
+    return {
+        "excluded": k,
+        "n": counter.n,
+        "fraction": k / max(counter.n, 1),
+        "interval_68": [low, high],
+        "allowed": round(1.0 - level, 10),
+        "consistent": low <= 1.0 - level,
+        "truth_in_plane": counter.truth_where == "cell",
+        "truth_cells": counter.truth_where,
+    }
 
 
 #: How a report names the truth's cells (:func:`truth_cells`).
-TRUTH_WORDS = {"cell": "truth's cell", "nearest cell": "truth's nearest cell",
-               "row": "no-ALP truth (every cell of the weakest coupling)"}
+TRUTH_WORDS = {
+    "cell": "truth's cell",
+    "nearest cell": "truth's nearest cell",
+    "row": "no-ALP truth (every cell of the weakest coupling)",
+}
 
 
-def linear_gaussian_exclusion(points: np.ndarray, truth: np.ndarray, covariance: np.ndarray, level: float) -> np.ndarray:
+def linear_gaussian_exclusion(
+    points: np.ndarray, truth: np.ndarray, covariance: np.ndarray, level: float
+) -> np.ndarray:
     """Probability that each 2D ``point`` is excluded at ``level``, for a Gaussian posterior of
     fixed ``covariance`` centred on an estimate distributed as N(truth, covariance) (a
     linear-Gaussian model with a flat prior, physics spec section 6).
@@ -242,7 +269,9 @@ def published_limits() -> list[dict]:
     return limits
 
 
-def published_depth(m_nev: float, label: str = "MAGIC", regions: list[dict] | None = None) -> float | None:
+def published_depth(
+    m_nev: float, label: str = "MAGIC", regions: list[dict] | None = None
+) -> float | None:
     """The lower edge (1e-11 GeV^-1) of the published regions whose label starts with ``label`` at
     mass ``m_nev`` (neV): the weakest coupling they exclude there; None where none reaches it.
     ``regions``: :func:`published_limits` read once by a caller that asks for many masses."""
@@ -253,7 +282,9 @@ def published_depth(m_nev: float, label: str = "MAGIC", regions: list[dict] | No
     inside = np.zeros_like(g, bool)
     for entry in published_limits() if regions is None else regions:
         if entry["label"].startswith(label):
-            inside |= Polygon(np.column_stack([np.log10(entry["m"]), np.log10(entry["g"])])).contains_points(points)
+            inside |= Polygon(
+                np.column_stack([np.log10(entry["m"]), np.log10(entry["g"])])
+            ).contains_points(points)
     return float(g[inside][0]) if inside.any() else None
 
 
@@ -282,8 +313,15 @@ def quoted_method(config, result) -> str:
     return next((m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result), "hpd")
 
 
-def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str = "MAGIC",
-                 method: str | None = None, at: str = "centre") -> list[dict]:
+def depth_ratios(
+    result,
+    config,
+    pair: int = 0,
+    level: float = 0.95,
+    label: str = "MAGIC",
+    method: str | None = None,
+    at: str = "centre",
+) -> list[dict]:
     """Per mass column of an expected-limit plane (m, g): the median expected limit's depth at
     ``level`` (the lowest g of the excluded region reaching the top, read at the centre of its
     lowest cell, or with ``at="edge"`` at its lower edge) of ``method`` (default: the run's quoted
@@ -293,7 +331,9 @@ def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str 
     i, j = (config.POI_indices[k] for k in result["pairs"][pair])
     pm, pg = config.table.free[i], config.table.free[j]
     k = int(np.argmin(np.abs(np.asarray(result["levels"]) - level)))
-    median = np.asarray(limit_fraction(result, method or quoted_method(config, result))[pair, k]) >= 0.5
+    median = (
+        np.asarray(limit_fraction(result, method or quoted_method(config, result))[pair, k]) >= 0.5
+    )
     ex, ey = result["edges_x"][pair], result["edges_y"][pair]
     rows, regions = [], published_limits()
     for lo, hi in zip(ex[:-1], ex[1:]):
@@ -303,6 +343,12 @@ def depth_ratios(result, config, pair: int = 0, level: float = 0.95, label: str 
         ours = None if ours is None else float(10**ours if pg.log else ours)
         published = published_depth(m, label, regions)
         if ours is not None or published is not None:
-            rows.append({"m": float(m), "g_limit": ours, "g_published": published,
-                         "ratio": None if ours is None or published is None else ours / published})
+            rows.append(
+                {
+                    "m": float(m),
+                    "g_limit": ours,
+                    "g_published": published,
+                    "ratio": None if ours is None or published is None else ours / published,
+                }
+            )
     return rows

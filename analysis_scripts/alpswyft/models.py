@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from analysis_core.errors import ConfigError
 
 from alpswyft.physics import magic, observation, toy
+from analysis_core.errors import ConfigError
 
 _REQUIRED = ("parameters", "shapes", "expected", "noise")
 
@@ -90,17 +90,23 @@ class ModelInfo:
 def _check_interface(cls, where: str) -> None:
     missing = [name for name in _REQUIRED if not hasattr(cls, name)]
     if missing:
-        raise ConfigError("model", where, f"the model class lacks {', '.join(missing)} (see alpswyft/models.py)")
+        raise ConfigError(
+            "model", where, f"the model class lacks {', '.join(missing)} (see alpswyft/models.py)"
+        )
     rows = cls.parameters
     if isinstance(rows, str) or not all(isinstance(r, str) for r in rows) or not rows:
-        raise ConfigError("model", where, "'parameters' must be a list of parameter rows (strings of 7 columns)")
+        raise ConfigError(
+            "model", where, "'parameters' must be a list of parameter rows (strings of 7 columns)"
+        )
     from alpswyft.parameters import parse_row
 
     for i, row in enumerate(rows):
         try:
             parse_row(i + 1, row)
         except ConfigError as error:
-            raise ConfigError("model", where, f"its parameters[{i}] is not a valid row: {error}") from None
+            raise ConfigError(
+                "model", where, f"its parameters[{i}] is not a valid row: {error}"
+            ) from None
 
 
 MODELS: dict[str, ModelInfo] = {}
@@ -125,7 +131,9 @@ for _name, _cls in (
     register(_name, _cls)
 
 #: Models observed through the CTA response, on the 18-entry NGC 1275 parameter vector.
-ALP_MODELS = tuple(name for name, info in MODELS.items() if issubclass(info.cls, observation.ALPModel))
+ALP_MODELS = tuple(
+    name for name, info in MODELS.items() if issubclass(info.cls, observation.ALPModel)
+)
 
 
 def is_model_file(value: str) -> bool:
@@ -145,8 +153,11 @@ def load_model_file(path: Path, label: str | None = None) -> ModelInfo:
     path = Path(path)
     label = label or str(path)
     if not path.is_file():
-        raise ConfigError("model", label,
-                          "no such file (a model file defines a class Model; see README, 'Adding a model')")
+        raise ConfigError(
+            "model",
+            label,
+            "no such file (a model file defines a class Model; see README, 'Adding a model')",
+        )
     digest = file_sha256(path)
     key = (str(path), label, digest)
     if key not in _LOADED:
@@ -160,10 +171,14 @@ def _import_model(path: Path, label: str, digest: str) -> ModelInfo:
     try:
         spec.loader.exec_module(module)
     except Exception as error:  # noqa: BLE001 - whatever the file raises, name the file
-        raise ConfigError("model", label, f"the file does not load: {type(error).__name__}: {error}") from None
+        raise ConfigError(
+            "model", label, f"the file does not load: {type(error).__name__}: {error}"
+        ) from None
     cls = getattr(module, "Model", None)
     if not inspect.isclass(cls):
-        raise ConfigError("model", label, "the file must define a class Model (see README, 'Adding a model')")
+        raise ConfigError(
+            "model", label, "the file must define a class Model (see README, 'Adding a model')"
+        )
     _check_interface(cls, label)
     return ModelInfo(label, cls, path, digest)
 
@@ -197,18 +212,26 @@ def check_outputs(info: ModelInfo, config, setup: dict | None = None) -> None:
     except ConfigError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever the model raises, name it
-        raise ConfigError("model", info.name,
-                          f"the model fails on the Obs. values: {type(error).__name__}: {error}") from None
+        raise ConfigError(
+            "model",
+            info.name,
+            f"the model fails on the Obs. values: {type(error).__name__}: {error}",
+        ) from None
     for node in ("exp", "data"):
         if node not in shapes:
-            raise ConfigError("model", info.name, f"its shapes must include '{node}' (got {sorted(shapes)})")
+            raise ConfigError(
+                "model", info.name, f"its shapes must include '{node}' (got {sorted(shapes)})"
+            )
     for node, value in out.items():
         got = np.shape(value)
         if node not in shapes:
-            raise ConfigError("model", info.name, f"it returns a node '{node}' that its shapes do not declare")
+            raise ConfigError(
+                "model", info.name, f"it returns a node '{node}' that its shapes do not declare"
+            )
         if got != (1, *shapes[node]):
             raise ConfigError(
-                "model", info.name,
+                "model",
+                info.name,
                 f"node '{node}' has shape {got} for one parameter vector; its shapes say (1, *{shapes[node]})",
             )
         if np.any(np.isnan(np.asarray(value, float))):

@@ -18,12 +18,12 @@ import pickle
 from pathlib import Path
 
 import torch
-from analysis_core.errors import PipelineError
-from analysis_core.files import read_json, write_json
 
 import swyft
 from alpswyft import compat
 from alpswyft.architectures import TRAINING_HYPERPARAMS, Architecture, resolve
+from analysis_core.errors import PipelineError
+from analysis_core.files import read_json, write_json
 
 compat.apply()
 
@@ -98,8 +98,13 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         return [est(features, z) for est in estimators if est is not None]
 
     @torch.no_grad()
-    def bank_logratios(self, features: torch.Tensor, params: torch.Tensor, with_1d: bool = True,
-                       columns_2d: list[int] | None = None) -> list[torch.Tensor]:
+    def bank_logratios(
+        self,
+        features: torch.Tensor,
+        params: torch.Tensor,
+        with_1d: bool = True,
+        columns_2d: list[int] | None = None,
+    ) -> list[torch.Tensor]:
         """Log-ratios (N, n_marginals) of one observation's head ``features`` (n_features,) against
         N rows of free ``params``, per estimator (1D first; without it for ``with_1d=False``);
         ``columns_2d`` keeps only those 2D marginals. The same numbers as :meth:`ratios` in eval
@@ -131,10 +136,16 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         """The original's AdamW and ReduceLROnPlateau (factor 0.1, patience 3, on val_loss), with
         the AdamW fused into one kernel per step on CUDA (a step over these many small tensors is
         otherwise bound by kernel launches)."""
-        optimizer = torch.optim.AdamW(self.parameters(), lr=self.learning_rate,
-                                      fused=True if self.device.type == "cuda" else None)
+        optimizer = torch.optim.AdamW(
+            self.parameters(),
+            lr=self.learning_rate,
+            fused=True if self.device.type == "cuda" else None,
+        )
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=3)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"},
+        }
 
     def on_fit_end(self):
         # swyft reloads the best checkpoint with a bare torch.load, which torch >= 2.6 refuses for
@@ -144,10 +155,14 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
             self.best_model_path = path
             state = torch.load(path, map_location=self.device, weights_only=False)["state_dict"]
             self.load_state_dict(state)
-            print(f"reloaded the best network (val_loss {self.trainer.checkpoint_callback.best_model_score:.4f})")
+            print(
+                f"reloaded the best network (val_loss {self.trainer.checkpoint_callback.best_model_score:.4f})"
+            )
 
 
-def channel_logratios(estimator, features: torch.Tensor, z: torch.Tensor, channels: list[int] | None = None) -> torch.Tensor:
+def channel_logratios(
+    estimator, features: torch.Tensor, z: torch.Tensor, channels: list[int] | None = None
+) -> torch.Tensor:
     """Log-ratios (N, n_channels) of a swyft 1D or ND estimator in eval mode for one observation's
     ``features`` (n_features,) and N POI rows ``z``, for all marginals or the ``channels`` listed.
 
@@ -171,7 +186,9 @@ def channel_logratios(estimator, features: torch.Tensor, z: torch.Tensor, channe
 
     weights, bias = net.initial_layer.weights[index], net.initial_layer.bias[index]
     n_obs = features.shape[-1]
-    h = (weights[:, :, :n_obs] @ features + bias)[:, None, :] + block[index] @ weights[:, :, n_obs:].transpose(1, 2)
+    h = (weights[:, :, :n_obs] @ features + bias)[:, None, :] + block[index] @ weights[
+        :, :, n_obs:
+    ].transpose(1, 2)
     for residual in net.blocks:
         t = h
         for k in range(2):
@@ -182,18 +199,35 @@ def channel_logratios(estimator, features: torch.Tensor, z: torch.Tensor, channe
     return linear(net.final_layer, h)[..., 0].T
 
 
-def _marginals(config, fixed_nuisances: bool) -> tuple[list[int], list[str], int, list[tuple[int, int]] | None]:
+def _marginals(
+    config, fixed_nuisances: bool
+) -> tuple[list[int], list[str], int, list[tuple[int, int]] | None]:
     """POI columns, POI names, ``restricted_posterior`` and 2D marginals of the run's network, or
     of its fixed-nuisance network: every 2D marginal (None) of the POIs of the ``prediction_pairs``
     planes."""
     if not fixed_nuisances:
-        return list(config.POI_indices), list(config.poi_names), config.restricted_posterior, config.pairs
+        return (
+            list(config.POI_indices),
+            list(config.poi_names),
+            config.restricted_posterior,
+            config.pairs,
+        )
     positions = config.limit_pois
-    return [config.POI_indices[k] for k in positions], [config.poi_names[k] for k in positions], 2, None
+    return (
+        [config.POI_indices[k] for k in positions],
+        [config.poi_names[k] for k in positions],
+        2,
+        None,
+    )
 
 
-def build_network(config, hyperparams: dict, shapes: dict, architecture: Architecture | None = None,
-                  fixed_nuisances: bool = False) -> MarginalRatioNetwork:
+def build_network(
+    config,
+    hyperparams: dict,
+    shapes: dict,
+    architecture: Architecture | None = None,
+    fixed_nuisances: bool = False,
+) -> MarginalRatioNetwork:
     """The network of a configuration for one grid point's hyperparameters and the simulator's
     node ``shapes``; ``architecture`` defaults to the configuration's ``architecture`` value.
     ``fixed_nuisances``: the network of the fixed-nuisance expected limits (2D marginals of the
@@ -211,7 +245,13 @@ def build_network(config, hyperparams: dict, shapes: dict, architecture: Archite
     )
 
 
-def signature(config, hyperparams: dict, shapes: dict, architecture: Architecture, fixed_nuisances: bool = False) -> dict:
+def signature(
+    config,
+    hyperparams: dict,
+    shapes: dict,
+    architecture: Architecture,
+    fixed_nuisances: bool = False,
+) -> dict:
     """What fixes a network's weights' shapes and meaning: saved beside every network and compared
     before old weights are loaded (``use_old_net``)."""
     _, names, restricted, pairs = _marginals(config, fixed_nuisances)
@@ -221,13 +261,17 @@ def signature(config, hyperparams: dict, shapes: dict, architecture: Architectur
         "shapes": {k: list(v) for k, v in shapes.items() if k != "params"},
         "poi_names": names,
         "restricted_posterior": restricted,
-        **({"pairs": [list(p) for p in pairs]} if restricted == 3 else {}),  # else implied by the POIs
+        **(
+            {"pairs": [list(p) for p in pairs]} if restricted == 3 else {}
+        ),  # else implied by the POIs
         **{k: hyperparams[k] for k in ("blocks", "features")},
         **architecture.head_hyperparameters(hyperparams),
     }
 
 
-def save_network(network: MarginalRatioNetwork, path: Path, network_signature: dict, **provenance) -> None:
+def save_network(
+    network: MarginalRatioNetwork, path: Path, network_signature: dict, **provenance
+) -> None:
     """The state dict as ``path`` (written atomically) and its signature as ``path.json``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".pt.partial")
@@ -243,15 +287,20 @@ def load_network(network: MarginalRatioNetwork, path: Path, network_signature: d
     if sidecar.is_file():
         saved = read_json(sidecar).get("signature", {})
         differences = [
-            f"{k} = {saved.get(k)!r} there, {v!r} here" for k, v in network_signature.items() if saved.get(k) != v
+            f"{k} = {saved.get(k)!r} there, {v!r} here"
+            for k, v in network_signature.items()
+            if saved.get(k) != v
         ]
         if differences:
             raise PipelineError(
-                f"use_old_net: {path} does not match this run's network: " + "; ".join(differences)
+                f"use_old_net: {path} does not match this run's network: "
+                + "; ".join(differences)
                 + ". Use matching settings or use_old_net=0."
             )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         network.load_state_dict(state)
     except (RuntimeError, pickle.UnpicklingError, EOFError) as error:
-        raise PipelineError(f"use_old_net: the weights in {path} do not fit this run's network: {error}") from None
+        raise PipelineError(
+            f"use_old_net: the weights in {path} do not fit this run's network: {error}"
+        ) from None

@@ -85,12 +85,16 @@ def calibration_size_needed(levels) -> int:
 
 def neighbour_count(n_calibration: int, levels) -> int:
     """k of the k-nearest-neighbour critical values for a calibration store of ``n_calibration``."""
-    return max(neighbours_needed(levels), round(NEIGHBOURS_AT_10000 * (n_calibration / 10_000) ** (2 / 3)))
+    return max(
+        neighbours_needed(levels), round(NEIGHBOURS_AT_10000 * (n_calibration / 10_000) ** (2 / 3))
+    )
 
 
 def cell_centres(edges_x: np.ndarray, edges_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The centres of a plane's cells, flattened (x slowest, as :class:`~alpswyft.limits.ExclusionCounter`'s maps)."""
-    x, y = np.meshgrid(0.5 * (edges_x[1:] + edges_x[:-1]), 0.5 * (edges_y[1:] + edges_y[:-1]), indexing="ij")
+    x, y = np.meshgrid(
+        0.5 * (edges_x[1:] + edges_x[:-1]), 0.5 * (edges_y[1:] + edges_y[:-1]), indexing="ij"
+    )
     return x.ravel(), y.ravel()
 
 
@@ -145,17 +149,23 @@ class CriticalValues:
     each simulation at its own truth.
     """
 
-    def __init__(self, truths_unit: np.ndarray, statistic: np.ndarray, k: int, kernel: str = "tricube"):
+    def __init__(
+        self, truths_unit: np.ndarray, statistic: np.ndarray, k: int, kernel: str = "tricube"
+    ):
         self.truths_unit = np.asarray(truths_unit, float)
         self.statistic = np.asarray(statistic, float)
         if not 1 <= k < len(self.statistic):
-            raise ValueError(f"k = {k}: needs 1 <= k < {len(self.statistic)} calibration simulations")
+            raise ValueError(
+                f"k = {k}: needs 1 <= k < {len(self.statistic)} calibration simulations"
+            )
         if kernel not in KERNELS:
             raise ValueError(f"kernel {kernel!r}: expected one of {KERNELS}")
         self.k, self.kernel = int(k), kernel
         self._tree = cKDTree(self.truths_unit)
 
-    def neighbours(self, points_unit: np.ndarray, leave_out_nearest: bool = False) -> Neighbourhoods:
+    def neighbours(
+        self, points_unit: np.ndarray, leave_out_nearest: bool = False
+    ) -> Neighbourhoods:
         """The k nearest calibration simulations of each point (n_points rows).
         ``leave_out_nearest``: skip each point's nearest one (a calibration truth itself, for
         leave-one-out checks)."""
@@ -166,12 +176,16 @@ class CriticalValues:
         if self.kernel == "tricube":
             width = distance[:, -1:]
             with np.errstate(invalid="ignore", divide="ignore"):
-                weights = np.where(width > 0, (1.0 - np.clip(distance / width, 0.0, 1.0) ** 3) ** 3, 1.0)
+                weights = np.where(
+                    width > 0, (1.0 - np.clip(distance / width, 0.0, 1.0) ** 3) ** 3, 1.0
+                )
         else:
             weights = np.ones_like(distance)
         t = self.statistic[index[:, :-1]]
         order = np.argsort(t, axis=1)
-        return Neighbourhoods(np.take_along_axis(t, order, 1), np.take_along_axis(weights[:, :-1], order, 1))
+        return Neighbourhoods(
+            np.take_along_axis(t, order, 1), np.take_along_axis(weights[:, :-1], order, 1)
+        )
 
     @staticmethod
     def quantile(neighbours: Neighbourhoods, level: float) -> np.ndarray:
@@ -200,7 +214,9 @@ class CriticalValues:
     def leave_one_out_covered(self, level: float) -> np.ndarray:
         """Whether each calibration simulation's t is within the critical value estimated from
         the others (N,): the estimator's coverage, measured on its own store."""
-        return self.statistic <= self.quantile(self.neighbours(self.truths_unit, leave_out_nearest=True), level)
+        return self.statistic <= self.quantile(
+            self.neighbours(self.truths_unit, leave_out_nearest=True), level
+        )
 
 
 def null_pvalues(null_maps: np.ndarray, t_map: np.ndarray) -> np.ndarray:
@@ -209,8 +225,15 @@ def null_pvalues(null_maps: np.ndarray, t_map: np.ndarray) -> np.ndarray:
     return np.mean(np.asarray(null_maps) >= np.asarray(t_map)[None, :], axis=0)
 
 
-def excluded_cells(t_map: np.ndarray, neighbours: Neighbourhoods, critical: CriticalValues, levels,
-                   method: str, null_maps: np.ndarray | None = None, outside: np.ndarray | None = None) -> np.ndarray:
+def excluded_cells(
+    t_map: np.ndarray,
+    neighbours: Neighbourhoods,
+    critical: CriticalValues,
+    levels,
+    method: str,
+    null_maps: np.ndarray | None = None,
+    outside: np.ndarray | None = None,
+) -> np.ndarray:
     """Cells (n_levels, n_cells) that ``method`` (``frequentist`` or ``cls``) excludes at each
     level for one observation's t map (n_cells,). ``neighbours`` are the cells'
     (:meth:`CriticalValues.neighbours`); ``null_maps`` (n_null, n_cells) the null hypothesis'
@@ -232,8 +255,12 @@ def excluded_cells(t_map: np.ndarray, neighbours: Neighbourhoods, critical: Crit
     return out
 
 
-def smooth_coverage(truths_unit: np.ndarray, covered: np.ndarray, points_unit: np.ndarray,
-                    bandwidth: float = COVERAGE_BANDWIDTH) -> tuple[np.ndarray, np.ndarray]:
+def smooth_coverage(
+    truths_unit: np.ndarray,
+    covered: np.ndarray,
+    points_unit: np.ndarray,
+    bandwidth: float = COVERAGE_BANDWIDTH,
+) -> tuple[np.ndarray, np.ndarray]:
     """Coverage as a smooth function of theta: the Gaussian-kernel average of the indicators
     ``covered`` (n_sims,) at ``points_unit`` (n_points, 2), and its binomial 1 sigma error
     sqrt(p (1 - p) sum w^2) / sum w (Kish's effective number of simulations)."""
@@ -251,11 +278,15 @@ def smooth_coverage(truths_unit: np.ndarray, covered: np.ndarray, points_unit: n
 def unit_cells(points_unit: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The cell (ix, iy) of each point of the unit square (n, 2) on an nx x ny grid over it."""
     nx, ny = shape
-    return (np.clip((points_unit[:, 0] * nx).astype(int), 0, nx - 1),
-            np.clip((points_unit[:, 1] * ny).astype(int), 0, ny - 1))
+    return (
+        np.clip((points_unit[:, 0] * nx).astype(int), 0, nx - 1),
+        np.clip((points_unit[:, 1] * ny).astype(int), 0, ny - 1),
+    )
 
 
-def binned_coverage(truths_unit: np.ndarray, covered: np.ndarray, bins: int) -> dict[str, np.ndarray]:
+def binned_coverage(
+    truths_unit: np.ndarray, covered: np.ndarray, bins: int
+) -> dict[str, np.ndarray]:
     """Coverage in ``bins`` x ``bins`` cells of the unit square: fraction, count and the 68 %
     Clopper-Pearson interval of each (nan where a cell holds no simulation)."""
     from alpswyft.limits import binomial_interval

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from analysis_core.errors import ConfigError, PipelineError
 
 #: (longitude deg, latitude deg, altitude m) of the sites of telescopes whose DL3 files may omit them
@@ -53,7 +54,9 @@ class OnOffSpectrum:
     n_off: np.ndarray  # counts per bin in all OFF regions
     alpha: np.ndarray  # per bin: ON area over OFF area (exposure-weighted over the runs)
     livetime_s: float
-    runs: list[dict] = field(default_factory=list)  # per run: obs_id, file, livetime_s, offset_deg, on_radius_deg
+    runs: list[dict] = field(
+        default_factory=list
+    )  # per run: obs_id, file, livetime_s, offset_deg, on_radius_deg
     datasets: list = field(default_factory=list, repr=False)  # gammapy SpectrumDatasetOnOff per run
 
     @property
@@ -63,17 +66,37 @@ class OnOffSpectrum:
     @classmethod
     def from_arrays(cls, arrays: dict, energy_edges_gev: np.ndarray) -> OnOffSpectrum:
         """The spectrum of a run's set-up arrays (``onoff_*``, ``run_*``; :func:`observation_setup`)."""
-        runs = [dict(zip(RUN_KEYS, row)) for row in zip(*(arrays[f"run_{k}"].tolist() for k in RUN_KEYS))]
-        return cls(np.asarray(energy_edges_gev, float) / 1e3, arrays["onoff_n_on"], arrays["onoff_n_off"],
-                   arrays["onoff_alpha"], float(arrays["onoff_livetime_s"]), runs)
+        runs = [
+            dict(zip(RUN_KEYS, row))
+            for row in zip(*(arrays[f"run_{k}"].tolist() for k in RUN_KEYS))
+        ]
+        return cls(
+            np.asarray(energy_edges_gev, float) / 1e3,
+            arrays["onoff_n_on"],
+            arrays["onoff_n_off"],
+            arrays["onoff_alpha"],
+            float(arrays["onoff_livetime_s"]),
+            runs,
+        )
 
     def table(self) -> str:
         """Counts, excess and Li & Ma significance per bin, as text."""
         significance = li_ma(self.n_on, self.n_off, self.alpha)
-        lines = [f"{'E_reco (TeV)':>17} {'ON':>6} {'OFF':>6} {'alpha':>6} {'excess':>8} {'sigma':>6}"]
-        for lo, hi, on, off, a, excess, sigma in zip(self.energy_edges[:-1], self.energy_edges[1:], self.n_on,
-                                                    self.n_off, self.alpha, self.excess, significance):
-            lines.append(f"{f'{lo:.3g}-{hi:.3g}':>17} {on:>6.0f} {off:>6.0f} {a:>6.3f} {excess:>8.1f} {sigma:>6.1f}")
+        lines = [
+            f"{'E_reco (TeV)':>17} {'ON':>6} {'OFF':>6} {'alpha':>6} {'excess':>8} {'sigma':>6}"
+        ]
+        for lo, hi, on, off, a, excess, sigma in zip(
+            self.energy_edges[:-1],
+            self.energy_edges[1:],
+            self.n_on,
+            self.n_off,
+            self.alpha,
+            self.excess,
+            significance,
+        ):
+            lines.append(
+                f"{f'{lo:.3g}-{hi:.3g}':>17} {on:>6.0f} {off:>6.0f} {a:>6.3f} {excess:>8.1f} {sigma:>6.1f}"
+            )
         return "\n".join(lines)
 
 
@@ -94,22 +117,30 @@ def read_run(path: Path, on_radius_deg: float | None = None):
         names = [h.name for h in hdus]
         missing = [name for name in ("EVENTS", "GTI") if name not in names]
         if missing:
-            raise PipelineError(f"observation = '{path}' has no {' and no '.join(missing)} HDU (it has "
-                                f"{', '.join(names)}); a DL3 run needs its event list and good time intervals")
+            raise PipelineError(
+                f"observation = '{path}' has no {' and no '.join(missing)} HDU (it has "
+                f"{', '.join(names)}); a DL3 run needs its event list and good time intervals"
+            )
         header = hdus["EVENTS"].header
         gti = hdus["GTI"].data
-        livetime = float(header.get("LIVETIME", np.sum(gti["STOP"] - gti["START"]) * header.get("DEADC", 1.0)))
+        livetime = float(
+            header.get("LIVETIME", np.sum(gti["STOP"] - gti["START"]) * header.get("DEADC", 1.0))
+        )
         absent = [key for key in ("GEOLON", "GEOLAT", "ALTITUDE") if key not in header]
         if absent:
             telescope = str(header.get("TELESCOP", "")).strip()
             if telescope not in SITES:
-                raise PipelineError(f"observation = '{path}': its EVENTS header lacks {', '.join(absent)} and its "
-                                    f"telescope {telescope!r} is not one of {', '.join(SITES)} whose site is known")
+                raise PipelineError(
+                    f"observation = '{path}': its EVENTS header lacks {', '.join(absent)} and its "
+                    f"telescope {telescope!r} is not one of {', '.join(SITES)} whose site is known"
+                )
             for key, value in zip(("GEOLON", "GEOLAT", "ALTITUDE"), SITES[telescope]):
                 header[key] = value
         if on_radius_deg is not None and "RAD_MAX" in names:
-            raise PipelineError(f"rad_max: '{path}' has an energy-dependent RAD_MAX table, which is its ON radius; "
-                                "leave rad_max empty")
+            raise PipelineError(
+                f"rad_max: '{path}' has an energy-dependent RAD_MAX table, which is its ON radius; "
+                "leave rad_max empty"
+            )
         if on_radius_deg is not None:  # a fixed RAD_MAX is replaced; full-enclosure IRFs have none
             for h in (h for h in hdus if "RAD_MAX" in h.header):
                 h.header["RAD_MAX"] = on_radius_deg
@@ -117,7 +148,14 @@ def read_run(path: Path, on_radius_deg: float | None = None):
             patched = Path(folder) / path.name.replace(".gz", "")
             hdus.writeto(patched)
             observation = Observation.read(patched)
-            for name in ("events", "gti", "aeff", "edisp", "rad_max", "psf"):  # read now, before the file goes
+            for name in (
+                "events",
+                "gti",
+                "aeff",
+                "edisp",
+                "rad_max",
+                "psf",
+            ):  # read now, before the file goes
                 getattr(observation, name)
             return observation, livetime
 
@@ -127,19 +165,35 @@ def observation_files(value: str) -> list[Path]:
     (``runs/*.fits.gz``), sorted, each file once."""
     files: list[Path] = []
     for pattern in (p.strip() for p in value.split(",") if p.strip()):
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern] if Path(pattern).exists() else []
+        matches = (
+            sorted(glob.glob(pattern))
+            if glob.has_magic(pattern)
+            else [pattern]
+            if Path(pattern).exists()
+            else []
+        )
         if not matches:
-            raise ConfigError("observation", pattern, "matches no file (give DL3 files or glob patterns, "
-                              "e.g. runs/*.fits.gz, separated by commas)")
+            raise ConfigError(
+                "observation",
+                pattern,
+                "matches no file (give DL3 files or glob patterns, "
+                "e.g. runs/*.fits.gz, separated by commas)",
+            )
         files += [Path(m) for m in matches if Path(m) not in files]
     if not files:
         raise ConfigError("observation", value, "names no DL3 file")
     return files
 
 
-def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edges_tev: np.ndarray,
-                    n_off: int = 3, on_radius_deg: float | None = None,
-                    energy_true_edges_tev: np.ndarray | None = None) -> OnOffSpectrum:
+def on_off_spectrum(
+    paths: list[Path],
+    ra_deg: float,
+    dec_deg: float,
+    energy_edges_tev: np.ndarray,
+    n_off: int = 3,
+    on_radius_deg: float | None = None,
+    energy_true_edges_tev: np.ndarray | None = None,
+) -> OnOffSpectrum:
     """The stacked ON/OFF spectrum of the runs ``paths`` for a source at (``ra_deg``, ``dec_deg``)
     (ICRS) in the reconstructed-energy bins ``energy_edges_tev``; the response is computed on the
     true-energy bins ``energy_true_edges_tev`` (default: 4 per reconstructed bin over the IRF's
@@ -165,45 +219,69 @@ def on_off_spectrum(paths: list[Path], ra_deg: float, dec_deg: float, energy_edg
         observation, livetime = read_run(path, on_radius_deg)
         offset = float(observation.get_pointing_icrs(observation.tmid).separation(target).deg)
         if offset > MAX_OFFSET_DEG:
-            raise PipelineError(f"observation = '{path}': pointed {offset:.2f} deg from the source (at most "
-                                f"{MAX_OFFSET_DEG} deg): not an observation of it")
+            raise PipelineError(
+                f"observation = '{path}': pointed {offset:.2f} deg from the source (at most "
+                f"{MAX_OFFSET_DEG} deg): not an observation of it"
+            )
         e_irf = observation.aeff.axes["energy_true"].edges.to_value("TeV")
         if edges[0] < e_irf[0] or edges[-1] > e_irf[-1]:
-            raise PipelineError(f"energy range {edges[0]:g}-{edges[-1]:g} TeV: outside the effective area of "
-                                f"'{path}' ({e_irf[0]:.3g}-{e_irf[-1]:.3g} TeV)")
+            raise PipelineError(
+                f"energy range {edges[0]:g}-{edges[-1]:g} TeV: outside the effective area of "
+                f"'{path}' ({e_irf[0]:.3g}-{e_irf[-1]:.3g} TeV)"
+            )
         if energy_true_edges_tev is None:
             true_edges = np.geomspace(e_irf[0], e_irf[-1], 4 * len(edges))
         else:  # the requested span, within the IRF's
             given = np.asarray(energy_true_edges_tev, float)
-            true_edges = np.geomspace(max(given[0], e_irf[0]), min(given[-1], e_irf[-1]), len(given))
+            true_edges = np.geomspace(
+                max(given[0], e_irf[0]), min(given[-1], e_irf[-1]), len(given)
+            )
         e_true = MapAxis.from_energy_edges(true_edges * u.TeV, name="energy_true")
-        if observation.rad_max is not None:  # point-like IRFs: the ON region is RAD_MAX about the source
+        if (
+            observation.rad_max is not None
+        ):  # point-like IRFs: the ON region is RAD_MAX about the source
             radius = float(np.max(observation.rad_max.quantity.to_value("deg")))
             region, containment = PointSkyRegion(target), False
         else:  # full enclosure: a circle, the PSF's containment in the exposure
             if observation.psf is None:
-                raise PipelineError(f"observation = '{path}' has full-enclosure IRFs without a PSF: the ON region's "
-                                    "containment cannot be computed")
+                raise PipelineError(
+                    f"observation = '{path}' has full-enclosure IRFs without a PSF: the ON region's "
+                    "containment cannot be computed"
+                )
             radius = FULL_ENCLOSURE_RADIUS_DEG if on_radius_deg is None else on_radius_deg
             region, containment = CircleSkyRegion(target, radius * u.deg), True
-        empty = SpectrumDataset.create(geom=RegionGeom.create(region=region, axes=[e_reco]), energy_axis_true=e_true)
+        empty = SpectrumDataset.create(
+            geom=RegionGeom.create(region=region, axes=[e_reco]), energy_axis_true=e_true
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            dataset = SpectrumDatasetMaker(containment_correction=containment,
-                                           selection=["counts", "exposure", "edisp"]).run(
-                empty.copy(name=str(observation.obs_id)), observation)
-            on_off = ReflectedRegionsBackgroundMaker(region_finder=WobbleRegionsFinder(n_off_regions=n_off)).run(
-                dataset, observation)
-        on_off.exposure *= livetime / observation.observation_live_time_duration.to_value("s")  # the real live time
+            dataset = SpectrumDatasetMaker(
+                containment_correction=containment, selection=["counts", "exposure", "edisp"]
+            ).run(empty.copy(name=str(observation.obs_id)), observation)
+            on_off = ReflectedRegionsBackgroundMaker(
+                region_finder=WobbleRegionsFinder(n_off_regions=n_off)
+            ).run(dataset, observation)
+        on_off.exposure *= livetime / observation.observation_live_time_duration.to_value(
+            "s"
+        )  # the real live time
         datasets.append(on_off)
-        runs.append({"obs_id": int(observation.obs_id), "file": str(path), "offset_deg": offset, "on_radius_deg": radius,
-                     "livetime_s": livetime})
+        runs.append(
+            {
+                "obs_id": int(observation.obs_id),
+                "file": str(path),
+                "offset_deg": offset,
+                "on_radius_deg": radius,
+                "livetime_s": livetime,
+            }
+        )
     n_on = sum(d.counts.data.ravel() for d in datasets).astype(float)
     n_off_counts = sum(d.counts_off.data.ravel() for d in datasets).astype(float)
     # alpha of the stack: the alpha-weighted OFF counts of every run over their sum
     weighted = sum(d.alpha.data.ravel() * d.counts_off.data.ravel() for d in datasets)
     livetimes = np.array([r["livetime_s"] for r in runs])
-    mean_alpha = sum(d.alpha.data.ravel() * t for d, t in zip(datasets, livetimes)) / livetimes.sum()
+    mean_alpha = (
+        sum(d.alpha.data.ravel() * t for d, t in zip(datasets, livetimes)) / livetimes.sum()
+    )
     alpha = np.where(n_off_counts > 0, weighted / np.maximum(n_off_counts, 1), mean_alpha)
     return OnOffSpectrum(edges, n_on, n_off_counts, alpha, float(livetimes.sum()), runs, datasets)
 
@@ -250,7 +328,9 @@ def smooth_off_counts(n_off: np.ndarray, energy_edges: np.ndarray) -> np.ndarray
     return b * n_off.sum() / b.sum()
 
 
-def observation_setup(config, signal: bool = True, bkg: bool = True, energy_true_edges_gev: np.ndarray | None = None):
+def observation_setup(
+    config, signal: bool = True, bkg: bool = True, energy_true_edges_gev: np.ndarray | None = None
+):
     """The response and background model of the runs of ``config.observation`` in the run's binning,
     and their arrays: ``(Response, arrays)``, the arrays holding the observed counts (``onoff_*``)
     and the run table (``run_*``). ``signal``/``bkg`` false leave the source counts or the
@@ -260,17 +340,38 @@ def observation_setup(config, signal: bool = True, bkg: bool = True, energy_true
 
     files = observation_files(config.observation)
     reco_edges = np.geomspace(config.emin, config.emax, config.nbins + 1)  # GeV
-    true_edges = np.geomspace(config.emin / TRUE_ENERGY_MARGIN, config.emax * TRUE_ENERGY_MARGIN, config.nbins_etrue + 1) \
-        if energy_true_edges_gev is None else np.asarray(energy_true_edges_gev, float)
-    spectrum = on_off_spectrum(files, *NGC1275_RADEC, reco_edges / 1e3, n_off=config.n_off_regions,
-                               on_radius_deg=config.rad_max, energy_true_edges_tev=true_edges / 1e3)
+    true_edges = (
+        np.geomspace(
+            config.emin / TRUE_ENERGY_MARGIN,
+            config.emax * TRUE_ENERGY_MARGIN,
+            config.nbins_etrue + 1,
+        )
+        if energy_true_edges_gev is None
+        else np.asarray(energy_true_edges_gev, float)
+    )
+    spectrum = on_off_spectrum(
+        files,
+        *NGC1275_RADEC,
+        reco_edges / 1e3,
+        n_off=config.n_off_regions,
+        on_radius_deg=config.rad_max,
+        energy_true_edges_tev=true_edges / 1e3,
+    )
     true_edges, exposure, migration = stacked_response(spectrum)
     off_background = smooth_off_counts(spectrum.n_off, reco_edges)
-    response = Response(true_edges, reco_edges, exposure * float(signal), migration,
-                        spectrum.alpha * off_background * float(bkg))
+    response = Response(
+        true_edges,
+        reco_edges,
+        exposure * float(signal),
+        migration,
+        spectrum.alpha * off_background * float(bkg),
+    )
     arrays = {
-        "onoff_n_on": spectrum.n_on, "onoff_n_off": spectrum.n_off, "onoff_alpha": spectrum.alpha,
-        "onoff_off_background": off_background * float(bkg), "onoff_livetime_s": np.array(spectrum.livetime_s),
+        "onoff_n_on": spectrum.n_on,
+        "onoff_n_off": spectrum.n_off,
+        "onoff_alpha": spectrum.alpha,
+        "onoff_off_background": off_background * float(bkg),
+        "onoff_livetime_s": np.array(spectrum.livetime_s),
         **{f"run_{key}": np.array([run[key] for run in spectrum.runs]) for key in RUN_KEYS},
     }
     return response, arrays
@@ -280,19 +381,29 @@ def describe(arrays: dict) -> str:
     """One line per run, and the stack's counts and significance, from the set-up arrays."""
     lines = [f"{'run':>10} {'livetime (s)':>13} {'offset (deg)':>13} {'ON radius (deg)':>16}  file"]
     for obs_id, path, livetime, offset, radius in zip(*(arrays[f"run_{k}"] for k in RUN_KEYS)):
-        lines.append(f"{obs_id:>10} {livetime:>13.1f} {offset:>13.3f} {radius:>16.4g}  {Path(str(path)).name}")
+        lines.append(
+            f"{obs_id:>10} {livetime:>13.1f} {offset:>13.3f} {radius:>16.4g}  {Path(str(path)).name}"
+        )
     n_on, n_off, alpha = (np.asarray(arrays[f"onoff_{k}"]) for k in ("n_on", "n_off", "alpha"))
-    total = li_ma(n_on.sum(), n_off.sum(), np.sum(alpha * n_off) / max(n_off.sum(), 1) if n_off.sum() else alpha.mean())
-    lines.append(f"{len(arrays['run_obs_id'])} run(s), {float(arrays['onoff_livetime_s']) / 3600:.3f} h: "
-                 f"ON {n_on.sum():.0f}, OFF {n_off.sum():.0f}, excess {np.sum(n_on - alpha * n_off):.1f} "
-                 f"({float(total):.1f} sigma, Li & Ma)")
+    total = li_ma(
+        n_on.sum(),
+        n_off.sum(),
+        np.sum(alpha * n_off) / max(n_off.sum(), 1) if n_off.sum() else alpha.mean(),
+    )
+    lines.append(
+        f"{len(arrays['run_obs_id'])} run(s), {float(arrays['onoff_livetime_s']) / 3600:.3f} h: "
+        f"ON {n_on.sum():.0f}, OFF {n_off.sum():.0f}, excess {np.sum(n_on - alpha * n_off):.1f} "
+        f"({float(total):.1f} sigma, Li & Ma)"
+    )
     return "\n".join(lines)
 
 
 def li_ma(n_on: np.ndarray, n_off: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """The significance of the excess per bin, Li & Ma (1983) eq. 17, signed as the excess (0
     where there is nothing to test)."""
-    n_on, n_off, alpha = (np.asarray(x, dtype=float) for x in np.broadcast_arrays(n_on, n_off, alpha))
+    n_on, n_off, alpha = (
+        np.asarray(x, dtype=float) for x in np.broadcast_arrays(n_on, n_off, alpha)
+    )
     total = n_on + n_off
     with np.errstate(divide="ignore", invalid="ignore"):
         on_term = np.where(n_on > 0, n_on * np.log((1 + alpha) / alpha * n_on / total), 0.0)
@@ -310,15 +421,31 @@ def plot_excess(spectrum: OnOffSpectrum, predicted_excess: np.ndarray | None = N
     edges = spectrum.energy_edges
     centres = np.sqrt(edges[1:] * edges[:-1])
     error = np.sqrt(spectrum.n_on + spectrum.alpha**2 * spectrum.n_off)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.errorbar(centres, spectrum.excess, error, xerr=[centres - edges[:-1], edges[1:] - centres], fmt="o", ms=3,
-                 color="k", label=f"excess, {len(spectrum.runs)} run(s), {spectrum.livetime_s / 3600:.2f} h")
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(7, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    top.errorbar(
+        centres,
+        spectrum.excess,
+        error,
+        xerr=[centres - edges[:-1], edges[1:] - centres],
+        fmt="o",
+        ms=3,
+        color="k",
+        label=f"excess, {len(spectrum.runs)} run(s), {spectrum.livetime_s / 3600:.2f} h",
+    )
     if predicted_excess is not None:
         top.stairs(predicted_excess, edges, color="C3", baseline=None, label="model")
     top.axhline(0, color="0.6", lw=0.8)
     top.set(xscale="log", ylabel="excess counts per bin")
     top.legend(fontsize=8)
-    bottom.stairs(li_ma(spectrum.n_on, spectrum.n_off, spectrum.alpha), edges, color="C0", fill=True, alpha=0.6)
+    bottom.stairs(
+        li_ma(spectrum.n_on, spectrum.n_off, spectrum.alpha),
+        edges,
+        color="C0",
+        fill=True,
+        alpha=0.6,
+    )
     bottom.set(xlabel="reconstructed energy (TeV)", ylabel="Li & Ma (sigma)")
     fig.tight_layout()
     return fig

@@ -24,8 +24,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from analysis_core.errors import ConfigError
 from scipy import stats
+
+from analysis_core.errors import ConfigError
 
 COLUMNS = "bounds | obs | null | log? | prior | name | unit"
 _NUMBER = r"[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -143,19 +144,25 @@ def parse_row(row: int, text: str) -> tuple[Parameter, list[str]]:
         low, high = float(match[1]), float(match[2])
         if not low < high:
             raise ConfigError(
-                variable, bounds_text, f"bounds of {name} must satisfy low < high, got [{low:g}, {high:g}]"
+                variable,
+                bounds_text,
+                f"bounds of {name} must satisfy low < high, got [{low:g}, {high:g}]",
             )
         obs = _number(variable, "obs", obs_text)
         null = _number(variable, "null", null_text)
         if prior.kind == "N" and not low <= prior.mu <= high:
             raise ConfigError(
-                variable, prior_text, f"the prior mean of {name} lies outside its bounds [{low:g}, {high:g}]"
+                variable,
+                prior_text,
+                f"the prior mean of {name} lies outside its bounds [{low:g}, {high:g}]",
             )
         return Parameter(row, name, unit, log, prior, bounds=(low, high), obs=obs, null=null), []
 
     value = _number(variable, "bounds", bounds_text)
     warnings = []
-    ignored = [(c, t) for c, t in (("obs", obs_text), ("null", null_text)) if t and t != bounds_text]
+    ignored = [
+        (c, t) for c, t in (("obs", obs_text), ("null", null_text)) if t and t != bounds_text
+    ]
     if ignored or prior.kind != "U":
         warnings.append(
             f"{variable} ({name}) is fixed at {value:g}; its obs, null and prior columns are ignored"
@@ -210,8 +217,10 @@ class ParameterTable:
         rejected, drawn = ~self.allowed(out), n
         while rejected.any():
             if drawn > self.MAX_REJECTION * n:
-                raise ValueError(f"fewer than 1 in {self.MAX_REJECTION} prior draws in the box {np.asarray(bounds).tolist()} "
-                                 "satisfy the model's constraint (kL < kH)")
+                raise ValueError(
+                    f"fewer than 1 in {self.MAX_REJECTION} prior draws in the box {np.asarray(bounds).tolist()} "
+                    "satisfy the model's constraint (kL < kH)"
+                )
             k = int(rejected.sum())
             out[rejected] = self._draws(bounds, k, rng)
             drawn += k

@@ -17,8 +17,6 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from analysis_core.errors import ConfigError, PipelineError
-from analysis_core.files import load_npz, read_json, save_npz, write_json
 
 from alpswyft import __version__
 from alpswyft.config import RunConfig, load_run_config
@@ -36,9 +34,20 @@ from alpswyft.stores import (
     zarr_group,
 )
 from alpswyft.truncation import TruncationRecord
+from analysis_core.errors import ConfigError, PipelineError
+from analysis_core.files import load_npz, read_json, save_npz, write_json
 
 CONFIG_FORMAT = "alpswyft.config/1"
-LIBRARIES = ("swyft", "torch", "pytorch-lightning", "numpy", "scipy", "zarr", "pydantic", "matplotlib")
+LIBRARIES = (
+    "swyft",
+    "torch",
+    "pytorch-lightning",
+    "numpy",
+    "scipy",
+    "zarr",
+    "pydantic",
+    "matplotlib",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -64,8 +73,12 @@ def load_record(tree: RunTree, config: RunConfig) -> TruncationRecord:
 # ---------------------------------------------------------------- configuration
 
 
-def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None = None,
-              overrides: tuple[str, ...] = ()) -> RunTree:
+def configure(
+    run_script: Path,
+    results_parent_dir: Path,
+    early_log: Path | None = None,
+    overrides: tuple[str, ...] = (),
+) -> RunTree:
     """Validate the run script, start a new trial folder, write the provenance and the mock data.
     ``overrides`` names the variables given on the command line (their values are in the
     environment): they replace the script's values and are recorded in ``config.json``."""
@@ -78,8 +91,15 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         variables["IRF_file"] = str((Path(run_script).parent / irf).resolve())
     patterns = [p.strip() for p in variables.get("observation", "").split(",") if p.strip()]
     if patterns:  # DL3 files or glob patterns, relative to the run script
-        variables["observation"] = ",".join(str(Path(run_script).parent.resolve() / p) for p in patterns)
-    for name in ("model", "architecture", "use_old_net", "use_old_truncations"):  # paths relative to the run script
+        variables["observation"] = ",".join(
+            str(Path(run_script).parent.resolve() / p) for p in patterns
+        )
+    for name in (
+        "model",
+        "architecture",
+        "use_old_net",
+        "use_old_truncations",
+    ):  # paths relative to the run script
         value = variables.get(name, "").strip()
         if value and not Path(value).is_absolute() and (Path(run_script).parent / value).exists():
             variables[name] = str((Path(run_script).parent / value).resolve())
@@ -106,7 +126,9 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
         print(f"WARNING: {warning}")
 
     old_record = _old_record(config, tree)  # checked before anything is moved
-    trial, archived, resumed = tree.start_trial(config.trial_hash, keep_stores=config.use_old_sims == "1")
+    trial, archived, resumed = tree.start_trial(
+        config.trial_hash, keep_stores=config.use_old_sims == "1"
+    )
     if early_log is not None:
         os.replace(early_log, tree.log)  # the log so far continues as this trial's output.log
     if archived is not None:
@@ -143,7 +165,11 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
             "parameters": [p.to_dict() for p in config.table.parameters],
             "grid": config.grid,
             "architecture": {"name": architecture.name, "sha256": architecture.sha256},
-            "model": {"name": config.model, "description": model.description, "sha256": model.sha256 or None},
+            "model": {
+                "name": config.model,
+                "description": model.description,
+                "sha256": model.sha256 or None,
+            },
             "physics_from": str(physics.source) if physics is not None else None,
             "overrides": command_line,
             "imported_store": imported,
@@ -159,7 +185,9 @@ def configure(run_script: Path, results_parent_dir: Path, early_log: Path | None
     if not (resumed and tree.true_obs.exists()):
         if physics is not None:
             save_npz(tree.true_obs, **physics.true_obs)
-            print(f"update_physics=0: the response and the mock observation are those of {physics.source}")
+            print(
+                f"update_physics=0: the response and the mock observation are those of {physics.source}"
+            )
         else:
             _write_true_obs(config, tree)
     if config.extra_observations and not (resumed and tree.extra_obs.exists()):
@@ -190,14 +218,18 @@ def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _
     if earlier.get("model_sha256", "") != current["model_sha256"]:
         changed.append("the model file")
     if changed:
-        warnings.append(f"update_physics=0: {', '.join(changed)} changed since the trial in {source}; "
-                        "its response and mock observation do not apply and are built anew")
+        warnings.append(
+            f"update_physics=0: {', '.join(changed)} changed since the trial in {source}; "
+            "its response and mock observation do not apply and are built anew"
+        )
         return None
     needs_setup = resolve(config.model).prepare is not None
     files = [source / tree.true_obs.name] + ([source / tree.setup.name] if needs_setup else [])
     missing = [f.name for f in files if not f.is_file()]
     if missing:
-        warnings.append(f"update_physics=0: {', '.join(missing)} missing in {source}; the physics is built anew")
+        warnings.append(
+            f"update_physics=0: {', '.join(missing)} missing in {source}; the physics is built anew"
+        )
         return None
     setup = load_npz(source / tree.setup.name) if needs_setup else None
     return _Physics(source, setup, load_npz(source / tree.true_obs.name))
@@ -210,8 +242,11 @@ def _command_line(overrides) -> dict[str, str]:
     values = {name: os.environ.get(name, "") for name in overrides}
     unknown = [name for name in values if not is_variable(name) and name != "results_parent_dir"]
     if unknown:
-        raise ConfigError(", ".join(unknown), ", ".join(values[n] for n in unknown),
-                          "not a variable of this pipeline (given on the command line; see README, 'The run-script variables')")
+        raise ConfigError(
+            ", ".join(unknown),
+            ", ".join(values[n] for n in unknown),
+            "not a variable of this pipeline (given on the command line; see README, 'The run-script variables')",
+        )
     if values:
         print("command-line overrides: " + ", ".join(f"{k}={v}" for k, v in values.items()))
     return values
@@ -240,7 +275,9 @@ def _check_writable(tree: RunTree) -> None:
     the previous trial into ``archive/`` and refills the folders)."""
     read_only = tree.unwritable()
     if read_only:
-        names = ", ".join(str(p) for p in read_only[:5]) + (f" and {len(read_only) - 5} more" if len(read_only) > 5 else "")
+        names = ", ".join(str(p) for p in read_only[:5]) + (
+            f" and {len(read_only) - 5} more" if len(read_only) > 5 else ""
+        )
         raise PipelineError(
             f"the run folder {tree.root} cannot be written to: {names} "
             f"{'is' if len(read_only) == 1 else 'are'} read-only. Nothing was changed; make "
@@ -249,7 +286,9 @@ def _check_writable(tree: RunTree) -> None:
         )
 
 
-def _keep_series(variables: dict[str, str], results_parent_dir: Path) -> tuple[dict[str, str], list[str]]:
+def _keep_series(
+    variables: dict[str, str], results_parent_dir: Path
+) -> tuple[dict[str, str], list[str]]:
     """With ``update_config=0`` and an earlier trial of the run (in the folder or its archive),
     its series variables (model, binning, seeds, parameter table, POIs) replace the run script's."""
     from alpswyft.config import keep_series_variables
@@ -259,7 +298,9 @@ def _keep_series(variables: dict[str, str], results_parent_dir: Path) -> tuple[d
     tree = RunTree(results_parent_dir / variables.get("run_name", "").strip())
     source = tree.newest_trial()
     if source is None:
-        print("update_config=0: no earlier trial of this run; the configuration comes from the run script")
+        print(
+            "update_config=0: no earlier trial of this run; the configuration comes from the run script"
+        )
         return variables, []
     print(f"update_config=0: the series variables are those of {source / tree.config.name}")
     return keep_series_variables(variables, read_json(source / tree.config.name)["variables"])
@@ -274,8 +315,10 @@ def _prepare_model(config: RunConfig) -> dict | None:
     if is_model_file(config.model):
         print(f"preparing the set-up arrays of {config.model}")
     else:
-        print(f"building the instrument response from {config.irf_path.name} (cached per IRF file and binning) "
-              "and the line of sight")
+        print(
+            f"building the instrument response from {config.irf_path.name} (cached per IRF file and binning) "
+            "and the line of sight"
+        )
     return prepare(config)
 
 
@@ -294,7 +337,8 @@ def _check_networks(config: RunConfig, shapes: dict, architecture) -> None:
                 network(batch, batch)
         except Exception as error:  # noqa: BLE001 - whatever the head raises, name the variable
             raise ConfigError(
-                "architecture", config.architecture or "(default)",
+                "architecture",
+                config.architecture or "(default)",
                 f"the network of grid point {g} {hyperparams} does not work on the simulator's shapes "
                 f"{ {k: tuple(v) for k, v in shapes.items()} }: {type(error).__name__}: {error}",
             ) from None
@@ -306,7 +350,9 @@ def architecture_for(tree: RunTree, config: RunConfig):
     from alpswyft.architectures import Architecture, load_head, resolve
 
     if tree.architecture.is_file():
-        return Architecture(load_head(tree.architecture), Path(config.architecture).name, tree.architecture)
+        return Architecture(
+            load_head(tree.architecture), Path(config.architecture).name, tree.architecture
+        )
     return resolve(config.architecture)
 
 
@@ -359,7 +405,9 @@ def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
     sample = simulator.simulate(config.table.obs, rng)
     extra = {}
     if "pgg" in sample:  # the same observation's parameters under the null hypothesis
-        null = simulator.model.expected(config.table.physical(config.table.null), np.random.default_rng(config.obs_seed))
+        null = simulator.model.expected(
+            config.table.physical(config.table.null), np.random.default_rng(config.obs_seed)
+        )
         extra = {"null_exp": null["exp"][0], "null_pgg": null["pgg"][0]}
     observed = getattr(simulator.model, "observation_nodes", lambda: None)()
     if observed is not None:  # a real observation; exp and params stay those of the Obs. values
@@ -381,14 +429,27 @@ def _write_extra_obs(config: RunConfig, tree: RunTree) -> None:
     for theta, seed in config.extra_observation_rows():
         samples.append(simulator.simulate(theta, np.random.default_rng(seed)))
         seeds.append(-1 if seed is None else seed)
-    save_npz(tree.extra_obs, **{k: np.concatenate([s[k] for s in samples]) for k in samples[0]}, seed=np.array(seeds))
+    save_npz(
+        tree.extra_obs,
+        **{k: np.concatenate([s[k] for s in samples]) for k in samples[0]},
+        seed=np.array(seeds),
+    )
     for sample, seed in zip(samples, seeds):
-        names = ", ".join(f"{n} = {v:g}" for n, v in zip(config.table.free_names, sample["params"][0]))
+        names = ", ".join(
+            f"{n} = {v:g}" for n, v in zip(config.table.free_names, sample["params"][0])
+        )
         print(f"extra observation simulated at {names} (seed {seed})")
 
 
-def _infer_extra_obs(tree: RunTree, config: RunConfig, network, simulator, bank: np.ndarray, box: np.ndarray,
-                     grid_point: int) -> None:
+def _infer_extra_obs(
+    tree: RunTree,
+    config: RunConfig,
+    network,
+    simulator,
+    bank: np.ndarray,
+    box: np.ndarray,
+    grid_point: int,
+) -> None:
     """The last round's posteriors of the ``extra_observations``: binned, and the log-ratios on
     the prior bank (float32)."""
     from alpswyft.inference import binned_posterior, logratios_on_bank
@@ -396,25 +457,44 @@ def _infer_extra_obs(tree: RunTree, config: RunConfig, network, simulator, bank:
     extra = load_npz(tree.extra_obs)
     poi = config.POI_indices
     values = bank[:, poi].astype(float)
-    out = {"params": extra["params"], "seed": extra["seed"], "box": box[poi], "pairs": np.array(network.pairs, int).reshape(-1, 2)}
+    out = {
+        "params": extra["params"],
+        "seed": extra["seed"],
+        "box": box[poi],
+        "pairs": np.array(network.pairs, int).reshape(-1, 2),
+    }
     per_obs = []
     for k, theta in enumerate(extra["params"][:, poi]):
-        outside = [f"{n} = {v:g}" for n, v, (lo, hi) in zip(config.poi_names, theta, box[poi]) if not lo <= v <= hi]
+        outside = [
+            f"{n} = {v:g}"
+            for n, v, (lo, hi) in zip(config.poi_names, theta, box[poi])
+            if not lo <= v <= hi
+        ]
         if outside:
-            print(f"WARNING: extra observation {k + 1} has {', '.join(outside)} outside the last round's box "
-                  "(truncated around the mock observation): its posterior is cut off there")
+            print(
+                f"WARNING: extra observation {k + 1} has {', '.join(outside)} outside the last round's box "
+                "(truncated around the mock observation): its posterior is cut off there"
+            )
         observation = {key: extra[key][k] for key in simulator.observed_nodes}
         logratios = logratios_on_bank(network, observation, bank)
         lr_1d = logratios[0] if network.estimator_1d is not None else None
         lr_2d = logratios[-1] if network.estimator_2d is not None else None
         entry = binned_posterior(values, lr_1d, lr_2d, network.pairs, box[poi])
         entry.pop("pairs", None)  # once for all observations
-        entry.update({name: lr.astype(np.float32) for name, lr in (("logratios_1d", lr_1d), ("logratios_2d", lr_2d))
-                      if lr is not None})
+        entry.update(
+            {
+                name: lr.astype(np.float32)
+                for name, lr in (("logratios_1d", lr_1d), ("logratios_2d", lr_2d))
+                if lr is not None
+            }
+        )
         per_obs.append(entry)
     out.update({key: np.array([entry[key] for entry in per_obs]) for key in per_obs[0]})
     save_npz(tree.extra_posteriors(grid_point), **out)
-    print(f"extra observations: {len(per_obs)} posteriors written to {tree.extra_posteriors(grid_point).relative_to(tree.root)}")
+    print(
+        f"extra observations: {len(per_obs)} posteriors written to "
+        f"{tree.extra_posteriors(grid_point).relative_to(tree.root)}"
+    )
 
 
 # ---------------------------------------------------------------- plan
@@ -435,15 +515,24 @@ def plan(tree: RunTree) -> list[tuple[int, int]]:
     for g in range(config.start_grid_test_at_count, len(config.grid)):
         rounds = [r for r in range(config.n_rounds) if not record.is_done(g, r)]
         if not rounds and config.retrain_last_round and record.trial_of(g, last) != trial:
-            print(f"retrain_last_round=1: round {last} of grid point {g} is trained again", file=sys.stderr)
+            print(
+                f"retrain_last_round=1: round {last} of grid point {g} is trained again",
+                file=sys.stderr,
+            )
             rounds = [last]
         pairs += [(g, r) for r in rounds]
     if not pairs:
-        print("nothing to do: every round of every grid point is in the truncation record", file=sys.stderr)
+        print(
+            "nothing to do: every round of every grid point is in the truncation record",
+            file=sys.stderr,
+        )
     if config.simulate_only:
         pairs = [pair for k, pair in enumerate(pairs) if pair[0] not in {g for g, _ in pairs[:k]}]
-        print(f"simulate=1 train=0: the stores of {', '.join(f'round {r} of grid point {g}' for g, r in pairs)} "
-              "are filled; nothing is trained", file=sys.stderr)
+        print(
+            f"simulate=1 train=0: the stores of {', '.join(f'round {r} of grid point {g}' for g, r in pairs)} "
+            "are filled; nothing is trained",
+            file=sys.stderr,
+        )
     return pairs
 
 
@@ -453,7 +542,9 @@ def run_rounds(tree: RunTree) -> list[tuple[int, int]]:
     Returns the (grid point, round) pairs it ran."""
     config = load_config(tree)
     train = train_round_on_slurm if config.uses_slurm else train_round
-    stages = [("simulation", simulate_round)] + ([] if config.simulate_only else [("training", train)])
+    stages = [("simulation", simulate_round)] + (
+        [] if config.simulate_only else [("training", train)]
+    )
     pairs = plan(tree)
     for grid_point, round_ in pairs:
         for name, stage in stages:
@@ -470,7 +561,9 @@ def run_rounds(tree: RunTree) -> list[tuple[int, int]]:
 # ---------------------------------------------------------------- simulation
 
 
-def store_requests(config: RunConfig, tree: RunTree, grid_point: int, round_: int, bounds) -> dict[str, StoreRequest]:
+def store_requests(
+    config: RunConfig, tree: RunTree, grid_point: int, round_: int, bounds
+) -> dict[str, StoreRequest]:
     """The stores of a round: training (+coverage in the last round), prior bank, and in the last
     round the expected-limit store (POIs pinned to their Obs. values, the other free parameters
     from the box), with ``fixed_nuisance_limits`` the training store of the fixed-nuisance
@@ -483,12 +576,17 @@ def store_requests(config: RunConfig, tree: RunTree, grid_point: int, round_: in
     if round_ == config.n_truncations and config.n_sim_explim > 0:
         kinds["explim"] = (config.n_sim_explim, _pinned(config, box, config.POI_indices))
     if round_ == config.n_truncations and config.with_fixed_nuisances:
-        kinds["fixed"] = (config.n_train_round(round_), _pinned(config, box, config.nuisance_indices))
+        kinds["fixed"] = (
+            config.n_train_round(round_),
+            _pinned(config, box, config.nuisance_indices),
+        )
     if round_ == config.n_truncations:  # the Neyman construction's: POIs and nuisances over the box
         limit_pois = [config.POI_indices[k] for k in config.limit_pois]
-        for kind, n, kind_box in (("calibration", config.n_calibration, box),
-                                  ("limit_coverage", config.n_limit_coverage, box),
-                                  ("null", config.n_null, _pinned(config, box, limit_pois, "null"))):
+        for kind, n, kind_box in (
+            ("calibration", config.n_calibration, box),
+            ("limit_coverage", config.n_limit_coverage, box),
+            ("null", config.n_null, _pinned(config, box, limit_pois, "null")),
+        ):
             if n > 0:
                 kinds[kind] = (n, kind_box)
     requests = {}
@@ -509,7 +607,9 @@ def store_requests(config: RunConfig, tree: RunTree, grid_point: int, round_: in
     return requests
 
 
-def _pinned(config: RunConfig, box: np.ndarray, indices: list[int], column: str = "obs") -> np.ndarray:
+def _pinned(
+    config: RunConfig, box: np.ndarray, indices: list[int], column: str = "obs"
+) -> np.ndarray:
     """``box`` with the free parameters ``indices`` pinned to their Obs. (or Null) values."""
     pinned = box.copy()
     pinned[indices] = getattr(config.table, column)[indices, None]
@@ -546,28 +646,52 @@ def simulate_round(tree: RunTree, grid_point: int, round_: int) -> None:
 
 
 def _simulate_on_slurm(config, tree, request, simulator, grid_point, round_, kind) -> None:
-    from analysis_core import slurm
-
     from alpswyft.stores import chunk_slices, open_for_filling
+    from analysis_core import slurm
 
     shapes = simulator.shapes if kind != "prior" else {"params": simulator.shapes["params"]}
     root = open_for_filling(request, shapes, chunk_length(request.n, config.n_jobs_sim))
     chunks = chunk_slices(root)
     script = Path(__file__).resolve().parents[1] / "simulate_batch.py"
     commands = [
-        slurm.shell_command(sys.executable, script, tree.root, "--grid-point", grid_point, "--round", round_,
-                            "--kind", kind, "--chunk", i)
+        slurm.shell_command(
+            sys.executable,
+            script,
+            tree.root,
+            "--grid-point",
+            grid_point,
+            "--round",
+            round_,
+            "--kind",
+            kind,
+            "--chunk",
+            i,
+        )
         for i in range(len(chunks))
     ]
     status = lambda i: bool(np.all(root["meta/sim_status"][chunks[i][0] : chunks[i][1]] == 1))  # noqa: E731
     resources = slurm.Resources(
-        job_name=f"ALP_simulations_{request.path.name}", partition=config.partition_sim, account=config.account,
-        time=config.max_time_sim, mem_per_cpu_gb=config.max_memory_sim, qos="devel" if config.devel_sim else "",
-        extra=config.sbatch_extra, setup=config.job_setup,
+        job_name=f"ALP_simulations_{request.path.name}",
+        partition=config.partition_sim,
+        account=config.account,
+        time=config.max_time_sim,
+        mem_per_cpu_gb=config.max_memory_sim,
+        qos="devel" if config.devel_sim else "",
+        extra=config.sbatch_extra,
+        setup=config.job_setup,
     )
-    print(f"{request.path.name}: {sum(not status(i) for i in range(len(chunks)))} of {len(chunks)} chunks to simulate on SLURM")
-    slurm.run_tasks(commands, status, resources, tree.sim_output / "slurm", config.slurm_max_attempts,
-                    describe=lambda i: f"{request.path.name} chunk {i}")
+    print(
+        f"{request.path.name}: {sum(not status(i) for i in range(len(chunks)))} of "
+        f"{len(chunks)} chunks to simulate on SLURM"
+    )
+    slurm.run_tasks(
+        commands,
+        status,
+        resources,
+        tree.sim_output / "slurm",
+        config.slurm_max_attempts,
+        describe=lambda i: f"{request.path.name} chunk {i}",
+    )
 
 
 def simulate_chunk(tree: RunTree, grid_point: int, round_: int, kind: str, chunk: int) -> None:
@@ -597,18 +721,30 @@ def train_round_on_slurm(tree: RunTree, grid_point: int, round_: int) -> None:
 
     config = load_config(tree)
     script = Path(__file__).resolve().parents[1] / "train.py"
-    command = slurm.shell_command(sys.executable, script, tree.root, "--grid-point", grid_point, "--round", round_, "--here")
+    command = slurm.shell_command(
+        sys.executable, script, tree.root, "--grid-point", grid_point, "--round", round_, "--here"
+    )
     resources = slurm.Resources(
-        job_name=f"swyft_training_round_{round_}_gridpoint_{grid_point}", partition=config.partition_train,
-        account=config.account, time=config.max_time_train, mem_per_cpu_gb=config.max_memory_train,
-        qos="devel" if config.devel_train else "", gpus=config.gpus, extra=config.sbatch_extra,
+        job_name=f"swyft_training_round_{round_}_gridpoint_{grid_point}",
+        partition=config.partition_train,
+        account=config.account,
+        time=config.max_time_train,
+        mem_per_cpu_gb=config.max_memory_train,
+        qos="devel" if config.devel_train else "",
+        gpus=config.gpus,
+        extra=config.sbatch_extra,
         setup=config.job_setup,
     )
     trial = current_trial(tree)
     done = lambda _: load_record(tree, config).trial_of(grid_point, round_) == trial  # noqa: E731
-    slurm.run_tasks([command], done, resources,
-                    tree.train_output / "slurm", config.slurm_max_attempts,
-                    describe=lambda _: f"training of round {round_}, grid point {grid_point}")
+    slurm.run_tasks(
+        [command],
+        done,
+        resources,
+        tree.train_output / "slurm",
+        config.slurm_max_attempts,
+        describe=lambda _: f"training of round {round_}, grid point {grid_point}",
+    )
 
 
 def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
@@ -641,17 +777,26 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
         n_train = config.n_train_round(round_)
         # params and exp only: the noisy nodes are drawn afresh for every batch
         samples = read_store(requests["train"].path, ["params", "exp"], 0, n_train)
-        print(f"training on {n_train} simulations of {requests['train'].path.name}; hyperparameters {hyperparams}")
+        print(
+            f"training on {n_train} simulations of {requests['train'].path.name}; hyperparameters {hyperparams}"
+        )
         name = f"round_{round_}_gridpoint_{grid_point}"
-        network, figures = train_network(network, simulator, samples, tree.training_logs, name, seed)
+        network, figures = train_network(
+            network, simulator, samples, tree.training_logs, name, seed
+        )
     else:
         n_train = 0
         figures = {"best_val_loss": None, "epochs": 0}
         print("continue_training=0: the loaded network is used as it is")
     if old is not None:
         figures["loaded_from"] = str(old)
-    save_network(network, tree.network(round_, grid_point), network_signature,
-                 hparams=dict(network.hparams), config_hash=config.hash)
+    save_network(
+        network,
+        tree.network(round_, grid_point),
+        network_signature,
+        hparams=dict(network.hparams),
+        config_hash=config.hash,
+    )
     print(f"network saved to {tree.network(round_, grid_point).relative_to(tree.root)}")
 
     bank = read_store(requests["prior"].path, ["params"])["params"]
@@ -671,19 +816,34 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     new_box = np.array(record.data["initial_bounds"])
     new_box[poi] = truncated_poi
 
-    posterior = {"box": poi_box, "poi_names": np.array(config.poi_names), "truth": config.table.obs[poi],
-                 **binned_posterior(values, lr_1d, lr_2d, network.pairs, poi_box)}
+    posterior = {
+        "box": poi_box,
+        "poi_names": np.array(config.poi_names),
+        "truth": config.table.obs[poi],
+        **binned_posterior(values, lr_1d, lr_2d, network.pairs, poi_box),
+    }
     tree.posteriors.mkdir(parents=True, exist_ok=True)
     save_npz(tree.posterior(round_, grid_point), **posterior)
     # the unbinned posterior: re-binned, zoomed or drawn with swyft's plots without the network
-    save_npz(tree.bank_logratios(round_, grid_point), store=np.array(requests["prior"].path.name),
-             rows=np.arange(len(bank)), poi_names=np.array(config.poi_names), pairs=np.array(network.pairs, int).reshape(-1, 2),
-             **{name: lr.astype(np.float32) for name, lr in (("logratios_1d", lr_1d), ("logratios_2d", lr_2d)) if lr is not None})
+    save_npz(
+        tree.bank_logratios(round_, grid_point),
+        store=np.array(requests["prior"].path.name),
+        rows=np.arange(len(bank)),
+        poi_names=np.array(config.poi_names),
+        pairs=np.array(network.pairs, int).reshape(-1, 2),
+        **{
+            name: lr.astype(np.float32)
+            for name, lr in (("logratios_1d", lr_1d), ("logratios_2d", lr_2d))
+            if lr is not None
+        },
+    )
 
     if round_ == config.n_truncations and tree.extra_obs.is_file():
         _infer_extra_obs(tree, config, network, simulator, bank, box, grid_point)
     if "fixed" in requests:  # before the round is recorded as done, so that a killed run redoes it
-        _train_fixed_nuisances(tree, config, grid_point, requests["fixed"], simulator, architecture, seed)
+        _train_fixed_nuisances(
+            tree, config, grid_point, requests["fixed"], simulator, architecture, seed
+        )
     summary = summarise_1d(lr_1d, values, config.poi_names) if lr_1d is not None else {}
     record.set_round(
         grid_point,
@@ -702,8 +862,9 @@ def train_round(tree: RunTree, grid_point: int, round_: int) -> None:
     _print_truncation(config, box, new_box, np.array(record.data["initial_bounds"]))
 
 
-def _train_fixed_nuisances(tree: RunTree, config: RunConfig, grid_point: int, request, simulator, architecture,
-                           seed: int) -> None:
+def _train_fixed_nuisances(
+    tree: RunTree, config: RunConfig, grid_point: int, request, simulator, architecture, seed: int
+) -> None:
     """The last round's fixed-nuisance network: the prediction planes' 2D marginals, trained on
     simulations with every other free parameter at its Obs. value (what a fit that took the
     spectrum and the cluster as known would conclude)."""
@@ -713,9 +874,13 @@ def _train_fixed_nuisances(tree: RunTree, config: RunConfig, grid_point: int, re
     from alpswyft.training import train_network
 
     hyperparams = config.grid[grid_point]
-    network_signature = signature(config, hyperparams, simulator.shapes, architecture, fixed_nuisances=True)
+    network_signature = signature(
+        config, hyperparams, simulator.shapes, architecture, fixed_nuisances=True
+    )
     torch.manual_seed(seed + 1)
-    network = build_network(config, hyperparams, simulator.shapes, architecture, fixed_nuisances=True)
+    network = build_network(
+        config, hyperparams, simulator.shapes, architecture, fixed_nuisances=True
+    )
     path = tree.fixed_network(grid_point)
     old = _old_network(config, tree, config.n_truncations, grid_point, path.name)
     names = ", ".join(config.table.free_names[i] for i in config.nuisance_indices)
@@ -724,16 +889,32 @@ def _train_fixed_nuisances(tree: RunTree, config: RunConfig, grid_point: int, re
         print(f"use_old_net: loaded {old}")
     if old is None or config.continue_training:
         samples = read_store(request.path, ["params", "exp"])
-        print(f"\nfixed-nuisance network ({names} at their Obs. values): training on {request.n} simulations "
-              f"of {request.path.name}")
-        network, _ = train_network(network, simulator, samples, tree.training_logs, f"fixed_nuisances_gridpoint_{grid_point}",
-                                   seed + 1)
-    save_network(network, path, network_signature, hparams=dict(network.hparams), config_hash=config.hash)
+        print(
+            f"\nfixed-nuisance network ({names} at their Obs. values): training on {request.n} simulations "
+            f"of {request.path.name}"
+        )
+        network, _ = train_network(
+            network,
+            simulator,
+            samples,
+            tree.training_logs,
+            f"fixed_nuisances_gridpoint_{grid_point}",
+            seed + 1,
+        )
+    save_network(
+        network, path, network_signature, hparams=dict(network.hparams), config_hash=config.hash
+    )
     print(f"network saved to {path.relative_to(tree.root)}")
 
 
-def trained_network(tree: RunTree, config: RunConfig, grid_point: int, round_: int, simulator,
-                    fixed_nuisances: bool = False):
+def trained_network(
+    tree: RunTree,
+    config: RunConfig,
+    grid_point: int,
+    round_: int,
+    simulator,
+    fixed_nuisances: bool = False,
+):
     """The saved network of a round and grid point (or the last round's fixed-nuisance network),
     checked against its signature, on CUDA when ``gpus`` > 0 and a device is visible."""
     import torch
@@ -745,13 +926,21 @@ def trained_network(tree: RunTree, config: RunConfig, grid_point: int, round_: i
     network = build_network(config, hyperparams, simulator.shapes, architecture, fixed_nuisances)
     path = tree.fixed_network(grid_point) if fixed_nuisances else tree.network(round_, grid_point)
     if not path.is_file():
-        raise PipelineError(f"{path} does not exist: round {round_} of grid point {grid_point} was not trained")
-    load_network(network, path, signature(config, hyperparams, simulator.shapes, architecture, fixed_nuisances))
+        raise PipelineError(
+            f"{path} does not exist: round {round_} of grid point {grid_point} was not trained"
+        )
+    load_network(
+        network,
+        path,
+        signature(config, hyperparams, simulator.shapes, architecture, fixed_nuisances),
+    )
     device = "cuda" if config.gpus > 0 and torch.cuda.is_available() else "cpu"
     return network.to(device).eval()
 
 
-def _old_network(config: RunConfig, tree: RunTree, round_: int, grid_point: int, name: str = "") -> Path | None:
+def _old_network(
+    config: RunConfig, tree: RunTree, round_: int, grid_point: int, name: str = ""
+) -> Path | None:
     """The saved network ``use_old_net`` asks for: with 1 this trial's or the newest archived
     trial's network of the round and grid point (or the file ``name``), if there is one; with a
     .pt path that file (the main network only); with a folder the round's network in it (a net
@@ -763,10 +952,14 @@ def _old_network(config: RunConfig, tree: RunTree, round_: int, grid_point: int,
         value = str(Path(value).parent)
     name = name or tree.network(round_, grid_point).name
     if value == "1":
-        candidates = [tree.nets / name] + [trial / "train_output" / "net" / name for trial in tree.archived_trials()]
+        candidates = [tree.nets / name] + [
+            trial / "train_output" / "net" / name for trial in tree.archived_trials()
+        ]
     elif Path(value).suffix == ".pt":
         if not Path(value).is_file():
-            raise PipelineError(f"use_old_net: {value} does not exist (moved or deleted since the run started?)")
+            raise PipelineError(
+                f"use_old_net: {value} does not exist (moved or deleted since the run started?)"
+            )
         return Path(value)
     else:
         candidates = [Path(value) / name, Path(value) / "train_output" / "net" / name]
@@ -781,7 +974,9 @@ def _bounds_from_pairs(logratios_2d, values, pairs, n_poi):
 
     bounds = np.full((n_poi, 2), [np.inf, -np.inf])
     for k, (i, j) in enumerate(pairs):
-        pair_bounds = rect_bounds(np.repeat(logratios_2d[:, k : k + 1], 2, axis=1), values[:, [i, j]])
+        pair_bounds = rect_bounds(
+            np.repeat(logratios_2d[:, k : k + 1], 2, axis=1), values[:, [i, j]]
+        )
         for axis, b in zip((i, j), pair_bounds):
             bounds[axis] = [min(bounds[axis][0], b[0]), max(bounds[axis][1], b[1])]
     return bounds
@@ -791,7 +986,7 @@ def _print_truncation(config: RunConfig, old, new, initial) -> None:
     print("truncation (threshold 1e-6 on the 1D marginals):")
     for i in config.POI_indices:
         p = config.table.free[i]
-        width = lambda b: b[i][1] - b[i][0]  # noqa: E731
+        width = lambda b, i=i: b[i][1] - b[i][0]  # noqa: E731
         print(
             f"  {p.name:>12s} [{old[i][0]:+.4g}, {old[i][1]:+.4g}] -> [{new[i][0]:+.4g}, {new[i][1]:+.4g}]"
             f"  ({100 * (1 - width(new) / width(old)):.1f}% smaller than this round's box,"

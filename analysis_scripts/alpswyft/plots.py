@@ -47,14 +47,24 @@ def mock_observation(tree: RunTree):
     e_reco, e_true = model.response.e_reco, model.response.e_true
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 7), sharex=True)
     kind = "ON" if model.on_off else "mock"
-    top.step(e_reco, 10 ** (obs["data"] + y0), where="mid", color="k", label=f"observed counts ({kind})")
+    top.step(
+        e_reco, 10 ** (obs["data"] + y0), where="mid", color="k", label=f"observed counts ({kind})"
+    )
     top.plot(e_reco, 10 ** (obs["exp"] + y0), color="C1", label="expected, at the Obs. values")
-    top.plot(e_reco, 10 ** (obs["null_exp"] + y0), "--", color="C0", label="expected, no ALP (Null values)")
+    top.plot(
+        e_reco,
+        10 ** (obs["null_exp"] + y0),
+        "--",
+        color="C0",
+        label="expected, no ALP (Null values)",
+    )
     example = _alp_example(config, model)
     if example is not None:
         label, counts, pgg = example
         top.plot(e_reco, counts, color="C3", lw=1, label=f"expected with an ALP, {label}")
-    top.plot(e_reco, model.response.background, ":", color="C2", label="background in the ON region")
+    top.plot(
+        e_reco, model.response.background, ":", color="C2", label="background in the ON region"
+    )
     top.set_yscale("log")
     top.set_ylabel("counts per bin")
     top.legend(fontsize=8)
@@ -66,8 +76,11 @@ def mock_observation(tree: RunTree):
     bottom.set_xlabel("energy [GeV]")
     bottom.set_ylabel("photon survival probability")
     bottom.legend(fontsize=8)
-    fig.suptitle(f"ON counts of NGC 1275, {float(model.observation['onoff_livetime_s']) / 3600:.3g} h" if model.on_off
-                 else f"Mock observation of NGC 1275, {config.livetime:g} h")
+    fig.suptitle(
+        f"ON counts of NGC 1275, {float(model.observation['onoff_livetime_s']) / 3600:.3g} h"
+        if model.on_off
+        else f"Mock observation of NGC 1275, {config.livetime:g} h"
+    )
     fig.tight_layout()
     return fig
 
@@ -86,10 +99,14 @@ def observed_spectrum(tree: RunTree, grid_point: int = 0, n_fields: int = 32):
         return None
     spectrum = OnOffSpectrum.from_arrays(model.observation, model.response.e_reco_edges)
     theta = posterior_mean(tree, grid_point)
-    counts, _ = model.counts(np.repeat(config.table.physical(theta), n_fields, axis=0), np.random.default_rng(0))
+    counts, _ = model.counts(
+        np.repeat(config.table.physical(theta), n_fields, axis=0), np.random.default_rng(0)
+    )
     fig = plot_excess(spectrum, counts.mean(axis=0) - model.response.background)
     names = ", ".join(f"{n} = {v:.3g}" for n, v in zip(config.table.free_names, theta[0]))
-    fig.axes[0].set_title(f"NGC 1275; the model at the posterior mean (table units):\n{names}", fontsize=8)
+    fig.axes[0].set_title(
+        f"NGC 1275; the model at the posterior mean (table units):\n{names}", fontsize=8
+    )
     fig.tight_layout()
     return fig
 
@@ -159,7 +176,9 @@ def analytic_posterior(tree: RunTree):
         return None
     from alpswyft.physics.toy import linear_gaussian_posterior
 
-    return linear_gaussian_posterior(model.design_matrix(), np.load(tree.true_obs)["data"], config.noise_sigma)
+    return linear_gaussian_posterior(
+        model.design_matrix(), np.load(tree.true_obs)["data"], config.noise_sigma
+    )
 
 
 def posteriors_1d(tree: RunTree, grid_point: int = 0):
@@ -185,14 +204,22 @@ def posteriors_1d(tree: RunTree, grid_point: int = 0):
         if exact is not None:
             mean, sd = exact[0][i], np.sqrt(exact[1][i, i])
             x = np.linspace(lo, hi, 400)
-            ax.plot(x, np.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)), "k--", lw=1, label="exact")
+            ax.plot(
+                x,
+                np.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi)),
+                "k--",
+                lw=1,
+                label="exact",
+            )
         ax.axvline(config.table.obs[i], color="crimson", lw=1.5, label="truth")
         ax.set_xlim(lo, hi)
         ax.set_xlabel(_label(config, i))
         ax.set_ylabel("posterior density")
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("1D marginal posteriors per round (dotted: truncated box for the next round)"
-                 + ("; dashed: exact posterior" if exact is not None else ""))
+    fig.suptitle(
+        "1D marginal posteriors per round (dotted: truncated box for the next round)"
+        + ("; dashed: exact posterior" if exact is not None else "")
+    )
     fig.tight_layout()
     return fig
 
@@ -241,7 +268,11 @@ def credible_levels(density: np.ndarray, levels=CREDIBILITY) -> list[float]:
 
 def _box(ax, bounds, fi, fj, **style) -> None:
     b = np.asarray(bounds)
-    ax.add_patch(Rectangle((b[fi][0], b[fj][0]), b[fi][1] - b[fi][0], b[fj][1] - b[fj][0], fill=False, **style))
+    ax.add_patch(
+        Rectangle(
+            (b[fi][0], b[fj][0]), b[fi][1] - b[fi][0], b[fj][1] - b[fj][0], fill=False, **style
+        )
+    )
 
 
 def _density_2d(ax, density, box_i, box_j, credibility=CREDIBILITY) -> None:
@@ -254,7 +285,11 @@ def _density_2d(ax, density, box_i, box_j, credibility=CREDIBILITY) -> None:
         xc, yc = 0.5 * (x[1:] + x[:-1]), 0.5 * (y[1:] + y[:-1])
         colors = [f"C{k}" for k in range(len(levels))]
         contour = ax.contour(xc, yc, density.T, levels=levels, colors=colors)
-        ax.clabel(contour, fmt={lv: percent(q) for lv, q in zip(levels, sorted(credibility, reverse=True))}, fontsize=8)
+        ax.clabel(
+            contour,
+            fmt={lv: percent(q) for lv, q in zip(levels, sorted(credibility, reverse=True))},
+            fontsize=8,
+        )
 
 
 def posteriors_2d(tree: RunTree, grid_point: int = 0):
@@ -265,14 +300,34 @@ def posteriors_2d(tree: RunTree, grid_point: int = 0):
     if not rounds:
         return None
     pairs = rounds[-1][1]["pairs"]
-    fig, axes = plt.subplots(len(rounds), len(pairs), figsize=(4.6 * len(pairs), 4.0 * len(rounds)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rounds), len(pairs), figsize=(4.6 * len(pairs), 4.0 * len(rounds)), squeeze=False
+    )
     for row, (entry, post) in zip(axes, rounds):
         for ax, (i, j), density in zip(row, pairs, post["density_2d"]):
             fi, fj = config.POI_indices[i], config.POI_indices[j]
             _density_2d(ax, density, post["box"][i], post["box"][j], config.credibility_levels)
-            _box(ax, entry["bounds"], fi, fj, ls="--", lw=1.2, color="C2", label="box of this round")
-            _box(ax, entry["truncated_bounds"], fi, fj, ls=":", lw=1.5, color="C3", label="box of the next round")
-            ax.plot(config.table.obs[fi], config.table.obs[fj], "*", color="crimson", ms=12, label="truth")
+            _box(
+                ax, entry["bounds"], fi, fj, ls="--", lw=1.2, color="C2", label="box of this round"
+            )
+            _box(
+                ax,
+                entry["truncated_bounds"],
+                fi,
+                fj,
+                ls=":",
+                lw=1.5,
+                color="C3",
+                label="box of the next round",
+            )
+            ax.plot(
+                config.table.obs[fi],
+                config.table.obs[fj],
+                "*",
+                color="crimson",
+                ms=12,
+                label="truth",
+            )
             ax.set_xlabel(_label(config, fi))
             ax.set_ylabel(_label(config, fj))
             ax.set_xlim(*config.table.initial_bounds[fi])
@@ -289,13 +344,21 @@ def corner(tree: RunTree, grid_point: int = 0, round_: int | None = None):
     """Corner plot of the last round (or ``round_``): 1D marginals on the diagonal, 2D marginals
     below it, on the round's box, with the true values."""
     config = load_config(tree)
-    rounds = [(e, p) for e, p in _rounds(tree, grid_point) if round_ is None or e["round"] == round_]
+    rounds = [
+        (e, p) for e, p in _rounds(tree, grid_point) if round_ is None or e["round"] == round_
+    ]
     if not rounds:
         return None
     entry, post = rounds[-1]
     columns = list(config.POI_indices)
     labels = [_label(config, i) for i in columns]
-    return draw_corner(post, labels, columns, config, f"Round {entry['round']}: marginal posteriors on its box (red: truth)")
+    return draw_corner(
+        post,
+        labels,
+        columns,
+        config,
+        f"Round {entry['round']}: marginal posteriors on its box (red: truth)",
+    )
 
 
 def draw_corner(post, labels: list[str], columns: list[int], config, title: str):
@@ -307,7 +370,9 @@ def draw_corner(post, labels: list[str], columns: list[int], config, title: str)
     fig, axes = plt.subplots(n, n, figsize=(2.8 * n + 1, 2.8 * n + 0.6), squeeze=False)
     pairs = [tuple(p) for p in post["pairs"]] if "pairs" in post else []
     box, truth = post["box"], post["truth"]
-    shown = np.array([[a == b and "density_1d" in post or (b, a) in pairs for b in range(n)] for a in range(n)])
+    shown = np.array(
+        [[a == b and "density_1d" in post or (b, a) in pairs for b in range(n)] for a in range(n)]
+    )
     for a in range(n):
         for b in range(n):
             ax = axes[a][b]
@@ -321,7 +386,13 @@ def draw_corner(post, labels: list[str], columns: list[int], config, title: str)
                     ax.axvline(truth[a], color="crimson")
                 ax.set_yticks([])
             else:
-                _density_2d(ax, post["density_2d"][pairs.index((b, a))], box[b], box[a], config.credibility_levels)
+                _density_2d(
+                    ax,
+                    post["density_2d"][pairs.index((b, a))],
+                    box[b],
+                    box[a],
+                    config.credibility_levels,
+                )
                 if truth is not None:
                     ax.plot(truth[b], truth[a], "*", color="crimson", ms=10)
                 ax.set_ylim(*box[a])
@@ -336,7 +407,9 @@ def draw_corner(post, labels: list[str], columns: list[int], config, title: str)
     return fig
 
 
-def draw_posteriors_1d(post, labels: list[str], axes=None, color: str = "k", label: str | None = None):
+def draw_posteriors_1d(
+    post, labels: list[str], axes=None, color: str = "k", label: str | None = None
+):
     """The 1D marginals of binned ``post`` (see :func:`draw_corner`), the truth in red; ``axes``
     (an array of Axes) overlays onto an earlier figure. Returns the figure."""
     n = len(labels)
@@ -364,7 +437,9 @@ def draw_posteriors_2d(post, labels: list[str], chosen: list[int], columns: list
     fig, axes = plt.subplots(1, len(chosen), figsize=(4.6 * len(chosen), 4.0), squeeze=False)
     for ax, k in zip(axes[0], chosen):
         i, j = post["pairs"][k]
-        _density_2d(ax, post["density_2d"][k], post["box"][i], post["box"][j], config.credibility_levels)
+        _density_2d(
+            ax, post["density_2d"][k], post["box"][i], post["box"][j], config.credibility_levels
+        )
         if post["truth"] is not None:
             ax.plot(post["truth"][i], post["truth"][j], "*", color="crimson", ms=12, label="truth")
         ax.set_xlim(*post["box"][i])
@@ -391,14 +466,26 @@ def extra_observations(tree: RunTree, grid_point: int = 0):
     poi = config.POI_indices
     rows = [("mock observation", mock, mock["truth"])]
     for k, theta in enumerate(extra["params"]):
-        post = {key: extra[key][k] for key in ("density_1d", "edges_1d", "density_2d") if key in extra}
+        post = {
+            key: extra[key][k] for key in ("density_1d", "edges_1d", "density_2d") if key in extra
+        }
         seed = int(extra["seed"][k])
-        rows.append((f"extra observation {k + 1} (seed {seed})", {**post, "pairs": extra["pairs"]}, theta[poi]))
+        rows.append(
+            (
+                f"extra observation {k + 1} (seed {seed})",
+                {**post, "pairs": extra["pairs"]},
+                theta[poi],
+            )
+        )
     pairs = [tuple(p) for p in mock["pairs"]] if "pairs" in mock else []
     planes = [pairs.index(tuple(p)) for p in config.prediction_pairs if tuple(p) in pairs]
-    singles = [k for k in config.limit_pois if "density_1d" in mock] or (list(range(len(poi))) if "density_1d" in mock else [])
+    singles = [k for k in config.limit_pois if "density_1d" in mock] or (
+        list(range(len(poi))) if "density_1d" in mock else []
+    )
     n_columns = len(planes) + len(singles)
-    fig, axes = plt.subplots(len(rows), n_columns, figsize=(4.4 * n_columns, 3.8 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), n_columns, figsize=(4.4 * n_columns, 3.8 * len(rows)), squeeze=False
+    )
     box = mock["box"]
     for row, (title, post, truth) in zip(axes, rows):
         for ax, k in zip(row, planes):
@@ -412,7 +499,7 @@ def extra_observations(tree: RunTree, grid_point: int = 0):
             ax.set_xlabel(_label(config, poi[i]))
             ax.set_ylabel(_label(config, poi[j]))
             ax.set_title(title, fontsize=10)
-        for ax, k in zip(row[len(planes):], singles):
+        for ax, k in zip(row[len(planes) :], singles):
             centres = 0.5 * (post["edges_1d"][k][1:] + post["edges_1d"][k][:-1])
             ax.plot(centres, post["density_1d"][k], color="k")
             if box[k][0] <= truth[k] <= box[k][1]:
@@ -420,7 +507,9 @@ def extra_observations(tree: RunTree, grid_point: int = 0):
             ax.set_xlim(*box[k])
             ax.set_xlabel(_label(config, poi[k]))
             ax.set_yticks([])
-    fig.suptitle("Posteriors of the extra observations beside the mock observation's (last round; red: truth)")
+    fig.suptitle(
+        "Posteriors of the extra observations beside the mock observation's (last round; red: truth)"
+    )
     fig.tight_layout()
     return fig
 
@@ -440,7 +529,9 @@ def read_metrics(path) -> dict[str, list[tuple[float, float]]]:
 def training_curves(tree: RunTree, grid_point: int = 0):
     """Training (per logged step) and validation (per epoch) loss of each round."""
     config = load_config(tree)
-    fig, axes = plt.subplots(1, config.n_rounds, figsize=(4.5 * config.n_rounds, 3.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, config.n_rounds, figsize=(4.5 * config.n_rounds, 3.4), squeeze=False
+    )
     for r, ax in enumerate(axes[0]):
         path = tree.training_logs / f"round_{r}_gridpoint_{grid_point}" / "metrics.csv"
         if not path.exists():
@@ -480,28 +571,53 @@ def coverage_zz(tree: RunTree, grid_point: int = 0):
     names = result["marginals"]
     per_row = min(len(names), 3)
     n_rows = -(-len(names) // per_row)
-    fig, axes = plt.subplots(n_rows, 2 * per_row, figsize=(6.6 * per_row, 3.3 * n_rows), squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, 2 * per_row, figsize=(6.6 * per_row, 3.3 * n_rows), squeeze=False
+    )
     for k, name in enumerate(names):
         zz, pp = axes[k // per_row][2 * (k % per_row)], axes[k // per_row][2 * (k % per_row) + 1]
         z = result["hpd_z_nominal"][k]
-        zz.fill_between(z, result["hpd_z_low"][k], result["hpd_z_high"][k], color="C0", alpha=0.3, lw=0)
+        zz.fill_between(
+            z, result["hpd_z_low"][k], result["hpd_z_high"][k], color="C0", alpha=0.3, lw=0
+        )
         defined = result["hpd_empirical"][k] < 1  # z is infinite once every truth is inside
-        zz.plot(z[defined], result["hpd_z_empirical"][k][defined], color="C0", label="empirical (1σ band)")
+        zz.plot(
+            z[defined],
+            result["hpd_z_empirical"][k][defined],
+            color="C0",
+            label="empirical (1σ band)",
+        )
         zz.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
         nominal = result["hpd_nominal"][k]
-        pp.fill_between(nominal, result["hpd_low"][k], result["hpd_high"][k], color="C1", alpha=0.3, lw=0)
+        pp.fill_between(
+            nominal, result["hpd_low"][k], result["hpd_high"][k], color="C1", alpha=0.3, lw=0
+        )
         pp.plot(nominal, result["hpd_empirical"][k], color="C1", label="empirical (1σ band)")
         pp.plot([0, 1], [0, 1], "k:", lw=1)
         for level in config.credibility_levels:
             zz.axvline(np.interp(level, nominal, z), color="grey", lw=0.6, ls="--")
             pp.axvline(level, color="grey", lw=0.6, ls="--")
-        zz.set(xlim=(0, 3.5), ylim=(0, 3.5), xlabel="nominal z", ylabel="empirical z", title=f"{name}: z–z")
-        pp.set(xlim=(0, 1), ylim=(0, 1), xlabel="nominal credibility", ylabel="empirical coverage", title=f"{name}: p–p")
-    for ax in axes.ravel()[2 * len(names):]:
+        zz.set(
+            xlim=(0, 3.5),
+            ylim=(0, 3.5),
+            xlabel="nominal z",
+            ylabel="empirical z",
+            title=f"{name}: z–z",
+        )
+        pp.set(
+            xlim=(0, 1),
+            ylim=(0, 1),
+            xlabel="nominal credibility",
+            ylabel="empirical coverage",
+            title=f"{name}: p–p",
+        )
+    for ax in axes.ravel()[2 * len(names) :]:
         ax.set_visible(False)
     axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.suptitle(f"HPD coverage, {result['masses'].shape[1]} coverage simulations never trained on"
-                 f" (dashed: {' and '.join(map(percent, config.credibility_levels))})")
+    fig.suptitle(
+        f"HPD coverage, {result['masses'].shape[1]} coverage simulations never trained on"
+        f" (dashed: {' and '.join(map(percent, config.credibility_levels))})"
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
     return fig
 
@@ -516,7 +632,14 @@ def tarp(tree: RunTree, grid_point: int = 0):
     fig, axes = _grid(len(names))
     for k, (ax, name) in enumerate(zip(axes, names)):
         for r, reference in enumerate(result["reference_sets"]):
-            ax.fill_between(alpha, result["tarp_low"][r, k], result["tarp_high"][r, k], color=f"C{r}", alpha=0.25, lw=0)
+            ax.fill_between(
+                alpha,
+                result["tarp_low"][r, k],
+                result["tarp_high"][r, k],
+                color=f"C{r}",
+                alpha=0.25,
+                lw=0,
+            )
             ax.plot(alpha, result["tarp_ecp"][r, k], color=f"C{r}", label=f"{reference} references")
         ax.plot(alpha, result["baseline_ecp"][k], "--", color="grey", label="uninformative (prior)")
         ax.plot([0, 1], [0, 1], "k:", lw=1)
@@ -532,8 +655,13 @@ def tarp(tree: RunTree, grid_point: int = 0):
 
 
 #: One colour per published analysis, in the order of ``data/axion_limits/published_limits.json``.
-_PUBLISHED_COLORS = {"MAGIC": "darkorange", "Fermi": "magenta", "H.E.S.S.": "teal", "Chandra": "royalblue",
-                     "CAST": "brown"}
+_PUBLISHED_COLORS = {
+    "MAGIC": "darkorange",
+    "Fermi": "magenta",
+    "H.E.S.S.": "teal",
+    "Chandra": "royalblue",
+    "CAST": "brown",
+}
 
 
 def _published_overlay(ax, config, fi: int, fj: int) -> bool:
@@ -549,11 +677,22 @@ def _published_overlay(ax, config, fi: int, fj: int) -> bool:
     for entry in published_limits():
         x = np.log10(entry["m"]) if pm.log else entry["m"]
         y = np.log10(entry["g"]) if pg.log else entry["g"]
-        color = next((c for key, c in _PUBLISHED_COLORS.items() if entry["label"].startswith(key)), "grey")
+        color = next(
+            (c for key, c in _PUBLISHED_COLORS.items() if entry["label"].startswith(key)), "grey"
+        )
         label = "_nolegend_" if entry["label"] in labelled else entry["label"] + " (excluded)"
         labelled.add(entry["label"])
-        ax.add_patch(Polygon(np.column_stack([x, y]), closed=True, fc=color, ec=color, alpha=0.22, lw=1.0,
-                             label=label))
+        ax.add_patch(
+            Polygon(
+                np.column_stack([x, y]),
+                closed=True,
+                fc=color,
+                ec=color,
+                alpha=0.22,
+                lw=1.0,
+                label=label,
+            )
+        )
     ax.set_xlim(xlo, xhi)
     ax.set_ylim(ylo, yhi)
     return True
@@ -566,7 +705,9 @@ def expected_limits(tree: RunTree, grid_point: int = 0, method: str | None = Non
     sigma bands (filled); the medians of the other methods of ``limit_method`` and of the
     fixed-nuisance network (HPD, ``fixed_nuisance_limits``) on the same observations as lines, and
     published exclusions for comparison."""
-    return draw_expected_limits(load_config(tree), np.load(tree.validation_data("expected_limits", grid_point)), method)
+    return draw_expected_limits(
+        load_config(tree), np.load(tree.validation_data("expected_limits", grid_point)), method
+    )
 
 
 #: How the median of each limit method is drawn where it is not the main one.
@@ -582,11 +723,15 @@ def draw_expected_limits(config, result, method: str | None = None):
     from alpswyft.limits import BAND_FRACTIONS
     from alpswyft.neyman import METHOD_WORDS
 
-    available = [m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result] or ["hpd"]
+    available = [m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result] or [
+        "hpd"
+    ]
     method = method or quoted_method(config, result)
     others = [m for m in available if m != method]
     levels, pairs = result["levels"], result["pairs"]
-    fig, axes = plt.subplots(len(pairs), len(levels), figsize=(5.2 * len(levels), 4.6 * len(pairs)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(pairs), len(levels), figsize=(5.2 * len(levels), 4.6 * len(pairs)), squeeze=False
+    )
     band_colors = ["#f7f7f7", "#fee391", "#a1d99b", "#a1d99b", "#fee391", "#d9d9d9"]
     word = "credibility" if method == "hpd" else "confidence"
     for p, (i, j) in enumerate(pairs):
@@ -596,39 +741,90 @@ def draw_expected_limits(config, result, method: str | None = None):
         for k, level in enumerate(levels):
             ax = axes[p][k]
             fraction = limit_fraction(result, method)[p, k].T
-            ax.contourf(xc, yc, fraction, levels=[0, *BAND_FRACTIONS, 1], colors=band_colors, extend="neither")
+            ax.contourf(
+                xc,
+                yc,
+                fraction,
+                levels=[0, *BAND_FRACTIONS, 1],
+                colors=band_colors,
+                extend="neither",
+            )
             median = ax.contour(xc, yc, fraction, levels=[0.5], colors="k", linewidths=1.8)
             ax.clabel(median, fmt={0.5: "median"}, fontsize=8)
             ax.set_xlim(ex[0], ex[-1])
             ax.set_ylim(ey[0], ey[-1])
             with_fixed = "fraction_fixed" in result
-            handles = [Line2D([], [], color="k", lw=1.8, label=f"median expected limit, {METHOD_WORDS[method]}"
-                              + (", nuisances marginalised" if with_fixed else "")),
-                       Rectangle((0, 0), 1, 1, color="#a1d99b", label="68 % band"),
-                       Rectangle((0, 0), 1, 1, color="#fee391", label="95 % band")]
+            handles = [
+                Line2D(
+                    [],
+                    [],
+                    color="k",
+                    lw=1.8,
+                    label=f"median expected limit, {METHOD_WORDS[method]}"
+                    + (", nuisances marginalised" if with_fixed else ""),
+                ),
+                Rectangle((0, 0), 1, 1, color="#a1d99b", label="68 % band"),
+                Rectangle((0, 0), 1, 1, color="#fee391", label="95 % band"),
+            ]
             for other in others:
                 color, style = _METHOD_LINES[other]
                 if limit_fraction(result, other)[p, k].max() >= 0.5:
-                    ax.contour(xc, yc, limit_fraction(result, other)[p, k].T, levels=[0.5], colors=color,
-                               linewidths=1.5, linestyles=style)
-                handles.append(Line2D([], [], color=color, lw=1.5, ls=style, label=f"median, {METHOD_WORDS[other]}"))
+                    ax.contour(
+                        xc,
+                        yc,
+                        limit_fraction(result, other)[p, k].T,
+                        levels=[0.5],
+                        colors=color,
+                        linewidths=1.5,
+                        linestyles=style,
+                    )
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        color=color,
+                        lw=1.5,
+                        ls=style,
+                        label=f"median, {METHOD_WORDS[other]}",
+                    )
+                )
             if with_fixed and result["fraction_fixed"][p, k].max() >= 0.5:
-                ax.contour(xc, yc, result["fraction_fixed"][p, k].T, levels=[0.5], colors="#2166ac", linewidths=1.6,
-                           linestyles="--")
+                ax.contour(
+                    xc,
+                    yc,
+                    result["fraction_fixed"][p, k].T,
+                    levels=[0.5],
+                    colors="#2166ac",
+                    linewidths=1.6,
+                    linestyles="--",
+                )
             if with_fixed:
-                handles.append(Line2D([], [], color="#2166ac", lw=1.6, ls="--", label="median, nuisances fixed (HPD)"))
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        color="#2166ac",
+                        lw=1.6,
+                        ls="--",
+                        label="median, nuisances fixed (HPD)",
+                    )
+                )
             if _published_overlay(ax, config, fi, fj):
                 handles += ax.get_legend_handles_labels()[0]
             truth = result["truth"]
             if ex[0] <= truth[i] <= ex[-1] and ey[0] <= truth[j] <= ey[-1]:
                 ax.plot(truth[i], truth[j], "*", color="crimson", ms=12)
-                handles.append(Line2D([], [], marker="*", color="crimson", ls="", ms=10, label="truth (Obs.)"))
+                handles.append(
+                    Line2D([], [], marker="*", color="crimson", ls="", ms=10, label="truth (Obs.)")
+                )
             ax.legend(handles=handles, fontsize=7, loc="lower left")
             ax.set_title(f"excluded at {percent(level)} {word}")
             ax.set_xlabel(_label(config, fi))
             ax.set_ylabel(_label(config, fj))
-    fig.suptitle(f"Expected limits, {METHOD_WORDS[method]}: exclusion frequency over {int(result['n'])} "
-                 "mock observations at the Obs. values")
+    fig.suptitle(
+        f"Expected limits, {METHOD_WORDS[method]}: exclusion frequency over {int(result['n'])} "
+        "mock observations at the Obs. values"
+    )
     fig.tight_layout()
     return fig
 
@@ -646,7 +842,9 @@ def limit_coverage(tree: RunTree, grid_point: int = 0):
     config, result = load_config(tree), np.load(path)
     levels, methods = result["levels"], [str(m) for m in result["methods"]]
     rows = [(p, k) for p in range(len(config.prediction_pairs)) for k in range(len(levels))]
-    fig, axes = plt.subplots(len(rows), len(methods), figsize=(4.6 * len(methods), 3.9 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(methods), figsize=(4.6 * len(methods), 3.9 * len(rows)), squeeze=False
+    )
     for row, (p, k) in enumerate(rows):
         i, j = config.prediction_pairs[p]
         fi, fj = config.POI_indices[i], config.POI_indices[j]
@@ -657,25 +855,38 @@ def limit_coverage(tree: RunTree, grid_point: int = 0):
         for c, method in enumerate(methods):
             ax = axes[row][c]
             smooth, sigma = result[f"smooth_{method}"][p, k], result[f"sigma_{method}"][p, k]
-            mesh = ax.pcolormesh(ex, ey, smooth.T, cmap="RdBu", vmin=level - 2 * spread, vmax=level + 2 * spread)
+            mesh = ax.pcolormesh(
+                ex, ey, smooth.T, cmap="RdBu", vmin=level - 2 * spread, vmax=level + 2 * spread
+            )
             below = (smooth < level - 2 * sigma).T.astype(float)
             if below.any():
                 ax.contourf(xc, yc, below, levels=[0.5, 1.5], colors="none", hatches=["xxx"])
                 ax.contour(xc, yc, below, levels=[0.5], colors="k", linewidths=0.8)
             covered = result[f"covered_{method}"][p, k]
-            ax.set_title(f"{METHOD_WORDS[method]}, {percent(level)}: {covered.mean():.3f} overall", fontsize=9)
+            ax.set_title(
+                f"{METHOD_WORDS[method]}, {percent(level)}: {covered.mean():.3f} overall",
+                fontsize=9,
+            )
             ax.set_xlabel(_label(config, fi))
             ax.set_ylabel(_label(config, fj))
             fig.colorbar(mesh, ax=ax, label="coverage")
     n = result[f"covered_{methods[0]}"].shape[-1]
-    fig.suptitle(f"Coverage of the confidence sets over the plane ({n} simulations never trained on; "
-                 "hatched: below nominal - 2σ)", fontsize=10)
+    fig.suptitle(
+        f"Coverage of the confidence sets over the plane ({n} simulations never trained on; "
+        "hatched: below nominal - 2σ)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
 
-def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95,
-                      method: str | None = None):
+def against_published(
+    tree: RunTree,
+    grid_point: int = 0,
+    label: str = "MAGIC",
+    level: float = 0.95,
+    method: str | None = None,
+):
     """The median expected limit at ``level`` with its 68 % band over a published contour
     (``label``), on axes in neV and 1e-11 GeV^-1, and below their ratio per mass column (the
     depths of :func:`alpswyft.limits.depth_ratios`); None without an (m, g) expected-limit plane."""
@@ -692,33 +903,59 @@ def against_published(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", 
     def physical(values, parameter):
         return 10**values if parameter.log else values
 
-    ex, ey = physical(result["edges_x"][p], config.table.free[i]), physical(result["edges_y"][p], config.table.free[j])
+    ex, ey = (
+        physical(result["edges_x"][p], config.table.free[i]),
+        physical(result["edges_y"][p], config.table.free[j]),
+    )
     xc, yc = np.sqrt(ex[1:] * ex[:-1]), np.sqrt(ey[1:] * ey[:-1])
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.4, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
+    )
     fraction = limit_fraction(result, method)[p, k].T
     top.contourf(xc, yc, fraction, levels=[0.159, 0.841], colors=["#a1d99b"])
     top.contour(xc, yc, fraction, levels=[0.5], colors="k", linewidths=1.8)
     for entry in published_limits():
         if entry["label"].startswith(label):
             top.fill(entry["m"], entry["g"], fc="#d6604d", ec="#b2182b", alpha=0.35, lw=1)
-    top.plot([], [], color="k", lw=1.8, label=f"this run: median expected limit, {percent(result['levels'][k])}, {method}")
+    top.plot(
+        [],
+        [],
+        color="k",
+        lw=1.8,
+        label=f"this run: median expected limit, {percent(result['levels'][k])}, {method}",
+    )
     top.fill([], [], color="#a1d99b", label="its 68 % band")
     top.fill([], [], fc="#d6604d", alpha=0.35, label=f"{label}, published: observed (excluded)")
     top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), ylabel="g [1e-11 / GeV]")
     top.legend(fontsize=8, loc="lower right")
-    rows = [r for r in depth_ratios(result, config, p, level, label, method) if r["ratio"] is not None]
+    rows = [
+        r for r in depth_ratios(result, config, p, level, label, method) if r["ratio"] is not None
+    ]
     bottom.axhspan(0.5, 2, color="0.9")
     bottom.axhline(1, color="0.5", lw=0.8)
     bottom.plot([r["m"] for r in rows], [r["ratio"] for r in rows], "o-", ms=3, color="k")
-    bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel=f"g limit / {label}",
-               xlim=(ex[0], ex[-1]))
-    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
+    bottom.set(
+        xscale="log",
+        yscale="log",
+        xlabel="m [neV]",
+        ylabel=f"g limit / {label}",
+        xlim=(ex[0], ex[-1]),
+    )
+    ticks = [
+        t
+        for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
+        if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]
+    ]
     bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
     bottom.minorticks_off()
-    title = f"expected: {int(result['n'])} mock observations without ALP; depth read at cell centres"
+    title = (
+        f"expected: {int(result['n'])} mock observations without ALP; depth read at cell centres"
+    )
     if config.model == "magic_like":
-        title += ("\nassumed: live times 2.4 / 2.4 / 36.5 h (flare, post-flare, low), one 20-min run's "
-                  "response and background for all of them")
+        title += (
+            "\nassumed: live times 2.4 / 2.4 / 36.5 h (flare, post-flare, low), one 20-min run's "
+            "response and background for all of them"
+        )
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
@@ -730,13 +967,21 @@ def false_exclusions(tree: RunTree, grid_point: int = 0):
     config = load_config(tree)
     result = np.load(tree.validation_data("expected_limits", grid_point))
     levels, pairs = result["levels"], result["pairs"]
-    fig, axes = plt.subplots(len(pairs), len(levels), figsize=(5.0 * len(levels), 4.2 * len(pairs)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(pairs), len(levels), figsize=(5.0 * len(levels), 4.2 * len(pairs)), squeeze=False
+    )
     for p, (i, j) in enumerate(pairs):
         fi, fj = config.POI_indices[i], config.POI_indices[j]
         for k, level in enumerate(levels):
             ax = axes[p][k]
-            mesh = ax.pcolormesh(result["edges_x"][p], result["edges_y"][p], result["false_fraction"][p, k].T,
-                                 cmap="Reds", vmin=0, vmax=max(0.05, float(result["false_fraction"][p].max())))
+            mesh = ax.pcolormesh(
+                result["edges_x"][p],
+                result["edges_y"][p],
+                result["false_fraction"][p, k].T,
+                cmap="Reds",
+                vmin=0,
+                vmax=max(0.05, float(result["false_fraction"][p].max())),
+            )
             fig.colorbar(mesh, ax=ax, label="fraction of observations")
             ax.set_title(f"false exclusions at {percent(level)}")
             ax.set_xlabel(_label(config, fi))
@@ -750,8 +995,10 @@ def _shared_mocks_title(level: float, n_network: int, n_classical: int) -> str:
     """The comparison's title: how many of the same mock observations each method's median is over."""
     if n_network == n_classical:
         return f"Median expected limits at {percent(level)} over the same {n_network} mock observations without ALP"
-    return (f"Median expected limits at {percent(level)}, mock observations without ALP:\n"
-            f"the network's over {n_network}, the classical over the first {n_classical} of them")
+    return (
+        f"Median expected limits at {percent(level)}, mock observations without ALP:\n"
+        f"the network's over {n_network}, the classical over the first {n_classical} of them"
+    )
 
 
 def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95):
@@ -772,17 +1019,32 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
     level = float(result["levels"][k])
     ex, ey = 10 ** result["edges_x"][p], 10 ** result["edges_y"][p]
     xc, yc = np.sqrt(ex[1:] * ex[:-1]), np.sqrt(ey[1:] * ey[:-1])
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(7, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
+    )
     for entry in published_limits():
         if entry["label"].startswith("MAGIC"):
             top.fill(entry["m"], entry["g"], fc="#d6604d", ec="#b2182b", alpha=0.3, lw=1)
-    top.fill([], [], fc="#d6604d", alpha=0.3, label="MAGIC, published (observed; other data and response)")
+    top.fill(
+        [],
+        [],
+        fc="#d6604d",
+        alpha=0.3,
+        label="MAGIC, published (observed; other data and response)",
+    )
     methods = [m for m in ("frequentist", "cls", "hpd") if m == "hpd" or f"fraction_{m}" in result]
     quoted = quoted_method(config, result)
     for method in methods:
         color, style = ("k", "-") if method == quoted else _METHOD_LINES[method]
-        top.contour(xc, yc, limit_fraction(result, method)[p, k].T, levels=[0.5], colors=color, linewidths=1.7,
-                    linestyles=style)
+        top.contour(
+            xc,
+            yc,
+            limit_fraction(result, method)[p, k].T,
+            levels=[0.5],
+            colors=color,
+            linewidths=1.7,
+            linestyles=style,
+        )
         top.plot([], [], color=color, ls=style, lw=1.7, label=f"network, {METHOD_WORDS[method]}")
     mx = 10 ** (0.5 * (limits.edges_x[1:] + limits.edges_x[:-1]))
     methods_c = ["toys", "wilks"] if limits.thresholds is not None else ["wilks"]
@@ -790,40 +1052,114 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
         expected = limits.expected(level, "quantile", method)
         g = np.where(np.isfinite(expected), 10.0**expected, np.nan)
         if method == methods_c[0]:
-            top.fill_between(mx, g[1], np.nan_to_num(g[3], nan=ey[-1]), color="#92c5de", alpha=0.6, lw=0,
-                             label="classical, its 68 % band")
-        top.plot(mx, g[2], "o-" if method == "toys" else "s:", ms=3, color="#2166ac", lw=1.6,
-                 label="classical (MAGIC's method), " + ("thresholds from pseudo-experiments" if method == "toys"
-                                                         else "Wilks' χ²₂ thresholds"))
+            top.fill_between(
+                mx,
+                g[1],
+                np.nan_to_num(g[3], nan=ey[-1]),
+                color="#92c5de",
+                alpha=0.6,
+                lw=0,
+                label="classical, its 68 % band",
+            )
+        top.plot(
+            mx,
+            g[2],
+            "o-" if method == "toys" else "s:",
+            ms=3,
+            color="#2166ac",
+            lw=1.6,
+            label="classical (MAGIC's method), "
+            + (
+                "thresholds from pseudo-experiments"
+                if method == "toys"
+                else "Wilks' χ²₂ thresholds"
+            ),
+        )
     if limits.calibrated:
         found = [(m, limits.calibrated_depth(float(m))) for m in limits.calibrated["masses"]]
-        top.plot([m for m, g in found if g], [g for m, g in found if g], "D", ms=7, mfc="#2166ac", mec="k",
-                 label="classical, each cell's own pseudo-experiments (searched from the Wilks line)")
+        top.plot(
+            [m for m, g in found if g],
+            [g for m, g in found if g],
+            "D",
+            ms=7,
+            mfc="#2166ac",
+            mec="k",
+            label="classical, each cell's own pseudo-experiments (searched from the Wilks line)",
+        )
         for m, g in found:
             if g is None:
-                top.annotate("no limit", (m, ey[-1]), xytext=(0, -14), textcoords="offset points", ha="center",
-                             fontsize=7, color="#2166ac")
-    top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), xlim=(ex[0], ex[-1]), ylabel="g [1e-11 / GeV]",
-            title=_shared_mocks_title(level, int(result["n"]), limits.ts["quantile"].shape[0]))
+                top.annotate(
+                    "no limit",
+                    (m, ey[-1]),
+                    xytext=(0, -14),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=7,
+                    color="#2166ac",
+                )
+    top.set(
+        xscale="log",
+        yscale="log",
+        ylim=(ey[0], ey[-1]),
+        xlim=(ex[0], ex[-1]),
+        ylabel="g [1e-11 / GeV]",
+        title=_shared_mocks_title(level, int(result["n"]), limits.ts["quantile"].shape[0]),
+    )
     top.legend(fontsize=7, loc="lower right")
     median = np.asarray(limit_fraction(result, quoted)[p, k]) >= 0.5
-    network = [limit_depth(median, result["edges_x"][p], result["edges_y"][p], x, at="centre")
-               for x in 0.5 * (limits.edges_x[1:] + limits.edges_x[:-1])]
+    network = [
+        limit_depth(median, result["edges_x"][p], result["edges_y"][p], x, at="centre")
+        for x in 0.5 * (limits.edges_x[1:] + limits.edges_x[:-1])
+    ]
     bottom.axhspan(1 / 1.5, 1.5, color="0.9", label="within a factor 1.5")
     bottom.axhline(1, color="0.5", lw=0.8)
     for method in methods_c:
         classical = limits.expected(level, "quantile", method)[2]
-        ratio = [np.nan if d is None or not np.isfinite(c) else 10 ** (d - c) for d, c in zip(network, classical)]
-        bottom.plot(mx, ratio, "o-" if method == "toys" else "s:", ms=3, color="k",
-                    label="against pseudo-experiment thresholds" if method == "toys" else "against Wilks' thresholds")
+        ratio = [
+            np.nan if d is None or not np.isfinite(c) else 10 ** (d - c)
+            for d, c in zip(network, classical)
+        ]
+        bottom.plot(
+            mx,
+            ratio,
+            "o-" if method == "toys" else "s:",
+            ms=3,
+            color="k",
+            label="against pseudo-experiment thresholds"
+            if method == "toys"
+            else "against Wilks' thresholds",
+        )
     if limits.calibrated:
-        pairs = [(m, limit_depth(median, result["edges_x"][p], result["edges_y"][p], np.log10(m), at="centre"),
-                  limits.calibrated_depth(float(m))) for m in limits.calibrated["masses"]]
+        pairs = [
+            (
+                m,
+                limit_depth(
+                    median, result["edges_x"][p], result["edges_y"][p], np.log10(m), at="centre"
+                ),
+                limits.calibrated_depth(float(m)),
+            )
+            for m in limits.calibrated["masses"]
+        ]
         pairs = [(m, 10**d / g) for m, d, g in pairs if d is not None and g is not None]
-        bottom.plot([m for m, _ in pairs], [r for _, r in pairs], "D", ms=6, mfc="#2166ac", mec="k",
-                    label="against each cell's own pseudo-experiments")
-    bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel="g limit: network / classical", ylim=(0.1, 50))
-    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10, 20) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
+        bottom.plot(
+            [m for m, _ in pairs],
+            [r for _, r in pairs],
+            "D",
+            ms=6,
+            mfc="#2166ac",
+            mec="k",
+            label="against each cell's own pseudo-experiments",
+        )
+    bottom.set(
+        xscale="log",
+        yscale="log",
+        xlabel="m [neV]",
+        ylabel="g limit: network / classical",
+        ylim=(0.1, 50),
+    )
+    ticks = [
+        t for t in (0.2, 0.5, 1, 2, 5, 10, 20) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]
+    ]
     bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
     bottom.minorticks_off()
     bottom.legend(fontsize=7, loc="upper left")
@@ -831,8 +1167,13 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
     return fig
 
 
-def against_published_seeds(trees: list[RunTree], grid_point: int = 0, label: str = "MAGIC", level: float = 0.95,
-                            method: str | None = None):
+def against_published_seeds(
+    trees: list[RunTree],
+    grid_point: int = 0,
+    label: str = "MAGIC",
+    level: float = 0.95,
+    method: str | None = None,
+):
     """The median expected limits of runs that differ only in ``sim_seed`` (their simulations and
     training) over a published contour (``label``), with the band between the weakest and the
     strongest per mass column, and below each one's ratio to the published depth; the depths of
@@ -840,44 +1181,82 @@ def against_published_seeds(trees: list[RunTree], grid_point: int = 0, label: st
     mass: each run's g and the published one)."""
     from alpswyft.limits import depth_ratios, mg_plane, published_limits
 
-    planes = [(mg_plane(t.validation_data("expected_limits", grid_point)), load_config(t)) for t in trees]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.6, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    planes = [
+        (mg_plane(t.validation_data("expected_limits", grid_point)), load_config(t)) for t in trees
+    ]
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6.6, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
+    )
     for entry in published_limits():
         if entry["label"].startswith(label):
             top.fill(entry["m"], entry["g"], fc="#d6604d", ec="#b2182b", alpha=0.3, lw=1)
     per_run = []
     for (result, p), config in planes:
-        rows = depth_ratios(result, config, p, level, label, method or quoted_method(config, result))
+        rows = depth_ratios(
+            result, config, p, level, label, method or quoted_method(config, result)
+        )
         per_run.append({r["m"]: r for r in rows})
         ms = [r["m"] for r in rows if r["g_limit"] is not None]
-        top.plot(ms, [r["g_limit"] for r in rows if r["g_limit"] is not None], "-", lw=1.0,
-                 label=f"sim_seed={config.sim_seed}")
+        top.plot(
+            ms,
+            [r["g_limit"] for r in rows if r["g_limit"] is not None],
+            "-",
+            lw=1.0,
+            label=f"sim_seed={config.sim_seed}",
+        )
         both = [r for r in rows if r["ratio"] is not None]
         bottom.plot([r["m"] for r in both], [r["ratio"] for r in both], "o-", ms=2.5, lw=0.9)
     masses = sorted(set().union(*per_run))
-    table = [{"m": m, "g": [run.get(m, {}).get("g_limit") for run in per_run],
-              "g_published": next((run[m]["g_published"] for run in per_run if m in run), None)} for m in masses]
-    band = [(row["m"], min(g), max(g)) for row in table if (g := [v for v in row["g"] if v is not None]) and len(g) == len(trees)]
+    table = [
+        {
+            "m": m,
+            "g": [run.get(m, {}).get("g_limit") for run in per_run],
+            "g_published": next((run[m]["g_published"] for run in per_run if m in run), None),
+        }
+        for m in masses
+    ]
+    band = [
+        (row["m"], min(g), max(g))
+        for row in table
+        if (g := [v for v in row["g"] if v is not None]) and len(g) == len(trees)
+    ]
     if band:
         m, low, high = map(np.array, zip(*band))
-        top.fill_between(m, low, high, color="0.7", alpha=0.5, lw=0, label=f"between the {len(trees)} seeds")
+        top.fill_between(
+            m, low, high, color="0.7", alpha=0.5, lw=0, label=f"between the {len(trees)} seeds"
+        )
     top.fill([], [], fc="#d6604d", alpha=0.3, label=f"{label}, published: observed (excluded)")
     (result, p), config = planes[0]
     ey = 10 ** result["edges_y"][p]
-    top.set(xscale="log", yscale="log", ylim=(ey[0], ey[-1]), ylabel="g [1e-11 / GeV]",
-            title=f"this run: median expected limit at {percent(level)} over {int(result['n'])} mock observations "
-                  "without ALP, per seed")
+    top.set(
+        xscale="log",
+        yscale="log",
+        ylim=(ey[0], ey[-1]),
+        ylabel="g [1e-11 / GeV]",
+        title=f"this run: median expected limit at {percent(level)} over {int(result['n'])} mock observations "
+        "without ALP, per seed",
+    )
     top.title.set_fontsize(9)
     top.legend(fontsize=7, loc="lower right")
     bottom.axhspan(1 / 1.5, 1.5, color="0.9")
     bottom.axhline(1, color="0.5", lw=0.8)
-    bottom.set(xscale="log", yscale="log", xlabel="m [neV]", ylabel=f"g limit / {label}",
-               xlim=(10 ** result["edges_x"][p][0], 10 ** result["edges_x"][p][-1]))
-    ticks = [t for t in (0.2, 0.5, 1, 2, 5, 10) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]]
+    bottom.set(
+        xscale="log",
+        yscale="log",
+        xlabel="m [neV]",
+        ylabel=f"g limit / {label}",
+        xlim=(10 ** result["edges_x"][p][0], 10 ** result["edges_x"][p][-1]),
+    )
+    ticks = [
+        t for t in (0.2, 0.5, 1, 2, 5, 10) if bottom.get_ylim()[0] <= t <= bottom.get_ylim()[1]
+    ]
     bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
     bottom.minorticks_off()
     if config.model == "magic_like":
-        fig.suptitle("assumed: live times 2.4 / 2.4 / 36.5 h (flare, post-flare, low), one 20-min run's response and "
-                     "background for all of them; depths at cell centres", fontsize=8)
+        fig.suptitle(
+            "assumed: live times 2.4 / 2.4 / 36.5 h (flare, post-flare, low), one 20-min run's response and "
+            "background for all of them; depths at cell centres",
+            fontsize=8,
+        )
     fig.tight_layout()
     return fig, table

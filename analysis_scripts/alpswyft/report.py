@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from analysis_core.errors import PipelineError
-from analysis_core.files import read_json
-from analysis_core.notebooks import render_html
 
 from alpswyft.frequentist import COVERAGE_BINS
 from alpswyft.limits import TRUTH_WORDS, percent
 from alpswyft.pipeline import load_config, load_record
 from alpswyft.results import RunTree
+from analysis_core.errors import PipelineError
+from analysis_core.files import read_json
+from analysis_core.notebooks import render_html
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "analysis_results.ipynb"
 
@@ -58,7 +58,9 @@ def truncation_table(tree: RunTree, grid_point: int = 0) -> str:
     """Box, posterior mean and standard deviation of each POI per round."""
     config = load_config(tree)
     record = load_record(tree, config)
-    lines = [f"{'round':>5} {'POI':>10} {'box':>24} {'next box':>24} {'mean':>10} {'std':>9} {'val_loss':>9}"]
+    lines = [
+        f"{'round':>5} {'POI':>10} {'box':>24} {'next box':>24} {'mean':>10} {'std':>9} {'val_loss':>9}"
+    ]
     for entry in record.rounds(grid_point):
         for i, name in zip(config.POI_indices, config.poi_names):
             post = entry["posterior"].get(name, {})
@@ -103,40 +105,69 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
     (limits, result, pair), config = loaded, load_config(tree)
     rows = cl.compare_with_network(result, config, limits, level, pair=pair)
     on_off = bool(config.observation)
-    lines = [cl.comparison_table(rows, level),
-             "network: read at the centre of the lowest excluded cell; classical: MAGIC's fits and combination "
-             f"(the 6th best of {limits.n_realisations} realisations; "
-             + ("WStat, the OFF expectation of each bin profiled" if on_off else "Poisson, the background known")
-             + "), interpolated between cell centres; ratio: the network's quoted limit over the classical one"]
+    lines = [
+        cl.comparison_table(rows, level),
+        "network: read at the centre of the lowest excluded cell; classical: MAGIC's fits and combination "
+        f"(the 6th best of {limits.n_realisations} realisations; "
+        + (
+            "WStat, the OFF expectation of each bin profiled"
+            if on_off
+            else "Poisson, the background known"
+        )
+        + "), interpolated between cell centres; ratio: the network's quoted limit over the classical one",
+    ]
     if limits.observed:
         method = "toys" if limits.thresholds is not None else "wilks"
         observed = limits.observed_at(level, "quantile", method)
-        lines.append(f"the real observation's classical limit at {percent(level)} ({method} thresholds), g [1e-11 /GeV]: "
-                     + ", ".join(f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in observed.items()))
+        lines.append(
+            f"the real observation's classical limit at {percent(level)} ({method} thresholds), g [1e-11 /GeV]: "
+            + ", ".join(
+                f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in observed.items()
+            )
+        )
     if limits.thresholds is not None:
         errors = limits.thresholds.errors(level)
         n_toys = limits.thresholds.ts["quantile"].shape[1]
-        lines.append(f"thresholds at {percent(level)}: {errors['range'][0]:.2f}-{errors['range'][1]:.2f} from {n_toys} "
-                     f"pseudo-experiments at each of {len(limits.thresholds.axes[0])} x {len(limits.thresholds.axes[1])} "
-                     f"points (bootstrap sigma {errors['bootstrap_sigma_median']:.2f} median, "
-                     f"{errors['bootstrap_sigma_max']:.2f} largest), Wilks' chi2_2 {cl.stats.chi2.ppf(level, 2):.2f}")
+        lines.append(
+            f"thresholds at {percent(level)}: {errors['range'][0]:.2f}-{errors['range'][1]:.2f} from {n_toys} "
+            f"pseudo-experiments at each of {len(limits.thresholds.axes[0])} x {len(limits.thresholds.axes[1])} "
+            f"points (bootstrap sigma {errors['bootstrap_sigma_median']:.2f} median, "
+            f"{errors['bootstrap_sigma_max']:.2f} largest), Wilks' chi2_2 {cl.stats.chi2.ppf(level, 2):.2f}"
+        )
     if limits.calibrated:
         for k, m in enumerate(limits.calibrated["masses"]):
-            steps = [f"{10**g:.3g}: threshold {c:.1f}, excluded in {f:.0%}" for g, c, f in zip(
-                limits.calibrated["g"][k], limits.calibrated["threshold"][k], limits.calibrated["fraction"][k]) if np.isfinite(g)]
+            steps = [
+                f"{10**g:.3g}: threshold {c:.1f}, excluded in {f:.0%}"
+                for g, c, f in zip(
+                    limits.calibrated["g"][k],
+                    limits.calibrated["threshold"][k],
+                    limits.calibrated["fraction"][k],
+                )
+                if np.isfinite(g)
+            ]
             lines.append(f"calibrated along the line at {m:g} neV, cells g = " + "; ".join(steps))
     for row in limits.line_exclusion():
-        lines.append(f"a truth on the Wilks line at {row['m']:g} neV (g {row['g']:.3g}): excluded by Wilks' test in "
-                     f"{row['excluded']}/{row['n']} pseudo-experiments (a calibrated test: at most {row['allowed']:.0%})")
+        lines.append(
+            f"a truth on the Wilks line at {row['m']:g} neV (g {row['g']:.3g}): excluded by Wilks' test in "
+            f"{row['excluded']}/{row['n']} pseudo-experiments (a calibrated test: at most {row['allowed']:.0%})"
+        )
     seconds = dict(limits.seconds)
     rate = seconds.pop("fits_per_second", None)
-    lines.append("cost (wall s): " + ", ".join(f"{k.replace('_', ' ')} {v:,.0f}" for k, v in seconds.items())
-                 + ("" if rate is None else f" ({rate:,.0f} fits/s)"))
+    lines.append(
+        "cost (wall s): "
+        + ", ".join(f"{k.replace('_', ' ')} {v:,.0f}" for k, v in seconds.items())
+        + ("" if rate is None else f" ({rate:,.0f} fits/s)")
+    )
     return "\n".join(lines)
 
 
-def published_comparison(tree: RunTree, grid_point: int = 0, label: str = "MAGIC", level: float = 0.95,
-                         method: str | None = None) -> str | None:
+def published_comparison(
+    tree: RunTree,
+    grid_point: int = 0,
+    label: str = "MAGIC",
+    level: float = 0.95,
+    method: str | None = None,
+) -> str | None:
     """The median expected limit at ``level`` against a published contour (``label``, e.g. MAGIC's),
     per mass column where either exists: both depths and their ratio; None without an (m, g)
     expected-limit plane."""
@@ -149,19 +180,28 @@ def published_comparison(tree: RunTree, grid_point: int = 0, label: str = "MAGIC
     config = load_config(tree)
     method = method or quoted_method(config, result)
     rows = depth_ratios(result, config, pair, level, label, method)
-    lines = [f"median expected limit ({method}) at {percent(level)}, read at its cells' centres, against {label}'s published, observed contour (g in 1e-11 / GeV)",
-             f"{'m (neV)':>9} {'g, this run':>12} {f'g, {label}':>12} {'ratio':>7}"]
+    lines = [
+        f"median expected limit ({method}) at {percent(level)}, read at its cells' centres, "
+        f"against {label}'s published, observed contour (g in 1e-11 / GeV)",
+        f"{'m (neV)':>9} {'g, this run':>12} {f'g, {label}':>12} {'ratio':>7}",
+    ]
     for row in (r for r in rows if r["g_published"] is not None):
         ours = "-" if row["g_limit"] is None else f"{row['g_limit']:.3g}"
         ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}"
         lines.append(f"{row['m']:>9.3g} {ours:>12} {row['g_published']:>12.3g} {ratio:>7}")
     for name, key in (("this run's limit", "g_limit"), (f"{label}'s contour", "g_published")):
         masses = [r["m"] for r in rows if r[key] is not None]
-        lines.append(f"{name} spans m = {masses[0]:.3g}-{masses[-1]:.3g} neV" if masses else f"{name}: none on this plane")
+        lines.append(
+            f"{name} spans m = {masses[0]:.3g}-{masses[-1]:.3g} neV"
+            if masses
+            else f"{name}: none on this plane"
+        )
     both = [r for r in rows if r["ratio"] is not None]
     if both:
         best = min(both, key=lambda r: r["g_published"])
-        lines.append(f"at {label}'s deepest mass bin (m = {best['m']:.3g} neV): ratio {best['ratio']:.2f}")
+        lines.append(
+            f"at {label}'s deepest mass bin (m = {best['m']:.3g} neV): ratio {best['ratio']:.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -200,7 +240,9 @@ def report_folder(tree: RunTree, output: Path | None = None) -> Path | None:
     return None
 
 
-def execute(tree: RunTree, grid_point: int = 0, round_: int | None = None, output: Path | None = None) -> Path | None:
+def execute(
+    tree: RunTree, grid_point: int = 0, round_: int | None = None, output: Path | None = None
+) -> Path | None:
     """Execute the template against the run folder for one grid point (and ``round_``, default
     the last) and render it to HTML; a failing cell fails the report (the partly executed notebook
     is kept for inspection). An archived trial, or any run with ``output``, is only read: the
@@ -210,8 +252,10 @@ def execute(tree: RunTree, grid_point: int = 0, round_: int | None = None, outpu
     if not tree.config.exists():
         raise PipelineError(f"{tree.root} is not a run folder (no config.json)")
     if load_config(tree).simulate_only:
-        print("simulate=1 train=0: the stores are filled and the trial stays open; run the same run script "
-              "with simulate=0 train=1 (or simulate=1 train=1) to train on them: that run resumes this trial")
+        print(
+            "simulate=1 train=0: the stores are filled and the trial stays open; run the same run script "
+            "with simulate=0 train=1 (or simulate=1 train=1) to train on them: that run resumes this trial"
+        )
         return None
     folder = report_folder(tree, output)
     notebook = tree.notebook if folder is None else folder / tree.notebook.name
@@ -219,8 +263,12 @@ def execute(tree: RunTree, grid_point: int = 0, round_: int | None = None, outpu
     papermill.execute_notebook(
         str(TEMPLATE),
         str(notebook),
-        parameters={"run_dir": str(tree.root), "grid_point": grid_point, "round_number": round_,
-                    "output_dir": None if folder is None else str(folder)},
+        parameters={
+            "run_dir": str(tree.root),
+            "grid_point": grid_point,
+            "round_number": round_,
+            "output_dir": None if folder is None else str(folder),
+        },
         cwd=str(notebook.parent),
         kernel_name="python3",
         progress_bar=False,
@@ -246,29 +294,50 @@ def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
     if coverage is None:
         lines.append("coverage: none (n_sim_coverage = 0)")
     else:
-        lines.append(f"coverage: {coverage['n_coverage']} simulations never trained on, "
-                     f"{coverage['n_draws']} posterior draws each")
+        lines.append(
+            f"coverage: {coverage['n_coverage']} simulations never trained on, "
+            f"{coverage['n_draws']} posterior draws each"
+        )
         levels = next(iter(coverage["marginals"].values()))["hpd"] if coverage["marginals"] else {}
-        lines.append(f"{'marginal':>12} " + " ".join(f"{'HPD ' + percent(float(lv)):>22}" for lv in levels)
-                     + f" {'TARP p (random, data)':>24} {'prior p':>8}")
+        lines.append(
+            f"{'marginal':>12} "
+            + " ".join(f"{'HPD ' + percent(float(lv)):>22}" for lv in levels)
+            + f" {'TARP p (random, data)':>24} {'prior p':>8}"
+        )
         for name, m in coverage["marginals"].items():
-            hpd = [f"{v['empirical']:.3f} [{v['band_1sigma'][0]:.3f}, {v['band_1sigma'][1]:.3f}]" for v in m["hpd"].values()]
+            hpd = [
+                f"{v['empirical']:.3f} [{v['band_1sigma'][0]:.3f}, {v['band_1sigma'][1]:.3f}]"
+                for v in m["hpd"].values()
+            ]
             tarp_p = ", ".join(f"{p:.2g}" for p in m["tarp_ks_pvalue"].values())
-            lines.append(f"{name:>12} " + " ".join(f"{h:>22}" for h in hpd)
-                         + f" {tarp_p:>24} {m['baseline_ks_pvalue']:>8.2g}")
+            lines.append(
+                f"{name:>12} "
+                + " ".join(f"{h:>22}" for h in hpd)
+                + f" {tarp_p:>24} {m['baseline_ks_pvalue']:>8.2g}"
+            )
     limits = summary["expected_limits"]
     if limits is None:
-        lines.append("expected limits: none (n_sim_explim = 0, no prediction_pairs or no 2D marginals)")
+        lines.append(
+            "expected limits: none (n_sim_explim = 0, no prediction_pairs or no 2D marginals)"
+        )
     else:
-        lines.append(f"expected limits: {limits['n_explim']} mock observations, the posterior on {limits['n_points']} points "
-                     "per plane; "
-                     f"false exclusions against {limits['false_exclusions_against'] or 'nothing (one round)'}")
+        lines.append(
+            f"expected limits: {limits['n_explim']} mock observations, the posterior on {limits['n_points']} points "
+            "per plane; "
+            f"false exclusions against {limits['false_exclusions_against'] or 'nothing (one round)'}"
+        )
         if limits.get("fixed_nuisances"):
-            lines.append(f"nuisances fixed: a second network with {', '.join(limits['fixed_nuisances'])} at their Obs. "
-                         "values, on the same mock observations")
+            lines.append(
+                f"nuisances fixed: a second network with {', '.join(limits['fixed_nuisances'])} at their Obs. "
+                "values, on the same mock observations"
+            )
         for pair, levels in limits["pairs"].items():
             for level, v in levels.items():
-                false = "" if v["false_exclusion_max"] is None else f", false exclusions up to {v['false_exclusion_max']:.1%} per cell"
+                false = (
+                    ""
+                    if v["false_exclusion_max"] is None
+                    else f", false exclusions up to {v['false_exclusion_max']:.1%} per cell"
+                )
                 lines.append(f"{pair:>12} at {percent(float(level))}: {_limit_line(v)}{false}")
                 if "fixed_nuisances" in v:
                     lines.append(f"{'':>12}  nuisances fixed: {_limit_line(v['fixed_nuisances'])}")
@@ -282,33 +351,65 @@ def _frequentist_lines(freq: dict | None) -> list[str]:
     from alpswyft.neyman import METHOD_WORDS
 
     if freq is None:
-        return ["frequentist limits: none (limit_method=hpd, or no expected limits and no real observation)"]
-    lines = [f"frequentist limits: critical values from {freq['n_calibration']} calibration simulations "
-             f"(never trained on; the {freq['k']} nearest to each point, {freq.get('kernel', 'uniform')} weights)"
-             + (f", CLs against {freq['n_null']} simulations of the null hypothesis" if freq["n_null"] else "")]
+        return [
+            "frequentist limits: none (limit_method=hpd, or no expected limits and no real observation)"
+        ]
+    lines = [
+        f"frequentist limits: critical values from {freq['n_calibration']} calibration simulations "
+        f"(never trained on; the {freq['k']} nearest to each point, {freq.get('kernel', 'uniform')} weights)"
+        + (
+            f", CLs against {freq['n_null']} simulations of the null hypothesis"
+            if freq["n_null"]
+            else ""
+        )
+    ]
     for plane, per_level in freq["critical_values"].items():
-        lines.append(f"{plane:>12} critical value of t (min, median, max over the plane): " + "; ".join(
-            f"{percent(float(lv))} {q[0]:.2f}, {q[1]:.2f}, {q[2]:.2f} (Wilks: {_wilks(float(lv)):.2f})" for lv, q in per_level.items()))
+        lines.append(
+            f"{plane:>12} critical value of t (min, median, max over the plane): "
+            + "; ".join(
+                f"{percent(float(lv))} {q[0]:.2f}, {q[1]:.2f}, {q[2]:.2f} (Wilks: {_wilks(float(lv)):.2f})"
+                for lv, q in per_level.items()
+            )
+        )
     for plane, per_level in freq.get("leave_one_out", {}).items():
-        lines.append(f"{plane:>12} the calibration's leave-one-out coverage (overall; smallest of "
-                     f"{COVERAGE_BINS}x{COVERAGE_BINS} bins): " + "; ".join(
-                         f"{percent(float(lv))} {v['coverage']:.3f}; {v['bin_min']:.3f} [{v['bin_min_interval_68'][0]:.3f}, "
-                         f"{v['bin_min_interval_68'][1]:.3f}]" for lv, v in per_level.items()))
+        lines.append(
+            f"{plane:>12} the calibration's leave-one-out coverage (overall; smallest of "
+            f"{COVERAGE_BINS}x{COVERAGE_BINS} bins): "
+            + "; ".join(
+                f"{percent(float(lv))} {v['coverage']:.3f}; {v['bin_min']:.3f} [{v['bin_min_interval_68'][0]:.3f}, "
+                f"{v['bin_min_interval_68'][1]:.3f}]"
+                for lv, v in per_level.items()
+            )
+        )
     for plane, per_method in freq.get("coverage", {}).items():
         for method, per_level in per_method.items():
-            lines.append(f"{plane:>12} coverage, {METHOD_WORDS[method]}: " + "; ".join(
-                f"{percent(float(lv))} {v['coverage']:.3f} [{v['interval_68'][0]:.3f}, {v['interval_68'][1]:.3f}], "
-                f"smallest {v['smooth_min']:.3f} ± {v['smooth_min_sigma']:.3f}, {100 * v['area_below_2sigma']:.0f} % of the "
-                "plane below nominal − 2σ" for lv, v in per_level.items()))
+            lines.append(
+                f"{plane:>12} coverage, {METHOD_WORDS[method]}: "
+                + "; ".join(
+                    f"{percent(float(lv))} {v['coverage']:.3f} [{v['interval_68'][0]:.3f}, {v['interval_68'][1]:.3f}], "
+                    f"smallest {v['smooth_min']:.3f} ± {v['smooth_min_sigma']:.3f}, "
+                    f"{100 * v['area_below_2sigma']:.0f} % of the "
+                    "plane below nominal − 2σ"
+                    for lv, v in per_level.items()
+                )
+            )
     for plane, per_level in freq.get("pairs", {}).items():
         for level, per_method in per_level.items():
             for method, v in per_method.items():
                 if "excluded_area_median" not in v:
                     continue
                 point = v.get("truth_point_exclusion")
-                truth = "" if point is None else (f"; the truth itself excluded in {point['excluded']}/{point['n']} "
-                                                  f"(calibrated: at most {100 * point['allowed']:.3g} %)")
-                lines.append(f"{plane:>12} at {percent(float(level))}, {METHOD_WORDS[method]}: {_limit_line(v)}{truth}")
+                truth = (
+                    ""
+                    if point is None
+                    else (
+                        f"; the truth itself excluded in {point['excluded']}/{point['n']} "
+                        f"(calibrated: at most {100 * point['allowed']:.3g} %)"
+                    )
+                )
+                lines.append(
+                    f"{plane:>12} at {percent(float(level))}, {METHOD_WORDS[method]}: {_limit_line(v)}{truth}"
+                )
     return lines
 
 
@@ -321,14 +422,26 @@ def _wilks(level: float) -> float:
 def _limit_line(v: dict) -> str:
     """An expected limit as text: area, connected regions, depth and the truth's exclusion."""
     t = v.get("truth_exclusion")
-    truth = "" if t is None else (
-        f", {TRUTH_WORDS[t.get('truth_cells', 'cell' if t['truth_in_plane'] else 'nearest cell')]} excluded in "
-        f"{t['excluded']}/{t['n']} "
-        f"[{t['interval_68'][0]:.1%}, {t['interval_68'][1]:.1%}] (calibrated: at most {100 * t['allowed']:.3g} %"
-        f"{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
+    truth = (
+        ""
+        if t is None
+        else (
+            f", {TRUTH_WORDS[t.get('truth_cells', 'cell' if t['truth_in_plane'] else 'nearest cell')]} excluded in "
+            f"{t['excluded']}/{t['n']} "
+            f"[{t['interval_68'][0]:.1%}, {t['interval_68'][1]:.1%}] (calibrated: at most {100 * t['allowed']:.3g} %"
+            f"{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})"
+        )
+    )
     regions = "" if "median_regions" not in v else f" in {v['median_regions']} connected region(s)"
-    depth = "" if "g_limit_at_m" not in v else ", g limit " + ", ".join(
-        f"{'none' if g is None else f'{g:.2g}'} at {m} neV" for m, g in v["g_limit_at_m"].items())
+    depth = (
+        ""
+        if "g_limit_at_m" not in v
+        else ", g limit "
+        + ", ".join(
+            f"{'none' if g is None else f'{g:.2g}'} at {m} neV"
+            for m, g in v["g_limit_at_m"].items()
+        )
+    )
     return f"median excluded fraction of the plane {v['excluded_area_median']:.3f}{regions}{depth}{truth}"
 
 
@@ -338,5 +451,9 @@ def published_sources() -> str:
     from alpswyft.limits import published_limits
 
     papers = {e["label"]: e["reference"] for e in published_limits()}
-    return "\n".join([f"- {label}: {reference}" for label, reference in papers.items()]
-                     + ["(contours: the AxionLimits compilation, C. O'Hare, https://github.com/cajohare/AxionLimits, MIT)"])
+    return "\n".join(
+        [f"- {label}: {reference}" for label, reference in papers.items()]
+        + [
+            "(contours: the AxionLimits compilation, C. O'Hare, https://github.com/cajohare/AxionLimits, MIT)"
+        ]
+    )

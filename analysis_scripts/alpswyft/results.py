@@ -86,17 +86,27 @@ class RunTree:
         trials) that this process cannot write to: read-only, immutable or on a read-only mount."""
         if not self.root.exists():
             return []
-        folders = [self.root, *(p for p in self.root.rglob("*") if p.is_dir() and self.archive not in p.parents)]
+        folders = [
+            self.root,
+            *(p for p in self.root.rglob("*") if p.is_dir() and self.archive not in p.parents),
+        ]
         return [p for p in folders if not os.access(p, os.W_OK)]
 
     def newest_trial(self) -> Path | None:
         """The folder of the newest trial with a ``config.json``: this folder, else the newest
         ``archive/trial__N``; None when there is none."""
-        return next((t for t in [self.root, *self.archived_trials()] if (t / self.config.name).is_file()), None)
+        return next(
+            (t for t in [self.root, *self.archived_trials()] if (t / self.config.name).is_file()),
+            None,
+        )
 
     def archived_trials(self) -> list[Path]:
         """The ``archive/trial__N`` folders, newest first."""
-        return sorted(self.archive.glob("trial__*"), key=lambda p: int(p.name.removeprefix("trial__")), reverse=True)
+        return sorted(
+            self.archive.glob("trial__*"),
+            key=lambda p: int(p.name.removeprefix("trial__")),
+            reverse=True,
+        )
 
     def trial_count(self) -> int:
         """Number of trials already archived (the next archive is trial__<count>)."""
@@ -117,7 +127,9 @@ class RunTree:
             return None
         return read_json(self.config)
 
-    def start_trial(self, trial_hash: str = "", keep_stores: bool = False) -> tuple[int, Path | None, bool]:
+    def start_trial(
+        self, trial_hash: str = "", keep_stores: bool = False
+    ) -> tuple[int, Path | None, bool]:
         """Resume the unfinished trial made with the same configuration (``trial_hash``: the
         variables other than how and where it runs), or archive the previous
         trial (if any) and create the empty tree. A trial whose configuration was killed before it
@@ -163,10 +175,20 @@ class RunTree:
         Stores kept with ``use_old_sims=1`` count as no results only if they are kept again."""
         if not self.has_trial() or self.config.exists():
             return False
-        results = [name for name in ("train_output", "val_output", "sim_output") if not (keep_stores and name == "sim_output")]
-        return not any(
-            (self.root / name).is_dir() and any(p.is_file() for p in (self.root / name).rglob("*")) for name in results
-        ) and not any(self.root.glob("*.npz")) and not self.record.exists()
+        results = [
+            name
+            for name in ("train_output", "val_output", "sim_output")
+            if not (keep_stores and name == "sim_output")
+        ]
+        return (
+            not any(
+                (self.root / name).is_dir()
+                and any(p.is_file() for p in (self.root / name).rglob("*"))
+                for name in results
+            )
+            and not any(self.root.glob("*.npz"))
+            and not self.record.exists()
+        )
 
 
 def store_manifest(stores: Path) -> dict:

@@ -31,7 +31,9 @@ def assigned_names(text: str) -> list[str]:
     return list(dict.fromkeys(_ASSIGNMENT.findall(text)))
 
 
-def read_run_script(path: Path, environ: dict[str, str] | None = None, given: tuple[str, ...] = ()) -> dict[str, str]:
+def read_run_script(
+    path: Path, environ: dict[str, str] | None = None, given: tuple[str, ...] = ()
+) -> dict[str, str]:
     """The run script's variables with the values bash gave them (from ``environ``); the command
     that starts a pipeline (and the argument string the original's passes) is not part of them.
     Names in ``given`` come from the command line and need not be set by the script."""
@@ -67,7 +69,7 @@ def _split_assignments(body: str, name: str) -> list[str]:
             code = line.split("#")[0].strip()
             problems.append(
                 f"line {number}, {code!r}, is not one assignment: bash takes {words[1]!r} as a command "
-                f"and leaves {name} unset. Quote the value: {name}=\"{code.split('=', 1)[1]}\""
+                f'and leaves {name} unset. Quote the value: {name}="{code.split("=", 1)[1]}"'
             )
     return problems
 
@@ -121,7 +123,9 @@ def evaluate_run_script(path: Path, given: tuple[str, ...] = ()) -> dict[str, st
     for run scripts of the original pipeline."""
     path = Path(path).resolve()
     body = "set -a\n" + without_launch(path.read_text())  # the original's scripts export nothing
-    result = subprocess.run(["bash", "-c", body + "\nenv -0"], capture_output=True, text=True, cwd=path.parent)
+    result = subprocess.run(
+        ["bash", "-c", body + "\nenv -0"], capture_output=True, text=True, cwd=path.parent
+    )
     if result.returncode != 0:
         raise PipelineError(f"{path} does not evaluate: {result.stderr.strip()}")
     environ = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
@@ -131,7 +135,9 @@ def evaluate_run_script(path: Path, given: tuple[str, ...] = ()) -> dict[str, st
 def main() -> None:
     parser = argparse.ArgumentParser(description="Print a run script's variables as export lines.")
     parser.add_argument("--exports", type=Path, required=True, metavar="SCRIPT")
-    parser.add_argument("--given", nargs="*", default=[], metavar="NAME", help="variables set on the command line")
+    parser.add_argument(
+        "--given", nargs="*", default=[], metavar="NAME", help="variables set on the command line"
+    )
     args = parser.parse_args()
     try:
         variables = evaluate_run_script(args.exports, tuple(args.given))

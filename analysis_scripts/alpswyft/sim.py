@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from analysis_core.errors import ConfigError, PipelineError
-from analysis_core.files import load_npz, read_json
 
 from alpswyft.config import PHYSICS_VARIABLES, RunConfig, load_run_config, raw
 from alpswyft.models import ALP_MODELS, is_model_file, resolve
 from alpswyft.results import RunTree
 from alpswyft.simulator import SpectrumSimulator
+from analysis_core.errors import ConfigError, PipelineError
+from analysis_core.files import load_npz, read_json
 
 #: Run-script variables the simulator takes (what a simulation is made from), besides param<N>.
 SETTINGS = tuple(name for name in PHYSICS_VARIABLES if name not in ("model", "model_params"))
@@ -59,7 +59,9 @@ class Spectrum:
     pgg: np.ndarray | None = None  # photon survival probability on ``energy_true``
     energy_true: np.ndarray | None = None  # true-energy bin centres, GeV
     edges: np.ndarray | None = None
-    data: np.ndarray | None = None  # observe(): the noisy ``exp`` (floored log10 residual for ALP models)
+    data: np.ndarray | None = (
+        None  # observe(): the noisy ``exp`` (floored log10 residual for ALP models)
+    )
     observed_counts: np.ndarray | None = None  # observe(): the counts drawn (ALP models)
     observed_off: np.ndarray | None = None  # observe(), real observations: the OFF counts drawn
     nodes: dict = field(default_factory=dict)  # every node of the simulator (power, ...)
@@ -89,11 +91,24 @@ class ALPSim:
     defaults, and a model's own ``settings`` (a toy's x range and noise) where it has them.
     """
 
-    def __init__(self, model: str = "", *, signal: bool = True, bkg: bool = True, edisp: bool = True, **settings):
+    def __init__(
+        self,
+        model: str = "",
+        *,
+        signal: bool = True,
+        bkg: bool = True,
+        edisp: bool = True,
+        **settings,
+    ):
         self._init(_variables(str(model), settings), dict(signal=signal, bkg=bkg, edisp=edisp))
 
-    def _init(self, variables: dict[str, str], switches: dict, setup: dict | None = None,
-              run_dir: Path | None = None) -> None:
+    def _init(
+        self,
+        variables: dict[str, str],
+        switches: dict,
+        setup: dict | None = None,
+        run_dir: Path | None = None,
+    ) -> None:
         for name, value in switches.items():
             if not isinstance(value, bool | np.bool_ | int) or value not in (0, 1):
                 raise ConfigError(name, value, "expected True or False")
@@ -104,8 +119,11 @@ class ALPSim:
         self.alp = config.model in ALP_MODELS
         if not self.alp and not all(switches.values()):
             off = ", ".join(f"{k}=False" for k, v in switches.items() if not v)
-            raise ConfigError(off, config.model,
-                              "signal, bkg and edisp switch parts of the CTA response (ALP models only)")
+            raise ConfigError(
+                off,
+                config.model,
+                "signal, bkg and edisp switch parts of the CTA response (ALP models only)",
+            )
         if setup is None and info.prepare is not None:
             setup = info.prepare(config, **switches) if self.alp else info.prepare(config)
         self._variables, self.run_dir = variables, run_dir
@@ -117,29 +135,43 @@ class ALPSim:
         self.table = config.table
         self.names = [p.name for p in self.table.parameters]
         self.units = [p.unit for p in self.table.parameters]
-        self.defaults = self.table.physical(self.table.obs)[0]  # physical, the table's Obs./fixed values
+        self.defaults = self.table.physical(self.table.obs)[
+            0
+        ]  # physical, the table's Obs./fixed values
         self.null_params = self.table.physical(self.table.null)[0]
 
     # ------------------------------------------------------------------ construction
 
-    def configure(self, *, signal: bool | None = None, bkg: bool | None = None, edisp: bool | None = None,
-                  **settings) -> ALPSim:
+    def configure(
+        self,
+        *,
+        signal: bool | None = None,
+        bkg: bool | None = None,
+        edisp: bool | None = None,
+        **settings,
+    ) -> ALPSim:
         """A new simulator with some settings changed (the others stay; another ``model`` starts
         from its own defaults). Only what they change is rebuilt: the gammapy response is built once
         per IRF file, binning, ON region and ``edisp`` (and kept on disk), a new ``livetime`` only
         scales it."""
         if "model" in settings and _setting("model", settings["model"]) != self.config.model:
-            variables = _variables(str(settings.pop("model")), settings)  # another model starts from its defaults
+            variables = _variables(
+                str(settings.pop("model")), settings
+            )  # another model starts from its defaults
         else:
             variables = {**self._variables, **_settings(settings)}
         switches = dict(self.switches)
-        switches.update({k: v for k, v in dict(signal=signal, bkg=bkg, edisp=edisp).items() if v is not None})
+        switches.update(
+            {k: v for k, v in dict(signal=signal, bkg=bkg, edisp=edisp).items() if v is not None}
+        )
         new = object.__new__(type(self))
         new._init(variables, switches)
         return new
 
     @classmethod
-    def from_observation(cls, observation: str | Path | list, model: str = "", **settings) -> ALPSim:
+    def from_observation(
+        cls, observation: str | Path | list, model: str = "", **settings
+    ) -> ALPSim:
         """The simulator of a real observation: DL3 files (a path, a glob pattern such as
         ``runs/*.fits.gz``, or a list of them) of NGC 1275, as a run with ``observation=`` has it.
         Settings as for :class:`ALPSim`; those of the observation are ``rad_max`` (the ON radius in
@@ -152,7 +184,9 @@ class ALPSim:
     def observation(self) -> dict[str, np.ndarray] | None:
         """A real observation's nodes, as the networks see them (None for a mock observation)."""
         nodes = self.model.observation_nodes() if self.alp else None
-        return None if nodes is None else {k: np.asarray(v[0], np.float32) for k, v in nodes.items()}
+        return (
+            None if nodes is None else {k: np.asarray(v[0], np.float32) for k, v in nodes.items()}
+        )
 
     @classmethod
     def from_run(cls, run_dir: str | Path) -> ALPSim:
@@ -161,12 +195,15 @@ class ALPSim:
         file; its mock observation is ``true_obs``."""
         tree = RunTree(Path(run_dir))
         if not tree.config.is_file():
-            raise PipelineError(f"{tree.config} does not exist: {run_dir} is not a run folder "
-                                "with a configuration")
+            raise PipelineError(
+                f"{tree.config} does not exist: {run_dir} is not a run folder with a configuration"
+            )
         provenance = read_json(tree.config)
         config = RunConfig(**provenance["variables"])
         variables = {name: raw(getattr(config, name)) for name in SETTINGS}
-        model = str(tree.model_file) if is_model_file(config.model) else config.model  # a run's own copy
+        model = (
+            str(tree.model_file) if is_model_file(config.model) else config.model
+        )  # a run's own copy
         variables.update(_run_placeholders(), model=model)
         variables.update({f"param{i + 1}": row for i, row in enumerate(config.model_params)})
         setup = load_npz(tree.setup) if resolve(variables["model"]).prepare is not None else None
@@ -182,11 +219,14 @@ class ALPSim:
             off = [k for k, v in self.switches.items() if not v]
             if self.model.on_off:
                 runs = self.model.observation
-                where = (f"{len(runs['run_obs_id'])} DL3 run(s), {float(runs['onoff_livetime_s']) / 3600:.3g} h, "
-                         f"ON/OFF ({c.n_off_regions} OFF regions, background scatter {c.background_scatter:g})")
+                where = (
+                    f"{len(runs['run_obs_id'])} DL3 run(s), {float(runs['onoff_livetime_s']) / 3600:.3g} h, "
+                    f"ON/OFF ({c.n_off_regions} OFF regions, background scatter {c.background_scatter:g})"
+                )
             else:
                 where = f"{c.livetime:g} h, {c.irf_path.name}, ON region {c.on_region}" + (
-                    f" r = {c.on_region_radius:g} deg" if c.on_region == "point" else "")
+                    f" r = {c.on_region_radius:g} deg" if c.on_region == "point" else ""
+                )
             lines.append(
                 f"  {c.nbins} bins on [{c.emin:g}, {c.emax:g}] GeV ({len(self.model.response.e_true)} true), "
                 + where
@@ -194,8 +234,10 @@ class ALPSim:
                 + (f"; off: {', '.join(off)}" if off else "")
             )
         else:
-            lines.append(f"  {c.nbins} points on [{c.emin:g}, {c.emax:g}] ({c.geometry}), noise {c.noise}"
-                         + (f" sigma {c.noise_sigma:g}" if c.noise == "gauss" else ""))
+            lines.append(
+                f"  {c.nbins} points on [{c.emin:g}, {c.emax:g}] ({c.geometry}), noise {c.noise}"
+                + (f" sigma {c.noise_sigma:g}" if c.noise == "gauss" else "")
+            )
         lines.append(f"  {'parameter':>12s}  {'default':>10s}  {'null':>10s}  unit")
         for name, value, null, unit in zip(self.names, self.defaults, self.null_params, self.units):
             lines.append(f"  {name:>12s}  {value:10.4g}  {null:10.4g}  {unit}")
@@ -210,19 +252,30 @@ class ALPSim:
         base = self.defaults if theta is None else np.asarray(theta, float)
         if base.shape[-1] != len(self.names) or base.ndim > 2:
             k = len(self.names)
-            raise ConfigError("theta", f"shape {base.shape}", f"expected ({k},) or (n, {k}): {', '.join(self.names)}")
+            raise ConfigError(
+                "theta",
+                f"shape {base.shape}",
+                f"expected ({k},) or (n, {k}): {', '.join(self.names)}",
+            )
         log_names = set(self.names) if log is True else set(log or ())
         unknown = sorted((set(params) | log_names) - set(self.names))
         if unknown:
             given = {**params, **{name: "log" for name in log_names}}
-            raise ConfigError(", ".join(unknown), ", ".join(str(given[k]) for k in unknown),
-                              f"not a parameter of model {self.config.model!r}; "
-                              f"its parameters are {', '.join(self.names)}")
+            raise ConfigError(
+                ", ".join(unknown),
+                ", ".join(str(given[k]) for k in unknown),
+                f"not a parameter of model {self.config.model!r}; "
+                f"its parameters are {', '.join(self.names)}",
+            )
         columns = {name: np.asarray(value, float) for name, value in params.items()}
-        sizes = {len(v) for v in columns.values() if v.ndim == 1} | ({len(base)} if base.ndim == 2 else set())
+        sizes = {len(v) for v in columns.values() if v.ndim == 1} | (
+            {len(base)} if base.ndim == 2 else set()
+        )
         if any(v.ndim > 1 for v in columns.values()) or len(sizes) > 1:
             shapes = {name: v.shape for name, v in columns.items()}
-            raise ConfigError(", ".join(columns), shapes, "give numbers or 1D arrays of one common length")
+            raise ConfigError(
+                ", ".join(columns), shapes, "give numbers or 1D arrays of one common length"
+            )
         n = sizes.pop() if sizes else 1
         out = np.array(np.broadcast_to(base, (n, len(self.names))))
         for name, value in columns.items():
@@ -235,12 +288,21 @@ class ALPSim:
 
     def _single(self, theta, params) -> bool:
         """Whether the call asked for one spectrum (scalars only), so the leading axis is dropped."""
-        return (theta is None or np.ndim(theta) == 1) and all(np.ndim(v) == 0 for v in params.values())
+        return (theta is None or np.ndim(theta) == 1) and all(
+            np.ndim(v) == 0 for v in params.values()
+        )
 
     # ------------------------------------------------------------------ simulation
 
-    def expected(self, theta=None, *, seed: int | None = None, rng: np.random.Generator | None = None,
-                 log=False, **params) -> Spectrum:
+    def expected(
+        self,
+        theta=None,
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        log=False,
+        **params,
+    ) -> Spectrum:
         """The expected spectra for the given parameters (see :meth:`theta`).
 
         With ``ALP_seed=None`` every spectrum has its own cluster-field realisation, drawn from
@@ -258,11 +320,27 @@ class ALPSim:
         counts, pgg = self.model.counts(vectors, rng)
         exp = self.model.residual(counts, self.config.floor_exp)
         response = self.model.response
-        return Spectrum(self.x, vectors, exp, counts, self.model.null_counts, pgg, response.e_true,
-                        response.e_reco_edges, nodes={"exp": exp, "pgg": pgg})
+        return Spectrum(
+            self.x,
+            vectors,
+            exp,
+            counts,
+            self.model.null_counts,
+            pgg,
+            response.e_true,
+            response.e_reco_edges,
+            nodes={"exp": exp, "pgg": pgg},
+        )
 
-    def observe(self, theta=None, *, seed: int | None = None, rng: np.random.Generator | None = None,
-                log=False, **params) -> Spectrum:
+    def observe(
+        self,
+        theta=None,
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        log=False,
+        **params,
+    ) -> Spectrum:
         """One noise realisation of each expected spectrum: ``data`` (and for ALP models the
         ``observed_counts`` behind it) with every node the network sees (e.g. ``power``). The
         field realisation and the noise come from ``rng`` (or ``seed``), as in a simulation."""
@@ -270,7 +348,9 @@ class ALPSim:
         rng = rng if rng is not None else np.random.default_rng(seed)
         spectrum = self._expected(vectors, rng)
         if self.alp:
-            spectrum.observed_counts, spectrum.observed_off = self.model.draw_counts(spectrum.exp, rng)
+            spectrum.observed_counts, spectrum.observed_off = self.model.draw_counts(
+                spectrum.exp, rng
+            )
             spectrum.data = self.model.residual(spectrum.observed_counts, self.config.floor_obs)
             spectrum.nodes.update(data=spectrum.data, **self.model.features(spectrum.data))
             if spectrum.observed_off is not None:
@@ -280,14 +360,25 @@ class ALPSim:
             spectrum.data = spectrum.nodes["data"]
         return _squeeze(spectrum) if self._single(theta, params) else spectrum
 
-    def survival(self, theta=None, *, seed: int | None = None, rng: np.random.Generator | None = None,
-                 log=False, **params) -> np.ndarray:
+    def survival(
+        self,
+        theta=None,
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        log=False,
+        **params,
+    ) -> np.ndarray:
         """P_gg(E) on the true-energy bin centres :attr:`energy_true` (GeV): ALP mixing in the
         cluster and the Milky Way and EBL absorption, for an unpolarised beam."""
         if not self.alp:
-            raise ConfigError("model", self.config.model, "has no photon survival probability (ALP models only)")
+            raise ConfigError(
+                "model", self.config.model, "has no photon survival probability (ALP models only)"
+            )
         vectors = self.theta(theta, log, **params)
-        pgg = self.model.survival_batch(vectors, rng if rng is not None else np.random.default_rng(seed))
+        pgg = self.model.survival_batch(
+            vectors, rng if rng is not None else np.random.default_rng(seed)
+        )
         return pgg[0] if self._single(theta, params) else pgg
 
     def counts_of(self, residual: np.ndarray) -> np.ndarray:
@@ -314,8 +405,12 @@ class ALPSim:
 
     # ------------------------------------------------------------------ stores and plots
 
-    def read_store(self, store: str | Path = "store", n: int | None = None,
-                   nodes: tuple[str, ...] = ("params", "exp", "data")) -> dict[str, np.ndarray]:
+    def read_store(
+        self,
+        store: str | Path = "store",
+        n: int | None = None,
+        nodes: tuple[str, ...] = ("params", "exp", "data"),
+    ) -> dict[str, np.ndarray]:
         """The first ``n`` samples of a store: a path, or the name of a store of this run
         (``store``, ``store_round_1_gridpoint_0``, ...; see README, "Stores")."""
         from alpswyft.stores import read_store
@@ -325,9 +420,22 @@ class ALPSim:
             path = RunTree(self.run_dir).stores / str(store)
         return read_store(path, list(nodes), 0, n)
 
-    def plot(self, theta=None, *, kind: str = "counts", null: bool = False, survival: bool = False,
-             observed: bool = True, bands: bool = True, seed: int | None = None, ax=None, color=None,
-             label: str | None = None, log=False, **params):
+    def plot(
+        self,
+        theta=None,
+        *,
+        kind: str = "counts",
+        null: bool = False,
+        survival: bool = False,
+        observed: bool = True,
+        bands: bool = True,
+        seed: int | None = None,
+        ax=None,
+        color=None,
+        label: str | None = None,
+        log=False,
+        **params,
+    ):
         """Draw the expected spectra for the given parameters (see :meth:`theta`).
 
         ``kind``: ``counts`` (counts per bin), ``dnde`` (dN/dE in GeV^-1 cm^-2 s^-1, the counts
@@ -339,12 +447,36 @@ class ALPSim:
         """
         from alpswyft import sim_plots
 
-        return sim_plots.plot(self, theta, kind=kind, null=null, survival=survival, observed=observed,
-                              bands=bands, seed=seed, ax=ax, color=color, label=label, log=log, params=params)
+        return sim_plots.plot(
+            self,
+            theta,
+            kind=kind,
+            null=null,
+            survival=survival,
+            observed=observed,
+            bands=bands,
+            seed=seed,
+            ax=ax,
+            color=color,
+            label=label,
+            log=log,
+            params=params,
+        )
 
-    def plot_spectra(self, exp=None, data=None, *, n: int | None = None, over=None, kind: str = "counts",
-                     residuals: bool = True, ax=None, color=None, label: str | None = None,
-                     alpha: float | None = None):
+    def plot_spectra(
+        self,
+        exp=None,
+        data=None,
+        *,
+        n: int | None = None,
+        over=None,
+        kind: str = "counts",
+        residuals: bool = True,
+        ax=None,
+        color=None,
+        label: str | None = None,
+        alpha: float | None = None,
+    ):
         """Draw spectra made elsewhere (the original's ``import_counts``): rows of ``exp`` as lines,
         rows of ``data`` as points, e.g. 100 spectra of a training store over the mock observation.
         ``exp`` may be a store (``run.store("training")``) or a dict of nodes (``read_store``):
@@ -358,12 +490,30 @@ class ALPSim:
             exp = exp.read("exp", n) if hasattr(exp, "read") else exp["exp"]
         if n is not None:
             exp, data = (None if rows is None else np.atleast_2d(rows)[:n] for rows in (exp, data))
-        ax = sim_plots.plot_spectra(self, exp, data, kind=kind, residuals=residuals, ax=ax, color=color,
-                                    label=label, alpha=alpha)
+        ax = sim_plots.plot_spectra(
+            self,
+            exp,
+            data,
+            kind=kind,
+            residuals=residuals,
+            ax=ax,
+            color=color,
+            label=label,
+            alpha=alpha,
+        )
         if over is not None:
             observed = over.data if isinstance(over, Spectrum) else over["data"]
-            sim_plots.plot_spectra(self, None, observed, kind=kind, residuals=True, ax=ax, color="crimson",
-                                   label="observation", alpha=1.0)
+            sim_plots.plot_spectra(
+                self,
+                None,
+                observed,
+                kind=kind,
+                residuals=True,
+                ax=ax,
+                color="crimson",
+                label="observation",
+                alpha=1.0,
+            )
         return ax
 
 
@@ -373,7 +523,8 @@ def _settings(settings: dict) -> dict[str, str]:
     unknown = sorted(k for k in settings if not known(k))
     if unknown:
         raise ConfigError(
-            ", ".join(unknown), ", ".join(str(settings[k]) for k in unknown),
+            ", ".join(unknown),
+            ", ".join(str(settings[k]) for k in unknown),
             "not a setting of the simulator; it takes model, signal, bkg, edisp, "
             f"{', '.join(SETTINGS)} and param1 ... paramK",
         )
@@ -419,18 +570,24 @@ def _squeeze(spectrum: Spectrum) -> Spectrum:
 
 #: How the units of the ALP table read in a legend.
 _UNITS = {
-    "e-11GeV^{-1}": "× 1e-11/GeV", "muG": "μG", "kpc^{-1}": "/kpc", "TeV^{-1}cm^{-2}s^{-1}": "/(TeV cm² s)",
-    "1e-3cm^{-3}": "× 1e-3/cm³", "1": "", "none": "",
+    "e-11GeV^{-1}": "× 1e-11/GeV",
+    "muG": "μG",
+    "kpc^{-1}": "/kpc",
+    "TeV^{-1}cm^{-2}s^{-1}": "/(TeV cm² s)",
+    "1e-3cm^{-3}": "× 1e-3/cm³",
+    "1": "",
+    "none": "",
 }
 
 
 def describe(sim: ALPSim, vector: np.ndarray, names=()) -> str:
     """The parameters ``names`` (default: those that differ from the defaults) of ``vector``, for a legend."""
     shown = [sim.names.index(n) for n in names] or [
-        i for i, (v, d) in enumerate(zip(vector, sim.defaults)) if not np.isclose(v, d, rtol=1e-9, atol=0)
+        i
+        for i, (v, d) in enumerate(zip(vector, sim.defaults))
+        if not np.isclose(v, d, rtol=1e-9, atol=0)
     ]
     if not shown:
         return "default parameters"
     units = [_UNITS.get(unit, unit) for unit in sim.units]
     return ", ".join(f"{sim.names[i]} = {vector[i]:.3g} {units[i]}".rstrip() for i in shown)
-

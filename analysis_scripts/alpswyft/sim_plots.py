@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+
 from analysis_core.errors import ConfigError
 
 KINDS = ("counts", "dnde", "residual")
@@ -25,12 +26,17 @@ def _check_kind(sim, kind: str, survival: bool = False) -> None:
     if kind not in KINDS:
         raise ConfigError("kind", kind, f"expected one of {', '.join(KINDS)}")
     if not sim.alp and kind == "dnde":
-        raise ConfigError("kind", kind,
-                          f"model {sim.config.model!r} has no instrument response: use counts or residual")
+        raise ConfigError(
+            "kind",
+            kind,
+            f"model {sim.config.model!r} has no instrument response: use counts or residual",
+        )
     if kind == "dnde" and not sim.switches["signal"]:
         raise ConfigError("kind", kind, "dN/dE needs the source counts (signal=True)")
     if survival and not sim.alp:
-        raise ConfigError("survival", survival, f"model {sim.config.model!r} has no photon survival probability")
+        raise ConfigError(
+            "survival", survival, f"model {sim.config.model!r} has no photon survival probability"
+        )
 
 
 def _axes(ax, survival: bool):
@@ -39,10 +45,14 @@ def _axes(ax, survival: bool):
         if isinstance(ax, tuple | list):
             return ax[0], (ax[1] if survival else None)
         if survival:
-            raise ConfigError("ax", ax, "with survival=True give the pair of axes an earlier plot returned")
+            raise ConfigError(
+                "ax", ax, "with survival=True give the pair of axes an earlier plot returned"
+            )
         return ax, None
     if survival:
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 6.5), sharex=True, height_ratios=(2.2, 1))
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(7.5, 6.5), sharex=True, height_ratios=(2.2, 1)
+        )
         fig.subplots_adjust(hspace=0.06)
         return top, bottom
     return plt.subplots(figsize=(7.5, 4.5))[1], None
@@ -52,7 +62,10 @@ def _dnde_factor(sim, vectors: np.ndarray) -> np.ndarray:
     """Counts per unit dN/dE in each reconstructed bin, (n, nbins): the source counts of the
     intrinsic spectrum (P_gg = 1) over its dN/dE at the bin centre."""
     model = sim.model
-    signal = model.fold(vectors, np.ones((len(vectors), len(model.response.e_true)))) - model.response.background
+    signal = (
+        model.fold(vectors, np.ones((len(vectors), len(model.response.e_true))))
+        - model.response.background
+    )
     return signal / model.intrinsic(vectors, sim.x)
 
 
@@ -95,7 +108,9 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
     from alpswyft.sim import describe
 
     if n == 1:
-        line = top.plot(x, y[0], color=color, lw=1.6, label=label or describe(sim, vectors[0], params))[0]
+        line = top.plot(
+            x, y[0], color=color, lw=1.6, label=label or describe(sim, vectors[0], params)
+        )[0]
     else:
         alpha = float(np.clip(5.0 / n, 0.03, 0.6))
         lines = top.plot(x, y.T, color=color or "C0", lw=0.8, alpha=alpha)
@@ -106,18 +121,33 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
         draws = _noise_draws(sim, spectrum.exp[0], rng)
         floor = sim.config.floor_obs
         if bands:
-            q = np.percentile(_values(sim, draws, kind, vectors, floor), [2.275, 15.87, 84.13, 97.725], axis=0)
+            q = np.percentile(
+                _values(sim, draws, kind, vectors, floor), [2.275, 15.87, 84.13, 97.725], axis=0
+            )
             step = "mid" if sim.alp else None  # bins of energy; a toy's points are a curve
             top.fill_between(x, q[0], q[3], color=color, alpha=0.12, lw=0, step=step)
-            top.fill_between(x, q[1], q[2], color=color, alpha=0.25, lw=0, step=step,
-                             label=None if overlay else "68 % / 95 % noise bands")
+            top.fill_between(
+                x,
+                q[1],
+                q[2],
+                color=color,
+                alpha=0.25,
+                lw=0,
+                step=step,
+                label=None if overlay else "68 % / 95 % noise bands",
+            )
         if observed:
             _draw_observed(sim, top, draws, spectrum, kind, vectors, rng, color, overlay)
     if null:
         _draw_null(sim, top, bottom, kind)
     if bottom is not None:
-        bottom.plot(sim.energy_true, spectrum.pgg.T, color=color, lw=1.2 if n == 1 else 0.8,
-                    alpha=1.0 if n == 1 else float(np.clip(5.0 / n, 0.03, 0.6)))
+        bottom.plot(
+            sim.energy_true,
+            spectrum.pgg.T,
+            color=color,
+            lw=1.2 if n == 1 else 0.8,
+            alpha=1.0 if n == 1 else float(np.clip(5.0 / n, 0.03, 0.6)),
+        )
     _decorate(sim, top, bottom, kind)
     return (top, bottom) if survival else top
 
@@ -126,8 +156,17 @@ def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, color, overlay)
     x = sim.x
     if not sim.alp:
         data = sim.simulator.add_noise(spectrum.exp, rng)["data"][0]
-        ax.errorbar(x, _values(sim, data[None], kind, vectors, None)[0], yerr=draws.std(axis=0), fmt="o", ms=3,
-                    color=color, mfc="white", lw=0.8, label=None if overlay else "one realisation")
+        ax.errorbar(
+            x,
+            _values(sim, data[None], kind, vectors, None)[0],
+            yerr=draws.std(axis=0),
+            fmt="o",
+            ms=3,
+            color=color,
+            mfc="white",
+            lw=0.8,
+            label=None if overlay else "one realisation",
+        )
         return
     counts = sim.model.observed_counts(spectrum.exp, rng)[0]
     low, high = _gehrels(counts)
@@ -135,8 +174,17 @@ def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, color, overlay)
     y, y_low, y_high = (_values(sim, c[None], kind, vectors, floor)[0] for c in (counts, low, high))
     if kind == "counts":  # zero counts would vanish on a log axis: drawn at the bottom edge instead
         y_low = np.where(counts > 0, y_low, np.nan)
-    ax.errorbar(x, y, yerr=[np.clip(y - y_low, 0, None), np.clip(y_high - y, 0, None)], fmt="o", ms=3,
-                color=color, mfc="white", lw=0.8, label=None if overlay else "one realisation (Gehrels 1 sigma)")
+    ax.errorbar(
+        x,
+        y,
+        yerr=[np.clip(y - y_low, 0, None), np.clip(y_high - y, 0, None)],
+        fmt="o",
+        ms=3,
+        color=color,
+        mfc="white",
+        lw=0.8,
+        label=None if overlay else "one realisation (Gehrels 1 sigma)",
+    )
 
 
 def _draw_null(sim, top, bottom, kind) -> None:
@@ -145,8 +193,14 @@ def _draw_null(sim, top, bottom, kind) -> None:
         counts = sim.model.null_counts[None]
     else:
         counts = sim.model.expected(vectors, np.random.default_rng(0))["exp"]
-    top.plot(sim.x, _values(sim, counts, kind, vectors, sim.config.floor_exp)[0], "--", color="k", lw=1,
-             label="null hypothesis (Null values)")
+    top.plot(
+        sim.x,
+        _values(sim, counts, kind, vectors, sim.config.floor_exp)[0],
+        "--",
+        color="k",
+        lw=1,
+        label="null hypothesis (Null values)",
+    )
     if bottom is not None and sim.setup is not None and "null_pgg" in sim.setup:
         bottom.plot(sim.energy_true, sim.setup["null_pgg"], "--", color="k", lw=1)
 

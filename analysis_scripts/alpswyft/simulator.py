@@ -17,24 +17,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from analysis_core.files import load_npz
 
 from alpswyft.config import RunConfig
 from alpswyft.models import ModelInfo, resolve
+from analysis_core.files import load_npz
 
 
 class SpectrumSimulator:
     """Batched simulator for one configuration; ``setup`` holds the model's set-up arrays and
     ``model_info`` the model (default: the one ``config.model`` names)."""
 
-    def __init__(self, config: RunConfig, setup: dict | None = None, model_info: ModelInfo | None = None):
+    def __init__(
+        self, config: RunConfig, setup: dict | None = None, model_info: ModelInfo | None = None
+    ):
         self.config = config
         self.table = config.table
         self.model_info = model_info or resolve(config.model)
         self.model = self.model_info.build(config, setup)
 
     @classmethod
-    def for_run(cls, config: RunConfig, setup_path: Path, model_file: Path | None = None) -> SpectrumSimulator:
+    def for_run(
+        cls, config: RunConfig, setup_path: Path, model_file: Path | None = None
+    ) -> SpectrumSimulator:
         """The simulator of a run folder: loads ``response.npz`` when the model needs it, and a
         user's model from the run folder's copy ``model_file``."""
         info = resolve(config.model, copy=model_file)
@@ -64,7 +68,11 @@ class SpectrumSimulator:
     def add_noise_torch(self, exp, generator) -> dict:
         """:meth:`add_noise` for a float32 tensor ``exp``, on its device: float32 tensors."""
         nodes = _nodes(self.model.noise_torch(exp, generator))
-        features = self.model.features_torch(nodes["data"]) if hasattr(self.model, "features_torch") else {}
+        features = (
+            self.model.features_torch(nodes["data"])
+            if hasattr(self.model, "features_torch")
+            else {}
+        )
         return {key: value.float() for key, value in {**nodes, **features}.items()}
 
     def simulate(self, theta_free: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -30,14 +30,30 @@ import fasteners
 import numba
 import numpy as np
 import zarr
-from analysis_core.errors import PipelineError
-from analysis_core.files import disk_full, size
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-KINDS = {"train": "", "prior": "_prior", "explim": "_explim", "fixed": "_fixed_nuisances",
-         "calibration": "_calibration", "limit_coverage": "_limit_coverage", "null": "_null"}
-_KIND_SEED = {"train": 0, "prior": 1, "explim": 2, "fixed": 3, "calibration": 4, "limit_coverage": 5, "null": 6}
+from analysis_core.errors import PipelineError
+from analysis_core.files import disk_full, size
+
+KINDS = {
+    "train": "",
+    "prior": "_prior",
+    "explim": "_explim",
+    "fixed": "_fixed_nuisances",
+    "calibration": "_calibration",
+    "limit_coverage": "_limit_coverage",
+    "null": "_null",
+}
+_KIND_SEED = {
+    "train": 0,
+    "prior": 1,
+    "explim": 2,
+    "fixed": 3,
+    "calibration": 4,
+    "limit_coverage": 5,
+    "null": 6,
+}
 
 
 def store_name(kind: str, round_: int, grid_point: int, base: str = "store") -> str:
@@ -81,7 +97,9 @@ class StoreRequest:
 
     def chunk_seed(self, chunk: int) -> np.random.SeedSequence:
         grid_point = self.grid_point if self.round > 0 else 0
-        return np.random.SeedSequence([self.sim_seed, self.round, grid_point, _KIND_SEED[self.kind], chunk])
+        return np.random.SeedSequence(
+            [self.sim_seed, self.round, grid_point, _KIND_SEED[self.kind], chunk]
+        )
 
 
 def _open_checked(request: StoreRequest) -> zarr.Group:
@@ -120,18 +138,25 @@ def check_foreign_store(path: Path, n: int, shapes: dict[str, tuple[int, ...]]) 
         nodes[node] = list(root[f"data/{node}"].shape)
         if tuple(nodes[node][1:]) != tuple(shapes[node]):
             what = " (the number of free parameters)" if node == "params" else ""
-            problems.append(f"'{node}' has shape {tuple(nodes[node][1:])}{what}, this configuration's is {tuple(shapes[node])}")
+            problems.append(
+                f"'{node}' has shape {tuple(nodes[node][1:])}{what}, this configuration's is {tuple(shapes[node])}"
+            )
     size = root["meta/sim_status"].shape[0] if "meta/sim_status" in root else 0
     if size < n:
         problems.append(f"it holds {size} samples, round 0 needs {n}")
     elif missing(root):
         problems.append(f"{missing(root)} of its {size} samples are not simulated")
     if problems:
-        raise PipelineError(f"use_old_sims: the store {path} does not fit this configuration: " + "; ".join(problems))
+        raise PipelineError(
+            f"use_old_sims: the store {path} does not fit this configuration: "
+            + "; ".join(problems)
+        )
     return {"path": str(path), "n": size, "nodes": nodes, "verified": False}
 
 
-def check_store(request: StoreRequest, shapes: dict[str, tuple[int, ...]] | None = None) -> zarr.Group:
+def check_store(
+    request: StoreRequest, shapes: dict[str, tuple[int, ...]] | None = None
+) -> zarr.Group:
     """A store that must already exist, match ``request`` and be complete (imported stores); a
     foreign one is checked for its nodes, shapes and size instead (with the simulator's ``shapes``)."""
     if not (request.path / ".zgroup").exists():
@@ -142,7 +167,9 @@ def check_store(request: StoreRequest, shapes: dict[str, tuple[int, ...]] | None
     root = _open_checked(request)
     left = missing(root)
     if left:
-        raise PipelineError(f"The imported store {request.path} is incomplete: {left} simulations are missing.")
+        raise PipelineError(
+            f"The imported store {request.path} is incomplete: {left} simulations are missing."
+        )
     return root
 
 
@@ -165,11 +192,17 @@ def bytes_to_write(request: StoreRequest, shapes: dict[str, tuple[int, ...]]) ->
     if request.kind == "prior":
         shapes = {"params": shapes["params"]}
     per_sample = 4 * sum(math.prod(shape) for shape in shapes.values()) + 4
-    left = missing(zarr.open_group(str(request.path), mode="r")) if (request.path / ".zgroup").exists() else request.n
+    left = (
+        missing(zarr.open_group(str(request.path), mode="r"))
+        if (request.path / ".zgroup").exists()
+        else request.n
+    )
     return left * per_sample
 
 
-def check_disk_space(requests: list[StoreRequest], shapes: dict[str, tuple[int, ...]], folder: Path) -> None:
+def check_disk_space(
+    requests: list[StoreRequest], shapes: dict[str, tuple[int, ...]], folder: Path
+) -> None:
     """Refuse to start simulating when ``folder``'s disk cannot hold what ``requests`` will write
     (with 10 % and 100 MB to spare)."""
     needed = sum(bytes_to_write(request, shapes) for request in requests)
@@ -205,7 +238,9 @@ def chunk_slices(root: zarr.Group) -> list[tuple[int, int]]:
     return [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
 
 
-def _simulate_chunk(request: StoreRequest, simulator, lo: int, hi: int, chunk: int, threads: int) -> int:
+def _simulate_chunk(
+    request: StoreRequest, simulator, lo: int, hi: int, chunk: int, threads: int
+) -> int:
     numba.set_num_threads(threads)  # processes x threads must not oversubscribe the cores
     return simulate_chunk_into(request, simulator, lo, hi, chunk)
 
@@ -233,7 +268,9 @@ def fill_store(request: StoreRequest, simulator, n_jobs: int) -> zarr.Group:
         shapes = {"params": shapes["params"]}
     lock = fasteners.InterProcessLock(str(request.path.parent / f".{request.path.name}.lock"))
     if not lock.acquire(blocking=False):
-        raise PipelineError(f"{request.path} is being filled by another process; wait for it or stop it.")
+        raise PipelineError(
+            f"{request.path} is being filled by another process; wait for it or stop it."
+        )
     try:
         return _fill(request, simulator, shapes, n_jobs)
     finally:
@@ -268,8 +305,10 @@ def open_for_filling(request: StoreRequest, shapes: dict, chunk: int) -> zarr.Gr
     if existed:
         slices = chunk_slices(root)
         for i in damaged_chunks(request.path, root):
-            print(f"{request.path.name}: chunk {i} (samples {slices[i][0]}..{slices[i][1] - 1}) is damaged "
-                  "(a missing or unreadable file): it is simulated again")
+            print(
+                f"{request.path.name}: chunk {i} (samples {slices[i][0]}..{slices[i][1] - 1}) is damaged "
+                "(a missing or unreadable file): it is simulated again"
+            )
             root["meta/sim_status"][slices[i][0] : slices[i][1]] = 0
     return root
 
@@ -277,7 +316,11 @@ def open_for_filling(request: StoreRequest, shapes: dict, chunk: int) -> zarr.Gr
 def _fill(request: StoreRequest, simulator, shapes: dict, n_jobs: int) -> zarr.Group:
     root = open_for_filling(request, shapes, chunk_length(request.n, n_jobs))
     status = root["meta/sim_status"][:]
-    todo = [(lo, hi, i) for i, (lo, hi) in enumerate(chunk_slices(root)) if not np.all(status[lo:hi] == 1)]
+    todo = [
+        (lo, hi, i)
+        for i, (lo, hi) in enumerate(chunk_slices(root))
+        if not np.all(status[lo:hi] == 1)
+    ]
     if not todo:
         print(f"{request.path.name}: complete ({request.n} samples), nothing to simulate")
         return root

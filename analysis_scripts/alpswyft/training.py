@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from analysis_core.files import save_npz
-from analysis_core.lightning import EpochSummary, accelerator
 from pytorch_lightning.loggers import CSVLogger
 
 import swyft
 from alpswyft.simulator import NoiseResampler
+from analysis_core.files import save_npz
+from analysis_core.lightning import EpochSummary, accelerator
 
 
 class Batches(torch.utils.data.Dataset):
@@ -39,7 +39,10 @@ class Batches(torch.utils.data.Dataset):
     def __getitem__(self, rows):
         index = self.indices[rows]
         batch = self.noise({key: value[index] for key, value in self.samples.items()})
-        return {key: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)) for key, value in batch.items()}
+        return {
+            key: torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+            for key, value in batch.items()
+        }
 
 
 class DeviceBatches(torch.utils.data.IterableDataset):
@@ -47,8 +50,15 @@ class DeviceBatches(torch.utils.data.IterableDataset):
     model's torch chain (:meth:`~alpswyft.simulator.SpectrumSimulator.add_noise_torch`): a round's
     samples are copied to the GPU once, and no batch crosses the bus."""
 
-    def __init__(self, tensors: dict, indices: np.ndarray, simulator, batch_size: int, noise_generator,
-                 order_generator=None):
+    def __init__(
+        self,
+        tensors: dict,
+        indices: np.ndarray,
+        simulator,
+        batch_size: int,
+        noise_generator,
+        order_generator=None,
+    ):
         self.tensors, self.simulator, self.batch_size = tensors, simulator, batch_size
         self.indices = torch.as_tensor(indices, device=tensors["exp"].device)
         self.noise_generator, self.order_generator = noise_generator, order_generator
@@ -59,7 +69,9 @@ class DeviceBatches(torch.utils.data.IterableDataset):
     def __iter__(self):
         order = self.indices
         if self.order_generator is not None:  # a new permutation every epoch
-            order = order[torch.randperm(len(order), generator=self.order_generator).to(order.device)]
+            order = order[
+                torch.randperm(len(order), generator=self.order_generator).to(order.device)
+            ]
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
             batch = {key: value[rows] for key, value in self.tensors.items()}
@@ -77,8 +89,16 @@ class SeededDataModule(pl.LightningDataModule):
     :class:`~alpswyft.simulator.NoiseResampler`).
     """
 
-    def __init__(self, samples: dict[str, np.ndarray], noise, batch_size: int, seed: int, split_path, val_fraction=0.2,
-                 device=None):
+    def __init__(
+        self,
+        samples: dict[str, np.ndarray],
+        noise,
+        batch_size: int,
+        seed: int,
+        split_path,
+        val_fraction=0.2,
+        device=None,
+    ):
         super().__init__()
         self.samples, self.noise, self.batch_size, self.seed = samples, noise, batch_size, seed
         n = len(samples["params"])
@@ -88,19 +108,30 @@ class SeededDataModule(pl.LightningDataModule):
         save_npz(split_path, train=self.train_indices, validation=self.val_indices)
         self.device = device
         if device is not None:
-            self.tensors = {key: torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
-                            for key, value in samples.items() if key in ("params", "exp")}
+            self.tensors = {
+                key: torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
+                for key, value in samples.items()
+                if key in ("params", "exp")
+            }
             self.noise_generator = torch.Generator(device=device).manual_seed(seed)
 
     def _loader(self, indices: np.ndarray, shuffle: bool):
         if self.device is not None:
             order = torch.Generator().manual_seed(self.seed) if shuffle else None
-            dataset = DeviceBatches(self.tensors, indices, self.noise.simulator, self.batch_size, self.noise_generator,
-                                    order)
+            dataset = DeviceBatches(
+                self.tensors,
+                indices,
+                self.noise.simulator,
+                self.batch_size,
+                self.noise_generator,
+                order,
+            )
             return torch.utils.data.DataLoader(dataset, batch_size=None)
         dataset = Batches(self.samples, indices, self.noise)
         order = (
-            torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+            torch.utils.data.RandomSampler(
+                dataset, generator=torch.Generator().manual_seed(self.seed)
+            )
             if shuffle
             else torch.utils.data.SequentialSampler(dataset)
         )
@@ -114,7 +145,9 @@ class SeededDataModule(pl.LightningDataModule):
         return self._loader(self.val_indices, shuffle=False)
 
 
-def train_network(network, simulator, samples: dict, log_dir, name: str, seed: int, batch_device=None):
+def train_network(
+    network, simulator, samples: dict, log_dir, name: str, seed: int, batch_device=None
+):
     """Train ``network`` on in-memory ``samples`` (params, exp); ``simulator`` draws the noise of
     ``data`` (and ``power``) for every batch. The batches are made on ``batch_device`` (default:
     the GPU when training on one and the model draws its noise in torch, else from host arrays).
@@ -125,17 +158,27 @@ def train_network(network, simulator, samples: dict, log_dir, name: str, seed: i
     pl.seed_everything(seed, workers=True)
     config = simulator.config
     loggers = [CSVLogger(str(log_dir), name=name, version="")]
-    loggers[0].experiment  # creates the folder now, before split.npz lands in it
+    _ = loggers[0].experiment  # creates the folder now, before split.npz lands in it
     on_gpu = accelerator(config.gpus) == "gpu"
     datamodule = SeededDataModule(
-        samples, NoiseResampler(simulator, seed), config.train_batch_size_1d, seed, Path(log_dir, name, "split.npz"),
-        device=batch_device or (torch.device("cuda") if on_gpu and simulator.noise_on_device else None),
+        samples,
+        NoiseResampler(simulator, seed),
+        config.train_batch_size_1d,
+        seed,
+        Path(log_dir, name, "split.npz"),
+        device=batch_device
+        or (torch.device("cuda") if on_gpu and simulator.noise_on_device else None),
     )
     if config.wandb_mode != "disabled":
         from pytorch_lightning.loggers import WandbLogger
 
         loggers.append(
-            WandbLogger(project="alpswyft", name=f"{config.run_name}_{name}", save_dir=str(log_dir), mode=config.wandb_mode)
+            WandbLogger(
+                project="alpswyft",
+                name=f"{config.run_name}_{name}",
+                save_dir=str(log_dir),
+                mode=config.wandb_mode,
+            )
         )
     n_train = len(datamodule.train_indices)
     steps_per_epoch = max(1, n_train // config.train_batch_size_1d)

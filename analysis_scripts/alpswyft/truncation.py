@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from analysis_core.errors import ConfigError
 from analysis_core.files import read_json, write_json
 
@@ -23,7 +24,9 @@ THRESHOLD = 1e-6
 FORMAT = "alpswyft.truncation_record/1"
 
 
-def rect_bounds(logratios: np.ndarray, values: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
+def rect_bounds(
+    logratios: np.ndarray, values: np.ndarray, threshold: float = THRESHOLD
+) -> np.ndarray:
     """Rectangular bounds from 1D log-ratios.
 
     Arguments:
@@ -69,7 +72,9 @@ def summarise_1d(logratios: np.ndarray, values: np.ndarray, names: list[str]) ->
 class TruncationRecord:
     """Boxes and summaries per grid point and round, stored as JSON."""
 
-    def __init__(self, path: Path, initial_bounds: np.ndarray, free_names: list[str], poi_indices: list[int]):
+    def __init__(
+        self, path: Path, initial_bounds: np.ndarray, free_names: list[str], poi_indices: list[int]
+    ):
         self.path = Path(path)
         if self.path.exists():
             self.data = read_json(self.path)
@@ -104,10 +109,22 @@ class TruncationRecord:
             "initial_bounds": recorded.shape == bounds.shape and np.allclose(recorded, bounds),
             "POI_indices": self.data.get("POI_indices") == config.POI_indices,
         }
-        here = {"free_parameters": config.table.free_names, "initial_bounds": bounds.tolist(), "POI_indices": config.POI_indices}
-        differences = [f"{key} {self.data.get(key)} there, {here[key]} here" for key, ok in same.items() if not ok]
+        here = {
+            "free_parameters": config.table.free_names,
+            "initial_bounds": bounds.tolist(),
+            "POI_indices": config.POI_indices,
+        }
+        differences = [
+            f"{key} {self.data.get(key)} there, {here[key]} here"
+            for key, ok in same.items()
+            if not ok
+        ]
         if differences:
-            raise ConfigError("use_old_truncations", str(self.path), "the record belongs to another model: " + "; ".join(differences))
+            raise ConfigError(
+                "use_old_truncations",
+                str(self.path),
+                "the record belongs to another model: " + "; ".join(differences),
+            )
 
     def trial_of(self, grid_point: int, round_: int) -> int | None:
         """The trial that recorded the round (None if it is not recorded)."""
@@ -131,10 +148,14 @@ class TruncationRecord:
         return np.array(rounds[round_ - 1]["truncated_bounds"])
 
     def set_round(self, grid_point: int, round_: int, entry: dict, hyperparams: dict) -> None:
-        point = self.data["grid_points"].setdefault(str(grid_point), {"hyperparams": hyperparams, "rounds": []})
+        point = self.data["grid_points"].setdefault(
+            str(grid_point), {"hyperparams": hyperparams, "rounds": []}
+        )
         rounds = point["rounds"]
         if round_ > len(rounds):
-            raise RuntimeError(f"round {round_} of grid point {grid_point} recorded before round {len(rounds)}")
+            raise RuntimeError(
+                f"round {round_} of grid point {grid_point} recorded before round {len(rounds)}"
+            )
         entry = {"round": round_, **entry}
         del rounds[round_:]  # later rounds were truncated from this round's result: no longer valid
         rounds.append(entry)

@@ -23,8 +23,6 @@ import hashlib
 import time
 
 import numpy as np
-from analysis_core.errors import ConfigError
-from analysis_core.files import read_json, save_npz, write_json
 
 from alpswyft.coverage import (
     CREDIBILITY_GRID,
@@ -53,6 +51,8 @@ from alpswyft.pipeline import (
 )
 from alpswyft.results import RunTree
 from alpswyft.stores import read_store
+from analysis_core.errors import ConfigError
+from analysis_core.files import read_json, save_npz, write_json
 
 LIMIT_BINS = 50
 #: Masses (neV) at which the depth of the (m, g) expected limit is reported.
@@ -69,15 +69,21 @@ def validate(tree: RunTree) -> None:
         return
     record = load_record(tree, config)
     last = config.n_truncations
-    points = [g for g in range(config.start_grid_test_at_count, len(config.grid)) if record.is_done(g, last)]
+    points = [
+        g
+        for g in range(config.start_grid_test_at_count, len(config.grid))
+        if record.is_done(g, last)
+    ]
     if not points:
         print("no grid point has finished its last round: nothing to validate")
         return
     simulator = simulator_for(tree, config)
     for g in points:
         if not tree.network(last, g).is_file():  # e.g. train=0 with a record from an earlier trial
-            print(f"grid point {g}: this trial holds no network of round {last} "
-                  f"({tree.network(last, g).name}): not validated")
+            print(
+                f"grid point {g}: this trial holds no network of round {last} "
+                f"({tree.network(last, g).name}): not validated"
+            )
             continue
         summary_path = tree.validation_summary(g)
         digest = _network_digest(tree.network(last, g), config.hash)
@@ -109,7 +115,10 @@ def marginals(config, network) -> list[tuple[str, tuple[int, ...], int, int]]:
         out += [(names[i], (i,), estimator, i) for i in range(len(names))]
         estimator += 1
     if network.estimator_2d is not None:
-        out += [(f"{names[i]}-{names[j]}", (i, j), estimator, k) for k, (i, j) in enumerate(network.pairs)]
+        out += [
+            (f"{names[i]}-{names[j]}", (i, j), estimator, k)
+            for k, (i, j) in enumerate(network.pairs)
+        ]
     return out
 
 
@@ -122,7 +131,10 @@ class _Progress:
 
     def __call__(self, done: int) -> None:
         if done in self.marks:
-            print(f"  {self.title}: {done}/{self.total} ({time.monotonic() - self.start:.0f} s)", flush=True)
+            print(
+                f"  {self.title}: {done}/{self.total} ({time.monotonic() - self.start:.0f} s)",
+                flush=True,
+            )
 
 
 def _coverage(tree, config, record, network, simulator, g) -> dict | None:
@@ -138,7 +150,9 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
     requests = store_requests(config, tree, g, last, box)
     n_draws, n_coverage, start = config.coverage_draws
     first = config.n_train_round(last) + start  # the coverage block follows the training rows
-    sims = read_store(requests["train"].path, ["params", *simulator.observed_nodes], first, first + n_coverage)
+    sims = read_store(
+        requests["train"].path, ["params", *simulator.observed_nodes], first, first + n_coverage
+    )
     bank = read_store(requests["prior"].path, ["params"], 0, n_draws)["params"].astype(float)
     poi = config.POI_indices
     poi_box = box[poi]
@@ -155,10 +169,14 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
     masses = np.zeros((len(margs), n_coverage))
     f = np.zeros((len(REFERENCE_SETS), len(margs), n_coverage))
     f_baseline = np.zeros((len(margs), n_coverage))
-    print(f"coverage: {n_coverage} simulations (rows {first}..{first + n_coverage - 1} of "
-          f"{requests['train'].path.name}, never trained on) against {n_draws} posterior draws")
+    print(
+        f"coverage: {n_coverage} simulations (rows {first}..{first + n_coverage - 1} of "
+        f"{requests['train'].path.name}, never trained on) against {n_draws} posterior draws"
+    )
     progress = _Progress("coverage simulations", n_coverage)
-    params = torch.as_tensor(params, dtype=torch.float32, device=network.device)  # to the device once
+    params = torch.as_tensor(
+        params, dtype=torch.float32, device=network.device
+    )  # to the device once
     truths = torch.as_tensor(sims["params"], dtype=torch.float32, device=network.device)
     for i in range(n_coverage):
         params[-1] = truths[i]
@@ -169,12 +187,16 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
             weights = np.exp(logratios[:-1] - logratios[:-1].max())[None]
             samples, truth = bank_unit[:, positions], truth_unit[i : i + 1, positions]
             for r, name in enumerate(REFERENCE_SETS):
-                f[r, k, i] = tarp_fractions(samples, truth, references[name][k][i : i + 1], weights)[0]
+                f[r, k, i] = tarp_fractions(
+                    samples, truth, references[name][k][i : i + 1], weights
+                )[0]
             f_baseline[k, i] = tarp_fractions(samples, truth, references["random"][k][i : i + 1])[0]
         progress(i + 1)
 
     curves = [empirical_coverage(m, CREDIBILITY_GRID) for m in masses]
-    tarps = [[tarp_coverage(f[r, k]) for k in range(len(margs))] for r in range(len(REFERENCE_SETS))]
+    tarps = [
+        [tarp_coverage(f[r, k]) for k in range(len(margs))] for r in range(len(REFERENCE_SETS))
+    ]
     baselines = [tarp_coverage(f_baseline[k]) for k in range(len(margs))]
     save_npz(
         tree.validation_data("coverage", g),
@@ -196,14 +218,24 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
         summary["marginals"][name] = {
             "hpd": {
                 f"{c:g}": {"empirical": float(e), "band_1sigma": [float(lo), float(hi)]}
-                for c, e, lo, hi in zip(config.credibility_levels, levels["empirical"], levels["low"], levels["high"])
+                for c, e, lo, hi in zip(
+                    config.credibility_levels, levels["empirical"], levels["low"], levels["high"]
+                )
             },
-            "tarp_ks_pvalue": {name_r: float(tarps[r][k]["ks_pvalue"]) for r, name_r in enumerate(REFERENCE_SETS)},
+            "tarp_ks_pvalue": {
+                name_r: float(tarps[r][k]["ks_pvalue"]) for r, name_r in enumerate(REFERENCE_SETS)
+            },
             "baseline_ks_pvalue": float(baselines[k]["ks_pvalue"]),
         }
         hpd = summary["marginals"][name]["hpd"]
-        print(f"  {name:>12}: HPD coverage " + ", ".join(f"{c}: {v['empirical']:.3f}" for c, v in hpd.items())
-              + "; TARP KS p-value " + ", ".join(f"{r} {p:.2g}" for r, p in summary["marginals"][name]["tarp_ks_pvalue"].items()))
+        print(
+            f"  {name:>12}: HPD coverage "
+            + ", ".join(f"{c}: {v['empirical']:.3f}" for c, v in hpd.items())
+            + "; TARP KS p-value "
+            + ", ".join(
+                f"{r} {p:.2g}" for r, p in summary["marginals"][name]["tarp_ks_pvalue"].items()
+            )
+        )
     return summary
 
 
@@ -213,8 +245,13 @@ def _plane_counters(config, record, g) -> list[ExclusionCounter]:
     initial = np.array(record.data["initial_bounds"])[config.POI_indices]
     truth = config.table.obs[config.POI_indices]
     return [
-        ExclusionCounter(np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1),
-                         config.credibility_levels, (truth[i], truth[j]), _is_mg_plane(config, i, j))
+        ExclusionCounter(
+            np.linspace(*initial[i], LIMIT_BINS + 1),
+            np.linspace(*initial[j], LIMIT_BINS + 1),
+            config.credibility_levels,
+            (truth[i], truth[j]),
+            _is_mg_plane(config, i, j),
+        )
         for i, j in config.prediction_pairs
     ]
 
@@ -237,15 +274,26 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
     levels, methods = config.credibility_levels, ("frequentist", "cls", "hpd")
     methods = tuple(m for m in methods if m != "cls" or config.n_null)
     counters = _plane_counters(config, record, g)
-    planes = [fq.PlaneStatistic(config, network, pair, c.edges_x, c.edges_y, box)
-              for pair, c in zip(config.prediction_pairs, counters)]
+    planes = [
+        fq.PlaneStatistic(config, network, pair, c.edges_x, c.edges_y, box)
+        for pair, c in zip(config.prediction_pairs, counters)
+    ]
     k = neighbour_count(config.n_calibration, levels)
     sims = read_store(requests["calibration"].path, ["params", *nodes])
-    print(f"frequentist limits: {len(sims['params'])} calibration simulations (never trained on), "
-          f"critical values from their {k} nearest neighbours (tricube weights)")
-    calibrations = [fq.calibrate(config, plane, sims, nodes, _Progress(f"calibration, plane {'-'.join(_names(config, pair))}",
-                                                                        len(sims["params"])))
-                    for plane, pair in zip(planes, config.prediction_pairs)]
+    print(
+        f"frequentist limits: {len(sims['params'])} calibration simulations (never trained on), "
+        f"critical values from their {k} nearest neighbours (tricube weights)"
+    )
+    calibrations = [
+        fq.calibrate(
+            config,
+            plane,
+            sims,
+            nodes,
+            _Progress(f"calibration, plane {'-'.join(_names(config, pair))}", len(sims["params"])),
+        )
+        for plane, pair in zip(planes, config.prediction_pairs)
+    ]
     criticals = [CriticalValues(*c, k) for c in calibrations]
     null_maps = [None] * len(planes)
     if config.n_null:
@@ -253,41 +301,85 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
         features = observation_features(network, null)
         print(f"CLs: {len(features)} simulations of the null hypothesis")
         null_maps = [fq.statistic_maps(plane, features) for plane in planes]
-    fq.save_calibration(tree.validation_data("limit_calibration", g), planes, criticals,
-                        None if not config.n_null else null_maps)
-    exclusions = [fq.Exclusions(plane, critical, levels, methods, nm) for plane, critical, nm in zip(planes, criticals, null_maps)]
-    summary = {"methods": list(methods), "n_calibration": len(sims["params"]), "k": k, "kernel": criticals[0].kernel,
-               "n_null": config.n_null, "critical_values": {}, "leave_one_out": {}, "pairs": {}}
+    fq.save_calibration(
+        tree.validation_data("limit_calibration", g),
+        planes,
+        criticals,
+        None if not config.n_null else null_maps,
+    )
+    exclusions = [
+        fq.Exclusions(plane, critical, levels, methods, nm)
+        for plane, critical, nm in zip(planes, criticals, null_maps)
+    ]
+    summary = {
+        "methods": list(methods),
+        "n_calibration": len(sims["params"]),
+        "k": k,
+        "kernel": criticals[0].kernel,
+        "n_null": config.n_null,
+        "critical_values": {},
+        "leave_one_out": {},
+        "pairs": {},
+    }
     for ex, pair in zip(exclusions, config.prediction_pairs):
         inside, name = ~ex.plane.outside, "-".join(_names(config, pair))
         summary["critical_values"][name] = {
-            f"{level:g}": [float(q) for q in np.quantile(ex.critical.quantile(ex.neighbours, level)[inside], [0.0, 0.5, 1.0])]
-            for level in levels}
+            f"{level:g}": [
+                float(q)
+                for q in np.quantile(
+                    ex.critical.quantile(ex.neighbours, level)[inside], [0.0, 0.5, 1.0]
+                )
+            ]
+            for level in levels
+        }
         summary["leave_one_out"][name] = loo = fq.leave_one_out_summary(ex.critical, levels)
-        print(f"  {name}: the calibration's leave-one-out coverage " + ", ".join(
-            f"{lv}: {v['coverage']:.3f} (smallest of {fq.COVERAGE_BINS}x{fq.COVERAGE_BINS} bins {v['bin_min']:.3f}, "
-            f"68 % interval {v['bin_min_interval_68'][0]:.3f}-{v['bin_min_interval_68'][1]:.3f})" for lv, v in loo.items()))
+        print(
+            f"  {name}: the calibration's leave-one-out coverage "
+            + ", ".join(
+                f"{lv}: {v['coverage']:.3f} (smallest of {fq.COVERAGE_BINS}x{fq.COVERAGE_BINS} "
+                f"bins {v['bin_min']:.3f}, "
+                f"68 % interval {v['bin_min_interval_68'][0]:.3f}-{v['bin_min_interval_68'][1]:.3f})"
+                for lv, v in loo.items()
+            )
+        )
 
     if config.n_limit_coverage:
         cov = read_store(requests["limit_coverage"].path, ["params", *nodes])
         features = observation_features(network, {key: cov[key] for key in nodes})
-        print(f"coverage of the confidence sets: {len(features)} simulations with the truth over the plane")
+        print(
+            f"coverage of the confidence sets: {len(features)} simulations with the truth over the plane"
+        )
         arrays, cov_summary = {}, {}
         for ex, pair in zip(exclusions, config.prediction_pairs):
-            truths_unit, covered = fq.coverage_indicators(ex, cov, features, _Progress("limit coverage", len(features)))
-            plane_arrays, cov_summary["-".join(_names(config, pair))] = fq.coverage_summary(truths_unit, covered, levels, ex.plane)
+            truths_unit, covered = fq.coverage_indicators(
+                ex, cov, features, _Progress("limit coverage", len(features))
+            )
+            plane_arrays, cov_summary["-".join(_names(config, pair))] = fq.coverage_summary(
+                truths_unit, covered, levels, ex.plane
+            )
             for key, value in plane_arrays.items():
                 arrays.setdefault(key, []).append(value)
             arrays.setdefault("truths_unit", []).append(truths_unit)
-        save_npz(tree.validation_data("limit_coverage", g), levels=np.array(levels), methods=np.array(methods),
-                 edges_x=np.array([c.edges_x for c in counters]), edges_y=np.array([c.edges_y for c in counters]),
-                 **{key: np.array(v) for key, v in arrays.items()})
+        save_npz(
+            tree.validation_data("limit_coverage", g),
+            levels=np.array(levels),
+            methods=np.array(methods),
+            edges_x=np.array([c.edges_x for c in counters]),
+            edges_y=np.array([c.edges_y for c in counters]),
+            **{key: np.array(v) for key, v in arrays.items()},
+        )
         summary["coverage"] = cov_summary
         for plane_name, entry in cov_summary.items():
             for method, per_level in entry.items():
-                print(f"  {plane_name} {method}: coverage " + ", ".join(
-                    f"{lv}: {v['coverage']:.3f} (smallest on the plane {v['smooth_min']:.3f} +- {v['smooth_min_sigma']:.3f}, "
-                    f"{100 * v['area_below_2sigma']:.0f} % of it below nominal - 2 sigma)" for lv, v in per_level.items()))
+                print(
+                    f"  {plane_name} {method}: coverage "
+                    + ", ".join(
+                        f"{lv}: {v['coverage']:.3f} (smallest on the plane "
+                        f"{v['smooth_min']:.3f} +- {v['smooth_min_sigma']:.3f}, "
+                        f"{100 * v['area_below_2sigma']:.0f} % of it below nominal - 2 sigma)"
+                        for lv, v in per_level.items()
+                    )
+                )
 
     observations = _own_observations(tree, config, nodes)
     sets = {}
@@ -295,17 +387,32 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
         features = observation_features(network, nodes_of)
         sets[name] = [[ex(ex.plane.logratios(f)[0]) for f in features] for ex in exclusions]
     if sets:
-        save_npz(tree.validation_data("confidence_sets", g), levels=np.array(levels), methods=np.array(methods),
-                 edges_x=np.array([c.edges_x for c in counters]), edges_y=np.array([c.edges_y for c in counters]),
-                 **{f"{name}_{m}": np.array([[obs[m] for obs in plane] for plane in per_plane])
-                    for name, per_plane in sets.items() for m in methods})
+        save_npz(
+            tree.validation_data("confidence_sets", g),
+            levels=np.array(levels),
+            methods=np.array(methods),
+            edges_x=np.array([c.edges_x for c in counters]),
+            edges_y=np.array([c.edges_y for c in counters]),
+            **{
+                f"{name}_{m}": np.array([[obs[m] for obs in plane] for plane in per_plane])
+                for name, per_plane in sets.items()
+                for m in methods
+            },
+        )
 
     if config.n_sim_explim:
         explim = read_store(requests["explim"].path, nodes)
         features = observation_features(network, explim)
-        tested = tuple(m for m in methods if m != "hpd")  # HPD's maps are the expected-limit stage's
-        by_method = {m: [ExclusionCounter(c.edges_x, c.edges_y, levels, c.truth, c.truth_where == "row") for c in counters]
-                     for m in tested}
+        tested = tuple(
+            m for m in methods if m != "hpd"
+        )  # HPD's maps are the expected-limit stage's
+        by_method = {
+            m: [
+                ExclusionCounter(c.edges_x, c.edges_y, levels, c.truth, c.truth_where == "row")
+                for c in counters
+            ]
+            for m in tested
+        }
         kept = np.zeros((len(planes), len(features), len(planes[0].x)), np.float32)
         # a truth inside the plane is tested at its own point, not at its cell's centre
         truth_points = [c.truth if c.truth_where == "cell" else None for c in counters]
@@ -319,7 +426,9 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
                     if m in by_method:
                         by_method[m][p].add(excluded)
                 if truth_points[p] is not None:
-                    for m_index, hit in enumerate(ex.at_point(cells, at_truth, truth_points[p]).values()):
+                    for m_index, hit in enumerate(
+                        ex.at_point(cells, at_truth, truth_points[p]).values()
+                    ):
                         truth_hits[p, m_index, :, s] = hit
             progress(s + 1)
         path = tree.validation_data("expected_limits", g)
@@ -335,27 +444,48 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
         for p, pair in enumerate(config.prediction_pairs):
             entry = {}
             for k_level, level in enumerate(levels):
-                entry[f"{level:g}"] = {m: _limit_summary(config, by_method[m][p], k_level,
-                                                         (config.POI_indices[pair[0]], config.POI_indices[pair[1]]))
-                                       for m in tested}
+                entry[f"{level:g}"] = {
+                    m: _limit_summary(
+                        config,
+                        by_method[m][p],
+                        k_level,
+                        (config.POI_indices[pair[0]], config.POI_indices[pair[1]]),
+                    )
+                    for m in tested
+                }
                 if truth_points[p] is not None:
                     for m_index, m in enumerate(methods):
                         hits = int(truth_hits[p, m_index, k_level].sum())
                         low, high = binomial_interval(hits, len(features))
                         entry[f"{level:g}"].setdefault(m, {})["truth_point_exclusion"] = {
-                            "excluded": hits, "n": len(features), "fraction": hits / len(features),
-                            "interval_68": [low, high], "allowed": round(1 - level, 10)}
+                            "excluded": hits,
+                            "n": len(features),
+                            "fraction": hits / len(features),
+                            "interval_68": [low, high],
+                            "allowed": round(1 - level, 10),
+                        }
             summary["pairs"]["-".join(_names(config, pair))] = entry
             for level, per_method in entry.items():
-                print(f"  {'-'.join(_names(config, pair))} at {percent(float(level))}: median excluded fraction "
-                      + ", ".join(f"{m} {v['excluded_area_median']:.3f}" for m, v in per_method.items() if m in tested)
-                      + "; the truth excluded in " + ", ".join(
-                          f"{m} {v['truth_point_exclusion' if 'truth_point_exclusion' in v else 'truth_exclusion']['excluded']}"
-                          f"/{len(features)}" for m, v in per_method.items()))
+                print(
+                    f"  {'-'.join(_names(config, pair))} at {percent(float(level))}: median excluded fraction "
+                    + ", ".join(
+                        f"{m} {v['excluded_area_median']:.3f}"
+                        for m, v in per_method.items()
+                        if m in tested
+                    )
+                    + "; the truth excluded in "
+                    + ", ".join(
+                        f"{m} {v.get('truth_point_exclusion', v.get('truth_exclusion'))['excluded']}"
+                        f"/{len(features)}"
+                        for m, v in per_method.items()
+                    )
+                )
     return summary
 
 
-def _classical(tree, config, record, simulator, g, n_observations: int | None = None) -> dict | None:
+def _classical(
+    tree, config, record, simulator, g, n_observations: int | None = None
+) -> dict | None:
     """The classical likelihood analysis of the mock observations (:mod:`alpswyft.classical`; the
     first ``n_observations`` of them if given): each scanned over a grid of the (m, g) box with
     MAGIC's fits, thresholds from pseudo-experiments and Wilks', the expected limits of both, and
@@ -367,50 +497,108 @@ def _classical(tree, config, record, simulator, g, n_observations: int | None = 
     last = config.n_truncations
     requests = store_requests(config, tree, g, last, np.asarray(record.bounds(g, last), float))
     model = simulator.model
-    counts = cl.observation_counts(model, read_store(requests["explim"].path, [k for k in ("data", "n_off")
-                                                                                if k in model.shapes]))
+    counts = cl.observation_counts(
+        model,
+        read_store(requests["explim"].path, [k for k in ("data", "n_off") if k in model.shapes]),
+    )
     counts = counts[:n_observations]
     # an observation= run: the real ON/OFF observation gets its own limit beside the expected one
-    observed = (np.concatenate([model.observed_on, model.observed_off]).astype(float)
-                if getattr(model, "on_off", False) else None)
+    observed = (
+        np.concatenate([model.observed_on, model.observed_off]).astype(float)
+        if getattr(model, "on_off", False)
+        else None
+    )
     bins, n_toys, lattice = config.classical_grid, config.classical_toys, config.classical_lattice
-    print(f"classical limits: {len(counts)} mock observations on a {bins[0]} x {bins[1]} grid of the (m, g) box, "
-          f"{config.classical_realisations} field realisations"
-          + (f" (with {', '.join(config.table.free_names[i] for i in cl.field_parameters(config))} from the prior)"
-             if config.classical_field == "prior" and cl.field_parameters(config) else "")
-          + (f", thresholds from {n_toys} pseudo-experiments at each of {lattice} x {lattice} points" if n_toys and lattice
-             else f", Wilks' thresholds, {n_toys} pseudo-experiments at each cell along the Wilks line" if n_toys
-             else ", Wilks' thresholds"), flush=True)
+    print(
+        f"classical limits: {len(counts)} mock observations on a {bins[0]} x {bins[1]} grid of the (m, g) box, "
+        f"{config.classical_realisations} field realisations"
+        + (
+            f" (with {', '.join(config.table.free_names[i] for i in cl.field_parameters(config))} from the prior)"
+            if config.classical_field == "prior" and cl.field_parameters(config)
+            else ""
+        )
+        + (
+            f", thresholds from {n_toys} pseudo-experiments at each of {lattice} x {lattice} points"
+            if n_toys and lattice
+            else f", Wilks' thresholds, {n_toys} pseudo-experiments at each cell along the Wilks line"
+            if n_toys
+            else ", Wilks' thresholds"
+        ),
+        flush=True,
+    )
     progress = {}
 
     def report(what, done, total):
         progress.setdefault(what, _Progress(f"classical {what}", total))(done)
 
-    limits = cl.expected_limits(model, config, counts, bins, config.classical_realisations, n_toys, lattice,
-                                config.sim_seed, report, config.classical_field, observed=observed)
-    limits.save(tree.validation_data("classical_limits", g), levels=np.array(config.credibility_levels))
+    limits = cl.expected_limits(
+        model,
+        config,
+        counts,
+        bins,
+        config.classical_realisations,
+        n_toys,
+        lattice,
+        config.sim_seed,
+        report,
+        config.classical_field,
+        observed=observed,
+    )
+    limits.save(
+        tree.validation_data("classical_limits", g), levels=np.array(config.credibility_levels)
+    )
     summary = cl.summary(limits, config)
     cost = limits.seconds
-    print(f"  cost: survival bank {cost['survival_bank']:.0f} s, observations {cost['observations']:.0f} s"
-          + (f", pseudo-experiments {cost['pseudo_experiments']:.0f} s" if "pseudo_experiments" in cost else "")
-          + (f", limit-line truths {cost['limit_line_truths']:.0f} s" if "limit_line_truths" in cost else "")
-          + (f", calibrated line {cost['calibrated_line']:.0f} s" if "calibrated_line" in cost else "")
-          + f" ({cost['fits_per_second']:,.0f} fits/s)")
+    print(
+        f"  cost: survival bank {cost['survival_bank']:.0f} s, observations {cost['observations']:.0f} s"
+        + (
+            f", pseudo-experiments {cost['pseudo_experiments']:.0f} s"
+            if "pseudo_experiments" in cost
+            else ""
+        )
+        + (
+            f", limit-line truths {cost['limit_line_truths']:.0f} s"
+            if "limit_line_truths" in cost
+            else ""
+        )
+        + (
+            f", calibrated line {cost['calibrated_line']:.0f} s"
+            if "calibrated_line" in cost
+            else ""
+        )
+        + f" ({cost['fits_per_second']:,.0f} fits/s)"
+    )
     for row in summary.get("wilks_line_truths", []):
-        print(f"  a truth on the Wilks {percent(limits.line['level'])} line (m {row['m']:g} neV, g {row['g']:.3g}e-11 /GeV) "
-              f"excluded by Wilks' test in {row['excluded']}/{row['n']} pseudo-experiments (allowed {row['allowed']:.0%}; "
-              f"median TS {row['ts_median']:.1f})")
+        print(
+            f"  a truth on the Wilks {percent(limits.line['level'])} line (m {row['m']:g} neV, "
+            f"g {row['g']:.3g}e-11 /GeV) "
+            f"excluded by Wilks' test in {row['excluded']}/{row['n']} pseudo-experiments "
+            f"(allowed {row['allowed']:.0%}; "
+            f"median TS {row['ts_median']:.1f})"
+        )
     for m, g_limit in summary.get("calibrated_on_the_line", {}).items():
-        print(f"  {percent(limits.line['level'])} median limit at {m} neV with each cell's own pseudo-experiments "
-              f"(searched from the Wilks line): " + ("none" if g_limit is None else f"g {g_limit:.3g}e-11 /GeV"))
+        print(
+            f"  {percent(limits.line['level'])} median limit at {m} neV with each cell's own pseudo-experiments "
+            f"(searched from the Wilks line): "
+            + ("none" if g_limit is None else f"g {g_limit:.3g}e-11 /GeV")
+        )
     for level, entry in summary["levels"].items():
         for method, depths in entry.items():
-            print(f"  {percent(float(level))} {method}: median expected g limit (1e-11 /GeV) "
-                  + ", ".join(f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in depths["median"].items()))
+            print(
+                f"  {percent(float(level))} {method}: median expected g limit (1e-11 /GeV) "
+                + ", ".join(
+                    f"{m} neV {'none' if v is None else f'{v:.3g}'}"
+                    for m, v in depths["median"].items()
+                )
+            )
     for level, entry in summary.get("observed", {}).items():
         for method, depths in entry.items():
-            print(f"  {percent(float(level))} {method}: the real observation's g limit (1e-11 /GeV) "
-                  + ", ".join(f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in depths.items()))
+            print(
+                f"  {percent(float(level))} {method}: the real observation's g limit (1e-11 /GeV) "
+                + ", ".join(
+                    f"{m} neV {'none' if v is None else f'{v:.3g}'}" for m, v in depths.items()
+                )
+            )
     loaded = cl.with_network(tree, g)
     if loaded is not None:  # beside the network's expected limits of the same observations
         level = max(config.credibility_levels)
@@ -420,7 +608,9 @@ def _classical(tree, config, record, simulator, g, n_observations: int | None = 
     return summary
 
 
-def classical_limits(tree: RunTree, grid_point: int = 0, n_observations: int | None = None, **settings) -> dict:
+def classical_limits(
+    tree: RunTree, grid_point: int = 0, n_observations: int | None = None, **settings
+) -> dict:
     """The classical analysis of a finished run's mock observations (the first ``n_observations``
     if given), as ``classical_limits=1`` would have made it, with ``settings`` (``classical_bins``,
     ``classical_realisations``, ``classical_toys``, ``classical_lattice``, ``classical_field``) in
@@ -432,12 +622,16 @@ def classical_limits(tree: RunTree, grid_point: int = 0, n_observations: int | N
     config = load_config(tree)
     if isinstance(settings.get("classical_bins"), str):
         settings["classical_bins"] = [int(v) for v in settings["classical_bins"].split(",")]
-    config = config.model_copy(update={"classical_limits": True, **{k: v for k, v in settings.items() if v is not None}})
+    config = config.model_copy(
+        update={"classical_limits": True, **{k: v for k, v in settings.items() if v is not None}}
+    )
     check_classical(config)
     if n_observations is not None and n_observations < 1:
         raise ConfigError("observations", n_observations, "at least 1 mock observation")
     record = load_record(tree, config)
-    entry = _classical(tree, config, record, simulator_for(tree, config), grid_point, n_observations)
+    entry = _classical(
+        tree, config, record, simulator_for(tree, config), grid_point, n_observations
+    )
     summary_path = tree.validation_summary(grid_point)
     summary = read_json(summary_path) if summary_path.is_file() else {}
     summary["classical"] = entry
@@ -467,9 +661,12 @@ def _own_observations(tree, config, nodes) -> dict[str, dict]:
 
 def _expected_limits(tree, config, record, network, simulator, g) -> dict | None:
     why_not = (
-        "n_sim_explim = 0" if config.n_sim_explim == 0
-        else "prediction_pairs is empty (with a single POI there is no plane)" if not config.prediction_pairs
-        else "the network has no 2D marginals (restricted_posterior=1)" if network.estimator_2d is None
+        "n_sim_explim = 0"
+        if config.n_sim_explim == 0
+        else "prediction_pairs is empty (with a single POI there is no plane)"
+        if not config.prediction_pairs
+        else "the network has no 2D marginals (restricted_posterior=1)"
+        if network.estimator_2d is None
         else None
     )
     if why_not:
@@ -484,16 +681,28 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
     fixed = None
     if config.with_fixed_nuisances and tree.fixed_network(g).is_file():
         fixed_network = trained_network(tree, config, g, last, simulator, fixed_nuisances=True)
-        fixed = PlanePosteriors(config, fixed_network, sims, record.bounds(g, last), counters, config.limit_pois)
-        fixed_counters = [ExclusionCounter(c.edges_x, c.edges_y, c.levels, c.truth, c.truth_where == "row")
-                          for c in counters]
+        fixed = PlanePosteriors(
+            config, fixed_network, sims, record.bounds(g, last), counters, config.limit_pois
+        )
+        fixed_counters = [
+            ExclusionCounter(c.edges_x, c.edges_y, c.levels, c.truth, c.truth_where == "row")
+            for c in counters
+        ]
     reference = None
     if last > 0 and tree.network(0, g).is_file():
-        reference = PlanePosteriors(config, trained_network(tree, config, g, 0, simulator), sims, record.bounds(g, 0), counters)
+        reference = PlanePosteriors(
+            config,
+            trained_network(tree, config, g, 0, simulator),
+            sims,
+            record.bounds(g, 0),
+            counters,
+        )
     n = len(sims["data"])
-    print(f"expected limits: {n} simulations at the Obs. POI values, the posterior on {planes.n_points} points per plane"
-          + (", false exclusions against round 0" if reference else "")
-          + (", and with the nuisances fixed" if fixed else ""))
+    print(
+        f"expected limits: {n} simulations at the Obs. POI values, the posterior on {planes.n_points} points per plane"
+        + (", false exclusions against round 0" if reference else "")
+        + (", and with the nuisances fixed" if fixed else "")
+    )
     progress = _Progress("expected-limit simulations", n)
     for s in range(n):
         excluded_reference = [None] * len(counters) if reference is None else reference.excluded(s)
@@ -518,42 +727,72 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
         truth=truth,
         n=np.array(n),
         with_reference=np.array(reference is not None),
-        **({} if fixed is None else {"fraction_fixed": np.array([c.fraction for c in fixed_counters]),
-                                     "excluded_area_fixed": np.array([c.areas for c in fixed_counters])}),
+        **(
+            {}
+            if fixed is None
+            else {
+                "fraction_fixed": np.array([c.fraction for c in fixed_counters]),
+                "excluded_area_fixed": np.array([c.areas for c in fixed_counters]),
+            }
+        ),
     )
     # every simulation's 2D log-ratio maps: the limits at other levels without the networks
     points = [c.points() for c in counters]
     save_npz(
         tree.validation_data("expected_limits_logratios", g),
-        points_x=np.array([x for x, _ in points]), points_y=np.array([y for _, y in points]), prior=planes.priors,
-        edges_x=np.array([c.edges_x for c in counters]), edges_y=np.array([c.edges_y for c in counters]),
-        logratios=planes.kept, **({} if fixed is None else {"logratios_fixed": fixed.kept}),
+        points_x=np.array([x for x, _ in points]),
+        points_y=np.array([y for _, y in points]),
+        prior=planes.priors,
+        edges_x=np.array([c.edges_x for c in counters]),
+        edges_y=np.array([c.edges_y for c in counters]),
+        logratios=planes.kept,
+        **({} if fixed is None else {"logratios_fixed": fixed.kept}),
     )
-    summary = {"n_explim": n, "n_points": planes.n_points, "false_exclusions_against": "round 0" if reference else None,
-               "fixed_nuisances": [config.table.free_names[i] for i in config.nuisance_indices] if fixed else None,
-               "pairs": {}}
+    summary = {
+        "n_explim": n,
+        "n_points": planes.n_points,
+        "false_exclusions_against": "round 0" if reference else None,
+        "fixed_nuisances": [config.table.free_names[i] for i in config.nuisance_indices]
+        if fixed
+        else None,
+        "pairs": {},
+    }
     for p, (counter, (i, j)) in enumerate(zip(counters, config.prediction_pairs)):
         pair = (names[i], names[j])
         entry = {}
         for k, level in enumerate(config.credibility_levels):
             entry[f"{level:g}"] = {
                 **_limit_summary(config, counter, k, (poi[i], poi[j])),
-                "false_exclusion_max": float(counter.false_fraction[k].max()) if reference else None,
-                "false_exclusion_area": float(np.mean(counter.false_fraction[k] > 0)) if reference else None,
+                "false_exclusion_max": float(counter.false_fraction[k].max())
+                if reference
+                else None,
+                "false_exclusion_area": float(np.mean(counter.false_fraction[k] > 0))
+                if reference
+                else None,
             }
             if fixed:
-                entry[f"{level:g}"]["fixed_nuisances"] = _limit_summary(config, fixed_counters[p], k, (poi[i], poi[j]))
+                entry[f"{level:g}"]["fixed_nuisances"] = _limit_summary(
+                    config, fixed_counters[p], k, (poi[i], poi[j])
+                )
         summary["pairs"]["-".join(pair)] = entry
         for label, key in (("", None), (" (nuisances fixed)", "fixed_nuisances")):
             if key and not fixed:
                 continue
-            print(f"  {'-'.join(pair)}{label}: median excluded fraction of the plane "
-                  + ", ".join(f"{lv}: {(v[key] if key else v)['excluded_area_median']:.3f}" for lv, v in entry.items()))
+            print(
+                f"  {'-'.join(pair)}{label}: median excluded fraction of the plane "
+                + ", ".join(
+                    f"{lv}: {(v[key] if key else v)['excluded_area_median']:.3f}"
+                    for lv, v in entry.items()
+                )
+            )
             for level, v in entry.items():
                 t = (v[key] if key else v)["truth_exclusion"]
-                print(f"  {'-'.join(pair)}{label} at {percent(float(level))}: the {TRUTH_WORDS[t['truth_cells']]}"
-                      f" excluded in {t['excluded']}/{t['n']} simulations"
-                      f" (calibrated: at most {100 * t['allowed']:.3g} %{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})")
+                print(
+                    f"  {'-'.join(pair)}{label} at {percent(float(level))}: the {TRUTH_WORDS[t['truth_cells']]}"
+                    f" excluded in {t['excluded']}/{t['n']} simulations"
+                    f" (calibrated: at most {100 * t['allowed']:.3g} "
+                    f"%{'' if t['consistent'] else '; EXCLUDED TOO OFTEN'})"
+                )
     return summary
 
 
@@ -571,16 +810,22 @@ class PlanePosteriors:
 
         pois = list(range(len(config.POI_indices))) if pois is None else pois
         self.network, self.features = network, observation_features(network, sims)
-        self.columns = [network.pairs.index((pois.index(i), pois.index(j))) for i, j in config.prediction_pairs]
+        self.columns = [
+            network.pairs.index((pois.index(i), pois.index(j))) for i, j in config.prediction_pairs
+        ]
         self.points = []
         for counter, (i, j) in zip(counters, config.prediction_pairs):
             x, y = counter.points()
             fi, fj = config.POI_indices[i], config.POI_indices[j]
-            rows = np.tile(config.table.obs, (len(x), 1))  # the plane's two columns are all the marginal reads
+            rows = np.tile(
+                config.table.obs, (len(x), 1)
+            )  # the plane's two columns are all the marginal reads
             rows[:, fi], rows[:, fj] = x, y
             pi, pj = config.table.free[fi].prior, config.table.free[fj].prior
             prior = pi.density(x, *box[fi]) * pj.density(y, *box[fj])
-            self.points.append((torch.as_tensor(rows, dtype=torch.float32, device=network.device), prior))
+            self.points.append(
+                (torch.as_tensor(rows, dtype=torch.float32, device=network.device), prior)
+            )
         self.counters = counters
         self.n_points = len(self.points[0][1])
         self.kept = np.zeros((len(counters), len(self.features), self.n_points), np.float32)
@@ -591,9 +836,15 @@ class PlanePosteriors:
         from alpswyft.inference import logratios_for_features
 
         out = []
-        for p, (counter, column, (rows, prior)) in enumerate(zip(self.counters, self.columns, self.points)):
-            logratios = logratios_for_features(self.network, self.features[s], rows, with_1d=False, columns_2d=[column])[0]
-            self.kept[p, s] = logratios[:, 0]  # float32, as kept: the maps reproduce these exclusions exactly
+        for p, (counter, column, (rows, prior)) in enumerate(
+            zip(self.counters, self.columns, self.points)
+        ):
+            logratios = logratios_for_features(
+                self.network, self.features[s], rows, with_1d=False, columns_2d=[column]
+            )[0]
+            self.kept[p, s] = logratios[
+                :, 0
+            ]  # float32, as kept: the maps reproduce these exclusions exactly
             out.append(counter.excluded_on_points(self.kept[p, s].astype(float), prior))
         return out
 
@@ -620,13 +871,20 @@ def _limit_summary(config, counter: ExclusionCounter, k: int, columns: tuple[int
         "excluded_area_median": float(np.median(areas)),
         "excluded_area_band_68": [float(q) for q in np.quantile(areas, [0.16, 0.84])],
         "median_regions": connected_regions(median),
-        "truth_cell_excluded": truth_excluded["fraction"] if truth_excluded["truth_in_plane"] else None,
+        "truth_cell_excluded": truth_excluded["fraction"]
+        if truth_excluded["truth_in_plane"]
+        else None,
         "truth_exclusion": truth_excluded,
     }
     x, y = (config.table.free[c] for c in columns)
     if (x.name, y.name) == ("m", "g") and x.log and y.log:
-        depths = {f"{m:g}": limit_depth(median, counter.edges_x, counter.edges_y, np.log10(m)) for m in DEPTH_MASSES}
-        entry["g_limit_at_m"] = {m: None if d is None else float(10.0**d) for m, d in depths.items()}
+        depths = {
+            f"{m:g}": limit_depth(median, counter.edges_x, counter.edges_y, np.log10(m))
+            for m in DEPTH_MASSES
+        }
+        entry["g_limit_at_m"] = {
+            m: None if d is None else float(10.0**d) for m, d in depths.items()
+        }
     return entry
 
 

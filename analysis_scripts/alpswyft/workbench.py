@@ -20,16 +20,26 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from alpswyft.results import RunTree
 from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import load_npz, read_json
 
-from alpswyft.results import RunTree
-
 #: Store names a user may give, and the pipeline's store kinds behind them. ``coverage`` is the
 #: last round's training store beyond its training rows (the coverage simulations).
-STORE_KINDS = {"training": "train", "train": "train", "coverage": "train", "prior": "prior",
-               "explim": "explim", "expected_limits": "explim", "fixed": "fixed", "fixed_nuisances": "fixed",
-               "calibration": "calibration", "limit_coverage": "limit_coverage", "null": "null"}
+STORE_KINDS = {
+    "training": "train",
+    "train": "train",
+    "coverage": "train",
+    "prior": "prior",
+    "explim": "explim",
+    "expected_limits": "explim",
+    "fixed": "fixed",
+    "fixed_nuisances": "fixed",
+    "calibration": "calibration",
+    "limit_coverage": "limit_coverage",
+    "null": "null",
+}
 
 
 def open_run(path: str | Path, grid_point: int = 0) -> Run:
@@ -51,18 +61,24 @@ class Run:
 
         self.tree = RunTree(Path(path))
         if not self.tree.config.is_file():
-            raise PipelineError(f"{self.tree.config} does not exist: {path} is not a run folder with a configuration")
+            raise PipelineError(
+                f"{self.tree.config} does not exist: {path} is not a run folder with a configuration"
+            )
         self.config = load_config(self.tree)
-        self.record = TruncationRecord.load(self.tree.record) if self.tree.record.is_file() else None
+        self.record = (
+            TruncationRecord.load(self.tree.record) if self.tree.record.is_file() else None
+        )
         self.grid_point = self._checked_grid_point(grid_point)
         self._networks: dict = {}
         self._banks: dict = {}
 
     def __repr__(self) -> str:
         done = len(self.done_rounds())
-        return (f"Run({str(self.tree.root)!r}: model {self.config.model or 'ALP'!r}, POIs "
-                f"{', '.join(self.config.poi_names)}; grid point {self.grid_point}, {done} of "
-                f"{self.config.n_rounds} rounds done)")
+        return (
+            f"Run({str(self.tree.root)!r}: model {self.config.model or 'ALP'!r}, POIs "
+            f"{', '.join(self.config.poi_names)}; grid point {self.grid_point}, {done} of "
+            f"{self.config.n_rounds} rounds done)"
+        )
 
     # ------------------------------------------------------------------ what the run holds
 
@@ -93,7 +109,9 @@ class Run:
     def observation(self) -> dict[str, np.ndarray]:
         """The mock observation (``true_obs.npz``: params, exp, data and the nodes the network sees)."""
         if not self.tree.true_obs.is_file():
-            raise PipelineError(f"{self.tree.true_obs} does not exist: the run has no mock observation yet")
+            raise PipelineError(
+                f"{self.tree.true_obs} does not exist: the run has no mock observation yet"
+            )
         return load_npz(self.tree.true_obs)
 
     @property
@@ -113,7 +131,9 @@ class Run:
 
     # ------------------------------------------------------------------ stores
 
-    def store(self, kind: str = "training", round: int | None = None, grid_point: int | None = None) -> Store:  # noqa: A002
+    def store(
+        self, kind: str = "training", round: int | None = None, grid_point: int | None = None
+    ) -> Store:  # noqa: A002
         """A store of the run: ``training``, ``coverage`` (the last round's simulations beyond
         the training rows), ``prior`` (the inference bank), ``explim`` (expected limits) or
         ``fixed`` (the fixed-nuisance network's training store); ``round`` defaults to the last."""
@@ -128,7 +148,9 @@ class Run:
         if kind in ("training", "train") and r == 0 and self.config.use_old_sims not in ("0", "1"):
             path = Path(self.config.use_old_sims)
         if not (path / ".zgroup").is_file():
-            raise PipelineError(f"the {kind} store of round {r}, grid point {g} ({path}) does not exist")
+            raise PipelineError(
+                f"the {kind} store of round {r}, grid point {g} ({path}) does not exist"
+            )
         start, stop = 0, None
         if STORE_KINDS[kind] == "train":
             n_train = self.config.n_train_round(r)
@@ -145,8 +167,12 @@ class Run:
 
     # ------------------------------------------------------------------ networks and inference
 
-    def network(self, round: int | None = None, grid_point: int | None = None,  # noqa: A002
-                fixed_nuisances: bool = False):
+    def network(
+        self,
+        round: int | None = None,
+        grid_point: int | None = None,  # noqa: A002
+        fixed_nuisances: bool = False,
+    ):
         """The trained network of a round and grid point (default: the last round), in eval mode;
         ``fixed_nuisances``: the last round's fixed-nuisance network."""
         from alpswyft.pipeline import trained_network
@@ -155,12 +181,20 @@ class Run:
         r = self._checked_round(round, g)
         key = (r, g, fixed_nuisances)
         if fixed_nuisances and r != self.done_rounds(g)[-1]:
-            raise ConfigError("round", r, f"the fixed-nuisance network belongs to the last round, {self.done_rounds(g)[-1]}")
+            raise ConfigError(
+                "round",
+                r,
+                f"the fixed-nuisance network belongs to the last round, {self.done_rounds(g)[-1]}",
+            )
         if fixed_nuisances and not self.tree.fixed_network(g).is_file():
-            raise PipelineError(f"{self.tree.fixed_network(g)} does not exist: the run has no fixed-nuisance network "
-                                "(fixed_nuisance_limits=0, or its last round has not finished)")
+            raise PipelineError(
+                f"{self.tree.fixed_network(g)} does not exist: the run has no fixed-nuisance network "
+                "(fixed_nuisance_limits=0, or its last round has not finished)"
+            )
         if key not in self._networks:
-            self._networks[key] = trained_network(self.tree, self.config, g, r, self.sim.simulator, fixed_nuisances)
+            self._networks[key] = trained_network(
+                self.tree, self.config, g, r, self.sim.simulator, fixed_nuisances
+            )
         return self._networks[key]
 
     def bank(self, round: int | None = None, grid_point: int | None = None) -> np.ndarray:  # noqa: A002
@@ -171,8 +205,13 @@ class Run:
             self._banks[r, g] = self.store("prior", r, g).params.astype(float)
         return self._banks[r, g]
 
-    def infer(self, observation=None, round: int | None = None, grid_point: int | None = None,  # noqa: A002
-              fixed_nuisances: bool = False) -> Posterior:
+    def infer(
+        self,
+        observation=None,
+        round: int | None = None,
+        grid_point: int | None = None,  # noqa: A002
+        fixed_nuisances: bool = False,
+    ) -> Posterior:
         """The posterior of an observation with the trained network of a round (default: the
         last) on its prior bank.
 
@@ -185,18 +224,32 @@ class Run:
 
         g = self._checked_grid_point(grid_point)
         r = self._checked_round(round, g)
-        nodes, truth = self._observation_nodes(self.observation if observation is None else observation)
+        nodes, truth = self._observation_nodes(
+            self.observation if observation is None else observation
+        )
         network = self.network(r, g, fixed_nuisances)
         bank = self.bank(r, g)
         logratios = logratios_on_bank(network, nodes, bank)
         lr_1d = logratios[0] if network.estimator_1d is not None else None
         lr_2d = logratios[-1] if network.estimator_2d is not None else None
         columns = network.poi_columns
-        return self._posterior(bank, columns, lr_1d, lr_2d, network.pairs if lr_2d is not None else [],
-                               None if truth is None else truth[columns], r, g)
+        return self._posterior(
+            bank,
+            columns,
+            lr_1d,
+            lr_2d,
+            network.pairs if lr_2d is not None else [],
+            None if truth is None else truth[columns],
+            r,
+            g,
+        )
 
-    def posterior(self, round: int | None = None, grid_point: int | None = None,  # noqa: A002
-                  extra: int | None = None) -> Posterior:
+    def posterior(
+        self,
+        round: int | None = None,
+        grid_point: int | None = None,  # noqa: A002
+        extra: int | None = None,
+    ) -> Posterior:
         """The mock observation's posterior of a round as the run computed it, from the log-ratios it
         kept on the prior bank (``train_output/posteriors/logratios_round_*.npz``): no network is
         evaluated. ``extra=k``: the k-th (from 0) extra observation's, with the last round."""
@@ -206,36 +259,66 @@ class Run:
         r = self._checked_round(round, g)
         path = self.tree.bank_logratios(r, g)
         if not path.is_file():
-            raise PipelineError(f"{path} does not exist: the run did not keep its log-ratios (an older run); "
-                                "run.infer() evaluates the network instead")
+            raise PipelineError(
+                f"{path} does not exist: the run did not keep its log-ratios (an older run); "
+                "run.infer() evaluates the network instead"
+            )
         kept = load_npz(path)
         columns = list(self.config.POI_indices)
         bank = self.bank(r, g)[kept["rows"]]
-        return self._posterior(bank, columns, kept.get("logratios_1d"), kept.get("logratios_2d"),
-                               [tuple(p) for p in kept["pairs"]], self.config.table.obs[columns], r, g)
+        return self._posterior(
+            bank,
+            columns,
+            kept.get("logratios_1d"),
+            kept.get("logratios_2d"),
+            [tuple(p) for p in kept["pairs"]],
+            self.config.table.obs[columns],
+            r,
+            g,
+        )
 
     def _extra_posterior(self, k: int, g: int) -> Posterior:
         path = self.tree.extra_posteriors(g)
         if not path.is_file():
-            raise PipelineError(f"{path} does not exist: the run has no extra_observations (or its last round "
-                                "has not finished)")
+            raise PipelineError(
+                f"{path} does not exist: the run has no extra_observations (or its last round "
+                "has not finished)"
+            )
         kept = load_npz(path)
         n = len(kept["params"])
         if not isinstance(k, int | np.integer) or not 0 <= k < n:
             raise ConfigError("extra", k, f"expected 0 ... {n - 1} (the run's extra observations)")
         columns = list(self.config.POI_indices)
         r = self._checked_round(None, g)
-        return self._posterior(self.bank(r, g), columns, kept["logratios_1d"][k] if "logratios_1d" in kept else None,
-                               kept["logratios_2d"][k] if "logratios_2d" in kept else None,
-                               [tuple(p) for p in kept["pairs"]], kept["params"][k][columns], r, g)
+        return self._posterior(
+            self.bank(r, g),
+            columns,
+            kept["logratios_1d"][k] if "logratios_1d" in kept else None,
+            kept["logratios_2d"][k] if "logratios_2d" in kept else None,
+            [tuple(p) for p in kept["pairs"]],
+            kept["params"][k][columns],
+            r,
+            g,
+        )
 
     def _posterior(self, bank, columns, lr_1d, lr_2d, pairs, truth, r: int, g: int) -> Posterior:
-        box = self.record.bounds(g, r) if self.record is not None else self.config.table.initial_bounds
+        box = (
+            self.record.bounds(g, r)
+            if self.record is not None
+            else self.config.table.initial_bounds
+        )
         free = self.config.table.free
         return Posterior(
-            names=[free[i].name for i in columns], labels=[_label(free[i]) for i in columns],
-            values=bank[:, columns], logratios_1d=lr_1d, logratios_2d=lr_2d, pairs=pairs,
-            box=np.asarray(box, float)[columns], truth=truth, config=self.config, round=r,
+            names=[free[i].name for i in columns],
+            labels=[_label(free[i]) for i in columns],
+            values=bank[:, columns],
+            logratios_1d=lr_1d,
+            logratios_2d=lr_2d,
+            pairs=pairs,
+            box=np.asarray(box, float)[columns],
+            truth=truth,
+            config=self.config,
+            round=r,
         )
 
     def expected_limits(self, levels=None, grid_point: int | None = None) -> dict[str, np.ndarray]:
@@ -250,7 +333,9 @@ class Run:
         g = self._checked_grid_point(grid_point)
         path = self.tree.validation_data("expected_limits_logratios", g)
         if not path.is_file():
-            raise PipelineError(f"{path} does not exist: the run has no expected limits (or is older than the kept maps)")
+            raise PipelineError(
+                f"{path} does not exist: the run has no expected limits (or is older than the kept maps)"
+            )
         maps = load_npz(path)
         result = load_npz(self.tree.validation_data("expected_limits", g))
         levels = tuple(levels or self.config.credibility_levels)
@@ -264,18 +349,30 @@ class Run:
             for level in levels:
                 check_level(level, int(data["k"]), int(data["statistic"].shape[-1]))
             for method in [str(m) for m in result.get("methods", [])]:
-                result[f"fraction_{method}"] = fractions_from_centres(maps["logratios_centres"], calibration, levels, method)
+                result[f"fraction_{method}"] = fractions_from_centres(
+                    maps["logratios_centres"], calibration, levels, method
+                )
         return result
 
-    def plot_expected_limits(self, levels=None, grid_point: int | None = None, method: str | None = None):
+    def plot_expected_limits(
+        self, levels=None, grid_point: int | None = None, method: str | None = None
+    ):
         """The report's expected-limit maps at ``levels`` (see :meth:`expected_limits`), of
         ``method`` (default: the first of the run's ``limit_method``)."""
         from alpswyft import plots
 
-        return plots.draw_expected_limits(self.config, self.expected_limits(levels, grid_point), method)
+        return plots.draw_expected_limits(
+            self.config, self.expected_limits(levels, grid_point), method
+        )
 
-    def confidence_set(self, observation=None, level: float | None = None, method: str | None = None,
-                       pair=None, grid_point: int | None = None) -> ConfidenceSet:
+    def confidence_set(
+        self,
+        observation=None,
+        level: float | None = None,
+        method: str | None = None,
+        pair=None,
+        grid_point: int | None = None,
+    ) -> ConfidenceSet:
         """The confidence set of an observation on a ``prediction_pairs`` plane (default: the
         first) with the last round's network and the run's calibration: the cells that ``method``
         (``frequentist``, ``cls`` or ``hpd``; default: the first of ``limit_method``) excludes at
@@ -291,16 +388,29 @@ class Run:
         pairs = [tuple(p) for p in self.config.prediction_pairs]
         names = [(self.config.poi_names[i], self.config.poi_names[j]) for i, j in pairs]
         if pair is not None and tuple(pair) not in names:
-            raise ConfigError("pair", pair, f"expected a prediction_pairs plane: {', '.join(map(str, names))}")
+            raise ConfigError(
+                "pair", pair, f"expected a prediction_pairs plane: {', '.join(map(str, names))}"
+            )
         p = 0 if pair is None else names.index(tuple(pair))
         exclusions = self.frequentist_test(pairs[p], (level,), (method,), grid_point)
         network, plane = exclusions.plane.network, exclusions.plane
-        nodes, truth = self._observation_nodes(self.observation if observation is None else observation)
+        nodes, truth = self._observation_nodes(
+            self.observation if observation is None else observation
+        )
         features = observation_features(network, {k: v[None] for k, v in nodes.items()})[0]
-        return ConfidenceSet(self.config, plane, exclusions, features, method, level, names[p], truth)
+        return ConfidenceSet(
+            self.config, plane, exclusions, features, method, level, names[p], truth
+        )
 
-    def classical(self, observation=None, *, bins: tuple[int, int] = (25, 25), n_realisations: int = 100,
-                  seed: int | None = None, field: str | None = None):
+    def classical(
+        self,
+        observation=None,
+        *,
+        bins: tuple[int, int] = (25, 25),
+        n_realisations: int = 100,
+        seed: int | None = None,
+        field: str | None = None,
+    ):
         """The classical likelihood scan of an observation (:mod:`alpswyft.classical`): at each
         cell centre of a ``bins`` grid over the (m, g) box and each of ``n_realisations`` field
         realisations (seeded from ``seed``, default the run's ``sim_seed``), the spectrum fitted
@@ -315,14 +425,22 @@ class Run:
         from alpswyft.sim import Spectrum
 
         if n_realisations < cl.MIN_REALISATIONS:
-            raise ConfigError("n_realisations", n_realisations, f"at least {cl.MIN_REALISATIONS} for MAGIC's "
-                              f"{cl.MAGIC_QUANTILE:.0%} quantile over the realisations")
+            raise ConfigError(
+                "n_realisations",
+                n_realisations,
+                f"at least {cl.MIN_REALISATIONS} for MAGIC's "
+                f"{cl.MAGIC_QUANTILE:.0%} quantile over the realisations",
+            )
         fitter = cl.make_fitter(self.sim.model, self.config)
         if observation is None:
             counts = cl.observation_counts(self.sim.model, self.observation)
         elif isinstance(observation, Spectrum):
             if observation.observed_counts is None or np.ndim(observation.observed_counts) != 1:
-                raise ConfigError("observation", "an expected spectrum or several", "one run.sim.observe(...) spectrum")
+                raise ConfigError(
+                    "observation",
+                    "an expected spectrum or several",
+                    "one run.sim.observe(...) spectrum",
+                )
             counts = observation.observed_counts
             if observation.observed_off is not None:
                 counts = np.concatenate([counts, observation.observed_off])
@@ -330,8 +448,14 @@ class Run:
             counts = np.asarray(observation, float)
         points, edges_x, edges_y = cl.grid_points(self.config, bins)
         seed = self.config.sim_seed if seed is None else seed
-        bank = cl.survival_bank(self.sim.model, self.config, points, n_realisations, seed,
-                                field or self.config.classical_field)
+        bank = cl.survival_bank(
+            self.sim.model,
+            self.config,
+            points,
+            n_realisations,
+            seed,
+            field or self.config.classical_field,
+        )
         return cl.scan(fitter, counts, points, bank, (edges_x, edges_y))
 
     def frequentist_test(self, pair, levels, methods, grid_point: int | None = None):
@@ -345,18 +469,24 @@ class Run:
         g = self._checked_grid_point(grid_point)
         path = self.tree.validation_data("limit_calibration", g)
         if not path.is_file():
-            raise PipelineError(f"{path} does not exist: the run has no calibration of the frequentist test "
-                                "(limit_method=hpd, or no expected limits: set n_sim_calibration)")
+            raise PipelineError(
+                f"{path} does not exist: the run has no calibration of the frequentist test "
+                "(limit_method=hpd, or no expected limits: set n_sim_calibration)"
+            )
         data = np.load(path)
         for level in levels:
             fq.check_level(level, int(data["k"]), int(data["statistic"].shape[-1]))
         p = [tuple(q) for q in self.config.prediction_pairs].index(tuple(pair))
         critical, null_maps = fq.load_critical(path, p)
         if "cls" in methods and null_maps is None:
-            raise PipelineError("the run has no CLs calibration: it simulated no null hypothesis (limit_method without cls)")
+            raise PipelineError(
+                "the run has no CLs calibration: it simulated no null hypothesis (limit_method without cls)"
+            )
         r = self._checked_round(None, g)
         box = np.asarray(self.record.bounds(g, r), float)
-        plane = fq.PlaneStatistic(self.config, self.network(r, g), pair, data["edges_x"][p], data["edges_y"][p], box)
+        plane = fq.PlaneStatistic(
+            self.config, self.network(r, g), pair, data["edges_x"][p], data["edges_y"][p], box
+        )
         return fq.Exclusions(plane, critical, tuple(levels), tuple(methods), null_maps)
 
     def _observation_nodes(self, observation) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
@@ -367,10 +497,17 @@ class Run:
         truth = None
         if isinstance(observation, Spectrum):
             if np.ndim(observation.exp) != 1:
-                raise ConfigError("observation", f"{np.shape(observation.exp)[0]} spectra",
-                                  "infer takes one observation (call it once per spectrum)")
+                raise ConfigError(
+                    "observation",
+                    f"{np.shape(observation.exp)[0]} spectra",
+                    "infer takes one observation (call it once per spectrum)",
+                )
             if observation.data is None:
-                raise ConfigError("observation", "an expected spectrum", "use run.sim.observe(...), not expected(...)")
+                raise ConfigError(
+                    "observation",
+                    "an expected spectrum",
+                    "use run.sim.observe(...), not expected(...)",
+                )
             nodes, truth = dict(observation.nodes), self.table_values(observation.params)
         elif isinstance(observation, dict):
             nodes = dict(observation)
@@ -382,12 +519,19 @@ class Run:
             nodes.update({k: np.asarray(v)[0] for k, v in derived.items() if k not in nodes})
         missing = sorted(set(wanted) - set(nodes))
         if missing:
-            raise ConfigError("observation", ", ".join(sorted(nodes)), f"the network needs the nodes {', '.join(wanted)}")
+            raise ConfigError(
+                "observation",
+                ", ".join(sorted(nodes)),
+                f"the network needs the nodes {', '.join(wanted)}",
+            )
         shapes = self.sim.simulator.shapes
         for key in wanted:
             if np.shape(nodes[key]) != tuple(shapes[key]):
-                raise ConfigError(f"observation[{key!r}]", f"shape {np.shape(nodes[key])}",
-                                  f"expected {tuple(shapes[key])}, the run's {key}")
+                raise ConfigError(
+                    f"observation[{key!r}]",
+                    f"shape {np.shape(nodes[key])}",
+                    f"expected {tuple(shapes[key])}, the run's {key}",
+                )
         return {key: np.asarray(nodes[key], float) for key in wanted}, truth
 
     # ------------------------------------------------------------------ checks
@@ -397,23 +541,35 @@ class Run:
             return self.grid_point
         n = len(self.config.grid)
         if not isinstance(grid_point, int | np.integer) or not 0 <= grid_point < n:
-            raise ConfigError("grid_point", grid_point, f"expected 0 ... {n - 1} (the run's hyperparameter grid)")
+            raise ConfigError(
+                "grid_point", grid_point, f"expected 0 ... {n - 1} (the run's hyperparameter grid)"
+            )
         return int(grid_point)
 
     def _checked_round(self, round_: int | None, grid_point: int) -> int:
         done = self.done_rounds(grid_point)
         if not done:
-            raise PipelineError(f"no round of grid point {grid_point} has finished in {self.tree.root}")
+            raise PipelineError(
+                f"no round of grid point {grid_point} has finished in {self.tree.root}"
+            )
         if round_ is None:
             return done[-1]
         if round_ not in done:
-            raise ConfigError("round", round_, f"expected a finished round of grid point {grid_point}: "
-                              f"{', '.join(map(str, done))}")
+            raise ConfigError(
+                "round",
+                round_,
+                f"expected a finished round of grid point {grid_point}: "
+                f"{', '.join(map(str, done))}",
+            )
         return int(round_)
 
 
 def _label(parameter) -> str:
-    return f"log10 {parameter.name} [{parameter.unit}]" if parameter.log else f"{parameter.name} [{parameter.unit}]"
+    return (
+        f"log10 {parameter.name} [{parameter.unit}]"
+        if parameter.log
+        else f"{parameter.name} [{parameter.unit}]"
+    )
 
 
 class ConfidenceSet:
@@ -421,24 +577,35 @@ class ConfidenceSet:
     (nx, ny) bool, ``statistic`` (nx, ny) its t, ``critical`` (nx, ny) the critical value of the
     Neyman test (frequentist), on the plane's ``edges_x``/``edges_y`` (table units)."""
 
-    def __init__(self, config, plane, exclusions, features, method: str, level: float, names, truth=None):
+    def __init__(
+        self, config, plane, exclusions, features, method: str, level: float, names, truth=None
+    ):
         from alpswyft import neyman
 
-        self.config, self.plane, self.exclusions, self.features = config, plane, exclusions, features
+        self.config, self.plane, self.exclusions, self.features = (
+            config,
+            plane,
+            exclusions,
+            features,
+        )
         self.method, self.level, self.names = method, level, tuple(names)
         self.truth = None if truth is None else (truth[plane.fi], truth[plane.fj])
         self.logratios = plane.logratios(features)[0]
         self.excluded = exclusions(self.logratios)[method][0]
         self.statistic = neyman.statistic_map(self.logratios).reshape(plane.shape)
-        self.critical = exclusions.critical.quantile(exclusions.neighbours, level).reshape(plane.shape)
+        self.critical = exclusions.critical.quantile(exclusions.neighbours, level).reshape(
+            plane.shape
+        )
         self.edges_x, self.edges_y = plane.edges_x, plane.edges_y
 
     def __repr__(self) -> str:
         from alpswyft.limits import percent
         from alpswyft.neyman import METHOD_WORDS
 
-        return (f"ConfidenceSet({METHOD_WORDS[self.method]}, {percent(self.level)}, plane {self.names[0]}-{self.names[1]}: "
-                f"{self.excluded.mean():.1%} of the plane excluded)")
+        return (
+            f"ConfidenceSet({METHOD_WORDS[self.method]}, {percent(self.level)}, plane {self.names[0]}-{self.names[1]}: "
+            f"{self.excluded.mean():.1%} of the plane excluded)"
+        )
 
     def excludes(self, **point) -> bool:
         """Whether the set excludes a point given by the plane's two parameter names in physical
@@ -446,7 +613,9 @@ class ConfidenceSet:
         values = []
         for name, index in zip(self.names, (self.plane.fi, self.plane.fj)):
             if name not in point:
-                raise ConfigError(name, "missing", f"give the point as {self.names[0]}=..., {self.names[1]}=...")
+                raise ConfigError(
+                    name, "missing", f"give the point as {self.names[0]}=..., {self.names[1]}=..."
+                )
             parameter = self.config.table.free[index]
             values.append(np.log10(point[name]) if parameter.log else float(point[name]))
         cells, at_point = self.plane.logratios(self.features, values)
@@ -462,13 +631,23 @@ class ConfidenceSet:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(5.6, 4.6))
-        ax.pcolormesh(self.edges_x, self.edges_y, self.excluded.T.astype(float), cmap="Greys", vmin=0, vmax=2.5)
+        ax.pcolormesh(
+            self.edges_x,
+            self.edges_y,
+            self.excluded.T.astype(float),
+            cmap="Greys",
+            vmin=0,
+            vmax=2.5,
+        )
         _published_overlay(ax, self.config, self.plane.fi, self.plane.fj)
         if self.truth is not None:
             ax.plot(*self.truth, "*", color="crimson", ms=12, label="truth")
         free = self.config.table.free
-        ax.set(xlabel=_label(free[self.plane.fi]), ylabel=_label(free[self.plane.fj]),
-               title=f"excluded (grey) at {percent(self.level)}, {METHOD_WORDS[self.method]}")
+        ax.set(
+            xlabel=_label(free[self.plane.fi]),
+            ylabel=_label(free[self.plane.fj]),
+            title=f"excluded (grey) at {percent(self.level)}, {METHOD_WORDS[self.method]}",
+        )
         ax.legend(fontsize=7, loc="lower left")
         return ax
 
@@ -477,8 +656,16 @@ class Store:
     """One zarr store of a run, read lazily: ``params`` (table space), ``exp``, ``data`` and any
     other node by name (``store["power"]``), ``physical_params`` in the table's units."""
 
-    def __init__(self, path: Path, kind: str, round_: int, grid_point: int, run: Run, start: int = 0,
-                 stop: int | None = None):
+    def __init__(
+        self,
+        path: Path,
+        kind: str,
+        round_: int,
+        grid_point: int,
+        run: Run,
+        start: int = 0,
+        stop: int | None = None,
+    ):
         self.path, self.kind, self.round, self.grid_point = Path(path), kind, round_, grid_point
         self.run, self.start, self.stop = run, start, stop
         self._cache: dict[str, np.ndarray] = {}
@@ -523,11 +710,19 @@ class Store:
         n = len(table.free)
         if axes is None:
             columns = min(n, 4)
-            fig, axes = plt.subplots(-(-n // columns), columns, figsize=(3.6 * columns, 2.9 * -(-n // columns)),
-                                     squeeze=False)
+            fig, axes = plt.subplots(
+                -(-n // columns),
+                columns,
+                figsize=(3.6 * columns, 2.9 * -(-n // columns)),
+                squeeze=False,
+            )
             axes = axes.ravel()
         fig = axes[0].figure
-        box = self.run.record.bounds(self.grid_point, self.round) if self.run.record is not None else table.initial_bounds
+        box = (
+            self.run.record.bounds(self.grid_point, self.round)
+            if self.run.record is not None
+            else table.initial_bounds
+        )
         for k, (ax, p) in enumerate(zip(axes, table.free)):
             ax.hist(self.params[:, k], bins=bins, color="0.55")
             for edge in box[k]:
@@ -536,12 +731,16 @@ class Store:
             if lo <= table.obs[k] <= hi:
                 ax.axvline(table.obs[k], color="crimson", lw=1.5)
             else:
-                ax.set_title(f"Obs. {table.obs[k]:.3g}: outside the box", fontsize=8, color="crimson")
+                ax.set_title(
+                    f"Obs. {table.obs[k]:.3g}: outside the box", fontsize=8, color="crimson"
+                )
             ax.set_xlim(lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo))
             ax.set_xlabel(_label(p))
         for ax in list(axes)[n:]:
             ax.set_visible(False)
-        fig.suptitle(f"{self.kind} store, round {self.round}: {len(self)} samples (dashed: the round's box; red: Obs.)")
+        fig.suptitle(
+            f"{self.kind} store, round {self.round}: {len(self)} samples (dashed: the round's box; red: Obs.)"
+        )
         fig.tight_layout()
         return fig
 
@@ -551,11 +750,21 @@ class Posterior:
     weighted by the network's 1D and 2D log-ratios (``logratios_1d`` (N, n_poi),
     ``logratios_2d`` (N, n_pairs) for ``pairs`` of POI positions), on the round's ``box``."""
 
-    def __init__(self, names, labels, values, logratios_1d, logratios_2d, pairs, box, truth, config, round):  # noqa: A002
+    def __init__(
+        self, names, labels, values, logratios_1d, logratios_2d, pairs, box, truth, config, round
+    ):  # noqa: A002
         self.names, self.labels, self.values = list(names), list(labels), np.asarray(values, float)
         # kept as float32; weights in float64, whose exponent reaches the posterior's far tails
-        self.logratios_1d, self.logratios_2d = (None if lr is None else np.asarray(lr, float) for lr in (logratios_1d, logratios_2d))
-        self.pairs, self.box, self.truth, self.config, self.round = [tuple(p) for p in pairs], box, truth, config, round
+        self.logratios_1d, self.logratios_2d = (
+            None if lr is None else np.asarray(lr, float) for lr in (logratios_1d, logratios_2d)
+        )
+        self.pairs, self.box, self.truth, self.config, self.round = (
+            [tuple(p) for p in pairs],
+            box,
+            truth,
+            config,
+            round,
+        )
 
     def __repr__(self) -> str:
         lines = [f"Posterior(round {self.round}, {len(self.values)} prior samples)"]
@@ -563,29 +772,40 @@ class Posterior:
             q = self.quantiles([0.16, 0.5, 0.84])
             for k, name in enumerate(self.names):
                 truth = "" if self.truth is None else f"   truth {self.truth[k]:.3g}"
-                lines.append(f"  {name:>12s}  median {q[k, 1]:.3g}  68 % [{q[k, 0]:.3g}, {q[k, 2]:.3g}]{truth}")
+                lines.append(
+                    f"  {name:>12s}  median {q[k, 1]:.3g}  68 % [{q[k, 0]:.3g}, {q[k, 2]:.3g}]{truth}"
+                )
         else:
-            lines.append("  2D marginals only: " + ", ".join(f"({self.names[i]}, {self.names[j]})" for i, j in self.pairs))
+            lines.append(
+                "  2D marginals only: "
+                + ", ".join(f"({self.names[i]}, {self.names[j]})" for i, j in self.pairs)
+            )
         return "\n".join(lines)
 
     def _index(self, name) -> int:
         if isinstance(name, int | np.integer):
             return int(name)
         if name not in self.names:
-            raise ConfigError("name", name, f"expected a POI of the posterior: {', '.join(self.names)}")
+            raise ConfigError(
+                "name", name, f"expected a POI of the posterior: {', '.join(self.names)}"
+            )
         return self.names.index(name)
 
     def _pair(self, pair) -> int:
         pair = tuple(self._index(p) for p in pair)
         if pair not in self.pairs:
-            names = ", ".join(f"({self.names[i]}, {self.names[j]})" for i, j in self.pairs) or "none"
+            names = (
+                ", ".join(f"({self.names[i]}, {self.names[j]})" for i, j in self.pairs) or "none"
+            )
             raise ConfigError("pair", pair, f"expected a 2D marginal of the network: {names}")
         return self.pairs.index(pair)
 
     def _need(self, which: str):
         lr = self.logratios_1d if which == "1d" else self.logratios_2d
         if lr is None:
-            raise PipelineError(f"the network has no {which.upper()} marginals (restricted_posterior)")
+            raise PipelineError(
+                f"the network has no {which.upper()} marginals (restricted_posterior)"
+            )
         return lr
 
     def weights(self, name=None, pair=None) -> np.ndarray:
@@ -606,62 +826,104 @@ class Posterior:
 
         samples = []
         if self.logratios_1d is not None:
-            samples.append(swyft.LogRatioSamples(
-                torch.as_tensor(self.logratios_1d), torch.as_tensor(self.values[:, :, None]),
-                np.array([[name] for name in self.names])))
+            samples.append(
+                swyft.LogRatioSamples(
+                    torch.as_tensor(self.logratios_1d),
+                    torch.as_tensor(self.values[:, :, None]),
+                    np.array([[name] for name in self.names]),
+                )
+            )
         if self.logratios_2d is not None:
-            samples.append(swyft.LogRatioSamples(
-                torch.as_tensor(self.logratios_2d),
-                torch.as_tensor(np.stack([self.values[:, [i, j]] for i, j in self.pairs], axis=1)),
-                np.array([[self.names[i], self.names[j]] for i, j in self.pairs])))
+            samples.append(
+                swyft.LogRatioSamples(
+                    torch.as_tensor(self.logratios_2d),
+                    torch.as_tensor(
+                        np.stack([self.values[:, [i, j]] for i, j in self.pairs], axis=1)
+                    ),
+                    np.array([[self.names[i], self.names[j]] for i, j in self.pairs]),
+                )
+            )
         return samples
 
     def quantiles(self, q) -> np.ndarray:
         """Weighted quantiles (n_poi, len(q)) of every 1D marginal."""
         from alpswyft.truncation import weighted_quantiles
 
-        return np.array([weighted_quantiles(self.values[:, k], self.weights(k), q) for k in range(len(self.names))])
+        return np.array(
+            [
+                weighted_quantiles(self.values[:, k], self.weights(k), q)
+                for k in range(len(self.names))
+            ]
+        )
 
     def mean(self) -> np.ndarray:
-        return np.array([np.sum(self.values[:, k] * self.weights(k)) for k in range(len(self.names))])
+        return np.array(
+            [np.sum(self.values[:, k] * self.weights(k)) for k in range(len(self.names))]
+        )
 
     def std(self) -> np.ndarray:
         mean = self.mean()
-        return np.sqrt([np.sum((self.values[:, k] - mean[k]) ** 2 * self.weights(k)) for k in range(len(self.names))])
+        return np.sqrt(
+            [
+                np.sum((self.values[:, k] - mean[k]) ** 2 * self.weights(k))
+                for k in range(len(self.names))
+            ]
+        )
 
     def densities(self, bins_1d: int = 100, bins_2d: int = 50) -> dict:
         """Binned marginals on the box, as the pipeline's ``posterior_round_*.npz`` holds them."""
         from alpswyft.inference import binned_posterior
 
-        return {"box": self.box, "truth": self.truth,
-                **binned_posterior(self.values, self.logratios_1d, self.logratios_2d, self.pairs, self.box, bins_1d, bins_2d)}
+        return {
+            "box": self.box,
+            "truth": self.truth,
+            **binned_posterior(
+                self.values,
+                self.logratios_1d,
+                self.logratios_2d,
+                self.pairs,
+                self.box,
+                bins_1d,
+                bins_2d,
+            ),
+        }
 
     def plot_1d(self, bins: int = 100, axes=None, color: str = "k", label: str | None = None):
         """The 1D marginals, with the truth (red) when known; ``axes`` overlays onto earlier ones.
         Returns the figure."""
         from alpswyft import plots
 
-        return plots.draw_posteriors_1d(self.densities(bins_1d=bins), self.labels, axes, color, label)
+        return plots.draw_posteriors_1d(
+            self.densities(bins_1d=bins), self.labels, axes, color, label
+        )
 
     def plot_2d(self, pairs=None, bins: int = 50):
         """The 2D marginals (68 % and 95 % regions; published limits on an (m, g) plane) of
         ``pairs`` (names; default: all). Returns the figure."""
         from alpswyft import plots
 
-        chosen = [self._pair(p) for p in pairs] if pairs is not None else list(range(len(self.pairs)))
+        chosen = (
+            [self._pair(p) for p in pairs] if pairs is not None else list(range(len(self.pairs)))
+        )
         self._need("2d")
-        return plots.draw_posteriors_2d(self.densities(bins_2d=bins), self.labels, chosen, self._columns(), self.config)
+        return plots.draw_posteriors_2d(
+            self.densities(bins_2d=bins), self.labels, chosen, self._columns(), self.config
+        )
 
     def corner(self, bins_1d: int = 100, bins_2d: int = 50):
         """Corner plot: 1D marginals on the diagonal, 2D ones below. Returns the figure."""
         from alpswyft import plots
 
-        return plots.draw_corner(self.densities(bins_1d, bins_2d), self.labels, self._columns(), self.config,
-                                 f"Round {self.round}: marginal posteriors on its box" +
-                                 (" (red: truth)" if self.truth is not None else ""))
+        return plots.draw_corner(
+            self.densities(bins_1d, bins_2d),
+            self.labels,
+            self._columns(),
+            self.config,
+            f"Round {self.round}: marginal posteriors on its box"
+            + (" (red: truth)" if self.truth is not None else ""),
+        )
 
     def _columns(self) -> list[int]:
         """The free-parameter columns of the POIs (for the table's labels and published limits)."""
         names = self.config.table.free_names
         return [names.index(n) for n in self.names]
-

@@ -18,5 +18,7 @@ class ConfigErrors(ConfigError):
 
     def __init__(self, problems: list[str], source: str = "variable(s) of the run script"):
         self.problems = problems
-        PipelineError.__init__(self, f"{len(problems)} {source} are invalid:\n  " + "\n  ".join(problems))
+        PipelineError.__init__(
+            self, f"{len(problems)} {source} are invalid:\n  " + "\n  ".join(problems)
+        )
         self.variable = problems[0].split(" ", 1)[0] if problems else ""

@@ -31,6 +31,7 @@ def _replace_atomically(path: Path, mode: str, write) -> None:
 
 def write_json(path: Path, data) -> None:
     """Write JSON atomically."""
+
     def dump(f):
         json.dump(data, f, indent=2)
         f.write("\n")
@@ -62,9 +63,12 @@ def disk_full(path: Path | str) -> str:
     """One line for a full disk while ``path`` was written: its free space, and that nothing is lost."""
     path = Path(path)
     folder = next((p for p in (path, *path.parents) if p.exists()), Path("/"))
-    return (f"the disk is full: writing {path} failed ({size(shutil.disk_usage(folder).free)} free there). What was "
-            "written before is kept (every file, and every chunk of a store, is written whole or not at all): free some space and "
-            "run the same command again; it resumes where this run stopped.")
+    return (
+        f"the disk is full: writing {path} failed ({size(shutil.disk_usage(folder).free)} free there). What was "
+        "written before is kept (every file, and every chunk of a store, is written whole or "
+        "not at all): free some space and "
+        "run the same command again; it resumes where this run stopped."
+    )
 
 
 def size(n_bytes: float) -> str:

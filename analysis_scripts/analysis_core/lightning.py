@@ -18,7 +18,9 @@ class EpochSummary(pl.Callback):
         metrics = trainer.callback_metrics
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         parts = [f"epoch {trainer.current_epoch + 1:4d}"]
-        parts += [f"{k} {metrics[k].item():+.4f}" for k in ("train_loss", "val_loss") if k in metrics]
+        parts += [
+            f"{k} {metrics[k].item():+.4f}" for k in ("train_loss", "val_loss") if k in metrics
+        ]
         parts.append(f"lr {lr:.1e}  ({time.perf_counter() - self.start:.1f} s)")
         print("  ".join(parts), flush=True)
 

@@ -17,14 +17,24 @@ import shlex
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from analysis_core.errors import PipelineError
 
-FINISHED = {"COMPLETED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "PREEMPTED", "CANCELLED", "NODE_FAIL",
-            "BOOT_FAIL", "DEADLINE", "REVOKED"}
+FINISHED = {
+    "COMPLETED",
+    "FAILED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "PREEMPTED",
+    "CANCELLED",
+    "NODE_FAIL",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "REVOKED",
+}
 
 
 @dataclass
@@ -44,8 +54,12 @@ class Resources:
 
     def directives(self) -> list[str]:
         options = [f"--job-name={self.job_name}", f"--cpus-per-task={self.cpus_per_task}"]
-        for flag, value in (("partition", self.partition), ("account", self.account), ("time", self.time),
-                            ("qos", self.qos)):
+        for flag, value in (
+            ("partition", self.partition),
+            ("account", self.account),
+            ("time", self.time),
+            ("qos", self.qos),
+        ):
             if value:
                 options.append(f"--{flag}={value}")
         if self.mem_per_cpu_gb:
@@ -59,24 +73,34 @@ def _run(command: list[str]) -> str:
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     except FileNotFoundError:
-        raise PipelineError(f"'{command[0]}' is not installed: the SLURM back-end needs the SLURM client commands") from None
+        raise PipelineError(
+            f"'{command[0]}' is not installed: the SLURM back-end needs the SLURM client commands"
+        ) from None
     if result.returncode != 0:
-        raise PipelineError(f"{' '.join(command[:2])} failed: {result.stderr.strip() or result.stdout.strip()}")
+        raise PipelineError(
+            f"{' '.join(command[:2])} failed: {result.stderr.strip() or result.stdout.strip()}"
+        )
     return result.stdout
 
 
-def write_script(path: Path, resources: Resources, log_dir: Path, commands: list[str], array: str | None) -> Path:
+def write_script(
+    path: Path, resources: Resources, log_dir: Path, commands: list[str], array: str | None
+) -> Path:
     """A batch script whose tasks run ``commands[$SLURM_ARRAY_TASK_ID]`` (or ``commands[0]``)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     lines = ["#!/bin/bash"]
     lines += [f"#SBATCH {option}" for option in resources.directives()]
-    lines.append(f"#SBATCH --output={log_dir}/slurm-%A_%a.out" if array else f"#SBATCH --output={log_dir}/slurm-%j.out")
+    lines.append(
+        f"#SBATCH --output={log_dir}/slurm-%A_%a.out"
+        if array
+        else f"#SBATCH --output={log_dir}/slurm-%j.out"
+    )
     if array:
         lines.append(f"#SBATCH --array={array}")
     lines.append("set -euo pipefail")
     if resources.setup:
         lines.append(resources.setup)
-    lines += ['task=${SLURM_ARRAY_TASK_ID:-0}', "case $task in"]
+    lines += ["task=${SLURM_ARRAY_TASK_ID:-0}", "case $task in"]
     lines += [f"  {i}) {command} ;;" for i, command in enumerate(commands)]
     lines += ['  *) echo "no command for task $task" >&2; exit 2 ;;', "esac", ""]
     path.write_text("\n".join(lines))
@@ -90,7 +114,9 @@ def submit(script: Path) -> str:
 
 def states(job_id: str) -> dict[int, tuple[str, str]]:
     """Task index -> (state, exit code) of a job or job array; empty if SLURM knows nothing yet."""
-    result = subprocess.run(["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True)
+    result = subprocess.run(
+        ["scontrol", "-o", "show", "job", job_id], capture_output=True, text=True
+    )
     found: dict[int, tuple[str, str]] = {}
     for line in result.stdout.splitlines():
         fields = dict(item.split("=", 1) for item in line.split() if "=" in item)
@@ -108,8 +134,11 @@ def states(job_id: str) -> dict[int, tuple[str, str]]:
 
 
 def _sacct_states(job_id: str) -> dict[int, tuple[str, str]]:
-    result = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", job_id],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["sacct", "-n", "-P", "-X", "-o", "JobID,State,ExitCode", "-j", job_id],
+        capture_output=True,
+        text=True,
+    )
     found = {}
     for line in result.stdout.splitlines():
         job, state, code = (line.split("|") + ["", "", ""])[:3]
@@ -136,7 +165,9 @@ def poll_interval() -> float:
     return seconds
 
 
-def wait(job_id: str, n_tasks: int, poll: float | None = None, timeout: float | None = None) -> dict[int, tuple[str, str]]:
+def wait(
+    job_id: str, n_tasks: int, poll: float | None = None, timeout: float | None = None
+) -> dict[int, tuple[str, str]]:
     """Wait until every task of the job is in a final state, asking every ``poll`` s (default:
     :func:`poll_interval`); returns their states."""
     poll = poll or poll_interval()
@@ -173,7 +204,9 @@ def run_tasks(
 
     def on_signal(signum, frame):
         cancel(submitted)
-        raise PipelineError(f"interrupted (signal {signum}); cancelled the SLURM jobs {', '.join(submitted)}")
+        raise PipelineError(
+            f"interrupted (signal {signum}); cancelled the SLURM jobs {', '.join(submitted)}"
+        )
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -182,21 +215,32 @@ def run_tasks(
             if not todo:
                 return
             script = write_script(
-                job_dir / f"{resources.job_name}_attempt{attempt}.sh", resources, job_dir / "logs",
-                [commands[i] for i in todo], array=f"0-{len(todo) - 1}" if len(todo) > 1 else None,
+                job_dir / f"{resources.job_name}_attempt{attempt}.sh",
+                resources,
+                job_dir / "logs",
+                [commands[i] for i in todo],
+                array=f"0-{len(todo) - 1}" if len(todo) > 1 else None,
             )
             job_id = submit(script)
             submitted.append(job_id)
-            print(f"submitted SLURM job {job_id} ({resources.job_name}, {len(todo)} task(s), attempt {attempt})", flush=True)
+            print(
+                f"submitted SLURM job {job_id} ({resources.job_name}, {len(todo)} task(s), attempt {attempt})",
+                flush=True,
+            )
             final = wait(job_id, len(todo), poll)
             last = {todo[k]: final.get(k, ("UNKNOWN", "?")) for k in range(len(todo))}
             failed = [i for i in todo if not is_done(i)]
             for i in failed:
                 state, code = last[i]
-                print(f"  {describe(i)}: {state} (exit code {code}); {'resubmitting' if attempt < max_attempts else 'giving up'}")
+                print(
+                    f"  {describe(i)}: {state} (exit code {code}); "
+                    f"{'resubmitting' if attempt < max_attempts else 'giving up'}"
+                )
             todo = failed
         if todo:
-            details = "; ".join(f"{describe(i)}: {last[i][0]} (exit code {last[i][1]})" for i in todo)
+            details = "; ".join(
+                f"{describe(i)}: {last[i][0]} (exit code {last[i][1]})" for i in todo
+            )
             raise PipelineError(
                 f"{len(todo)} SLURM task(s) of {resources.job_name} failed {max_attempts} times: {details}. "
                 f"Logs: {job_dir / 'logs'}"

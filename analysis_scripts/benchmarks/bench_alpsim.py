@@ -28,7 +28,9 @@ _CONSTRUCT = (
 def construct_in_new_process(cache: str) -> float:
     """Seconds of ``ALPSim()`` in a fresh process (after its imports) with the response cache ``cache``."""
     env = {**os.environ, "ALPSWYFT_CACHE": cache}
-    out = subprocess.run([sys.executable, "-c", _CONSTRUCT], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CONSTRUCT], env=env, capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -67,10 +69,15 @@ def main() -> None:
     print(f"ALPSim() first (gammapy response built):   {first:7.2f} s")
     print(f"ALPSim() cached, new process (from disk): {cached:7.2f} s")
     print(f"ALPSim() again in the same process:       {again:7.3f} s")
-    print(f"expected(m=10, g=1), median of {args.n}:       {single:7.4f} s   "
-          f"(one pipeline simulation: {reference:.4f} s, ratio {single / reference:.2f})")
-    print(f"expected() of {args.n_batch} spectra in one call:  {vectorised:7.2f} s   "
-          f"({vectorised / args.n_batch:.4f} s per spectrum, {vectorised / args.n_batch / single:.2f} x one call; {device})")
+    print(
+        f"expected(m=10, g=1), median of {args.n}:       {single:7.4f} s   "
+        f"(one pipeline simulation: {reference:.4f} s, ratio {single / reference:.2f})"
+    )
+    print(
+        f"expected() of {args.n_batch} spectra in one call:  {vectorised:7.2f} s   "
+        f"({vectorised / args.n_batch:.4f} s per spectrum, "
+        f"{vectorised / args.n_batch / single:.2f} x one call; {device})"
+    )
 
 
 if __name__ == "__main__":

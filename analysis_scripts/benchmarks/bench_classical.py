@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from alpswyft import classical as cl
 from alpswyft.runscript import evaluate_run_script
 from alpswyft.sim import SETTINGS, ALPSim
@@ -34,7 +35,9 @@ def iminuit_fits(fitter: cl.SpectralFit, counts: np.ndarray, pgg: np.ndarray) ->
 
     out = []
     for row in pgg:
-        minuit = Minuit(fitter.objective(counts, row), fitter.start.tolist(), name=("a", "index", "c"))
+        minuit = Minuit(
+            fitter.objective(counts, row), fitter.start.tolist(), name=("a", "index", "c")
+        )
         minuit.errordef = 1.0
         minuit.limits = list(zip(fitter.nuisances.low, fitter.nuisances.high))
         out.append(minuit.migrad().fval)
@@ -59,18 +62,26 @@ def main() -> None:
     start = time.perf_counter()
     deviance, _ = fitter.fit(counts, pgg)
     fit_s = time.perf_counter() - start
-    sample = np.random.default_rng(0).choice(len(pgg), size=min(args.iminuit, len(pgg)), replace=False)
+    sample = np.random.default_rng(0).choice(
+        len(pgg), size=min(args.iminuit, len(pgg)), replace=False
+    )
     start = time.perf_counter()
     reference = iminuit_fits(fitter, counts, pgg[sample])
     ref_s = time.perf_counter() - start
-    print(f"device {fitter.device}, {torch.get_num_threads()} threads; grid {args.bins} x {args.bins}, "
-          f"{args.realisations} realisations: {len(pgg)} fits")
+    print(
+        f"device {fitter.device}, {torch.get_num_threads()} threads; grid {args.bins} x {args.bins}, "
+        f"{args.realisations} realisations: {len(pgg)} fits"
+    )
     print(f"survival bank: {len(pgg) / bank_s:,.0f} P_gg/s ({bank_s:.1f} s)")
     print(f"batched fits:  {len(pgg) / fit_s:,.0f} fits/s ({fit_s:.2f} s)")
-    print(f"iminuit:       {len(sample) / ref_s:,.1f} fits/s ({ref_s:.2f} s for {len(sample)}); "
-          f"batched / iminuit = {(len(pgg) / fit_s) / (len(sample) / ref_s):,.0f}")
-    print(f"largest |-2 ln L difference| against iminuit: {np.max(np.abs(deviance[sample] - reference)):.2e} "
-          f"(batched lower by up to {np.max(reference - deviance[sample]):.2e})")
+    print(
+        f"iminuit:       {len(sample) / ref_s:,.1f} fits/s ({ref_s:.2f} s for {len(sample)}); "
+        f"batched / iminuit = {(len(pgg) / fit_s) / (len(sample) / ref_s):,.0f}"
+    )
+    print(
+        f"largest |-2 ln L difference| against iminuit: {np.max(np.abs(deviance[sample] - reference)):.2e} "
+        f"(batched lower by up to {np.max(reference - deviance[sample]):.2e})"
+    )
 
 
 if __name__ == "__main__":

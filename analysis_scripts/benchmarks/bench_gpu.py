@@ -29,12 +29,33 @@ from pathlib import Path
 import numba
 import numpy as np
 import torch
+
 from alpswyft.physics import gpu
 from alpswyft.physics.alp import LineOfSight, field_modes_many
 from alpswyft.physics.batched import default_device, survival_batch
 
-DEFAULT_VECTOR = np.array([10.0, 1.0, 10**-8.812, 2.11, 300, 10**2.75, 25, 46, 4.05, 500, 57, 268, 1.2, 0.69, 0.62,
-                           10**-0.41, 10**0.93, 1.97])
+DEFAULT_VECTOR = np.array(
+    [
+        10.0,
+        1.0,
+        10**-8.812,
+        2.11,
+        300,
+        10**2.75,
+        25,
+        46,
+        4.05,
+        500,
+        57,
+        268,
+        1.2,
+        0.69,
+        0.62,
+        10**-0.41,
+        10**0.93,
+        1.97,
+    ]
+)
 ENERGY = np.sqrt(np.geomspace(20, 6000, 181)[1:] * np.geomspace(20, 6000, 181)[:-1])
 LOS_DEFAULT = Path(__file__).with_name("los_default.npz")
 
@@ -66,23 +87,36 @@ def synchronize(device):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--los", default=str(LOS_DEFAULT), help="line of sight saved with --save-los")
-    parser.add_argument("--save-los", help="compute the line of sight (needs gammaALPs) and save it")
-    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 256 1024 4096 on a GPU, 16 on the CPU)")
+    parser.add_argument(
+        "--los", default=str(LOS_DEFAULT), help="line of sight saved with --save-los"
+    )
+    parser.add_argument(
+        "--save-los", help="compute the line of sight (needs gammaALPs) and save it"
+    )
+    parser.add_argument(
+        "--batches",
+        type=int,
+        nargs="+",
+        help="batch sizes (default: 256 1024 4096 on a GPU, 16 on the CPU)",
+    )
     args = parser.parse_args()
     if args.save_los:
         los = LineOfSight.compute(ENERGY)
         np.savez(args.save_los, ebl=los.ebl_attenuation, gmf=np.array(los.gmf_domains))
         return
     if not Path(args.los).exists():
-        parser.error(f"--los {args.los}: no such file (make one with --save-los FILE where gammaALPs is installed)")
+        parser.error(
+            f"--los {args.los}: no such file (make one with --save-los FILE where gammaALPs is installed)"
+        )
     data = np.load(args.los)
     los = LineOfSight(ENERGY, data["ebl"], tuple(data["gmf"]))
     device = default_device()
     fused = gpu.available()
     batches = args.batches or ([256, 1024, 4096] if device.type == "cuda" else [16])
     name = torch.cuda.get_device_name() if device.type == "cuda" else "none"
-    print(f"GPU: {name}; torch {torch.__version__}; fused kernels (numba CUDA): {'yes' if fused else 'no CUDA device'}")
+    print(
+        f"GPU: {name}; torch {torch.__version__}; fused kernels (numba CUDA): {'yes' if fused else 'no CUDA device'}"
+    )
     cpu = torch.device("cpu")
 
     for kh, n_check in ((10**0.93, 16), (70.8, 4)):
@@ -90,21 +124,31 @@ def main():
         modes = field_modes_many(vs, np.random.default_rng(2))
         reference = los.survival_many(vs, modes)
         numba_rate = rate(los.survival_many, vs, cpu)
-        print(f"kH = {kh:5.1f}: numba on {numba.get_num_threads()} CPU threads: {numba_rate:8.1f} realisations/s")
+        print(
+            f"kH = {kh:5.1f}: numba on {numba.get_num_threads()} CPU threads: {numba_rate:8.1f} realisations/s"
+        )
         if fused:
             error = np.max(np.abs(gpu.survival_many(vs, modes, los) - reference))
             print(f"kH = {kh:5.1f}: max |P(fused) - P(numba)| = {error:.2e}")
         for dtype in (torch.float64, torch.float32):
             p = survival_batch(vs, modes, los, device, dtype)
-            print(f"kH = {kh:5.1f}: max |P(torch {str(dtype)[6:]}) - P(numba)| = {np.max(np.abs(p - reference)):.2e}")
+            print(
+                f"kH = {kh:5.1f}: max |P(torch {str(dtype)[6:]}) - P(numba)| = {np.max(np.abs(p - reference)):.2e}"
+            )
         for batch in batches if kh < 10 else batches[-1:]:
             vs = vectors(batch, kh, np.random.default_rng(2))
             if fused:
                 fused_rate = rate(lambda v, m: gpu.survival_many(v, m, los), vs, device)
-                print(f"kH = {kh:5.1f}: batch {batch:5d} fused float64: {fused_rate:9.1f} realisations/s")
+                print(
+                    f"kH = {kh:5.1f}: batch {batch:5d} fused float64: {fused_rate:9.1f} realisations/s"
+                )
             for dtype in (torch.float64, torch.float32):
-                torch_rate = rate(lambda v, m: survival_batch(v, m, los, device, dtype), vs, device)
-                print(f"kH = {kh:5.1f}: batch {batch:5d} torch {str(dtype)[6:]}: {torch_rate:9.1f} realisations/s")
+                torch_rate = rate(
+                    lambda v, m, dtype=dtype: survival_batch(v, m, los, device, dtype), vs, device
+                )
+                print(
+                    f"kH = {kh:5.1f}: batch {batch:5d} torch {str(dtype)[6:]}: {torch_rate:9.1f} realisations/s"
+                )
     if device.type == "cuda":
         print(f"peak GPU memory (torch): {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
 

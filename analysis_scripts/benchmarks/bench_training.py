@@ -25,6 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from swyft.networks.channelized import LinearWithChannel
+
+import swyft
 from alpswyft import compat
 from alpswyft.config import load_run_config
 from alpswyft.inference import logratios_on_bank
@@ -34,9 +37,6 @@ from alpswyft.runscript import evaluate_run_script
 from alpswyft.simulator import SpectrumSimulator
 from alpswyft.stores import StoreRequest, fill_store, read_store
 from alpswyft.training import train_network
-from swyft.networks.channelized import LinearWithChannel
-
-import swyft
 
 REPO = Path(__file__).resolve().parents[2]
 N_FEATURES, N_POI, BATCH = 68, 5, 512
@@ -46,8 +46,12 @@ class Heads(torch.nn.Module):
     def __init__(self):
         super().__init__()
         pairs = [(i, j) for i in range(N_POI) for j in range(i + 1, N_POI)]
-        self.one = swyft.LogRatioEstimator_1dim(N_FEATURES, N_POI, varnames="p", hidden_features=128, num_blocks=2)
-        self.two = swyft.LogRatioEstimator_Ndim(N_FEATURES, pairs, varnames="p", hidden_features=128, num_blocks=2)
+        self.one = swyft.LogRatioEstimator_1dim(
+            N_FEATURES, N_POI, varnames="p", hidden_features=128, num_blocks=2
+        )
+        self.two = swyft.LogRatioEstimator_Ndim(
+            N_FEATURES, pairs, varnames="p", hidden_features=128, num_blocks=2
+        )
 
     def forward(self, x, z):
         return self.one(x, z).logratios.sum() + self.two(x, z).logratios.sum()
@@ -74,8 +78,10 @@ def step_rate(forward, steps: int) -> float:
 
 
 def channelized_layer(steps: int) -> None:
-    print(f"== 1. channelized layer: 5 POIs (1D + 10 pairs), 2 blocks of 128, batch {BATCH}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"== 1. channelized layer: 5 POIs (1D + 10 pairs), 2 blocks of 128, batch {BATCH}, "
+        f"{torch.get_num_threads()} threads"
+    )
     swyft_rate = step_rate(compat._swyft_forward, max(2, steps // 5))
     ours = step_rate(compat._einsum_forward, steps)
     compat.apply()
@@ -102,7 +108,16 @@ def convergence(n_sims: list[int], cache: Path, bank_size: int) -> None:
     bounds = tuple(tuple(b) for b in np.asarray(config.table.initial_bounds).tolist())
     network = None
     for n in n_sims:
-        request = StoreRequest(cache / f"alp_default_{n}", "train", 0, 0, n, bounds, config.sim_seed, config.simulation_hash)
+        request = StoreRequest(
+            cache / f"alp_default_{n}",
+            "train",
+            0,
+            0,
+            n,
+            bounds,
+            config.sim_seed,
+            config.simulation_hash,
+        )
         start = time.perf_counter()
         fill_store(request, simulator, n_jobs=cores)
         print(f"{n} simulations ready in {time.perf_counter() - start:.0f} s ({request.path})")
@@ -110,13 +125,24 @@ def convergence(n_sims: list[int], cache: Path, bank_size: int) -> None:
         torch.manual_seed(0)
         network = build_network(config, config.grid[0], simulator.shapes)
         with tempfile.TemporaryDirectory() as logs:
-            network, figures = train_network(network, simulator, samples, logs, f"bench_{n}", seed=0)
-        print(f"n_sim {n:>7d}: {figures['epochs']} epochs in {figures['seconds']:.0f} s "
-              f"({figures['samples_per_second']:.0f} samples/s), best val_loss {figures['best_val_loss']:+.4f}")
+            network, figures = train_network(
+                network, simulator, samples, logs, f"bench_{n}", seed=0
+            )
+        print(
+            f"n_sim {n:>7d}: {figures['epochs']} epochs in {figures['seconds']:.0f} s "
+            f"({figures['samples_per_second']:.0f} samples/s), best val_loss {figures['best_val_loss']:+.4f}"
+        )
 
-    print(f"\n== 3. inference over a prior bank of {bank_size} samples ({len(network.pairs)} pairs + {len(config.POI_indices)} 1D)")
-    bank = config.table.sample(np.asarray(config.table.initial_bounds), bank_size, np.random.default_rng(1))
-    observation = {k: v[0] for k, v in simulator.simulate(config.table.obs, np.random.default_rng(2)).items()}
+    print(
+        f"\n== 3. inference over a prior bank of {bank_size} samples ({len(network.pairs)} "
+        f"pairs + {len(config.POI_indices)} 1D)"
+    )
+    bank = config.table.sample(
+        np.asarray(config.table.initial_bounds), bank_size, np.random.default_rng(1)
+    )
+    observation = {
+        k: v[0] for k, v in simulator.simulate(config.table.obs, np.random.default_rng(2)).items()
+    }
     observation = {k: observation[k] for k in ("data", "power")}
     logratios_on_bank(network, observation, bank[:1000])  # warm-up
     start = time.perf_counter()
@@ -128,9 +154,18 @@ def convergence(n_sims: list[int], cache: Path, bank_size: int) -> None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=10, help="training steps timed per layer")
-    parser.add_argument("--n-sims", type=int, nargs="+", default=[10_000], help="ALP training set sizes")
-    parser.add_argument("--cache", type=Path, default=REPO / ".benchmark_cache", help="where the simulations are kept")
-    parser.add_argument("--bank", type=int, default=1_000_000, help="prior bank size for the inference figure")
+    parser.add_argument(
+        "--n-sims", type=int, nargs="+", default=[10_000], help="ALP training set sizes"
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=REPO / ".benchmark_cache",
+        help="where the simulations are kept",
+    )
+    parser.add_argument(
+        "--bank", type=int, default=1_000_000, help="prior bank size for the inference figure"
+    )
     args = parser.parse_args()
     channelized_layer(args.steps)
     convergence(args.n_sims, args.cache, args.bank)

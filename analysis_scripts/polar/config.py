@@ -16,24 +16,46 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from analysis_core.errors import ConfigError, ConfigErrors
-from analysis_core.files import write_text
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from analysis_core.errors import ConfigError, ConfigErrors
+from analysis_core.files import write_text
 from polar.expressions import ExpressionError, parse
 
 DEFAULT = Path(__file__).with_name("config.yaml")
 #: shipped configurations, chosen by name (``config=original`` on the command line)
 PRESETS = {"default": DEFAULT, "original": Path(__file__).with_name("original.yaml")}
 #: variables of run_polar.sh that a command line may set besides the configuration's keys
-RUN_VARIABLES = ("config", "overrides", "run_name", "on_cluster", "results_parent_dir", "partition_train", "account",
-                 "max_time_train", "max_memory_train", "slurm_max_attempts")
+RUN_VARIABLES = (
+    "config",
+    "overrides",
+    "run_name",
+    "on_cluster",
+    "results_parent_dir",
+    "partition_train",
+    "account",
+    "max_time_train",
+    "max_memory_train",
+    "slurm_max_attempts",
+)
 GRB_LIST = Path(__file__).with_name("data") / "GRBs.csv"
 #: the event selection of each entry of ``rate`` and ``rate_err``: nested, overlapping, not energy
 #: bands (1 is in 0, 0 in 5, 5 in 10, ...); the original modelled 0, 1, 5, 6, 10 and 12
-CHANNELS = ("single bar > 15 keV", "single bar > 20 keV", "single bar > 30 keV", "single bar > 50 keV",
-            "single bar > 70 keV", "any bar > 15 keV", "any bar > 20 keV", "any bar > 30 keV", "any bar > 50 keV",
-            "any bar > 70 keV", "any", "more than 8 bars", "any, no post-cosmics")
+CHANNELS = (
+    "single bar > 15 keV",
+    "single bar > 20 keV",
+    "single bar > 30 keV",
+    "single bar > 50 keV",
+    "single bar > 70 keV",
+    "any bar > 15 keV",
+    "any bar > 20 keV",
+    "any bar > 30 keV",
+    "any bar > 50 keV",
+    "any bar > 70 keV",
+    "any",
+    "more than 8 bars",
+    "any, no post-cosmics",
+)
 N_CHANNELS = len(CHANNELS)
 
 
@@ -47,18 +69,28 @@ class Data(_Section):
     features: list[str] = Field(min_length=1)
     derived: dict[str, str] = {}
     filters: list[str] = []
-    targets: list[int | str] = Field(min_length=1)  # rate channels, or expressions (their residuals are searched)
-    weights: list[str] = []  # train.loss weighted_mse: one expression per target; []: 1/rate_err[t]**2
+    targets: list[int | str] = Field(
+        min_length=1
+    )  # rate channels, or expressions (their residuals are searched)
+    weights: list[
+        str
+    ] = []  # train.loss weighted_mse: one expression per target; []: 1/rate_err[t]**2
     grb_list: str = ""
     grb_mask_s: float = Field(ge=0)
-    grb_mask_range: list[str] = []  # [first, last] GRB names of the list whose windows are masked; []: all
+    grb_mask_range: list[
+        str
+    ] = []  # [first, last] GRB names of the list whose windows are masked; []: all
 
     @model_validator(mode="after")
     def _per_target(self):
         if self.weights and len(self.weights) != len(self.targets):
-            raise ValueError(f"weights: one expression per target ({len(self.targets)}), got {len(self.weights)}")
+            raise ValueError(
+                f"weights: one expression per target ({len(self.targets)}), got {len(self.weights)}"
+            )
         if len(self.grb_mask_range) not in (0, 2):
-            raise ValueError("grb_mask_range: [] (every GRB of the list) or [first, last] GRB names")
+            raise ValueError(
+                "grb_mask_range: [] (every GRB of the list) or [first, last] GRB names"
+            )
         return self
 
     @field_validator("targets", mode="before")
@@ -122,20 +154,32 @@ class Synthetic(_Section):
 
 class Split(_Section):
     mode: Literal["blocks", "periodic", "random"] = "blocks"
-    block_size: int = Field(256, ge=1)  # blocks: consecutive rows per block, the blocks cycling through pattern
+    block_size: int = Field(
+        256, ge=1
+    )  # blocks: consecutive rows per block, the blocks cycling through pattern
     pattern: list[Literal["train", "val", "test"]] = ["train"] * 8 + ["val", "test"]
-    period: int = Field(256, ge=3)  # periodic: rows per period, cut into fractions (leftover rows unused)
-    fractions: tuple[float, float, float] = (0.98, 0.01, 0.01)  # periodic and random: train, val, test
+    period: int = Field(
+        256, ge=3
+    )  # periodic: rows per period, cut into fractions (leftover rows unused)
+    fractions: tuple[float, float, float] = (
+        0.98,
+        0.01,
+        0.01,
+    )  # periodic and random: train, val, test
     seed: int = Field(0, ge=0)  # random
 
     @model_validator(mode="after")
     def _all_parts(self):
         if self.mode == "blocks" and not {"train", "val"} <= set(self.pattern):
             raise ValueError("pattern needs at least one train and one val block")
-        if self.mode != "blocks" and (min(self.fractions[:2]) <= 0 or sum(self.fractions) > 1 + 1e-9):
+        if self.mode != "blocks" and (
+            min(self.fractions[:2]) <= 0 or sum(self.fractions) > 1 + 1e-9
+        ):
             raise ValueError("fractions: train and val > 0, summing to at most 1")
         if self.mode == "periodic" and min(int(f * self.period) for f in self.fractions[:2]) == 0:
-            raise ValueError(f"period {self.period} is too short for fractions {self.fractions}: a part gets no row")
+            raise ValueError(
+                f"period {self.period} is too short for fractions {self.fractions}: a part gets no row"
+            )
         return self
 
 
@@ -158,10 +202,14 @@ class Train(_Section):
     batch_size: int = Field(ge=1)
     max_epochs: int = Field(ge=1)
     patience: int = Field(ge=0)  # 0: no early stopping
-    keep: Literal["best", "last"] = "best"  # the model kept: best validation loss, or the last epoch's
+    keep: Literal["best", "last"] = (
+        "best"  # the model kept: best validation loss, or the last epoch's
+    )
     loss: Literal["chi2", "weighted_mse", "mse"] = "chi2"
     seed: int = Field(ge=0)
-    seeds: list[int] = []  # one model per seed (the first in the run folder, the others in seeds/), and their spread
+    seeds: list[
+        int
+    ] = []  # one model per seed (the first in the run folder, the others in seeds/), and their spread
     gpus: int = Field(ge=0, le=1)
 
 
@@ -170,8 +218,12 @@ class Predict(_Section):
 
 
 class Intervals(_Section):
-    width: Literal["core_fit", "clipped_std"] = "core_fit"  # the pull width: a Gaussian fitted to the core, or iterative 3 sigma clipping
-    subtract_mean: bool = True  # False: rows with pull > k sigma, the pulls' mean not subtracted (the original)
+    width: Literal["core_fit", "clipped_std"] = (
+        "core_fit"  # the pull width: a Gaussian fitted to the core, or iterative 3 sigma clipping
+    )
+    subtract_mean: bool = (
+        True  # False: rows with pull > k sigma, the pulls' mean not subtracted (the original)
+    )
     thresholds: list[float] = Field(min_length=1)
     min_channels: int = Field(ge=1, le=N_CHANNELS)
     max_gap_s: float = Field(gt=0)
@@ -182,7 +234,9 @@ class Intervals(_Section):
 class Report(_Section):
     window_s: float = Field(gt=0)
     windows: list[float | str] = []
-    profile: list[str] = []  # two features of the profile maps; []: the first target's two most influential
+    profile: list[
+        str
+    ] = []  # two features of the profile maps; []: the first target's two most influential
 
     @field_validator("profile")
     @classmethod
@@ -234,16 +288,24 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     for override in overrides:
         key, sep, value = override.partition("=")
         if not sep or not key.strip():
-            raise ConfigError("overrides", override, "expected key.sub=value, e.g. train.max_epochs=20")
+            raise ConfigError(
+                "overrides", override, "expected key.sub=value, e.g. train.max_epochs=20"
+            )
         *parents, leaf = key.strip().split(".")
         node = raw
         for i, part in enumerate(parents):
             if not isinstance(node.get(part), dict):
-                raise ConfigError(key.strip(), value, f"there is no section {'.'.join(parents[: i + 1])!r}")
+                raise ConfigError(
+                    key.strip(), value, f"there is no section {'.'.join(parents[: i + 1])!r}"
+                )
             node = node[part]
         if leaf not in node:
-            raise ConfigError(key.strip(), value, f"unknown key; {'.'.join(parents) or 'the top level'} has "
-                                                   f"{', '.join(sorted(node))}")
+            raise ConfigError(
+                key.strip(),
+                value,
+                f"unknown key; {'.'.join(parents) or 'the top level'} has "
+                f"{', '.join(sorted(node))}",
+            )
         try:
             node[leaf] = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError as error:
@@ -258,7 +320,11 @@ def split_arguments(arguments: list[str]) -> tuple[dict[str, str], list[str]]:
     for argument in arguments:
         key, sep, value = argument.partition("=")
         if not sep or not key.strip():
-            raise ConfigError("command line", argument, "expected name=value, e.g. run_name=quick or train.max_epochs=5")
+            raise ConfigError(
+                "command line",
+                argument,
+                "expected name=value, e.g. run_name=quick or train.max_epochs=5",
+            )
         if key.strip() in RUN_VARIABLES:
             variables[key.strip()] = value
         else:
@@ -296,13 +362,22 @@ def load(path: Path | None = None, overrides: list[str] = ()) -> PolarConfig:
         for e in error.errors():
             key = ".".join(str(p) for p in e["loc"])
             # a check across sections names its keys in the message; a section's check, its section
-            problems.append(f"{key} = {e.get('input')!r}: {e['msg']}" if key and not isinstance(e.get("input"), dict)
-                            else f"{key + ': ' if key else ''}{e['msg']}")
+            problems.append(
+                f"{key} = {e.get('input')!r}: {e['msg']}"
+                if key and not isinstance(e.get("input"), dict)
+                else f"{key + ': ' if key else ''}{e['msg']}"
+            )
         raise ConfigErrors(problems, "POLAR configuration value(s)") from None
 
 
-def save(config: PolarConfig, path: Path, source: Path | None = None, overrides: list[str] = ()) -> None:
+def save(
+    config: PolarConfig, path: Path, source: Path | None = None, overrides: list[str] = ()
+) -> None:
     """The resolved configuration as YAML (what a re-run or a reader of the results sees), with
     the file it came from and the overrides applied to it as a leading comment."""
-    header = f"# resolved from {source or DEFAULT}" + (f" with the overrides {' '.join(overrides)}" if overrides else "")
-    write_text(path, header + "\n" + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    header = f"# resolved from {source or DEFAULT}" + (
+        f" with the overrides {' '.join(overrides)}" if overrides else ""
+    )
+    write_text(
+        path, header + "\n" + yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    )

@@ -12,16 +12,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from analysis_core.errors import PipelineError
 
+from analysis_core.errors import PipelineError
 from polar.config import N_CHANNELS, Data, Split
 from polar.expressions import evaluate, names
 
 #: branch -> (allowed numpy kinds, shape per row); "f": floating, "i"/"u"/"b": integers and flags
 SCHEMA = {
     "unix_time": ("f", ()),
-    **{name: ("f", ()) for name in ("glat", "glon", "altitude", "temperature", "fe_cosmic", "raz", "decz", "rax",
-                                    "decx", "time_since_saa", "crabarf", "sun_spot", "B_r", "B_theta", "B_phi")},
+    **{
+        name: ("f", ())
+        for name in (
+            "glat",
+            "glon",
+            "altitude",
+            "temperature",
+            "fe_cosmic",
+            "raz",
+            "decz",
+            "rax",
+            "decx",
+            "time_since_saa",
+            "crabarf",
+            "sun_spot",
+            "B_r",
+            "B_theta",
+            "B_phi",
+        )
+    },
     "is_orbit_up": ("fiub", ()),
     "sun": ("fiub", ()),
     "rate": ("f", (N_CHANNELS,)),
@@ -35,8 +53,12 @@ class Dataset:
 
     columns: dict[str, np.ndarray]
     features: np.ndarray  # (n, n_features) float32
-    rate: np.ndarray  # (n, n_targets) the targets' measured values: rates (Hz) of channels, or expressions
-    rate_err: np.ndarray  # their errors: a channel's rate_err; 1 for an expression (residuals are searched)
+    rate: (
+        np.ndarray
+    )  # (n, n_targets) the targets' measured values: rates (Hz) of channels, or expressions
+    rate_err: (
+        np.ndarray
+    )  # their errors: a channel's rate_err; 1 for an expression (residuals are searched)
     weights: np.ndarray  # (n, n_targets) the loss weights (data.weights; 1/rate_err^2 by default)
     part: np.ndarray  # (n,) "train", "val", "test" or "none" (a periodic split's leftover rows)
     grb_masked: np.ndarray  # (n,) bool: within grb_mask_s of a known GRB (never trained on)
@@ -66,29 +88,43 @@ def read_columns(path: Path, tree: str, extra: set[str] = frozenset()) -> dict[s
     with file:
         trees = [key.split(";")[0] for key, cls in file.classnames().items() if cls == "TTree"]
         if tree not in trees:
-            raise PipelineError(f"{path} has no TTree {tree!r} (it has {', '.join(trees) or 'none'}); set data.tree")
+            raise PipelineError(
+                f"{path} has no TTree {tree!r} (it has {', '.join(trees) or 'none'}); set data.tree"
+            )
         branches = file[tree]
         missing = [name for name in SCHEMA if name not in branches.keys()]
         if missing:
-            raise PipelineError(f"{path}:{tree} lacks the branch(es) {', '.join(missing)}; "
-                                f"the rate file needs {', '.join(SCHEMA)}")
+            raise PipelineError(
+                f"{path}:{tree} lacks the branch(es) {', '.join(missing)}; "
+                f"the rate file needs {', '.join(SCHEMA)}"
+            )
         unknown = sorted(set(extra) - set(branches.keys()))
         if unknown:
-            raise PipelineError(f"{path}:{tree} has no branch {', '.join(unknown)} (the configuration reads it); "
-                                f"its branches: {', '.join(branches.keys())}")
+            raise PipelineError(
+                f"{path}:{tree} has no branch {', '.join(unknown)} (the configuration reads it); "
+                f"its branches: {', '.join(branches.keys())}"
+            )
         columns = branches.arrays(sorted(set(SCHEMA) | set(extra)), library="np")
     for name in sorted(set(extra) - set(SCHEMA)):
         if columns[name].dtype == object:
-            raise PipelineError(f"{path}:{tree} branch {name!r} has rows of varying length; only fixed-length "
-                                "vectors can be read as name[i]")
+            raise PipelineError(
+                f"{path}:{tree} branch {name!r} has rows of varying length; only fixed-length "
+                "vectors can be read as name[i]"
+            )
     for name, (kinds, shape) in SCHEMA.items():
         array = columns[name]
         if array.dtype == object:  # jagged: a vector branch of varying length
-            raise PipelineError(f"{path}:{tree} branch {name!r} has rows of varying length; expected {shape[0]} per row")
+            raise PipelineError(
+                f"{path}:{tree} branch {name!r} has rows of varying length; expected {shape[0]} per row"
+            )
         if array.dtype.kind not in kinds or array.shape[1:] != shape:
-            expected = {"f": "floating", "fiub": "numeric"}[kinds] + (f" with {shape[0]} entries per row" if shape else "")
-            raise PipelineError(f"{path}:{tree} branch {name!r} has dtype {array.dtype} and shape per row "
-                                f"{array.shape[1:]}; expected {expected}")
+            expected = {"f": "floating", "fiub": "numeric"}[kinds] + (
+                f" with {shape[0]} entries per row" if shape else ""
+            )
+            raise PipelineError(
+                f"{path}:{tree} branch {name!r} has dtype {array.dtype} and shape per row "
+                f"{array.shape[1:]}; expected {expected}"
+            )
     return columns
 
 
@@ -104,16 +140,34 @@ def load(path: Path, data: Data, split: Split, grbs: list[tuple[str, float]]) ->
     if not keep.any():
         raise PipelineError(f"data.filters remove every row of {path}")
     columns = {k: v[keep] for k, v in columns.items()}
-    features = np.stack([_evaluate(f"data.features[{i}]", f, columns).astype(np.float32)
-                         for i, f in enumerate(data.features)], axis=1)
+    features = np.stack(
+        [
+            _evaluate(f"data.features[{i}]", f, columns).astype(np.float32)
+            for i, f in enumerate(data.features)
+        ],
+        axis=1,
+    )
     times = np.array([t for _, t in masked_grbs(grbs, data.grb_mask_range)])
     masked = near(columns["unix_time"], times, data.grb_mask_s)
     rate, rate_err = target_values(data, columns)
     with np.errstate(divide="ignore"):
-        weights = (np.stack([_evaluate(f"data.weights[{i}]", w, columns) for i, w in enumerate(data.weights)], axis=1)
-                   if data.weights else 1.0 / rate_err.astype(np.float64) ** 2)
-    return Dataset(columns, features, rate, rate_err,
-                   np.where(np.isfinite(weights), weights, 0.0).astype(np.float32), split_rows(len(features), split), masked)
+        weights = (
+            np.stack(
+                [_evaluate(f"data.weights[{i}]", w, columns) for i, w in enumerate(data.weights)],
+                axis=1,
+            )
+            if data.weights
+            else 1.0 / rate_err.astype(np.float64) ** 2
+        )
+    return Dataset(
+        columns,
+        features,
+        rate,
+        rate_err,
+        np.where(np.isfinite(weights), weights, 0.0).astype(np.float32),
+        split_rows(len(features), split),
+        masked,
+    )
 
 
 def target_values(data: Data, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +206,9 @@ def masked_grbs(grbs: list[tuple[str, float]], names_range: list[str]) -> list[t
     names = [name for name, _ in grbs]
     missing = [n for n in names_range if n not in names]
     if missing:
-        raise PipelineError(f"data.grb_mask_range: {', '.join(missing)} is not in the GRB list (data.grb_list)")
+        raise PipelineError(
+            f"data.grb_mask_range: {', '.join(missing)} is not in the GRB list (data.grb_list)"
+        )
     first, last = names.index(names_range[0]), names.index(names_range[1])
     return grbs[first : last + 1]
 
@@ -160,8 +216,13 @@ def masked_grbs(grbs: list[tuple[str, float]], names_range: list[str]) -> list[t
 def branches_read(data: Data) -> set[str]:
     """The file's branches the configuration's features, derived columns, filters, weights and
     target expressions name."""
-    expressions = [*data.features, *data.derived.values(), *data.filters, *data.weights,
-                   *(t for t in data.targets if isinstance(t, str))]
+    expressions = [
+        *data.features,
+        *data.derived.values(),
+        *data.filters,
+        *data.weights,
+        *(t for t in data.targets if isinstance(t, str)),
+    ]
     used = set().union(*(names(e) for e in expressions))
     return used - set(data.derived)
 
@@ -191,7 +252,11 @@ def split_rows(n: int, split: Split) -> np.ndarray:
         in_period = np.repeat(np.arange(4), [*sizes, split.period - sum(sizes)])
         return parts[in_period[np.arange(n) % split.period]]
     probabilities = [*split.fractions, max(0.0, 1 - sum(split.fractions))]
-    return parts[np.random.default_rng(split.seed).choice(4, size=n, p=np.array(probabilities) / sum(probabilities))]
+    return parts[
+        np.random.default_rng(split.seed).choice(
+            4, size=n, p=np.array(probabilities) / sum(probabilities)
+        )
+    ]
 
 
 def near(unix_time: np.ndarray, times: np.ndarray, half_width: float) -> np.ndarray:
@@ -211,6 +276,7 @@ def read_grbs(path: Path) -> list[tuple[str, float]]:
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         if not {"GRB_Name", "unix_time"} <= set(reader.fieldnames or ()):
-            raise PipelineError(f"data.grb_list = '{path}': needs the columns GRB_Name and unix_time")
+            raise PipelineError(
+                f"data.grb_list = '{path}': needs the columns GRB_Name and unix_time"
+            )
         return [(row["GRB_Name"], float(row["unix_time"])) for row in reader]
-

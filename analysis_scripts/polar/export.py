@@ -22,8 +22,8 @@ import io
 from pathlib import Path
 
 import numpy as np
-from analysis_core.files import write_text
 
+from analysis_core.files import write_text
 from polar.data import target_names
 from polar.intervals import more_than
 
@@ -37,22 +37,45 @@ def _columns(rows: list[dict], names: list[str]) -> dict[str, np.ndarray]:
 def write(path: Path, predictions: dict, intervals: dict) -> None:
     path = Path(path)
     names = target_names(predictions)
-    part = np.select([predictions["part"] == name for name in PARTS], np.arange(len(PARTS)), -1).astype(np.int32)
+    part = np.select(
+        [predictions["part"] == name for name in PARTS], np.arange(len(PARTS)), -1
+    ).astype(np.int32)
     trees = {
         "predictions": {
-            "unix_time": predictions["unix_time"], "rate": predictions["rate"].astype(np.float32),
-            "rate_err": predictions["rate_err"].astype(np.float32), "rate_pred": predictions["predicted"].astype(np.float32),
-            "part": part, "grb_masked": predictions["grb_masked"].astype(np.int32),
+            "unix_time": predictions["unix_time"],
+            "rate": predictions["rate"].astype(np.float32),
+            "rate_err": predictions["rate_err"].astype(np.float32),
+            "rate_pred": predictions["predicted"].astype(np.float32),
+            "part": part,
+            "grb_masked": predictions["grb_masked"].astype(np.int32),
         },
         "intersections": {
-            **_columns(intervals["intersections"], ["sign", "k", "t_start", "t_stop", "n_channels", "peak"]),
+            **_columns(
+                intervals["intersections"], ["sign", "k", "t_start", "t_stop", "n_channels", "peak"]
+            ),
             **_masks([row["channels"].split() for row in intervals["intersections"]], names),
         },
         "clusters": {
-            "channel": np.array([_channel(row["channel"]) for row in intervals["clusters"]], dtype=np.int32),
-            "target": np.array([names.index(row["channel"]) for row in intervals["clusters"]], dtype=np.int32),
-            **_columns(intervals["clusters"], ["sign", "k", "t_start", "t_stop", "n_bins", "length_s", "integral",
-                                               "significance", "peak"]),
+            "channel": np.array(
+                [_channel(row["channel"]) for row in intervals["clusters"]], dtype=np.int32
+            ),
+            "target": np.array(
+                [names.index(row["channel"]) for row in intervals["clusters"]], dtype=np.int32
+            ),
+            **_columns(
+                intervals["clusters"],
+                [
+                    "sign",
+                    "k",
+                    "t_start",
+                    "t_stop",
+                    "n_bins",
+                    "length_s",
+                    "integral",
+                    "significance",
+                    "peak",
+                ],
+            ),
         },
     }
     write_trees(path, trees)
@@ -61,9 +84,26 @@ def write(path: Path, predictions: dict, intervals: dict) -> None:
     write_counts(path.parent, intervals["combination_counts"])
     write_csv(path.with_name("intersections.csv"), intervals["intersections"])
     write_csv(path.with_name("clusters.csv"), intervals["clusters"])
-    header = ["unix_time", "part"] + [f"{kind}_{t}" for kind in ("rate", "rate_err", "rate_pred") for t in names]
-    table = np.column_stack([predictions["unix_time"], part, predictions["rate"], predictions["rate_err"], predictions["predicted"]])
-    np.savetxt(path.with_name("predictions.csv"), table, delimiter=",", header=",".join(header), comments="", fmt="%.6f")
+    header = ["unix_time", "part"] + [
+        f"{kind}_{t}" for kind in ("rate", "rate_err", "rate_pred") for t in names
+    ]
+    table = np.column_stack(
+        [
+            predictions["unix_time"],
+            part,
+            predictions["rate"],
+            predictions["rate_err"],
+            predictions["predicted"],
+        ]
+    )
+    np.savetxt(
+        path.with_name("predictions.csv"),
+        table,
+        delimiter=",",
+        header=",".join(header),
+        comments="",
+        fmt="%.6f",
+    )
 
 
 def _channel(name: str) -> int:
@@ -74,37 +114,76 @@ def _channel(name: str) -> int:
 def _masks(involved: list[list[str]], names: list[str]) -> dict[str, np.ndarray]:
     """Bit masks of the targets involved in each intersection: by channel number (bit c:
     channel c; expression targets have none) and by position in the configuration (bit j)."""
-    return {"channel_mask": np.array([sum(1 << _channel(n) for n in row if n.isdigit()) for row in involved], dtype=np.int64),
-            "target_mask": np.array([sum(1 << names.index(n) for n in row) for row in involved], dtype=np.int64)}
+    return {
+        "channel_mask": np.array(
+            [sum(1 << _channel(n) for n in row if n.isdigit()) for row in involved], dtype=np.int64
+        ),
+        "target_mask": np.array(
+            [sum(1 << names.index(n) for n in row) for row in involved], dtype=np.int64
+        ),
+    }
 
 
 def write_original(folder: Path, predictions: dict, intervals: dict) -> None:
     """``pred_nf1rate.root`` and ``cluster_inter_nf1rate.root`` (see the module docstring)."""
     import awkward as ak
 
-    write_trees(folder / "pred_nf1rate.root", {"pred_nf1rate": {
-        "unix_time": predictions["unix_time"], "pred_rate": predictions["predicted"].astype(np.float64)}})
+    write_trees(
+        folder / "pred_nf1rate.root",
+        {
+            "pred_nf1rate": {
+                "unix_time": predictions["unix_time"],
+                "pred_rate": predictions["predicted"].astype(np.float64),
+            }
+        },
+    )
     k = max(float(key) for key in intervals["combination_counts"])
-    levels = [more_than(i) for i in range(predictions["predicted"].shape[1])]  # every level, empty or not
-    names = [name for name in intervals["combination_counts"][str(k)] if name not in levels] + levels
+    levels = [
+        more_than(i) for i in range(predictions["predicted"].shape[1])
+    ]  # every level, empty or not
+    names = [
+        name for name in intervals["combination_counts"][str(k)] if name not in levels
+    ] + levels
     trees = {}
     for tree, sign in (("cluster_inter_nf1rate", 1), ("negative_cluster_inter_nf1rate", -1)):
         chosen = [c for c in intervals["combinations"] if c["k"] == k and c["sign"] == sign]
-        trees[tree] = {name: ak.Array([np.array([[c["t_start"], c["t_stop"]] for c in chosen if c["combination"] == name],
-                                                dtype=np.float64).reshape(-1)]) for name in names}
+        trees[tree] = {
+            name: ak.Array(
+                [
+                    np.array(
+                        [[c["t_start"], c["t_stop"]] for c in chosen if c["combination"] == name],
+                        dtype=np.float64,
+                    ).reshape(-1)
+                ]
+            )
+            for name in names
+        }
     write_trees(folder / "cluster_inter_nf1rate.root", trees)
 
 
 def write_counts(folder: Path, counts: dict[str, dict[str, dict[str, int]]]) -> None:
     """The intervals per combination and sign at each threshold, as CSV and as a LaTeX table."""
-    rows = [{"k": k, "combination": name, **per_sign} for k, table in counts.items() for name, per_sign in table.items()]
+    rows = [
+        {"k": k, "combination": name, **per_sign}
+        for k, table in counts.items()
+        for name, per_sign in table.items()
+    ]
     write_csv(folder / "intersection_counts.csv", rows)
     lines = []
     for k, table in counts.items():
-        lines += [f"% intervals per channel combination at {k} sigma", r"\begin{tabular}{lrr}", r"\hline",
-                  r"combination & positive & negative \\", r"\hline"]
+        lines += [
+            f"% intervals per channel combination at {k} sigma",
+            r"\begin{tabular}{lrr}",
+            r"\hline",
+            r"combination & positive & negative \\",
+            r"\hline",
+        ]
         for name, per_sign in table.items():
-            label = f"more than {name.rsplit('_', 1)[1]}" if name.startswith("#") else name.replace("_", r"\_")
+            label = (
+                f"more than {name.rsplit('_', 1)[1]}"
+                if name.startswith("#")
+                else name.replace("_", r"\_")
+            )
             lines.append(f"{label} & {per_sign['positive']} & {per_sign['negative']} \\\\")
         lines += [r"\hline", r"\end{tabular}", ""]
     write_text(folder / "intersection_counts.tex", "\n".join(lines))

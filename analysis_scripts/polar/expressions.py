@@ -13,22 +13,58 @@ import ast
 import operator
 
 import numpy as np
+
 from analysis_core.errors import PipelineError
 
 _BINARY = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-    ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
 }
 _COMPARE = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
 }
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: np.logical_not, ast.Invert: np.logical_not}
+_UNARY = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+    ast.Not: np.logical_not,
+    ast.Invert: np.logical_not,
+}
 FUNCTIONS = {
     name: getattr(np, name)
-    for name in ("abs", "sqrt", "log", "log10", "exp", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
-                 "arctan2", "deg2rad", "rad2deg", "minimum", "maximum", "where", "floor", "ceil", "isfinite")
+    for name in (
+        "abs",
+        "sqrt",
+        "log",
+        "log10",
+        "exp",
+        "sin",
+        "cos",
+        "tan",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "arctan2",
+        "deg2rad",
+        "rad2deg",
+        "minimum",
+        "maximum",
+        "where",
+        "floor",
+        "ceil",
+        "isfinite",
+    )
 }
 
 
@@ -63,8 +99,10 @@ class _Evaluator(ast.NodeVisitor):
         raise ExpressionError(f"expression {self.expression!r}: {what}")
 
     def generic_visit(self, node):
-        self.fail(f"{type(node).__name__} is not allowed (only columns, numbers, arithmetic, comparisons, "
-                  f"and/or/not, column[i] and the functions {', '.join(sorted(FUNCTIONS))})")
+        self.fail(
+            f"{type(node).__name__} is not allowed (only columns, numbers, arithmetic, comparisons, "
+            f"and/or/not, column[i] and the functions {', '.join(sorted(FUNCTIONS))})"
+        )
 
     def visit_Constant(self, node):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
@@ -77,7 +115,11 @@ class _Evaluator(ast.NodeVisitor):
         return self.columns[node.id]
 
     def visit_Subscript(self, node):
-        if not isinstance(node.value, ast.Name) or not isinstance(node.slice, ast.Constant) or not isinstance(node.slice.value, int):
+        if (
+            not isinstance(node.value, ast.Name)
+            or not isinstance(node.slice, ast.Constant)
+            or not isinstance(node.slice.value, int)
+        ):
             self.fail("only column[integer] indexing is allowed")
         column = self.visit(node.value)
         if column.ndim != 2 or not -column.shape[1] <= node.slice.value < column.shape[1]:
@@ -112,5 +154,7 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_Call(self, node):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
-            self.fail(f"only the functions {', '.join(sorted(FUNCTIONS))} may be called, with positional arguments")
+            self.fail(
+                f"only the functions {', '.join(sorted(FUNCTIONS))} may be called, with positional arguments"
+            )
         return FUNCTIONS[node.func.id](*(self.visit(a) for a in node.args))

@@ -18,7 +18,9 @@ import torch
 from polar.intervals import fit_core
 
 
-def jacobian(model, features: np.ndarray, batch_size: int = 65536, device: str = "cpu") -> np.ndarray:
+def jacobian(
+    model, features: np.ndarray, batch_size: int = 65536, device: str = "cpu"
+) -> np.ndarray:
     """(n, n_targets, n_features): the derivative of each predicted rate (Hz) with respect to each
     standardised feature (Hz per training-set standard deviation), for every row."""
     model = model.to(device).eval()
@@ -29,9 +31,13 @@ def jacobian(model, features: np.ndarray, batch_size: int = 65536, device: str =
         standardised = ((raw - mean) / std).detach().requires_grad_(True)
 
         def predict(s):
-            return model(s * std + mean).sum(dim=0)  # rows are independent: d(sum over rows)/d(row) is per row
+            return model(s * std + mean).sum(
+                dim=0
+            )  # rows are independent: d(sum over rows)/d(row) is per row
 
-        rows = torch.autograd.functional.jacobian(predict, standardised, vectorize=True)  # (n_targets, batch, n_features)
+        rows = torch.autograd.functional.jacobian(
+            predict, standardised, vectorize=True
+        )  # (n_targets, batch, n_features)
         out[start : start + len(raw)] = rows.permute(1, 0, 2).cpu().numpy()
     return out
 
@@ -53,9 +59,18 @@ def gradient_table(jac: np.ndarray, targets: list[str], features: list[str]) -> 
             mean, sigma = float(values.mean()), float(values.std())
             error = sigma / np.sqrt(n)
             core = fit_core(values) if sigma > 0 else None
-            rows.append({"target": target, "feature": feature, "mean": mean, "error": error,
-                         "significance": mean / error if error > 0 else 0.0, "median": float(np.median(values)),
-                         "fit_mean": core.mu if core else mean, "fit_sigma": core.sigma if core else 0.0})
+            rows.append(
+                {
+                    "target": target,
+                    "feature": feature,
+                    "mean": mean,
+                    "error": error,
+                    "significance": mean / error if error > 0 else 0.0,
+                    "median": float(np.median(values)),
+                    "fit_mean": core.mu if core else mean,
+                    "fit_sigma": core.sigma if core else 0.0,
+                }
+            )
     return rows
 
 
@@ -65,12 +80,16 @@ def strongest(table: list[dict], target: str, n: int = 3) -> list[tuple[str, flo
     return [(r["feature"], r["mean"]) for r in rows[:n]]
 
 
-def profiles(x: np.ndarray, y: np.ndarray, target: np.ndarray, prediction: np.ndarray, bins: int = 200):
+def profiles(
+    x: np.ndarray, y: np.ndarray, target: np.ndarray, prediction: np.ndarray, bins: int = 200
+):
     """Mean target and mean prediction per cell of (x, y): two (bins, bins) arrays and the edges."""
     from scipy.stats import binned_statistic_2d
 
     measured = binned_statistic_2d(x, y, target, statistic="mean", bins=bins)
-    predicted = binned_statistic_2d(x, y, prediction, statistic="mean", bins=[measured.x_edge, measured.y_edge])
+    predicted = binned_statistic_2d(
+        x, y, prediction, statistic="mean", bins=[measured.x_edge, measured.y_edge]
+    )
     return measured.statistic, predicted.statistic, measured.x_edge, measured.y_edge
 
 

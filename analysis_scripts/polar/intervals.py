@@ -66,7 +66,9 @@ class Intersection:
 class CombinationInterval:
     sign: int
     k: float
-    combination: str  # the exact channels flagged ("0_1_5"), or "#_inter_more_i": more than i of them
+    combination: (
+        str  # the exact channels flagged ("0_1_5"), or "#_inter_more_i": more than i of them
+    )
     t_start: float
     t_stop: float
     n_bins: int
@@ -91,7 +93,9 @@ def fit_core(pull: np.ndarray, n_bins: int = 100) -> Core:
     pull = pull[np.isfinite(pull)]
     median = float(np.median(pull))
     robust = float(1.4826 * np.median(np.abs(pull - median))) or 1.0
-    counts, edges = np.histogram(pull, bins=n_bins, range=(median - 3 * robust, median + 3 * robust))
+    counts, edges = np.histogram(
+        pull, bins=n_bins, range=(median - 3 * robust, median + 3 * robust)
+    )
     centres = 0.5 * (edges[1:] + edges[:-1])
 
     def gauss(x, amplitude, mu, sigma):
@@ -99,8 +103,13 @@ def fit_core(pull: np.ndarray, n_bins: int = 100) -> Core:
 
     core = np.abs(centres - median) < 2.5 * robust  # the tails hold the transients
     try:
-        (_, mu, sigma), _ = curve_fit(gauss, centres[core], counts[core], p0=(counts.max(), median, robust),
-                                      sigma=np.sqrt(np.maximum(counts[core], 1)))
+        (_, mu, sigma), _ = curve_fit(
+            gauss,
+            centres[core],
+            counts[core],
+            p0=(counts.max(), median, robust),
+            sigma=np.sqrt(np.maximum(counts[core], 1)),
+        )
     except RuntimeError:  # no convergence: the robust estimates
         mu, sigma = median, robust
     return Core(float(mu), float(abs(sigma)))
@@ -133,24 +142,41 @@ def runs(mask: np.ndarray, breaks: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
-def near_gap(unix_time: np.ndarray, breaks: np.ndarray, t_start: np.ndarray, t_stop: np.ndarray,
-             discard_w: float) -> np.ndarray:
+def near_gap(
+    unix_time: np.ndarray,
+    breaks: np.ndarray,
+    t_start: np.ndarray,
+    t_stop: np.ndarray,
+    discard_w: float,
+) -> np.ndarray:
     """Whether each interval [t_start, t_stop] starts or ends within ``discard_w`` s of a gap of
     the data (rows i, i+1 with ``breaks[i]``) or of the data's first or last row."""
     gap = np.flatnonzero(breaks)
-    before = np.concatenate([[-np.inf], unix_time[gap], [unix_time[-1]]])  # last row before each gap
+    before = np.concatenate(
+        [[-np.inf], unix_time[gap], [unix_time[-1]]]
+    )  # last row before each gap
     after = np.concatenate([[unix_time[0]], unix_time[gap + 1], [np.inf]])  # first row after it
-    first = np.searchsorted(after, np.asarray(t_start) - discard_w)  # the first gap ending after start - w
+    first = np.searchsorted(
+        after, np.asarray(t_start) - discard_w
+    )  # the first gap ending after start - w
     return before[np.minimum(first, len(before) - 1)] <= np.asarray(t_stop) + discard_w
 
 
-def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: list[str], k: float,
-         min_channels: int, max_gap_s: float, rate: np.ndarray | None = None,
-         discard_w: float = 0.0) -> tuple[list[Cluster], list[Intersection], list[CombinationInterval]]:
+def find(
+    unix_time: np.ndarray,
+    pull: np.ndarray,
+    cores: list[Core],
+    channels: list[str],
+    k: float,
+    min_channels: int,
+    max_gap_s: float,
+    rate: np.ndarray | None = None,
+    discard_w: float = 0.0,
+) -> tuple[list[Cluster], list[Intersection], list[CombinationInterval]]:
     """Clusters, intersections and combination intervals of both signs at threshold ``k``;
     ``pull`` and ``rate`` (Hz, for the clusters' integrals; default: none, integral 0) are (n,
-    n_channels); ``channels`` are the targets' names. Clusters within ``discard_w`` s of a gap are dropped before the intersections
-    and combinations (0: no veto)."""
+    n_channels); ``channels`` are the targets' names. Clusters within ``discard_w`` s of a gap are
+    dropped before the intersections and combinations (0: no veto)."""
     breaks = np.diff(unix_time) > max_gap_s
     z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
     rate = np.zeros_like(z) if rate is None else rate
@@ -164,15 +190,26 @@ def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: l
             if discard_w > 0 and found:
                 starts, stops = (unix_time[[r[i] for r in found]] for i in (0, 1))
                 vetoed = near_gap(unix_time, breaks, starts, stops, discard_w)
-                for (a, b) in (r for r, v in zip(found, vetoed) if v):
+                for a, b in (r for r, v in zip(found, vetoed) if v):
                     flagged[a : b + 1, c] = False  # not in any intersection either
                 found = [r for r, v in zip(found, vetoed) if not v]
             for a, b in found:
                 labels[a : b + 1, c] = len(spans)
                 spans.append((a, b))
-                clusters.append(Cluster(channels[c], sign, k, float(unix_time[a]), float(unix_time[b]), int(b - a + 1),
-                                        float(unix_time[b] - unix_time[a]), float(rate[a : b + 1, c].sum()),
-                                        float(sign * z[a : b + 1, c].sum()), float(sign * z[a : b + 1, c].max())))
+                clusters.append(
+                    Cluster(
+                        channels[c],
+                        sign,
+                        k,
+                        float(unix_time[a]),
+                        float(unix_time[b]),
+                        int(b - a + 1),
+                        float(unix_time[b] - unix_time[a]),
+                        float(rate[a : b + 1, c].sum()),
+                        float(sign * z[a : b + 1, c].sum()),
+                        float(sign * z[a : b + 1, c].max()),
+                    )
+                )
         merged: list[list[int]] = []
         for a, b in runs(flagged.sum(axis=1) >= min_channels, breaks):
             ids = np.unique(labels[a : b + 1][labels[a : b + 1] >= 0])
@@ -183,26 +220,47 @@ def find(unix_time: np.ndarray, pull: np.ndarray, cores: list[Core], channels: l
                 merged.append([first, last])
         for a, b in merged:
             involved = np.flatnonzero((labels[a : b + 1] >= 0).any(axis=0))
-            intersections.append(Intersection(
-                sign, k, float(unix_time[a]), float(unix_time[b]), len(involved), [channels[c] for c in involved],
-                float(np.max(sign * z[a : b + 1][:, involved])),
-            ))
+            intersections.append(
+                Intersection(
+                    sign,
+                    k,
+                    float(unix_time[a]),
+                    float(unix_time[b]),
+                    len(involved),
+                    [channels[c] for c in involved],
+                    float(np.max(sign * z[a : b + 1][:, involved])),
+                )
+            )
         combinations += combination_intervals(unix_time, flagged, breaks, channels, sign, k)
     intersections.sort(key=lambda i: i.t_start)
     return clusters, intersections, combinations
 
 
-def combination_intervals(unix_time: np.ndarray, flagged: np.ndarray, breaks: np.ndarray, channels: list[str],
-                          sign: int, k: float) -> list[CombinationInterval]:
+def combination_intervals(
+    unix_time: np.ndarray,
+    flagged: np.ndarray,
+    breaks: np.ndarray,
+    channels: list[str],
+    sign: int,
+    k: float,
+) -> list[CombinationInterval]:
     """Intervals of every exact combination of flagged channels and every "more than i" level
     (i = 0 .. n_channels - 1) of one sign; ``flagged`` is (n, n_channels)."""
     code = flagged.astype(np.int64) @ (1 << np.arange(flagged.shape[1], dtype=np.int64))
     count = flagged.sum(axis=1)
-    conditions = [("_".join(str(channels[c]) for c in range(flagged.shape[1]) if value >> c & 1), code == value)
-                  for value in np.unique(code[code > 0])]
+    conditions = [
+        (
+            "_".join(str(channels[c]) for c in range(flagged.shape[1]) if value >> c & 1),
+            code == value,
+        )
+        for value in np.unique(code[code > 0])
+    ]
     conditions += [(more_than(i), count > i) for i in range(flagged.shape[1]) if (count > i).any()]
-    return [CombinationInterval(sign, k, name, float(unix_time[a]), float(unix_time[b]), int(b - a + 1))
-            for name, mask in conditions for a, b in runs(mask, breaks)]
+    return [
+        CombinationInterval(sign, k, name, float(unix_time[a]), float(unix_time[b]), int(b - a + 1))
+        for name, mask in conditions
+        for a, b in runs(mask, breaks)
+    ]
 
 
 def combination_counts(combinations: list[CombinationInterval]) -> dict[str, dict[str, int]]:
@@ -214,11 +272,16 @@ def combination_counts(combinations: list[CombinationInterval]) -> dict[str, dic
     return dict(sorted(counts.items(), key=lambda item: combination_order(item[0])))
 
 
-def match(intersections: list[Intersection], events: list[tuple[str, float, float]], tolerance_s: float) -> None:
+def match(
+    intersections: list[Intersection], events: list[tuple[str, float, float]], tolerance_s: float
+) -> None:
     """Name, in place, the event each intersection coincides with: ``events`` are (name, start,
     stop); an intersection matches when it overlaps [start - tolerance, stop + tolerance]."""
     for intersection in intersections:
         for name, start, stop in events:
-            if intersection.t_start <= stop + tolerance_s and intersection.t_stop >= start - tolerance_s:
+            if (
+                intersection.t_start <= stop + tolerance_s
+                and intersection.t_stop >= start - tolerance_s
+            ):
                 intersection.match = name
                 break

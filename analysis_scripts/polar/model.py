@@ -23,13 +23,18 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from analysis_core.lightning import EpochSummary, accelerator
 
+from analysis_core.lightning import EpochSummary, accelerator
 from polar.config import PolarConfig
 from polar.data import Dataset
 
-ACTIVATIONS = {"relu": torch.nn.ReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU, "tanh": torch.nn.Tanh,
-               "elu": torch.nn.ELU}
+ACTIVATIONS = {
+    "relu": torch.nn.ReLU,
+    "gelu": torch.nn.GELU,
+    "silu": torch.nn.SiLU,
+    "tanh": torch.nn.Tanh,
+    "elu": torch.nn.ELU,
+}
 
 
 class Standardiser(torch.nn.Module):
@@ -50,9 +55,21 @@ class Standardiser(torch.nn.Module):
 
 
 class BackgroundModel(pl.LightningModule):
-    def __init__(self, n_features: int, n_targets: int, hidden: list[int], activation: str, lr: float,
-                 betas: tuple[float, float], weight_decay: float, plateau_factor: float = 1.0,
-                 plateau_patience: int = 0, eps: float = 1e-8, loss: str = "chi2", standardise_targets: bool = True):
+    def __init__(
+        self,
+        n_features: int,
+        n_targets: int,
+        hidden: list[int],
+        activation: str,
+        lr: float,
+        betas: tuple[float, float],
+        weight_decay: float,
+        plateau_factor: float = 1.0,
+        plateau_patience: int = 0,
+        eps: float = 1e-8,
+        loss: str = "chi2",
+        standardise_targets: bool = True,
+    ):
         super().__init__()
         self.save_hyperparameters()
         layers, width = [], n_features
@@ -66,7 +83,9 @@ class BackgroundModel(pl.LightningModule):
     def forward(self, features):
         """Predicted rates (counts/s) of the target channels."""
         out = self.mlp(self.features(features))
-        return out * self.targets.std + self.targets.mean if self.hparams.standardise_targets else out
+        return (
+            out * self.targets.std + self.targets.mean if self.hparams.standardise_targets else out
+        )
 
     def _loss(self, batch):
         features, rate, rate_err, weights = batch
@@ -87,27 +106,38 @@ class BackgroundModel(pl.LightningModule):
 
     def configure_optimizers(self):
         h = self.hparams
-        optimizer = torch.optim.Adam(self.parameters(), lr=h.lr, betas=tuple(h.betas), eps=h.eps,
-                                     weight_decay=h.weight_decay)
+        optimizer = torch.optim.Adam(
+            self.parameters(), lr=h.lr, betas=tuple(h.betas), eps=h.eps, weight_decay=h.weight_decay
+        )
         if h.plateau_factor >= 1:  # a constant learning rate
             return optimizer
-        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=h.plateau_factor,
-                                                             patience=h.plateau_patience)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau, "monitor": "val_loss"}}
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=h.plateau_factor, patience=h.plateau_patience
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": plateau, "monitor": "val_loss"},
+        }
 
 
 def _tensors(dataset: Dataset, rows: np.ndarray):
-    return (torch.as_tensor(dataset.features[rows]), torch.as_tensor(dataset.rate[rows], dtype=torch.float32),
-            torch.as_tensor(dataset.rate_err[rows], dtype=torch.float32),
-            torch.as_tensor(dataset.weights[rows], dtype=torch.float32))
+    return (
+        torch.as_tensor(dataset.features[rows]),
+        torch.as_tensor(dataset.rate[rows], dtype=torch.float32),
+        torch.as_tensor(dataset.rate_err[rows], dtype=torch.float32),
+        torch.as_tensor(dataset.weights[rows], dtype=torch.float32),
+    )
 
 
 def _loader(dataset: Dataset, rows: np.ndarray, batch_size: int, seed: int | None):
     """Whole batches indexed at once (a TensorDataset takes a list of indices), shuffled by a
     seeded generator when ``seed`` is given; per-sample collation would dominate the step time."""
     data = torch.utils.data.TensorDataset(*_tensors(dataset, rows))
-    order = (torch.utils.data.RandomSampler(data, generator=torch.Generator().manual_seed(seed)) if seed is not None
-             else torch.utils.data.SequentialSampler(data))
+    order = (
+        torch.utils.data.RandomSampler(data, generator=torch.Generator().manual_seed(seed))
+        if seed is not None
+        else torch.utils.data.SequentialSampler(data)
+    )
     sampler = torch.utils.data.BatchSampler(order, batch_size, drop_last=False)
     return torch.utils.data.DataLoader(data, sampler=sampler, batch_size=None)
 
@@ -121,24 +151,54 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
     usable = ~dataset.grb_masked & np.all(dataset.rate_err > 0, axis=1)
     rows = {part: np.flatnonzero(usable & (dataset.part == part)) for part in ("train", "val")}
     o = config.optimizer
-    model = BackgroundModel(dataset.features.shape[1], dataset.rate.shape[1], config.model.hidden,
-                            config.model.activation, o.lr, o.betas, o.weight_decay, o.plateau_factor,
-                            o.plateau_patience, o.eps, config.train.loss, config.model.standardise_targets)
+    model = BackgroundModel(
+        dataset.features.shape[1],
+        dataset.rate.shape[1],
+        config.model.hidden,
+        config.model.activation,
+        o.lr,
+        o.betas,
+        o.weight_decay,
+        o.plateau_factor,
+        o.plateau_patience,
+        o.eps,
+        config.train.loss,
+        config.model.standardise_targets,
+    )
     model.features.fit(dataset.features[rows["train"]])
     model.targets.fit(dataset.rate[rows["train"]])
 
-    loaders = {part: _loader(dataset, r, config.train.batch_size, config.train.seed if part == "train" else None)
-               for part, r in rows.items()}
+    loaders = {
+        part: _loader(
+            dataset, r, config.train.batch_size, config.train.seed if part == "train" else None
+        )
+        for part, r in rows.items()
+    }
     checkpoints = out / "checkpoints"
-    best = pl.callbacks.ModelCheckpoint(dirpath=str(checkpoints), filename="best", monitor="val_loss", save_last=True)
+    best = pl.callbacks.ModelCheckpoint(
+        dirpath=str(checkpoints), filename="best", monitor="val_loss", save_last=True
+    )
     loggers = [pl.loggers.CSVLogger(str(out), name="logs", version="")]
     if config.wandb.mode != "disabled":
-        loggers.append(pl.loggers.WandbLogger(project=config.wandb.project, save_dir=str(out), mode=config.wandb.mode))
+        loggers.append(
+            pl.loggers.WandbLogger(
+                project=config.wandb.project, save_dir=str(out), mode=config.wandb.mode
+            )
+        )
     trainer = pl.Trainer(
-        accelerator=accelerator(config.train.gpus), devices=1, max_epochs=config.train.max_epochs,
-        callbacks=[best, EpochSummary()] + ([pl.callbacks.EarlyStopping("val_loss", patience=config.train.patience)]
-                                            if config.train.patience > 0 else []),
-        logger=loggers, enable_progress_bar=False, enable_model_summary=False, deterministic=True,
+        accelerator=accelerator(config.train.gpus),
+        devices=1,
+        max_epochs=config.train.max_epochs,
+        callbacks=[best, EpochSummary()]
+        + (
+            [pl.callbacks.EarlyStopping("val_loss", patience=config.train.patience)]
+            if config.train.patience > 0
+            else []
+        ),
+        logger=loggers,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic=True,
         log_every_n_steps=10,
     )
     last = checkpoints / "last.ckpt"
@@ -146,16 +206,27 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
         print(f"resuming the training from {last}")
         metrics = out / "logs" / "metrics.csv"
         if metrics.is_file():  # the logger would overwrite the curves of the interrupted attempt
-            metrics.rename(metrics.with_name(f"metrics.attempt_{len(list(metrics.parent.glob('metrics.attempt_*')))}.csv"))
-    trainer.fit(model, loaders["train"], loaders["val"], ckpt_path=str(last) if last.is_file() else None)
+            metrics.rename(
+                metrics.with_name(
+                    f"metrics.attempt_{len(list(metrics.parent.glob('metrics.attempt_*')))}.csv"
+                )
+            )
+    trainer.fit(
+        model, loaders["train"], loaders["val"], ckpt_path=str(last) if last.is_file() else None
+    )
     # our own file, written during this fit (Lightning's loader insists on weights_only)
     kept = best.best_model_path if config.train.keep == "best" else best.last_model_path
     model.load_state_dict(torch.load(kept, map_location="cpu", weights_only=False)["state_dict"])
     save(model.cpu().eval(), out / "model.pt")
     return {
-        "best_val_loss": float(best.best_model_score), "kept": config.train.keep, "epochs": trainer.current_epoch,
-        "n_train": int(len(rows["train"])), "n_val": int(len(rows["val"])),
-        "device": str(trainer.strategy.root_device), "features": config.data.features, "targets": config.data.targets,
+        "best_val_loss": float(best.best_model_score),
+        "kept": config.train.keep,
+        "epochs": trainer.current_epoch,
+        "n_train": int(len(rows["train"])),
+        "n_val": int(len(rows["val"])),
+        "device": str(trainer.strategy.root_device),
+        "features": config.data.features,
+        "targets": config.data.targets,
     }
 
 
@@ -172,7 +243,9 @@ def load(path: Path) -> BackgroundModel:
     return model.eval()
 
 
-def predict(model: BackgroundModel, features: np.ndarray, batch_size: int, device: str = "cpu") -> np.ndarray:
+def predict(
+    model: BackgroundModel, features: np.ndarray, batch_size: int, device: str = "cpu"
+) -> np.ndarray:
     """Predicted rates for every row, in batches of ``batch_size`` rows (float64, (n, n_targets))."""
     model = model.to(device).eval()
     out = np.empty((len(features), model.hparams.n_targets))

@@ -19,9 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from analysis_core.errors import PipelineError
 from analysis_core.files import load_npz, read_json, save_npz, write_json
-
 from polar import config as polar_config
 from polar import data as polar_data
 from polar import intervals as polar_intervals
@@ -76,13 +76,17 @@ def _done(path: Path, key: str) -> bool:
     return path.is_file() and read_json(path).get("config_hash") == key
 
 
-def configure(run: PolarRun, config: PolarConfig, source: Path | None = None, overrides: list[str] = ()) -> None:
+def configure(
+    run: PolarRun, config: PolarConfig, source: Path | None = None, overrides: list[str] = ()
+) -> None:
     """Write the resolved configuration (with the file it came from and the ``overrides``) and,
     for ``data.file: ""``, the synthetic data."""
     run.root.mkdir(parents=True, exist_ok=True)
     polar_config.save(config, run.config, source, overrides)
     if config.data.file:
-        polar_data.read_columns(run.data_file(config), polar_data.tree_name(run.data_file(config), config.data))
+        polar_data.read_columns(
+            run.data_file(config), polar_data.tree_name(run.data_file(config), config.data)
+        )
         print(f"data: {config.data.file}")
         return
     stamp = run.root / "data" / "synthetic.json"
@@ -91,16 +95,29 @@ def configure(run: PolarRun, config: PolarConfig, source: Path | None = None, ov
         print(f"data: the synthetic file {run.data_file(config)} is already there")
         return
     s = config.synthetic
-    print(f"data: generating {s.days:g} days of synthetic POLAR rates from {s.start} (seed {s.seed})")
-    events = synthetic.generate(run.data_file(config), s.start, s.days, s.seed, s.random_grbs_per_day,
-                                s.flares_per_day, config.data.grb_path)
-    print(f"      {len(events)} injected transients: {sum(e.kind == 'known_grb' for e in events)} at known GRB times, "
-          f"{sum(e.kind == 'grb' for e in events)} random GRB-like, {sum(e.kind == 'flare' for e in events)} flare-like")
+    print(
+        f"data: generating {s.days:g} days of synthetic POLAR rates from {s.start} (seed {s.seed})"
+    )
+    events = synthetic.generate(
+        run.data_file(config),
+        s.start,
+        s.days,
+        s.seed,
+        s.random_grbs_per_day,
+        s.flares_per_day,
+        config.data.grb_path,
+    )
+    print(
+        f"      {len(events)} injected transients: {sum(e.kind == 'known_grb' for e in events)} at known GRB times, "
+        f"{sum(e.kind == 'grb' for e in events)} random GRB-like, {sum(e.kind == 'flare' for e in events)} flare-like"
+    )
     write_json(stamp, {"config_hash": key, "file": str(run.data_file(config))})
 
 
 def dataset(run: PolarRun, config: PolarConfig) -> polar_data.Dataset:
-    return polar_data.load(run.data_file(config), config.data, config.split, polar_data.read_grbs(config.data.grb_path))
+    return polar_data.load(
+        run.data_file(config), config.data, config.split, polar_data.read_grbs(config.data.grb_path)
+    )
 
 
 def train(run: PolarRun) -> None:
@@ -120,17 +137,20 @@ def train(run: PolarRun) -> None:
     write_json(started, {"config_hash": key})
     data = dataset(run, config)
     parts = {p: int(np.sum((data.part == p) & ~data.grb_masked)) for p in ("train", "val", "test")}
-    print(f"training: {len(data.part)} rows after the filters; {int(data.grb_masked.sum())} within "
-          f"{config.data.grb_mask_s:g} s of a known GRB are not trained on; train/val/test {parts}")
+    print(
+        f"training: {len(data.part)} rows after the filters; {int(data.grb_masked.sum())} within "
+        f"{config.data.grb_mask_s:g} s of a known GRB are not trained on; train/val/test {parts}"
+    )
     summary = model.train(data, config, run.train)
     write_json(run.training, {**summary, "config_hash": key})
-    print(f"training: best validation loss {summary['best_val_loss']:.4f} after {summary['epochs'] + 1} epochs "
-          f"on {summary['device']}")
+    print(
+        f"training: best validation loss {summary['best_val_loss']:.4f} after {summary['epochs'] + 1} epochs "
+        f"on {summary['device']}"
+    )
 
 
 def predict(run: PolarRun) -> None:
     from analysis_core.lightning import accelerator
-
     from polar import model
 
     config = run.load_config()
@@ -142,11 +162,24 @@ def predict(run: PolarRun) -> None:
                 return
     data = dataset(run, config)
     device = "cuda" if accelerator(config.train.gpus) == "gpu" else "cpu"
-    predicted = model.predict(model.load(run.model), data.features, config.predict.batch_size, device)
-    save_npz(run.predictions, unix_time=data.unix_time, rate=data.rate, rate_err=data.rate_err, predicted=predicted,
-             part=data.part, grb_masked=data.grb_masked, targets=np.array(config.data.target_names),
-             target_labels=np.array(config.data.target_labels), config_hash=key)
-    print(f"prediction: {len(predicted)} rows in batches of {config.predict.batch_size} -> {run.predictions.name}")
+    predicted = model.predict(
+        model.load(run.model), data.features, config.predict.batch_size, device
+    )
+    save_npz(
+        run.predictions,
+        unix_time=data.unix_time,
+        rate=data.rate,
+        rate_err=data.rate_err,
+        predicted=predicted,
+        part=data.part,
+        grb_masked=data.grb_masked,
+        targets=np.array(config.data.target_names),
+        target_labels=np.array(config.data.target_labels),
+        config_hash=key,
+    )
+    print(
+        f"prediction: {len(predicted)} rows in batches of {config.predict.batch_size} -> {run.predictions.name}"
+    )
 
 
 def search(run: PolarRun) -> dict:
@@ -158,7 +191,11 @@ def search(run: PolarRun) -> dict:
     truth = run.truth(config)
     # fitted as on real data: outside the known GRBs' windows only, never using the injected truth
     quiet = ~p["grb_masked"]
-    width = polar_intervals.fit_core if config.intervals.width == "core_fit" else polar_intervals.clipped_std
+    width = (
+        polar_intervals.fit_core
+        if config.intervals.width == "core_fit"
+        else polar_intervals.clipped_std
+    )
     cores = [width(pull[quiet, c]) for c in range(pull.shape[1])]
     if not config.intervals.subtract_mean:  # the original: pull > k sigma
         cores = [polar_intervals.Core(0.0, c.sigma) for c in cores]
@@ -166,19 +203,39 @@ def search(run: PolarRun) -> dict:
     known = [(name, t, t) for name, t in polar_data.read_grbs(config.data.grb_path)]
     # synthetic data: matched against the injected spans (a few seconds of slack); real data:
     # against the known trigger times, within intervals.match_s
-    events, tolerance = ([(e.name, e.t_start, e.t_stop) for e in truth], 2.0) if truth else (known, config.intervals.match_s)
+    events, tolerance = (
+        ([(e.name, e.t_start, e.t_stop) for e in truth], 2.0)
+        if truth
+        else (known, config.intervals.match_s)
+    )
     days = _live_days(p["unix_time"], config.intervals.max_gap_s)
-    results = {"config_hash": config.section_hash(*SEARCH_SECTIONS), "live_days": days,
-               "cores": [{"channel": ch, "label": label, "mu": c.mu, "sigma": c.sigma}
-                         for ch, label, c in zip(channels, labels, cores)],
-               "thresholds": {}}
+    results = {
+        "config_hash": config.section_hash(*SEARCH_SECTIONS),
+        "live_days": days,
+        "cores": [
+            {"channel": ch, "label": label, "mu": c.mu, "sigma": c.sigma}
+            for ch, label, c in zip(channels, labels, cores)
+        ],
+        "thresholds": {},
+    }
     all_clusters, all_intersections, all_combinations, counts = [], [], [], {}
     settings = config.intervals
     for k in settings.thresholds:
         figures = {}
-        for veto in sorted({settings.discard_w, 0.0}, reverse=True):  # the run's, then without the veto
+        for veto in sorted(
+            {settings.discard_w, 0.0}, reverse=True
+        ):  # the run's, then without the veto
             clusters, found, combinations = polar_intervals.find(
-                p["unix_time"], pull, cores, channels, k, settings.min_channels, settings.max_gap_s, p["rate"], veto)
+                p["unix_time"],
+                pull,
+                cores,
+                channels,
+                k,
+                settings.min_channels,
+                settings.max_gap_s,
+                p["rate"],
+                veto,
+            )
             polar_intervals.match(found, events, tolerance)
             figures[veto] = _recovery(found, truth, known, p["unix_time"], days)
             if veto == settings.discard_w:
@@ -189,15 +246,19 @@ def search(run: PolarRun) -> dict:
         results["thresholds"][str(k)] = figures[settings.discard_w]
         if settings.discard_w > 0:
             results["thresholds"][str(k)]["without_gap_veto"] = figures[0.0]
-        results["thresholds"][str(k)]["per_target"] = _per_target(pull, cores, channels, labels, k,
-                                                                  [c for c in all_clusters if c.k == k])
+        results["thresholds"][str(k)]["per_target"] = _per_target(
+            pull, cores, channels, labels, k, [c for c in all_clusters if c.k == k]
+        )
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
     results["combinations"] = [vars(c) for c in all_combinations]
     results["combination_counts"] = counts
     write_json(run.intervals, results)
     for k, r in results["thresholds"].items():
-        line = f"intervals at {k} sigma: {r['n_positive']} positive intersections ({r['false_per_day']:.2f} unmatched per day"
+        line = (
+            f"intervals at {k} sigma: {r['n_positive']} positive intersections "
+            f"({r['false_per_day']:.2f} unmatched per day"
+        )
         if "without_gap_veto" in r:
             line += f"; {r['without_gap_veto']['false_per_day']:.2f} without the gap veto"
         line += ")"
@@ -211,11 +272,17 @@ def _per_target(pull, cores, channels, labels, k, clusters) -> dict:
     """Per target (by name): its label, pull width, the rows beyond k sigma and the clusters
     (after the gap veto) of each sign."""
     z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
-    return {ch: {"label": labels[j], "sigma": cores[j].sigma,
-                      "flagged_positive": int(np.sum(z[:, j] > k)), "flagged_negative": int(np.sum(z[:, j] < -k)),
-                      "clusters_positive": sum(c.channel == ch and c.sign > 0 for c in clusters),
-                      "clusters_negative": sum(c.channel == ch and c.sign < 0 for c in clusters)}
-            for j, ch in enumerate(channels)}
+    return {
+        ch: {
+            "label": labels[j],
+            "sigma": cores[j].sigma,
+            "flagged_positive": int(np.sum(z[:, j] > k)),
+            "flagged_negative": int(np.sum(z[:, j] < -k)),
+            "clusters_positive": sum(c.channel == ch and c.sign > 0 for c in clusters),
+            "clusters_negative": sum(c.channel == ch and c.sign < 0 for c in clusters),
+        }
+        for j, ch in enumerate(channels)
+    }
 
 
 def _live_days(unix_time, max_gap_s):
@@ -230,12 +297,16 @@ def _recovery(found, truth, known, unix_time, days) -> dict:
     recovered = {i.match for i in positive if i.match}
     in_data = [name for name, t, _ in known if polar_data.near(np.array([t]), unix_time, 1.5)[0]]
     return {
-        "n_positive": len(positive), "n_negative": len(found) - len(positive),
+        "n_positive": len(positive),
+        "n_negative": len(found) - len(positive),
         "false_per_day": sum(1 for i in positive if not i.match) / days if days else float("nan"),
-        "injected_above_10": len(strong), "recovered_above_10": sum(e.name in recovered for e in strong),
+        "injected_above_10": len(strong),
+        "recovered_above_10": sum(e.name in recovered for e in strong),
         "missed_above_10": [e.name for e in strong if e.name not in recovered],
-        "injected": len(observable), "recovered": sum(e.name in recovered for e in observable),
-        "known_grbs_in_data": in_data, "known_grbs_found": [n for n in in_data if n in recovered],
+        "injected": len(observable),
+        "recovered": sum(e.name in recovered for e in observable),
+        "known_grbs_in_data": in_data,
+        "known_grbs_found": [n for n in in_data if n in recovered],
     }
 
 
@@ -249,10 +320,17 @@ def export(run: PolarRun) -> None:
 def report(run: PolarRun) -> None:
     """Execute the report notebook against the run folder and render it to HTML."""
     import papermill
+
     from analysis_core.notebooks import render_html
 
-    papermill.execute_notebook(str(TEMPLATE), str(run.notebook), parameters={"run_dir": str(run.root)},
-                               cwd=str(run.root), kernel_name="python3", progress_bar=False)
+    papermill.execute_notebook(
+        str(TEMPLATE),
+        str(run.notebook),
+        parameters={"run_dir": str(run.root)},
+        cwd=str(run.root),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     print(f"report: {run.notebook} and {render_html(run.notebook).name}")
 
 
@@ -260,8 +338,15 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "polar_report.ipy
 STAGES = {"train": train, "predict": predict, "search": search, "export": export, "report": report}
 
 
-def run_all(run: PolarRun, config: PolarConfig, on_cluster: str = "local", resources=None, max_attempts: int = 3,
-            source: Path | None = None, overrides: list[str] = ()) -> None:
+def run_all(
+    run: PolarRun,
+    config: PolarConfig,
+    on_cluster: str = "local",
+    resources=None,
+    max_attempts: int = 3,
+    source: Path | None = None,
+    overrides: list[str] = (),
+) -> None:
     """Configure, then every stage in order; on SLURM the training is a job (resubmitted up to
     ``max_attempts`` times) and the light stages run here. ``source`` and ``overrides`` (the
     configuration file and what was applied to it) are recorded in the run's config.yaml.
@@ -287,14 +372,25 @@ def run_all(run: PolarRun, config: PolarConfig, on_cluster: str = "local", resou
         sub_config = polar_config.load(source, sub_overrides)
         sub.root.mkdir(parents=True, exist_ok=True)
         if not config.data.file and not (sub.root / "data").exists():
-            (sub.root / "data").symlink_to(run.root / "data", target_is_directory=True)  # the same data
+            (sub.root / "data").symlink_to(
+                run.root / "data", target_is_directory=True
+            )  # the same data
         configure(sub, sub_config, source, sub_overrides)
-        _stages(sub, sub_config, {k: v for k, v in STAGES.items() if k != "report"}, on_cluster, resources, max_attempts)
+        _stages(
+            sub,
+            sub_config,
+            {k: v for k, v in STAGES.items() if k != "report"},
+            on_cluster,
+            resources,
+            max_attempts,
+        )
         folders.append(sub.root)
     polar_seeds.write_summary(run.root, seeds, [read_json(PolarRun(f).intervals) for f in folders])
 
 
-def _stages(run: PolarRun, config: PolarConfig, stages: dict, on_cluster: str, resources, max_attempts: int) -> None:
+def _stages(
+    run: PolarRun, config: PolarConfig, stages: dict, on_cluster: str, resources, max_attempts: int
+) -> None:
     for name, stage in stages.items():
         print(f"\n=== {name}")
         if name == "train" and on_cluster == "slurm":
@@ -311,6 +407,12 @@ def _train_on_slurm(run: PolarRun, config: PolarConfig, resources, max_attempts:
     key = run.training_key(config)
     script = Path(__file__).resolve().parents[1] / "polar_analysis.py"
     command = slurm.shell_command(sys.executable, script, "--stage", "train", run.root)
-    slurm.run_tasks([command], lambda _: _done(run.training, key) and run.model.is_file(), resources,
-                    run.root / "slurm", max_attempts=max_attempts, describe=lambda _: "training")
+    slurm.run_tasks(
+        [command],
+        lambda _: _done(run.training, key) and run.model.is_file(),
+        resources,
+        run.root / "slurm",
+        max_attempts=max_attempts,
+        describe=lambda _: "training",
+    )
     print(f"training: done on SLURM ({run.model})")

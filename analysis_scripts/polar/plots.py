@@ -20,7 +20,11 @@ def metrics(log_dir) -> list[dict]:
     return rows
 
 
-LOSS_LABELS = {"chi2": "chi-square per bin", "weighted_mse": "weighted MSE (Hz$^2$)", "mse": "MSE (Hz$^2$)"}
+LOSS_LABELS = {
+    "chi2": "chi-square per bin",
+    "weighted_mse": "weighted MSE (Hz$^2$)",
+    "mse": "MSE (Hz$^2$)",
+}
 
 
 def loss_curves(log_dir, loss: str = "chi2"):
@@ -44,11 +48,27 @@ def light_curve(predictions, centre, half_width, channels=(0, 1, 6, 12), title="
     window = np.abs(t - centre) <= half_width
     names, labels = target_names(predictions), target_labels(predictions)
     shown = [names.index(str(c)) for c in channels if str(c) in names] or [0]
-    fig, axes = plt.subplots(len(shown), 1, figsize=(8, 1.8 * len(shown) + 0.6), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(shown), 1, figsize=(8, 1.8 * len(shown) + 0.6), sharex=True, squeeze=False
+    )
     for ax, j in zip(axes[:, 0], shown):
-        ax.errorbar(t[window] - centre, predictions["rate"][window, j], predictions["rate_err"][window, j],
-                    fmt=".", ms=2, lw=0.5, color="0.4", label="measured")
-        ax.plot(t[window] - centre, predictions["predicted"][window, j], color="C3", lw=1.2, label="predicted")
+        ax.errorbar(
+            t[window] - centre,
+            predictions["rate"][window, j],
+            predictions["rate_err"][window, j],
+            fmt=".",
+            ms=2,
+            lw=0.5,
+            color="0.4",
+            label="measured",
+        )
+        ax.plot(
+            t[window] - centre,
+            predictions["predicted"][window, j],
+            color="C3",
+            lw=1.2,
+            label="predicted",
+        )
         ax.set_ylabel(labels[j])
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[0, 0].set_title(title)
@@ -64,7 +84,12 @@ def pull_histograms(predictions, quiet, cores):
     labels = target_labels(predictions)
     n = len(labels)
     cols = min(n, 5)
-    fig, axes = plt.subplots((n + cols - 1) // cols, cols, figsize=(2.6 * cols, 2.2 * ((n + cols - 1) // cols)), squeeze=False)
+    fig, axes = plt.subplots(
+        (n + cols - 1) // cols,
+        cols,
+        figsize=(2.6 * cols, 2.2 * ((n + cols - 1) // cols)),
+        squeeze=False,
+    )
     for ax, j in zip(axes.flat, range(n)):
         core, values = cores[j], pull[quiet, j]
         ax.hist(values, bins=120, range=(-6, 6), histtype="step", color="0.3")
@@ -72,7 +97,9 @@ def pull_histograms(predictions, quiet, cores):
         mu, sigma = core["mu"], core["sigma"]
         norm = len(values) * 0.1 / (sigma * np.sqrt(2 * np.pi))  # 0.1: the bin width
         ax.plot(x, norm * np.exp(-0.5 * ((x - mu) / sigma) ** 2), color="C3", lw=1)
-        ax.set(yscale="log", ylim=(0.5, None), title=f"{labels[j]}: mu {mu:+.2f}, sigma {sigma:.2f}")
+        ax.set(
+            yscale="log", ylim=(0.5, None), title=f"{labels[j]}: mu {mu:+.2f}, sigma {sigma:.2f}"
+        )
         ax.title.set_fontsize(8)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
@@ -89,12 +116,22 @@ def cluster_length_vs_integral(clusters, k):
     for sign, colour in ((1, "C0"), (-1, "C1")):
         chosen = [c for c in clusters if c["k"] == k and c["sign"] == sign]
         integrals += [c["integral"] for c in chosen]
-        ax.scatter([c["length_s"] for c in chosen], [c["integral"] for c in chosen], s=6, color=colour, alpha=0.6,
-                   label=f"{'positive' if sign > 0 else 'negative'} ({len(chosen)})")
+        ax.scatter(
+            [c["length_s"] for c in chosen],
+            [c["integral"] for c in chosen],
+            s=6,
+            color=colour,
+            alpha=0.6,
+            label=f"{'positive' if sign > 0 else 'negative'} ({len(chosen)})",
+        )
     ax.set_xscale("symlog", linthresh=1)
     if integrals and min(integrals) > 0:  # a log axis needs data above zero
         ax.set_yscale("log")
-    ax.set(xlabel="cluster length (s)", ylabel="integral: sum of the rate (Hz)", title=f"clusters at {k:g} sigma")
+    ax.set(
+        xlabel="cluster length (s)",
+        ylabel="integral: sum of the rate (Hz)",
+        title=f"clusters at {k:g} sigma",
+    )
     ax.legend()
     fig.tight_layout()
     return fig
@@ -106,16 +143,27 @@ def intersections_timeline(intersections, k, unix_time, truth=()):
     t0 = unix_time[0]
     fig, ax = plt.subplots(figsize=(10, 3.2))
     for event in truth:
-        ax.axvspan((event.t_start - t0) / 3600, (event.t_stop - t0) / 3600, color="C2", alpha=0.25, lw=0)
+        ax.axvspan(
+            (event.t_start - t0) / 3600, (event.t_stop - t0) / 3600, color="C2", alpha=0.25, lw=0
+        )
     for i in intersections:
         if i["k"] != k:
             continue
         colour = "C0" if i["sign"] > 0 else "C1"
-        ax.vlines((i["t_start"] - t0) / 3600, 0, i["sign"] * i["n_channels"], color=colour, lw=1.2,
-                  alpha=1.0 if i["match"] else 0.5)
+        ax.vlines(
+            (i["t_start"] - t0) / 3600,
+            0,
+            i["sign"] * i["n_channels"],
+            color=colour,
+            lw=1.2,
+            alpha=1.0 if i["match"] else 0.5,
+        )
     ax.axhline(0, color="0.5", lw=0.5)
-    ax.set(xlabel="hours from the first row", ylabel="channels (+ / -)", title=f"intersections at {k:g} sigma "
-           "(green: injected or known events)")
+    ax.set(
+        xlabel="hours from the first row",
+        ylabel="channels (+ / -)",
+        title=f"intersections at {k:g} sigma (green: injected or known events)",
+    )
     fig.tight_layout()
     return fig
 
@@ -123,7 +171,9 @@ def intersections_timeline(intersections, k, unix_time, truth=()):
 def gradient_histograms(jac, table, targets, features, target: int = 0, n: int = 6):
     """Histograms of the derivative of ``targets[target]`` with respect to its ``n`` most
     influential standardised features, with the Gaussian fitted to each core, mean and median."""
-    rows = sorted((r for r in table if r["target"] == targets[target]), key=lambda r: -abs(r["mean"]))[:n]
+    rows = sorted(
+        (r for r in table if r["target"] == targets[target]), key=lambda r: -abs(r["mean"])
+    )[:n]
     fig, axes = plt.subplots(1, len(rows), figsize=(3.0 * len(rows), 2.8), squeeze=False)
     for ax, row in zip(axes[0], rows):
         values = jac[:, target, features.index(row["feature"])]
@@ -131,10 +181,18 @@ def gradient_histograms(jac, table, targets, features, target: int = 0, n: int =
         x = np.linspace(edges[0], edges[-1], 300)
         if row["fit_sigma"] > 0:
             peak = counts.max()
-            ax.plot(x, peak * np.exp(-0.5 * ((x - row["fit_mean"]) / row["fit_sigma"]) ** 2), color="C3", lw=1)
+            ax.plot(
+                x,
+                peak * np.exp(-0.5 * ((x - row["fit_mean"]) / row["fit_sigma"]) ** 2),
+                color="C3",
+                lw=1,
+            )
         ax.axvline(row["mean"], color="k", lw=1, label="mean")
         ax.axvline(row["median"], color="C0", lw=1, ls="--", label="median")
-        ax.set(title=f"{row['feature']}\nmean {row['mean']:+.3g} ({row['significance']:+.0f} sigma)", yscale="log")
+        ax.set(
+            title=f"{row['feature']}\nmean {row['mean']:+.3g} ({row['significance']:+.0f} sigma)",
+            yscale="log",
+        )
         ax.title.set_fontsize(9)
     axes[0][0].legend(fontsize=7)
     fig.supxlabel(f"d {targets[target]} / d feature (Hz per training standard deviation)")
@@ -148,7 +206,9 @@ def profile_maps(measured, predicted, x_edges, y_edges, x_name, y_name, target):
     finite = np.concatenate([measured[np.isfinite(measured)], predicted[np.isfinite(predicted)]])
     limits = np.percentile(finite, [1, 99]) if finite.size else (0, 1)
     for ax, values, title in ((axes[0], measured, "measured"), (axes[1], predicted, "predicted")):
-        image = ax.pcolormesh(x_edges, y_edges, values.T, vmin=limits[0], vmax=limits[1], shading="flat")
+        image = ax.pcolormesh(
+            x_edges, y_edges, values.T, vmin=limits[0], vmax=limits[1], shading="flat"
+        )
         ax.set(xlabel=x_name, title=f"mean {title} {target}")
     axes[0].set_ylabel(y_name)
     fig.colorbar(image, ax=axes, label=f"{target} (Hz)")
@@ -158,20 +218,33 @@ def profile_maps(measured, predicted, x_edges, y_edges, x_name, y_name, target):
 def prediction_vs_target(predictions, j: int = 0):
     """Predicted against measured rate of target ``j`` over the validation rows, with the training
     rows behind them: the whole range and 2 x 2 zooms on quarters of it (the original's visualizer)."""
-    rate, predicted, part = predictions["rate"][:, j], predictions["predicted"][:, j], predictions["part"]
+    rate, predicted, part = (
+        predictions["rate"][:, j],
+        predictions["predicted"][:, j],
+        predictions["part"],
+    )
     name = target_labels(predictions)[j]
     fig = plt.figure(figsize=(11, 4.6))
     whole = fig.add_subplot(1, 2, 1)
     zooms = [fig.add_subplot(2, 4, k) for k in (3, 4, 7, 8)]
     edges = np.quantile(rate[part == "val"], [0.0, 0.25, 0.5, 0.75, 1.0])
     for ax, (lo, hi) in zip([whole, *zooms], [(edges[0], edges[-1]), *zip(edges[:-1], edges[1:])]):
-        for chosen, colour, label in ((part == "train", "0.75", "training"), (part == "val", "C0", "validation")):
+        for chosen, colour, label in (
+            (part == "train", "0.75", "training"),
+            (part == "val", "C0", "validation"),
+        ):
             inside = chosen & (rate >= lo) & (rate <= hi)
-            ax.scatter(rate[inside], predicted[inside], s=1, color=colour, label=label, rasterized=True)
+            ax.scatter(
+                rate[inside], predicted[inside], s=1, color=colour, label=label, rasterized=True
+            )
         ax.plot([lo, hi], [lo, hi], color="C3", lw=0.8)
         ax.set(xlim=(lo, hi), ylim=(lo, hi))
         ax.tick_params(labelsize=7)
-    whole.set(xlabel=f"measured {name}", ylabel=f"predicted {name}", title="validation rows over the training rows")
+    whole.set(
+        xlabel=f"measured {name}",
+        ylabel=f"predicted {name}",
+        title="validation rows over the training rows",
+    )
     whole.legend(markerscale=8, fontsize=8)
     fig.tight_layout()
     return fig
@@ -182,20 +255,32 @@ def pull_vs_time(predictions, core: dict, k: float, j: int = 0):
     histogram at the side with the fitted Gaussian."""
     pull = pulls(predictions["rate"], predictions["predicted"], predictions["rate_err"])[:, j]
     t = predictions["unix_time"]
-    fig, (ax, side) = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True, gridspec_kw={"width_ratios": [5, 1]})
+    fig, (ax, side) = plt.subplots(
+        1, 2, figsize=(11, 3.2), sharey=True, gridspec_kw={"width_ratios": [5, 1]}
+    )
     ax.plot((t - t[0]) / 3600, pull, ",", color="0.3", rasterized=True)
     mu, sigma = core["mu"], core["sigma"]
     for level in (mu - k * sigma, mu + k * sigma):
         ax.axhline(level, color="C3", lw=0.8)
         side.axhline(level, color="C3", lw=0.8)
-    ax.set(xlabel="hours from the first row", ylabel=f"pull of {target_labels(predictions)[j]}",
-           title=f"+-{k:g} sigma about mu {mu:+.2f} (sigma {sigma:.2f})")
+    ax.set(
+        xlabel="hours from the first row",
+        ylabel=f"pull of {target_labels(predictions)[j]}",
+        title=f"+-{k:g} sigma about mu {mu:+.2f} (sigma {sigma:.2f})",
+    )
     finite = pull[np.isfinite(pull)]
     margin = (k + 1) * sigma  # the lines always show
-    y = np.linspace(max(min(finite.min(), mu - margin), -12), min(max(finite.max(), mu + margin), 12), 400)
+    y = np.linspace(
+        max(min(finite.min(), mu - margin), -12), min(max(finite.max(), mu + margin), 12), 400
+    )
     side.hist(np.clip(pull, y[0], y[-1]), bins=120, orientation="horizontal", color="0.6", log=True)
     width = (y[-1] - y[0]) / 120
-    side.plot(len(pull) * width / (sigma * np.sqrt(2 * np.pi)) * np.exp(-0.5 * ((y - mu) / sigma) ** 2), y, color="C3", lw=1)
+    side.plot(
+        len(pull) * width / (sigma * np.sqrt(2 * np.pi)) * np.exp(-0.5 * ((y - mu) / sigma) ** 2),
+        y,
+        color="C3",
+        lw=1,
+    )
     side.set(xlabel="rows", xlim=(0.5, None))
     ax.set_ylim(y[0], y[-1])
     fig.tight_layout()

@@ -78,11 +78,31 @@ def _spectrum(multiplicity, deposit) -> np.ndarray:
 PHOTONS = 2600.0, _spectrum([0.55, 0.43, 0.02], [0.30, 0.15, 0.20, 0.17, 0.08, 0.10])
 CHARGED = 700.0, _spectrum([0.05, 0.35, 0.60], [0.04, 0.04, 0.10, 0.20, 0.22, 0.40])
 ACTIVATION = 900.0, _spectrum([0.75, 0.25, 0.0], [0.45, 0.25, 0.20, 0.07, 0.02, 0.01])
-GRB_SPECTRUM = _spectrum([0.35, 0.62, 0.03], [0.08, 0.07, 0.15, 0.25, 0.17, 0.28])  # harder than the background
+GRB_SPECTRUM = _spectrum(
+    [0.35, 0.62, 0.03], [0.08, 0.07, 0.15, 0.25, 0.17, 0.28]
+)  # harder than the background
 FLARE_SPECTRUM = _spectrum([0.85, 0.15, 0.0], [0.55, 0.30, 0.12, 0.03, 0.0, 0.0])
 SUN_SPECTRUM = _spectrum([0.9, 0.1, 0.0], [0.6, 0.3, 0.1, 0.0, 0.0, 0.0])
-SCALAR_BRANCHES = ("unix_time", "glat", "glon", "altitude", "temperature", "fe_cosmic", "raz", "decz", "rax",
-                   "decx", "is_orbit_up", "time_since_saa", "crabarf", "sun", "sun_spot", "B_r", "B_theta", "B_phi")
+SCALAR_BRANCHES = (
+    "unix_time",
+    "glat",
+    "glon",
+    "altitude",
+    "temperature",
+    "fe_cosmic",
+    "raz",
+    "decz",
+    "rax",
+    "decx",
+    "is_orbit_up",
+    "time_since_saa",
+    "crabarf",
+    "sun",
+    "sun_spot",
+    "B_r",
+    "B_theta",
+    "B_phi",
+)
 
 
 @dataclass
@@ -92,7 +112,9 @@ class Transient:
     t_start: float
     t_peak: float
     t_stop: float
-    peak_significance: float = 0.0  # max over bins of injected counts / sqrt(background counts), channel 0
+    peak_significance: float = (
+        0.0  # max over bins of injected counts / sqrt(background counts), channel 0
+    )
     observable: bool = True  # False when the event falls into an SAA gap
 
 
@@ -118,19 +140,31 @@ def context(unix_time: np.ndarray, t0: float) -> dict[str, np.ndarray]:
     elapsed = unix_time - t0
     u = 2 * np.pi * elapsed / PERIOD_S + 0.3  # argument of latitude
     inc, node = np.deg2rad(INCLINATION_DEG), 1.0
-    r = np.stack([np.cos(u) * np.cos(node) - np.sin(u) * np.cos(inc) * np.sin(node),
-                  np.cos(u) * np.sin(node) + np.sin(u) * np.cos(inc) * np.cos(node),
-                  np.sin(u) * np.sin(inc)], axis=-1)
-    v = np.stack([-np.sin(u) * np.cos(node) - np.cos(u) * np.cos(inc) * np.sin(node),
-                  -np.sin(u) * np.sin(node) + np.cos(u) * np.cos(inc) * np.cos(node),
-                  np.cos(u) * np.sin(inc)], axis=-1)
+    r = np.stack(
+        [
+            np.cos(u) * np.cos(node) - np.sin(u) * np.cos(inc) * np.sin(node),
+            np.cos(u) * np.sin(node) + np.sin(u) * np.cos(inc) * np.cos(node),
+            np.sin(u) * np.sin(inc),
+        ],
+        axis=-1,
+    )
+    v = np.stack(
+        [
+            -np.sin(u) * np.cos(node) - np.cos(u) * np.cos(inc) * np.sin(node),
+            -np.sin(u) * np.sin(node) + np.cos(u) * np.cos(inc) * np.cos(node),
+            np.cos(u) * np.sin(inc),
+        ],
+        axis=-1,
+    )
     ra_z, dec_z = np.arctan2(r[:, 1], r[:, 0]), np.arcsin(r[:, 2])
     lon = (ra_z - _gmst_rad(unix_time) + np.pi) % (2 * np.pi) - np.pi
     lat = dec_z
     altitude = 393.0 + 4.0 * np.sin(u - 0.7) - 0.3 * elapsed / 86400.0
 
     pole_lat, pole_lon = np.deg2rad(DIPOLE_POLE_DEG)
-    mag_lat = np.arcsin(np.sin(lat) * np.sin(pole_lat) + np.cos(lat) * np.cos(pole_lat) * np.cos(lon - pole_lon))
+    mag_lat = np.arcsin(
+        np.sin(lat) * np.sin(pole_lat) + np.cos(lat) * np.cos(pole_lat) * np.cos(lon - pole_lon)
+    )
     scale = (EARTH_RADIUS_KM / (EARTH_RADIUS_KM + altitude)) ** 3 * 30000.0  # nT
     cutoff_gv = 14.9 * np.cos(mag_lat) ** 4 * (EARTH_RADIUS_KM / (EARTH_RADIUS_KM + altitude)) ** 2
     temperature = 18.0 + 2.5 * np.sin(u + 1.2) + 1.0 * np.sin(2 * np.pi * elapsed / 86400.0)
@@ -140,22 +174,31 @@ def context(unix_time: np.ndarray, t0: float) -> dict[str, np.ndarray]:
     crab = _unit(*np.deg2rad(CRAB_DEG))
     day = np.floor(elapsed / 86400.0)
     return {
-        "glat": np.rad2deg(lat), "glon": np.rad2deg(lon), "altitude": altitude, "temperature": temperature,
+        "glat": np.rad2deg(lat),
+        "glon": np.rad2deg(lon),
+        "altitude": altitude,
+        "temperature": temperature,
         "fe_cosmic": 1.0 / (1.0 + (cutoff_gv / 3.0) ** 1.2),
-        "raz": np.rad2deg(ra_z) % 360.0, "decz": np.rad2deg(dec_z),
-        "rax": np.rad2deg(np.arctan2(v[:, 1], v[:, 0])) % 360.0, "decx": np.rad2deg(np.arcsin(v[:, 2])),
+        "raz": np.rad2deg(ra_z) % 360.0,
+        "decz": np.rad2deg(dec_z),
+        "rax": np.rad2deg(np.arctan2(v[:, 1], v[:, 0])) % 360.0,
+        "decx": np.rad2deg(np.arcsin(v[:, 2])),
         "is_orbit_up": (np.cos(u) > 0).astype(np.int32),
         "crabarf": np.clip(zenith @ crab, 0.0, None) ** 1.5,
         "sun": (np.sum(zenith * _unit(sun_ra, sun_dec), axis=-1) > -0.34).astype(np.int32),
         "sun_spot": 25.0 + 5.0 * np.sin(2 * np.pi * day / 27.0),
-        "B_r": -2.0 * scale * np.sin(mag_lat), "B_theta": scale * np.cos(mag_lat),
+        "B_r": -2.0 * scale * np.sin(mag_lat),
+        "B_theta": scale * np.cos(mag_lat),
         "B_phi": 0.08 * scale * np.sin(lon - pole_lon) * np.cos(pole_lat),
     }
 
 
 def saa_distance(glat, glon):
     """Elliptical distance from the SAA centre in units of its half-axes (< 1: inside)."""
-    return np.hypot((glat - SAA_CENTRE_DEG[0]) / SAA_HALF_AXES_DEG[0], (glon - SAA_CENTRE_DEG[1]) / SAA_HALF_AXES_DEG[1])
+    return np.hypot(
+        (glat - SAA_CENTRE_DEG[0]) / SAA_HALF_AXES_DEG[0],
+        (glon - SAA_CENTRE_DEG[1]) / SAA_HALF_AXES_DEG[1],
+    )
 
 
 def post_cosmic_fraction(branches: dict[str, np.ndarray]) -> np.ndarray:
@@ -172,14 +215,24 @@ def _with_post_cosmic(rates: np.ndarray, fraction: np.ndarray) -> np.ndarray:
 def background(branches: dict[str, np.ndarray]) -> np.ndarray:
     """Expected background counts/s of the event kinds (n, N_KINDS), a function of the branches only."""
     halo = np.exp(-np.clip(saa_distance(branches["glat"], branches["glon"]) - 1.0, 0.0, None) / 0.6)
-    modulation = (1 + 0.0015 * (branches["altitude"] - 393.0)) * (1 - 0.002 * (branches["sun_spot"] - 25.0))
-    photons = PHOTONS[0] * (0.5 + branches["fe_cosmic"]) * modulation * (1 - 0.003 * (branches["temperature"] - 18.0))
+    modulation = (1 + 0.0015 * (branches["altitude"] - 393.0)) * (
+        1 - 0.002 * (branches["sun_spot"] - 25.0)
+    )
+    photons = (
+        PHOTONS[0]
+        * (0.5 + branches["fe_cosmic"])
+        * modulation
+        * (1 - 0.003 * (branches["temperature"] - 18.0))
+    )
     charged = CHARGED[0] * (0.1 + 2.0 * branches["fe_cosmic"] ** 1.5) * modulation
     activation = ACTIVATION[0] * (0.6 * halo + 0.35 * np.exp(-branches["time_since_saa"] / 900.0))
-    rates = (photons[:, None, None] * PHOTONS[1] + charged[:, None, None] * CHARGED[1]
-             + activation[:, None, None] * ACTIVATION[1]
-             + 30.0 * branches["crabarf"][:, None, None] * GRB_SPECTRUM
-             + 10.0 * branches["sun"][:, None, None] * SUN_SPECTRUM)
+    rates = (
+        photons[:, None, None] * PHOTONS[1]
+        + charged[:, None, None] * CHARGED[1]
+        + activation[:, None, None] * ACTIVATION[1]
+        + 30.0 * branches["crabarf"][:, None, None] * GRB_SPECTRUM
+        + 10.0 * branches["sun"][:, None, None] * SUN_SPECTRUM
+    )
     return _with_post_cosmic(rates, post_cosmic_fraction(branches)).reshape(len(rates), -1)
 
 
@@ -202,21 +255,33 @@ def _profile(kind: str, t: np.ndarray, event: Transient) -> np.ndarray:
     rise = event.t_peak - event.t_start
     if kind == "flare":
         decay = (event.t_stop - event.t_peak) / 4.0
-        shape = np.where(x < rise, np.exp(-0.5 * ((x - rise) / (rise / 2.5)) ** 2), np.exp(-(x - rise) / decay))
+        shape = np.where(
+            x < rise, np.exp(-0.5 * ((x - rise) / (rise / 2.5)) ** 2), np.exp(-(x - rise) / decay)
+        )
     else:
         decay = (event.t_stop - event.t_peak) / 5.0
-        shape = np.where(x < rise, np.clip(x / rise, 0.0, None) * np.exp(1 - np.clip(x / rise, 0.0, None)),
-                         np.exp(-(x - rise) / decay))
+        shape = np.where(
+            x < rise,
+            np.clip(x / rise, 0.0, None) * np.exp(1 - np.clip(x / rise, 0.0, None)),
+            np.exp(-(x - rise) / decay),
+        )
     return np.where(x >= 0, shape, 0.0).mean(axis=1)
 
 
-def generate(path: Path, start: str, days: float, seed: int, random_grbs_per_day: float, flares_per_day: float,
-             grb_list: Path) -> list[Transient]:
+def generate(
+    path: Path,
+    start: str,
+    days: float,
+    seed: int,
+    random_grbs_per_day: float,
+    flares_per_day: float,
+    grb_list: Path,
+) -> list[Transient]:
     """Write the synthetic file and its truth CSV; returns the injected transients."""
     from polar.export import write_trees
 
     rng = np.random.default_rng(seed)
-    t0 = datetime.datetime.fromisoformat(start).replace(tzinfo=datetime.timezone.utc).timestamp()
+    t0 = datetime.datetime.fromisoformat(start).replace(tzinfo=datetime.UTC).timestamp()
     unix_time = t0 + np.arange(int(days * 86400), dtype=float)
     t1 = unix_time[-1]
     branches = context(unix_time, t0)
@@ -232,22 +297,34 @@ def generate(path: Path, start: str, days: float, seed: int, random_grbs_per_day
         window = (unix_time >= event.t_start - 1) & (unix_time <= event.t_stop + 1)
         spectrum = FLARE_SPECTRUM if event.kind == "flare" else GRB_SPECTRUM
         shape = _profile(event.kind, unix_time[window], event)
-        kinds = _with_post_cosmic(shape[:, None, None] * spectrum, post_cosmic[window]).reshape(len(shape), -1)
+        kinds = _with_post_cosmic(shape[:, None, None] * spectrum, post_cosmic[window]).reshape(
+            len(shape), -1
+        )
         # the amplitude gives the drawn peak significance in channel 0 against its background there
         per_unit = channels(kinds)[:, 0]
         peak = np.argmax(per_unit) if window.any() else 0
-        amplitude = event.peak_significance * np.sqrt(expected_0[window][peak]) / per_unit[peak] if window.any() else 0.0
+        amplitude = (
+            event.peak_significance * np.sqrt(expected_0[window][peak]) / per_unit[peak]
+            if window.any()
+            else 0.0
+        )
         injected[window] += amplitude * kinds
         keep = window & ~in_saa
         event.observable = bool(keep.any()) and not in_saa[np.searchsorted(unix_time, event.t_peak)]
         if keep.any():
-            event.peak_significance = float((channels(injected[keep])[:, 0] / np.sqrt(expected_0[keep])).max())
+            event.peak_significance = float(
+                (channels(injected[keep])[:, 0] / np.sqrt(expected_0[keep])).max()
+            )
 
     keep = ~in_saa
     counts = channels(rng.poisson(expected[keep] + injected[keep]).astype(np.float64))  # dt = 1 s
     columns = {"unix_time": unix_time[keep], **{k: v[keep] for k, v in branches.items()}}
-    columns = {name: np.asarray(columns[name], dtype=np.int32 if name in ("is_orbit_up", "sun") else np.float64)
-               for name in SCALAR_BRANCHES}
+    columns = {
+        name: np.asarray(
+            columns[name], dtype=np.int32 if name in ("is_orbit_up", "sun") else np.float64
+        )
+        for name in SCALAR_BRANCHES
+    }
     columns["rate"] = counts.astype(np.float32)
     columns["rate_err"] = np.sqrt(np.maximum(counts, 1.0)).astype(np.float32)
 
@@ -258,7 +335,9 @@ def generate(path: Path, start: str, days: float, seed: int, random_grbs_per_day
     return events
 
 
-def _draw_events(rng, t0, t1, days, random_grbs_per_day, flares_per_day, grb_list) -> list[Transient]:
+def _draw_events(
+    rng, t0, t1, days, random_grbs_per_day, flares_per_day, grb_list
+) -> list[Transient]:
     events: list[Transient] = []
 
     def free(t, margin):
@@ -267,8 +346,16 @@ def _draw_events(rng, t0, t1, days, random_grbs_per_day, flares_per_day, grb_lis
     def grb(kind, name, t_trigger):
         duration = float(np.exp(rng.uniform(np.log(1.0), np.log(100.0))))
         rise = max(0.3, 0.1 * duration)
-        events.append(Transient(kind, name, t_trigger - rise, t_trigger, t_trigger + duration,
-                                float(np.exp(rng.uniform(np.log(5.0), np.log(60.0))))))
+        events.append(
+            Transient(
+                kind,
+                name,
+                t_trigger - rise,
+                t_trigger,
+                t_trigger + duration,
+                float(np.exp(rng.uniform(np.log(5.0), np.log(60.0)))),
+            )
+        )
 
     for name, t in read_grbs(grb_list):
         if t0 + 300 < t < t1 - 300:
@@ -281,8 +368,16 @@ def _draw_events(rng, t0, t1, days, random_grbs_per_day, flares_per_day, grb_lis
         t = rng.uniform(t0 + 3000, t1 - 4000)
         duration = rng.uniform(600, 3000)
         if free(t, duration + 600):
-            events.append(Transient("flare", f"injected_flare_{i}", t - 0.3 * duration, t, t + duration,
-                                    float(np.exp(rng.uniform(np.log(5.0), np.log(40.0))))))
+            events.append(
+                Transient(
+                    "flare",
+                    f"injected_flare_{i}",
+                    t - 0.3 * duration,
+                    t,
+                    t + duration,
+                    float(np.exp(rng.uniform(np.log(5.0), np.log(40.0)))),
+                )
+            )
     return sorted(events, key=lambda e: e.t_peak)
 
 
@@ -300,5 +395,15 @@ def write_truth(path: Path, events: list[Transient]) -> None:
 
 def read_truth(path: Path) -> list[Transient]:
     with open(path, newline="") as f:
-        return [Transient(r["kind"], r["name"], float(r["t_start"]), float(r["t_peak"]), float(r["t_stop"]),
-                          float(r["peak_significance"]), r["observable"] == "True") for r in csv.DictReader(f)]
+        return [
+            Transient(
+                r["kind"],
+                r["name"],
+                float(r["t_start"]),
+                float(r["t_peak"]),
+                float(r["t_stop"]),
+                float(r["peak_significance"]),
+                r["observable"] == "True",
+            )
+            for r in csv.DictReader(f)
+        ]

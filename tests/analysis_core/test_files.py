@@ -4,11 +4,13 @@ import json
 
 import numpy as np
 import pytest
+
 from analysis_core.files import disk_full, read_json, save_npz, write_json
 
 
 def test_save_npz_is_atomic(tmp_path):
     path = tmp_path / "true_obs.npz"
+
     class Unwritable:
         def __array__(self, *args, **kwargs):
             raise ValueError("fails while writing")

@@ -5,6 +5,7 @@ import threading
 import time
 
 import pytest
+
 from analysis_core import slurm
 from analysis_core.errors import PipelineError
 
@@ -24,9 +25,12 @@ def timed_out_task(slurm_cluster, tmp_path_factory):
     code = (
         "from pathlib import Path; from analysis_core import slurm\n"
         "short = slurm.Resources(job_name='timeout', time='00-00:00:01', mem_per_cpu_gb=1)\n"
-        f"slurm.run_tasks([{command!r}], lambda i: Path({str(done)!r}).exists(), short, Path({str(folder / 'jobs')!r}), poll=2)\n"
+        f"slurm.run_tasks([{command!r}], lambda i: Path({str(done)!r}).exists(), short, "
+        f"Path({str(folder / 'jobs')!r}), poll=2)\n"
     )
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     yield process, folder, time.monotonic()
     if process.poll() is None:
         process.kill()
@@ -38,7 +42,13 @@ def resources(name, **extra):
 
 def test_tasks_run_and_complete(slurm_cluster, tmp_path):
     commands = [f"echo {i} > {tmp_path}/done_{i}" for i in range(3)]
-    slurm.run_tasks(commands, lambda i: (tmp_path / f"done_{i}").exists(), resources("ok"), tmp_path / "jobs", poll=1)
+    slurm.run_tasks(
+        commands,
+        lambda i: (tmp_path / f"done_{i}").exists(),
+        resources("ok"),
+        tmp_path / "jobs",
+        poll=1,
+    )
     assert all((tmp_path / f"done_{i}").exists() for i in range(3))
     assert list((tmp_path / "jobs" / "logs").glob("slurm-*.out"))
 
@@ -63,15 +73,31 @@ def test_cancelled_task_is_resubmitted(slurm_cluster, tmp_path):
 
     thread = threading.Thread(target=cancel_the_sleeper)
     thread.start()
-    slurm.run_tasks(commands, lambda i: (tmp_path / f"done_{i}").exists(), resources("cancelme"), tmp_path / "jobs", poll=1)
+    slurm.run_tasks(
+        commands,
+        lambda i: (tmp_path / f"done_{i}").exists(),
+        resources("cancelme"),
+        tmp_path / "jobs",
+        poll=1,
+    )
     thread.join()
     assert (tmp_path / "done_1").exists()
     assert (tmp_path / "jobs" / "cancelme_attempt2.sh").exists()
 
 
 def test_task_failing_every_time_stops_with_its_state(slurm_cluster, tmp_path):
-    with pytest.raises(PipelineError, match=r"1 SLURM task\(s\) of broken failed 2 times: task 0: FAILED \(exit code 3:0\)"):
-        slurm.run_tasks(["exit 3"], lambda i: False, resources("broken"), tmp_path / "jobs", max_attempts=2, poll=1)
+    with pytest.raises(
+        PipelineError,
+        match=r"1 SLURM task\(s\) of broken failed 2 times: task 0: FAILED \(exit code 3:0\)",
+    ):
+        slurm.run_tasks(
+            ["exit 3"],
+            lambda i: False,
+            resources("broken"),
+            tmp_path / "jobs",
+            max_attempts=2,
+            poll=1,
+        )
 
 
 def test_a_pipeline_in_slurm_mode_interrupted_cancels_its_jobs_and_resumes(slurm_cluster, tmp_path):
@@ -86,12 +112,28 @@ def test_a_pipeline_in_slurm_mode_interrupted_cancels_its_jobs_and_resumes(slurm
     from test_end_to_end import run
 
     script = write_run_script(
-        tmp_path, template=RUN_SH, run_name="interrupted", on_cluster="slurm", n_sim_train="600",
-        n_prior_samples="2_000", nbins_etrue="90", max_epochs="2", n_truncations="0",
-        n_sim_coverage="0", n_sim_explim="0", n_jobs_sim="1", sbatch_extra='"--comment=alpswyft-test"', job_setup='"echo job set-up ran"',
+        tmp_path,
+        template=RUN_SH,
+        run_name="interrupted",
+        on_cluster="slurm",
+        n_sim_train="600",
+        n_prior_samples="2_000",
+        nbins_etrue="90",
+        max_epochs="2",
+        n_truncations="0",
+        n_sim_coverage="0",
+        n_sim_explim="0",
+        n_jobs_sim="1",
+        sbatch_extra='"--comment=alpswyft-test"',
+        job_setup='"echo job set-up ran"',
     )
-    process = subprocess.Popen([str(script)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [str(script)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     log = tmp_path / "analysis_results" / "interrupted" / "output.log"
     for _ in range(600):
         if log.exists() and "submitted SLURM job" in log.read_text():
@@ -116,8 +158,13 @@ def test_a_pipeline_in_slurm_mode_interrupted_cancels_its_jobs_and_resumes(slurm
     assert result.returncode == 0, result.stdout[-3000:]
     assert "resuming the unfinished trial 0" in log.read_text()
     run_dir = tmp_path / "analysis_results" / "interrupted"
-    assert log.read_text().count("submitted SLURM job") >= 3  # the interrupted store, then the stores and the training
-    for job in ("sim_output", "train_output"):  # the extra sbatch option and the set-up line in every job
+    assert (
+        log.read_text().count("submitted SLURM job") >= 3
+    )  # the interrupted store, then the stores and the training
+    for job in (
+        "sim_output",
+        "train_output",
+    ):  # the extra sbatch option and the set-up line in every job
         scripts = list((run_dir / job / "slurm").glob("*.sh"))
         assert scripts and all("#SBATCH --comment=alpswyft-test" in p.read_text() for p in scripts)
         logs = list((run_dir / job / "slurm" / "logs").glob("slurm-*.out"))

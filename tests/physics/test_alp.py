@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 from alp_config import DEFAULT_VECTOR, alp_variables
+
 from alpswyft.config import load_run_config
 from alpswyft.physics.alp import cluster_domains, electron_density, turbulence_modes
 from analysis_core.errors import ConfigError
@@ -49,7 +50,11 @@ def test_field_and_survival_statistics_match_gammaalps():
     for ours, theirs in ((ours_b, theirs_b), (ours_p, theirs_p)):
         ours, theirs = np.array(ours), np.array(theirs)
         for k in range(3):
-            assert two_sample_z(ours[:, k], theirs[:, k]) < 4, (k, ours[:, k].mean(), theirs[:, k].mean())
+            assert two_sample_z(ours[:, k], theirs[:, k]) < 4, (
+                k,
+                ours[:, k].mean(),
+                theirs[:, k].mean(),
+            )
             ratio = ours[:, k].var() / theirs[:, k].var()
             assert 0.45 < ratio < 2.2, (k, ratio)  # F(79, 79) 99.9 % interval
 
@@ -78,7 +83,11 @@ def test_same_seed_same_field():
         (9, "0 | | | 0 | U | e_norm_2 | x", "n2"),
         (12, "[0, 1122] | 268 | 268 | 0 | U | e_dens_2 | kpc", None),  # an open bound at 0
         (16, "[-1.3, 0.39] | -0.41 | -0.41 | 1 | U | Max_turb | kpc^{-1}", None),
-        (17, "[-1, 1.85] | 0.93 | 0.93 | 1 | U | min_turb | kpc^{-1}", None),  # overlapping kL: restricted
+        (
+            17,
+            "[-1, 1.85] | 0.93 | 0.93 | 1 | U | min_turb | kpc^{-1}",
+            None,
+        ),  # overlapping kL: restricted
         (17, "[-3, -1] | -2 | -2 | 1 | U | min_turb | kpc^{-1}", "every kL is at least every kH"),
         (18, "-1.97 | | | 0 | U | turb_index | none", "|q|"),
     ],
@@ -95,9 +104,11 @@ def test_degenerate_cluster_parameters_refused(row, value, fragment):
 def test_overlapping_kl_and_kh_restrict_the_prior_everywhere_it_is_drawn():
     """The agnostic tables' kL in [10^-1.3, 10^0.39] and kH in [1, 10^1.85]: the prior is the product
     prior restricted to kL < kH; the rejected fraction is said once, and every draw satisfies it."""
-    variables = alp_variables(param16="[-1.3, 0.39] | -0.41 | -0.41 | 1 | U | Max_turb | kpc^{-1}",
-                              param17="[0, 1.85] | 0.93 | 0.93 | 1 | U | min_turb | kpc^{-1}",
-                              param11="[0, 238] | 57 | 57 | 0 | U | e_dens_1 | kpc")
+    variables = alp_variables(
+        param16="[-1.3, 0.39] | -0.41 | -0.41 | 1 | U | Max_turb | kpc^{-1}",
+        param17="[0, 1.85] | 0.93 | 0.93 | 1 | U | min_turb | kpc^{-1}",
+        param11="[0, 238] | 57 | 57 | 0 | U | e_dens_1 | kpc",
+    )
     config, warnings = load_run_config(variables)
     (restriction,) = [w for w in warnings if "restricted to kL < kH" in w]
     table = config.table
@@ -107,7 +118,9 @@ def test_overlapping_kl_and_kh_restrict_the_prior_everywhere_it_is_drawn():
     lo_l, hi_l, lo_h, hi_h = box[kl][0], box[kl][1], box[kh][0], box[kh][1]
     overlap = hi_l - lo_h
     exact = 0.5 * overlap**2 / ((hi_l - lo_l) * (hi_h - lo_h))
-    said = float(re.search(r"\(([\d.]+) % of the draws in the prior box are rejected\)", restriction)[1])
+    said = float(
+        re.search(r"\(([\d.]+) % of the draws in the prior box are rejected\)", restriction)[1]
+    )
     assert said == pytest.approx(100 * exact, abs=0.3)
     assert table.rejected_fraction(box) == pytest.approx(exact, abs=0.003)
     draws = table.sample(box, 20_000, np.random.default_rng(0))
@@ -123,7 +136,9 @@ def test_an_open_bound_at_zero_is_the_limit_of_the_profile():
     b, _, n_el, _ = cluster_domains(v, np.random.default_rng(0))
     assert np.all(np.isfinite(b)) and np.all(np.isfinite(n_el))
     r = np.arange(len(n_el)) / v[16] + 0.5 / v[16]
-    np.testing.assert_allclose(n_el, 1e-3 * electron_density(r, 0.0, v[8], 1.0, v[11], v[12], v[13]), rtol=1e-9)
+    np.testing.assert_allclose(
+        n_el, 1e-3 * electron_density(r, 0.0, v[8], 1.0, v[11], v[12], v[13]), rtol=1e-9
+    )
 
 
 def test_spectral_fit_log_needs_log_rows():

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from alp_config import DEFAULT_VECTOR
+
 from alpswyft.physics.alp import LineOfSight, cluster_field, field_modes
 from alpswyft.physics.batched import survival_batch
 
@@ -23,7 +24,9 @@ def test_batch_equals_numba_with_different_domain_counts(line_of_sight):
     rng = np.random.default_rng(5)
     modes = [field_modes(v, rng) for v in vs]
     batch = survival_batch(vs, modes, line_of_sight, device=torch.device("cpu"))
-    reference = np.array([line_of_sight.survival(v[0], v[1], cluster_field(v, *m)) for v, m in zip(vs, modes)])
+    reference = np.array(
+        [line_of_sight.survival(v[0], v[1], cluster_field(v, *m)) for v, m in zip(vs, modes)]
+    )
     np.testing.assert_allclose(batch, reference, atol=1e-10)
     assert batch.min() < 0.7
 

@@ -42,9 +42,12 @@ def run_kernels(simulator: bool) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO / "analysis_scripts")}
     if simulator:
         env["NUMBA_ENABLE_CUDASIM"] = "1"
-    script = SCRIPT.format(tests=REPO / "tests", los=REPO / "analysis_scripts" / "benchmarks" / "los_default.npz")
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=600)
+    script = SCRIPT.format(
+        tests=REPO / "tests", los=REPO / "analysis_scripts" / "benchmarks" / "los_default.npz"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -62,11 +65,8 @@ def test_the_fused_kernels_equal_the_cpu_kernel_in_the_simulator():
     check_agreement(result)
 
 
+@pytest.mark.gpu
 def test_the_fused_kernels_equal_the_cpu_kernel_on_the_device():
-    from alpswyft.physics import gpu
-
-    if not gpu.available():
-        pytest.skip("no CUDA device")
     check_agreement(run_kernels(simulator=False))
 
 
@@ -77,6 +77,9 @@ def test_domain_counts_are_those_of_the_cpu_field():
     rng = np.random.default_rng(0)
     vectors = np.array([DEFAULT_VECTOR] * 200, float)
     vectors[:, 9], vectors[:, 16] = rng.uniform(300, 1000, 200), 10 ** rng.uniform(0.62, 1.85, 200)
-    vectors[:3, 9], vectors[:3, 16] = [500, 100, 7], [10**0.93, 10.0, 1.0]  # r_abell kH integral: edge cases
+    vectors[:3, 9], vectors[:3, 16] = (
+        [500, 100, 7],
+        [10**0.93, 10.0, 1.0],
+    )  # r_abell kH integral: edge cases
     cpu = [len(cluster_field(v, *field_modes(v, rng))[0]) for v in vectors]
     np.testing.assert_array_equal(domain_counts(vectors), cpu)

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
-from alpswyft.physics.magic import MAGIC_ROWS, STATES, state_vectors
 from conftest import SHARED
+
+from alpswyft.physics.magic import MAGIC_ROWS, STATES, state_vectors
 
 MAGIC_RUN = SHARED / "data" / "irfs" / "magicDL3_05059487.fits.gz"
 
@@ -13,19 +14,28 @@ def test_each_state_has_its_epwl_in_the_alp_models_vector():
 
     table = ParameterTable([parse_row(i + 1, row)[0] for i, row in enumerate(MAGIC_ROWS)])
     theta = table.physical(table.obs)
-    assert table.free_names == ["m", "g", *(f"{p}_{s.name}" for s in STATES for p in ("amplitude", "index", "lambda"))]
+    assert table.free_names == [
+        "m",
+        "g",
+        *(f"{p}_{s.name}" for s in STATES for p in ("amplitude", "index", "lambda")),
+    ]
     for k, state in enumerate(STATES):
         v = state_vectors(theta, k)[0]
         assert v.shape == (18,)
-        np.testing.assert_allclose(v[2:6], [state.amplitude, state.index, 300.0, 1e3 / state.lam])  # Ecut = 1/lambda
-        np.testing.assert_allclose(v[6:], [10, 39, 4.05, 500, 80, 280, 1.2, 0.58, 0.5, 0.18, 9, 2.8], rtol=1e-6)
+        np.testing.assert_allclose(
+            v[2:6], [state.amplitude, state.index, 300.0, 1e3 / state.lam]
+        )  # Ecut = 1/lambda
+        np.testing.assert_allclose(
+            v[6:], [10, 39, 4.05, 500, 80, 280, 1.2, 0.58, 0.5, 0.18, 9, 2.8], rtol=1e-6
+        )
     assert sum(s.livetime_h for s in STATES) == pytest.approx(41.3)
 
 
 def test_the_shipped_script_has_the_models_table():
+    from conftest import REPO
+
     from alpswyft.parameters import parse_row
     from alpswyft.runscript import evaluate_run_script
-    from conftest import REPO
 
     variables = evaluate_run_script(REPO / "cluster_runs" / "magic_like.sh")
     assert variables["model"] == "magic_like"
@@ -39,7 +49,7 @@ def test_the_shipped_script_has_the_models_table():
     assert f"param{len(MAGIC_ROWS) + 1}" not in variables
 
 
-needs_run = pytest.mark.skipif(not MAGIC_RUN.exists(), reason="the MAGIC run in ../shared is not present")
+needs_run = pytest.mark.requires_data(MAGIC_RUN.relative_to(SHARED))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +66,9 @@ def test_the_states_share_one_field_and_scale_the_runs_response(sim):
     model = sim.model
     assert sim.simulator.shapes["data"] == sim.simulator.shapes["n_off"] == (24,)
     flare = model.states[0]
-    response, observed = observation_setup(flare.config, energy_true_edges_gev=flare.response.e_true_edges)
+    response, observed = observation_setup(
+        flare.config, energy_true_edges_gev=flare.response.e_true_edges
+    )
     scale = STATES[0].livetime_h * 3600 / float(observed["onoff_livetime_s"])
     np.testing.assert_allclose(flare.response.exposure, response.exposure * scale)
     np.testing.assert_allclose(flare.off_background, observed["onoff_off_background"] * scale)
@@ -69,7 +81,10 @@ def test_the_states_share_one_field_and_scale_the_runs_response(sim):
         np.testing.assert_allclose(counts[k], state.fold(state_vectors(theta, k), pgg))
         assert counts[k][1].sum() < counts[k][0].sum()
     observed = sim.observe(seed=1)
-    assert observed.nodes["n_off"].shape == (24,) and observed.nodes["power"].shape == sim.simulator.shapes["power"]
+    assert (
+        observed.nodes["n_off"].shape == (24,)
+        and observed.nodes["power"].shape == sim.simulator.shapes["power"]
+    )
 
 
 @needs_run
@@ -78,35 +93,53 @@ def test_the_classical_fits_are_wstat_per_state_and_agree_with_iminuit(sim):
     +-50 % box (fitted as log10 amplitude and log10 1/lambda), the OFF expectation of every bin
     profiled (WStat), -2 ln L the sum over the states; each state's fit is iminuit's to 1e-6."""
     import torch
-    from alpswyft import classical as cl
     from iminuit import Minuit
 
+    from alpswyft import classical as cl
+
     fitter = cl.make_fitter(sim.model, sim.config, device=torch.device("cpu"))
-    assert isinstance(fitter, cl.JointFit) and fitter.nbins == 24 and cl.field_parameters(sim.config) == []
+    assert (
+        isinstance(fitter, cl.JointFit)
+        and fitter.nbins == 24
+        and cl.field_parameters(sim.config) == []
+    )
     for state, fit in zip(STATES, fitter.states):
         assert fit.on_off and fit.e0 == 300.0
         box = fit.nuisances.to_table(np.stack([fit.nuisances.low, fit.nuisances.high]))
-        np.testing.assert_allclose(np.sort(box, axis=0), [[0.5 * state.amplitude, 0.5 * state.index, 0.5 * state.lam],
-                                                          [1.5 * state.amplitude, 1.5 * state.index, 1.5 * state.lam]],
-                                   rtol=2e-3)  # the table's 4 digits
+        np.testing.assert_allclose(
+            np.sort(box, axis=0),
+            [
+                [0.5 * state.amplitude, 0.5 * state.index, 0.5 * state.lam],
+                [1.5 * state.amplitude, 1.5 * state.index, 1.5 * state.lam],
+            ],
+            rtol=2e-3,
+        )  # the table's 4 digits
     observed = sim.observe(seed=1)
-    counts = cl.observation_counts(sim.model, {"data": observed.data, "n_off": observed.nodes["n_off"]})
+    counts = cl.observation_counts(
+        sim.model, {"data": observed.data, "n_off": observed.nodes["n_off"]}
+    )
     np.testing.assert_array_equal(counts[24:], observed.nodes["n_off"])
     points = np.array([[1.66, 0.5], [2.0, -1.0]])
     pgg = cl.survival_bank(sim.model, sim.config, points, 2, seed=0).reshape(-1, 40)
     deviance, nuisances = fitter.fit(counts, pgg)
     assert deviance.shape == (4,) and nuisances.shape == (4, 9)
     parts = fitter.split(counts)
-    assert sum(fit.fit(c, pgg)[0] for fit, c in zip(fitter.states, parts)) == pytest.approx(deviance)
+    assert sum(fit.fit(c, pgg)[0] for fit, c in zip(fitter.states, parts)) == pytest.approx(
+        deviance
+    )
     for fit, c in zip(fitter.states, parts):
         for row in (0, 3):
-            d, _ = fit.fit(c, pgg[row:row + 1])
-            minuit = Minuit(fit.objective(c, pgg[row]), fit.start.tolist(), name=("a", "index", "c"))
+            d, _ = fit.fit(c, pgg[row : row + 1])
+            minuit = Minuit(
+                fit.objective(c, pgg[row]), fit.start.tolist(), name=("a", "index", "c")
+            )
             minuit.errordef, minuit.strategy, minuit.tol = 1.0, 2, 1e-8
             minuit.limits = list(zip(fit.nuisances.low, fit.nuisances.high))
             minuit.migrad()
             assert d[0] == pytest.approx(minuit.fval, abs=1e-6)
-    toys = fitter.draw(pgg[:2], np.random.default_rng(0))  # [n_on of the states | n_off of the states]
+    toys = fitter.draw(
+        pgg[:2], np.random.default_rng(0)
+    )  # [n_on of the states | n_off of the states]
     assert toys.shape == (2, 48) and np.all(toys >= 0)
 
 
@@ -115,6 +148,7 @@ def test_each_state_may_have_its_own_binning(sim):
     """prepare(state_nbins=...) bins each state on its own (MAGIC's 26 / 24 / 19): the model and
     the classical fits take the binning from the set-up, and split the nodes state by state."""
     import torch
+
     from alpswyft import classical as cl
     from alpswyft.physics.magic import MAGIC_NBINS, MagicLike, prepare
     from analysis_core.errors import ConfigError
@@ -123,7 +157,9 @@ def test_each_state_may_have_its_own_binning(sim):
     model = MagicLike(sim.config, prepare(sim.config, nbins))
     assert model.nbins == nbins and model.shapes["data"] == model.shapes["n_off"] == (16,)
     for state, sub, n in zip(STATES, model.states, nbins):
-        assert len(sub.response.e_reco) == n and sub.response.e_reco_edges[[0, -1]].tolist() == pytest.approx([state.emin, state.emax])
+        assert len(sub.response.e_reco) == n and sub.response.e_reco_edges[
+            [0, -1]
+        ].tolist() == pytest.approx([state.emin, state.emax])
     exp = model.expected(sim.theta(), np.random.default_rng(0))["exp"]
     assert exp.shape == (1, 16) and [a.shape[-1] for a in model._split(exp)] == list(nbins)
     nodes = model.noise(exp, np.random.default_rng(1))
@@ -149,10 +185,23 @@ def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
     from test_end_to_end import run
 
     script = write_run_script(
-        tmp_path, template=REPO / "cluster_runs" / "magic_like.sh", run_name="magic_e2e", observation=str(MAGIC_RUN),
-        nbins="8", nbins_etrue="40", n_sim_train="400", n_prior_samples="3_000", max_epochs="2",
-        n_sim_coverage="20", n_sim_explim="5", DRP_coverage_parameters='"500, 20, 0, 0, 1"', limit_method="hpd",
-        classical_limits="1", classical_bins='"5,6"', classical_realisations="20", classical_toys="0",
+        tmp_path,
+        template=REPO / "cluster_runs" / "magic_like.sh",
+        run_name="magic_e2e",
+        observation=str(MAGIC_RUN),
+        nbins="8",
+        nbins_etrue="40",
+        n_sim_train="400",
+        n_prior_samples="3_000",
+        max_epochs="2",
+        n_sim_coverage="20",
+        n_sim_explim="5",
+        DRP_coverage_parameters='"500, 20, 0, 0, 1"',
+        limit_method="hpd",
+        classical_limits="1",
+        classical_bins='"5,6"',
+        classical_realisations="20",
+        classical_toys="0",
     )
     result = run(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
@@ -164,11 +213,20 @@ def test_the_shipped_magic_like_script_runs_and_compares_with_magic(tmp_path):
     assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
     cell = next(c for c in code if "published_comparison" in "".join(c["source"]))
     text = "".join("".join(o.get("text", "")) for o in cell["outputs"])
-    assert "against MAGIC's published, observed contour" in text and "MAGIC's contour spans m = 45.7-417 neV" in text
-    for png in ("against_MAGIC_gridpoint_0", "mock_observation", "classical_comparison_gridpoint_0"):
+    assert (
+        "against MAGIC's published, observed contour" in text
+        and "MAGIC's contour spans m = 45.7-417 neV" in text
+    )
+    for png in (
+        "against_MAGIC_gridpoint_0",
+        "mock_observation",
+        "classical_comparison_gridpoint_0",
+    ):
         assert (run_dir / "val_output" / f"{png}.png").is_file()
     # MAGIC's own method on the same 5 mock observations: WStat fits of the three states
-    classical = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())["classical"]
+    classical = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())[
+        "classical"
+    ]
     assert classical["grid"] == [5, 6] and classical["n_observations"] == 5
     limits = classical["levels"]["0.95"]["wilks_quantile"]["median"]
     assert limits["100"] is not None  # strong couplings excluded at 100 neV

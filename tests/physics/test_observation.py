@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from alp_config import alp_variables
+
 from alpswyft.config import load_run_config
 from alpswyft.models import MODELS
 from alpswyft.simulator import NoiseResampler, SpectrumSimulator
@@ -17,9 +18,15 @@ def setup():
 def test_null_parameters_give_zero_residual(setup):
     config, arrays = setup
     simulator = SpectrumSimulator(config, arrays)
-    out = simulator.simulate(np.repeat(config.table.null[None], 3, axis=0), np.random.default_rng(0))
+    out = simulator.simulate(
+        np.repeat(config.table.null[None], 3, axis=0), np.random.default_rng(0)
+    )
     np.testing.assert_allclose(out["exp"], 0.0, atol=1e-6)
-    assert out["pgg"].shape == (3, 180) and out["power"].shape == (3, 169) and out["data"].shape == (3, 90)
+    assert (
+        out["pgg"].shape == (3, 180)
+        and out["power"].shape == (3, 169)
+        and out["data"].shape == (3, 90)
+    )
     assert np.all(out["data"] >= config.floor_obs)
 
 
@@ -51,7 +58,9 @@ def test_power_features_find_a_known_frequency(setup):
     cycles_per_decade = 1.5
     data = 0.1 * np.cos(2 * np.pi * cycles_per_decade * decades)
     power = model.features(data[None])["power"][0]
-    frequency = np.arange(len(power)) / (config.len_fft * np.log10(config.emax / config.emin) / config.nbins)
+    frequency = np.arange(len(power)) / (
+        config.len_fft * np.log10(config.emax / config.emin) / config.nbins
+    )
     assert frequency[np.argmax(power[5:]) + 5] == pytest.approx(cycles_per_decade, abs=0.05)
 
 
@@ -70,7 +79,9 @@ def test_resampler_redraws_data_and_power(setup):
     simulator = SpectrumSimulator(config, arrays)
     sample = simulator.simulate(config.table.obs, np.random.default_rng(0))
     again = NoiseResampler(simulator, seed=1)(sample)
-    assert not np.allclose(again["data"], sample["data"]) and not np.allclose(again["power"], sample["power"])
+    assert not np.allclose(again["data"], sample["data"]) and not np.allclose(
+        again["power"], sample["power"]
+    )
     np.testing.assert_array_equal(again["exp"], sample["exp"])
 
 

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import SHARED
+
 from alpswyft.config import DEFAULT_IRF_FILE
 from alpswyft.physics.alp import ecpl
 from alpswyft.physics.response import build_response
 from analysis_core.errors import ConfigError
-from conftest import SHARED, requires_shared
 
 SPECTRUM = dict(amplitude=1.542e-9, index=2.11, e0_gev=300.0, ecut_gev=562.3)
 
@@ -39,7 +40,9 @@ def gammapy_counts():
 
     pointing = SkyCoord(49.950667, 41.511694, unit="deg", frame="icrs")
     irfs = load_irf_dict_from_file(DEFAULT_IRF_FILE)
-    obs = Observation.create(pointing=FixedPointingInfo(fixed_icrs=pointing), livetime=10 * u.h, irfs=irfs)
+    obs = Observation.create(
+        pointing=FixedPointingInfo(fixed_icrs=pointing), livetime=10 * u.h, irfs=irfs
+    )
     reco = MapAxis.from_energy_bounds(20 * u.GeV, 6 * u.TeV, 90, name="energy")
     true = MapAxis.from_energy_bounds(20 * u.GeV, 6 * u.TeV, 180, name="energy_true")
     migra = MapAxis.from_edges(np.linspace(0.5, 2, 181), name="migra")
@@ -48,7 +51,9 @@ def gammapy_counts():
     dataset = MapDatasetMaker(selection=["exposure", "edisp", "background"]).run(empty, obs)
     model = SkyModel(
         spectral_model=ExpCutoffPowerLawSpectralModel(
-            amplitude=1.542e-9 * u.Unit("TeV-1 cm-2 s-1"), index=2.11, reference=0.3 * u.TeV,
+            amplitude=1.542e-9 * u.Unit("TeV-1 cm-2 s-1"),
+            index=2.11,
+            reference=0.3 * u.TeV,
             lambda_=1 / (0.5623 * u.TeV),
         ),
         spatial_model=PointSpatialModel.from_position(pointing),
@@ -82,7 +87,9 @@ def test_background_matches_gammapy(legacy, gammapy_counts):
 
 
 def test_point_region_has_less_background_and_psf_containment(legacy):
-    point = build_response(DEFAULT_IRF_FILE, 20, 6000, 90, 180, 10, on_region="point", on_region_radius=0.2)
+    point = build_response(
+        DEFAULT_IRF_FILE, 20, 6000, 90, 180, 10, on_region="point", on_region_radius=0.2
+    )
     assert point.background.sum() < 0.05 * legacy.background.sum()
     containment = point.exposure / legacy.exposure
     assert np.all((containment > 0.2) & (containment < 1)) and containment[-1] > containment[0]
@@ -93,7 +100,7 @@ def test_kernel_rows_keep_the_flux_inside_the_range(legacy):
     assert rows[0] == pytest.approx(0.985, abs=0.01) and rows[-1] == pytest.approx(0.665, abs=0.02)
 
 
-@requires_shared
+@pytest.mark.requires_data("data/irfs")
 def test_south_file_works():
     south = SHARED / "data/irfs/Prod5-South-20deg-SouthAz-14MSTs37SSTs.180000s-v0.1.fits.gz"
     response = build_response(south, 30, 6000, 40, 80, 5)
@@ -112,13 +119,15 @@ def test_file_that_is_not_an_irf(tmp_path):
         build_response(path, 20, 6000, 90, 180, 10)
 
 
-@requires_shared
+@pytest.mark.requires_data("data/irfs")
 def test_point_like_irf_without_background_is_refused():
     with pytest.raises(ConfigError, match="full-enclosure IRF"):
         build_response(SHARED / "data/irfs/magicDL3_05059487.fits.gz", 100, 6000, 20, 40, 10)
 
 
-def test_the_response_is_built_once_per_file_and_binning_and_scaled_to_the_livetime(tmp_path, monkeypatch):
+def test_the_response_is_built_once_per_file_and_binning_and_scaled_to_the_livetime(
+    tmp_path, monkeypatch
+):
     from alpswyft.physics import response
 
     monkeypatch.setenv("ALPSWYFT_CACHE", str(tmp_path))
@@ -135,6 +144,8 @@ def test_the_response_is_built_once_per_file_and_binning_and_scaled_to_the_livet
 
     monkeypatch.setattr(response, "build_response", refuse)
     monkeypatch.setattr(response, "_BUILT", {})  # a new process: read from disk
-    np.testing.assert_array_equal(response.cached_response(DEFAULT_IRF_FILE, 30, 3000, 20, 40).exposure, built.exposure)
+    np.testing.assert_array_equal(
+        response.cached_response(DEFAULT_IRF_FILE, 30, 3000, 20, 40).exposure, built.exposure
+    )
     off = built.scaled(7.5, signal=False, bkg=False)
     assert not off.exposure.any() and not off.background.any()

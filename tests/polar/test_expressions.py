@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from polar.expressions import ExpressionError, evaluate
 
 COLUMNS = {
@@ -24,18 +25,21 @@ def test_logic_functions_and_chained_comparisons():
     np.testing.assert_allclose(evaluate("sqrt(rate[0]) * 2 ** 2", COLUMNS), [120.0, 40.0])
 
 
-@pytest.mark.parametrize("expression, message", [
-    ("__import__('os').system('true')", "may be called"),
-    ("rate.sum()", "may be called"),
-    ("glat.real", "Attribute is not allowed"),
-    ("(lambda: 1)()", "may be called"),
-    ("'text' == glat", "is not a number"),
-    ("rate[0:1]", "only column\\[integer\\] indexing"),
-    ("rate[5]", "out of range"),
-    ("altitude > 1", "no column named 'altitude'"),
-    ("glat >", "is not valid"),
-    ("[glat]", "List is not allowed"),
-])
+@pytest.mark.parametrize(
+    "expression, message",
+    [
+        ("__import__('os').system('true')", "may be called"),
+        ("rate.sum()", "may be called"),
+        ("glat.real", "Attribute is not allowed"),
+        ("(lambda: 1)()", "may be called"),
+        ("'text' == glat", "is not a number"),
+        ("rate[0:1]", "only column\\[integer\\] indexing"),
+        ("rate[5]", "out of range"),
+        ("altitude > 1", "no column named 'altitude'"),
+        ("glat >", "is not valid"),
+        ("[glat]", "List is not allowed"),
+    ],
+)
 def test_everything_else_is_refused_with_the_expression_named(expression, message):
     with pytest.raises(ExpressionError, match=message):
         evaluate(expression, COLUMNS)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from analysis_core.errors import ConfigErrors, PipelineError
 from polar import config as polar_config
 from polar import data as polar_data
@@ -44,13 +45,18 @@ def test_the_channels_are_nested_event_selections(synthetic_file):
     # a hard transient shows in the high-threshold channels: a larger share of any bar > 70 keV
     # in any bar > 15 keV than the background has
     t = columns["unix_time"]
-    grb = max((e for e in events if e.kind != "flare" and e.observable), key=lambda e: e.peak_significance)
+    grb = max(
+        (e for e in events if e.kind != "flare" and e.observable), key=lambda e: e.peak_significance
+    )
     peak = np.argmin(np.abs(t - grb.t_peak))
     quiet = slice(peak - 400, peak - 200)
     excess = rate[peak - 1 : peak + 3].sum(axis=0) - 4 * rate[quiet].mean(axis=0)
     assert excess[9] / excess[5] > 1.5 * rate[quiet, 9].mean() / rate[quiet, 5].mean()
     # channel 11 (more than 8 bars: charged particles) follows the geomagnetic cut-off more steeply
-    high, low = columns["fe_cosmic"] > np.quantile(columns["fe_cosmic"], 0.8), columns["fe_cosmic"] < np.quantile(columns["fe_cosmic"], 0.2)
+    high, low = (
+        columns["fe_cosmic"] > np.quantile(columns["fe_cosmic"], 0.8),
+        columns["fe_cosmic"] < np.quantile(columns["fe_cosmic"], 0.2),
+    )
     modulation = rate[high].mean(axis=0) / rate[low].mean(axis=0)
     assert modulation[11] > 1.5 * modulation[10]
 
@@ -64,9 +70,13 @@ def test_orbit_saa_and_geomagnetic_behaviour(synthetic_file):
     assert np.abs(columns["glat"]).max() == pytest.approx(42.8, abs=0.1)
     assert (synthetic.saa_distance(columns["glat"], columns["glon"]) >= 1).all()
     rate = columns["rate"][:, 0]
-    high = np.abs(columns["B_r"]) > np.quantile(np.abs(columns["B_r"]), 0.8)  # high magnetic latitude
+    high = np.abs(columns["B_r"]) > np.quantile(
+        np.abs(columns["B_r"]), 0.8
+    )  # high magnetic latitude
     low = np.abs(columns["B_r"]) < np.quantile(np.abs(columns["B_r"]), 0.2)
-    assert rate[high].mean() > 1.2 * rate[low].mean()  # the geomagnetic cut-off modulates the background
+    assert (
+        rate[high].mean() > 1.2 * rate[low].mean()
+    )  # the geomagnetic cut-off modulates the background
 
 
 def _rewrite(source, target, change):
@@ -80,12 +90,21 @@ def test_missing_branch_and_wrong_dtype_are_named(synthetic_file, tmp_path):
     missing = _rewrite(synthetic_file[0], tmp_path / "nf1rate.root", lambda c: c.pop("fe_cosmic"))
     with pytest.raises(PipelineError, match="lacks the branch\\(es\\) fe_cosmic"):
         polar_data.read_columns(missing, "nf1rate")
-    wrong = _rewrite(synthetic_file[0], tmp_path / "nf1rate.root",
-                     lambda c: c.update(glat=np.round(c["glat"]).astype(np.int32)))
+    wrong = _rewrite(
+        synthetic_file[0],
+        tmp_path / "nf1rate.root",
+        lambda c: c.update(glat=np.round(c["glat"]).astype(np.int32)),
+    )
     with pytest.raises(PipelineError, match="branch 'glat' has dtype int32 .*expected floating"):
         polar_data.read_columns(wrong, "nf1rate")
-    narrow = _rewrite(synthetic_file[0], tmp_path / "nf1rate.root", lambda c: c.update(rate=c["rate"][:, :12].copy()))
-    with pytest.raises(PipelineError, match="branch 'rate' .*expected floating with 13 entries per row"):
+    narrow = _rewrite(
+        synthetic_file[0],
+        tmp_path / "nf1rate.root",
+        lambda c: c.update(rate=c["rate"][:, :12].copy()),
+    )
+    with pytest.raises(
+        PipelineError, match="branch 'rate' .*expected floating with 13 entries per row"
+    ):
         polar_data.read_columns(narrow, "nf1rate")
     with pytest.raises(PipelineError, match="has no TTree 'other'"):
         polar_data.read_columns(synthetic_file[0], "other")
@@ -100,11 +119,15 @@ def test_load_applies_derived_columns_filters_masks_and_the_periodic_split(synth
     config = polar_config.load(overrides=["data.filters=['rate[0]/rate_err[0] > 20', 'orbit > 0']"])
     grbs = polar_data.read_grbs(config.data.grb_path)
     dataset = polar_data.load(synthetic_file[0], config.data, config.split, grbs)
-    assert (dataset.columns["orbit"] > 0).all() and dataset.features.shape[1] == len(config.data.features)
+    assert (dataset.columns["orbit"] > 0).all() and dataset.features.shape[1] == len(
+        config.data.features
+    )
     masked_times = dataset.unix_time[dataset.grb_masked]
     assert 150 < len(masked_times) <= 201 and np.ptp(masked_times) <= 200  # GRB 170105A +- 100 s
     block = np.arange(len(dataset.part)) // 256
-    assert (dataset.part[block % 10 == 8] == "val").all() and (dataset.part[block % 10 == 9] == "test").all()
+    assert (dataset.part[block % 10 == 8] == "val").all() and (
+        dataset.part[block % 10 == 9] == "test"
+    ).all()
     assert (dataset.part[block % 10 < 8] == "train").all()
 
 
@@ -112,18 +135,25 @@ def test_every_branch_of_the_file_is_usable_and_vectors_read_as_name_i(synthetic
     """Features, derived columns and filters may name any branch of the file, not only those the
     analysis needs, and entries of vector branches; a branch the file lacks is named with the
     file's branches."""
+
     def add(columns):
         columns["hv_status"] = np.ones(len(columns["unix_time"]), dtype=np.float32)
         columns["bar_rate"] = np.stack([columns["rate"][:, 0], 2 * columns["rate"][:, 5]], axis=1)
 
     path = _rewrite(synthetic_file[0], tmp_path / "nf1rate.root", add)
-    config = polar_config.load(overrides=["data.features=[glat, 'rate[5]', 'bar_rate[1]', 'sqrt(rate_err[10])']",
-                                          "data.filters=['hv_status > 0.5']"])
+    config = polar_config.load(
+        overrides=[
+            "data.features=[glat, 'rate[5]', 'bar_rate[1]', 'sqrt(rate_err[10])']",
+            "data.filters=['hv_status > 0.5']",
+        ]
+    )
     dataset = polar_data.load(path, config.data, config.split, [])
     columns = dataset.columns
     np.testing.assert_allclose(dataset.features[:, 1], columns["rate"][:, 5])
     np.testing.assert_allclose(dataset.features[:, 2], 2 * columns["rate"][:, 5])
-    np.testing.assert_allclose(dataset.features[:, 3], np.sqrt(columns["rate_err"][:, 10]), rtol=1e-6)
+    np.testing.assert_allclose(
+        dataset.features[:, 3], np.sqrt(columns["rate_err"][:, 10]), rtol=1e-6
+    )
     missing = polar_config.load(overrides=["data.features=[glat, 'no_such[0]']"])
     with pytest.raises(PipelineError, match="has no branch no_such .*its branches: .*bar_rate"):
         polar_data.load(path, missing.data, missing.split, [])
@@ -132,17 +162,22 @@ def test_every_branch_of_the_file_is_usable_and_vectors_read_as_name_i(synthetic
 def test_a_target_may_be_an_expression_whose_residual_is_searched(synthetic_file, tmp_path):
     """A channel's target carries its rate_err (pulls); an expression's carries 1 (residuals),
     and the expression may name any branch of the file."""
+
     def add(columns):
         columns["bar_rate"] = np.stack([columns["rate"][:, 0], 2 * columns["rate"][:, 5]], axis=1)
 
     path = _rewrite(synthetic_file[0], tmp_path / "nf1rate.root", add)
-    config = polar_config.load(overrides=["data.targets=[5, 'rate[0]/rate_err[0]', 'bar_rate[1] - rate[5]']"])
+    config = polar_config.load(
+        overrides=["data.targets=[5, 'rate[0]/rate_err[0]', 'bar_rate[1] - rate[5]']"]
+    )
     assert config.data.target_names == ["5", "t1", "t2"]
     dataset = polar_data.load(path, config.data, config.split, [])
     columns = dataset.columns
     np.testing.assert_allclose(dataset.rate[:, 0], columns["rate"][:, 5])
     np.testing.assert_allclose(dataset.rate_err[:, 0], columns["rate_err"][:, 5])
-    np.testing.assert_allclose(dataset.rate[:, 1], columns["rate"][:, 0] / columns["rate_err"][:, 0], rtol=1e-6)
+    np.testing.assert_allclose(
+        dataset.rate[:, 1], columns["rate"][:, 0] / columns["rate_err"][:, 0], rtol=1e-6
+    )
     np.testing.assert_allclose(dataset.rate[:, 2], columns["rate"][:, 5], rtol=1e-6)
     assert (dataset.rate_err[:, 1:] == 1).all() and (dataset.weights[:, 1:] == 1).all()
 
@@ -153,9 +188,19 @@ def test_the_original_periodic_split_and_the_random_split():
     periodic = polar_config.load(overrides=["split.mode=periodic"]).split
     parts = polar_data.split_rows(1024 + 10, periodic)
     first = parts[:256]
-    assert (first[:250] == "train").all() and (first[250:252] == "val").all() and (first[252:254] == "test").all()
-    assert (first[254:] == "none").all() and (parts[256:512] == first).all() and (parts[1024:] == "train").all()
-    random = polar_config.load(overrides=["split.mode=random", "split.fractions=[0.8,0.1,0.1]", "split.seed=3"]).split
+    assert (
+        (first[:250] == "train").all()
+        and (first[250:252] == "val").all()
+        and (first[252:254] == "test").all()
+    )
+    assert (
+        (first[254:] == "none").all()
+        and (parts[256:512] == first).all()
+        and (parts[1024:] == "train").all()
+    )
+    random = polar_config.load(
+        overrides=["split.mode=random", "split.fractions=[0.8,0.1,0.1]", "split.seed=3"]
+    ).split
     parts = polar_data.split_rows(100_000, random)
     assert abs((parts == "val").mean() - 0.1) < 0.01 and not (parts == "none").any()
     assert (polar_data.split_rows(100_000, random) == parts).all()

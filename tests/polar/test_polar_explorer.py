@@ -4,6 +4,7 @@ on a hand-made day with known excesses, one deficit and a gap."""
 import matplotlib
 import numpy as np
 import pytest
+
 from polar import config as polar_config
 from polar import interactive
 from polar.explorer import Explorer
@@ -24,28 +25,59 @@ def _predictions():
     rate_err = np.sqrt(predicted)
     rate = predicted + rate_err * rng.normal(size=predicted.shape).clip(-3.5, 3.5)
     index = {row: i for i, row in enumerate(rows)}
-    for first, last, channels, sigmas in ((1000, 1009, [0, 1, 2], 10), (1995, 1999, [0, 1], 10), (500, 504, [2], -8)):
+    for first, last, channels, sigmas in (
+        (1000, 1009, [0, 1, 2], 10),
+        (1995, 1999, [0, 1], 10),
+        (500, 504, [2], -8),
+    ):
         for row in range(first, last + 1):
-            rate[index[row], channels] = predicted[index[row], channels] + sigmas * rate_err[index[row], channels]
-    return {"unix_time": T0 + rows.astype(float), "rate": rate, "rate_err": rate_err, "predicted": predicted,
-            "targets": np.array([str(t) for t in TARGETS]), "part": np.full(len(rows), "val"), "grb_masked": np.zeros(len(rows), bool)}
+            rate[index[row], channels] = (
+                predicted[index[row], channels] + sigmas * rate_err[index[row], channels]
+            )
+    return {
+        "unix_time": T0 + rows.astype(float),
+        "rate": rate,
+        "rate_err": rate_err,
+        "predicted": predicted,
+        "targets": np.array([str(t) for t in TARGETS]),
+        "part": np.full(len(rows), "val"),
+        "grb_masked": np.zeros(len(rows), bool),
+    }
 
 
 @pytest.fixture(scope="module")
 def explorer():
-    config = polar_config.load(None, ["intervals.thresholds=[5]", "intervals.min_channels=1", "intervals.discard_w=30",
-                                      "report.window_s=200"])
+    config = polar_config.load(
+        None,
+        [
+            "intervals.thresholds=[5]",
+            "intervals.min_channels=1",
+            "intervals.discard_w=30",
+            "report.window_s=200",
+        ],
+    )
     intervals = {"cores": [{"channel": c, "mu": 0.0, "sigma": 1.0} for c in TARGETS]}
-    return Explorer(_predictions(), intervals, config, [("GRB_A", T0 + 1004), ("GRB_elsewhere", T0 - 1e5)])
+    return Explorer(
+        _predictions(), intervals, config, [("GRB_A", T0 + 1004), ("GRB_elsewhere", T0 - 1e5)]
+    )
 
 
 def test_the_gap_veto_of_any_width_removes_the_cluster_at_the_gap(explorer):
     starts = lambda found: [c.t_start - T0 for c in found]  # noqa: E731
-    assert starts(explorer.clusters_at(5, 0, "0", 1)) == [1000, 1995] or starts(explorer.clusters_at(5, 0, "0", 1)) == [1995, 1000]
+    assert starts(explorer.clusters_at(5, 0, "0", 1)) == [1000, 1995] or starts(
+        explorer.clusters_at(5, 0, "0", 1)
+    ) == [1995, 1000]
     assert starts(explorer.clusters_at(5, 30, "0", 1)) == [1000]
-    assert starts(explorer.clusters_at(5, 3, "0", 1)) == [1000]  # the gap starts one row after the cluster
-    assert [c.integral for c in explorer.clusters_at(5, 30, "0", 1)] == pytest.approx([10 * (1000 + 10 * np.sqrt(1000))])
-    assert starts(explorer.clusters_at(5, 30, "2", -1)) == [500] and explorer.clusters_at(5, 30, "0", -1) == []
+    assert starts(explorer.clusters_at(5, 3, "0", 1)) == [
+        1000
+    ]  # the gap starts one row after the cluster
+    assert [c.integral for c in explorer.clusters_at(5, 30, "0", 1)] == pytest.approx(
+        [10 * (1000 + 10 * np.sqrt(1000))]
+    )
+    assert (
+        starts(explorer.clusters_at(5, 30, "2", -1)) == [500]
+        and explorer.clusters_at(5, 30, "0", -1) == []
+    )
 
 
 def test_combinations_are_exact_channel_sets_then_more_than_levels(explorer):
@@ -75,11 +107,18 @@ def test_the_cluster_explorer_lists_the_clusters_at_its_settings(explorer):
 
 def test_the_combination_explorer_follows_sign_and_k(explorer):
     controls = _controls(explorer.combinations())
-    assert controls["channels"].value == "0_1_2" and controls["interval"].options[0][0] == "#0: 9 s, 10 rows"
+    assert (
+        controls["channels"].value == "0_1_2"
+        and controls["interval"].options[0][0] == "#0: 9 s, 10 rows"
+    )
     controls["sign"].value = -1
-    assert controls["channels"].value == "2" and controls["drawn"].value == 2  # a channel of the combination
+    assert (
+        controls["channels"].value == "2" and controls["drawn"].value == 2
+    )  # a channel of the combination
     controls["k (sigma)"].value = 9
-    assert controls["channels"].options == (("none", ""),) and controls["interval"].options == (("none", 0),)
+    assert controls["channels"].options == (("none", ""),) and controls["interval"].options == (
+        ("none", 0),
+    )
 
 
 def test_a_panel_has_a_static_image_for_a_page_without_kernel(explorer):
@@ -92,7 +131,9 @@ def test_the_pull_figure_marks_the_rows_beyond_k(explorer):
     fig = explorer.pull_figure(0, 5)
     flagged = fig.axes[0].lines[1]
     assert len(flagged.get_xdata()) == 10 + 5 and flagged.get_label() == "15 rows beyond 5 sigma"
-    assert explorer.pull_figure(2, 7).axes[0].lines[1].get_label() == "15 rows beyond 7 sigma"  # 10 up, 5 down
+    assert (
+        explorer.pull_figure(2, 7).axes[0].lines[1].get_label() == "15 rows beyond 7 sigma"
+    )  # 10 up, 5 down
     assert explorer.pull_figure(2, 9).axes[0].lines[1].get_label() == "10 rows beyond 9 sigma"
 
 
@@ -107,7 +148,9 @@ def test_the_grb_grid_shows_the_known_grbs_in_the_data(explorer):
 def test_the_interactive_light_curve_marks_the_flagged_rows_and_embeds_plotly_once():
     predictions = _predictions()
     cores = [{"mu": 0.0, "sigma": 1.0}] * 3
-    fig = interactive.light_curve(predictions, cores, T0 + 1004, 100, 5.0, channels=(0, 2), title="an excess")
+    fig = interactive.light_curve(
+        predictions, cores, T0 + 1004, 100, 5.0, channels=(0, 2), title="an excess"
+    )
     flagged = [trace for trace in fig.data if trace.name == "beyond 5 sigma"]
     assert len(flagged) == 2 and [len(trace.x) for trace in flagged] == [10, 10]
     first, later = interactive.to_html(fig, first=True), interactive.to_html(fig, first=False)
@@ -121,10 +164,16 @@ def test_the_interactive_figures_render_in_a_browser_without_kernel(chromium, tm
 
     predictions = _predictions()
     cores = [{"mu": 0.0, "sigma": 1.0}] * 3
-    figures = [interactive.overview(predictions, 0), interactive.light_curve(predictions, cores, T0 + 1004, 100, 5.0)]
+    figures = [
+        interactive.overview(predictions, 0),
+        interactive.light_curve(predictions, cores, T0 + 1004, 100, 5.0),
+    ]
     page = tmp_path / "page.html"
-    page.write_text("<html><body>" + "".join(interactive.to_html(f, first=n == 0) for n, f in enumerate(figures))
-                    + "</body></html>")
+    page.write_text(
+        "<html><body>"
+        + "".join(interactive.to_html(f, first=n == 0) for n, f in enumerate(figures))
+        + "</body></html>"
+    )
     dom = render(chromium, page, tmp_path / "page.png", height=1400)
     assert dom.count('class="main-svg"') >= 2 * len(figures)  # plotly drew every figure
     from PIL import Image

@@ -4,6 +4,7 @@ dependences of the synthetic generator recovered from a trained model."""
 import numpy as np
 import pytest
 import torch
+
 from polar import config as polar_config
 from polar import interpret, pipeline
 from polar.model import BackgroundModel
@@ -26,7 +27,9 @@ def test_the_jacobian_is_autograd_per_row_and_the_raw_one_follows_by_the_chain_r
     raw = interpret.raw_jacobian(model, jac)
     # autograd on the raw input, row by row, is the raw derivative
     for row in (0, 123, 499):
-        direct = torch.autograd.functional.jacobian(lambda v: model(v[None])[0], torch.as_tensor(x[row]))
+        direct = torch.autograd.functional.jacobian(
+            lambda v: model(v[None])[0], torch.as_tensor(x[row])
+        )
         np.testing.assert_allclose(raw[row], direct.numpy(), rtol=1e-4, atol=1e-5)
     # and a finite difference in a standardised feature is the standardised derivative
     step = 1e-2
@@ -42,8 +45,12 @@ def test_the_table_holds_mean_error_significance_and_median():
     jac[:, 0, 1] -= 2.0
     table = interpret.gradient_table(jac, ["rate[0]"], ["a", "b"])
     a = table[0]
-    assert a["mean"] == pytest.approx(2.0, abs=0.02) and a["error"] == pytest.approx(0.005, rel=0.05)
-    assert a["significance"] == pytest.approx(400, rel=0.05) and a["fit_sigma"] == pytest.approx(0.5, rel=0.05)
+    assert a["mean"] == pytest.approx(2.0, abs=0.02) and a["error"] == pytest.approx(
+        0.005, rel=0.05
+    )
+    assert a["significance"] == pytest.approx(400, rel=0.05) and a["fit_sigma"] == pytest.approx(
+        0.5, rel=0.05
+    )
     assert interpret.strongest(table, "rate[0]", 1) == [("a", pytest.approx(a["mean"]))]
 
 
@@ -55,14 +62,23 @@ def test_a_trained_model_recovers_the_generator_dependences(tmp_path):
     from polar import model as polar_model
 
     features = ["fe_cosmic", "altitude", "temperature", "log_time_since_saa", "crabarf", "sun"]
-    config = polar_config.load(overrides=["synthetic.days=1", "synthetic.random_grbs_per_day=0", "train.max_epochs=15",
-                                          f"data.features=[{','.join(features)}]", "data.targets=[10]"])
+    config = polar_config.load(
+        overrides=[
+            "synthetic.days=1",
+            "synthetic.random_grbs_per_day=0",
+            "train.max_epochs=15",
+            f"data.features=[{','.join(features)}]",
+            "data.targets=[10]",
+        ]
+    )
     run = pipeline.PolarRun(tmp_path / "run")
     pipeline.configure(run, config)
     data = pipeline.dataset(run, config)
     polar_model.train(data, config, run.train)
     trained = polar_model.load(run.model)
-    table = interpret.gradient_table(interpret.jacobian(trained, data.features), ["rate[10]"], features)
+    table = interpret.gradient_table(
+        interpret.jacobian(trained, data.features), ["rate[10]"], features
+    )
     ranked = interpret.strongest(table, "rate[10]", len(features))
     assert ranked[0][0] == "fe_cosmic" and ranked[0][1] > 0, ranked
     means = dict(ranked)

@@ -2,12 +2,15 @@
 
 import numpy as np
 import pytest
+
 from polar import intervals
 
 
 def test_core_fit_recovers_a_gaussian_despite_a_tail():
     rng = np.random.default_rng(0)
-    pull = np.concatenate([rng.normal(0.2, 1.3, 200_000), rng.uniform(5, 40, 2_000)])  # 1 % transients
+    pull = np.concatenate(
+        [rng.normal(0.2, 1.3, 200_000), rng.uniform(5, 40, 2_000)]
+    )  # 1 % transients
     core = intervals.fit_core(pull)
     assert core.mu == pytest.approx(0.2, abs=0.01) and core.sigma == pytest.approx(1.3, rel=0.01)
 
@@ -35,15 +38,22 @@ def test_intersections_find_the_injected_events_with_their_channels():
     cores = [intervals.fit_core(pull[:, c]) for c in range(pull.shape[1])]
     channels = ["0", "3", "5", "7", "9"]
     rate = 100 + pull
-    clusters, found, _ = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5, rate=rate)
+    clusters, found, _ = intervals.find(
+        t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5, rate=rate
+    )
     positive = [(i.t_start, i.t_stop, i.n_channels, i.channels) for i in found if i.sign > 0]
-    assert positive == [(5000.0, 5009.0, 3, ["0", "3", "5"]), (9998.0, 9999.0, 4, ["3", "5", "7", "9"]),
-                        (10600.0, 10602.0, 4, ["3", "5", "7", "9"])]
+    assert positive == [
+        (5000.0, 5009.0, 3, ["0", "3", "5"]),
+        (9998.0, 9999.0, 4, ["3", "5", "7", "9"]),
+        (10600.0, 10602.0, 4, ["3", "5", "7", "9"]),
+    ]
     assert not [i for i in found if i.sign < 0]  # one channel is not an intersection
     dip = [c for c in clusters if c.sign < 0 and c.k == 5]
     assert [(c.channel, c.t_start, c.n_bins) for c in dip] == [("9", 15600.0, 20)]
     assert dip[0].significance == pytest.approx(20 * 12, rel=0.1) and dip[0].length_s == 19
-    assert dip[0].integral == pytest.approx(rate[15000:15020, 4].sum())  # Hz summed, as the original
+    assert dip[0].integral == pytest.approx(
+        rate[15000:15020, 4].sum()
+    )  # Hz summed, as the original
     intervals.match(found, [("GRB_X", 5003.0, 5003.0)], tolerance_s=5)
     assert [i.match for i in found] == ["GRB_X", "", ""]
 
@@ -54,7 +64,9 @@ def test_pure_noise_gives_no_intersection_at_5_sigma():
     pull = rng.standard_normal((len(t), 13))
     cores = [intervals.fit_core(pull[:, c]) for c in range(13)]
     assert all(c.sigma == pytest.approx(1, abs=0.02) for c in cores)
-    _, found, combinations = intervals.find(t, pull, cores, list(range(13)), k=5, min_channels=2, max_gap_s=1.5)
+    _, found, combinations = intervals.find(
+        t, pull, cores, list(range(13)), k=5, min_channels=2, max_gap_s=1.5
+    )
     assert found == []
 
 
@@ -67,15 +79,27 @@ def test_the_gap_veto_drops_clusters_next_to_a_gap_before_the_intersections():
     cores = [intervals.fit_core(pull[:, c]) for c in range(pull.shape[1])]
     channels = [0, 3, 5, 7, 9]
     kept = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5)
-    vetoed = intervals.find(t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5, discard_w=30)
+    vetoed = intervals.find(
+        t, pull, cores, channels, k=5, min_channels=2, max_gap_s=1.5, discard_w=30
+    )
     assert [i.t_start for i in kept[1] if i.sign > 0] == [2.0, 5000.0, 9998.0, 10600.0]
     assert [i.t_start for i in vetoed[1] if i.sign > 0] == [5000.0]
     assert {c.t_start for c in vetoed[0] if c.sign > 0} == {5000.0}
     assert [c.t_start for c in vetoed[0] if c.sign < 0] == [15600.0]  # the dip, far from the gap
     gap = np.diff(t) > 1.5
-    near = intervals.near_gap(t, gap, np.array([9000.0, 9960.0, 10630.0, 10631.0]),
-                              np.array([9001.0, 9968.0, 10640.0, 10640.0]), 30)
-    assert near.tolist() == [False, False, True, False]  # 9968 + 30 < 9999, the last row before the gap; 10630 - 30 = 10600, the first after it
+    near = intervals.near_gap(
+        t,
+        gap,
+        np.array([9000.0, 9960.0, 10630.0, 10631.0]),
+        np.array([9001.0, 9968.0, 10640.0, 10640.0]),
+        30,
+    )
+    assert near.tolist() == [
+        False,
+        False,
+        True,
+        False,
+    ]  # 9968 + 30 < 9999, the last row before the gap; 10630 - 30 = 10600, the first after it
 
 
 def test_the_original_width_is_the_3_sigma_clipped_standard_deviation():
@@ -99,9 +123,24 @@ def test_every_exact_combination_and_more_than_i_level_spans_only_its_rows():
     spans = {}
     for interval in found:
         spans.setdefault(interval.combination, []).append((interval.t_start, interval.t_stop))
-    assert spans == {"0": [(1, 1)], "0_1": [(2, 3)], "0_1_5": [(104, 104)], "1": [(105, 105)], "5": [(107, 107)],
-                     "#_inter_more_0": [(1, 3), (104, 105), (107, 107)], "#_inter_more_1": [(2, 3), (104, 104)],
-                     "#_inter_more_2": [(104, 104)]}
-    counts = intervals.combination_counts(found + intervals.combination_intervals(t, flagged, np.diff(t) > 1.5, [0, 1, 5], -1, 5))
-    assert list(counts)[:5] == ["0", "0_1", "0_1_5", "1", "5"]  # the exact sets first, then the levels
+    assert spans == {
+        "0": [(1, 1)],
+        "0_1": [(2, 3)],
+        "0_1_5": [(104, 104)],
+        "1": [(105, 105)],
+        "5": [(107, 107)],
+        "#_inter_more_0": [(1, 3), (104, 105), (107, 107)],
+        "#_inter_more_1": [(2, 3), (104, 104)],
+        "#_inter_more_2": [(104, 104)],
+    }
+    counts = intervals.combination_counts(
+        found + intervals.combination_intervals(t, flagged, np.diff(t) > 1.5, [0, 1, 5], -1, 5)
+    )
+    assert list(counts)[:5] == [
+        "0",
+        "0_1",
+        "0_1_5",
+        "1",
+        "5",
+    ]  # the exact sets first, then the levels
     assert counts["#_inter_more_0"] == {"positive": 3, "negative": 3}

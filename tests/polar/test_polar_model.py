@@ -3,13 +3,22 @@
 import json
 
 import pytest
+
 from polar import config as polar_config
 from polar import pipeline
 
 
 def small(*overrides):
-    return polar_config.load(overrides=["synthetic.days=0.25", "synthetic.random_grbs_per_day=0", "train.max_epochs=2",
-                                        "model.hidden=[16]", "train.batch_size=4096", *overrides])
+    return polar_config.load(
+        overrides=[
+            "synthetic.days=0.25",
+            "synthetic.random_grbs_per_day=0",
+            "train.max_epochs=2",
+            "model.hidden=[16]",
+            "train.batch_size=4096",
+            *overrides,
+        ]
+    )
 
 
 def epochs(run):
@@ -47,37 +56,63 @@ def test_the_three_losses_are_the_documented_formulas():
     """chi2: mean ((y_hat - y) / err)^2; weighted_mse (the original): sum w (y_hat - y)^2 / sum w,
     in Hz^2 with the rates unstandardised; mse: mean (y_hat - y)^2."""
     import torch
+
     from polar.model import BackgroundModel
 
     torch.manual_seed(0)
     features, rate = torch.randn(32, 4), 100 + 10 * torch.randn(32, 3)
     rate_err, weights = 5 + torch.rand(32, 3), torch.rand(32, 3)
-    for loss, expected in (("chi2", lambda r: torch.mean((r / rate_err) ** 2)),
-                           ("weighted_mse", lambda r: torch.sum(weights * r**2) / torch.sum(weights)),
-                           ("mse", lambda r: torch.mean(r**2))):
+    for loss, expected in (
+        ("chi2", lambda r: torch.mean((r / rate_err) ** 2)),
+        ("weighted_mse", lambda r: torch.sum(weights * r**2) / torch.sum(weights)),
+        ("mse", lambda r: torch.mean(r**2)),
+    ):
         for standardise in (True, False):
-            model = BackgroundModel(4, 3, [8], "relu", 1e-3, (0.9, 0.999), 0.0, loss=loss, standardise_targets=standardise)
+            model = BackgroundModel(
+                4,
+                3,
+                [8],
+                "relu",
+                1e-3,
+                (0.9, 0.999),
+                0.0,
+                loss=loss,
+                standardise_targets=standardise,
+            )
             model.targets.fit(rate.numpy())
             residual = model(features) - rate
-            torch.testing.assert_close(model._loss((features, rate, rate_err, weights)), expected(residual))
+            torch.testing.assert_close(
+                model._loss((features, rate, rate_err, weights)), expected(residual)
+            )
             if not standardise:  # the network's output is the rate itself
                 torch.testing.assert_close(model(features), model.mlp(model.features(features)))
 
 
 def test_the_original_preset_keeps_the_last_epoch_without_early_stopping(tmp_path):
     import torch
+
     from polar import model
 
-    config = polar_config.load("original", ["synthetic.days=0.25", "synthetic.random_grbs_per_day=0",
-                                            "train.max_epochs=3", "model.hidden=[16]", "train.batch_size=4096",
-                                            "train.gpus=0"])
+    config = polar_config.load(
+        "original",
+        [
+            "synthetic.days=0.25",
+            "synthetic.random_grbs_per_day=0",
+            "train.max_epochs=3",
+            "model.hidden=[16]",
+            "train.batch_size=4096",
+            "train.gpus=0",
+        ],
+    )
     run = pipeline.PolarRun(tmp_path / "run")
     pipeline.configure(run, config)
     data = pipeline.dataset(run, config)
     assert set(data.part) == {"train", "val", "test", "none"}
     summary = model.train(data, config, run.train)
     assert summary["kept"] == "last" and summary["epochs"] == 3 and epochs(run) == [0, 1, 2]
-    last = torch.load(run.train / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    last = torch.load(
+        run.train / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False
+    )["state_dict"]
     kept = model.load(run.model).state_dict()
     assert all(torch.equal(kept[k], last[k]) for k in kept)
 
@@ -89,6 +124,10 @@ def test_training_as_a_slurm_job(slurm_cluster, tmp_path):
     run = pipeline.PolarRun(tmp_path / "run")
     config = small()
     pipeline.configure(run, config)
-    pipeline._train_on_slurm(run, config, Resources(job_name="polar_train", time="00-00:10:00", mem_per_cpu_gb=2), 2)
-    assert run.model.is_file() and json.loads(run.training.read_text())["config_hash"] == run.training_key(config)
+    pipeline._train_on_slurm(
+        run, config, Resources(job_name="polar_train", time="00-00:10:00", mem_per_cpu_gb=2), 2
+    )
+    assert run.model.is_file() and json.loads(run.training.read_text())[
+        "config_hash"
+    ] == run.training_key(config)
     assert list((run.root / "slurm" / "logs").glob("slurm-*.out"))

@@ -44,7 +44,6 @@ import math
 
 import numba
 import numpy as np
-from analysis_core.errors import ConfigError
 
 from alpswyft.physics.propagation import (
     PHASE_LIMIT,
@@ -56,12 +55,29 @@ from alpswyft.physics.propagation import (
     propagate_states,
     unpolarised_states,
 )
+from analysis_core.errors import ConfigError
 
 REDSHIFT = 0.017559
 RA_DEG, DEC_DEG = 49.950667, 41.511694  # NGC 1275: 03h19m48.16s +41d30m42.1s
 PARAMETER_NAMES = (
-    "m", "g", "Amplitude", "index", "E0", "Ecut", "rms_B", "e_norm", "e_norm_2", "cluster_ext",
-    "e_dens_1", "e_dens_2", "e_dens_3", "e_dens_4", "B_scaling", "Max_turb", "min_turb", "turb_index",
+    "m",
+    "g",
+    "Amplitude",
+    "index",
+    "E0",
+    "Ecut",
+    "rms_B",
+    "e_norm",
+    "e_norm_2",
+    "cluster_ext",
+    "e_dens_1",
+    "e_dens_2",
+    "e_dens_3",
+    "e_dens_4",
+    "B_scaling",
+    "Max_turb",
+    "min_turb",
+    "turb_index",
 )
 N_PARAMS = len(PARAMETER_NAMES)
 _TINY = np.finfo(float).tiny
@@ -81,7 +97,9 @@ def ecpl(energy_gev, amplitude, index, e0_gev, ecut_gev):
 def electron_density(r, n0, n2, r_core, r_core2, beta, beta2):
     """Double-beta profile n(r) in the units of n0, n2 (r in kpc): for arrays, and compiled for
     scalars in the numba and numba-cuda field kernels."""
-    return n0 * (1 + (r / r_core) ** 2) ** (-1.5 * beta) + n2 * (1 + (r / r_core2) ** 2) ** (-1.5 * beta2)
+    return n0 * (1 + (r / r_core) ** 2) ** (-1.5 * beta) + n2 * (1 + (r / r_core2) ** 2) ** (
+        -1.5 * beta2
+    )
 
 
 _electron_density = numba.njit(inline="always")(electron_density)
@@ -138,13 +156,16 @@ def field_modes(v: np.ndarray, rng: np.random.Generator):
 def field_modes_many(vectors: np.ndarray, rng: np.random.Generator) -> list:
     """:func:`field_modes` for each of the vectors (n, 18), in order, from one draw of uniforms
     (the same numbers as n calls)."""
-    weights = [_mode_weights(float(v[6]), max(float(v[15]), _TINY), float(v[16]), float(v[17])) for v in vectors]
+    weights = [
+        _mode_weights(float(v[6]), max(float(v[15]), _TINY), float(v[16]), float(v[17]))
+        for v in vectors
+    ]
     sizes = [len(k) for k, _ in weights]
     u = rng.random(4 * sum(sizes))
     ends = np.cumsum([4 * n for n in sizes])
     modes = []
     for (k, weight), n, end in zip(weights, sizes, ends):
-        draws = u[end - 4 * n:end].reshape(2, 2, n)  # (component, amplitude or phase, mode)
+        draws = u[end - 4 * n : end].reshape(2, 2, n)  # (component, amplitude or phase, mode)
         modes.append((k, np.sqrt(weight * np.log(1.0 / draws[:, 0])), 2.0 * math.pi * draws[:, 1]))
     return modes
 
@@ -166,9 +187,18 @@ def cluster_field(v, k, amplitude, phase):
     bounds = np.arange(0.0, r_abell, 1.0 / kh)
     n_dom = bounds.shape[0] - 1
     b_t, b_u = np.empty(n_dom), np.empty(n_dom)
-    gaussian_turbulence(0.5 * (bounds[0] + bounds[1]), 1.0 / kh, n_dom, k, amplitude[0], phase[0], b_t)
-    gaussian_turbulence(0.5 * (bounds[0] + bounds[1]), 1.0 / kh, n_dom, k, amplitude[1], phase[1], b_u)
-    b_field, psi, density, length = np.empty(n_dom), np.empty(n_dom), np.empty(n_dom), np.empty(n_dom)
+    gaussian_turbulence(
+        0.5 * (bounds[0] + bounds[1]), 1.0 / kh, n_dom, k, amplitude[0], phase[0], b_t
+    )
+    gaussian_turbulence(
+        0.5 * (bounds[0] + bounds[1]), 1.0 / kh, n_dom, k, amplitude[1], phase[1], b_u
+    )
+    b_field, psi, density, length = (
+        np.empty(n_dom),
+        np.empty(n_dom),
+        np.empty(n_dom),
+        np.empty(n_dom),
+    )
     total = max(n0 + n2, _TINY)
     for d in range(n_dom):
         r = 0.5 * (bounds[d] + bounds[d + 1])
@@ -207,17 +237,23 @@ def check_cluster_values(theta: np.ndarray) -> None:
     check_cluster_limits(theta.min(axis=0), theta.max(axis=0), PARAMETER_NAMES, PARAMETER_NAMES)
     bad = theta[:, 15] >= theta[:, 16]
     if bad.any():
-        raise ConfigError("Max_turb/min_turb", f"kL = {theta[bad, 15][0]:g}, kH = {theta[bad, 16][0]:g}",
-                          "every kL (Max_turb) must be smaller than every kH (min_turb)")
+        raise ConfigError(
+            "Max_turb/min_turb",
+            f"kL = {theta[bad, 15][0]:g}, kH = {theta[bad, 16][0]:g}",
+            "every kL (Max_turb) must be smaller than every kH (min_turb)",
+        )
 
 
 #: Parameters that must be positive, with why; a range may start at 0 (an open bound).
 _POSITIVE = (
-    (9, "the field extent r_abell"), (10, "r_core (division by zero at 0)"),
+    (9, "the field extent r_abell"),
+    (10, "r_core (division by zero at 0)"),
     (11, "r_core2 (0 would silently switch to a single-beta profile)"),
     (8, "n2 (0 would silently switch to a single-beta profile)"),
     (13, "beta2 (<= 0 would silently switch the density model)"),
-    (15, "kL"), (16, "kH"), (7, "n0"),
+    (15, "kL"),
+    (16, "kH"),
+    (7, "n0"),
 )
 
 
@@ -229,15 +265,18 @@ def check_cluster_limits(low, high, variables, names) -> list[str]:
         if low[i] < 0 or high[i] <= 0:
             raise ConfigError(variables[i], names[i], f"{why} must be > 0 (a range may start at 0)")
         if low[i] == 0:
-            warnings.append(f"{variables[i]} ({names[i]}): the range starts at 0, an open bound: a draw of exactly 0 "
-                            "(probability 0) is computed as the limit of the cluster model there")
+            warnings.append(
+                f"{variables[i]} ({names[i]}): the range starts at 0, an open bound: a draw of exactly 0 "
+                "(probability 0) is computed as the limit of the cluster model there"
+            )
     if low[6] < 0:
         raise ConfigError(variables[6], names[6], "rms_B must be >= 0")
     if low[17] < 0:
         raise ConfigError(variables[17], names[17], "give |q| >= 0; the spectrum is k^(-|q|)")
     if low[15] >= high[16]:
         raise ConfigError(
-            f"{variables[15]}/{variables[16]}", f"kL from {low[15]:g}, kH up to {high[16]:g}",
+            f"{variables[15]}/{variables[16]}",
+            f"kL from {low[15]:g}, kH up to {high[16]:g}",
             "kL (Max_turb) must be smaller than kH (min_turb): here every kL is at least every kH",
         )
     return warnings
@@ -262,7 +301,9 @@ class LineOfSight:
 
         from alpswyft.physics.reference import gmf_domains
 
-        tau = OptDepth.readmodel(model="dominguez").opt_depth(REDSHIFT, np.asarray(energy_gev) / 1e3)
+        tau = OptDepth.readmodel(model="dominguez").opt_depth(
+            REDSHIFT, np.asarray(energy_gev) / 1e3
+        )
         return cls(energy_gev, np.exp(-np.asarray(tau).ravel()), gmf_domains(energy_gev))
 
     def survival(self, m_nev: float, g_11: float, cluster: tuple) -> np.ndarray:
@@ -284,8 +325,17 @@ class LineOfSight:
         amplitude = np.concatenate([a for _, a, _ in modes], axis=1)
         phase = np.concatenate([p for _, _, p in modes], axis=1)
         out = np.empty((len(vectors), len(self.energy)))
-        done = _survival_many(vectors, k, amplitude, phase, starts, self.energy, np.sqrt(self.ebl_attenuation),
-                              *self.gmf_domains, out)
+        done = _survival_many(
+            vectors,
+            k,
+            amplitude,
+            phase,
+            starts,
+            self.energy,
+            np.sqrt(self.ebl_attenuation),
+            *self.gmf_domains,
+            out,
+        )
         for i in np.flatnonzero(~done):  # a phase beyond the vectorised kernel's range
             v = vectors[i]
             out[i] = self.survival(v[0], v[1], cluster_field(v, *modes[i]))
@@ -293,7 +343,9 @@ class LineOfSight:
 
 
 @numba.njit(parallel=True, cache=True)
-def _survival_many(vectors, k, amplitude, phase, starts, energy, ebl_root, gmf_b, gmf_psi, gmf_n, gmf_l, out):
+def _survival_many(
+    vectors, k, amplitude, phase, starts, energy, ebl_root, gmf_b, gmf_psi, gmf_n, gmf_l, out
+):
     """:meth:`LineOfSight.survival` for each vector, in parallel over vectors; returns False where a
     phase exceeds :data:`PHASE_LIMIT` (left to the scalar kernel)."""
     n_e = energy.shape[0]
@@ -304,8 +356,13 @@ def _survival_many(vectors, k, amplitude, phase, starts, energy, ebl_root, gmf_b
         lo, hi = starts[i], starts[i + 1]
         b, psi, n_el, dl = cluster_field(v, k[lo:hi], amplitude[:, lo:hi], phase[:, lo:hi])
         m_nev, g_11 = v[0], v[1]
-        if max(max_phase(cluster_energy, b, n_el, dl, m_nev, g_11),
-               max_phase(energy, gmf_b, gmf_n, gmf_l, m_nev, g_11)) >= PHASE_LIMIT:
+        if (
+            max(
+                max_phase(cluster_energy, b, n_el, dl, m_nev, g_11),
+                max_phase(energy, gmf_b, gmf_n, gmf_l, m_nev, g_11),
+            )
+            >= PHASE_LIMIT
+        ):
             continue
         parts = np.zeros((12, n_e))
         parts[0, :] = 1.0  # the two photon polarisations, no ALPs

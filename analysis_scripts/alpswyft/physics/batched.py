@@ -133,7 +133,12 @@ def survival_batch(vectors: np.ndarray, modes: list, los, device=None, dtype=tor
     states[:, :, 0, 0] = 1.0
     states[:, :, 1, 1] = 1.0
     propagate(energy * (1 + REDSHIFT), b, psi, n_el, length, m, g, states)
-    states[:, :, :2, :] *= torch.as_tensor(np.sqrt(los.ebl_attenuation), dtype=dtype, device=device)[None, :, None, None]
-    gmf = [torch.as_tensor(a, dtype=dtype, device=device)[None].expand(batch, -1) for a in los.gmf_domains]
+    states[:, :, :2, :] *= torch.as_tensor(
+        np.sqrt(los.ebl_attenuation), dtype=dtype, device=device
+    )[None, :, None, None]
+    gmf = [
+        torch.as_tensor(a, dtype=dtype, device=device)[None].expand(batch, -1)
+        for a in los.gmf_domains
+    ]
     propagate(energy, *gmf, m, g, states)
     return (0.5 * torch.sum(torch.abs(states[:, :, :2, :]) ** 2, dim=(2, 3))).double().cpu().numpy()

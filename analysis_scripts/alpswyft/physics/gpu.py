@@ -10,8 +10,8 @@
   per-domain transfer written once for both targets (``propagation._domain_step_with``).
 
 Double precision throughout, with the device's sin and cos (exact at every phase, so there is no
-:data:`~.propagation.PHASE_LIMIT` here). Without a GPU the kernels run in numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), which is how
-the tests check them against the CPU kernel.
+:data:`~.propagation.PHASE_LIMIT` here). Without a GPU the kernels run in numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``), which is how the tests check them against the CPU kernel.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def available() -> bool:
 
 
 @cuda.jit
-def _field_kernel(vectors, k, amplitude, phase, mode_start, dom_start, b_out, cos_out, sin_out, n_out, length_out):
+def _field_kernel(
+    vectors, k, amplitude, phase, mode_start, dom_start, b_out, cos_out, sin_out, n_out, length_out
+):
     i = cuda.blockIdx.y
     d = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     first = dom_start[i]
@@ -75,8 +77,15 @@ def _field_kernel(vectors, k, amplitude, phase, mode_start, dom_start, b_out, co
         b_t += amplitude[0, m] * math.cos(k[m] * r + phase[0, m])
         b_u += amplitude[1, m] * math.cos(k[m] * r + phase[1, m])
     n0, n2, eta = vectors[i, 7], vectors[i, 8], vectors[i, 14]
-    n_e = _electron_density(r, n0, n2, max(vectors[i, 10], _TINY), max(vectors[i, 11], _TINY), vectors[i, 12],
-                            vectors[i, 13])
+    n_e = _electron_density(
+        r,
+        n0,
+        n2,
+        max(vectors[i, 10], _TINY),
+        max(vectors[i, 11], _TINY),
+        vectors[i, 12],
+        vectors[i, 13],
+    )
     magnitude = math.sqrt(b_t * b_t + b_u * b_u)
     j = first + d
     b_out[j] = magnitude * (n_e / max(n0 + n2, _TINY)) ** eta
@@ -97,30 +106,121 @@ def _through(E, m_nev, g_11, b, cos_psi, sin_psi, n_el, length, lo, hi, state):
     for d in range(lo, hi):
         c, s = cos_psi[d] * c_prev + sin_psi[d] * s_prev, sin_psi[d] * c_prev - cos_psi[d] * s_prev
         c_prev, s_prev = cos_psi[d], sin_psi[d]
-        ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1 = _turn_states(c, s, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1)
+        ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1 = _turn_states(
+            c, s, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1
+        )
         wr0, wi0, ar0, ai0, wr1, wi1, ar1, ai1 = _domain_step(
-            E, inv_E, delta_a, delta_cmb, P_PL * n_el[d], _qed_term(b[d]), P_AG * g_11 * b[d], length[d],
-            wr0, wi0, ar0, ai0, wr1, wi1, ar1, ai1)
-    ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1 = _turn_states(c_prev, -s_prev, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1)
+            E,
+            inv_E,
+            delta_a,
+            delta_cmb,
+            P_PL * n_el[d],
+            _qed_term(b[d]),
+            P_AG * g_11 * b[d],
+            length[d],
+            wr0,
+            wi0,
+            ar0,
+            ai0,
+            wr1,
+            wi1,
+            ar1,
+            ai1,
+        )
+    ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1 = _turn_states(
+        c_prev, -s_prev, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1
+    )
     return ur0, ui0, wr0, wi0, ar0, ai0, ur1, ui1, wr1, wi1, ar1, ai1
 
 
 @cuda.jit
-def _propagation_kernel(vectors, energy, ebl_root, dom_start, b, cos_psi, sin_psi, n_el, length,
-                        gmf_b, gmf_cos, gmf_sin, gmf_n, gmf_length, out):
+def _propagation_kernel(
+    vectors,
+    energy,
+    ebl_root,
+    dom_start,
+    b,
+    cos_psi,
+    sin_psi,
+    n_el,
+    length,
+    gmf_b,
+    gmf_cos,
+    gmf_sin,
+    gmf_n,
+    gmf_length,
+    out,
+):
     i = cuda.blockIdx.x
     m_nev, g_11 = vectors[i, 0], vectors[i, 1]
     for e in range(cuda.threadIdx.x, energy.shape[0], cuda.blockDim.x):
-        state = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)  # photons along x and y
-        state = _through(energy[e] * (1 + REDSHIFT), m_nev, g_11, b, cos_psi, sin_psi, n_el, length,
-                         dom_start[i], dom_start[i + 1], state)
+        state = (
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+        )  # photons along x and y
+        state = _through(
+            energy[e] * (1 + REDSHIFT),
+            m_nev,
+            g_11,
+            b,
+            cos_psi,
+            sin_psi,
+            n_el,
+            length,
+            dom_start[i],
+            dom_start[i + 1],
+            state,
+        )
         root = ebl_root[e]
         ur0, ui0, wr0, wi0, ar0, ai0, ur1, ui1, wr1, wi1, ar1, ai1 = state
-        state = (ur0 * root, ui0 * root, wr0 * root, wi0 * root, ar0, ai0,
-                 ur1 * root, ui1 * root, wr1 * root, wi1 * root, ar1, ai1)
-        state = _through(energy[e], m_nev, g_11, gmf_b, gmf_cos, gmf_sin, gmf_n, gmf_length, 0, gmf_b.shape[0], state)
+        state = (
+            ur0 * root,
+            ui0 * root,
+            wr0 * root,
+            wi0 * root,
+            ar0,
+            ai0,
+            ur1 * root,
+            ui1 * root,
+            wr1 * root,
+            wi1 * root,
+            ar1,
+            ai1,
+        )
+        state = _through(
+            energy[e],
+            m_nev,
+            g_11,
+            gmf_b,
+            gmf_cos,
+            gmf_sin,
+            gmf_n,
+            gmf_length,
+            0,
+            gmf_b.shape[0],
+            state,
+        )
         ur0, ui0, wr0, wi0, ar0, ai0, ur1, ui1, wr1, wi1, ar1, ai1 = state
-        out[i, e] = 0.5 * (ur0 * ur0 + ui0 * ui0 + wr0 * wr0 + wi0 * wi0 + ur1 * ur1 + ui1 * ui1 + wr1 * wr1 + wi1 * wi1)
+        out[i, e] = 0.5 * (
+            ur0 * ur0
+            + ui0 * ui0
+            + wr0 * wr0
+            + wi0 * wi0
+            + ur1 * ur1
+            + ui1 * ui1
+            + wr1 * wr1
+            + wi1 * wi1
+        )
 
 
 def domain_counts(vectors: np.ndarray) -> np.ndarray:
@@ -150,10 +250,21 @@ def survival_many(vectors: np.ndarray, modes: list, los) -> np.ndarray:
         fields = [cuda.device_array(int(dom_start[-1])) for _ in range(5)]
         v_d, dom_start_d = cuda.to_device(v), cuda.to_device(dom_start)
         grid = (max(1, math.ceil(n_dom.max() / THREADS)), len(v))
-        _field_kernel[grid, THREADS](v_d, cuda.to_device(k), cuda.to_device(amplitude), cuda.to_device(phase),
-                                     cuda.to_device(mode_start), dom_start_d, *fields)
+        _field_kernel[grid, THREADS](
+            v_d,
+            cuda.to_device(k),
+            cuda.to_device(amplitude),
+            cuda.to_device(phase),
+            cuda.to_device(mode_start),
+            dom_start_d,
+            *fields,
+        )
         result = cuda.device_array((len(v), len(los.energy)))
-        per_energy = min(1024, 32 * math.ceil(len(los.energy) / 32))  # whole warps, one pass over the energies
-        _propagation_kernel[len(v), per_energy](v_d, energy, ebl_root, dom_start_d, *fields, *gmf, result)
+        per_energy = min(
+            1024, 32 * math.ceil(len(los.energy) / 32)
+        )  # whole warps, one pass over the energies
+        _propagation_kernel[len(v), per_energy](
+            v_d, energy, ebl_root, dom_start_d, *fields, *gmf, result
+        )
         out[rows] = result.copy_to_host()
     return out

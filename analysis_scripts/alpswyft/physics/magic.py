@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from analysis_core.errors import ConfigError
 
 from alpswyft.physics.observation import ALPModel, _line_of_sight, los_arrays
 from alpswyft.physics.response import Response
+from analysis_core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,15 @@ def state_vectors(theta: np.ndarray, k: int) -> np.ndarray:
     state ``k`` for physical ``magic_like`` vectors ``theta`` (n, len(MAGIC_ROWS))."""
     theta = np.atleast_2d(theta)
     amplitude, index, lam = (theta[:, 2 + 3 * k + j] for j in range(3))
-    return np.column_stack([theta[:, :2], amplitude, index, theta[:, _FIELD - 1], 1e3 / lam, theta[:, _FIELD:]])
+    return np.column_stack(
+        [theta[:, :2], amplitude, index, theta[:, _FIELD - 1], 1e3 / lam, theta[:, _FIELD:]]
+    )
 
 
 def _state_config(config, state: FluxState, nbins: int | None = None):
-    return config.model_copy(update={"emin": state.emin, "emax": state.emax, "nbins": nbins or config.nbins})
+    return config.model_copy(
+        update={"emin": state.emin, "emax": state.emax, "nbins": nbins or config.nbins}
+    )
 
 
 def prepare(config, state_nbins: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
@@ -112,24 +116,44 @@ def prepare(config, state_nbins: tuple[int, ...] | None = None) -> dict[str, np.
     all states). Each state has ``nbins`` reconstructed-energy bins, or with ``state_nbins`` one
     number per state (e.g. :data:`MAGIC_NBINS`; the model then takes its binning from the set-up)."""
     if state_nbins is not None and (len(state_nbins) != len(STATES) or min(state_nbins) < 2):
-        raise ConfigError("state_nbins", state_nbins, f"{len(STATES)} numbers of bins (>= 2), one per state "
-                          f"({', '.join(s.name for s in STATES)})")
+        raise ConfigError(
+            "state_nbins",
+            state_nbins,
+            f"{len(STATES)} numbers of bins (>= 2), one per state "
+            f"({', '.join(s.name for s in STATES)})",
+        )
     from alpswyft.observation import TRUE_ENERGY_MARGIN, observation_setup
 
     if not config.observation:
-        raise ConfigError("observation", "", "model=magic_like takes the response and background of a MAGIC DL3 run: "
-                          "give its file, e.g. observation=magicDL3_05059487.fits.gz")
-    true_edges = np.geomspace(min(s.emin for s in STATES) / TRUE_ENERGY_MARGIN,
-                              max(s.emax for s in STATES) * TRUE_ENERGY_MARGIN, config.nbins_etrue + 1)
+        raise ConfigError(
+            "observation",
+            "",
+            "model=magic_like takes the response and background of a MAGIC DL3 run: "
+            "give its file, e.g. observation=magicDL3_05059487.fits.gz",
+        )
+    true_edges = np.geomspace(
+        min(s.emin for s in STATES) / TRUE_ENERGY_MARGIN,
+        max(s.emax for s in STATES) * TRUE_ENERGY_MARGIN,
+        config.nbins_etrue + 1,
+    )
     arrays: dict[str, np.ndarray] = {}
     for k, state in enumerate(STATES):
         nbins = None if state_nbins is None else state_nbins[k]
-        response, observed = observation_setup(_state_config(config, state, nbins), energy_true_edges_gev=true_edges)
+        response, observed = observation_setup(
+            _state_config(config, state, nbins), energy_true_edges_gev=true_edges
+        )
         scale = state.livetime_h * 3600.0 / float(observed["onoff_livetime_s"])
-        response = Response(response.e_true_edges, response.e_reco_edges, response.exposure * scale,
-                            response.migration, response.background * scale)
-        observed.update(onoff_off_background=observed["onoff_off_background"] * scale,
-                        onoff_livetime_s=np.array(state.livetime_h * 3600.0))
+        response = Response(
+            response.e_true_edges,
+            response.e_reco_edges,
+            response.exposure * scale,
+            response.migration,
+            response.background * scale,
+        )
+        observed.update(
+            onoff_off_background=observed["onoff_off_background"] * scale,
+            onoff_livetime_s=np.array(state.livetime_h * 3600.0),
+        )
         arrays.update({f"{state.name}__{k}": v for k, v in observed.items()})
         arrays.update({f"{state.name}__response_{k}": v for k, v in vars(response).items()})
     arrays.update(los_arrays(_line_of_sight(np.sqrt(true_edges[1:] * true_edges[:-1]))))
@@ -162,8 +186,12 @@ class MagicLike:
         shared = {k: v for k, v in setup.items() if "__" not in k}
         self.states = []
         for state in STATES:
-            own = {k.split("__", 1)[1]: v for k, v in setup.items() if k.startswith(f"{state.name}__")}
-            nbins = len(own["response_e_reco_edges"]) - 1  # the set-up's binning (prepare's state_nbins)
+            own = {
+                k.split("__", 1)[1]: v for k, v in setup.items() if k.startswith(f"{state.name}__")
+            }
+            nbins = (
+                len(own["response_e_reco_edges"]) - 1
+            )  # the set-up's binning (prepare's state_nbins)
             self.states.append(ALPModel(_state_config(config, state, nbins), {**shared, **own}))
         #: reconstructed-energy bins per state
         self.nbins = tuple(s.config.nbins for s in self.states)
@@ -172,14 +200,21 @@ class MagicLike:
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
         n = sum(self.nbins)
-        return {"exp": (n,), "data": (n,), "n_off": (n,), "pgg": (len(self.states[0].response.e_true),),
-                "power": (sum(s.len_fts for s in self.states),)}
+        return {
+            "exp": (n,),
+            "data": (n,),
+            "n_off": (n,),
+            "pgg": (len(self.states[0].response.e_true),),
+            "power": (sum(s.len_fts for s in self.states),),
+        }
 
     def survival_batch(self, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """P_gg (n, n_true) of one field realisation per vector, shared by the states."""
         return self.states[0].survival_batch(state_vectors(theta, 0), rng)
 
-    def counts(self, theta: np.ndarray, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    def counts(
+        self, theta: np.ndarray, rng: np.random.Generator
+    ) -> tuple[list[np.ndarray], np.ndarray]:
         """Expected ON counts per state (a list of (n, nbins)) and P_gg (n, n_true)."""
         pgg = self.survival_batch(theta, rng)
         return [s.fold(state_vectors(theta, k), pgg) for k, s in enumerate(self.states)], pgg
@@ -210,13 +245,25 @@ class MagicLike:
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(1, len(STATES), figsize=(12, 3.8), sharey=True)
-        for ax, state, sub, data, exp in zip(axes, STATES, self.states, self._split(obs["data"]), self._split(obs["exp"])):
+        for ax, state, sub, data, exp in zip(
+            axes, STATES, self.states, self._split(obs["data"]), self._split(obs["exp"])
+        ):
             e = sub.response.e_reco
-            ax.step(e, 10 ** (data + sub.null_level), where="mid", color="k", label="ON counts (mock)")
-            ax.plot(e, 10 ** (exp + sub.null_level), color="C1", label="expected, at the Obs. values")
-            ax.plot(e, sub.response.background, ":", color="C2", label="background in the ON region")
-            ax.set(xscale="log", yscale="log", xlabel="reconstructed energy [GeV]",
-                   title=f"{state.name.replace('_', '-')}: {state.livetime_h:g} h, {state.emin:g}-{state.emax:g} GeV")
+            ax.step(
+                e, 10 ** (data + sub.null_level), where="mid", color="k", label="ON counts (mock)"
+            )
+            ax.plot(
+                e, 10 ** (exp + sub.null_level), color="C1", label="expected, at the Obs. values"
+            )
+            ax.plot(
+                e, sub.response.background, ":", color="C2", label="background in the ON region"
+            )
+            ax.set(
+                xscale="log",
+                yscale="log",
+                xlabel="reconstructed energy [GeV]",
+                title=f"{state.name.replace('_', '-')}: {state.livetime_h:g} h, {state.emin:g}-{state.emax:g} GeV",
+            )
         axes[0].set_ylabel("counts per bin")
         axes[0].legend(fontsize=8)
         fig.tight_layout()

@@ -74,7 +74,9 @@ def _null_vector(config) -> np.ndarray:
     return config.table.physical(config.table.null)[0]
 
 
-def prepare(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -> dict[str, np.ndarray]:
+def prepare(
+    config, signal: bool = True, bkg: bool = True, edisp: bool = True
+) -> dict[str, np.ndarray]:
     """Response, EBL, Galactic field and null counts for a configuration (arrays to save).
 
     The gammapy response is built once per IRF file and binning (:func:`cached_response`, for 1 h)
@@ -84,27 +86,37 @@ def prepare(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -
     if config.observation:
         return _observed_setup(config, signal, bkg, edisp)
     response = cached_response(
-        config.irf_path, config.emin, config.emax, config.nbins, config.nbins_etrue,
-        config.on_region, config.on_region_radius, edisp,
+        config.irf_path,
+        config.emin,
+        config.emax,
+        config.nbins,
+        config.nbins_etrue,
+        config.on_region,
+        config.on_region_radius,
+        edisp,
     )
-    return setup_arrays(config, response.scaled(config.livetime, signal, bkg), _line_of_sight(response.e_true))
+    return setup_arrays(
+        config, response.scaled(config.livetime, signal, bkg), _line_of_sight(response.e_true)
+    )
 
 
 def _observed_setup(config, signal: bool, bkg: bool, edisp: bool) -> dict[str, np.ndarray]:
     """:func:`prepare` for a real observation (``observation=``): the response of its runs, its
     smoothed OFF spectrum as the background model and its counts (:mod:`alpswyft.observation`)."""
+    from alpswyft.observation import observation_setup
     from analysis_core.errors import ConfigError
 
-    from alpswyft.observation import observation_setup
-
     if not edisp:
-        raise ConfigError("edisp", False, "a real observation is always folded with its runs' energy dispersion")
+        raise ConfigError(
+            "edisp", False, "a real observation is always folded with its runs' energy dispersion"
+        )
     response, arrays = observation_setup(config, signal, bkg)
     return setup_arrays(config, response, _line_of_sight(response.e_true), arrays)
 
 
 def _line_of_sight(e_true: np.ndarray) -> LineOfSight:
     """EBL and Galactic field on these energies, computed once (:func:`cached_arrays`)."""
+
     def compute():
         los = LineOfSight.compute(e_true)
         return {"ebl_attenuation": los.ebl_attenuation, **dict(zip(_GMF_KEYS, los.gmf_domains))}
@@ -115,14 +127,23 @@ def _line_of_sight(e_true: np.ndarray) -> LineOfSight:
 
 def los_arrays(los: LineOfSight) -> dict[str, np.ndarray]:
     """The set-up arrays of a line of sight: ``ebl_attenuation`` and the Galactic field's ``gmf_*``."""
-    return {"ebl_attenuation": los.ebl_attenuation, **{f"gmf_{k}": a for k, a in zip(_GMF_KEYS, los.gmf_domains)}}
+    return {
+        "ebl_attenuation": los.ebl_attenuation,
+        **{f"gmf_{k}": a for k, a in zip(_GMF_KEYS, los.gmf_domains)},
+    }
 
 
-def setup_arrays(config, response: Response, los: LineOfSight, observed: dict | None = None) -> dict[str, np.ndarray]:
+def setup_arrays(
+    config, response: Response, los: LineOfSight, observed: dict | None = None
+) -> dict[str, np.ndarray]:
     """The set-up arrays of a response (for the configured livetime) and line of sight, with the
     null-hypothesis counts: one simulation at the table's Null values, its field realisation drawn
     from ``ALP_seed`` (or ``sim_seed``); ``observed``: the arrays of a real observation."""
-    arrays = {**(observed or {}), **{f"response_{k}": v for k, v in vars(response).items()}, **los_arrays(los)}
+    arrays = {
+        **(observed or {}),
+        **{f"response_{k}": v for k, v in vars(response).items()},
+        **los_arrays(los),
+    }
     model = ALPModel(config, arrays)
     rng = np.random.default_rng(config.ALP_seed if config.ALP_seed is not None else config.sim_seed)
     counts, pgg = model.counts(_null_vector(config)[None], rng)
@@ -161,7 +182,9 @@ class ALPModel:
         centres = np.log(self.response.e_true)
         right = np.clip(np.searchsorted(centres, ln_nodes), 1, len(centres) - 1)
         self._interp_index = right
-        self._interp_weight = np.clip((ln_nodes - centres[right - 1]) / np.diff(centres)[right - 1], 0.0, 1.0)
+        self._interp_weight = np.clip(
+            (ln_nodes - centres[right - 1]) / np.diff(centres)[right - 1], 0.0, 1.0
+        )
         self.null_counts = setup.get("null_counts")
         # a real observation (observation=): ON/OFF counts, the background per bin a nuisance
         self.on_off = "onoff_alpha" in setup
@@ -172,7 +195,9 @@ class ALPModel:
             self.observed_on, self.observed_off = setup["onoff_n_on"], setup["onoff_n_off"]
         decades_per_bin = np.log10(config.emax / config.emin) / config.nbins
         # at most the rfft's length: coarse bins (a real observation's few) reach its end
-        self.len_fts = min(int(config.max_freq * decades_per_bin * config.len_fft), config.len_fft // 2 + 1)
+        self.len_fts = min(
+            int(config.max_freq * decades_per_bin * config.len_fft), config.len_fft // 2 + 1
+        )
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -202,20 +227,30 @@ class ALPModel:
             return np.ones((len(theta), len(self.response.e_true)))
 
         def field_rng():  # ALP_seed: the same field in every simulation
-            return rng if self.config.ALP_seed is None else np.random.default_rng(self.config.ALP_seed)
+            return (
+                rng if self.config.ALP_seed is None else np.random.default_rng(self.config.ALP_seed)
+            )
 
         if self.config.alp_engine == "gammaalps":
             from alpswyft.physics import reference
 
-            return np.array([reference.survival(self.response.e_true, v, int(field_rng().integers(2**31 - 1)))[0]
-                             for v in theta]).reshape(len(theta), -1)
+            return np.array(
+                [
+                    reference.survival(
+                        self.response.e_true, v, int(field_rng().integers(2**31 - 1))
+                    )[0]
+                    for v in theta
+                ]
+            ).reshape(len(theta), -1)
         if self.config.ALP_seed is None:
             modes = field_modes_many(theta, rng)
         else:
             modes = [field_modes(v, field_rng()) for v in theta]
         return self.survival_with_modes(theta, modes, batched=self.config.ALP_seed is None)
 
-    def survival_with_modes(self, theta: np.ndarray, modes: list, batched: bool = True) -> np.ndarray:
+    def survival_with_modes(
+        self, theta: np.ndarray, modes: list, batched: bool = True
+    ) -> np.ndarray:
         """P_gg (n, n_true) for physical vectors (n, 18) and their fields' modes
         (:func:`~.alp.field_modes`): on a GPU as one batch when ``batched``, on the CPU in parallel
         over the vectors when there are at least as many as threads, else over energies."""
@@ -230,7 +265,9 @@ class ALPModel:
             return survival_batch(theta, modes, self.los)
         if len(theta) >= numba.get_num_threads():
             return self.los.survival_many(theta, modes)
-        return np.array([self.los.survival(v[0], v[1], cluster_field(v, *m)) for v, m in zip(theta, modes)])
+        return np.array(
+            [self.los.survival(v[0], v[1], cluster_field(v, *m)) for v, m in zip(theta, modes)]
+        )
 
     def intrinsic(self, theta: np.ndarray, energy_gev: np.ndarray) -> np.ndarray:
         """dN/dE (per GeV cm^2 s) of the power law with cut-off for physical vectors (n, 18)."""
@@ -277,7 +314,9 @@ class ALPModel:
         counts, pgg = self.counts(theta, rng)
         return {"exp": self.residual(counts, self.config.floor_exp), "pgg": pgg}
 
-    def draw_counts(self, exp: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    def draw_counts(
+        self, exp: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """One realisation of the counts behind ``exp``, drawn from the floored expectation
         10**(exp + null level) as the original did: the counts (Poisson or Gaussian) and None, or
         for a real observation the ON and the OFF counts.
@@ -339,7 +378,8 @@ class ALPModel:
             off = torch.poisson(b, generator=generator)
         elif self.config.noise == "gauss":
             counts = mean + self.config.noise_sigma * torch.randn(
-                mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+                mean.shape, generator=generator, dtype=mean.dtype, device=mean.device
+            )
         else:
             counts = torch.poisson(mean, generator=generator)
         positive = counts > 0
@@ -351,7 +391,9 @@ class ALPModel:
     def features_torch(self, data) -> dict:
         import torch
 
-        return {"power": torch.fft.rfft(data, n=self.config.len_fft, dim=-1).abs()[..., : self.len_fts]}
+        return {
+            "power": torch.fft.rfft(data, n=self.config.len_fft, dim=-1).abs()[..., : self.len_fts]
+        }
 
 
 class LogALPModel(ALPModel):

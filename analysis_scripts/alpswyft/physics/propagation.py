@@ -144,10 +144,22 @@ def propagate_states_scalar(energy, b_field, psi, n_el, length, m_nev, g_11, sta
 # |x| < PHASE_LIMIT, where k pi/2 is still exact in the first part.
 _TWO_OVER_PI = 6.36619772367581382433e-01
 _PIO2 = (1.57079632673412561417e00, 6.07710050630396597660e-11, 2.02226624871116645580e-21)
-_S = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
-      2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)
-_C = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
-      -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)
+_S = (
+    -1.66666666666666324348e-01,
+    8.33333333332248946124e-03,
+    -1.98412698298579493134e-04,
+    2.75573137070700676789e-06,
+    -2.50507602534068634195e-08,
+    1.58969099521155010221e-10,
+)
+_C = (
+    4.16666666666666019037e-02,
+    -1.38888888888741095749e-03,
+    2.48015872894767294178e-05,
+    -2.75573143513906633035e-07,
+    2.08757232129817482790e-09,
+    -1.13596475577881948265e-11,
+)
 PHASE_LIMIT = 1.6e6
 
 
@@ -158,7 +170,11 @@ def sincos(x):
     r = ((x - k * _PIO2[0]) - k * _PIO2[1]) - k * _PIO2[2]
     z = r * r
     s = r + r * z * (_S[0] + z * (_S[1] + z * (_S[2] + z * (_S[3] + z * (_S[4] + z * _S[5])))))
-    c = 1.0 - 0.5 * z + z * z * (_C[0] + z * (_C[1] + z * (_C[2] + z * (_C[3] + z * (_C[4] + z * _C[5])))))
+    c = (
+        1.0
+        - 0.5 * z
+        + z * z * (_C[0] + z * (_C[1] + z * (_C[2] + z * (_C[3] + z * (_C[4] + z * _C[5])))))
+    )
     q = np.int32(k) & 3  # the quadrant: the selects below compile to blends, not branches
     odd = (q & 1) == 1
     sin_x = c if odd else s
@@ -203,8 +219,11 @@ def max_phase(energy, b_field, n_el, length, m_nev, g_11) -> float:
     bound = 0.0
     for d in range(b_field.shape[0]):
         b = b_field[d]
-        per_length = (2.0 * (P_PL * n_el[d] / e_lo + P_A * m_nev * m_nev / e_lo)
-                      + 2.0 * (7.0 * P_QED * b * b * e_hi + P_CMB * e_hi) + 2.0 * P_AG * abs(g_11) * b)
+        per_length = (
+            2.0 * (P_PL * n_el[d] / e_lo + P_A * m_nev * m_nev / e_lo)
+            + 2.0 * (7.0 * P_QED * b * b * e_hi + P_CMB * e_hi)
+            + 2.0 * P_AG * abs(g_11) * b
+        )
         bound = max(bound, per_length * length[d])
     return bound
 
@@ -213,7 +232,9 @@ def max_phase(energy, b_field, n_el, length, m_nev, g_11) -> float:
 def _propagate_parts(energy, b_field, psi, n_el, length, m_nev, g_11, parts):
     plasma, qed, mixing, turn_c, turn_s = _domain_terms(b_field, psi, n_el, g_11)
     for block in numba.prange((energy.shape[0] + BLOCK - 1) // BLOCK):
-        _propagate_block(energy, block * BLOCK, plasma, qed, mixing, turn_c, turn_s, length, m_nev, parts)
+        _propagate_block(
+            energy, block * BLOCK, plasma, qed, mixing, turn_c, turn_s, length, m_nev, parts
+        )
 
 
 @numba.njit(cache=True)
@@ -230,7 +251,9 @@ def _domain_step_with(sincos):
     """The transfer of one domain applied to one energy's two states (w, a components, real and
     imaginary parts), written once for every target and compiled with that target's ``sincos``."""
 
-    def domain_step(E, inv_E, delta_a, delta_cmb, plasma, qed, d_ag, L, wr0, wi0, ar0, ai0, wr1, wi1, ar1, ai1):
+    def domain_step(
+        E, inv_E, delta_a, delta_cmb, plasma, qed, d_ag, L, wr0, wi0, ar0, ai0, wr1, wi1, ar1, ai1
+    ):
         delta_pl = -plasma * inv_E
         delta_qed = qed * E
         d_perp = delta_pl + 2.0 * delta_qed + delta_cmb
@@ -248,18 +271,32 @@ def _domain_step_with(sincos):
         mwwr, mwwi = c2 * sin2 + c3 * cos2, -(s2 * sin2 + s3 * cos2)
         mwar, mwai = (c3 - c2) * sin_cos, (s2 - s3) * sin_cos
         maar, maai = c2 * cos2 + c3 * sin2, -(s2 * cos2 + s3 * sin2)
-        return (mwwr * wr0 - mwwi * wi0 + mwar * ar0 - mwai * ai0, mwwr * wi0 + mwwi * wr0 + mwar * ai0 + mwai * ar0,
-                mwar * wr0 - mwai * wi0 + maar * ar0 - maai * ai0, mwar * wi0 + mwai * wr0 + maar * ai0 + maai * ar0,
-                mwwr * wr1 - mwwi * wi1 + mwar * ar1 - mwai * ai1, mwwr * wi1 + mwwi * wr1 + mwar * ai1 + mwai * ar1,
-                mwar * wr1 - mwai * wi1 + maar * ar1 - maai * ai1, mwar * wi1 + mwai * wr1 + maar * ai1 + maai * ar1)
+        return (
+            mwwr * wr0 - mwwi * wi0 + mwar * ar0 - mwai * ai0,
+            mwwr * wi0 + mwwi * wr0 + mwar * ai0 + mwai * ar0,
+            mwar * wr0 - mwai * wi0 + maar * ar0 - maai * ai0,
+            mwar * wi0 + mwai * wr0 + maar * ai0 + maai * ar0,
+            mwwr * wr1 - mwwi * wi1 + mwar * ar1 - mwai * ai1,
+            mwwr * wi1 + mwwi * wr1 + mwar * ai1 + mwai * ar1,
+            mwar * wr1 - mwai * wi1 + maar * ar1 - maai * ai1,
+            mwar * wi1 + mwai * wr1 + maar * ai1 + maai * ar1,
+        )
 
     return domain_step
 
 
 def turn_states(c, s, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1):
     """The photon components of both states turned by the angle of (c, s) = (cos, sin)."""
-    return (c * ur0 - s * wr0, c * ui0 - s * wi0, s * ur0 + c * wr0, s * ui0 + c * wi0,
-            c * ur1 - s * wr1, c * ui1 - s * wi1, s * ur1 + c * wr1, s * ui1 + c * wi1)
+    return (
+        c * ur0 - s * wr0,
+        c * ui0 - s * wi0,
+        s * ur0 + c * wr0,
+        s * ui0 + c * wi0,
+        c * ur1 - s * wr1,
+        c * ui1 - s * wi1,
+        s * ur1 + c * wr1,
+        s * ui1 + c * wi1,
+    )
 
 
 _domain_step = numba.njit(inline="always")(_domain_step_with(sincos))
@@ -275,22 +312,50 @@ def _propagate_block(energy, lo, plasma, qed, mixing, turn_c, turn_s, length, m_
     inv_E = 1.0 / E
     delta_a = -P_A * m_nev * m_nev * inv_E
     delta_cmb = P_CMB * E
-    ur0, ui0, wr0, wi0, ar0, ai0 = (parts[0, lo:hi].copy(), parts[1, lo:hi].copy(), parts[2, lo:hi].copy(),
-                                    parts[3, lo:hi].copy(), parts[4, lo:hi].copy(), parts[5, lo:hi].copy())
-    ur1, ui1, wr1, wi1, ar1, ai1 = (parts[6, lo:hi].copy(), parts[7, lo:hi].copy(), parts[8, lo:hi].copy(),
-                                    parts[9, lo:hi].copy(), parts[10, lo:hi].copy(), parts[11, lo:hi].copy())
+    ur0, ui0, wr0, wi0, ar0, ai0 = (
+        parts[0, lo:hi].copy(),
+        parts[1, lo:hi].copy(),
+        parts[2, lo:hi].copy(),
+        parts[3, lo:hi].copy(),
+        parts[4, lo:hi].copy(),
+        parts[5, lo:hi].copy(),
+    )
+    ur1, ui1, wr1, wi1, ar1, ai1 = (
+        parts[6, lo:hi].copy(),
+        parts[7, lo:hi].copy(),
+        parts[8, lo:hi].copy(),
+        parts[9, lo:hi].copy(),
+        parts[10, lo:hi].copy(),
+        parts[11, lo:hi].copy(),
+    )
     for d in range(n_dom + 1):
         c, s = turn_c[d], turn_s[d]
         for j in range(hi - lo):  # into domain d's frame (the last turn: back to the lab frame)
             ur0[j], ui0[j], wr0[j], wi0[j], ur1[j], ui1[j], wr1[j], wi1[j] = _turn_states(
-                c, s, ur0[j], ui0[j], wr0[j], wi0[j], ur1[j], ui1[j], wr1[j], wi1[j])
+                c, s, ur0[j], ui0[j], wr0[j], wi0[j], ur1[j], ui1[j], wr1[j], wi1[j]
+            )
         if d == n_dom:
             break
         pl, qd, d_ag, L = plasma[d], qed[d], mixing[d], length[d]
         for j in range(hi - lo):
             wr0[j], wi0[j], ar0[j], ai0[j], wr1[j], wi1[j], ar1[j], ai1[j] = _domain_step(
-                E[j], inv_E[j], delta_a[j], delta_cmb[j], pl, qd, d_ag, L,
-                wr0[j], wi0[j], ar0[j], ai0[j], wr1[j], wi1[j], ar1[j], ai1[j])
+                E[j],
+                inv_E[j],
+                delta_a[j],
+                delta_cmb[j],
+                pl,
+                qd,
+                d_ag,
+                L,
+                wr0[j],
+                wi0[j],
+                ar0[j],
+                ai0[j],
+                wr1[j],
+                wi1[j],
+                ar1[j],
+                ai1[j],
+            )
     for k, row in enumerate((ur0, ui0, wr0, wi0, ar0, ai0, ur1, ui1, wr1, wi1, ar1, ai1)):
         parts[k, lo:hi] = row
 

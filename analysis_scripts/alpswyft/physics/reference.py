@@ -21,11 +21,12 @@ from alpswyft.physics.alp import DEC_DEG, RA_DEG, REDSHIFT
 
 @contextlib.contextmanager
 def isolated_global_rng():
-    state = np.random.get_state()
+    # gammaALPs draws its turbulent fields from numpy's legacy global generator.
+    state = np.random.get_state()  # noqa: NPY002
     try:
         yield
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
 
 
 @contextlib.contextmanager
@@ -57,7 +58,9 @@ def gmf_domains(energy_gev: np.ndarray):
     ALP, _, Source, environs = _gammaalps()
     source = Source(z=REDSHIFT, ra=RA_DEG, dec=DEC_DEG)
     with isolated_global_rng():
-        gmf = environs.MixGMF(ALP(0.0, 0.0), source, EGeV=np.asarray(energy_gev, float), model="jansson12")
+        gmf = environs.MixGMF(
+            ALP(0.0, 0.0), source, EGeV=np.asarray(energy_gev, float), model="jansson12"
+        )
     return np.array(gmf.B), np.array(gmf.psi), np.array(gmf.nel), np.array(gmf.dL)
 
 
@@ -69,12 +72,30 @@ def module_list(energy_gev: np.ndarray, v: np.ndarray, seed: int | None):
     pin = np.diag([0.5, 0.5, 0.0])
     with isolated_global_rng():
         ml = ModuleList(
-            ALP(v[0], v[1]), source, pin=pin, EGeV=np.asarray(energy_gev, float), seed=seed, log_level="warning"
+            ALP(v[0], v[1]),
+            source,
+            pin=pin,
+            EGeV=np.asarray(energy_gev, float),
+            seed=seed,
+            log_level="warning",
         )
         ml.add_propagation(
-            "ICMGaussTurb", 0, nsim=1, B0=v[6], n0=v[7] * 1e-3, n2=v[8] * 1e-3, r_abell=v[9],
-            r_core=v[10], r_core2=v[11], beta=v[12], beta2=v[13], eta=v[14], kL=v[15], kH=v[16],
-            q=-v[17], seed=seed,
+            "ICMGaussTurb",
+            0,
+            nsim=1,
+            B0=v[6],
+            n0=v[7] * 1e-3,
+            n2=v[8] * 1e-3,
+            r_abell=v[9],
+            r_core=v[10],
+            r_core2=v[11],
+            beta=v[12],
+            beta2=v[13],
+            eta=v[14],
+            kL=v[15],
+            kH=v[16],
+            q=-v[17],
+            seed=seed,
         )
         ml.add_propagation("EBL", 1, eblmodel="dominguez")
         ml.add_propagation("GMF", 2, model="jansson12")

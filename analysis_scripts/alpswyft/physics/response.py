@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
+
 from analysis_core.errors import ConfigError
 from analysis_core.files import save_npz
 
@@ -60,10 +61,12 @@ class Response:
         """This response (built for 1 h) for ``livetime_h`` hours; ``signal``/``bkg`` false leave the
         source counts or the background out (the original's switches)."""
         return Response(
-            self.e_true_edges, self.e_reco_edges, self.exposure * (livetime_h if signal else 0.0),
-            self.migration, self.background * (livetime_h if bkg else 0.0),
+            self.e_true_edges,
+            self.e_reco_edges,
+            self.exposure * (livetime_h if signal else 0.0),
+            self.migration,
+            self.background * (livetime_h if bkg else 0.0),
         )
-
 
 
 def build_response(
@@ -92,17 +95,27 @@ def build_response(
     try:
         irfs = load_irf_dict_from_file(path)
     except Exception as error:  # noqa: BLE001 - any failure to read means "not a GADF IRF file"
-        raise ConfigError("IRF_file", str(irf_file), f"is not a readable GADF IRF file ({error})") from None
-    missing = [name for name in ("aeff", "edisp", "bkg") + (("psf",) if on_region == "point" else ()) if name not in irfs]
+        raise ConfigError(
+            "IRF_file", str(irf_file), f"is not a readable GADF IRF file ({error})"
+        ) from None
+    missing = [
+        name
+        for name in ("aeff", "edisp", "bkg") + (("psf",) if on_region == "point" else ())
+        if name not in irfs
+    ]
     if missing:
         raise ConfigError(
-            "IRF_file", str(irf_file), f"needs a full-enclosure IRF with {', '.join(missing)} (missing)"
+            "IRF_file",
+            str(irf_file),
+            f"needs a full-enclosure IRF with {', '.join(missing)} (missing)",
         )
     aeff, bkg = irfs["aeff"], irfs["bkg"]
     lo, hi = aeff.axes["energy_true"].edges[[0, -1]].to_value("GeV")
     if emin < lo or emax > hi:
         raise ConfigError(
-            "emin/emax", f"{emin:g}-{emax:g} GeV", f"must lie inside the IRF's energy range {lo:.4g}-{hi:.4g} GeV"
+            "emin/emax",
+            f"{emin:g}-{emax:g} GeV",
+            f"must lie inside the IRF's energy range {lo:.4g}-{hi:.4g} GeV",
         )
 
     e_reco_edges = np.geomspace(emin, emax, nbins + 1)
@@ -116,7 +129,9 @@ def build_response(
 
     exposure = (aeff.evaluate(energy_true=centres_true, offset=offset) * livetime).to_value("cm2 s")
     if edisp:
-        kernel = irfs["edisp"].to_edisp_kernel(offset=offset, energy_axis_true=axis_true, energy_axis=axis_reco)
+        kernel = irfs["edisp"].to_edisp_kernel(
+            offset=offset, energy_axis_true=axis_true, energy_axis=axis_reco
+        )
         migration = kernel.pdf_matrix
     else:
         migration = np.eye(nbins)
@@ -127,11 +142,15 @@ def build_response(
     else:
         half = on_region_radius
         containment = np.asarray(
-            irfs["psf"].containment(rad=on_region_radius * u.deg, energy_true=centres_true, offset=offset)
+            irfs["psf"].containment(
+                rad=on_region_radius * u.deg, energy_true=centres_true, offset=offset
+            )
         )
     centres = np.arange(-half + PIXEL_DEG / 2, half, PIXEL_DEG)
     lon, lat = np.meshgrid(centres, centres, indexing="ij")
-    inside = np.ones_like(lon, bool) if on_region == "legacy" else lon**2 + lat**2 <= on_region_radius**2
+    inside = (
+        np.ones_like(lon, bool) if on_region == "legacy" else lon**2 + lat**2 <= on_region_radius**2
+    )
     rate = bkg.integrate_log_log(
         axis_name="energy",
         energy=e_reco_edges[:, None, None] * u.GeV,
@@ -139,8 +158,12 @@ def build_response(
         fov_lat=lat[None] * u.deg,
     )  # (n_reco, n_pix, n_pix), integrated over each energy bin
     pixel_sr = np.deg2rad(PIXEL_DEG) ** 2
-    background = (np.sum(rate.to_value("1 / (s sr)") * inside, axis=(1, 2)) * pixel_sr) * livetime.to_value("s")
-    return Response(e_true_edges, e_reco_edges, exposure * containment, np.asarray(migration), background)
+    background = (
+        np.sum(rate.to_value("1 / (s sr)") * inside, axis=(1, 2)) * pixel_sr
+    ) * livetime.to_value("s")
+    return Response(
+        e_true_edges, e_reco_edges, exposure * containment, np.asarray(migration), background
+    )
 
 
 #: Part of every cache key: raise it when what a cached kind computes changes.
@@ -184,8 +207,14 @@ def cached_arrays(kind: str, key: str, compute) -> dict[str, np.ndarray]:
 
 
 def cached_response(
-    irf_file: Path, emin: float, emax: float, nbins: int, nbins_etrue: int,
-    on_region: str = "point", on_region_radius: float = 0.2, edisp: bool = True,
+    irf_file: Path,
+    emin: float,
+    emax: float,
+    nbins: int,
+    nbins_etrue: int,
+    on_region: str = "point",
+    on_region_radius: float = 0.2,
+    edisp: bool = True,
 ) -> Response:
     """:func:`build_response` for a livetime of 1 h (scale it with :meth:`Response.scaled`), built
     once per IRF file (its SHA-256) and arguments (:func:`cached_arrays`)."""
@@ -193,9 +222,23 @@ def cached_response(
     if not path.is_file():
         raise ConfigError("IRF_file", str(irf_file), "no such file")
     key = hashlib.sha256(path.read_bytes()).hexdigest() + repr(
-        (float(emin), float(emax), int(nbins), int(nbins_etrue), on_region, float(on_region_radius), bool(edisp))
+        (
+            float(emin),
+            float(emax),
+            int(nbins),
+            int(nbins_etrue),
+            on_region,
+            float(on_region_radius),
+            bool(edisp),
+        )
     )
-    arrays = cached_arrays("response", key, lambda: vars(
-        build_response(path, emin, emax, nbins, nbins_etrue, 1.0, on_region, on_region_radius, edisp)
-    ))
+    arrays = cached_arrays(
+        "response",
+        key,
+        lambda: vars(
+            build_response(
+                path, emin, emax, nbins, nbins_etrue, 1.0, on_region, on_region_radius, edisp
+            )
+        ),
+    )
     return Response(**{f.name: arrays[f.name] for f in fields(Response)})

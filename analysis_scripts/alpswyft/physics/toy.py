@@ -33,12 +33,23 @@ class ToyModel:
         self.noise_model, self.sigma = config.noise, config.noise_sigma
 
     @classmethod
-    def on_grid(cls, emin: float, emax: float, nbins: int, noise: str = "gauss", sigma: float = 1.0,
-                geom: str = "simple") -> ToyModel:
+    def on_grid(
+        cls,
+        emin: float,
+        emax: float,
+        nbins: int,
+        noise: str = "gauss",
+        sigma: float = 1.0,
+        geom: str = "simple",
+    ) -> ToyModel:
         """The model on its own, without a run configuration."""
         from types import SimpleNamespace
 
-        return cls(SimpleNamespace(emin=emin, emax=emax, nbins=nbins, geometry=geom, noise=noise, noise_sigma=sigma))
+        return cls(
+            SimpleNamespace(
+                emin=emin, emax=emax, nbins=nbins, geometry=geom, noise=noise, noise_sigma=sigma
+            )
+        )
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -65,7 +76,9 @@ class ToyModel:
 
         exp = exp.double()
         if self.noise_model == "gauss":
-            return exp + self.sigma * torch.randn(exp.shape, generator=generator, dtype=exp.dtype, device=exp.device)
+            return exp + self.sigma * torch.randn(
+                exp.shape, generator=generator, dtype=exp.dtype, device=exp.device
+            )
         return torch.poisson(exp.clamp_min(0), generator=generator)
 
     def features_torch(self, data) -> dict:
