@@ -25,7 +25,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from alpswyft import classical  # noqa: E402
+from alpswyft import (
+    classical,  # noqa: E402
+    setups,  # noqa: E402
+)
 from alpswyft.config import load_run_config  # noqa: E402
 from alpswyft.physics import magic  # noqa: E402
 from alpswyft.runscript import evaluate_run_script  # noqa: E402
@@ -71,7 +74,7 @@ def main() -> None:
     for label, state_nbins in binnings.items():
         start = time.perf_counter()
         model, counts = mock_counts(
-            config, magic.prepare(config, state_nbins), args.observations, config.sim_seed
+            config, setups.magic_like(config, state_nbins), args.observations, config.sim_seed
         )
         limits = classical.expected_limits(
             model,

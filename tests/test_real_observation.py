@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import SHARED
 
-from alpswyft.observation import on_off_spectrum, read_run
+from alpswyft.datasets.onoff import on_off_spectrum, read_run
 from analysis_core.errors import PipelineError
 
 MAGIC_RUN = SHARED / "data" / "irfs" / "magicDL3_05059487.fits.gz"
@@ -91,7 +91,7 @@ def test_bad_inputs_are_named(tmp_path):
 def test_li_ma_is_gammapys_wstat_significance():
     from gammapy.stats import WStatCountsStatistic
 
-    from alpswyft.observation import li_ma
+    from alpswyft.datasets.onoff import li_ma
 
     n_on, n_off, alpha = (
         np.array([0, 3, 10, 40, 5]),
@@ -106,7 +106,7 @@ def test_li_ma_is_gammapys_wstat_significance():
 def test_the_excess_figure_shows_every_bin(spectrum):
     import matplotlib
 
-    from alpswyft.observation import plot_excess
+    from alpswyft.datasets.onoff import plot_excess
 
     matplotlib.use("Agg")
     fig = plot_excess(spectrum, predicted_excess=np.ones(len(EDGES) - 1))
@@ -199,7 +199,7 @@ def test_a_run_on_the_observation_end_to_end(tmp_path):
 
 
 def test_smoothed_off_counts_keep_the_total_and_recover_a_power_law():
-    from alpswyft.observation import smooth_off_counts
+    from alpswyft.datasets.onoff import smooth_off_counts
 
     edges = np.geomspace(80, 8000, 11)
     truth = 2e4 * (np.sqrt(edges[1:] * edges[:-1]) / 80) ** -1.7
@@ -228,7 +228,7 @@ def test_the_stacked_response_predicts_gammapys_counts():
     from gammapy.datasets import Datasets
     from gammapy.modeling.models import PowerLawSpectralModel, SkyModel
 
-    from alpswyft.observation import stacked_response
+    from alpswyft.datasets.onoff import stacked_response
     from alpswyft.physics.response import Response
 
     one = on_off_spectrum([MAGIC_RUN], *NGC1275, EDGES, on_radius_deg=0.1414)
@@ -303,7 +303,7 @@ def test_a_run_with_full_enclosure_irfs_has_a_circle_and_the_psf_containment(tmp
     from astropy.io import fits
 
     from alpswyft.config import DEFAULT_IRF_FILE
-    from alpswyft.observation import stacked_response
+    from alpswyft.datasets.onoff import stacked_response
 
     with fits.open(MAGIC_RUN) as run, fits.open(DEFAULT_IRF_FILE) as cta:
         hdus = [run[0], run["EVENTS"], run["GTI"]] + [

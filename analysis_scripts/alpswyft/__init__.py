@@ -16,7 +16,7 @@ One module per concern:
 - :mod:`alpswyft.physics` holds the forward models: the ALP model of NGC 1275 (propagation
   kernel, cluster field, line of sight, CTA response, observation chain; gammaALPs as reference;
   fused GPU kernels and a batched torch path) and the toy models;
-- :mod:`alpswyft.observation` reads real DL3 runs into ON/OFF spectra (gammapy);
+- :mod:`alpswyft.datasets.onoff` reads real DL3 runs into ON/OFF spectra (gammapy);
 - :mod:`alpswyft.simulator` turns a model into batches of samples (params, exp, data, ...);
 - :mod:`alpswyft.stores` fills and reads the zarr simulation stores;
 - :mod:`analysis_core.slurm` (shared with the POLAR analysis) runs simulation chunks and training

@@ -7,7 +7,7 @@ within its prior box) are fitted by maximum likelihood:
     D_r(m, g) = min over nu of -2 ln L(n | mu(nu; m, g, r)),
 
 with mu_b = sum_j [E_j exposure_j sum_q P_gg(E_jq) dN/dE(E_jq; nu) w_jq] M_jb + B_b, the run's
-forward model (:class:`alpswyft.physics.observation.ALPModel`, the same quadrature and the same
+forward model (:class:`alpswyft.physics.alp_model.ALPModel`, the same quadrature and the same
 floor of the expectation), and -2 ln L the Poisson deviance 2 sum (mu - n + n ln(n / mu)) with the
 background B known (the CTA mock), or for ON/OFF data (``observation=`` runs, ``magic_like``) WStat,
 the OFF expectation of each bin profiled (:func:`wstat_background`). ``magic_like``'s flux states
@@ -198,7 +198,7 @@ class SpectralFit:
     """Batched maximum-likelihood fits of the spectral nuisances of an ALP model, for a bank of
     P_gg (one per grid point and realisation) and one observation's counts.
 
-    ``model``: the run's :class:`~alpswyft.physics.observation.ALPModel` (or, with ``state``, the
+    ``model``: the run's :class:`~alpswyft.physics.alp_model.ALPModel` (or, with ``state``, the
     :class:`~alpswyft.physics.magic.MagicLike` whose flux state ``state`` this fits); ``config``:
     its :class:`~alpswyft.config.RunConfig`.
 

@@ -895,8 +895,8 @@ def check_classical(config: RunConfig) -> None:
     pseudo-experiments enough for the levels, and a grid fine enough for the box."""
     from alpswyft import classical as cl
     from alpswyft.models import ALP_MODELS, resolve
+    from alpswyft.physics.alp_model import ALPModel
     from alpswyft.physics.magic import STATES
-    from alpswyft.physics.observation import ALPModel
 
     if not config.classical_limits:
         return

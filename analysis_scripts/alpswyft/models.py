@@ -41,12 +41,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from alpswyft.physics import magic, observation, toy
+from alpswyft import setups
+from alpswyft.physics import alp_model, magic, toy
 from analysis_core.errors import ConfigError
 
 _REQUIRED = ("parameters", "shapes", "expected", "noise")
@@ -54,12 +56,14 @@ _REQUIRED = ("parameters", "shapes", "expected", "noise")
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model class with where it comes from (``path`` and ``sha256`` for a user's file)."""
+    """A model class with where it comes from (``path`` and ``sha256`` for a user's file) and
+    its set-up function (``setup``: given at registration, else the class's ``prepare``)."""
 
     name: str
     cls: type
     path: Path | None = None
     sha256: str = ""
+    setup: Callable | None = None
 
     @property
     def n_params(self) -> int:
@@ -76,8 +80,18 @@ class ModelInfo:
 
     @property
     def prepare(self):
-        """The set-up function ``prepare(config) -> dict``, or None."""
-        return getattr(self.cls, "prepare", None)
+        """The set-up function ``prepare(config) -> dict``, or None: the registered one, the class's
+        own ``prepare``, or that of the nearest registered class it derives from."""
+        if self.setup is not None:
+            return self.setup
+        own = getattr(self.cls, "prepare", None)
+        if own is not None:
+            return own
+        for base in self.cls.__mro__[1:]:
+            registered = _SETUPS.get(base)
+            if registered is not None:
+                return registered
+        return None
 
     @property
     def description(self) -> str:
@@ -110,29 +124,34 @@ def _check_interface(cls, where: str) -> None:
 
 
 MODELS: dict[str, ModelInfo] = {}
+#: the set-up function registered with each class, which classes derived from it inherit
+_SETUPS: dict[type, Callable] = {}
 
 
-def register(name: str, cls: type) -> None:
-    """Make ``cls`` available as ``model=name``."""
+def register(name: str, cls: type, setup: Callable | None = None) -> None:
+    """Make ``cls`` available as ``model=name``; ``setup(config) -> dict`` computes its set-up
+    arrays (default: the class's ``prepare``, if any)."""
     _check_interface(cls, name)
-    MODELS[name] = ModelInfo(name, cls)
+    if setup is not None:
+        _SETUPS[cls] = setup
+    MODELS[name] = ModelInfo(name, cls, setup=setup)
 
 
-for _name, _cls in (
-    ("", observation.ALPModel),
-    ("log", observation.LogALPModel),
-    ("spectral_fit", observation.SpectralFit),
-    ("spectral_fit_log", observation.SpectralFitLog),
-    ("magic_like", magic.MagicLike),
-    ("toy_line", toy.ToyLine),
-    ("toy_poly", toy.ToyPoly),
-    ("toy_sine", toy.ToySine),
+for _name, _cls, _setup in (
+    ("", alp_model.ALPModel, setups.cta),
+    ("log", alp_model.LogALPModel, setups.cta),
+    ("spectral_fit", alp_model.SpectralFit, setups.cta),
+    ("spectral_fit_log", alp_model.SpectralFitLog, setups.cta),
+    ("magic_like", magic.MagicLike, setups.magic_like),
+    ("toy_line", toy.ToyLine, None),
+    ("toy_poly", toy.ToyPoly, None),
+    ("toy_sine", toy.ToySine, None),
 ):
-    register(_name, _cls)
+    register(_name, _cls, _setup)
 
 #: Models observed through the CTA response, on the 18-entry NGC 1275 parameter vector.
 ALP_MODELS = tuple(
-    name for name, info in MODELS.items() if issubclass(info.cls, observation.ALPModel)
+    name for name, info in MODELS.items() if issubclass(info.cls, alp_model.ALPModel)
 )
 
 

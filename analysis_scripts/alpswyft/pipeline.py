@@ -414,7 +414,7 @@ def _write_true_obs(config: RunConfig, tree: RunTree) -> None:
         sample.update({k: np.asarray(v, np.float32) for k, v in observed.items()})
     save_npz(tree.true_obs, **{k: v[0] for k, v in sample.items()}, **extra)
     if observed is not None:
-        from alpswyft.observation import describe
+        from alpswyft.datasets.onoff import describe
 
         print(f"the observation is real: {describe(simulator.model.observation)}")
         return

@@ -90,7 +90,7 @@ def observed_spectrum(tree: RunTree, grid_point: int = 0, n_fields: int = 32):
     posterior mean of the last round (POIs at their 1D posterior means, the other free parameters
     at their Obs. values; averaged over ``n_fields`` cluster-field realisations), and the Li & Ma
     significance per bin; None for a mock observation."""
-    from alpswyft.observation import OnOffSpectrum, plot_excess
+    from alpswyft.datasets.onoff import OnOffSpectrum, plot_excess
     from alpswyft.pipeline import simulator_for
 
     config = load_config(tree)

@@ -82,7 +82,7 @@ def _loss(entry: dict) -> str:
 def observation_summary(tree: RunTree) -> str | None:
     """A real observation's runs (livetimes, offsets, ON radii), its counts per bin and their
     significance; None for a mock observation."""
-    from alpswyft.observation import OnOffSpectrum, describe
+    from alpswyft.datasets.onoff import OnOffSpectrum, describe
     from alpswyft.pipeline import simulator_for
 
     model = simulator_for(tree, load_config(tree)).model

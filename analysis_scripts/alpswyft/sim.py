@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alpswyft import sim_plots
 from alpswyft.config import PHYSICS_VARIABLES, RunConfig, load_run_config, raw
 from alpswyft.models import ALP_MODELS, is_model_file, resolve
 from alpswyft.results import RunTree
@@ -310,10 +311,11 @@ class ALPSim:
         """
         vectors = self.theta(theta, log, **params)
         rng = rng if rng is not None else np.random.default_rng(seed)
-        spectrum = self._expected(vectors, rng)
+        spectrum = self.spectrum_of(vectors, rng)
         return _squeeze(spectrum) if self._single(theta, params) else spectrum
 
-    def _expected(self, vectors: np.ndarray, rng: np.random.Generator) -> Spectrum:
+    def spectrum_of(self, vectors: np.ndarray, rng: np.random.Generator) -> Spectrum:
+        """The :class:`Spectrum` of physical parameter vectors (n, n_params), noise from ``rng``."""
         if not self.alp:
             nodes = self.model.expected(vectors, rng)
             return Spectrum(self.x, vectors, np.asarray(nodes["exp"], float), nodes=dict(nodes))
@@ -346,7 +348,7 @@ class ALPSim:
         field realisation and the noise come from ``rng`` (or ``seed``), as in a simulation."""
         vectors = self.theta(theta, log, **params)
         rng = rng if rng is not None else np.random.default_rng(seed)
-        spectrum = self._expected(vectors, rng)
+        spectrum = self.spectrum_of(vectors, rng)
         if self.alp:
             spectrum.observed_counts, spectrum.observed_off = self.model.draw_counts(
                 spectrum.exp, rng
@@ -445,8 +447,6 @@ class ALPSim:
         hypothesis, ``survival`` a panel of P_gg(E). ``ax`` (an Axes, or the pair this returns with
         ``survival``) overlays onto an earlier plot. Returns the Axes (or the pair).
         """
-        from alpswyft import sim_plots
-
         return sim_plots.plot(
             self,
             theta,
@@ -484,8 +484,6 @@ class ALPSim:
         drawn on top as points (a dict with ``data``, e.g. ``run.observation``, or a
         :class:`Spectrum` from :meth:`observe`). ``residuals``: the arrays are the stored nodes
         (log10 residuals for ALP models), else counts. Returns the Axes."""
-        from alpswyft import sim_plots
-
         if hasattr(exp, "read") or isinstance(exp, dict):
             exp = exp.read("exp", n) if hasattr(exp, "read") else exp["exp"]
         if n is not None:
@@ -566,28 +564,3 @@ def _squeeze(spectrum: Spectrum) -> Spectrum:
             setattr(spectrum, name, value[0])
     spectrum.nodes = {k: v[0] for k, v in spectrum.nodes.items()}
     return spectrum
-
-
-#: How the units of the ALP table read in a legend.
-_UNITS = {
-    "e-11GeV^{-1}": "× 1e-11/GeV",
-    "muG": "μG",
-    "kpc^{-1}": "/kpc",
-    "TeV^{-1}cm^{-2}s^{-1}": "/(TeV cm² s)",
-    "1e-3cm^{-3}": "× 1e-3/cm³",
-    "1": "",
-    "none": "",
-}
-
-
-def describe(sim: ALPSim, vector: np.ndarray, names=()) -> str:
-    """The parameters ``names`` (default: those that differ from the defaults) of ``vector``, for a legend."""
-    shown = [sim.names.index(n) for n in names] or [
-        i
-        for i, (v, d) in enumerate(zip(vector, sim.defaults))
-        if not np.isclose(v, d, rtol=1e-9, atol=0)
-    ]
-    if not shown:
-        return "default parameters"
-    units = [_UNITS.get(unit, unit) for unit in sim.units]
-    return ", ".join(f"{sim.names[i]} = {vector[i]:.3g} {units[i]}".rstrip() for i in shown)

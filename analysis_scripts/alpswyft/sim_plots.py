@@ -98,18 +98,16 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
     _check_kind(sim, kind, survival)
     rng = np.random.default_rng(seed)
     vectors = sim.theta(theta, log, **params)
-    spectrum = sim._expected(vectors, rng)
+    spectrum = sim.spectrum_of(vectors, rng)
     top, bottom = _axes(ax, survival)
     overlay = ax is not None
     x, n = sim.x, len(vectors)
     # what is plotted lives in count space for ALP models and in node space for the others
     expected = spectrum.counts if sim.alp else spectrum.exp
     y = _values(sim, expected, kind, vectors, sim.config.floor_exp)
-    from alpswyft.sim import describe
-
     if n == 1:
         line = top.plot(
-            x, y[0], color=color, lw=1.6, label=label or describe(sim, vectors[0], params)
+            x, y[0], color=color, lw=1.6, label=label or legend_label(sim, vectors[0], params)
         )[0]
     else:
         alpha = float(np.clip(5.0 / n, 0.03, 0.6))
@@ -252,3 +250,28 @@ def plot_spectra(sim, exp, data, *, kind, residuals, ax, color, label, alpha):
         drawn[0].set_label(label or f"{len(rows)} stored {what}")
     _decorate(sim, ax, None, kind)
     return ax
+
+
+#: How the units of the ALP table read in a legend.
+UNITS = {
+    "e-11GeV^{-1}": "× 1e-11/GeV",
+    "muG": "μG",
+    "kpc^{-1}": "/kpc",
+    "TeV^{-1}cm^{-2}s^{-1}": "/(TeV cm² s)",
+    "1e-3cm^{-3}": "× 1e-3/cm³",
+    "1": "",
+    "none": "",
+}
+
+
+def legend_label(sim, vector: np.ndarray, names=()) -> str:
+    """The parameters ``names`` (default: those that differ from the defaults) of ``vector``, for a legend."""
+    shown = [sim.names.index(n) for n in names] or [
+        i
+        for i, (v, d) in enumerate(zip(vector, sim.defaults))
+        if not np.isclose(v, d, rtol=1e-9, atol=0)
+    ]
+    if not shown:
+        return "default parameters"
+    units = [UNITS.get(unit, unit) for unit in sim.units]
+    return ", ".join(f"{sim.names[i]} = {vector[i]:.3g} {units[i]}".rstrip() for i in shown)

@@ -63,7 +63,7 @@ def main() -> None:
     batch = sim.expected(m=np.full(args.n_batch, 10.0), g=1, rng=rng)
     vectorised = time.perf_counter() - start
     assert batch.counts.shape == (args.n_batch, sim.config.nbins)
-    from alpswyft.physics.observation import gpu_engine
+    from alpswyft.physics.alp_model import gpu_engine
 
     device = f"GPU, {gpu_engine()} path" if gpu_engine() else f"CPU ({os.cpu_count()} cores)"
     print(f"ALPSim() first (gammapy response built):   {first:7.2f} s")

@@ -76,7 +76,7 @@ def per_simulation(simulator, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gpu_simulations_per_second(simulator, n: int = 4096) -> float | None:
-    from alpswyft.physics.observation import gpu_engine
+    from alpswyft.physics.alp_model import gpu_engine
 
     if gpu_engine() is None:
         return None

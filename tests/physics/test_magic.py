@@ -61,7 +61,7 @@ def sim():
 
 @needs_run
 def test_the_states_share_one_field_and_scale_the_runs_response(sim):
-    from alpswyft.observation import observation_setup
+    from alpswyft.datasets.onoff import observation_setup
 
     model = sim.model
     assert sim.simulator.shapes["data"] == sim.simulator.shapes["n_off"] == (24,)
@@ -145,16 +145,17 @@ def test_the_classical_fits_are_wstat_per_state_and_agree_with_iminuit(sim):
 
 @needs_run
 def test_each_state_may_have_its_own_binning(sim):
-    """prepare(state_nbins=...) bins each state on its own (MAGIC's 26 / 24 / 19): the model and
+    """setups.magic_like(state_nbins=...) bins each state on its own (MAGIC's 26 / 24 / 19): the model and
     the classical fits take the binning from the set-up, and split the nodes state by state."""
     import torch
 
     from alpswyft import classical as cl
-    from alpswyft.physics.magic import MAGIC_NBINS, MagicLike, prepare
+    from alpswyft.physics.magic import MAGIC_NBINS, MagicLike
+    from alpswyft.setups import magic_like
     from analysis_core.errors import ConfigError
 
     nbins = (5, 7, 4)
-    model = MagicLike(sim.config, prepare(sim.config, nbins))
+    model = MagicLike(sim.config, magic_like(sim.config, nbins))
     assert model.nbins == nbins and model.shapes["data"] == model.shapes["n_off"] == (16,)
     for state, sub, n in zip(STATES, model.states, nbins):
         assert len(sub.response.e_reco) == n and sub.response.e_reco_edges[
@@ -171,7 +172,7 @@ def test_each_state_may_have_its_own_binning(sim):
     assert np.all(np.isfinite(fitter.fit(counts, pgg)[0]))
     assert sum(MAGIC_NBINS) == 69
     with pytest.raises(ConfigError, match="state_nbins"):
-        prepare(sim.config, (26, 24))
+        magic_like(sim.config, (26, 24))
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The ALP model of NGC 1275 (physics spec 1.8, 1.9): intrinsic spectrum x P_gg, folded through CTA.
+"""The Perseus cluster and the photon-ALP conversion towards NGC 1275: the intrinsic spectrum, the
+electron density, the turbulent cluster field, and P_gg along the line of sight.
 
 The 18-entry parameter vector, in this order (physical units after 10**x of log10 rows):
 
@@ -55,10 +56,10 @@ from alpswyft.physics.propagation import (
     propagate_states,
     unpolarised_states,
 )
+from alpswyft.physics.reference import gmf_domains
+from alpswyft.physics.source import REDSHIFT
 from analysis_core.errors import ConfigError
 
-REDSHIFT = 0.017559
-RA_DEG, DEC_DEG = 49.950667, 41.511694  # NGC 1275: 03h19m48.16s +41d30m42.1s
 PARAMETER_NAMES = (
     "m",
     "g",
@@ -298,8 +299,6 @@ class LineOfSight:
         """Dominguez et al. 2011 EBL (ebltable) and the Jansson & Farrar 2012 regular Galactic field
         along the line of sight to NGC 1275 (gammaALPs), once per configuration."""
         from ebltable.tau_from_model import OptDepth
-
-        from alpswyft.physics.reference import gmf_domains
 
         tau = OptDepth.readmodel(model="dominguez").opt_depth(
             REDSHIFT, np.asarray(energy_gev) / 1e3

@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from alpswyft.physics.alp import REDSHIFT, electron_density
+from alpswyft.physics.alp import electron_density
 from alpswyft.physics.propagation import P_A, P_AG, P_CMB, P_PL, qed_term
+from alpswyft.physics.source import REDSHIFT
 
 
 def default_device() -> torch.device:

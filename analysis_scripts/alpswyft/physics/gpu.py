@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-from alpswyft.physics.alp import REDSHIFT, electron_density
+from alpswyft.physics.alp import electron_density
 from alpswyft.physics.propagation import (
     P_A,
     P_AG,
@@ -32,6 +32,7 @@ from alpswyft.physics.propagation import (
     qed_term,
     turn_states,
 )
+from alpswyft.physics.source import REDSHIFT
 
 #: Threads per block of the field kernel (domains); the propagation kernel has one per energy.
 THREADS = 128

@@ -5,7 +5,7 @@ Each state is a spectrum of its own: its energy range, its live time, its intrin
 exponentially cut-off power law, EPWL, dN/dE = A (E / E0)^-index exp(-lambda E)), fitted by the
 MAGIC authors' public analysis scripts. All three go through the response of the MAGIC DL3 run of
 ``observation=`` (its exposure scaled to the state's live time) with its smoothed OFF spectrum as
-background, as ON/OFF counts (:class:`~alpswyft.physics.observation.ALPModel` with a real
+background, as ON/OFF counts (:class:`~alpswyft.physics.alp_model.ALPModel` with a real
 observation's set-up). One simulation draws one cluster field, whose P_gg all three states share;
 the nodes are the three states' nodes one after the other (``exp``, ``data``, ``n_off`` of
 nbins per state, ``power`` of each state's spectrum). The observation is a mock one, drawn at the Obs.
@@ -22,9 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alpswyft.physics.observation import ALPModel, _line_of_sight, los_arrays
-from alpswyft.physics.response import Response
-from analysis_core.errors import ConfigError
+from alpswyft.physics.alp_model import ALPModel
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,8 @@ STATES = (
 )
 #: the nuisances' prior: uniform within this fraction of the best fit (index and lambda)
 NUISANCE_RANGE = 0.5
-#: MAGIC's reconstructed-energy bins per state (flare, post-flare, low), for ``prepare(state_nbins=...)``
+#: MAGIC's reconstructed-energy bins per state (flare, post-flare, low), for the ``state_nbins`` of
+#: :func:`alpswyft.setups.magic_like`
 MAGIC_NBINS = (26, 24, 19)
 E0_GEV = 300.0
 
@@ -103,67 +102,11 @@ def state_vectors(theta: np.ndarray, k: int) -> np.ndarray:
     )
 
 
-def _state_config(config, state: FluxState, nbins: int | None = None):
+def state_config(config, state: FluxState, nbins: int | None = None):
+    """``config`` in the energy range of ``state``, with its own number of bins when given."""
     return config.model_copy(
         update={"emin": state.emin, "emax": state.emax, "nbins": nbins or config.nbins}
     )
-
-
-def prepare(config, state_nbins: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
-    """Per state (keys ``<state>__...``): the MAGIC run's response in the state's energy range
-    scaled to its live time, the smoothed OFF background likewise, and the null counts; once, the
-    line of sight on the common true-energy axis (``nbins_etrue`` bins over [emin/2, 2 emax] of
-    all states). Each state has ``nbins`` reconstructed-energy bins, or with ``state_nbins`` one
-    number per state (e.g. :data:`MAGIC_NBINS`; the model then takes its binning from the set-up)."""
-    if state_nbins is not None and (len(state_nbins) != len(STATES) or min(state_nbins) < 2):
-        raise ConfigError(
-            "state_nbins",
-            state_nbins,
-            f"{len(STATES)} numbers of bins (>= 2), one per state "
-            f"({', '.join(s.name for s in STATES)})",
-        )
-    from alpswyft.observation import TRUE_ENERGY_MARGIN, observation_setup
-
-    if not config.observation:
-        raise ConfigError(
-            "observation",
-            "",
-            "model=magic_like takes the response and background of a MAGIC DL3 run: "
-            "give its file, e.g. observation=magicDL3_05059487.fits.gz",
-        )
-    true_edges = np.geomspace(
-        min(s.emin for s in STATES) / TRUE_ENERGY_MARGIN,
-        max(s.emax for s in STATES) * TRUE_ENERGY_MARGIN,
-        config.nbins_etrue + 1,
-    )
-    arrays: dict[str, np.ndarray] = {}
-    for k, state in enumerate(STATES):
-        nbins = None if state_nbins is None else state_nbins[k]
-        response, observed = observation_setup(
-            _state_config(config, state, nbins), energy_true_edges_gev=true_edges
-        )
-        scale = state.livetime_h * 3600.0 / float(observed["onoff_livetime_s"])
-        response = Response(
-            response.e_true_edges,
-            response.e_reco_edges,
-            response.exposure * scale,
-            response.migration,
-            response.background * scale,
-        )
-        observed.update(
-            onoff_off_background=observed["onoff_off_background"] * scale,
-            onoff_livetime_s=np.array(state.livetime_h * 3600.0),
-        )
-        arrays.update({f"{state.name}__{k}": v for k, v in observed.items()})
-        arrays.update({f"{state.name}__response_{k}": v for k, v in vars(response).items()})
-    arrays.update(los_arrays(_line_of_sight(np.sqrt(true_edges[1:] * true_edges[:-1]))))
-    model = MagicLike(config, arrays)
-    rng = np.random.default_rng(config.ALP_seed if config.ALP_seed is not None else config.sim_seed)
-    null = config.table.physical(config.table.null)
-    pgg = model.survival_batch(null, rng)
-    for k, (state, sub) in enumerate(zip(STATES, model.states)):
-        arrays[f"{state.name}__null_counts"] = sub.fold(state_vectors(null, k), pgg)[0]
-    return arrays
 
 
 class MagicLike:
@@ -171,7 +114,6 @@ class MagicLike:
 
     parameters = MAGIC_ROWS
     settings = {"nbins": 16, "nbins_etrue": 120, "emin": STATES[0].emin, "emax": STATES[0].emax}
-    prepare = staticmethod(prepare)
     #: its response and background come from the DL3 run of ``observation=``
     uses_observation = True
     with_alp = True
@@ -192,7 +134,7 @@ class MagicLike:
             nbins = (
                 len(own["response_e_reco_edges"]) - 1
             )  # the set-up's binning (prepare's state_nbins)
-            self.states.append(ALPModel(_state_config(config, state, nbins), {**shared, **own}))
+            self.states.append(ALPModel(state_config(config, state, nbins), {**shared, **own}))
         #: reconstructed-energy bins per state
         self.nbins = tuple(s.config.nbins for s in self.states)
         self.x = np.concatenate([s.response.e_reco for s in self.states])  # GeV, state after state

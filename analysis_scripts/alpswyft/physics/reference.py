@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from alpswyft.physics.alp import DEC_DEG, RA_DEG, REDSHIFT
+from alpswyft.physics.source import DEC_DEG, RA_DEG, REDSHIFT
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The simulated CTA observation of NGC 1275: counts, the original's output chain, noise, features.
+"""The forward model of NGC 1275 seen by CTA: counts, the residual chain, noise, features.
 
 Per simulation (physics spec 1.5, 1.6, 2.6, 2.7):
 
@@ -11,8 +11,9 @@ Per simulation (physics spec 1.5, 1.6, 2.6, 2.7):
    ``floor_obs`` -- drawn from ``exp`` alone, so noise can be redrawn each time a sample is loaded;
 5. ``power``: |FFT(data)| zero-padded to ``len_fft`` points, up to ``max_freq`` cycles per decade.
 
-:func:`prepare` computes what does not change between simulations (response, line of sight, null
-counts) once per configuration; the configuration stage stores it as ``response.npz``.
+:func:`setup_arrays` holds what does not change between simulations (response, line of sight,
+null counts); :mod:`alpswyft.setups` computes it once per configuration from the run's IRF or DL3
+runs, and the configuration stage stores it as ``response.npz``.
 
 The classes are the models ``""`` (:class:`ALPModel`), ``log``, ``spectral_fit`` and
 ``spectral_fit_log``, registered in :mod:`alpswyft.models`.
@@ -27,7 +28,7 @@ import numba
 import numpy as np
 
 from alpswyft.physics.alp import LineOfSight, cluster_field, ecpl, field_modes, field_modes_many
-from alpswyft.physics.response import Response, cached_arrays, cached_response
+from alpswyft.physics.response import Response, cached_arrays
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(4)
 _GMF_KEYS = ("b", "psi", "n_el", "length")
@@ -74,47 +75,7 @@ def _null_vector(config) -> np.ndarray:
     return config.table.physical(config.table.null)[0]
 
 
-def prepare(
-    config, signal: bool = True, bkg: bool = True, edisp: bool = True
-) -> dict[str, np.ndarray]:
-    """Response, EBL, Galactic field and null counts for a configuration (arrays to save).
-
-    The gammapy response is built once per IRF file and binning (:func:`cached_response`, for 1 h)
-    and scaled to ``livetime``; ``signal``, ``bkg`` and ``edisp`` are the original's switches of the
-    source counts, the background and the energy dispersion.
-    """
-    if config.observation:
-        return _observed_setup(config, signal, bkg, edisp)
-    response = cached_response(
-        config.irf_path,
-        config.emin,
-        config.emax,
-        config.nbins,
-        config.nbins_etrue,
-        config.on_region,
-        config.on_region_radius,
-        edisp,
-    )
-    return setup_arrays(
-        config, response.scaled(config.livetime, signal, bkg), _line_of_sight(response.e_true)
-    )
-
-
-def _observed_setup(config, signal: bool, bkg: bool, edisp: bool) -> dict[str, np.ndarray]:
-    """:func:`prepare` for a real observation (``observation=``): the response of its runs, its
-    smoothed OFF spectrum as the background model and its counts (:mod:`alpswyft.observation`)."""
-    from alpswyft.observation import observation_setup
-    from analysis_core.errors import ConfigError
-
-    if not edisp:
-        raise ConfigError(
-            "edisp", False, "a real observation is always folded with its runs' energy dispersion"
-        )
-    response, arrays = observation_setup(config, signal, bkg)
-    return setup_arrays(config, response, _line_of_sight(response.e_true), arrays)
-
-
-def _line_of_sight(e_true: np.ndarray) -> LineOfSight:
+def line_of_sight(e_true: np.ndarray) -> LineOfSight:
     """EBL and Galactic field on these energies, computed once (:func:`cached_arrays`)."""
 
     def compute():
@@ -155,7 +116,6 @@ class ALPModel:
     """ALP signature in the NGC 1275 spectrum: intrinsic spectrum x P_gg, folded through CTA."""
 
     parameters = ALP_ROWS
-    prepare = staticmethod(prepare)
     with_alp = True
     all_log = False  # whether every table row must be in log10
 

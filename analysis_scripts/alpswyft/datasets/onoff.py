@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from alpswyft.physics.response import Response
+from alpswyft.physics.source import DEC_DEG, RA_DEG
 from analysis_core.errors import ConfigError, PipelineError
 
 #: (longitude deg, latitude deg, altitude m) of the sites of telescopes whose DL3 files may omit them
 SITES = {"MAGIC": (-17.8906, 28.7619, 2200.0)}
-#: NGC 1275 (ICRS, deg): the centre of the ON region
-NGC1275_RADEC = (49.9507, 41.5117)
 #: the ON radius (deg) of a run with full-enclosure IRFs when none is given
 FULL_ENCLOSURE_RADIUS_DEG = 0.1
 #: the run table's columns (``OnOffSpectrum.runs``; ``run_<key>`` in the set-up arrays)
@@ -336,8 +336,6 @@ def observation_setup(
     and the run table (``run_*``). ``signal``/``bkg`` false leave the source counts or the
     background out (the simulator's switches). The true-energy axis reaches
     :data:`TRUE_ENERGY_MARGIN` beyond [emin, emax] with ``nbins_etrue`` bins, unless given."""
-    from alpswyft.physics.response import Response
-
     files = observation_files(config.observation)
     reco_edges = np.geomspace(config.emin, config.emax, config.nbins + 1)  # GeV
     true_edges = (
@@ -351,7 +349,8 @@ def observation_setup(
     )
     spectrum = on_off_spectrum(
         files,
-        *NGC1275_RADEC,
+        RA_DEG,
+        DEC_DEG,
         reco_edges / 1e3,
         n_off=config.n_off_regions,
         on_radius_deg=config.rad_max,
