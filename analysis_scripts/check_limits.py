@@ -17,4 +17,11 @@ parser.add_argument(
     "--threshold", type=float, default=1e-3, help="largest relative change of a no-effect cell"
 )
 args = parser.parse_args()
-cli.run(check_run, cli.tree(args.run_dir), args.grid_point, args.n_obs, args.points, args.threshold)
+cli.run(
+    check_run,
+    cli.context(args.run_dir).tree,
+    args.grid_point,
+    args.n_obs,
+    args.points,
+    args.threshold,
+)

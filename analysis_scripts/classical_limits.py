@@ -44,6 +44,6 @@ cli.run(
         classical_lattice=args.lattice,
         classical_field=args.field,
     ),
-    cli.tree(args.run_dir),
+    cli.context(args.run_dir),
     args.grid_point,
 )

@@ -25,4 +25,4 @@ parser.add_argument(
     help="write the notebook, HTML and figures to this folder and nothing into the run folder",
 )
 args = parser.parse_args()
-cli.run(execute, cli.tree(args.run_dir), args.grid_point, args.round, args.output)
+cli.run(execute, cli.context(args.run_dir), args.grid_point, args.round, args.output)

@@ -3,7 +3,7 @@
 #
 # Usage: run_swyft_analysis_truncation.sh RUN_SCRIPT [name=value ...]
 #   Called by the last line of a run script (cluster_runs/run.sh), which exports its variables;
-#   or directly with a run script written for the original pipeline (see README, "Run scripts of
+#   or directly with a run script written for the original pipeline (see docs/guide/original_pipeline.md, "Run scripts of
 #   the original pipeline"). name=value arguments override the script's variables.
 #
 # Stages, in order; the first that fails stops the run with its name and the log's path:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from alpswyft import cli
-from alpswyft.pipeline import configure
+from alpswyft.stages.configure import configure
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument(

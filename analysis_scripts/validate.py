@@ -5,4 +5,4 @@ from alpswyft import cli
 from alpswyft.validation import validate
 
 args = cli.stage_parser(__doc__).parse_args()
-cli.run(validate, cli.tree(args.run_dir))
+cli.run(validate, cli.context(args.run_dir))

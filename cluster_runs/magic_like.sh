@@ -6,7 +6,7 @@
 # per simulation and through the response of the MAGIC DL3 run 05059487 (scaled to each state's
 # live time), with its smoothed OFF spectrum as background. The amplitude, index and lambda of each
 # state are nuisances (+-50 %, as MAGIC profiles them). The run gives the expected 95 % limit of
-# such an analysis (README: "A MAGIC-like analysis"); sim_seed=1 and 2 give the seed band there. Run it from anywhere: ./cluster_runs/magic_like.sh [name=value ...].
+# such an analysis (docs/guide/magic_like.md); sim_seed=1 and 2 give the seed band there. Run it from anywhere: ./cluster_runs/magic_like.sh [name=value ...].
 set -a  # every variable below is handed to the pipeline
 
 #################################################################################################

@@ -2,7 +2,7 @@
 # A run of the ALP inference pipeline: plain shell variables, then one line that starts it.
 # Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
 # Results go to cluster_runs/analysis_results/<run_name>/.
-# README.md explains every variable. This default is the ALP analysis of NGC 1275 with CTA North
+# docs/guide/variables.md explains every variable. This default is the ALP analysis of NGC 1275 with CTA North
 # on 2 cores (about 7.5 minutes): m and g are inferred with the intrinsic spectrum (amplitude, index,
 # cut-off) and the cluster field's strength B0 marginalised, as free parameters with priors of
 # their own; the other cluster parameters stay at the original run.sh values (the field
@@ -15,7 +15,7 @@ set -a  # every variable below is handed to the pipeline
 # Environment configuration
 #################################################################################################
 
-on_cluster=local          # local: this machine (joblib processes); slurm: SLURM jobs (README: "Running on a SLURM cluster")
+on_cluster=local          # local: this machine (joblib processes); slurm: SLURM jobs (docs/guide/cluster.md)
 slurm_max_attempts=3      # SLURM: how often a failed chunk or training job is submitted before the run stops
 sbatch_extra=""           # SLURM: further sbatch options of every job, separated by ';' (e.g. "--constraint=a100; --exclusive")
 job_setup=""              # SLURM: a shell line every job runs first (e.g. "module load CUDA/12.1")

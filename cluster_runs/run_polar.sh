@@ -2,7 +2,7 @@
 # A run of the POLAR background model and transient-interval search: variables, then one line
 # that starts it. Run it from anywhere: ./cluster_runs/run_polar.sh [name=value ...], where name is
 # a variable below (config=my.yaml, run_name=...) or a configuration key (train.max_epochs=5).
-# Results go to cluster_runs/analysis_results/<run_name>/. README.md, section "POLAR", explains it.
+# Results go to cluster_runs/analysis_results/<run_name>/. docs/polar/index.md explains it.
 set -a  # every variable below is handed to the pipeline
 
 on_cluster=local          # local: this machine; slurm: the training runs as a SLURM job

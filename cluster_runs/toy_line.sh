@@ -2,7 +2,7 @@
 # A run of the ALP inference pipeline: plain shell variables, then one line that starts it.
 # Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
 # Results go to cluster_runs/analysis_results/<run_name>/.
-# README.md explains every variable. This example uses the toy_line model (a straight line
+# docs/guide/variables.md explains every variable. This example uses the toy_line model (a straight line
 # with Gaussian noise, whose posterior is known exactly), small enough to finish in minutes.
 set -a  # every variable below is handed to the pipeline
 
@@ -67,7 +67,7 @@ train_batch_size_1d=256
 max_epochs=60
 gpus=0
 prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
-limit_method=frequentist,cls,hpd  # limits drawn, the first quoted (README: "Validation"); on this toy the
+limit_method=frequentist,cls,hpd  # limits drawn, the first quoted (docs/guide/validation.md); on this toy the
                           # Neyman set is the exact one, the chi2_2 ellipse
 n_sim_calibration=4_000   # simulations over the box, never trained on: the frequentist critical values
 n_sim_limit_coverage=1_000  # simulations over the box: the limits' coverage at every (a, b)

@@ -2,7 +2,7 @@
 # A run of the ALP inference pipeline: plain shell variables, then one line that starts it.
 # Run it from anywhere: ./cluster_runs/run.sh [name=value ...] (overrides, e.g. n_sim_train=500).
 # Results go to cluster_runs/analysis_results/<run_name>/.
-# README.md explains every variable. This example runs a model of one's own, defined in the file
+# docs/guide/variables.md explains every variable. This example runs a model of one's own, defined in the file
 # user_models/power_law_line.py (a power law with a Gaussian line, Poisson counts): the pipeline
 # copies the file into the run folder and infers the line's amplitude A and position mu.
 set -a  # every variable below is handed to the pipeline
@@ -24,7 +24,7 @@ account=""
 
 # ---- Physical model configuration ----
 update_physics=1
-model=user_models/power_law_line.py   # a model file, relative to this script (README: "Adding a model")
+model=user_models/power_law_line.py   # a model file, relative to this script (docs/guide/extending.md)
 noise=poisson
 nbins=40                  # points on x in [emin, emax]
 emin=1

@@ -80,7 +80,7 @@ def write_run_script(directory: Path, template: Path = TOY_SH, **overrides: str)
 def configure_in_process(base: Path, monkeypatch, variables: dict[str, str]):
     """The configuration stage in this process, on a run script in ``base`` holding ``variables``
     (as the orchestrator calls it after bash has exported them). Returns the run's RunTree."""
-    from alpswyft.pipeline import configure
+    from alpswyft.stages.configure import configure
 
     script = base / "run.sh"
     script.write_text("".join(f"{name}=\n" for name in variables))
@@ -92,7 +92,7 @@ def configure_in_process(base: Path, monkeypatch, variables: dict[str, str]):
 def run_rounds(tree, finish: bool = True) -> list[tuple[int, int]]:
     """The planned rounds' simulation and training stages in this process; marks the trial
     finished (as the report stage does) unless ``finish`` is false. Returns the planned pairs."""
-    from alpswyft.pipeline import run_rounds as run
+    from alpswyft.stages.rounds import run_rounds as run
 
     pairs = run(tree)
     if finish:

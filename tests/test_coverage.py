@@ -1,4 +1,4 @@
-"""HPD and TARP coverage against the exact posterior of toy_line (physics spec section 6)."""
+"""HPD and TARP coverage against the exact posterior of toy_line."""
 
 import numpy as np
 import pytest

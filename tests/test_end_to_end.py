@@ -135,6 +135,13 @@ def test_truncation_shrinks_around_the_truth(first_run):
             assert rounds[-1]["posterior"][name]["std"] > 0
 
 
+def cell_draws(cells: list[dict], call: str) -> bool:
+    """Whether the executed code cell that makes the call ``call`` shows a figure."""
+    cell = next((c for c in cells if call in "".join(c["source"])), None)
+    assert cell is not None, f"no cell of the report calls {call}"
+    return any("image/png" in o.get("data", {}) for o in cell["outputs"])
+
+
 def test_notebook_executed_without_errors(first_run):
     base = first_run[0]
     run_dir = base / "analysis_results" / "e2e"
@@ -154,8 +161,12 @@ def test_notebook_executed_without_errors(first_run):
         "expected_limits",
         "false_exclusions",
     ]
-    # + the mock observation, and the workbench cells' 3 store histograms, training spectra and a corner plot
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == len(figures) + 1 + 5
+    drawn = {figure: cell_draws(code, f"plots.{figure}(") for figure in figures}
+    drawn["mock_observation"] = cell_draws(code, "plots.mock_observation(")
+    # the workbench cells: the stores' histograms, training spectra, a new observation's corner
+    for call in ("plot_params()", "plot_spectra(", "run.infer("):
+        drawn[call] = cell_draws(code, call)
+    assert all(drawn.values()), [name for name, ok in drawn.items() if not ok]
     for figure in figures:
         assert (run_dir / "val_output" / f"{figure}_gridpoint_0.png").stat().st_size > 10_000
     assert (run_dir / "val_output" / "mock_observation.png").stat().st_size > 10_000
@@ -355,7 +366,7 @@ def check_alp_limits(run_dir):
     """The frequentist limits of a small ALP run, where a limit goes wrong: in the cells where the
     ALP changes no bin by more than 1e-3 (the simulator's counts), truths with the nuisances from
     their prior are excluded by the Neyman test at its size and by CLs almost never; truths in the
-    sensitive band at most 1 - level of the time. (Full size: README, check_limits.py.)"""
+    sensitive band at most 1 - level of the time. (Full size: docs/guide/validation.md, check_limits.py.)"""
     from alpswyft import open_run
     from alpswyft.limit_checks import exclusion_rates, no_effect_cells, no_effect_truths
     from alpswyft.results import RunTree
@@ -546,12 +557,11 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
     assert f"simulating {400 - written} of 400 samples" in log
     assert not (run_dir / "archive" / "trial__0").exists()
 
-    from alpswyft.pipeline import load_config, simulator_for
-    from alpswyft.results import RunTree
+    from alpswyft.run import RunContext
     from alpswyft.stores import StoreRequest, fill_store
 
-    tree = RunTree(run_dir)
-    config = load_config(tree)
+    context = RunContext(run_dir)
+    config = context.config
     attrs = dict(zarr.open_group(str(store)).attrs)
     fresh = StoreRequest(
         tmp_path / "fresh",
@@ -563,7 +573,7 @@ def test_killed_run_resumes_to_the_same_store(tmp_path):
         config.sim_seed,
         config.simulation_hash,
     )
-    reference = fill_store(fresh, simulator_for(tree, config), n_jobs=2)
+    reference = fill_store(fresh, context.simulator, n_jobs=2)
     resumed = zarr.open_group(str(store))
     for key in ("params", "exp", "data", "pgg", "power"):
         np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])

@@ -116,13 +116,13 @@ def test_the_published_regions_are_drawn_on_an_m_g_plane():
     from alp_config import alp_variables
 
     from alpswyft.config import load_run_config
-    from alpswyft.plots import _published_overlay
+    from alpswyft.plots import published_overlay
 
     config, _ = load_run_config(alp_variables())
     fig, ax = plt.subplots()
     ax.set_xlim(-2, 4)  # log10 m/neV
     ax.set_ylim(-2, 1)  # log10 g/(1e-11 GeV^-1)
-    assert _published_overlay(ax, config, 0, 1)
+    assert published_overlay(ax, config, 0, 1)
     labels = [patch.get_label() for patch in ax.patches if not patch.get_label().startswith("_")]
     assert len(ax.patches) == 6 and len(labels) == 5  # Fermi-LAT's two regions, one label
     assert ax.get_xlim() == (-2, 4)
@@ -131,7 +131,7 @@ def test_the_published_regions_are_drawn_on_an_m_g_plane():
         ax.transData.transform((np.log10(60), np.log10(1.0)))
     )  # 60 neV, 1e-11: excluded
     assert not magic.contains_point(ax.transData.transform((np.log10(60), np.log10(0.2))))
-    assert not _published_overlay(ax, config, 1, 0)  # (g, m): not drawn
+    assert not published_overlay(ax, config, 1, 0)  # (g, m): not drawn
     plt.close(fig)
 
 

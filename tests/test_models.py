@@ -146,8 +146,8 @@ def test_a_model_file_is_copied_into_the_run_and_its_hash_decides_the_stores(tmp
     source.write_text(source.read_text() + "\n# edited\n")
     edited, _ = load_run_config({**variables, "model": str(source)})
     assert edited.simulation_hash != config.simulation_hash
-    from alpswyft.pipeline import simulator_for
+    from alpswyft.run import RunContext
 
     source.unlink()  # the run simulates with its own copy
-    simulator = simulator_for(tree, config)
+    simulator = RunContext(tree, config).simulator
     assert simulator.model_info.path == tree.model_file and simulator.shapes["data"] == (40,)

@@ -25,7 +25,7 @@ HERE = {"grid_informed_power.sh": {"use_old_sims": "0"}}
 def configure_original(script, tmp_path, monkeypatch, overrides: dict[str, str]):
     """The configuration stage as the orchestrator runs it on a script that exports nothing: its
     variables evaluated by bash, the overrides exported on top."""
-    from alpswyft.pipeline import configure
+    from alpswyft.stages.configure import configure
 
     for name, value in {**evaluate_run_script(script, tuple(overrides)), **overrides}.items():
         monkeypatch.setenv(name, value)

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 from conftest import configure_in_process, read_only, run_rounds, toy_variables
 
-from alpswyft.pipeline import plan, simulate_round, train_round
+from alpswyft.run import RunContext
+from alpswyft.stages.rounds import plan
+from alpswyft.stages.simulate import simulate_round
+from alpswyft.stages.train import train_round
 from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import load_npz
 
@@ -281,8 +284,6 @@ def test_a_full_disk_is_refused_before_anything_is_simulated(tmp_path, monkeypat
 def test_update_config_0_keeps_the_series_variables_of_the_previous_trial(
     tmp_path, monkeypatch, capsys
 ):
-    from alpswyft.pipeline import load_config
-
     tree = configure_in_process(tmp_path, monkeypatch, toy_variables(n_sim_train="1_000"))
     tree.mark_finished()
     changed = toy_variables(
@@ -293,7 +294,7 @@ def test_update_config_0_keeps_the_series_variables_of_the_previous_trial(
         param1=" [-2, 2] | 0.7 | 0 | 0 | U | a | 1 ",
     )
     tree = configure_in_process(tmp_path, monkeypatch, changed)
-    config = load_config(tree)
+    config = RunContext(tree).config
     assert config.nbins == 50 and config.table.initial_bounds[0].tolist() == [-3, 3]  # kept
     assert (
         config.n_sim_train == [2000] and config.update_config is False

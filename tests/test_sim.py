@@ -22,7 +22,7 @@ def sim():
 
 
 def test_the_snippet_of_the_readme(sim, tmp_path):
-    """Every line of the README's snippet, as a user types it."""
+    """Every line of the README's ALPSim snippet, as a user types it."""
     spectrum = sim.expected(m=10, g=1)
     assert (
         spectrum.counts.shape == (90,)
@@ -185,7 +185,7 @@ def test_toy_models_and_a_model_file():
 def test_from_run_is_the_runs_simulator_and_draws_its_stores(tmp_path, monkeypatch):
     """A (simulate-only) toy run: its simulator reproduces the mock observation, and plot_spectra
     draws its training store."""
-    from alpswyft.pipeline import run_rounds
+    from alpswyft.stages.rounds import run_rounds
 
     tree = configure_in_process(
         tmp_path,

@@ -1,4 +1,4 @@
-"""NRE against the exact posterior of toy_line with Gaussian noise (physics spec section 6).
+"""NRE against the exact posterior of toy_line with Gaussian noise.
 
 y = a x + b + N(0, 1) on 50 points: the posterior under the flat prior is N(theta_hat,
 (X^T X)^-1), sigma_a = 0.240, sigma_b = 0.141, far inside the prior box [-3, 3]^2. Two rounds of
@@ -19,7 +19,7 @@ from conftest import configure_in_process, folder_snapshot, run_rounds, toy_vari
 from alpswyft.inference import logratios_on_bank
 from alpswyft.networks import build_network
 from alpswyft.physics.toy import linear_gaussian_posterior
-from alpswyft.pipeline import architecture_for, load_config, simulator_for
+from alpswyft.run import RunContext
 from alpswyft.stores import read_store
 from alpswyft.truncation import TruncationRecord
 
@@ -38,8 +38,8 @@ def trained(tmp_path_factory):
     tree = configure_in_process(tmp_path_factory.mktemp("statistics"), monkeypatch, variables)
     run_rounds(tree)
     monkeypatch.undo()
-    config = load_config(tree)
-    simulator = simulator_for(tree, config)
+    run = RunContext(tree)
+    config, simulator = run.config, run.simulator
     observation = np.load(tree.true_obs)["data"].astype(float)
     mean, covariance = linear_gaussian_posterior(
         simulator.model.design_matrix(), observation, config.noise_sigma
@@ -80,7 +80,7 @@ def test_log_ratios_are_the_log_likelihoods_up_to_a_constant(trained):
     from alpswyft.networks import load_network, signature
 
     hyperparams = config.grid[0]
-    architecture = architecture_for(tree, config)
+    architecture = RunContext(tree).architecture
     network = build_network(config, hyperparams, simulator.shapes, architecture)
     load_network(
         network, tree.network(1, 0), signature(config, hyperparams, simulator.shapes, architecture)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_the_tutorial_runs_and_draws_its_figures(tmp_path, monkeypatch):
     import papermill
 
-    from alpswyft.pipeline import run_rounds
+    from alpswyft.stages.rounds import run_rounds
 
     tree = configure_in_process(
         tmp_path,

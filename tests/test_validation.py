@@ -9,7 +9,7 @@ import pytest
 from conftest import configure_in_process, run_rounds, toy_variables, validated_toy_run
 from scipy.stats import binom
 
-from alpswyft.pipeline import load_config
+from alpswyft.run import RunContext
 from alpswyft.stores import read_store, store_name
 from alpswyft.validation import validate
 
@@ -35,7 +35,7 @@ def validated(tmp_path_factory):
 
 def test_coverage_uses_only_simulations_never_trained_on(validated):
     tree = validated
-    config = load_config(tree)
+    config = RunContext(tree).config
     result = np.load(tree.validation_data("coverage", 0))
     assert list(result["marginals"]) == ["a", "b", "a-b"] and result["masses"].shape == (
         3,

@@ -21,8 +21,11 @@ One module per concern:
 - :mod:`alpswyft.stores` fills and reads the zarr simulation stores;
 - :mod:`analysis_core.slurm` (shared with the POLAR analysis) runs simulation chunks and training
   rounds as SLURM jobs;
-- :mod:`alpswyft.pipeline` holds the stages that the entry scripts call;
-- :mod:`alpswyft.architectures` holds the feature heads (the original's three network files and
+- :mod:`alpswyft.run` is the run context (configuration, record, simulator, networks, stores of
+  one run folder) that :mod:`alpswyft.stages` (configure, simulate, train, the rounds), the
+  figures, the report and the workbench share; the entry scripts call the stages;
+- :mod:`alpswyft.setups` computes the shipped models' set-up arrays (response, line of sight);
+- :mod:`alpswyft.architectures` holds the feature heads (three built in, and
   users' own) behind the ``architecture`` variable;
 - :mod:`alpswyft.networks`, :mod:`alpswyft.training`, :mod:`alpswyft.inference` and
   :mod:`alpswyft.truncation` do one round of truncated marginal neural ratio estimation

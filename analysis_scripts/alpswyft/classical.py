@@ -52,13 +52,18 @@ import numpy as np
 from scipy import stats
 
 from alpswyft.limits import (
+    binomial_interval,
     limit_depth,
     limit_fraction,
+    mg_plane,
     published_depth,
     published_limits,
     quoted_method,
 )
+from alpswyft.physics.alp import field_modes, field_modes_many
+from alpswyft.physics.magic import STATES, state_vectors
 from analysis_core.errors import ConfigError
+from analysis_core.files import save_npz
 
 #: The spectral nuisances the fits profile, by table name, when free in the run.
 SPECTRAL_NUISANCES = ("Amplitude", "index", "Ecut")
@@ -132,7 +137,6 @@ def spectral_names(state: str | None = None) -> tuple[str, str, str]:
 
 
 def _all_spectral_names() -> set[str]:
-    from alpswyft.physics.magic import STATES
 
     return {*SPECTRAL_NUISANCES, *(n for s in STATES for n in spectral_names(s.name))}
 
@@ -216,8 +220,6 @@ class SpectralFit:
         obs = config.table.physical(config.table.obs)
         state_name = None
         if state is not None:
-            from alpswyft.physics.magic import STATES, state_vectors
-
             model, obs, state_name = (
                 model.states[state],
                 state_vectors(obs, state),
@@ -533,8 +535,6 @@ def _propagation(model, vectors: np.ndarray):
     """The model that propagates P_gg and its physical vectors: ``magic_like``'s first state (all
     share P_gg) with the states' 18-vectors."""
     if hasattr(model, "states"):
-        from alpswyft.physics.magic import state_vectors
-
         return model.states[0], state_vectors(vectors, 0)
     return model, vectors
 
@@ -622,7 +622,6 @@ def survival_bank(
     log10 neV, log10 1e-11 /GeV) for ``n_realisations`` field realisations, each the same field at
     every point (its modes, and with ``field="prior"`` its free parameters drawn from their
     prior); the spectrum at its Obs. values."""
-    from alpswyft.physics.alp import field_modes
 
     rng = np.random.default_rng(seed)
     realisations = _realisation_vectors(config, n_realisations, field, rng)
@@ -764,7 +763,6 @@ def truth_survival(model, config, points: np.ndarray, seed: int, field: str = "o
     """P_gg (n, n_true) at (m, g) ``points`` (table space), each with a field realisation of its
     own (as in :func:`survival_bank`), the spectrum at its Obs. values: the truths of
     pseudo-experiments."""
-    from alpswyft.physics.alp import field_modes_many
 
     rng = np.random.default_rng(seed)
     alp, vectors = _propagation(
@@ -992,7 +990,6 @@ class ClassicalLimits:
         mass): for a calibrated test at most 1 - level."""
         if not self.line:
             return []
-        from alpswyft.limits import binomial_interval
 
         level, rows = float(self.line["level"]), []
         for m, point, ts in zip(self.line["masses"], self.line["points"], self.line["ts"]):
@@ -1074,7 +1071,6 @@ class ClassicalLimits:
         return np.quantile(depths, fractions, axis=0, method="inverted_cdf")
 
     def save(self, path, **extra) -> None:
-        from analysis_core.files import save_npz
 
         arrays = {f"ts_{c}": v.astype(np.float32) for c, v in self.ts.items()}
         if self.thresholds is not None:
@@ -1418,7 +1414,6 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
 def with_network(tree, grid_point: int = 0):
     """A run's classical limits and the network's expected-limit arrays with the index of their
     (m, g) plane, (:class:`ClassicalLimits`, arrays, plane); None without either."""
-    from alpswyft.limits import mg_plane
 
     path = tree.validation_data("classical_limits", grid_point)
     plane = mg_plane(tree.validation_data("expected_limits", grid_point))

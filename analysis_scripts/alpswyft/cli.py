@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from alpswyft.results import RunTree
+from alpswyft.run import RunContext
 from analysis_core.cli import call, run
 
-__all__ = ["call", "run", "stage_parser", "tree"]
+__all__ = ["call", "context", "run", "stage_parser"]
 
 
 def stage_parser(description: str, with_round: bool = False) -> argparse.ArgumentParser:
@@ -20,5 +20,6 @@ def stage_parser(description: str, with_round: bool = False) -> argparse.Argumen
     return parser
 
 
-def tree(path: Path) -> RunTree:
-    return RunTree(path.resolve())
+def context(path: Path) -> RunContext:
+    """The run folder ``path`` as the stages take it."""
+    return RunContext(path.resolve())

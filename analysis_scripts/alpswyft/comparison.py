@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from alpswyft import plots
+from alpswyft.inference import PlanePosteriors
+from alpswyft.limits import ExclusionCounter, percent, plane_edges
 from alpswyft.workbench import Run, open_run
 from analysis_core.errors import ConfigError, PipelineError
 
@@ -30,9 +33,6 @@ def compare_runs(
     ``a``'s prediction planes at ``levels`` (default: ``a``'s ``credibility_levels``). E.g.
     informed against agnostic priors, or two networks. The planes must hold the same parameters.
     """
-    from alpswyft.limits import ExclusionCounter
-    from alpswyft.validation import LIMIT_BINS, PlanePosteriors
-
     a, b = (run if isinstance(run, Run) else open_run(run) for run in (a, b))
     names_a, names_b = (_plane_names(run) for run in (a, b))
     if names_a != names_b:
@@ -45,15 +45,11 @@ def compare_runs(
         raise ConfigError("prediction_pairs", "", "the runs have no prediction planes to compare")
     levels = tuple(levels or a.config.credibility_levels)
     observations = _comparison_observations(a, b, n, seed)
-    initial = a.config.table.initial_bounds[a.config.POI_indices]
-    edges = [
-        (np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1))
-        for i, j in a.config.prediction_pairs
-    ]
+    edges = plane_edges(a.config)
     counters, planes = {}, {}
     for key, run in (("a", a), ("b", b)):
-        g = run._checked_grid_point(grid_point)
-        r = run._checked_round(None, g)
+        g = run.grid_point_of(grid_point)
+        r = run.round_of(None, g)
         box = run.record.bounds(g, r) if run.record is not None else run.config.table.initial_bounds
         counters[key] = [ExclusionCounter(x, y, levels) for x, y in edges]
         nodes = {k: observations[k] for k in run.sim.simulator.observed_nodes}
@@ -116,7 +112,6 @@ class Comparison:
         self.area_b = np.array([np.median(np.array(c.areas), axis=0) for c in counters_b])
 
     def __repr__(self) -> str:
-        from alpswyft.limits import percent
 
         lines = [f"Comparison of {self.n} mock observations: a = {self.a.path}, b = {self.b.path}"]
         for p, (x, y) in enumerate(self.planes):
@@ -133,9 +128,6 @@ class Comparison:
         and the false exclusions of b against a (bottom row). Returns the figure."""
         import matplotlib.pyplot as plt
         from matplotlib.lines import Line2D
-
-        from alpswyft import plots
-        from alpswyft.limits import percent
 
         config = self.a.config
         n_planes, n_levels = len(self.planes), len(self.levels)
@@ -175,7 +167,7 @@ class Comparison:
                         label=f"median expected limit, {labels[1]}",
                     ),
                 ]
-                if plots._published_overlay(top, config, fi, fj):
+                if plots.published_overlay(top, config, fi, fj):
                     handles += top.get_legend_handles_labels()[0]
                 top.legend(handles=handles, fontsize=7, loc="lower left")
                 top.set_title(f"excluded at {percent(level)}")
@@ -190,8 +182,8 @@ class Comparison:
                 fig.colorbar(mesh, ax=bottom, label="fraction of observations")
                 bottom.set_title(f"{labels[1]} excludes, {labels[0]} does not ({percent(level)})")
                 for ax in (top, bottom):
-                    ax.set_xlabel(plots._label(config, fi))
-                    ax.set_ylabel(plots._label(config, fj))
+                    ax.set_xlabel(plots.axis_label(config, fi))
+                    ax.set_ylabel(plots.axis_label(config, fj))
         fig.suptitle(f"Two runs on the same {self.n} mock observations")
         fig.tight_layout()
         return fig

@@ -3,7 +3,7 @@
 :func:`load_run_config` turns the raw strings of a run script (see :mod:`alpswyft.runscript`) into
 a frozen :class:`RunConfig`, or raises :class:`~analysis_core.errors.ConfigError` naming the variable,
 its value and what was expected. Variable names and meanings are those of the original pipeline's
-run scripts; ``README.md`` documents each one.
+run scripts; ``docs/guide/variables.md`` documents each one.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,8 +19,21 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from alpswyft import classical as cl
 from alpswyft.grid import grid_points, parse_hyperparams
+from alpswyft.limits import LEVELS
+from alpswyft.models import ALP_MODELS, file_sha256, is_model_file, resolve
+from alpswyft.neyman import (
+    LARGEST_NEIGHBOUR_FRACTION,
+    METHODS,
+    TAIL_COUNT,
+    calibration_size_needed,
+    neighbours_needed,
+)
 from alpswyft.parameters import ParameterTable, parse_row
+from alpswyft.physics.alp import check_cluster_ranges
+from alpswyft.physics.alp_model import ALPModel
+from alpswyft.physics.magic import STATES
 from analysis_core.errors import ConfigError, ConfigErrors
 
 #: The shipped instrument response, used when ``IRF_file`` is empty (see alpswyft/data/README.md).
@@ -99,7 +113,6 @@ def _levels(value):
 
 def _methods(value):
     """``frequentist,hpd`` -> ("frequentist", "hpd"): the limit constructions, the first one quoted."""
-    from alpswyft.neyman import METHODS
 
     if not isinstance(value, str):
         return tuple(value)
@@ -154,6 +167,27 @@ Float = Annotated[float, BeforeValidator(_strip)]
 OptionalInt = Annotated[int | None, BeforeValidator(_optional_int)]
 OptionalFloat = Annotated[float | None, BeforeValidator(_optional_int)]
 WallTime = Annotated[str, BeforeValidator(_strip), Field(pattern=r"^\d+-\d{2}:\d{2}:\d{2}$")]
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """A ``use_old_sims`` / ``use_old_net`` / ``use_old_truncations`` value, parsed once: off
+    (``0``), the latest in the run folder or its archive (``1``), or a path."""
+
+    value: str
+
+    @property
+    def off(self) -> bool:
+        return self.value == "0"
+
+    @property
+    def latest(self) -> bool:
+        return self.value == "1"
+
+    @property
+    def path(self) -> Path | None:
+        """The path given, or None for ``0`` and ``1``."""
+        return None if self.value in ("0", "1") else Path(self.value)
 
 
 class RunConfig(BaseModel):
@@ -252,7 +286,7 @@ class RunConfig(BaseModel):
     max_time_train: WallTime = "00-04:00:00"
     prediction_pairs: Annotated[list[tuple[int, int]], BeforeValidator(_pairs)] = [(0, 1)]
     fixed_nuisance_limits: Flag = False
-    credibility_levels: Annotated[tuple[float, ...], BeforeValidator(_levels)] = (0.68, 0.95)
+    credibility_levels: Annotated[tuple[float, ...], BeforeValidator(_levels)] = LEVELS
     limit_method: Annotated[tuple[str, ...], BeforeValidator(_methods)] = ("frequentist",)
     classical_limits: Flag = False
     classical_bins: Annotated[
@@ -268,10 +302,22 @@ class RunConfig(BaseModel):
 
     # ---- derived views (not variables) ----
 
+    @property
+    def reuse_sims(self) -> Reuse:
+        """``use_old_sims``: 1 keeps the stores in place, a path imports round 0's training store."""
+        return Reuse(self.use_old_sims)
+
+    @property
+    def reuse_net(self) -> Reuse:
+        return Reuse(self.use_old_net)
+
+    @property
+    def reuse_truncations(self) -> Reuse:
+        return Reuse(self.use_old_truncations)
+
     @cached_property
     def table(self) -> ParameterTable:
         """The parameter table, with the model's constraint on the prior (if it has one)."""
-        from alpswyft.models import resolve
 
         constraint = getattr(resolve(self.model).cls, "constraint", None)
         return ParameterTable(
@@ -297,7 +343,6 @@ class RunConfig(BaseModel):
     @property
     def geometry(self) -> str:
         """``geom``, or its default: ``gamma`` (the CTA response) for ALP models, ``simple`` for toys."""
-        from alpswyft.models import ALP_MODELS
 
         return self.geom or ("gamma" if self.model in ALP_MODELS else "simple")
 
@@ -379,7 +424,6 @@ class RunConfig(BaseModel):
     def n_calibration(self) -> int:
         """Calibration simulations of the last round: ``n_sim_calibration``, or by default the
         smallest store the levels need (:func:`alpswyft.neyman.calibration_size_needed`)."""
-        from alpswyft.neyman import calibration_size_needed
 
         if not self.with_neyman:
             return 0
@@ -636,7 +680,6 @@ def load_run_config(
         )
         del fields["n_prior_samples"]
     model = str(fields.get("model", "")).strip()
-    from alpswyft.models import file_sha256, is_model_file
 
     fields["model_sha256"] = (
         file_sha256(model) if is_model_file(model) and Path(model).is_file() else ""
@@ -695,7 +738,6 @@ def _from_original(variables: dict[str, str]) -> tuple[dict[str, str], list[str]
 def _check_physics(config: RunConfig) -> list[str]:
     """Checks of what a simulation is made from (model, parameter table, binning, response);
     returns warnings, raises ConfigError."""
-    from alpswyft.models import ALP_MODELS, resolve
 
     warnings = []
     n_expected = resolve(config.model).n_params
@@ -859,12 +901,6 @@ def _check(config: RunConfig) -> list[str]:
 def _check_limits(config: RunConfig) -> None:
     """A Neyman construction needs calibration simulations enough for its levels, and CLs needs
     null simulations."""
-    from alpswyft.neyman import (
-        LARGEST_NEIGHBOUR_FRACTION,
-        TAIL_COUNT,
-        calibration_size_needed,
-        neighbours_needed,
-    )
 
     if not config.with_neyman:
         return
@@ -893,10 +929,6 @@ def check_classical(config: RunConfig) -> None:
     """The classical analysis fits a CTA spectrum (Amplitude, index, Ecut) of an ALP model, or
     magic_like's flux states, with free m and g, with enough realisations for MAGIC's quantile,
     pseudo-experiments enough for the levels, and a grid fine enough for the box."""
-    from alpswyft import classical as cl
-    from alpswyft.models import ALP_MODELS, resolve
-    from alpswyft.physics.alp_model import ALPModel
-    from alpswyft.physics.magic import STATES
 
     if not config.classical_limits:
         return
@@ -986,8 +1018,6 @@ def _unused_settings(config: RunConfig) -> list[str]:
 
 
 def _check_alp(config: RunConfig) -> list[str]:
-    from alpswyft.models import resolve
-    from alpswyft.physics.alp import check_cluster_ranges
 
     if config.emin <= 0:
         raise ConfigError("emin", config.emin, "energies are in GeV and must be > 0")
@@ -1008,30 +1038,31 @@ def _check_alp(config: RunConfig) -> list[str]:
 
 def _check_reuse(config: RunConfig) -> None:
     """The path forms of the use_old_* variables must point at something usable."""
-    if config.use_old_sims not in ("0", "1") and not Path(config.use_old_sims).exists():
+    store = config.reuse_sims.path
+    if store is not None and not store.exists():
         raise ConfigError(
             "use_old_sims",
             config.use_old_sims,
             "no such store on this machine (a path on another machine?): copy the store here and give its path, "
             "or set use_old_sims=0 to simulate anew",
         )
-    if config.use_old_sims not in ("0", "1") and not Path(config.use_old_sims, ".zgroup").is_file():
+    if store is not None and not (store / ".zgroup").is_file():
         raise ConfigError(
             "use_old_sims",
             config.use_old_sims,
             "expected 0, 1 or the path of a zarr store made by this pipeline",
         )
-    value = config.use_old_truncations
-    if value not in ("0", "1") and not (
-        Path(value).is_file() or Path(value, "truncation_record.json").is_file()
+    record = config.reuse_truncations.path
+    if record is not None and not (
+        record.is_file() or (record / "truncation_record.json").is_file()
     ):
         raise ConfigError(
             "use_old_truncations",
-            value,
+            config.use_old_truncations,
             "expected 0, 1, a truncation_record.json or a run/trial folder holding one",
         )
     value = config.use_old_net
-    if value not in ("0", "1") and not Path(value).exists():
+    if config.reuse_net.path is not None and not config.reuse_net.path.exists():
         raise ConfigError(
             "use_old_net", value, "expected 0, 1, a network .pt file or a folder of networks"
         )

@@ -9,18 +9,20 @@ m = sum_{k: r_k > r_0} w_k. For a calibrated posterior m is uniform on [0, 1]: t
 with m < c (the truth inside the HPD region of credibility c) equals c. Error bands are Jeffreys
 intervals of that binomial fraction.
 
-TARP (Lemos, Coogan et al. 2023, arXiv:2302.03026; the original's DRP test): in the unit cube of
-the prior box, draw a reference point r per observation; f is the posterior mass closer to r than
+TARP (Lemos, Coogan et al. 2023, arXiv:2302.03026; the DRP test of ``DRP_coverage_parameters``):
+in the unit cube of the prior box, draw a reference point r per observation; f is the posterior mass closer to r than
 the truth is. For a calibrated posterior f is uniform on [0, 1], whatever the (data-independent
 or data-dependent) references; the expected coverage probability ECP(alpha) is the fraction of
 observations with f < alpha. Posterior draws are the prior bank with importance weights
-exp(log r), as in the original's ``draw_DRP_samples_fast``, so no rejection sampling is needed.
+exp(log r), so no rejection sampling is needed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+
+from alpswyft.limits import LEVELS
 
 CREDIBILITY_GRID = np.linspace(0.0, 0.999, 200)
 
@@ -72,7 +74,7 @@ def empirical_coverage(masses: np.ndarray, credibility: np.ndarray) -> dict[str,
 
 
 def coverage_consistent(
-    masses: np.ndarray, levels=(0.68, 0.95), n_sigma: float = 3.0
+    masses: np.ndarray, levels=LEVELS, n_sigma: float = 3.0
 ) -> dict[float, bool]:
     """Whether the empirical coverage at each nominal level agrees with it within ``n_sigma``
     binomial standard deviations (sqrt(c (1 - c) / n))."""
@@ -140,13 +142,12 @@ def tarp_consistent(f: np.ndarray, significance: float = 0.01) -> bool:
 
 
 def data_references(data: np.ndarray, n_dims: int, rng: np.random.Generator) -> np.ndarray:
-    """Data-dependent reference points in [0, 1]^n_dims, one per observation (the original's
-    ``References``): per axis a cosine-tapered sum over a random cyclic half of the bins
-    (each bin min-max scaled across observations), turned into a phase by its empirical
-    distribution function, then 0.5 + 0.5 sin(2 pi ((freq phase)^exponent + offset)).
+    """Data-dependent reference points in [0, 1]^n_dims, one per observation: per axis a
+    cosine-tapered sum over a random cyclic half of the bins (each bin min-max scaled across
+    observations), turned into a phase by its empirical distribution function (not a fitted one),
+    then 0.5 + 0.5 sin(2 pi ((freq phase)^exponent + offset)).
 
-    The empirical distribution replaces the original's log-normal fits, one of which used the
-    wrong sum. ``data`` is (n_obs, nbins); returns (n_obs, n_dims).
+    ``data`` is (n_obs, nbins); returns (n_obs, n_dims).
     """
     data = np.asarray(data, dtype=float).reshape(len(data), -1)
     n_obs, nbins = data.shape

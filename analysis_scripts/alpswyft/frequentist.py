@@ -27,6 +27,7 @@ import numpy as np
 
 from alpswyft import neyman
 from alpswyft.limits import binomial_interval, hpd_excluded
+from analysis_core.errors import ConfigError
 from analysis_core.files import save_npz
 
 #: Coarse bins per axis of the binned coverage map.
@@ -306,7 +307,6 @@ def fractions_from_centres(
 def check_level(level: float, k: int, n_calibration: int) -> None:
     """A confidence level the calibration can serve: TAIL_COUNT neighbours beyond its critical
     value; ConfigError naming the calibration size it needs otherwise."""
-    from analysis_core.errors import ConfigError
 
     if not 0 < level < 1:
         raise ConfigError("level", level, "a confidence level strictly between 0 and 1, e.g. 0.95")

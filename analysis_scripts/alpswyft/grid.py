@@ -1,9 +1,9 @@
-"""The hyperparameter grid, in the original's syntax.
+"""The hyperparameter grid of the ``hyperparams`` variable (``--name (type) : v1, v2 ...``).
 
 ``hyperparams`` holds entries ``--<name> (<type>) : <v1>, <v2>, ...`` with ``<type>`` one of
 ``int``, ``float``, ``str``. The grid is the Cartesian product of the value lists in the order
 written, so the last hyperparameter varies fastest; grid points are numbered 0, 1, ... in that
-order (the original's ``which_grid_point``).
+order.
 """
 
 from __future__ import annotations
@@ -51,6 +51,6 @@ def parse_hyperparams(text: str) -> dict[str, list]:
 
 
 def grid_points(grid: dict[str, list]) -> list[dict]:
-    """All grid points in the original's numbering (last hyperparameter varies fastest)."""
+    """All grid points, numbered with the last hyperparameter varying fastest."""
     names = list(grid)
     return [dict(zip(names, values)) for values in itertools.product(*grid.values())]

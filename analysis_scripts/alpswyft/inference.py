@@ -121,3 +121,55 @@ def binned_posterior(
         out["density_2d"] = histogram_2d(values, logratios_2d, pairs, box, bins_2d)
         out["pairs"] = np.array(pairs, int).reshape(-1, 2)
     return out
+
+
+class PlanePosteriors:
+    """A network's posterior on the ``prediction_pairs`` planes for each expected-limit simulation:
+    its 2D marginals of the planes (positions ``pois`` within POI_indices hold its POIs) at the
+    counters' points, times the pairs' prior density on ``box`` (the round's): the product of the
+    two parameters' 1D priors (a model constraint is not applied; the ALP model's, kL < kH, does
+    not involve m or g)."""
+
+    def __init__(self, config, network, sims: dict, box, counters, pois=None):
+        pois = list(range(len(config.POI_indices))) if pois is None else pois
+        self.network, self.features = network, observation_features(network, sims)
+        self.columns = [
+            network.pairs.index((pois.index(i), pois.index(j))) for i, j in config.prediction_pairs
+        ]
+        self.points = []
+        for counter, (i, j) in zip(counters, config.prediction_pairs):
+            x, y = counter.points()
+            fi, fj = config.POI_indices[i], config.POI_indices[j]
+            rows = np.tile(
+                config.table.obs, (len(x), 1)
+            )  # the plane's two columns are all the marginal reads
+            rows[:, fi], rows[:, fj] = x, y
+            pi, pj = config.table.free[fi].prior, config.table.free[fj].prior
+            prior = pi.density(x, *box[fi]) * pj.density(y, *box[fj])
+            self.points.append(
+                (torch.as_tensor(rows, dtype=torch.float32, device=network.device), prior)
+            )
+        self.counters = counters
+        self.n_points = len(self.points[0][1])
+        self.kept = np.zeros((len(counters), len(self.features), self.n_points), np.float32)
+
+    def excluded(self, s: int) -> list[np.ndarray]:
+        """Excluded cells (n_levels, nx, ny) of each plane for simulation ``s``; its log-ratios are
+        kept in :attr:`kept` (plane, simulation, point)."""
+        out = []
+        for p, (counter, column, (rows, prior)) in enumerate(
+            zip(self.counters, self.columns, self.points)
+        ):
+            logratios = logratios_for_features(
+                self.network, self.features[s], rows, with_1d=False, columns_2d=[column]
+            )[0]
+            self.kept[p, s] = logratios[
+                :, 0
+            ]  # float32, as kept: the maps reproduce these exclusions exactly
+            out.append(counter.excluded_on_points(self.kept[p, s].astype(float), prior))
+        return out
+
+    @property
+    def priors(self) -> np.ndarray:
+        """The pair's prior density at every point (plane, point)."""
+        return np.array([prior for _, prior in self.points])

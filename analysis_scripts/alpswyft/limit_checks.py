@@ -18,6 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from alpswyft import neyman
+from alpswyft.limits import binomial_interval, limit_fraction, quoted_method
+from analysis_core.errors import PipelineError
+from analysis_core.files import write_json
 
 
 def no_effect_cells(
@@ -54,7 +57,6 @@ def near_limit_points(
     """Up to ``n_points`` points just inside the median expected limit of ``method``: in mass
     columns spread over those where the limit reaches down from the top of the plane, the centre
     of the lowest excluded cell (table units)."""
-    from alpswyft.limits import limit_fraction
 
     median = np.asarray(limit_fraction(result, method)[plane, level_index]) >= 0.5
     ex, ey = result["edges_x"][plane], result["edges_y"][plane]
@@ -89,7 +91,6 @@ def exclusion_rates(
     and how often each method excludes the point itself at each level, with 68 % Clopper-Pearson
     intervals."""
     from alpswyft.inference import observation_features
-    from alpswyft.limits import binomial_interval
 
     config = run.config
     pair = tuple(pair or config.prediction_pairs[0])
@@ -133,7 +134,6 @@ def no_effect_truths(tree, grid_point: int, plane: int, quiet: np.ndarray, level
     """How often each method's set excludes the limit-coverage truths that lie in no-effect cells
     (``quiet``, nx x ny), each tested at its own truth with the other parameters from their prior:
     {method: {level: {excluded, n, fraction, interval_68}}}; None without limit-coverage simulations."""
-    from alpswyft.limits import binomial_interval
 
     path = tree.validation_data("limit_coverage", grid_point)
     if not path.is_file():
@@ -168,10 +168,7 @@ def check_run(
     """Both checks on a finished run's (m, g)-like planes: the exclusion rates of the expected-limit
     maps in the no-effect cells, and of truths just inside the quoted method's median limit at
     the highest level; printed and written to ``val_output/limit_checks_gridpoint_<g>.json``."""
-    from alpswyft.limits import limit_fraction, quoted_method
     from alpswyft.workbench import open_run
-    from analysis_core.errors import PipelineError
-    from analysis_core.files import write_json
 
     run = open_run(tree.root, grid_point)
     config = run.config

@@ -7,7 +7,7 @@ would carry the bank's sampling noise: with a nearly flat posterior its emptiest
 in every simulation, would be "excluded".) The cells outside the highest-density region of
 credibility c are excluded at level c. Counting exclusions over the simulations gives the
 exclusion fraction of every cell: the median expected limit is its 0.5 contour, the 1 and 2 sigma
-bands lie between its 0.16/0.84 and 0.023/0.977 contours (the original's band plot). Nothing
+bands lie between its 0.16/0.84 and 0.023/0.977 contours. Nothing
 larger than one simulation's points is ever held: the maps are accumulated one observation at a
 time.
 
@@ -23,7 +23,22 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+#: the credibility levels of a run that does not set ``credibility_levels``, and of its figures
 LEVELS = (0.68, 0.95)
+
+#: cells per axis of the expected-limit maps of a plane (over the initial box)
+LIMIT_BINS = 50
+
+
+def plane_edges(config, initial_bounds=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The cell edges (x, y) of each ``prediction_pairs`` plane: :data:`LIMIT_BINS` cells per axis
+    over the initial box (``initial_bounds``, default the table's), in table space."""
+    box = config.table.initial_bounds if initial_bounds is None else np.asarray(initial_bounds)
+    initial = box[config.POI_indices]
+    return [
+        (np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1))
+        for i, j in config.prediction_pairs
+    ]
 
 
 def percent(level: float) -> str:
@@ -243,7 +258,7 @@ def linear_gaussian_exclusion(
 ) -> np.ndarray:
     """Probability that each 2D ``point`` is excluded at ``level``, for a Gaussian posterior of
     fixed ``covariance`` centred on an estimate distributed as N(truth, covariance) (a
-    linear-Gaussian model with a flat prior, physics spec section 6).
+    linear-Gaussian model with a flat prior).
 
     The HPD region is the ellipse of Mahalanobis radius^2 q = chi2_2.ppf(level) around the
     estimate; the point's squared distance to the estimate is noncentral chi2_2 with noncentrality

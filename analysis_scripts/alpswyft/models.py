@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from alpswyft import setups
+from alpswyft.parameters import parse_row
 from alpswyft.physics import alp_model, magic, toy
 from analysis_core.errors import ConfigError
 
@@ -112,7 +113,6 @@ def _check_interface(cls, where: str) -> None:
         raise ConfigError(
             "model", where, "'parameters' must be a list of parameter rows (strings of 7 columns)"
         )
-    from alpswyft.parameters import parse_row
 
     for i, row in enumerate(rows):
         try:
@@ -175,7 +175,7 @@ def load_model_file(path: Path, label: str | None = None) -> ModelInfo:
         raise ConfigError(
             "model",
             label,
-            "no such file (a model file defines a class Model; see README, 'Adding a model')",
+            "no such file (a model file defines a class Model; see docs/guide/extending.md)",
         )
     digest = file_sha256(path)
     key = (str(path), label, digest)
@@ -196,7 +196,7 @@ def _import_model(path: Path, label: str, digest: str) -> ModelInfo:
     cls = getattr(module, "Model", None)
     if not inspect.isclass(cls):
         raise ConfigError(
-            "model", label, "the file must define a class Model (see README, 'Adding a model')"
+            "model", label, "the file must define a class Model (see docs/guide/extending.md)"
         )
     _check_interface(cls, label)
     return ModelInfo(label, cls, path, digest)

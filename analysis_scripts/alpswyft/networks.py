@@ -37,7 +37,7 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         poi_names: their names, used as swyft variable names.
         restricted_posterior: 0 (1D and 2D), 1 (1D only), 2 (2D only) or 3 (1D, and 2D of ``pairs``).
         pairs: the 2D marginals, as positions (i, j), i < j, within ``poi_columns``; None: every pair.
-        learning_rate, stopping_patience, blocks, features, dropout: the original's hyperparameters.
+        learning_rate, stopping_patience, blocks, features, dropout: the hyperparameters every network takes.
         bnre_lambda: weight of the balance penalty of BNRE (Delaunoy et al. 2022, arXiv:2208.13624):
             0 is plain NRE; > 0 adds lambda (E_joint[s] + E_marginal[s] - 1)^2 per marginal, with
             s = sigmoid(log r), which makes the posteriors conservative (100 in the paper).
@@ -133,7 +133,7 @@ class MarginalRatioNetwork(swyft.AdamWReduceLROnPlateau, swyft.SwyftModule):
         return loss
 
     def configure_optimizers(self):
-        """The original's AdamW and ReduceLROnPlateau (factor 0.1, patience 3, on val_loss), with
+        """AdamW and ReduceLROnPlateau (factor 0.1, patience 3, on val_loss), with
         the AdamW fused into one kernel per step on CUDA (a step over these many small tensors is
         otherwise bound by kernel launches)."""
         optimizer = torch.optim.AdamW(

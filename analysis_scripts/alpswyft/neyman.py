@@ -29,7 +29,7 @@ is about 0.3 over most of the plane and about 1 on narrow ridges in m (where the
 the spectral features), a few cells wide. Equal weights over 5 % of the store average a ridge
 with its flanks and under-cover on it; the tricube weights concentrate on the nearest, at the
 same noise as equal weights over about half as many (measured with ``docs/compare_critical_values.py``,
-the calibration store's leave-one-out coverage; README "The limit").
+the calibration store's leave-one-out coverage; docs/guide/results.md).
 
 CLs (Read 2002; used by VERITAS for NGC 1275) divides that p-value by the one of the same
 statistic under the no-ALP hypothesis (the Null column), estimated from simulations at the null
@@ -50,6 +50,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 from scipy.spatial import cKDTree
+
+from alpswyft.limits import binomial_interval
 
 #: The limit constructions of ``limit_method``.
 METHODS = ("frequentist", "cls", "hpd")
@@ -289,7 +291,6 @@ def binned_coverage(
 ) -> dict[str, np.ndarray]:
     """Coverage in ``bins`` x ``bins`` cells of the unit square: fraction, count and the 68 %
     Clopper-Pearson interval of each (nan where a cell holds no simulation)."""
-    from alpswyft.limits import binomial_interval
 
     ix, iy = unit_cells(truths_unit, (bins, bins))
     n = np.zeros((bins, bins), int)

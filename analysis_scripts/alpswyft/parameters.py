@@ -6,7 +6,7 @@ Each row of the run script's table (``param1``, ``param2``, ...) is one string o
     bounds | obs | null | log? | prior | name | unit
 
 - *bounds*: ``[low, high]`` makes the parameter free, a single number fixes it at that value
-  (``:`` may replace ``,`` inside the brackets, as in the original);
+  (``:`` may replace ``,`` inside the brackets);
 - *obs*: the value the mock observation is simulated at (free parameters);
 - *null*: the value of the null-hypothesis spectrum (free parameters);
 - *log?*: ``1`` if the columns hold log10 of the physical value, ``0`` if linear;
@@ -131,7 +131,7 @@ def parse_row(row: int, text: str) -> tuple[Parameter, list[str]]:
         raise ConfigError(variable, name, "the name column must be one word (letters, digits, _)")
     if re.search(r"\s", unit):
         raise ConfigError(variable, unit, "the unit column must be text without spaces")
-    unit = unit or "none"  # the original's tables leave it empty for many rows
+    unit = unit or "none"  # older run scripts leave it empty for many rows
     if log_text not in ("0", "1"):
         raise ConfigError(variable, log_text, "the log? column must be 0 or 1")
     log = log_text == "1"

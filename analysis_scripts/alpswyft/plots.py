@@ -12,23 +12,36 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Polygon, Rectangle
 
-from alpswyft.limits import limit_fraction, percent, quoted_method
-from alpswyft.pipeline import load_config, load_record
+from alpswyft import classical as cl
+from alpswyft.datasets.onoff import OnOffSpectrum, plot_excess
+from alpswyft.limits import (
+    BAND_FRACTIONS,
+    LEVELS,
+    depth_ratios,
+    limit_depth,
+    limit_fraction,
+    mg_plane,
+    percent,
+    published_limits,
+    quoted_method,
+)
+from alpswyft.models import resolve
+from alpswyft.neyman import METHOD_WORDS
+from alpswyft.physics.toy import bin_centers, linear_gaussian_posterior
 from alpswyft.results import RunTree
-
-#: Credibility levels of a figure whose run does not say (``credibility_levels``).
-CREDIBILITY = (0.68, 0.95)
+from alpswyft.run import RunContext
 
 
-def mock_observation(tree: RunTree):
+def mock_observation(run: RunContext | RunTree):
     """The mock observation: for ALP models counts per reconstructed bin (observed, expected with
     and without ALPs, background) and P_gg; for toy models the curve and its noisy realisation; a
     model with ``plot_observation(obs)`` (``magic_like``) draws it itself."""
-    config = load_config(tree)
+    run = RunContext.of(run)
+    tree = run.tree
+    config = run.config
     obs = np.load(tree.true_obs)
     if "pgg" not in obs:
         fig, ax = plt.subplots(figsize=(7, 3.6))
-        from alpswyft.physics.toy import bin_centers
 
         x = bin_centers(config.emin, config.emax, config.nbins, config.geometry)
         ax.plot(x, obs["exp"], label="expected (exp)")
@@ -38,9 +51,7 @@ def mock_observation(tree: RunTree):
         ax.legend()
         fig.tight_layout()
         return fig
-    from alpswyft.pipeline import simulator_for
-
-    model = simulator_for(tree, config).model
+    model = run.simulator.model
     if hasattr(model, "plot_observation"):  # a model of several spectra draws its own
         return model.plot_observation(obs)
     y0 = model.null_level
@@ -85,20 +96,19 @@ def mock_observation(tree: RunTree):
     return fig
 
 
-def observed_spectrum(tree: RunTree, grid_point: int = 0, n_fields: int = 32):
+def observed_spectrum(run: RunContext | RunTree, grid_point: int = 0, n_fields: int = 32):
     """A real observation's excess counts per bin with their errors over the model's excess at the
     posterior mean of the last round (POIs at their 1D posterior means, the other free parameters
     at their Obs. values; averaged over ``n_fields`` cluster-field realisations), and the Li & Ma
     significance per bin; None for a mock observation."""
-    from alpswyft.datasets.onoff import OnOffSpectrum, plot_excess
-    from alpswyft.pipeline import simulator_for
+    run = RunContext.of(run)
 
-    config = load_config(tree)
-    model = simulator_for(tree, config).model
+    config = run.config
+    model = run.simulator.model
     if not getattr(model, "on_off", False):
         return None
     spectrum = OnOffSpectrum.from_arrays(model.observation, model.response.e_reco_edges)
-    theta = posterior_mean(tree, grid_point)
+    theta = posterior_mean(run, grid_point)
     counts, _ = model.counts(
         np.repeat(config.table.physical(theta), n_fields, axis=0), np.random.default_rng(0)
     )
@@ -111,12 +121,13 @@ def observed_spectrum(tree: RunTree, grid_point: int = 0, n_fields: int = 32):
     return fig
 
 
-def posterior_mean(tree: RunTree, grid_point: int = 0) -> np.ndarray:
+def posterior_mean(run: RunContext | RunTree, grid_point: int = 0) -> np.ndarray:
     """The free parameters (1, n_free) in table space at the last round's posterior: the 1D posterior
     mean of each POI, the Obs. value of the others."""
-    config = load_config(tree)
+    run = RunContext.of(run)
+    config = run.config
     theta = config.table.obs[None].copy()
-    rounds = load_record(tree, config).rounds(grid_point)
+    rounds = run.record.rounds(grid_point)
     if rounds:
         for i, name in zip(config.POI_indices, config.poi_names):
             theta[0, i] = rounds[-1]["posterior"].get(name, {}).get("mean", theta[0, i])
@@ -142,27 +153,29 @@ def _alp_example(config, model):
     return f"m = {v[0]:.3g} neV, g = {v[1]:.3g}e-11/GeV", counts[0], pgg[0]
 
 
-def _label(config, i: int) -> str:
+def axis_label(config, i: int) -> str:
+    """The axis label of free parameter ``i``: its name and unit, ``log10`` where the table is."""
     p = config.table.free[i]
     return f"log10 {p.name} [{p.unit}]" if p.log else f"{p.name} [{p.unit}]"
 
 
-def _rounds(tree: RunTree, grid_point: int):
+def _rounds(run: RunContext | RunTree, grid_point: int):
     """(round, posterior npz) for each finished round of a grid point."""
-    config = load_config(tree)
-    record = load_record(tree, config)
-    for entry in record.rounds(grid_point):
+    run = RunContext.of(run)
+    tree = run.tree
+    for entry in run.record.rounds(grid_point):
         path = tree.posterior(entry["round"], grid_point)
         if entry.get("status") == "done" and path.exists():
             yield entry, np.load(path)
 
 
-def analytic_posterior(tree: RunTree):
+def analytic_posterior(run: RunContext | RunTree):
     """(mean, covariance) over the free parameters where the run's posterior is known exactly:
     toy_line / toy_poly with Gaussian noise, every parameter free, linear and uniform; else None."""
-    from alpswyft.models import resolve
+    run = RunContext.of(run)
+    tree = run.tree
 
-    config = load_config(tree)
+    config = run.config
     info = resolve(config.model, copy=tree.model_file)
     if info.prepare is not None:
         return None
@@ -174,20 +187,20 @@ def analytic_posterior(tree: RunTree):
     )
     if not exact:
         return None
-    from alpswyft.physics.toy import linear_gaussian_posterior
 
     return linear_gaussian_posterior(
         model.design_matrix(), np.load(tree.true_obs)["data"], config.noise_sigma
     )
 
 
-def posteriors_1d(tree: RunTree, grid_point: int = 0):
+def posteriors_1d(run: RunContext | RunTree, grid_point: int = 0):
     """1D marginal posteriors of every round, with each round's box and the true value."""
-    config = load_config(tree)
+    run = RunContext.of(run)
+    config = run.config
     n_poi = len(config.POI_indices)
     fig, axes = plt.subplots(1, n_poi, figsize=(4.5 * n_poi, 3.6), squeeze=False)
     colors = plt.cm.viridis(np.linspace(0.0, 0.85, config.n_rounds))
-    for entry, post in _rounds(tree, grid_point):
+    for entry, post in _rounds(run, grid_point):
         if "density_1d" not in post:
             continue
         r = entry["round"]
@@ -197,7 +210,7 @@ def posteriors_1d(tree: RunTree, grid_point: int = 0):
             lo, hi = entry["truncated_bounds"][config.POI_indices[k]]
             ax.axvline(lo, color=colors[r], ls=":", lw=1)
             ax.axvline(hi, color=colors[r], ls=":", lw=1)
-    exact = analytic_posterior(tree)
+    exact = analytic_posterior(run)
     for k, ax in enumerate(axes[0]):
         i = config.POI_indices[k]
         lo, hi = config.table.initial_bounds[i]
@@ -213,7 +226,7 @@ def posteriors_1d(tree: RunTree, grid_point: int = 0):
             )
         ax.axvline(config.table.obs[i], color="crimson", lw=1.5, label="truth")
         ax.set_xlim(lo, hi)
-        ax.set_xlabel(_label(config, i))
+        ax.set_xlabel(axis_label(config, i))
         ax.set_ylabel("posterior density")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(
@@ -224,11 +237,12 @@ def posteriors_1d(tree: RunTree, grid_point: int = 0):
     return fig
 
 
-def posteriors_1d_zoomed(tree: RunTree, grid_point: int = 0):
-    """The 1D posteriors of every round on the last round's box (the original's zoomed view):
+def posteriors_1d_zoomed(run: RunContext | RunTree, grid_point: int = 0):
+    """The 1D posteriors of every round on the last round's box (zoomed):
     what each round cut away from the initial box is shaded, darker for later rounds."""
-    config = load_config(tree)
-    rounds = [(entry, post) for entry, post in _rounds(tree, grid_point) if "density_1d" in post]
+    run = RunContext.of(run)
+    config = run.config
+    rounds = [(entry, post) for entry, post in _rounds(run, grid_point) if "density_1d" in post]
     if not rounds:
         return None
     n_poi = len(config.POI_indices)
@@ -250,7 +264,7 @@ def posteriors_1d_zoomed(tree: RunTree, grid_point: int = 0):
                     ax.axvspan(a, b, color="grey", alpha=0.12, lw=0)
         if lo <= config.table.obs[i] <= hi:
             ax.axvline(config.table.obs[i], color="crimson", lw=1.5, label="truth")
-        ax.set_xlabel(_label(config, i))
+        ax.set_xlabel(axis_label(config, i))
         ax.set_ylabel("posterior density")
     axes[0][0].legend(fontsize=8)
     fig.suptitle("1D posteriors of every round on the last round's box (shaded: truncated away)")
@@ -258,7 +272,7 @@ def posteriors_1d_zoomed(tree: RunTree, grid_point: int = 0):
     return fig
 
 
-def credible_levels(density: np.ndarray, levels=CREDIBILITY) -> list[float]:
+def credible_levels(density: np.ndarray, levels=LEVELS) -> list[float]:
     """Density thresholds of the highest-density regions holding ``levels`` of the mass."""
     flat = np.sort(density.ravel())[::-1]
     mass = np.cumsum(flat)
@@ -275,7 +289,7 @@ def _box(ax, bounds, fi, fj, **style) -> None:
     )
 
 
-def _density_2d(ax, density, box_i, box_j, credibility=CREDIBILITY) -> None:
+def _density_2d(ax, density, box_i, box_j, credibility=LEVELS) -> None:
     """A 2D posterior histogram with its highest-density contours at the ``credibility`` levels."""
     x = np.linspace(*box_i, density.shape[0] + 1)
     y = np.linspace(*box_j, density.shape[1] + 1)
@@ -292,11 +306,12 @@ def _density_2d(ax, density, box_i, box_j, credibility=CREDIBILITY) -> None:
         )
 
 
-def posteriors_2d(tree: RunTree, grid_point: int = 0):
+def posteriors_2d(run: RunContext | RunTree, grid_point: int = 0):
     """2D marginal posteriors round by round (68 % and 95 % regions), each with the round's box
     (dashed), the box it produced for the next round (dotted) and the true value (star)."""
-    config = load_config(tree)
-    rounds = [(entry, post) for entry, post in _rounds(tree, grid_point) if "density_2d" in post]
+    run = RunContext.of(run)
+    config = run.config
+    rounds = [(entry, post) for entry, post in _rounds(run, grid_point) if "density_2d" in post]
     if not rounds:
         return None
     pairs = rounds[-1][1]["pairs"]
@@ -328,11 +343,11 @@ def posteriors_2d(tree: RunTree, grid_point: int = 0):
                 ms=12,
                 label="truth",
             )
-            ax.set_xlabel(_label(config, fi))
-            ax.set_ylabel(_label(config, fj))
+            ax.set_xlabel(axis_label(config, fi))
+            ax.set_ylabel(axis_label(config, fj))
             ax.set_xlim(*config.table.initial_bounds[fi])
             ax.set_ylim(*config.table.initial_bounds[fj])
-            _published_overlay(ax, config, fi, fj)
+            published_overlay(ax, config, fi, fj)
             ax.set_title(f"round {entry['round']}", fontsize=10)
     axes[0][0].legend(fontsize=8, loc="best")
     fig.suptitle(f"2D posteriors per round ({', '.join(map(percent, config.credibility_levels))})")
@@ -340,18 +355,17 @@ def posteriors_2d(tree: RunTree, grid_point: int = 0):
     return fig
 
 
-def corner(tree: RunTree, grid_point: int = 0, round_: int | None = None):
+def corner(run: RunContext | RunTree, grid_point: int = 0, round_: int | None = None):
     """Corner plot of the last round (or ``round_``): 1D marginals on the diagonal, 2D marginals
     below it, on the round's box, with the true values."""
-    config = load_config(tree)
-    rounds = [
-        (e, p) for e, p in _rounds(tree, grid_point) if round_ is None or e["round"] == round_
-    ]
+    run = RunContext.of(run)
+    config = run.config
+    rounds = [(e, p) for e, p in _rounds(run, grid_point) if round_ is None or e["round"] == round_]
     if not rounds:
         return None
     entry, post = rounds[-1]
     columns = list(config.POI_indices)
-    labels = [_label(config, i) for i in columns]
+    labels = [axis_label(config, i) for i in columns]
     return draw_corner(
         post,
         labels,
@@ -396,7 +410,7 @@ def draw_corner(post, labels: list[str], columns: list[int], config, title: str)
                 if truth is not None:
                     ax.plot(truth[b], truth[a], "*", color="crimson", ms=10)
                 ax.set_ylim(*box[a])
-                _published_overlay(ax, config, columns[b], columns[a])
+                published_overlay(ax, config, columns[b], columns[a])
                 if not shown[a, :b].any():
                     ax.set_ylabel(labels[a])
             ax.set_xlim(*box[b])
@@ -446,21 +460,23 @@ def draw_posteriors_2d(post, labels: list[str], chosen: list[int], columns: list
         ax.set_ylim(*post["box"][j])
         ax.set_xlabel(labels[i])
         ax.set_ylabel(labels[j])
-        if _published_overlay(ax, config, columns[i], columns[j]):
+        if published_overlay(ax, config, columns[i], columns[j]):
             ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def extra_observations(tree: RunTree, grid_point: int = 0):
+def extra_observations(run: RunContext | RunTree, grid_point: int = 0):
     """The last round's posteriors of the ``extra_observations`` beside the mock observation's:
     one row per observation, the 2D marginals of the ``prediction_pairs`` planes (published limits
     on (m, g)) and the 1D marginals of their POIs, each with its truth. None without extras."""
+    run = RunContext.of(run)
+    tree = run.tree
     path = tree.extra_posteriors(grid_point)
-    rounds = list(_rounds(tree, grid_point))
+    rounds = list(_rounds(run, grid_point))
     if not path.is_file() or not rounds:
         return None
-    config = load_config(tree)
+    config = run.config
     extra = np.load(path)
     mock = rounds[-1][1]
     poi = config.POI_indices
@@ -493,11 +509,11 @@ def extra_observations(tree: RunTree, grid_point: int = 0):
             _density_2d(ax, post["density_2d"][k], box[i], box[j], config.credibility_levels)
             ax.set_xlim(*box[i])
             ax.set_ylim(*box[j])
-            _published_overlay(ax, config, poi[i], poi[j])
+            published_overlay(ax, config, poi[i], poi[j])
             if box[i][0] <= truth[i] <= box[i][1] and box[j][0] <= truth[j] <= box[j][1]:
                 ax.plot(truth[i], truth[j], "*", color="crimson", ms=12)
-            ax.set_xlabel(_label(config, poi[i]))
-            ax.set_ylabel(_label(config, poi[j]))
+            ax.set_xlabel(axis_label(config, poi[i]))
+            ax.set_ylabel(axis_label(config, poi[j]))
             ax.set_title(title, fontsize=10)
         for ax, k in zip(row[len(planes) :], singles):
             centres = 0.5 * (post["edges_1d"][k][1:] + post["edges_1d"][k][:-1])
@@ -505,7 +521,7 @@ def extra_observations(tree: RunTree, grid_point: int = 0):
             if box[k][0] <= truth[k] <= box[k][1]:
                 ax.axvline(truth[k], color="crimson")
             ax.set_xlim(*box[k])
-            ax.set_xlabel(_label(config, poi[k]))
+            ax.set_xlabel(axis_label(config, poi[k]))
             ax.set_yticks([])
     fig.suptitle(
         "Posteriors of the extra observations beside the mock observation's (last round; red: truth)"
@@ -526,9 +542,11 @@ def read_metrics(path) -> dict[str, list[tuple[float, float]]]:
     return series
 
 
-def training_curves(tree: RunTree, grid_point: int = 0):
+def training_curves(run: RunContext | RunTree, grid_point: int = 0):
     """Training (per logged step) and validation (per epoch) loss of each round."""
-    config = load_config(tree)
+    run = RunContext.of(run)
+    tree = run.tree
+    config = run.config
     fig, axes = plt.subplots(
         1, config.n_rounds, figsize=(4.5 * config.n_rounds, 3.4), squeeze=False
     )
@@ -562,11 +580,13 @@ def _grid(n: int, width: float = 3.8, height: float = 3.6):
     return fig, axes[0]
 
 
-def coverage_zz(tree: RunTree, grid_point: int = 0):
+def coverage_zz(run: RunContext | RunTree, grid_point: int = 0):
     """Empirical against nominal HPD coverage per marginal, with the 1 sigma Jeffreys band, on
     swyft's z-score axis (z–z, left of each pair) and as credibility (p–p, swyft's ``plot_pp``,
     right): a calibrated posterior follows the diagonal, an overconfident one falls below it."""
-    config = load_config(tree)
+    run = RunContext.of(run)
+    tree = run.tree
+    config = run.config
     result = np.load(tree.validation_data("coverage", grid_point))
     names = result["marginals"]
     per_row = min(len(names), 3)
@@ -622,10 +642,12 @@ def coverage_zz(tree: RunTree, grid_point: int = 0):
     return fig
 
 
-def tarp(tree: RunTree, grid_point: int = 0):
+def tarp(run: RunContext | RunTree, grid_point: int = 0):
     """TARP expected coverage probability against credibility per marginal, for random and
     data-dependent references, and the uninformative baseline (the prior), which must lie on the
     diagonal."""
+    run = RunContext.of(run)
+    tree = run.tree
     result = np.load(tree.validation_data("coverage", grid_point))
     names = result["marginals"]
     alpha = result["alpha"]
@@ -664,10 +686,9 @@ _PUBLISHED_COLORS = {
 }
 
 
-def _published_overlay(ax, config, fi: int, fj: int) -> bool:
+def published_overlay(ax, config, fi: int, fj: int) -> bool:
     """Draw the published exclusion regions on an (m, g) plane in the table's units (log10 where
     the table is); False if the pair is not (m, g) in neV and 1e-11 GeV^-1."""
-    from alpswyft.limits import published_limits
 
     pm, pg = config.table.free[fi], config.table.free[fj]
     if (pm.name, pg.name) != ("m", "g") or "neV" not in pm.unit or "e-11" not in pg.unit:
@@ -698,15 +719,17 @@ def _published_overlay(ax, config, fi: int, fj: int) -> bool:
     return True
 
 
-def expected_limits(tree: RunTree, grid_point: int = 0, method: str | None = None):
+def expected_limits(run: RunContext | RunTree, grid_point: int = 0, method: str | None = None):
     """Expected exclusion maps per prediction pair and confidence level: the fraction of mock
     observations (POIs at their Obs. values) in which ``method`` (default: the first of
     ``limit_method``) excludes each cell, as the median expected limit (solid) with its 1 and 2
     sigma bands (filled); the medians of the other methods of ``limit_method`` and of the
     fixed-nuisance network (HPD, ``fixed_nuisance_limits``) on the same observations as lines, and
     published exclusions for comparison."""
+    run = RunContext.of(run)
+    tree = run.tree
     return draw_expected_limits(
-        load_config(tree), np.load(tree.validation_data("expected_limits", grid_point)), method
+        run.config, np.load(tree.validation_data("expected_limits", grid_point)), method
     )
 
 
@@ -719,9 +742,6 @@ def draw_expected_limits(config, result, method: str | None = None):
     ``edges_x``/``edges_y``, ``fraction`` (HPD), ``fraction_<method>``, ``fraction_fixed``,
     ``truth``, ``n`` (the layout of ``expected_limits_gridpoint_*.npz``)."""
     from matplotlib.lines import Line2D
-
-    from alpswyft.limits import BAND_FRACTIONS
-    from alpswyft.neyman import METHOD_WORDS
 
     available = [m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result] or [
         "hpd"
@@ -809,7 +829,7 @@ def draw_expected_limits(config, result, method: str | None = None):
                         label="median, nuisances fixed (HPD)",
                     )
                 )
-            if _published_overlay(ax, config, fi, fj):
+            if published_overlay(ax, config, fi, fj):
                 handles += ax.get_legend_handles_labels()[0]
             truth = result["truth"]
             if ex[0] <= truth[i] <= ex[-1] and ey[0] <= truth[j] <= ey[-1]:
@@ -819,8 +839,8 @@ def draw_expected_limits(config, result, method: str | None = None):
                 )
             ax.legend(handles=handles, fontsize=7, loc="lower left")
             ax.set_title(f"excluded at {percent(level)} {word}")
-            ax.set_xlabel(_label(config, fi))
-            ax.set_ylabel(_label(config, fj))
+            ax.set_xlabel(axis_label(config, fi))
+            ax.set_ylabel(axis_label(config, fj))
     fig.suptitle(
         f"Expected limits, {METHOD_WORDS[method]}: exclusion frequency over {int(result['n'])} "
         "mock observations at the Obs. values"
@@ -829,17 +849,18 @@ def draw_expected_limits(config, result, method: str | None = None):
     return fig
 
 
-def limit_coverage(tree: RunTree, grid_point: int = 0):
+def limit_coverage(run: RunContext | RunTree, grid_point: int = 0):
     """Coverage of the confidence sets at every point of each plane: the kernel-smoothed fraction
     of simulations (truths over the plane, never trained on) whose set holds the truth, per method
     (columns) and plane and level (rows), hatched where it lies below level - 2 sigma; None
     without the limit-coverage simulations."""
-    from alpswyft.neyman import METHOD_WORDS
+    run = RunContext.of(run)
+    tree = run.tree
 
     path = tree.validation_data("limit_coverage", grid_point)
     if not path.is_file():
         return None
-    config, result = load_config(tree), np.load(path)
+    config, result = run.config, np.load(path)
     levels, methods = result["levels"], [str(m) for m in result["methods"]]
     rows = [(p, k) for p in range(len(config.prediction_pairs)) for k in range(len(levels))]
     fig, axes = plt.subplots(
@@ -867,8 +888,8 @@ def limit_coverage(tree: RunTree, grid_point: int = 0):
                 f"{METHOD_WORDS[method]}, {percent(level)}: {covered.mean():.3f} overall",
                 fontsize=9,
             )
-            ax.set_xlabel(_label(config, fi))
-            ax.set_ylabel(_label(config, fj))
+            ax.set_xlabel(axis_label(config, fi))
+            ax.set_ylabel(axis_label(config, fj))
             fig.colorbar(mesh, ax=ax, label="coverage")
     n = result[f"covered_{methods[0]}"].shape[-1]
     fig.suptitle(
@@ -881,7 +902,7 @@ def limit_coverage(tree: RunTree, grid_point: int = 0):
 
 
 def against_published(
-    tree: RunTree,
+    run: RunContext | RunTree,
     grid_point: int = 0,
     label: str = "MAGIC",
     level: float = 0.95,
@@ -890,12 +911,13 @@ def against_published(
     """The median expected limit at ``level`` with its 68 % band over a published contour
     (``label``), on axes in neV and 1e-11 GeV^-1, and below their ratio per mass column (the
     depths of :func:`alpswyft.limits.depth_ratios`); None without an (m, g) expected-limit plane."""
-    from alpswyft.limits import depth_ratios, mg_plane, published_limits
+    run = RunContext.of(run)
+    tree = run.tree
 
     plane = mg_plane(tree.validation_data("expected_limits", grid_point))
     if plane is None:
         return None
-    (result, p), config = plane, load_config(tree)
+    (result, p), config = plane, run.config
     method = method or quoted_method(config, result)
     i, j = (config.POI_indices[k] for k in result["pairs"][p])
     k = int(np.argmin(np.abs(result["levels"] - level)))
@@ -961,10 +983,12 @@ def against_published(
     return fig
 
 
-def false_exclusions(tree: RunTree, grid_point: int = 0):
+def false_exclusions(run: RunContext | RunTree, grid_point: int = 0):
     """Fraction of mock observations in which the last round excludes a cell that round 0
     (trained on the untruncated prior) does not exclude."""
-    config = load_config(tree)
+    run = RunContext.of(run)
+    tree = run.tree
+    config = run.config
     result = np.load(tree.validation_data("expected_limits", grid_point))
     levels, pairs = result["levels"], result["pairs"]
     fig, axes = plt.subplots(
@@ -984,8 +1008,8 @@ def false_exclusions(tree: RunTree, grid_point: int = 0):
             )
             fig.colorbar(mesh, ax=ax, label="fraction of observations")
             ax.set_title(f"false exclusions at {percent(level)}")
-            ax.set_xlabel(_label(config, fi))
-            ax.set_ylabel(_label(config, fj))
+            ax.set_xlabel(axis_label(config, fi))
+            ax.set_ylabel(axis_label(config, fj))
     fig.suptitle("Cells excluded by the last round but not by round 0 (untruncated prior)")
     fig.tight_layout()
     return fig
@@ -1001,20 +1025,19 @@ def _shared_mocks_title(level: float, n_network: int, n_classical: int) -> str:
     )
 
 
-def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95):
+def classical_comparison(run: RunContext | RunTree, grid_point: int = 0, level: float = 0.95):
     """The network's median expected limits (each of its limit methods) against the classical
     analysis's on the same mock observations (MAGIC's fits and field combination; thresholds
     from pseudo-experiments, with their 68 % band, and Wilks'), over MAGIC's published contour,
     in neV and 1e-11 GeV^-1; below, the ratio network / classical per mass. None without the
     classical limits (``classical_limits=1``) or an (m, g) expected-limit plane."""
-    from alpswyft import classical as cl
-    from alpswyft.limits import limit_depth, published_limits
-    from alpswyft.neyman import METHOD_WORDS
+    run = RunContext.of(run)
+    tree = run.tree
 
     loaded = cl.with_network(tree, grid_point)
     if loaded is None:
         return None
-    (limits, result, p), config = loaded, load_config(tree)
+    (limits, result, p), config = loaded, run.config
     k = int(np.argmin(np.abs(result["levels"] - level)))
     level = float(result["levels"][k])
     ex, ey = 10 ** result["edges_x"][p], 10 ** result["edges_y"][p]
@@ -1168,7 +1191,7 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
 
 
 def against_published_seeds(
-    trees: list[RunTree],
+    trees: list[RunContext | RunTree],
     grid_point: int = 0,
     label: str = "MAGIC",
     level: float = 0.95,
@@ -1179,10 +1202,10 @@ def against_published_seeds(
     strongest per mass column, and below each one's ratio to the published depth; the depths of
     :func:`alpswyft.limits.depth_ratios` (cell centres). Returns the figure and the rows (per
     mass: each run's g and the published one)."""
-    from alpswyft.limits import depth_ratios, mg_plane, published_limits
 
+    runs = [RunContext.of(t) for t in trees]
     planes = [
-        (mg_plane(t.validation_data("expected_limits", grid_point)), load_config(t)) for t in trees
+        (mg_plane(r.tree.validation_data("expected_limits", grid_point)), r.config) for r in runs
     ]
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(6.6, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}

@@ -12,10 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
+from alpswyft import classical as cl
+from alpswyft.datasets.onoff import OnOffSpectrum, describe
 from alpswyft.frequentist import COVERAGE_BINS
-from alpswyft.limits import TRUTH_WORDS, percent
-from alpswyft.pipeline import load_config, load_record
+from alpswyft.limits import (
+    TRUTH_WORDS,
+    depth_ratios,
+    mg_plane,
+    percent,
+    published_limits,
+    quoted_method,
+)
+from alpswyft.neyman import METHOD_WORDS, gaussian_neyman_threshold
 from alpswyft.results import RunTree
+from alpswyft.run import RunContext
 from analysis_core.errors import PipelineError
 from analysis_core.files import read_json
 from analysis_core.notebooks import render_html
@@ -23,10 +33,12 @@ from analysis_core.notebooks import render_html
 TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "analysis_results.ipynb"
 
 
-def configuration_summary(tree: RunTree) -> str:
+def configuration_summary(run: RunContext | RunTree) -> str:
     """The run's model, rounds and parameter table as text."""
+    run = RunContext.of(run)
+    tree = run.tree
     provenance = read_json(tree.config)
-    config = load_config(tree)
+    config = run.config
     lines = [
         f"run '{config.run_name}', trial {provenance['trial']}, configuration hash {provenance['config_hash']}",
         f"model {config.model!r}, noise {config.noise}, {config.nbins} bins on [{config.emin:g}, {config.emax:g}]",
@@ -54,10 +66,11 @@ def configuration_summary(tree: RunTree) -> str:
     return "\n".join(lines)
 
 
-def truncation_table(tree: RunTree, grid_point: int = 0) -> str:
+def truncation_table(run: RunContext | RunTree, grid_point: int = 0) -> str:
     """Box, posterior mean and standard deviation of each POI per round."""
-    config = load_config(tree)
-    record = load_record(tree, config)
+    run = RunContext.of(run)
+    config = run.config
+    record = run.record
     lines = [
         f"{'round':>5} {'POI':>10} {'box':>24} {'next box':>24} {'mean':>10} {'std':>9} {'val_loss':>9}"
     ]
@@ -79,30 +92,32 @@ def _loss(entry: dict) -> str:
     return "loaded" if loss is None else f"{loss:+.4f}"
 
 
-def observation_summary(tree: RunTree) -> str | None:
+def observation_summary(run: RunContext | RunTree) -> str | None:
     """A real observation's runs (livetimes, offsets, ON radii), its counts per bin and their
     significance; None for a mock observation."""
-    from alpswyft.datasets.onoff import OnOffSpectrum, describe
-    from alpswyft.pipeline import simulator_for
+    run = RunContext.of(run)
 
-    model = simulator_for(tree, load_config(tree)).model
+    model = run.simulator.model
     if not getattr(model, "on_off", False):
         return None
     spectrum = OnOffSpectrum.from_arrays(model.observation, model.response.e_reco_edges)
     return f"{describe(model.observation)}\n\n{spectrum.table()}"
 
 
-def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95) -> str | None:
+def classical_comparison(
+    run: RunContext | RunTree, grid_point: int = 0, level: float = 0.95
+) -> str | None:
     """The network's median expected limits against the classical analysis's on the same mock
     observations (``classical_limits=1``), with MAGIC's published contour, at the comparison
     masses, then the classical thresholds and what the classical analysis cost; None without
     both results."""
-    from alpswyft import classical as cl
+    run = RunContext.of(run)
+    tree = run.tree
 
     loaded = cl.with_network(tree, grid_point)
     if loaded is None:
         return None
-    (limits, result, pair), config = loaded, load_config(tree)
+    (limits, result, pair), config = loaded, run.config
     rows = cl.compare_with_network(result, config, limits, level, pair=pair)
     on_off = bool(config.observation)
     lines = [
@@ -162,7 +177,7 @@ def classical_comparison(tree: RunTree, grid_point: int = 0, level: float = 0.95
 
 
 def published_comparison(
-    tree: RunTree,
+    run: RunContext | RunTree,
     grid_point: int = 0,
     label: str = "MAGIC",
     level: float = 0.95,
@@ -171,13 +186,14 @@ def published_comparison(
     """The median expected limit at ``level`` against a published contour (``label``, e.g. MAGIC's),
     per mass column where either exists: both depths and their ratio; None without an (m, g)
     expected-limit plane."""
-    from alpswyft.limits import depth_ratios, mg_plane, quoted_method
+    run = RunContext.of(run)
+    tree = run.tree
 
     plane = mg_plane(tree.validation_data("expected_limits", grid_point))
     if plane is None:
         return None
     result, pair = plane
-    config = load_config(tree)
+    config = run.config
     method = method or quoted_method(config, result)
     rows = depth_ratios(result, config, pair, level, label, method)
     lines = [
@@ -205,10 +221,9 @@ def published_comparison(
     return "\n".join(lines)
 
 
-def grid_summary(tree: RunTree) -> str:
+def grid_summary(run: RunContext | RunTree) -> str:
     """Best validation loss of every round of every grid point, with its hyperparameters."""
-    config = load_config(tree)
-    record = load_record(tree, config)
+    record = RunContext.of(run).record
     lines = [f"{'grid point':>10}  {'val_loss per round':<30}  hyperparameters"]
     for key, point in sorted(record.data["grid_points"].items(), key=lambda item: int(item[0])):
         losses = "  ".join(f"{_loss(r):>7s}" for r in point["rounds"])
@@ -225,39 +240,48 @@ def save_figure(fig, where: RunTree | Path, name: str) -> Path:
     return path
 
 
-def is_archived(tree: RunTree) -> bool:
+def is_archived(run: RunContext | RunTree) -> bool:
     """Whether the folder is an archived trial (``<run>/archive/trial__N``), which is never written."""
+    run = RunContext.of(run)
+    tree = run.tree
     return tree.root.parent.name == "archive" and tree.root.name.startswith("trial__")
 
 
-def report_folder(tree: RunTree, output: Path | None = None) -> Path | None:
+def report_folder(run: RunContext | RunTree, output: Path | None = None) -> Path | None:
     """Where the report of ``tree`` goes: ``output`` if given; for an archived trial
     ``<run>/reports/trial__N/`` (beside the archive, never in it); else None (the run folder)."""
+    run = RunContext.of(run)
+    tree = run.tree
     if output is not None:
         return Path(output).resolve()
-    if is_archived(tree):
+    if is_archived(run):
         return tree.root.parents[1] / "reports" / tree.root.name
     return None
 
 
 def execute(
-    tree: RunTree, grid_point: int = 0, round_: int | None = None, output: Path | None = None
+    run: RunContext | RunTree,
+    grid_point: int = 0,
+    round_: int | None = None,
+    output: Path | None = None,
 ) -> Path | None:
     """Execute the template against the run folder for one grid point (and ``round_``, default
     the last) and render it to HTML; a failing cell fails the report (the partly executed notebook
     is kept for inspection). An archived trial, or any run with ``output``, is only read: the
     notebook, its HTML and its figures go to :func:`report_folder`."""
+    run = RunContext.of(run)
+    tree = run.tree
     import papermill
 
     if not tree.config.exists():
         raise PipelineError(f"{tree.root} is not a run folder (no config.json)")
-    if load_config(tree).simulate_only:
+    if run.config.simulate_only:
         print(
             "simulate=1 train=0: the stores are filled and the trial stays open; run the same run script "
             "with simulate=0 train=1 (or simulate=1 train=1) to train on them: that run resumes this trial"
         )
         return None
-    folder = report_folder(tree, output)
+    folder = report_folder(run, output)
     notebook = tree.notebook if folder is None else folder / tree.notebook.name
     notebook.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
@@ -282,9 +306,11 @@ def execute(
     return notebook
 
 
-def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
+def validation_summary(run: RunContext | RunTree, grid_point: int = 0) -> str:
     """The validation results of a grid point as text: HPD coverage at the run's credibility levels
     with 1 sigma bands, TARP KS p-values, expected-limit areas; or why there are none."""
+    run = RunContext.of(run)
+    tree = run.tree
     path = tree.validation_summary(grid_point)
     if not path.is_file():
         return f"no validation results for grid point {grid_point} ({path.name} is missing)"
@@ -348,7 +374,6 @@ def validation_summary(tree: RunTree, grid_point: int = 0) -> str:
 def _frequentist_lines(freq: dict | None) -> list[str]:
     """The frequentist part of the validation summary: calibration, coverage at every point,
     expected limits per method."""
-    from alpswyft.neyman import METHOD_WORDS
 
     if freq is None:
         return [
@@ -414,7 +439,6 @@ def _frequentist_lines(freq: dict | None) -> list[str]:
 
 
 def _wilks(level: float) -> float:
-    from alpswyft.neyman import gaussian_neyman_threshold
 
     return gaussian_neyman_threshold(level)
 
@@ -448,7 +472,6 @@ def _limit_line(v: dict) -> str:
 def published_sources() -> str:
     """The published exclusions drawn on the (m, g) expected-limit maps and posteriors, with their
     sources."""
-    from alpswyft.limits import published_limits
 
     papers = {e["label"]: e["reference"] for e in published_limits()}
     return "\n".join(

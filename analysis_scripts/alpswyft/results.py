@@ -20,11 +20,36 @@ trials already archived.
 from __future__ import annotations
 
 import os
+import platform
+from importlib import metadata
 from pathlib import Path
 
+from alpswyft import __version__
 from analysis_core.files import read_json, write_json
 
 SUBFOLDERS = ("sim_output", "train_output", "val_output", "archive")
+#: the libraries whose versions a run records
+LIBRARIES = (
+    "swyft",
+    "torch",
+    "pytorch-lightning",
+    "numpy",
+    "scipy",
+    "zarr",
+    "pydantic",
+    "matplotlib",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of Python, this package and the libraries behind its results (``config.json``)."""
+    versions = {"python": platform.python_version(), "alpswyft": __version__}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
 
 
 class RunTree:

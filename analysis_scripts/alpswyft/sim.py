@@ -13,7 +13,7 @@
 Settings are the run-script variables of the observation and the model (``nbins``, ``emin``,
 ``livetime``, ``IRF_file``, ``on_region``, ``noise``, ``floor_exp``, ``ALP_seed``, ``alp_engine``,
 ``param1`` ... rows, ...), validated by :func:`alpswyft.config.load_run_config` with the run
-configuration's rules and messages, plus the original's switches ``signal``, ``bkg`` and ``edisp``.
+configuration's rules and messages, plus the switches ``signal``, ``bkg`` and ``edisp``.
 
 Parameters are given by their table names in physical units, as the table's unit column says (for
 the ALP model m in neV and g in 1e-11 GeV^-1, not log10; ``log=True`` takes log10 values), or as
@@ -33,8 +33,10 @@ import numpy as np
 from alpswyft import sim_plots
 from alpswyft.config import PHYSICS_VARIABLES, RunConfig, load_run_config, raw
 from alpswyft.models import ALP_MODELS, is_model_file, resolve
+from alpswyft.physics.alp import check_cluster_values
 from alpswyft.results import RunTree
 from alpswyft.simulator import SpectrumSimulator
+from alpswyft.stores import read_store
 from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import load_npz, read_json
 
@@ -85,7 +87,7 @@ class ALPSim:
     """A simulator of the observed spectrum for chosen parameters (see the module docstring).
 
     ``model``: ``""`` (the ALP model of NGC 1275), ``log``, ``spectral_fit``, ``spectral_fit_log``,
-    ``toy_line``, ``toy_poly``, ``toy_sine`` or the path of a model file (README, "Adding a
+    ``toy_line``, ``toy_poly``, ``toy_sine`` or the path of a model file (docs/guide/extending.md, "Adding a
     model"). ``signal``, ``bkg``, ``edisp``: the source counts, the background and the energy
     dispersion on or off (ALP models). Any other keyword is a run-script variable of the observation
     and the model (:data:`SETTINGS` and ``param1`` ... ``paramK``); the rest take the run script's
@@ -282,8 +284,6 @@ class ALPSim:
         for name, value in columns.items():
             out[:, self.names.index(name)] = 10.0**value if name in log_names else value
         if self.alp:
-            from alpswyft.physics.alp import check_cluster_values
-
             check_cluster_values(out)
         return out
 
@@ -414,8 +414,7 @@ class ALPSim:
         nodes: tuple[str, ...] = ("params", "exp", "data"),
     ) -> dict[str, np.ndarray]:
         """The first ``n`` samples of a store: a path, or the name of a store of this run
-        (``store``, ``store_round_1_gridpoint_0``, ...; see README, "Stores")."""
-        from alpswyft.stores import read_store
+        (``store``, ``store_round_1_gridpoint_0``, ...; see docs/guide/outputs.md, "Stores")."""
 
         path = Path(store)
         if not (path / ".zgroup").exists() and self.run_dir is not None:
@@ -477,7 +476,7 @@ class ALPSim:
         label: str | None = None,
         alpha: float | None = None,
     ):
-        """Draw spectra made elsewhere (the original's ``import_counts``): rows of ``exp`` as lines,
+        """Draw spectra made elsewhere: rows of ``exp`` as lines,
         rows of ``data`` as points, e.g. 100 spectra of a training store over the mock observation.
         ``exp`` may be a store (``run.store("training")``) or a dict of nodes (``read_store``):
         its expected spectra are drawn. ``n``: at most that many rows. ``over``: an observation

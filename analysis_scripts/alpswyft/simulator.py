@@ -1,6 +1,6 @@
 """The simulator: free parameters -> expected spectrum -> noisy observation, in batches.
 
-The nodes are those of the original's swyft simulator:
+The nodes (the names the run scripts' ``prediction`` settings and the stores use):
 
 - ``params``: free parameters in table space (log10 where flagged), shape (n_free,);
 - ``exp``: the model's expected spectrum (for the ALP model the floored log10 residual), (nbins,);
@@ -95,7 +95,7 @@ def _nodes(noise) -> dict:
 class NoiseResampler:
     """Draws fresh noise for ``data`` (and ``power``) from the stored ``exp`` of a batch.
 
-    This is the original's online noise augmentation (swyft's resampler on ``data``/``power``):
+    Online noise augmentation (as swyft's resampler on ``data``/``power``):
     parameters and expected spectra stay fixed, the noise is new in every epoch. It works on whole
     batches (leading axis), one vectorised draw instead of one per sample.
     """

@@ -1,12 +1,12 @@
 """Simulation stores: zarr directories in swyft's ``ZarrStore`` layout, filled chunk by chunk.
 
 Layout (readable by ``swyft.ZarrStore(path)``): group ``data/`` with one array per node, shape
-(N, *node_shape), chunked along the first axis; ``meta/sim_status`` (N,) int32 with 1 where a
+``(N, *node_shape)``, chunked along the first axis; ``meta/sim_status`` (N,) int32 with 1 where a
 simulation is written. On top of swyft's layout the root attributes record what made the store
 (kind, round, grid point, N, prior box, seed, configuration hash), and a store that does not match
 the current request is refused rather than reused.
 
-Names under ``sim_output/store/`` follow the original: ``store``, ``store_prior`` (and
+Names under ``sim_output/store/``: ``store``, ``store_prior`` (and
 ``store_explim``) in round 0, shared by all grid points; ``store_round_{r}_gridpoint_{g}`` etc.
 later; ``store_fixed_nuisances...`` holds the last round's simulations with the nuisances at their
 Obs. values (``fixed_nuisance_limits``).
@@ -57,13 +57,13 @@ _KIND_SEED = {
 
 
 def store_name(kind: str, round_: int, grid_point: int, base: str = "store") -> str:
-    """The original's store names; round 0 is shared across grid points."""
+    """The name of a store of ``kind``; round 0's are shared across grid points."""
     name = base + KINDS[kind]
     return name if round_ == 0 else f"{name}_round_{round_}_gridpoint_{grid_point}"
 
 
 def chunk_length(n: int, n_jobs: int) -> int:
-    """The original's chunk rule (N / n_jobs, halved until at most 1117 samples), also halved until
+    """The chunk length (N / n_jobs, halved until at most 1117 samples), also halved until
     every worker has at least 4 chunks (a finer progress bar and less work lost to a kill)."""
     c = n / n_jobs
     while c > 1117 or (n / c < 4 * n_jobs and c >= 32):
@@ -121,12 +121,12 @@ def _open_checked(request: StoreRequest) -> zarr.Group:
 
 def is_foreign(path: Path) -> bool:
     """Whether a store lacks this pipeline's attributes: a swyft ZarrStore made elsewhere (e.g. by
-    the original pipeline), whose simulation settings cannot be verified."""
+    an earlier pipeline), whose simulation settings cannot be verified."""
     return "config_hash" not in zarr.open_group(str(path), mode="r").attrs
 
 
 def check_foreign_store(path: Path, n: int, shapes: dict[str, tuple[int, ...]]) -> dict:
-    """A foreign store (``use_old_sims`` of the original pipeline) must have this configuration's
+    """A foreign store (``use_old_sims`` made elsewhere) must have this configuration's
     ``params`` and ``exp`` nodes with their shapes (the parameter count), ``n`` samples at least and
     none missing. Returns what to record of it; PipelineError naming what does not fit."""
     root = zarr.open_group(str(path), mode="r")

@@ -1,6 +1,6 @@
 """Training of one round's network with swyft and PyTorch Lightning.
 
-The protocol is the original's: AdamW, ReduceLROnPlateau (factor 0.1, patience 3) and early
+The protocol: AdamW, ReduceLROnPlateau (factor 0.1, patience 3) and early
 stopping on the validation loss with ``stopping_patience``, reload of the best checkpoint, an
 80/20 train/validation split, fresh noise for ``data`` each time a sample is loaded. Unlike the
 original it is seeded (split and shuffling), shuffles every epoch, trains in float32, and an

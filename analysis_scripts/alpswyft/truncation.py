@@ -13,6 +13,7 @@ history; the binned posteriors themselves are in ``train_output/posteriors/*.npz
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,32 @@ def summarise_1d(logratios: np.ndarray, values: np.ndarray, names: list[str]) ->
             "effective_samples": float(1.0 / np.sum(w**2)),
         }
     return summary
+
+
+def bounds_from_pairs(logratios_2d, values, pairs, n_poi: int) -> np.ndarray:
+    """The truncated bounds (n_poi, 2) of a network with 2D marginals only: each POI keeps the
+    union of its pairs' bounds (``pairs`` as POI positions (i, j))."""
+    bounds = np.full((n_poi, 2), [np.inf, -np.inf])
+    for k, (i, j) in enumerate(pairs):
+        pair_bounds = rect_bounds(
+            np.repeat(logratios_2d[:, k : k + 1], 2, axis=1), values[:, [i, j]]
+        )
+        for axis, b in zip((i, j), pair_bounds):
+            bounds[axis] = [min(bounds[axis][0], b[0]), max(bounds[axis][1], b[1])]
+    return bounds
+
+
+def print_truncation(config, old, new, initial) -> None:
+    """The POIs' boxes before (``old``) and after (``new``) a round, and against the prior box."""
+    print("truncation (threshold 1e-6 on the 1D marginals):")
+    for i in config.POI_indices:
+        p = config.table.free[i]
+        width = lambda b, i=i: b[i][1] - b[i][0]  # noqa: E731
+        print(
+            f"  {p.name:>12s} [{old[i][0]:+.4g}, {old[i][1]:+.4g}] -> [{new[i][0]:+.4g}, {new[i][1]:+.4g}]"
+            f"  ({100 * (1 - width(new) / width(old)):.1f}% smaller than this round's box,"
+            f" {100 * (1 - width(new) / width(initial)):.1f}% smaller than the prior)"
+        )
 
 
 class TruncationRecord:
@@ -163,3 +190,36 @@ class TruncationRecord:
 
     def save(self) -> None:
         write_json(self.path, self.data)
+
+
+def reused_record(config, tree) -> TruncationRecord | None:
+    """The truncation record ``use_old_truncations`` asks for (1: the newest one in the run folder
+    or its archive; a path: that file, or a run/trial folder holding one), checked against the
+    configuration; None for 0 or when there is none yet."""
+    reuse = config.reuse_truncations
+    if reuse.off:
+        return None
+    if reuse.latest:
+        candidates = [tree.record, *(trial / tree.record.name for trial in tree.archived_trials())]
+        source = next((p for p in candidates if p.is_file()), None)
+        if source is None:
+            print("use_old_truncations=1: no earlier truncation record; starting a fresh one")
+            return None
+    else:
+        source = reuse.path if reuse.path.is_file() else reuse.path / tree.record.name
+    record = TruncationRecord.load(source)
+    record.check_compatible(config)
+    return record
+
+
+def import_record(tree, record: TruncationRecord) -> None:
+    """Start the trial's truncation record from ``record``, with the binned posteriors beside it."""
+    source = record.path
+    posteriors = source.parent / "train_output" / "posteriors"
+    record.path = tree.record
+    record.save()
+    tree.posteriors.mkdir(parents=True, exist_ok=True)
+    for path in sorted(posteriors.glob("*.npz")):
+        shutil.copy2(path, tree.posteriors / path.name)
+    done = {g: len(p["rounds"]) for g, p in record.data["grid_points"].items()}
+    print(f"use_old_truncations: continuing from {source} (finished rounds per grid point: {done})")

@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from alpswyft import classical as cl
+from alpswyft.config import check_classical
 from alpswyft.coverage import (
     CREDIBILITY_GRID,
     data_references,
@@ -33,6 +35,7 @@ from alpswyft.coverage import (
     tarp_fractions,
     unit_cube,
 )
+from alpswyft.inference import PlanePosteriors
 from alpswyft.limits import (
     TRUTH_WORDS,
     ExclusionCounter,
@@ -40,34 +43,30 @@ from alpswyft.limits import (
     connected_regions,
     limit_depth,
     percent,
+    plane_edges,
     truth_exclusion,
 )
-from alpswyft.pipeline import (
-    load_config,
-    load_record,
-    simulator_for,
-    store_requests,
-    trained_network,
-)
+from alpswyft.neyman import CriticalValues, neighbour_count
 from alpswyft.results import RunTree
+from alpswyft.run import RunContext
 from alpswyft.stores import read_store
 from analysis_core.errors import ConfigError
-from analysis_core.files import read_json, save_npz, write_json
+from analysis_core.files import load_npz, read_json, save_npz, write_json
 
-LIMIT_BINS = 50
 #: Masses (neV) at which the depth of the (m, g) expected limit is reported.
 DEPTH_MASSES = (1.0, 10.0, 100.0)
 REFERENCE_SETS = ("random", "data")
 
 
-def validate(tree: RunTree) -> None:
+def validate(run: RunContext | RunTree) -> None:
     """Validate the last round of every grid point that finished it (skipping those already
     validated with the same network)."""
-    config = load_config(tree)
+    run = RunContext.of(run)
+    tree, config = run.tree, run.config
     if config.simulate_only:
         print("simulate=1 train=0: nothing is trained, so nothing is validated")
         return
-    record = load_record(tree, config)
+    record = run.record
     last = config.n_truncations
     points = [
         g
@@ -77,7 +76,6 @@ def validate(tree: RunTree) -> None:
     if not points:
         print("no grid point has finished its last round: nothing to validate")
         return
-    simulator = simulator_for(tree, config)
     for g in points:
         if not tree.network(last, g).is_file():  # e.g. train=0 with a record from an earlier trial
             print(
@@ -91,13 +89,13 @@ def validate(tree: RunTree) -> None:
             print(f"grid point {g}: already validated with this network ({summary_path.name})")
             continue
         print(f"\ngrid point {g}: validating {tree.network(last, g).relative_to(tree.root)}")
-        network = trained_network(tree, config, g, last, simulator)
+        network = run.network(last, g)
         summary = {"grid_point": g, "round": last, "network_sha256": digest}
-        summary["coverage"] = _coverage(tree, config, record, network, simulator, g)
-        summary["expected_limits"] = _expected_limits(tree, config, record, network, simulator, g)
-        summary["frequentist"] = _frequentist(tree, config, record, network, simulator, g)
-        summary["classical"] = _classical(tree, config, record, simulator, g)
-        _save_figures(tree, g, summary)
+        summary["coverage"] = _coverage(run, record, network, g)
+        summary["expected_limits"] = _expected_limits(run, record, network, g)
+        summary["frequentist"] = _frequentist(run, record, network, g)
+        summary["classical"] = _classical(run, record, g)
+        _save_figures(run, g, summary)
         write_json(summary_path, summary)
         print(f"grid point {g}: results in {tree.val_output.relative_to(tree.root)}/")
 
@@ -137,7 +135,8 @@ class _Progress:
             )
 
 
-def _coverage(tree, config, record, network, simulator, g) -> dict | None:
+def _coverage(run: RunContext, record, network, g: int) -> dict | None:
+    tree, config, simulator = run.tree, run.config, run.simulator
     import torch
 
     from alpswyft.inference import logratios_for_features, observation_features
@@ -147,7 +146,7 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
         return None
     last = config.n_truncations
     box = record.bounds(g, last)
-    requests = store_requests(config, tree, g, last, box)
+    requests = run.store_requests(g, last, box)
     n_draws, n_coverage, start = config.coverage_draws
     first = config.n_train_round(last) + start  # the coverage block follows the training rows
     sims = read_store(
@@ -240,28 +239,24 @@ def _coverage(tree, config, record, network, simulator, g) -> dict | None:
 
 
 def _plane_counters(config, record, g) -> list[ExclusionCounter]:
-    """One empty counter per ``prediction_pairs`` plane: LIMIT_BINS x LIMIT_BINS cells over the
-    initial box, with the Obs. values as the truth."""
-    initial = np.array(record.data["initial_bounds"])[config.POI_indices]
+    """One empty counter per ``prediction_pairs`` plane (:func:`~alpswyft.limits.plane_edges`
+    over the initial box), with the Obs. values as the truth."""
     truth = config.table.obs[config.POI_indices]
+    edges = plane_edges(config, np.array(record.data["initial_bounds"]))
     return [
         ExclusionCounter(
-            np.linspace(*initial[i], LIMIT_BINS + 1),
-            np.linspace(*initial[j], LIMIT_BINS + 1),
-            config.credibility_levels,
-            (truth[i], truth[j]),
-            _is_mg_plane(config, i, j),
+            x, y, config.credibility_levels, (truth[i], truth[j]), _is_mg_plane(config, i, j)
         )
-        for i, j in config.prediction_pairs
+        for (x, y), (i, j) in zip(edges, config.prediction_pairs)
     ]
 
 
-def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
+def _frequentist(run: RunContext, record, network, g: int) -> dict | None:
     """The Neyman and CLs limits of every plane (:mod:`alpswyft.frequentist`): calibration, null
     hypothesis, coverage maps, expected limits and the run's own observations."""
+    tree, config, simulator = run.tree, run.config, run.simulator
     from alpswyft import frequentist as fq
     from alpswyft.inference import observation_features
-    from alpswyft.neyman import CriticalValues, neighbour_count
 
     if not config.with_neyman or network.estimator_2d is None:
         if config.neyman_methods and config.with_limit_planes:
@@ -269,7 +264,7 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
         return None
     last = config.n_truncations
     box = np.asarray(record.bounds(g, last), float)
-    requests = store_requests(config, tree, g, last, box)
+    requests = run.store_requests(g, last, box)
     nodes = simulator.observed_nodes
     levels, methods = config.credibility_levels, ("frequentist", "cls", "hpd")
     methods = tuple(m for m in methods if m != "cls" or config.n_null)
@@ -483,19 +478,17 @@ def _frequentist(tree, config, record, network, simulator, g) -> dict | None:
     return summary
 
 
-def _classical(
-    tree, config, record, simulator, g, n_observations: int | None = None
-) -> dict | None:
+def _classical(run: RunContext, record, g: int, n_observations: int | None = None) -> dict | None:
     """The classical likelihood analysis of the mock observations (:mod:`alpswyft.classical`; the
     first ``n_observations`` of them if given): each scanned over a grid of the (m, g) box with
     MAGIC's fits, thresholds from pseudo-experiments and Wilks', the expected limits of both, and
     what they cost."""
-    from alpswyft import classical as cl
 
+    tree, config, simulator = run.tree, run.config, run.simulator
     if not config.classical_limits:
         return None
     last = config.n_truncations
-    requests = store_requests(config, tree, g, last, np.asarray(record.bounds(g, last), float))
+    requests = run.store_requests(g, last, np.asarray(record.bounds(g, last), float))
     model = simulator.model
     counts = cl.observation_counts(
         model,
@@ -609,7 +602,7 @@ def _classical(
 
 
 def classical_limits(
-    tree: RunTree, grid_point: int = 0, n_observations: int | None = None, **settings
+    run: RunContext | RunTree, grid_point: int = 0, n_observations: int | None = None, **settings
 ) -> dict:
     """The classical analysis of a finished run's mock observations (the first ``n_observations``
     if given), as ``classical_limits=1`` would have made it, with ``settings`` (``classical_bins``,
@@ -617,9 +610,9 @@ def classical_limits(
     place of the run's: writes
     ``classical_limits_gridpoint_<g>.npz``, the comparison figure and the summary's ``classical``
     entry, and prints the comparison with the network's limits. Returns the summary entry."""
-    from alpswyft.config import check_classical
 
-    config = load_config(tree)
+    run = RunContext.of(run)
+    tree, config = run.tree, run.config
     if isinstance(settings.get("classical_bins"), str):
         settings["classical_bins"] = [int(v) for v in settings["classical_bins"].split(",")]
     config = config.model_copy(
@@ -628,10 +621,8 @@ def classical_limits(
     check_classical(config)
     if n_observations is not None and n_observations < 1:
         raise ConfigError("observations", n_observations, "at least 1 mock observation")
-    record = load_record(tree, config)
-    entry = _classical(
-        tree, config, record, simulator_for(tree, config), grid_point, n_observations
-    )
+    run = RunContext(tree, config)  # the run's variables with the given settings
+    entry = _classical(run, run.record, grid_point, n_observations)
     summary_path = tree.validation_summary(grid_point)
     summary = read_json(summary_path) if summary_path.is_file() else {}
     summary["classical"] = entry
@@ -647,7 +638,6 @@ def _names(config, pair) -> tuple[str, str]:
 def _own_observations(tree, config, nodes) -> dict[str, dict]:
     """The run's own observations as node batches: ``observation`` (the mock or real one) and
     ``extra`` (the extra observations), where they exist."""
-    from analysis_core.files import load_npz
 
     out = {}
     if tree.true_obs.is_file():
@@ -659,7 +649,8 @@ def _own_observations(tree, config, nodes) -> dict[str, dict]:
     return out
 
 
-def _expected_limits(tree, config, record, network, simulator, g) -> dict | None:
+def _expected_limits(run: RunContext, record, network, g: int) -> dict | None:
+    tree, config, simulator = run.tree, run.config, run.simulator
     why_not = (
         "n_sim_explim = 0"
         if config.n_sim_explim == 0
@@ -673,14 +664,14 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
         print(f"{why_not}: no expected limits")
         return None
     last = config.n_truncations
-    requests = store_requests(config, tree, g, last, record.bounds(g, last))
+    requests = run.store_requests(g, last, record.bounds(g, last))
     sims = read_store(requests["explim"].path, simulator.observed_nodes)
     truth = config.table.obs[config.POI_indices]
     counters = _plane_counters(config, record, g)
     planes = PlanePosteriors(config, network, sims, record.bounds(g, last), counters)
     fixed = None
     if config.with_fixed_nuisances and tree.fixed_network(g).is_file():
-        fixed_network = trained_network(tree, config, g, last, simulator, fixed_nuisances=True)
+        fixed_network = run.network(last, g, fixed_nuisances=True)
         fixed = PlanePosteriors(
             config, fixed_network, sims, record.bounds(g, last), counters, config.limit_pois
         )
@@ -692,7 +683,7 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
     if last > 0 and tree.network(0, g).is_file():
         reference = PlanePosteriors(
             config,
-            trained_network(tree, config, g, 0, simulator),
+            run.network(0, g),
             sims,
             record.bounds(g, 0),
             counters,
@@ -796,64 +787,6 @@ def _expected_limits(tree, config, record, network, simulator, g) -> dict | None
     return summary
 
 
-class PlanePosteriors:
-    """A network's posterior on the ``prediction_pairs`` planes for each expected-limit simulation:
-    its 2D marginals of the planes (positions ``pois`` within POI_indices hold its POIs) at the
-    counters' points, times the pairs' prior density on ``box`` (the round's): the product of the
-    two parameters' 1D priors (a model constraint is not applied; the ALP model's, kL < kH, does
-    not involve m or g)."""
-
-    def __init__(self, config, network, sims: dict, box, counters, pois=None):
-        import torch
-
-        from alpswyft.inference import observation_features
-
-        pois = list(range(len(config.POI_indices))) if pois is None else pois
-        self.network, self.features = network, observation_features(network, sims)
-        self.columns = [
-            network.pairs.index((pois.index(i), pois.index(j))) for i, j in config.prediction_pairs
-        ]
-        self.points = []
-        for counter, (i, j) in zip(counters, config.prediction_pairs):
-            x, y = counter.points()
-            fi, fj = config.POI_indices[i], config.POI_indices[j]
-            rows = np.tile(
-                config.table.obs, (len(x), 1)
-            )  # the plane's two columns are all the marginal reads
-            rows[:, fi], rows[:, fj] = x, y
-            pi, pj = config.table.free[fi].prior, config.table.free[fj].prior
-            prior = pi.density(x, *box[fi]) * pj.density(y, *box[fj])
-            self.points.append(
-                (torch.as_tensor(rows, dtype=torch.float32, device=network.device), prior)
-            )
-        self.counters = counters
-        self.n_points = len(self.points[0][1])
-        self.kept = np.zeros((len(counters), len(self.features), self.n_points), np.float32)
-
-    def excluded(self, s: int) -> list[np.ndarray]:
-        """Excluded cells (n_levels, nx, ny) of each plane for simulation ``s``; its log-ratios are
-        kept in :attr:`kept` (plane, simulation, point)."""
-        from alpswyft.inference import logratios_for_features
-
-        out = []
-        for p, (counter, column, (rows, prior)) in enumerate(
-            zip(self.counters, self.columns, self.points)
-        ):
-            logratios = logratios_for_features(
-                self.network, self.features[s], rows, with_1d=False, columns_2d=[column]
-            )[0]
-            self.kept[p, s] = logratios[
-                :, 0
-            ]  # float32, as kept: the maps reproduce these exclusions exactly
-            out.append(counter.excluded_on_points(self.kept[p, s].astype(float), prior))
-        return out
-
-    @property
-    def priors(self) -> np.ndarray:
-        """The pair's prior density at every point (plane, point)."""
-        return np.array([prior for _, prior in self.points])
-
-
 def _is_mg_plane(config, i: int, j: int) -> bool:
     """Whether POI positions (i, j) are the (m, g) plane of an ALP table, log10 axes."""
     x, y = (config.table.free[config.POI_indices[k]] for k in (i, j))
@@ -888,7 +821,7 @@ def _limit_summary(config, counter: ExclusionCounter, k: int, columns: tuple[int
     return entry
 
 
-def _save_figures(tree: RunTree, g: int, summary: dict) -> None:
+def _save_figures(run: RunContext | RunTree, g: int, summary: dict) -> None:
     import matplotlib.pyplot as plt
 
     from alpswyft import plots
@@ -896,18 +829,18 @@ def _save_figures(tree: RunTree, g: int, summary: dict) -> None:
 
     figures = {}
     if summary["coverage"] is not None:
-        figures["coverage_zz"] = plots.coverage_zz(tree, g)
-        figures["tarp"] = plots.tarp(tree, g)
+        figures["coverage_zz"] = plots.coverage_zz(run, g)
+        figures["tarp"] = plots.tarp(run, g)
     if summary["expected_limits"] is not None:
-        figures["expected_limits"] = plots.expected_limits(tree, g)
+        figures["expected_limits"] = plots.expected_limits(run, g)
         if summary["expected_limits"]["false_exclusions_against"]:
-            figures["false_exclusions"] = plots.false_exclusions(tree, g)
+            figures["false_exclusions"] = plots.false_exclusions(run, g)
     if summary.get("frequentist") and summary["frequentist"].get("coverage"):
-        figures["limit_coverage"] = plots.limit_coverage(tree, g)
+        figures["limit_coverage"] = plots.limit_coverage(run, g)
     if summary.get("classical"):
-        figures["classical_comparison"] = plots.classical_comparison(tree, g)
+        figures["classical_comparison"] = plots.classical_comparison(run, g)
     for name, fig in figures.items():
         if fig is None:
             continue
-        save_figure(fig, tree, f"{name}_gridpoint_{g}")
+        save_figure(fig, RunContext.of(run).tree, f"{name}_gridpoint_{g}")
         plt.close(fig)

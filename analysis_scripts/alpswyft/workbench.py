@@ -21,9 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from alpswyft.results import RunTree
+from alpswyft import classical as cl
+from alpswyft import neyman
+from alpswyft.limits import fractions_from_maps, percent
+from alpswyft.neyman import METHOD_WORDS, METHODS
+from alpswyft.run import RunContext
+from alpswyft.stores import read_store
+from alpswyft.truncation import TruncationRecord, normalised_weights, weighted_quantiles
 from analysis_core.errors import ConfigError, PipelineError
-from analysis_core.files import load_npz, read_json
+from analysis_core.files import load_npz
 
 #: Store names a user may give, and the pipeline's store kinds behind them. ``coverage`` is the
 #: last round's training store beyond its training rows (the coverage simulations).
@@ -52,23 +58,22 @@ class Run:
     """A run folder with a configuration (see :func:`open_run`).
 
     Attributes: ``config`` (the validated :class:`~alpswyft.config.RunConfig`), ``record`` (its
-    truncation record), ``tree`` (the folder's paths), ``grid_point`` (the default grid point).
+    truncation record), ``tree`` (the folder's paths), ``grid_point`` (the default grid point),
+    ``context`` (the :class:`~alpswyft.run.RunContext` the stages and figures share).
     """
 
     def __init__(self, path: str | Path, grid_point: int = 0):
-        from alpswyft.pipeline import load_config
-        from alpswyft.truncation import TruncationRecord
-
-        self.tree = RunTree(Path(path))
+        self.context = RunContext(Path(path))
+        self.tree = self.context.tree
         if not self.tree.config.is_file():
             raise PipelineError(
                 f"{self.tree.config} does not exist: {path} is not a run folder with a configuration"
             )
-        self.config = load_config(self.tree)
+        self.config = self.context.config
         self.record = (
             TruncationRecord.load(self.tree.record) if self.tree.record.is_file() else None
         )
-        self.grid_point = self._checked_grid_point(grid_point)
+        self.grid_point = self.grid_point_of(grid_point)
         self._networks: dict = {}
         self._banks: dict = {}
 
@@ -93,7 +98,7 @@ class Run:
         return self.record.rounds(self.grid_point) if self.record is not None else []
 
     def done_rounds(self, grid_point: int | None = None) -> list[int]:
-        g = self._checked_grid_point(grid_point)
+        g = self.grid_point_of(grid_point)
         if self.record is None:
             return []
         return [entry["round"] for entry in self.record.rounds(g) if entry.get("status") == "done"]
@@ -137,16 +142,12 @@ class Run:
         """A store of the run: ``training``, ``coverage`` (the last round's simulations beyond
         the training rows), ``prior`` (the inference bank), ``explim`` (expected limits) or
         ``fixed`` (the fixed-nuisance network's training store); ``round`` defaults to the last."""
-        from alpswyft.stores import store_name
 
         if kind not in STORE_KINDS:
             raise ConfigError("kind", kind, f"expected one of {', '.join(STORE_KINDS)}")
-        g = self._checked_grid_point(grid_point)
-        r = self._checked_round(round, g)
-        name = store_name(STORE_KINDS[kind], r, g)
-        path = self._stores_folder() / name
-        if kind in ("training", "train") and r == 0 and self.config.use_old_sims not in ("0", "1"):
-            path = Path(self.config.use_old_sims)
+        g = self.grid_point_of(grid_point)
+        r = self.round_of(round, g)
+        path = self.context.store_path(STORE_KINDS[kind], r, g)
         if not (path / ".zgroup").is_file():
             raise PipelineError(
                 f"the {kind} store of round {r}, grid point {g} ({path}) does not exist"
@@ -157,16 +158,6 @@ class Run:
             start, stop = (n_train, None) if kind == "coverage" else (0, n_train)
         return Store(path, kind, r, g, self, start, stop)
 
-    def _stores_folder(self) -> Path:
-        """``sim_output/store`` of this folder, or where a trial run with ``use_old_sims=1`` kept
-        its stores (its archive's manifest)."""
-        manifest = self.tree.root / "sim_output_manifest.json"
-        if not self.tree.stores.is_dir() and manifest.is_file():
-            return Path(read_json(manifest)["folder"])
-        return self.tree.stores
-
-    # ------------------------------------------------------------------ networks and inference
-
     def network(
         self,
         round: int | None = None,
@@ -175,10 +166,8 @@ class Run:
     ):
         """The trained network of a round and grid point (default: the last round), in eval mode;
         ``fixed_nuisances``: the last round's fixed-nuisance network."""
-        from alpswyft.pipeline import trained_network
-
-        g = self._checked_grid_point(grid_point)
-        r = self._checked_round(round, g)
+        g = self.grid_point_of(grid_point)
+        r = self.round_of(round, g)
         key = (r, g, fixed_nuisances)
         if fixed_nuisances and r != self.done_rounds(g)[-1]:
             raise ConfigError(
@@ -192,15 +181,13 @@ class Run:
                 "(fixed_nuisance_limits=0, or its last round has not finished)"
             )
         if key not in self._networks:
-            self._networks[key] = trained_network(
-                self.tree, self.config, g, r, self.sim.simulator, fixed_nuisances
-            )
+            self._networks[key] = self.context.network(r, g, fixed_nuisances)
         return self._networks[key]
 
     def bank(self, round: int | None = None, grid_point: int | None = None) -> np.ndarray:  # noqa: A002
         """The prior bank (N, n_free) of a round, in table space: the samples a posterior weights."""
-        g = self._checked_grid_point(grid_point)
-        r = self._checked_round(round, g)
+        g = self.grid_point_of(grid_point)
+        r = self.round_of(round, g)
         if (r, g) not in self._banks:
             self._banks[r, g] = self.store("prior", r, g).params.astype(float)
         return self._banks[r, g]
@@ -222,8 +209,8 @@ class Run:
         """
         from alpswyft.inference import logratios_on_bank
 
-        g = self._checked_grid_point(grid_point)
-        r = self._checked_round(round, g)
+        g = self.grid_point_of(grid_point)
+        r = self.round_of(round, g)
         nodes, truth = self._observation_nodes(
             self.observation if observation is None else observation
         )
@@ -253,10 +240,10 @@ class Run:
         """The mock observation's posterior of a round as the run computed it, from the log-ratios it
         kept on the prior bank (``train_output/posteriors/logratios_round_*.npz``): no network is
         evaluated. ``extra=k``: the k-th (from 0) extra observation's, with the last round."""
-        g = self._checked_grid_point(grid_point)
+        g = self.grid_point_of(grid_point)
         if extra is not None:
             return self._extra_posterior(extra, g)
-        r = self._checked_round(round, g)
+        r = self.round_of(round, g)
         path = self.tree.bank_logratios(r, g)
         if not path.is_file():
             raise PipelineError(
@@ -289,7 +276,7 @@ class Run:
         if not isinstance(k, int | np.integer) or not 0 <= k < n:
             raise ConfigError("extra", k, f"expected 0 ... {n - 1} (the run's extra observations)")
         columns = list(self.config.POI_indices)
-        r = self._checked_round(None, g)
+        r = self.round_of(None, g)
         return self._posterior(
             self.bank(r, g),
             columns,
@@ -328,9 +315,8 @@ class Run:
         ``expected_limits_gridpoint_*.npz`` (``fraction`` (HPD), ``fraction_frequentist``,
         ``fraction_cls``, ``fraction_fixed``, ...)."""
         from alpswyft.frequentist import check_level, fractions_from_centres
-        from alpswyft.limits import fractions_from_maps
 
-        g = self._checked_grid_point(grid_point)
+        g = self.grid_point_of(grid_point)
         path = self.tree.validation_data("expected_limits_logratios", g)
         if not path.is_file():
             raise PipelineError(
@@ -379,7 +365,6 @@ class Run:
         ``level`` (default: the highest of the run's levels). ``observation`` as for
         :meth:`infer` (default: the run's mock or real observation)."""
         from alpswyft.inference import observation_features
-        from alpswyft.neyman import METHODS
 
         method = method or self.config.limit_method[0]
         if method not in METHODS:
@@ -421,7 +406,6 @@ class Run:
         each realisation from their prior (``prior``); default the run's ``classical_field``.
         Returns a :class:`~alpswyft.classical.ClassicalScan`: ``.ts("quantile")`` (MAGIC's
         combination) or ``.ts("marginal")``, ``.excluded(level)`` (Wilks)."""
-        from alpswyft import classical as cl
         from alpswyft.sim import Spectrum
 
         if n_realisations < cl.MIN_REALISATIONS:
@@ -466,7 +450,7 @@ class Run:
         hypothesis."""
         from alpswyft import frequentist as fq
 
-        g = self._checked_grid_point(grid_point)
+        g = self.grid_point_of(grid_point)
         path = self.tree.validation_data("limit_calibration", g)
         if not path.is_file():
             raise PipelineError(
@@ -482,7 +466,7 @@ class Run:
             raise PipelineError(
                 "the run has no CLs calibration: it simulated no null hypothesis (limit_method without cls)"
             )
-        r = self._checked_round(None, g)
+        r = self.round_of(None, g)
         box = np.asarray(self.record.bounds(g, r), float)
         plane = fq.PlaneStatistic(
             self.config, self.network(r, g), pair, data["edges_x"][p], data["edges_y"][p], box
@@ -536,7 +520,8 @@ class Run:
 
     # ------------------------------------------------------------------ checks
 
-    def _checked_grid_point(self, grid_point: int | None) -> int:
+    def grid_point_of(self, grid_point: int | None) -> int:
+        """``grid_point``, checked against the run's grid, or the default one for None."""
         if grid_point is None:
             return self.grid_point
         n = len(self.config.grid)
@@ -546,7 +531,8 @@ class Run:
             )
         return int(grid_point)
 
-    def _checked_round(self, round_: int | None, grid_point: int) -> int:
+    def round_of(self, round_: int | None, grid_point: int) -> int:
+        """``round_``, checked to have finished at ``grid_point``, or the last finished for None."""
         done = self.done_rounds(grid_point)
         if not done:
             raise PipelineError(
@@ -580,7 +566,6 @@ class ConfidenceSet:
     def __init__(
         self, config, plane, exclusions, features, method: str, level: float, names, truth=None
     ):
-        from alpswyft import neyman
 
         self.config, self.plane, self.exclusions, self.features = (
             config,
@@ -599,8 +584,6 @@ class ConfidenceSet:
         self.edges_x, self.edges_y = plane.edges_x, plane.edges_y
 
     def __repr__(self) -> str:
-        from alpswyft.limits import percent
-        from alpswyft.neyman import METHOD_WORDS
 
         return (
             f"ConfidenceSet({METHOD_WORDS[self.method]}, {percent(self.level)}, plane {self.names[0]}-{self.names[1]}: "
@@ -625,9 +608,7 @@ class ConfidenceSet:
         """The excluded cells (shaded), the published limits on the (m, g) plane and the truth."""
         import matplotlib.pyplot as plt
 
-        from alpswyft.limits import percent
-        from alpswyft.neyman import METHOD_WORDS
-        from alpswyft.plots import _published_overlay
+        from alpswyft.plots import published_overlay
 
         if ax is None:
             _, ax = plt.subplots(figsize=(5.6, 4.6))
@@ -639,7 +620,7 @@ class ConfidenceSet:
             vmin=0,
             vmax=2.5,
         )
-        _published_overlay(ax, self.config, self.plane.fi, self.plane.fj)
+        published_overlay(ax, self.config, self.plane.fi, self.plane.fj)
         if self.truth is not None:
             ax.plot(*self.truth, "*", color="crimson", ms=12, label="truth")
         free = self.config.table.free
@@ -677,7 +658,6 @@ class Store:
         return len(self["params"])
 
     def __getitem__(self, node: str) -> np.ndarray:
-        from alpswyft.stores import read_store
 
         if node not in self._cache:
             self._cache[node] = read_store(self.path, [node], self.start, self.stop)[node]
@@ -685,7 +665,6 @@ class Store:
 
     def read(self, node: str, n: int | None = None) -> np.ndarray:
         """The first ``n`` rows of a node (all with None)."""
-        from alpswyft.stores import read_store
 
         if n is None or node in self._cache:
             return self[node][:n]
@@ -811,7 +790,6 @@ class Posterior:
     def weights(self, name=None, pair=None) -> np.ndarray:
         """Normalised weights of the bank's samples for a 1D marginal (``name``) or a 2D one
         (``pair`` of names)."""
-        from alpswyft.truncation import normalised_weights
 
         if pair is not None:
             return normalised_weights(self._need("2d"))[:, self._pair(pair)]
@@ -847,7 +825,6 @@ class Posterior:
 
     def quantiles(self, q) -> np.ndarray:
         """Weighted quantiles (n_poi, len(q)) of every 1D marginal."""
-        from alpswyft.truncation import weighted_quantiles
 
         return np.array(
             [

@@ -36,8 +36,10 @@ def main() -> None:
 
     import torch
 
-    from alpswyft.pipeline import configure, load_config, run_rounds
+    from alpswyft.run import RunContext
     from alpswyft.runscript import evaluate_run_script
+    from alpswyft.stages.configure import configure
+    from alpswyft.stages.rounds import run_rounds
     from alpswyft.validation import validate
     from analysis_core.files import read_json
 
@@ -69,7 +71,7 @@ def main() -> None:
     validate(tree)
     timings["validation"] = time.perf_counter() - start
 
-    config = load_config(tree)
+    config = RunContext(tree).config
     record = read_json(tree.record)
     print("\nround  epochs  training s  samples/s  device  best val_loss")
     for entry in record["grid_points"]["0"]["rounds"]:

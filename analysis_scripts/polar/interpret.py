@@ -75,7 +75,7 @@ def gradient_table(jac: np.ndarray, targets: list[str], features: list[str]) -> 
 
 
 def strongest(table: list[dict], target: str, n: int = 3) -> list[tuple[str, float]]:
-    """The ``n`` features with the largest |mean derivative| for ``target``, with the mean."""
+    """The ``n`` features with the largest ``|mean derivative|`` for ``target``, with the mean."""
     rows = sorted((r for r in table if r["target"] == target), key=lambda r: -abs(r["mean"]))
     return [(r["feature"], r["mean"]) for r in rows[:n]]
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis_core import slurm
 from analysis_core.errors import PipelineError
 from analysis_core.files import load_npz, read_json, save_npz, write_json
 from polar import config as polar_config
@@ -401,8 +402,6 @@ def _stages(
 
 def _train_on_slurm(run: PolarRun, config: PolarConfig, resources, max_attempts: int) -> None:
     import sys
-
-    from analysis_core import slurm
 
     key = run.training_key(config)
     script = Path(__file__).resolve().parents[1] / "polar_analysis.py"

@@ -2,7 +2,7 @@
 
 Used by cluster_runs/user_model.sh (model=user_models/power_law_line.py), and in Python by
 ALPSim(model="cluster_runs/user_models/power_law_line.py"). The interface is documented in
-alpswyft/models.py and in the README, "Adding a model".
+alpswyft/models.py and in docs/guide/extending.md, "Adding a model".
 """
 
 import numpy as np

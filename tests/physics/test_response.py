@@ -1,4 +1,4 @@
-"""The folded response against gammapy's MapDataset route of the original (physics spec 2.5)."""
+"""The folded response against gammapy's MapDataset route (the ``legacy`` ON region)."""
 
 import numpy as np
 import pytest
@@ -83,7 +83,7 @@ def test_signal_matches_gammapy(legacy, gammapy_counts):
 def test_background_matches_gammapy(legacy, gammapy_counts):
     np.testing.assert_allclose(legacy.background, gammapy_counts[1], rtol=0.03)
     assert legacy.background.sum() / gammapy_counts[1].sum() == pytest.approx(1, abs=0.005)
-    assert 3e5 < legacy.background.sum() < 6e5  # physics spec 2.8
+    assert 3e5 < legacy.background.sum() < 6e5  # the MapDataset route's background in the ON region
 
 
 def test_point_region_has_less_background_and_psf_containment(legacy):

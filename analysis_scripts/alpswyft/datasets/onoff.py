@@ -11,7 +11,7 @@ observations: ``n_off`` regions, alpha = 1 / n_off). Runs stack: the counts add,
 of each run (exposure from its live time and the effective area at its offset, migration from its
 energy dispersion) is kept with it, in its gammapy dataset.
 
-A run with ``observation=`` (README, "Real observations") turns the stack into the set-up arrays
+A run with ``observation=`` (docs/guide/real_observations.md) turns the stack into the set-up arrays
 of the ALP model (:func:`observation_setup`): the response of exactly these runs, the smoothed OFF
 spectrum as the background model, and the observed counts, which become the run's observation.
 

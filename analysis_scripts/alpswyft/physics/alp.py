@@ -23,17 +23,17 @@ idx   name          meaning                                     unit
 14    B_scaling     eta, B proportional to n_e^eta              -
 15    Max_turb      kL, smallest wavenumber                     kpc^-1
 16    min_turb      kH, largest wavenumber                      kpc^-1
-17    turb_index    |q|, the turbulence spectrum is k^q, q < 0  -
+17    turb_index    ``|q|``: the spectrum is k^q, q < 0         -
 ====  ============  ==========================================  =====================
 
-Conventions (fixing the original's quirks, physics spec 7):
+Conventions (``docs/guide/original_pipeline.md`` lists where they differ from the original
+pipeline's):
 
-- ``turb_index`` is |q| and the field uses q = -|q| (the original's default vector gave +2.8);
-- n0 and n2 are in 1e-3 cm^-3 and enter the plasma term as n * 1e-3 cm^-3 (the original passed
-  them to gammaALPs as cm^-3; the effect on P_gg above 20 GeV is below 1e-3);
-- the source is NGC 1275 at its real (RA, Dec), not its Galactic (l, b) read as (RA, Dec);
+- ``turb_index`` is ``|q|`` and the field uses ``q = -|q|``;
+- n0 and n2 are in 1e-3 cm^-3 and enter the plasma term as n * 1e-3 cm^-3;
+- the source is NGC 1275 at its (RA, Dec) (:mod:`alpswyft.physics.source`);
 - degenerate cluster parameters (r_core = 0, n2 = 0, kL >= kH, ...) are refused at configuration
-  time (:func:`check_cluster_ranges`) instead of silently switching density models.
+  time (:func:`check_cluster_ranges`).
 
 Every random number comes from the ``numpy.random.Generator`` given to :meth:`ALPModel.expected`.
 """
@@ -183,7 +183,7 @@ def _mode_weights(b0: float, kl: float, kh: float, q_abs: float):
 def cluster_field(v, k, amplitude, phase):
     """The domains of :func:`cluster_domains` from the modes of :func:`field_modes`."""
     b0, n0, n2, r_abell, r_core, r_core2, beta, beta2, eta, kl, kh, q_abs = v[6:18]
-    # an open bound at 0 (the original's agnostic priors): the limit of the profile there
+    # an open bound at 0 (agnostic priors reach it): the limit of the profile there
     r_core, r_core2 = max(r_core, _TINY), max(r_core2, _TINY)
     bounds = np.arange(0.0, r_abell, 1.0 / kh)
     n_dom = bounds.shape[0] - 1
@@ -212,7 +212,7 @@ def cluster_field(v, k, amplitude, phase):
 
 
 def check_cluster_ranges(table) -> list[str]:
-    """Refuse parameter ranges that make the cluster model degenerate (physics spec 1.9, 7.8);
+    """Refuse parameter ranges that make the cluster model degenerate;
     returns warnings about what is accepted: ranges that start at 0 (an open bound) and kL and kH
     ranges that overlap (the prior is then restricted to kL < kH, see :meth:`ALPModel.constraint`)."""
     low, high = np.empty(N_PARAMS), np.empty(N_PARAMS)

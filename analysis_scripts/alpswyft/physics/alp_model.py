@@ -1,6 +1,6 @@
 """The forward model of NGC 1275 seen by CTA: counts, the residual chain, noise, features.
 
-Per simulation (physics spec 1.5, 1.6, 2.6, 2.7):
+Per simulation:
 
 1. P_gg(E) on the true-energy bin centres (fast engine or gammaALPs), 1 for ``spectral_fit``;
 2. true-bin fluxes F_j = int P_gg dN/dE dE (4-point Gauss-Legendre in ln E per bin, P_gg
@@ -9,7 +9,7 @@ Per simulation (physics spec 1.5, 1.6, 2.6, 2.7):
    hypothesis y0 = max(log10 N0, floor_exp), N0 being the counts at the table's Null values;
 4. ``data``: Poisson (or Gaussian) noise drawn from 10**(exp + y0), then the same chain with
    ``floor_obs`` -- drawn from ``exp`` alone, so noise can be redrawn each time a sample is loaded;
-5. ``power``: |FFT(data)| zero-padded to ``len_fft`` points, up to ``max_freq`` cycles per decade.
+5. ``power``: ``|FFT(data)|`` zero-padded to ``len_fft`` points, up to ``max_freq`` cycles per decade.
 
 :func:`setup_arrays` holds what does not change between simulations (response, line of sight,
 null counts); :mod:`alpswyft.setups` computes it once per configuration from the run's IRF or DL3
@@ -27,6 +27,7 @@ import os
 import numba
 import numpy as np
 
+from alpswyft.physics import reference
 from alpswyft.physics.alp import LineOfSight, cluster_field, ecpl, field_modes, field_modes_many
 from alpswyft.physics.response import Response, cached_arrays
 
@@ -34,7 +35,7 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(4)
 _GMF_KEYS = ("b", "psi", "n_el", "length")
 
 
-#: The parameter table of the shipped ``cluster_runs/run.sh`` (the original run.sh's values): m and g
+#: The parameter table of the shipped ``cluster_runs/run.sh``: m and g
 #: free in log10 (the Obs. and Null values, 1e-6 neV and 1e-5 x 1e-11 / GeV, are "no ALP"), the
 #: spectrum and the cluster fixed.
 ALP_ROWS = (
@@ -192,8 +193,6 @@ class ALPModel:
             )
 
         if self.config.alp_engine == "gammaalps":
-            from alpswyft.physics import reference
-
             return np.array(
                 [
                     reference.survival(
@@ -278,7 +277,7 @@ class ALPModel:
         self, exp: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """One realisation of the counts behind ``exp``, drawn from the floored expectation
-        10**(exp + null level) as the original did: the counts (Poisson or Gaussian) and None, or
+        10**(exp + null level): the counts (Poisson or Gaussian) and None, or
         for a real observation the ON and the OFF counts.
 
         ON/OFF: the expected OFF counts of each bin are a nuisance parameter, drawn per simulation
@@ -357,7 +356,7 @@ class ALPModel:
 
 
 class LogALPModel(ALPModel):
-    """The ALP model with every parameter in log10 (the original's ``model=log``)."""
+    """The ALP model with every parameter in log10 (``model=log``)."""
 
     parameters = _log10_rows(ALP_ROWS)
     all_log = True

@@ -7,7 +7,7 @@
   the CPU path to rounding, whatever the device.
 - :func:`_propagation_kernel`, one block per realisation and one thread per energy: the state
   stays in registers through the cluster's domains, the EBL and the Galactic domains, with the
-  per-domain transfer written once for both targets (``propagation._domain_step_with``).
+  per-domain transfer written once for both targets (``propagation.domain_step_with``).
 
 Double precision throughout, with the device's sin and cos (exact at every phase, so there is no
 :data:`~.propagation.PHASE_LIMIT` here). Without a GPU the kernels run in numba's CUDA simulator
@@ -28,7 +28,7 @@ from alpswyft.physics.propagation import (
     P_AG,
     P_CMB,
     P_PL,
-    _domain_step_with,
+    domain_step_with,
     qed_term,
     turn_states,
 )
@@ -47,7 +47,7 @@ def _sincos(x):
     return math.sin(x), math.cos(x)
 
 
-_domain_step = cuda.jit(device=True)(_domain_step_with(_sincos))
+_domain_step = cuda.jit(device=True)(domain_step_with(_sincos))
 _turn_states = cuda.jit(device=True)(turn_states)
 _qed_term = cuda.jit(device=True)(qed_term)
 _electron_density = cuda.jit(device=True)(electron_density)

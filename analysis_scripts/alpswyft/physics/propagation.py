@@ -16,7 +16,7 @@ built from the momentum differences of Raffelt & Stodolsky (1988) as gammaALPs w
 with E in GeV, B in muG, n in cm^-3, m in neV, g in 1e-11 GeV^-1, L in kpc and every Delta in
 kpc^-1. Instead of multiplying N_E x N_dom full matrices (gammaALPs), the kernel applies each domain's
 matrix, built on the fly, to the two photon polarisation states: an unpolarised beam
-rho_in = diag(1/2, 1/2, 0) gives P_gg = 1/2 sum_{s in x,y} sum_{i in x,y} |(T e_s)_i|^2. That is
+rho_in = diag(1/2, 1/2, 0) gives P_gg = 1/2 sum_{s in x,y} sum_{i in x,y} ``|(T e_s)_i|^2``. That is
 exact, needs no N_E x N_dom array (memory is O(N_E + N_dom)) and runs in parallel over energies
 or, for several realisations, over realisations (:meth:`~alpswyft.physics.alp.LineOfSight.survival_many`).
 ``tests/physics/test_propagation.py`` compares it with gammaALPs' ``ModuleList.run()``.
@@ -93,7 +93,7 @@ def propagate_states_scalar(energy, b_field, psi, n_el, length, m_nev, g_11, sta
     with p_k = exp(-i lambda_k L) and alpha the mixing angle; this equals gammaALPs' T1, T2, T3.
     The states stay in the domain frame and are turned by psi_{d+1} - psi_d between domains. The
     phase exp(-i lambda_1 L) is common to all components of a domain and is left out: it cancels
-    in every |amplitude|^2 (the states differ from T e_s by a phase, P_gg does not).
+    in every ``|amplitude|^2`` (the states differ from T e_s by a phase, P_gg does not).
     """
     n_e = energy.shape[0]
     n_dom = b_field.shape[0]
@@ -213,7 +213,7 @@ def propagate_states(energy, b_field, psi, n_el, length, m_nev, g_11, states):
 
 @numba.njit(cache=True)
 def max_phase(energy, b_field, n_el, length, m_nev, g_11) -> float:
-    """An upper bound of |lambda L| over energies and domains (every term is largest at one end of
+    """An upper bound of ``|lambda L|`` over energies and domains (every term is largest at one end of
     the energy range); the vectorised kernel is exact below :data:`PHASE_LIMIT`."""
     e_lo, e_hi = energy.min(), energy.max()
     bound = 0.0
@@ -247,7 +247,7 @@ def propagate_parts_serial(energy, b_field, psi, n_el, length, m_nev, g_11, part
         _propagate_block(energy, lo, plasma, qed, mixing, turn_c, turn_s, length, m_nev, parts)
 
 
-def _domain_step_with(sincos):
+def domain_step_with(sincos):
     """The transfer of one domain applied to one energy's two states (w, a components, real and
     imaginary parts), written once for every target and compiled with that target's ``sincos``."""
 
@@ -299,7 +299,7 @@ def turn_states(c, s, ur0, ui0, wr0, wi0, ur1, ui1, wr1, wi1):
     )
 
 
-_domain_step = numba.njit(inline="always")(_domain_step_with(sincos))
+_domain_step = numba.njit(inline="always")(domain_step_with(sincos))
 _turn_states = numba.njit(inline="always")(turn_states)
 
 
@@ -369,7 +369,7 @@ def unpolarised_states(n_energies: int) -> np.ndarray:
 
 
 def photon_survival(states: np.ndarray) -> np.ndarray:
-    """P_gg of an unpolarised beam from its propagated states: 1/2 sum |photon components|^2."""
+    """P_gg of an unpolarised beam from its propagated states: 1/2 sum ``|photon components|^2``."""
     return 0.5 * np.sum(np.abs(states[:, :2, :]) ** 2, axis=(1, 2))
 
 

@@ -1,7 +1,7 @@
 """gammaALPs as the reference engine, with its side effects contained.
 
 gammaALPs draws the cluster field when a module is built and reseeds numpy's *global* random state
-to do so (physics spec 1.11); :func:`isolated_global_rng` saves and restores that state around every
+to do so; :func:`isolated_global_rng` saves and restores that state around every
 call. The Galactic-field line of sight is taken from gammaALPs once per configuration; the full
 ``ModuleList.run()`` path (``alp_engine=gammaalps``) is the slow reference the fast engine
 (:mod:`alpswyft.physics.propagation`) is tested against.
@@ -65,8 +65,8 @@ def gmf_domains(energy_gev: np.ndarray):
 
 
 def module_list(energy_gev: np.ndarray, v: np.ndarray, seed: int | None):
-    """The original's propagation (ICM Gaussian turbulence, EBL, GMF) for a physical 18-vector,
-    with this project's conventions (q = -|q|, n in 1e-3 cm^-3, real coordinates)."""
+    """gammaALPs' propagation (ICM Gaussian turbulence, EBL, GMF) for a physical 18-vector,
+    with this project's conventions (``q = -|q|``, n in 1e-3 cm^-3, real coordinates)."""
     ALP, ModuleList, Source, _ = _gammaalps()
     source = Source(z=REDSHIFT, ra=RA_DEG, dec=DEC_DEG)
     pin = np.diag([0.5, 0.5, 0.0])

@@ -1,4 +1,4 @@
-"""The instrument response, built once from a GADF IRF file with gammapy (physics spec 2.4, 4.4).
+"""The instrument response, built once from a GADF IRF file with gammapy.
 
 For a point source on the pointing axis (offset 0) and an ON region, the expected counts in
 reconstructed-energy bin i are
@@ -8,10 +8,10 @@ reconstructed-energy bin i are
 with F_j the flux integrated over true-energy bin j (cm^-2 s^-1), X_j = A_eff(E_j, 0) T_live the
 exposure (cm^2 s), f_j the fraction of the PSF inside the ON region, K_ji the migration
 probability from true bin j to reconstructed bin i, and B_i the background counts in the ON
-region. True and reconstructed axes both span [emin, emax] (log bins), as in the original.
+region. True and reconstructed axes both span [emin, emax] (log bins).
 
 ON regions: ``point`` (default) is a disk of radius ``on_region_radius`` degrees around the
-source, with f_j from the PSF; ``legacy`` is the original's 2 deg x 2 deg box, which holds the
+source, with f_j from the PSF; ``legacy`` is a 2 deg x 2 deg box, which holds the
 whole PSF (f_j = 1) and much more background.
 
 :func:`build_response` is the only place that calls gammapy; simulations use the arrays in
@@ -59,7 +59,7 @@ class Response:
 
     def scaled(self, livetime_h: float, signal: bool = True, bkg: bool = True) -> Response:
         """This response (built for 1 h) for ``livetime_h`` hours; ``signal``/``bkg`` false leave the
-        source counts or the background out (the original's switches)."""
+        source counts or the background out."""
         return Response(
             self.e_true_edges,
             self.e_reco_edges,
@@ -83,7 +83,7 @@ def build_response(
     """Fold the IRFs of ``irf_file`` for a source at offset 0 (gammapy 2.1, called once).
 
     ``edisp=False`` leaves the energy dispersion out: the true axis is the reconstructed one (nbins
-    bins) and the migration the identity, as the original's ``configure_obs(edisp=False)``.
+    bins) and the migration the identity.
     """
     import astropy.units as u
     from gammapy.irf import load_irf_dict_from_file

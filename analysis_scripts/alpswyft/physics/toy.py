@@ -1,7 +1,7 @@
-"""Toy models with analytic likelihoods (physics spec section 6).
+"""Toy models with analytic likelihoods: the ground truths of the statistics tests.
 
 They ignore the 18-entry ALP parameter vector and evaluate a closed-form curve on the bin centres
-of the original's geometries (``loc = 0``): ``simple``, x = linspace(emin, emax, nbins) (end points
+of two geometries (``geom``): ``simple``, x = linspace(emin, emax, nbins) (end points
 included), or ``simple_log``, the log-midpoints of nbins log bins between emin and emax. With
 Gaussian noise of width sigma, ``toy_line`` and ``toy_poly`` are linear-Gaussian models, so their
 posterior is known exactly: N(theta_hat, sigma^2 (X^T X)^-1) for a flat prior, with X the design
@@ -121,7 +121,7 @@ def linear_gaussian_posterior(design_matrix: np.ndarray, data: np.ndarray, sigma
     """Exact posterior of a linear-Gaussian model under a flat prior.
 
     For y = X theta + N(0, sigma^2 I): mean theta_hat = (X^T X)^-1 X^T y (least squares) and
-    covariance sigma^2 (X^T X)^-1 (physics spec section 6). Returns (mean, covariance).
+    covariance sigma^2 (X^T X)^-1. Returns (mean, covariance).
     """
     precision = design_matrix.T @ design_matrix
     covariance = sigma**2 * np.linalg.inv(precision)
