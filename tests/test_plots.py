@@ -1,14 +1,17 @@
-"""Report figures: the corner plot of a network with a subset of the 2D marginals."""
+"""The figures of a run, one test each: their panels, axis labels (with units) and titles; and the
+corner plot of a network with a subset of the 2D marginals."""
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
-from conftest import toy_variables  # noqa: E402
+import pytest  # noqa: E402
+from conftest import toy_variables, validated_toy_run  # noqa: E402
 
 from alpswyft import plots  # noqa: E402
 from alpswyft.config import load_run_config  # noqa: E402
+from alpswyft.run import RunContext  # noqa: E402
 
 
 def test_the_corner_leaves_out_the_pairs_without_a_2d_marginal():
@@ -37,3 +40,101 @@ def test_the_corner_leaves_out_the_pairs_without_a_2d_marginal():
         "c",
     ]
     assert axes[1, 0].get_ylabel() == "b" and axes[0, 0].get_xlabel() == ""
+
+
+# ------------------------------------------------------------------ every figure of a run
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A small toy_line run, 2 rounds, trained and validated (HPD limits only): the context the
+    figures of a run take."""
+    tree = validated_toy_run(
+        tmp_path_factory.mktemp("figures"),
+        n_sim_train="600",
+        n_prior_samples="5_000",
+        max_epochs="5",
+        n_sim_coverage="60",
+        n_sim_explim="10",
+        DRP_coverage_parameters="1000, 60, 0, 0, 1",
+        limit_method="hpd",
+    )
+    return RunContext(tree)
+
+
+def labels(fig) -> list[tuple[str, str, str]]:
+    """(x label, y label, title) of every visible panel."""
+    return [(a.get_xlabel(), a.get_ylabel(), a.get_title()) for a in fig.axes if a.get_visible()]
+
+
+def test_mock_observation(small_run):
+    fig = plots.mock_observation(small_run)
+    assert labels(fig) == [("x", "y", "")]  # a toy's curve: x and y have no unit
+
+
+def test_posteriors_1d(small_run):
+    fig = plots.posteriors_1d(small_run)
+    assert labels(fig) == [("a [1]", "posterior density", ""), ("b [1]", "posterior density", "")]
+    assert "exact posterior" in fig.get_suptitle()  # toy_line with Gaussian noise
+
+
+def test_posteriors_1d_zoomed(small_run):
+    fig = plots.posteriors_1d_zoomed(small_run)
+    assert [x for x, _, _ in labels(fig)] == ["a [1]", "b [1]"]
+
+
+def test_posteriors_2d(small_run):
+    fig = plots.posteriors_2d(small_run)
+    assert labels(fig) == [("a [1]", "b [1]", "round 0"), ("a [1]", "b [1]", "round 1")]
+    assert "68 %, 95 %" in fig.get_suptitle()
+
+
+def test_corner(small_run):
+    fig = plots.corner(small_run)
+    assert labels(fig) == [("", "", ""), ("a [1]", "b [1]", ""), ("b [1]", "", "")]
+    assert fig.get_suptitle().startswith("Round 1")
+
+
+def test_training_curves(small_run):
+    fig = plots.training_curves(small_run)
+    assert labels(fig) == [("step", "loss", "round 0"), ("step", "loss", "round 1")]
+
+
+def test_coverage_zz(small_run):
+    fig = plots.coverage_zz(small_run)
+    panels = labels(fig)
+    assert [t for _, _, t in panels] == [
+        f"{m}: {k}" for m in ("a", "b", "a-b") for k in ("z–z", "p–p")
+    ]
+    assert set(panels[1][:2]) == {"nominal credibility", "empirical coverage"}
+    assert "60 coverage simulations never trained on" in fig.get_suptitle()
+
+
+def test_tarp(small_run):
+    fig = plots.tarp(small_run)
+    assert labels(fig) == [("credibility α", "expected coverage", m) for m in ("a", "b", "a-b")]
+
+
+def test_expected_limits(small_run):
+    fig = plots.expected_limits(small_run)
+    assert labels(fig) == [
+        ("a [1]", "b [1]", f"excluded at {level} % credibility") for level in (68, 95)
+    ]
+    assert "over 10 mock observations" in fig.get_suptitle()
+
+
+def test_false_exclusions(small_run):
+    fig = plots.false_exclusions(small_run)
+    maps = [panel for panel in labels(fig) if panel[2]]
+    assert maps == [("a [1]", "b [1]", f"false exclusions at {level} %") for level in (68, 95)]
+    assert [y for x, y, t in labels(fig) if not t] == [
+        "fraction of observations"
+    ] * 2  # colour bars
+
+
+def test_the_figures_a_run_has_nothing_for_are_none(small_run):
+    """No extra observations, a mock observation, no frequentist or classical limits."""
+    assert plots.extra_observations(small_run) is None
+    assert plots.observed_spectrum(small_run) is None
+    assert plots.limit_coverage(small_run) is None
+    assert plots.classical_comparison(small_run) is None
