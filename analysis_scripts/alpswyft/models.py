@@ -57,14 +57,12 @@ _REQUIRED = ("parameters", "shapes", "expected", "noise")
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model class with where it comes from (``path`` and ``sha256`` for a user's file) and
-    its set-up function (``setup``: given at registration, else the class's ``prepare``)."""
+    """A model class with where it comes from (``path`` and ``sha256`` for a user's file)."""
 
     name: str
     cls: type
     path: Path | None = None
     sha256: str = ""
-    setup: Callable | None = None
 
     @property
     def n_params(self) -> int:
@@ -83,8 +81,9 @@ class ModelInfo:
     def prepare(self):
         """The set-up function ``prepare(config) -> dict``, or None: the registered one, the class's
         own ``prepare``, or that of the nearest registered class it derives from."""
-        if self.setup is not None:
-            return self.setup
+        registered = _SETUPS.get(self.cls)
+        if registered is not None:
+            return registered
         own = getattr(self.cls, "prepare", None)
         if own is not None:
             return own
@@ -134,7 +133,7 @@ def register(name: str, cls: type, setup: Callable | None = None) -> None:
     _check_interface(cls, name)
     if setup is not None:
         _SETUPS[cls] = setup
-    MODELS[name] = ModelInfo(name, cls, setup=setup)
+    MODELS[name] = ModelInfo(name, cls)
 
 
 for _name, _cls, _setup in (

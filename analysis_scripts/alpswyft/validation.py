@@ -827,6 +827,8 @@ def _save_figures(run: RunContext | RunTree, g: int, summary: dict) -> None:
     from alpswyft import plots
     from alpswyft.report import save_figure
 
+    run = RunContext.of(run)  # one context for every figure
+    tree = run.tree
     figures = {}
     if summary["coverage"] is not None:
         figures["coverage_zz"] = plots.coverage_zz(run, g)
@@ -842,5 +844,5 @@ def _save_figures(run: RunContext | RunTree, g: int, summary: dict) -> None:
     for name, fig in figures.items():
         if fig is None:
             continue
-        save_figure(fig, RunContext.of(run).tree, f"{name}_gridpoint_{g}")
+        save_figure(fig, tree, f"{name}_gridpoint_{g}")
         plt.close(fig)
