@@ -7,7 +7,7 @@ classical_comparison_gridpoint_<g>.png, and prints the network's limits against 
 from functools import partial
 
 from alpswyft import cli
-from alpswyft.validation import classical_limits
+from alpswyft.stages.validate import classical_limits
 
 parser = cli.stage_parser(__doc__)
 parser.add_argument("--grid-point", type=int, default=0)

@@ -103,7 +103,7 @@ def run_rounds(tree, finish: bool = True) -> list[tuple[int, int]]:
 def validated_toy_run(base: Path, **overrides: str):
     """A toy_line run (``toy_variables(**overrides)``) configured, simulated, trained and validated
     in this process, in ``base``: the RunTree of a finished validation stage."""
-    from alpswyft.validation import validate
+    from alpswyft.stages.validate import validate
 
     monkeypatch = pytest.MonkeyPatch()
     tree = configure_in_process(base, monkeypatch, toy_variables(**overrides))

@@ -128,3 +128,40 @@ def test_data_references_are_roughly_uniform():
     refs = data_references(data, 3, np.random.default_rng(5))
     assert refs.shape == (N_OBS, 3) and refs.min() >= 0 and refs.max() <= 1
     assert all(0.3 < np.mean(refs[:, k]) < 0.7 for k in range(3))
+
+
+def test_a_coverage_result_saves_and_loads_its_curves(tmp_path):
+    """CoverageResult.from_statistics computes the curves of its per-simulation statistics; saved
+    as coverage_gridpoint_<g>.npz (the report's layout) and loaded, it is the same."""
+    from alpswyft.coverage import HPD_CURVES, CoverageResult
+    from alpswyft.results import RunTree
+
+    rng = np.random.default_rng(2)
+    masses = rng.uniform(size=(2, 300))
+    result = CoverageResult.from_statistics(
+        ["a", "b"],
+        ["random", "data"],
+        masses,
+        rng.uniform(size=(2, 2, 300)),
+        rng.uniform(size=(2, 300)),
+    )
+    assert result.n_simulations == 300 and result.tarp_ecp.shape == (2, 2, len(result.alpha))
+    assert np.allclose(
+        result.hpd["empirical"][0], empirical_coverage(masses[0], result.alpha)["empirical"]
+    )
+    tree = RunTree(tmp_path)
+    tree.val_output.mkdir()
+    result.save(tree, 0)
+    keys = set(np.load(tree.validation_data("coverage", 0)))
+    assert {f"hpd_{c}" for c in HPD_CURVES} | {
+        "masses",
+        "tarp_f",
+        "tarp_ecp",
+        "baseline_ecp",
+    } <= keys
+    again = CoverageResult.load(tree, 0)
+    assert again.marginals == ("a", "b") and again.reference_sets == ("random", "data")
+    for key in HPD_CURVES:
+        assert np.array_equal(again.hpd[key], result.hpd[key])
+    tarp_p, baseline_p = again.ks_pvalues()
+    assert tarp_p.shape == (2, 2) and (baseline_p > 0.001).all()  # uniform f: not rejected

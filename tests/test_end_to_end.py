@@ -135,11 +135,16 @@ def test_truncation_shrinks_around_the_truth(first_run):
             assert rounds[-1]["posterior"][name]["std"] > 0
 
 
-def cell_draws(cells: list[dict], call: str) -> bool:
-    """Whether the executed code cell that makes the call ``call`` shows a figure."""
+def cell_draws(cells: list[dict], call: str) -> int:
+    """How many figures the executed code cell that makes the call ``call`` shows."""
     cell = next((c for c in cells if call in "".join(c["source"])), None)
     assert cell is not None, f"no cell of the report calls {call}"
-    return any("image/png" in o.get("data", {}) for o in cell["outputs"])
+    return sum("image/png" in o.get("data", {}) for o in cell["outputs"])
+
+
+def diagnostic_cell(name: str) -> str:
+    """The call of the report cell that shows a diagnostic's figures."""
+    return f'diagnostic_figures(context, grid_point, "{name}"'
 
 
 def test_notebook_executed_without_errors(first_run):
@@ -156,13 +161,15 @@ def test_notebook_executed_without_errors(first_run):
         "posteriors_2d",
         "corner",
         "training_curves",
-        "coverage_zz",
-        "tarp",
-        "expected_limits",
-        "false_exclusions",
     ]
     drawn = {figure: cell_draws(code, f"plots.{figure}(") for figure in figures}
     drawn["mock_observation"] = cell_draws(code, "plots.mock_observation(")
+    # coverage (z-z, TARP) and expected limits (the maps, the false exclusions): two figures each
+    drawn |= {
+        name: cell_draws(code, diagnostic_cell(name)) == 2
+        for name in ("coverage", "expected_limits")
+    }
+    figures += ["coverage_zz", "tarp", "expected_limits", "false_exclusions"]
     # the workbench cells: the stores' histograms, training spectra, a new observation's corner
     for call in ("plot_params()", "plot_spectra(", "run.infer("):
         drawn[call] = cell_draws(code, call)
@@ -326,7 +333,7 @@ def test_alp_model_end_to_end(tmp_path):
     ].shape == (1, 1, 50, 50)
     figures = {
         "plots.extra_observations": "extra_observations_gridpoint_0",
-        "plots.coverage_zz": "coverage_zz_gridpoint_0",
+        diagnostic_cell("coverage"): "coverage_zz_gridpoint_0",
         "run.infer(": None,
     }
     for call, png in figures.items():

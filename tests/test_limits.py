@@ -241,3 +241,46 @@ def test_the_depth_of_a_published_contour_and_the_ratio_to_it():
     assert at_46["ratio"] == pytest.approx(10**centre / published_depth(at_46["m"]))
     assert 1.5 < at_46["ratio"] < 2.5
     assert all(r["g_published"] is None for r in rows if r["m"] < 40)
+
+
+def test_a_limit_result_saves_the_file_layout_and_reads_as_it(tmp_path):
+    """A LimitResult with a calibrated method added writes the keys of
+    expected_limits_gridpoint_<g>.npz (fraction, fraction_<method>, methods, ...), loads back equal,
+    and reads as that layout for code written against the file."""
+    from alpswyft.limits import LimitResult, limit_fraction, quoted_method
+    from alpswyft.results import RunTree
+
+    class Config:
+        limit_method = ("frequentist", "hpd")
+
+    rng = np.random.default_rng(1)
+    maps = rng.uniform(size=(1, 2, 4, 4))
+    result = LimitResult(
+        pairs=np.array([[0, 1]]),
+        pair_names=np.array([["m", "g"]]),
+        levels=np.array([0.68, 0.95]),
+        edges_x=np.linspace(0, 1, 5)[None],
+        edges_y=np.linspace(0, 1, 5)[None],
+        truth=np.array([0.5, 0.5]),
+        n=10,
+        with_reference=False,
+        fraction={"hpd": maps},
+        excluded_area={"hpd": rng.uniform(size=(1, 10, 2))},
+        false_fraction=np.zeros_like(maps),
+    )
+    assert quoted_method(Config, result) == "hpd"
+    result = result.with_method("frequentist", maps / 2, rng.uniform(size=(1, 10, 2)))
+    assert quoted_method(Config, result) == "frequentist"
+    assert np.array_equal(limit_fraction(result, "frequentist"), maps / 2)
+    assert {"fraction", "fraction_frequentist", "excluded_area_frequentist"} <= set(result)
+    with pytest.raises(KeyError, match="no cls expected limits"):
+        limit_fraction(result, "cls")
+    tree = RunTree(tmp_path)
+    tree.val_output.mkdir()
+    result.save(tree, 3)
+    assert set(np.load(tree.validation_data("expected_limits", 3))) == set(result)
+    again = LimitResult.load(tree, 3)
+    assert again.n == 10 and not again.with_reference
+    assert set(again.fraction) == {"hpd", "frequentist"}
+    assert np.array_equal(again.fraction["frequentist"], maps / 2)
+    assert LimitResult.load(tree, 4) is None

@@ -11,6 +11,8 @@ from conftest import toy_variables, validated_toy_run  # noqa: E402
 
 from alpswyft import plots  # noqa: E402
 from alpswyft.config import load_run_config  # noqa: E402
+from alpswyft.coverage import CoverageResult  # noqa: E402
+from alpswyft.limits import LimitCoverageResult, LimitResult  # noqa: E402
 from alpswyft.run import RunContext  # noqa: E402
 
 
@@ -138,3 +140,83 @@ def test_the_figures_a_run_has_nothing_for_are_none(small_run):
     assert plots.observed_spectrum(small_run) is None
     assert plots.limit_coverage(small_run) is None
     assert plots.classical_comparison(small_run) is None
+
+
+# ------------------------------------------------------------- from results in memory
+
+
+def test_coverage_figures_of_a_result_in_memory(small_run):
+    """A calibrated result made in memory (uniform HPD masses and TARP fractions): the z-z and
+    p-p curves lie on the diagonal within their bands, and the figures draw it, not the run's."""
+    rng = np.random.default_rng(0)
+    result = CoverageResult.from_statistics(
+        ["a"],
+        ["random"],
+        rng.uniform(size=(1, 400)),
+        rng.uniform(size=(1, 1, 400)),
+        rng.uniform(size=(1, 400)),
+    )
+    inside = result.hpd["low"] - 0.05 <= result.hpd["nominal"]
+    assert inside.all() and (result.hpd["nominal"] <= result.hpd["high"] + 0.05).all()
+    fig = plots.coverage_zz(small_run, result=result)
+    assert [t for _, _, t in labels(fig)] == ["a: z–z", "a: p–p"]
+    assert "400 coverage simulations" in fig.get_suptitle()
+    assert labels(plots.tarp(small_run, result=result)) == [
+        ("credibility α", "expected coverage", "a")
+    ]
+
+
+def test_limit_coverage_of_a_result_in_memory(small_run):
+    """Coverage maps made in memory: one column per method, one row per level, each titled with
+    its overall coverage; saved and loaded, the result is the same."""
+    limits = LimitResult.load(small_run.tree, 0)
+    levels, n = np.array([0.68, 0.95]), 50
+    shape = (1, 2, limits.edges_x.shape[1] - 1, limits.edges_y.shape[1] - 1)
+    covered = np.zeros((1, 2, n), bool)
+    covered[0, 0, :34], covered[0, 1, :48] = True, True
+    maps = {
+        m: {
+            "smooth": np.broadcast_to(levels[None, :, None, None], shape).copy(),
+            "sigma": np.full(shape, 0.02),
+            "binned": np.zeros((1, 2, 5, 5)),
+            "binned_low": np.zeros((1, 2, 5, 5)),
+            "binned_high": np.ones((1, 2, 5, 5)),
+            "binned_n": np.ones((1, 2, 5, 5)),
+            "covered": covered,
+        }
+        for m in ("frequentist", "hpd")
+    }
+    result = LimitCoverageResult(
+        levels, ("frequentist", "hpd"), limits.edges_x, limits.edges_y, np.zeros((1, n, 2)), maps
+    )
+    fig = plots.limit_coverage(small_run, result=result)
+    titles = [t for _, _, t in labels(fig) if t]
+    assert titles == [
+        "Neyman (frequentist), 68 %: 0.680 overall",
+        "HPD (Bayesian), 68 %: 0.680 overall",
+        "Neyman (frequentist), 95 %: 0.960 overall",
+        "HPD (Bayesian), 95 %: 0.960 overall",
+    ]
+    assert "50 simulations never trained on" in fig.get_suptitle()
+    # saved and read back, it is the same result
+    result.save(small_run.tree, 7)
+    again = LimitCoverageResult.load(small_run.tree, 7)
+    assert again.methods == result.methods and np.array_equal(again.maps["hpd"]["covered"], covered)
+    LimitCoverageResult.path(small_run.tree, 7).unlink()
+
+
+def test_the_stage_and_the_report_draw_the_same_figures(small_run):
+    """The figures of each diagnostic come from its saved results: the ones the stage saved as
+    files, and none where it computed nothing."""
+    from alpswyft.diagnostics import DIAGNOSTICS
+
+    drawn = {d.name: set(d.figures(small_run, 0)) for d in DIAGNOSTICS}
+    assert drawn == {
+        "coverage": {"coverage_zz", "tarp"},
+        "expected_limits": {"expected_limits", "false_exclusions"},
+        "frequentist": set(),
+        "classical": set(),
+    }
+    for names in drawn.values():
+        for name in names:
+            assert (small_run.tree.val_output / f"{name}_gridpoint_0.png").is_file()

@@ -10,8 +10,8 @@ from conftest import configure_in_process, run_rounds, toy_variables, validated_
 from scipy.stats import binom
 
 from alpswyft.run import RunContext
+from alpswyft.stages.validate import validate
 from alpswyft.stores import read_store, store_name
-from alpswyft.validation import validate
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import configure_in_process, folder_snapshot, run_rounds, toy_variables
 
 from alpswyft import compare_runs, open_run
-from alpswyft.validation import validate
+from alpswyft.stages.validate import validate
 from analysis_core.errors import ConfigError, PipelineError
 
 pytestmark = pytest.mark.slow

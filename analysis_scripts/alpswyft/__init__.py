@@ -32,9 +32,10 @@ One module per concern:
   (:mod:`alpswyft.compat` fixes swyft 0.4.5's slow channelized layer);
 - :mod:`alpswyft.coverage` (HPD and TARP coverage), :mod:`alpswyft.limits` (expected limits,
   published limits) and :mod:`alpswyft.neyman` (the frequentist test of the learned ratio: Neyman
-  construction, CLs, coverage maps) hold the validation statistics; :mod:`alpswyft.validation` is
-  the stage that applies them to a run's last round (its frequentist part in
-  :mod:`alpswyft.frequentist`), and :mod:`alpswyft.limit_checks` checks a finished run's limits
+  construction, CLs, coverage maps) hold the validation statistics and their saved results;
+  :mod:`alpswyft.diagnostics` applies them to a run's last round (its frequentist part through
+  :mod:`alpswyft.frequentist`), run by the stage :mod:`alpswyft.stages.validate`, and
+  :mod:`alpswyft.limit_checks` checks a finished run's limits
   where they go wrong (no-effect cells, true ALPs near the limit);
 - :mod:`alpswyft.results` owns the results tree and the trials (its files are written atomically
   by :mod:`analysis_core.files`);

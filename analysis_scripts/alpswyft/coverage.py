@@ -19,10 +19,14 @@ exp(log r), so no rejection sampling is needed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import stats
 
 from alpswyft.limits import LEVELS
+from alpswyft.results import SavedResult
 
 CREDIBILITY_GRID = np.linspace(0.0, 0.999, 200)
 
@@ -165,3 +169,103 @@ def data_references(data: np.ndarray, n_dims: int, rng: np.random.Generator) -> 
             2 * np.pi * ((frequency * phase) ** exponent + offset)
         )
     return references
+
+
+#: The HPD coverage curves of :func:`empirical_coverage` a :class:`CoverageResult` keeps.
+HPD_CURVES = ("nominal", "empirical", "low", "high", "z_nominal", "z_empirical", "z_low", "z_high")
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageResult(SavedResult):
+    """The calibration of a network's marginals on coverage simulations
+    (``coverage_gridpoint_<g>.npz``).
+
+    ``masses`` (marginal, simulation): the HPD mass at which each truth is excluded;
+    ``tarp_f`` (reference set, marginal, simulation) and ``baseline_f`` (marginal, simulation):
+    TARP's f against each set of references and for the uninformative baseline; the curves
+    ``hpd`` (:data:`HPD_CURVES`, each (marginal, credibility)) and the TARP expected coverage
+    ``tarp_ecp`` / ``tarp_low`` / ``tarp_high`` (reference set, marginal, ``alpha``) and
+    ``baseline_ecp`` follow from them."""
+
+    KIND = "coverage"
+
+    marginals: tuple[str, ...]
+    reference_sets: tuple[str, ...]
+    masses: np.ndarray
+    tarp_f: np.ndarray
+    baseline_f: np.ndarray
+    alpha: np.ndarray
+    hpd: Mapping[str, np.ndarray]
+    tarp_ecp: np.ndarray
+    tarp_low: np.ndarray
+    tarp_high: np.ndarray
+    baseline_ecp: np.ndarray
+
+    @classmethod
+    def from_statistics(
+        cls,
+        marginals,
+        reference_sets,
+        masses: np.ndarray,
+        tarp_f: np.ndarray,
+        baseline_f: np.ndarray,
+        alpha: np.ndarray = CREDIBILITY_GRID,
+    ) -> CoverageResult:
+        """The result of the per-simulation statistics, with its coverage curves on ``alpha``."""
+        curves = [empirical_coverage(m, alpha) for m in masses]
+        tarps = [[tarp_coverage(f_k, alpha) for f_k in f_r] for f_r in tarp_f]
+        baselines = [tarp_coverage(f_k, alpha) for f_k in baseline_f]
+        return cls(
+            marginals=tuple(str(m) for m in marginals),
+            reference_sets=tuple(str(r) for r in reference_sets),
+            masses=masses,
+            tarp_f=tarp_f,
+            baseline_f=baseline_f,
+            alpha=alpha,
+            hpd={key: np.array([c[key] for c in curves]) for key in HPD_CURVES},
+            tarp_ecp=np.array([[t["ecp"] for t in row] for row in tarps]),
+            tarp_low=np.array([[t["low"] for t in row] for row in tarps]),
+            tarp_high=np.array([[t["high"] for t in row] for row in tarps]),
+            baseline_ecp=np.array([t["ecp"] for t in baselines]),
+        )
+
+    @property
+    def n_simulations(self) -> int:
+        return self.masses.shape[1]
+
+    def ks_pvalues(self) -> tuple[np.ndarray, np.ndarray]:
+        """The KS p-values of TARP's f against uniform: (reference set, marginal) and the
+        baseline's (marginal)."""
+        tarp = np.array([[tarp_coverage(f_k)["ks_pvalue"] for f_k in f_r] for f_r in self.tarp_f])
+        return tarp, np.array([tarp_coverage(f_k)["ks_pvalue"] for f_k in self.baseline_f])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "marginals": np.array(self.marginals),
+            "masses": self.masses,
+            "reference_sets": np.array(self.reference_sets),
+            "tarp_f": self.tarp_f,
+            "baseline_f": self.baseline_f,
+            **{f"hpd_{key}": value for key, value in self.hpd.items()},
+            "alpha": self.alpha,
+            "tarp_ecp": self.tarp_ecp,
+            "tarp_low": self.tarp_low,
+            "tarp_high": self.tarp_high,
+            "baseline_ecp": self.baseline_ecp,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays) -> CoverageResult:
+        return cls(
+            marginals=tuple(str(m) for m in arrays["marginals"]),
+            reference_sets=tuple(str(r) for r in arrays["reference_sets"]),
+            masses=arrays["masses"],
+            tarp_f=arrays["tarp_f"],
+            baseline_f=arrays["baseline_f"],
+            alpha=arrays["alpha"],
+            hpd={key: arrays[f"hpd_{key}"] for key in HPD_CURVES},
+            tarp_ecp=arrays["tarp_ecp"],
+            tarp_low=arrays["tarp_low"],
+            tarp_high=arrays["tarp_high"],
+            baseline_ecp=arrays["baseline_ecp"],
+        )

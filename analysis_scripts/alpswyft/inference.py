@@ -130,9 +130,11 @@ class PlanePosteriors:
     two parameters' 1D priors (a model constraint is not applied; the ALP model's, kL < kH, does
     not involve m or g)."""
 
-    def __init__(self, config, network, sims: dict, box, counters, pois=None):
+    def __init__(self, config, network, sims: dict, box, counters, pois=None, features=None):
         pois = list(range(len(config.POI_indices))) if pois is None else pois
-        self.network, self.features = network, observation_features(network, sims)
+        # ``features``: the network's features of ``sims`` where the caller already has them
+        self.network = network
+        self.features = observation_features(network, sims) if features is None else features
         self.columns = [
             network.pairs.index((pois.index(i), pois.index(j))) for i, j in config.prediction_pairs
         ]

@@ -18,10 +18,15 @@ untruncated round 0) does not, on the same observation.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
+
+from alpswyft.results import SavedResult
+from analysis_core.files import load_npz
 
 #: the credibility levels of a run that does not set ``credibility_levels``, and of its figures
 LEVELS = (0.68, 0.95)
@@ -303,13 +308,13 @@ def published_depth(
     return float(g[inside][0]) if inside.any() else None
 
 
-def mg_plane(path: Path) -> tuple[dict, int] | None:
-    """An expected-limit file's arrays (``expected_limits_gridpoint_*.npz``) and the index of its
-    (m, g) plane; None without the file or the plane."""
+def mg_plane(path: Path) -> tuple[LimitResult, int] | None:
+    """An expected-limit file (``expected_limits_gridpoint_*.npz``) and the index of its (m, g)
+    plane; None without the file or the plane."""
     if not Path(path).is_file():
         return None
-    result = dict(np.load(path))
-    names = [tuple(p) for p in result["pair_names"]]
+    result = LimitResult.from_arrays(load_npz(path))
+    names = [tuple(p) for p in result.pair_names]
     return (result, names.index(("m", "g"))) if ("m", "g") in names else None
 
 
@@ -367,3 +372,137 @@ def depth_ratios(
                 }
             )
     return rows
+
+
+def _method_key(name: str, method: str) -> str:
+    """The file's key of one method's map: ``fraction`` for HPD, ``fraction_<method>`` otherwise
+    (``fixed`` is the fixed-nuisance network's HPD limit)."""
+    return name if method == "hpd" else f"{name}_{method}"
+
+
+@dataclass(frozen=True, eq=False)
+class LimitResult(SavedResult):
+    """The expected limits of a run's ``prediction_pairs`` planes
+    (``expected_limits_gridpoint_<g>.npz``) from ``n`` mock observations at the Obs. values.
+
+    ``fraction[method]`` (plane, level, nx, ny): how often ``method`` excludes each cell, for
+    ``hpd`` (the network's posterior), ``fixed`` (the fixed-nuisance network, HPD) and the
+    calibrated ``frequentist`` and ``cls``; ``excluded_area[method]`` (plane, observation, level):
+    the excluded fraction of each plane; ``false_fraction`` (plane, level, nx, ny): how often the
+    last round excludes a cell that round 0 does not (``with_reference``; None where not kept). ``pairs`` are positions
+    within POI_indices, ``edges_x`` / ``edges_y`` the cells' edges in table space, ``truth`` the
+    POIs' Obs. values; ``methods`` the calibrated methods whose maps were added."""
+
+    KIND = "expected_limits"
+
+    pairs: np.ndarray
+    pair_names: np.ndarray
+    levels: np.ndarray
+    edges_x: np.ndarray
+    edges_y: np.ndarray
+    truth: np.ndarray
+    n: int
+    with_reference: bool
+    fraction: Mapping[str, np.ndarray]
+    excluded_area: Mapping[str, np.ndarray]
+    false_fraction: np.ndarray | None
+    methods: tuple[str, ...] = ()
+
+    def with_method(
+        self, method: str, fraction: np.ndarray, excluded_area: np.ndarray
+    ) -> LimitResult:
+        """The result with one more method's maps, on the same observations."""
+        return replace(
+            self,
+            fraction={**self.fraction, method: fraction},
+            excluded_area={**self.excluded_area, method: excluded_area},
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {
+            "pairs": self.pairs,
+            "pair_names": self.pair_names,
+            "levels": self.levels,
+            "edges_x": self.edges_x,
+            "edges_y": self.edges_y,
+            "fraction": self.fraction["hpd"],
+            **({} if self.false_fraction is None else {"false_fraction": self.false_fraction}),
+            "excluded_area": self.excluded_area["hpd"],
+            "truth": self.truth,
+            "n": np.array(self.n),
+            "with_reference": np.array(self.with_reference),
+        }
+        for method in self.fraction:
+            if method != "hpd":
+                out[_method_key("fraction", method)] = self.fraction[method]
+                out[_method_key("excluded_area", method)] = self.excluded_area[method]
+        if self.methods:
+            out["methods"] = np.array(self.methods)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays) -> LimitResult:
+        methods = ["hpd"] + [k[len("fraction_") :] for k in arrays if k.startswith("fraction_")]
+        return cls(
+            pairs=arrays["pairs"],
+            pair_names=arrays["pair_names"],
+            levels=arrays["levels"],
+            edges_x=arrays["edges_x"],
+            edges_y=arrays["edges_y"],
+            truth=arrays["truth"],
+            n=int(arrays["n"]),
+            with_reference=bool(arrays["with_reference"]),
+            fraction={m: arrays[_method_key("fraction", m)] for m in methods},
+            excluded_area={m: arrays[_method_key("excluded_area", m)] for m in methods},
+            false_fraction=arrays.get("false_fraction"),
+            methods=tuple(str(m) for m in arrays.get("methods", ())),
+        )
+
+
+#: The maps of each method in a :class:`LimitCoverageResult`.
+COVERAGE_MAPS = ("smooth", "sigma", "binned", "binned_low", "binned_high", "binned_n", "covered")
+
+
+@dataclass(frozen=True, eq=False)
+class LimitCoverageResult(SavedResult):
+    """The coverage of the confidence sets over each plane (``limit_coverage_gridpoint_<g>.npz``),
+    from simulations with their truths spread over it: per method, ``maps[method]`` holds
+    :data:`COVERAGE_MAPS` (plane, level, ...): ``covered`` (plane, level, simulation) whether the
+    set held the truth, ``smooth`` / ``sigma`` its kernel-smoothed fraction and error on the
+    cells, ``binned*`` the same in coarse bins (:func:`alpswyft.frequentist.coverage_summary`);
+    ``truths_unit`` (plane, simulation, 2) the truths in the plane's unit square."""
+
+    KIND = "limit_coverage"
+
+    levels: np.ndarray
+    methods: tuple[str, ...]
+    edges_x: np.ndarray
+    edges_y: np.ndarray
+    truths_unit: np.ndarray
+    maps: Mapping[str, Mapping[str, np.ndarray]]
+
+    @property
+    def n_simulations(self) -> int:
+        return self.maps[self.methods[0]]["covered"].shape[-1]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "levels": self.levels,
+            "methods": np.array(self.methods),
+            "edges_x": self.edges_x,
+            "edges_y": self.edges_y,
+            **{f"{name}_{m}": self.maps[m][name] for m in self.methods for name in COVERAGE_MAPS},
+            "truths_unit": self.truths_unit,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays) -> LimitCoverageResult:
+        methods = tuple(str(m) for m in arrays["methods"])
+        return cls(
+            levels=arrays["levels"],
+            methods=methods,
+            edges_x=arrays["edges_x"],
+            edges_y=arrays["edges_y"],
+            truths_unit=arrays["truths_unit"],
+            maps={m: {name: arrays[f"{name}_{m}"] for name in COVERAGE_MAPS} for m in methods},
+        )

@@ -1,7 +1,9 @@
 """Figures of a run, drawn from its files (computation lives elsewhere).
 
-Each function takes a :class:`~alpswyft.results.RunTree` and returns a matplotlib figure; the
-notebook shows them and saves them as PNG into ``val_output/``.
+Each function takes a :class:`~alpswyft.run.RunContext` (or a run folder) and returns a matplotlib
+figure; the notebook shows them and saves them as PNG into ``val_output/``. The figures of a
+validation result also take the result itself (``result=``, e.g. a
+:class:`~alpswyft.coverage.CoverageResult` in memory) instead of reading the saved one.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import numpy as np
 from matplotlib.patches import Polygon, Rectangle
 
 from alpswyft import classical as cl
+from alpswyft.coverage import CoverageResult
 from alpswyft.datasets.onoff import OnOffSpectrum, plot_excess
 from alpswyft.limits import (
     BAND_FRACTIONS,
     LEVELS,
+    LimitCoverageResult,
+    LimitResult,
     depth_ratios,
     limit_depth,
     limit_fraction,
@@ -30,6 +35,7 @@ from alpswyft.neyman import METHOD_WORDS
 from alpswyft.physics.toy import bin_centers, linear_gaussian_posterior
 from alpswyft.results import RunTree
 from alpswyft.run import RunContext
+from analysis_core.errors import PipelineError
 
 
 def mock_observation(run: RunContext | RunTree):
@@ -575,20 +581,33 @@ def training_curves(run: RunContext | RunTree, grid_point: int = 0):
 # ---------------------------------------------------------------- validation (val_output/)
 
 
+def _saved(kind, run: RunContext, grid_point: int):
+    """A grid point's saved result of ``kind`` (a :class:`~alpswyft.results.SavedResult`)."""
+    result = kind.load(run.tree, grid_point)
+    if result is None:
+        raise PipelineError(
+            f"{run.tree.root}: no {kind.KIND} results of grid point {grid_point} "
+            f"({kind.path(run.tree, grid_point).name}); the validation stage writes them"
+        )
+    return result
+
+
 def _grid(n: int, width: float = 3.8, height: float = 3.6):
     fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
     return fig, axes[0]
 
 
-def coverage_zz(run: RunContext | RunTree, grid_point: int = 0):
+def coverage_zz(
+    run: RunContext | RunTree, grid_point: int = 0, result: CoverageResult | None = None
+):
     """Empirical against nominal HPD coverage per marginal, with the 1 sigma Jeffreys band, on
     swyft's z-score axis (z–z, left of each pair) and as credibility (p–p, swyft's ``plot_pp``,
-    right): a calibrated posterior follows the diagonal, an overconfident one falls below it."""
+    right): a calibrated posterior follows the diagonal, an overconfident one falls below it.
+    ``result``: the grid point's saved one by default."""
     run = RunContext.of(run)
-    tree = run.tree
     config = run.config
-    result = np.load(tree.validation_data("coverage", grid_point))
-    names = result["marginals"]
+    result = result or _saved(CoverageResult, run, grid_point)
+    names, hpd = result.marginals, result.hpd
     per_row = min(len(names), 3)
     n_rows = -(-len(names) // per_row)
     fig, axes = plt.subplots(
@@ -596,23 +615,19 @@ def coverage_zz(run: RunContext | RunTree, grid_point: int = 0):
     )
     for k, name in enumerate(names):
         zz, pp = axes[k // per_row][2 * (k % per_row)], axes[k // per_row][2 * (k % per_row) + 1]
-        z = result["hpd_z_nominal"][k]
-        zz.fill_between(
-            z, result["hpd_z_low"][k], result["hpd_z_high"][k], color="C0", alpha=0.3, lw=0
-        )
-        defined = result["hpd_empirical"][k] < 1  # z is infinite once every truth is inside
+        z = hpd["z_nominal"][k]
+        zz.fill_between(z, hpd["z_low"][k], hpd["z_high"][k], color="C0", alpha=0.3, lw=0)
+        defined = hpd["empirical"][k] < 1  # z is infinite once every truth is inside
         zz.plot(
             z[defined],
-            result["hpd_z_empirical"][k][defined],
+            hpd["z_empirical"][k][defined],
             color="C0",
             label="empirical (1σ band)",
         )
         zz.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
-        nominal = result["hpd_nominal"][k]
-        pp.fill_between(
-            nominal, result["hpd_low"][k], result["hpd_high"][k], color="C1", alpha=0.3, lw=0
-        )
-        pp.plot(nominal, result["hpd_empirical"][k], color="C1", label="empirical (1σ band)")
+        nominal = hpd["nominal"][k]
+        pp.fill_between(nominal, hpd["low"][k], hpd["high"][k], color="C1", alpha=0.3, lw=0)
+        pp.plot(nominal, hpd["empirical"][k], color="C1", label="empirical (1σ band)")
         pp.plot([0, 1], [0, 1], "k:", lw=1)
         for level in config.credibility_levels:
             zz.axvline(np.interp(level, nominal, z), color="grey", lw=0.6, ls="--")
@@ -635,35 +650,32 @@ def coverage_zz(run: RunContext | RunTree, grid_point: int = 0):
         ax.set_visible(False)
     axes[0][0].legend(fontsize=8, loc="upper left")
     fig.suptitle(
-        f"HPD coverage, {result['masses'].shape[1]} coverage simulations never trained on"
+        f"HPD coverage, {result.n_simulations} coverage simulations never trained on"
         f" (dashed: {' and '.join(map(percent, config.credibility_levels))})"
     )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
     return fig
 
 
-def tarp(run: RunContext | RunTree, grid_point: int = 0):
+def tarp(run: RunContext | RunTree, grid_point: int = 0, result: CoverageResult | None = None):
     """TARP expected coverage probability against credibility per marginal, for random and
     data-dependent references, and the uninformative baseline (the prior), which must lie on the
-    diagonal."""
-    run = RunContext.of(run)
-    tree = run.tree
-    result = np.load(tree.validation_data("coverage", grid_point))
-    names = result["marginals"]
-    alpha = result["alpha"]
+    diagonal. ``result``: the grid point's saved one by default."""
+    result = result or _saved(CoverageResult, RunContext.of(run), grid_point)
+    names, alpha = result.marginals, result.alpha
     fig, axes = _grid(len(names))
     for k, (ax, name) in enumerate(zip(axes, names)):
-        for r, reference in enumerate(result["reference_sets"]):
+        for r, reference in enumerate(result.reference_sets):
             ax.fill_between(
                 alpha,
-                result["tarp_low"][r, k],
-                result["tarp_high"][r, k],
+                result.tarp_low[r, k],
+                result.tarp_high[r, k],
                 color=f"C{r}",
                 alpha=0.25,
                 lw=0,
             )
-            ax.plot(alpha, result["tarp_ecp"][r, k], color=f"C{r}", label=f"{reference} references")
-        ax.plot(alpha, result["baseline_ecp"][k], "--", color="grey", label="uninformative (prior)")
+            ax.plot(alpha, result.tarp_ecp[r, k], color=f"C{r}", label=f"{reference} references")
+        ax.plot(alpha, result.baseline_ecp[k], "--", color="grey", label="uninformative (prior)")
         ax.plot([0, 1], [0, 1], "k:", lw=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -719,18 +731,20 @@ def published_overlay(ax, config, fi: int, fj: int) -> bool:
     return True
 
 
-def expected_limits(run: RunContext | RunTree, grid_point: int = 0, method: str | None = None):
+def expected_limits(
+    run: RunContext | RunTree,
+    grid_point: int = 0,
+    method: str | None = None,
+    result: LimitResult | None = None,
+):
     """Expected exclusion maps per prediction pair and confidence level: the fraction of mock
     observations (POIs at their Obs. values) in which ``method`` (default: the first of
     ``limit_method``) excludes each cell, as the median expected limit (solid) with its 1 and 2
     sigma bands (filled); the medians of the other methods of ``limit_method`` and of the
     fixed-nuisance network (HPD, ``fixed_nuisance_limits``) on the same observations as lines, and
-    published exclusions for comparison."""
+    published exclusions for comparison. ``result``: the grid point's saved one by default."""
     run = RunContext.of(run)
-    tree = run.tree
-    return draw_expected_limits(
-        run.config, np.load(tree.validation_data("expected_limits", grid_point)), method
-    )
+    return draw_expected_limits(run.config, result or _saved(LimitResult, run, grid_point), method)
 
 
 #: How the median of each limit method is drawn where it is not the main one.
@@ -849,19 +863,18 @@ def draw_expected_limits(config, result, method: str | None = None):
     return fig
 
 
-def limit_coverage(run: RunContext | RunTree, grid_point: int = 0):
+def limit_coverage(
+    run: RunContext | RunTree, grid_point: int = 0, result: LimitCoverageResult | None = None
+):
     """Coverage of the confidence sets at every point of each plane: the kernel-smoothed fraction
     of simulations (truths over the plane, never trained on) whose set holds the truth, per method
     (columns) and plane and level (rows), hatched where it lies below level - 2 sigma; None
-    without the limit-coverage simulations."""
+    without the limit-coverage simulations. ``result``: the grid point's saved one by default."""
     run = RunContext.of(run)
-    tree = run.tree
-
-    path = tree.validation_data("limit_coverage", grid_point)
-    if not path.is_file():
+    result = result or LimitCoverageResult.load(run.tree, grid_point)
+    if result is None:
         return None
-    config, result = run.config, np.load(path)
-    levels, methods = result["levels"], [str(m) for m in result["methods"]]
+    config, levels, methods = run.config, result.levels, result.methods
     rows = [(p, k) for p in range(len(config.prediction_pairs)) for k in range(len(levels))]
     fig, axes = plt.subplots(
         len(rows), len(methods), figsize=(4.6 * len(methods), 3.9 * len(rows)), squeeze=False
@@ -869,13 +882,14 @@ def limit_coverage(run: RunContext | RunTree, grid_point: int = 0):
     for row, (p, k) in enumerate(rows):
         i, j = config.prediction_pairs[p]
         fi, fj = config.POI_indices[i], config.POI_indices[j]
-        ex, ey = result["edges_x"][p], result["edges_y"][p]
+        ex, ey = result.edges_x[p], result.edges_y[p]
         xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
         level = levels[k]
         spread = min(0.15, max(0.05, 1.0 - level))
         for c, method in enumerate(methods):
             ax = axes[row][c]
-            smooth, sigma = result[f"smooth_{method}"][p, k], result[f"sigma_{method}"][p, k]
+            maps = result.maps[method]
+            smooth, sigma = maps["smooth"][p, k], maps["sigma"][p, k]
             mesh = ax.pcolormesh(
                 ex, ey, smooth.T, cmap="RdBu", vmin=level - 2 * spread, vmax=level + 2 * spread
             )
@@ -883,7 +897,7 @@ def limit_coverage(run: RunContext | RunTree, grid_point: int = 0):
             if below.any():
                 ax.contourf(xc, yc, below, levels=[0.5, 1.5], colors="none", hatches=["xxx"])
                 ax.contour(xc, yc, below, levels=[0.5], colors="k", linewidths=0.8)
-            covered = result[f"covered_{method}"][p, k]
+            covered = maps["covered"][p, k]
             ax.set_title(
                 f"{METHOD_WORDS[method]}, {percent(level)}: {covered.mean():.3f} overall",
                 fontsize=9,
@@ -891,9 +905,9 @@ def limit_coverage(run: RunContext | RunTree, grid_point: int = 0):
             ax.set_xlabel(axis_label(config, fi))
             ax.set_ylabel(axis_label(config, fj))
             fig.colorbar(mesh, ax=ax, label="coverage")
-    n = result[f"covered_{methods[0]}"].shape[-1]
     fig.suptitle(
-        f"Coverage of the confidence sets over the plane ({n} simulations never trained on; "
+        f"Coverage of the confidence sets over the plane ({result.n_simulations} simulations "
+        "never trained on; "
         "hatched: below nominal - 2σ)",
         fontsize=10,
     )
@@ -983,14 +997,16 @@ def against_published(
     return fig
 
 
-def false_exclusions(run: RunContext | RunTree, grid_point: int = 0):
+def false_exclusions(
+    run: RunContext | RunTree, grid_point: int = 0, result: LimitResult | None = None
+):
     """Fraction of mock observations in which the last round excludes a cell that round 0
-    (trained on the untruncated prior) does not exclude."""
+    (trained on the untruncated prior) does not exclude. ``result``: the grid point's saved one
+    by default."""
     run = RunContext.of(run)
-    tree = run.tree
     config = run.config
-    result = np.load(tree.validation_data("expected_limits", grid_point))
-    levels, pairs = result["levels"], result["pairs"]
+    result = result or _saved(LimitResult, run, grid_point)
+    levels, pairs = result.levels, result.pairs
     fig, axes = plt.subplots(
         len(pairs), len(levels), figsize=(5.0 * len(levels), 4.2 * len(pairs)), squeeze=False
     )
@@ -999,12 +1015,12 @@ def false_exclusions(run: RunContext | RunTree, grid_point: int = 0):
         for k, level in enumerate(levels):
             ax = axes[p][k]
             mesh = ax.pcolormesh(
-                result["edges_x"][p],
-                result["edges_y"][p],
-                result["false_fraction"][p, k].T,
+                result.edges_x[p],
+                result.edges_y[p],
+                result.false_fraction[p, k].T,
                 cmap="Reds",
                 vmin=0,
-                vmax=max(0.05, float(result["false_fraction"][p].max())),
+                vmax=max(0.05, float(result.false_fraction[p].max())),
             )
             fig.colorbar(mesh, ax=ax, label="fraction of observations")
             ax.set_title(f"false exclusions at {percent(level)}")

@@ -14,6 +14,7 @@ import numpy as np
 
 from alpswyft import classical as cl
 from alpswyft.datasets.onoff import OnOffSpectrum, describe
+from alpswyft.diagnostics import diagnostic
 from alpswyft.frequentist import COVERAGE_BINS
 from alpswyft.limits import (
     TRUTH_WORDS,
@@ -238,6 +239,23 @@ def save_figure(fig, where: RunTree | Path, name: str) -> Path:
     path = folder / f"{name}.png"
     fig.savefig(path, dpi=110)
     return path
+
+
+def diagnostic_figures(
+    run: RunContext | RunTree, grid_point: int, name: str, folder: RunTree | Path | None = None
+) -> dict:
+    """The figures of one diagnostic (:mod:`alpswyft.diagnostics`: ``coverage``,
+    ``expected_limits``, ``frequentist``, ``classical``) drawn from its saved results and saved as
+    ``<figure>_gridpoint_<g>.png`` into ``folder`` (default: the run's ``val_output/``); where the
+    run has none, prints what makes them and returns an empty dict."""
+    run = RunContext.of(run)
+    found = diagnostic(name)
+    figures = {k: fig for k, fig in found.figures(run, grid_point).items() if fig is not None}
+    if not figures:
+        print(found.missing)
+    for stem, fig in figures.items():
+        save_figure(fig, run.tree if folder is None else folder, f"{stem}_gridpoint_{grid_point}")
+    return figures
 
 
 def is_archived(run: RunContext | RunTree) -> bool:

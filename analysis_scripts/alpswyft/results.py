@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
 
 from alpswyft import __version__
-from analysis_core.files import read_json, write_json
+from analysis_core.files import load_npz, read_json, save_npz, write_json
 
 SUBFOLDERS = ("sim_output", "train_output", "val_output", "archive")
 #: the libraries whose versions a run records
@@ -226,3 +230,46 @@ def store_manifest(stores: Path) -> dict:
 
 def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
+
+
+class SavedResult(Mapping):
+    """A validation result that is one NPZ file of ``val_output/``: a frozen dataclass whose
+    ``KIND`` names the file (``<KIND>_gridpoint_<g>.npz``) and whose :meth:`arrays` and
+    :meth:`from_arrays` are the file's layout. It also reads as that layout (``result["levels"]``),
+    for code written against the file."""
+
+    KIND: ClassVar[str]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The file's arrays, by key."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]):
+        raise NotImplementedError
+
+    @classmethod
+    def path(cls, tree: RunTree, grid_point: int) -> Path:
+        return tree.validation_data(cls.KIND, grid_point)
+
+    def save(self, tree: RunTree, grid_point: int) -> None:
+        save_npz(self.path(tree, grid_point), **self.arrays())
+
+    @classmethod
+    def load(cls, tree: RunTree, grid_point: int):
+        """The saved result of ``grid_point``; None where the run has none."""
+        path = cls.path(tree, grid_point)
+        return cls.from_arrays(load_npz(path)) if path.is_file() else None
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.arrays()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.arrays())
+
+    def __len__(self) -> int:
+        return len(self.arrays())
+
+    # identity, not the arrays' elementwise comparison
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__

@@ -16,6 +16,7 @@ Nothing is written into the run folder: an archived trial is read as it is.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from alpswyft import classical as cl
 from alpswyft import neyman
-from alpswyft.limits import fractions_from_maps, percent
+from alpswyft.limits import LimitResult, fractions_from_maps, percent
 from alpswyft.neyman import METHOD_WORDS, METHODS
 from alpswyft.run import RunContext
 from alpswyft.stores import read_store
@@ -308,12 +309,12 @@ class Run:
             round=r,
         )
 
-    def expected_limits(self, levels=None, grid_point: int | None = None) -> dict[str, np.ndarray]:
+    def expected_limits(self, levels=None, grid_point: int | None = None) -> LimitResult:
         """The expected limits at other confidence ``levels`` (default: the run's), recomputed
         from the per-simulation log-ratio maps the validation stage kept (no network) and, for
-        the frequentist and CLs limits, its calibration: the layout of
-        ``expected_limits_gridpoint_*.npz`` (``fraction`` (HPD), ``fraction_frequentist``,
-        ``fraction_cls``, ``fraction_fixed``, ...)."""
+        the frequentist and CLs limits, its calibration: a :class:`~alpswyft.limits.LimitResult`
+        (``.fraction["hpd"]``, ``["frequentist"]``, ``["cls"]``, ``["fixed"]``; it also reads as
+        the layout of ``expected_limits_gridpoint_*.npz``)."""
         from alpswyft.frequentist import check_level, fractions_from_centres
 
         g = self.grid_point_of(grid_point)
@@ -323,22 +324,24 @@ class Run:
                 f"{path} does not exist: the run has no expected limits (or is older than the kept maps)"
             )
         maps = load_npz(path)
-        result = load_npz(self.tree.validation_data("expected_limits", g))
+        result = LimitResult.load(self.tree, g)
+        if result is None:
+            raise PipelineError(f"{LimitResult.path(self.tree, g)} does not exist")
         levels = tuple(levels or self.config.credibility_levels)
-        result.update(levels=np.array(levels), fraction=fractions_from_maps(maps, levels))
-        result.pop("false_fraction", None)
+        fraction = {**result.fraction, "hpd": fractions_from_maps(maps, levels)}
         if "logratios_fixed" in maps:
-            result["fraction_fixed"] = fractions_from_maps(maps, levels, "logratios_fixed")
+            fraction["fixed"] = fractions_from_maps(maps, levels, "logratios_fixed")
         calibration = self.tree.validation_data("limit_calibration", g)
         if "logratios_centres" in maps and calibration.is_file():
             data = np.load(calibration)
             for level in levels:
                 check_level(level, int(data["k"]), int(data["statistic"].shape[-1]))
-            for method in [str(m) for m in result.get("methods", [])]:
-                result[f"fraction_{method}"] = fractions_from_centres(
+            for method in result.methods:
+                fraction[method] = fractions_from_centres(
                     maps["logratios_centres"], calibration, levels, method
                 )
-        return result
+        # the false exclusions against round 0 are not kept per simulation
+        return replace(result, levels=np.array(levels), fraction=fraction, false_fraction=None)
 
     def plot_expected_limits(
         self, levels=None, grid_point: int | None = None, method: str | None = None

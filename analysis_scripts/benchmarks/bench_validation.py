@@ -40,7 +40,7 @@ def main() -> None:
     from alpswyft.runscript import evaluate_run_script
     from alpswyft.stages.configure import configure
     from alpswyft.stages.rounds import run_rounds
-    from alpswyft.validation import validate
+    from alpswyft.stages.validate import validate
     from analysis_core.files import read_json
 
     variables = evaluate_run_script(REPO / "cluster_runs" / "toy_line.sh")

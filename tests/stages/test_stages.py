@@ -178,7 +178,7 @@ def test_simulate_and_train_in_separate_runs(tmp_path, monkeypatch, capsys):
     (gpus and a partition changed, as on a GPU partition) resumes it and trains on them; the next
     round's stores come from another simulate-only run, with the round-0 box truncated."""
     from alpswyft.report import execute
-    from alpswyft.validation import validate
+    from alpswyft.stages.validate import validate
 
     def rounds_done(tree):
         if not tree.record.exists():

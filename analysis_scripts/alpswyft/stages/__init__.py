@@ -10,7 +10,7 @@ simulation              :mod:`.simulate`                 ``sim_output/store/*.za
 training, truncation    :mod:`.train`                    ``train_output/net``, ``posteriors``,
                                                          ``truncation_record.json``
 both, round by round    :mod:`.rounds`
-validation              :mod:`alpswyft.validation`       ``val_output/*.npz``, ``*.json``
+validation              :mod:`.validate`                 ``val_output/*.npz``, ``*.json``
 report                  :mod:`alpswyft.report`           ``analysis_results.ipynb``, ``.html``
 ======================  ===============================  ======================================
 """
