@@ -219,7 +219,7 @@ def test_the_depth_of_a_published_contour_and_the_ratio_to_it():
         "[-1.5, 1.5] | -5 | -5 | 1 | U | g | e-11GeV^{-1}",
     ]
     config = SimpleNamespace(
-        POI_indices=[0, 1],
+        physics=SimpleNamespace(POI_indices=[0, 1]),
         table=ParameterTable([parse_row(i + 1, r)[0] for i, r in enumerate(rows)]),
     )
     edges_x, edges_y = np.linspace(1, 3, 21), np.linspace(-1.5, 1.5, 31)
@@ -250,8 +250,9 @@ def test_a_limit_result_saves_the_file_layout_and_reads_as_it(tmp_path):
     from alpswyft.limits import LimitResult, limit_fraction, quoted_method
     from alpswyft.results import RunTree
 
-    class Config:
-        limit_method = ("frequentist", "hpd")
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(validation=SimpleNamespace(limit_method=("frequentist", "hpd")))
 
     rng = np.random.default_rng(1)
     maps = rng.uniform(size=(1, 2, 4, 4))
@@ -268,9 +269,9 @@ def test_a_limit_result_saves_the_file_layout_and_reads_as_it(tmp_path):
         excluded_area={"hpd": rng.uniform(size=(1, 10, 2))},
         false_fraction=np.zeros_like(maps),
     )
-    assert quoted_method(Config, result) == "hpd"
+    assert quoted_method(config, result) == "hpd"
     result = result.with_method("frequentist", maps / 2, rng.uniform(size=(1, 10, 2)))
-    assert quoted_method(Config, result) == "frequentist"
+    assert quoted_method(config, result) == "frequentist"
     assert np.array_equal(limit_fraction(result, "frequentist"), maps / 2)
     assert {"fraction", "fraction_frequentist", "excluded_area_frequentist"} <= set(result)
     with pytest.raises(KeyError, match="no cls expected limits"):

@@ -228,7 +228,7 @@ class SpectralFit:
         if not getattr(model, "with_alp", False) or not hasattr(model, "response"):
             raise ConfigError(
                 "model",
-                config.model,
+                config.physics.model,
                 "the classical analysis fits ALP models with a spectrum (not a toy model)",
             )
         self.torch = torch
@@ -255,7 +255,7 @@ class SpectralFit:
             )
         else:
             self.background = t(response.background)
-            floor = config.floor_exp
+            floor = config.physics.floor_exp
             self.floor = None if floor is None else t(10.0 ** (model.null_level + floor))
         obs = obs[0]
         self.e0 = float(obs[4])
@@ -643,7 +643,7 @@ def grid_points(config, bins: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, 
     names = [p.name for p in config.table.free]
     if "m" not in names or "g" not in names:
         raise ConfigError(
-            "model", config.model or "ALP", "the classical analysis scans free m and g"
+            "model", config.physics.model or "ALP", "the classical analysis scans free m and g"
         )
     if min(bins) < 5:
         raise ConfigError("bins", bins, "at least 5 x 5 cells over the (m, g) box")
@@ -1153,7 +1153,9 @@ def limit_line_truths(
     each, stored in ``limits.line`` (see :meth:`ClassicalLimits.line_exclusion`); returns how many
     were drawn."""
     start = time.perf_counter()
-    served = [level for level in config.credibility_levels if toys_needed(level) <= n_toys]
+    served = [
+        level for level in config.validation.credibility_levels if toys_needed(level) <= n_toys
+    ]
     if not served:
         return 0
     level, shape = max(served), limits.ts["quantile"].shape[1:]
@@ -1358,7 +1360,7 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
     quantile combination; with pseudo-experiments also the marginal one), the median expected g
     limit and its 68 / 95 % bands at ``masses``; the thresholds' range and measured errors; the
     costs."""
-    levels = config.credibility_levels
+    levels = config.validation.credibility_levels
     methods = (
         [("toys", "quantile"), ("wilks", "quantile"), ("toys", "marginal")]
         if limits.thresholds

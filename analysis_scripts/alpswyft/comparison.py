@@ -43,7 +43,7 @@ def compare_runs(
         )
     if not names_a:
         raise ConfigError("prediction_pairs", "", "the runs have no prediction planes to compare")
-    levels = tuple(levels or a.config.credibility_levels)
+    levels = tuple(levels or a.config.validation.credibility_levels)
     observations = _comparison_observations(a, b, n, seed)
     edges = plane_edges(a.config)
     counters, planes = {}, {}
@@ -66,7 +66,7 @@ def compare_runs(
 
 def _plane_names(run: Run) -> list[tuple[str, str]]:
     names = run.config.poi_names
-    return [(names[i], names[j]) for i, j in run.config.prediction_pairs]
+    return [(names[i], names[j]) for i, j in run.config.validation.prediction_pairs]
 
 
 def _comparison_observations(a: Run, b: Run, n: int, seed: int) -> dict[str, np.ndarray]:
@@ -134,10 +134,10 @@ class Comparison:
         fig, axes = plt.subplots(
             2 * n_planes, n_levels, figsize=(5.2 * n_levels, 8.8 * n_planes), squeeze=False
         )
-        for p, (i, j) in enumerate(config.prediction_pairs):
+        for p, (i, j) in enumerate(config.validation.prediction_pairs):
             ex, ey = self.edges[p]
             xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
-            fi, fj = config.POI_indices[i], config.POI_indices[j]
+            fi, fj = config.physics.POI_indices[i], config.physics.POI_indices[j]
             for k, level in enumerate(self.levels):
                 top, bottom = axes[2 * p][k], axes[2 * p + 1][k]
                 for fraction, color, style in (

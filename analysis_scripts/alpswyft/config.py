@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -34,6 +33,7 @@ from alpswyft.parameters import ParameterTable, parse_row
 from alpswyft.physics.alp import check_cluster_ranges
 from alpswyft.physics.alp_model import ALPModel
 from alpswyft.physics.magic import STATES
+from alpswyft.sections import Execution, Physics, Simulation, Training, Validation
 from analysis_core.errors import ConfigError, ConfigErrors
 
 #: The shipped instrument response, used when ``IRF_file`` is empty (see alpswyft/data/README.md).
@@ -169,27 +169,6 @@ OptionalFloat = Annotated[float | None, BeforeValidator(_optional_int)]
 WallTime = Annotated[str, BeforeValidator(_strip), Field(pattern=r"^\d+-\d{2}:\d{2}:\d{2}$")]
 
 
-@dataclass(frozen=True)
-class Reuse:
-    """A ``use_old_sims`` / ``use_old_net`` / ``use_old_truncations`` value, parsed once: off
-    (``0``), the latest in the run folder or its archive (``1``), or a path."""
-
-    value: str
-
-    @property
-    def off(self) -> bool:
-        return self.value == "0"
-
-    @property
-    def latest(self) -> bool:
-        return self.value == "1"
-
-    @property
-    def path(self) -> Path | None:
-        """The path given, or None for ``0`` and ``1``."""
-        return None if self.value in ("0", "1") else Path(self.value)
-
-
 class RunConfig(BaseModel):
     """All variables of one run. Field names are the run script's variable names."""
 
@@ -300,20 +279,29 @@ class RunConfig(BaseModel):
     DRP_coverage_parameters: Annotated[list[list[NonNegInt]], BeforeValidator(_drp_rows)] = []
     wandb_mode: Literal["disabled", "offline", "online"] = "disabled"
 
+    # ---- the sections (alpswyft.sections): the variables by concern ----
+
+    @property
+    def execution(self) -> Execution:
+        return Execution.of(self)
+
+    @property
+    def physics(self) -> Physics:
+        return Physics.of(self)
+
+    @property
+    def simulation(self) -> Simulation:
+        return Simulation.of(self)
+
+    @property
+    def training(self) -> Training:
+        return Training.of(self)
+
+    @property
+    def validation(self) -> Validation:
+        return Validation.of(self)
+
     # ---- derived views (not variables) ----
-
-    @property
-    def reuse_sims(self) -> Reuse:
-        """``use_old_sims``: 1 keeps the stores in place, a path imports round 0's training store."""
-        return Reuse(self.use_old_sims)
-
-    @property
-    def reuse_net(self) -> Reuse:
-        return Reuse(self.use_old_net)
-
-    @property
-    def reuse_truncations(self) -> Reuse:
-        return Reuse(self.use_old_truncations)
 
     @cached_property
     def table(self) -> ParameterTable:
@@ -537,31 +525,7 @@ class RunConfig(BaseModel):
 #: Variables that say how and where a run works, not what it computes. Changing them resumes an
 #: unfinished trial: e.g. ``simulate=1 train=0`` on a CPU partition, then ``simulate=0 train=1``
 #: with ``gpus=1`` on a GPU partition trains on the same stores.
-EXECUTION_VARIABLES = (
-    "on_cluster",
-    "slurm_max_attempts",
-    "sbatch_extra",
-    "job_setup",
-    "account",
-    "update_config",
-    "update_config_on_cluster",
-    "max_memory_config",
-    "max_time_config",
-    "partition_config",
-    "qos_config",
-    "simulate",
-    "partition_sim",
-    "devel_sim",
-    "max_memory_sim",
-    "max_time_sim",
-    "train",
-    "gpus",
-    "partition_train",
-    "devel_train",
-    "max_memory_train",
-    "max_time_train",
-    "wandb_mode",
-)
+EXECUTION_VARIABLES = Execution.names()
 
 #: Variables that change what a simulation produces for given parameters and seed.
 SIMULATION_VARIABLES = (
@@ -778,11 +742,15 @@ def _check_physics(config: RunConfig) -> list[str]:
         warnings += _check_alp(config)
         if config.geometry != "gamma":
             raise ConfigError(
-                "geom", config.geom, "ALP models are observed through the CTA response: use gamma"
+                "geom",
+                config.geom,
+                "ALP models are observed through the CTA response: use gamma",
             )
     elif config.geometry == "gamma":
         raise ConfigError(
-            "geom", config.geom, "toy models use simple or simple_log (no instrument response)"
+            "geom",
+            config.geom,
+            "toy models use simple or simple_log (no instrument response)",
         )
     elif config.geometry == "simple_log" and config.emin <= 0:
         raise ConfigError("emin", config.emin, "geom=simple_log needs emin > 0")
@@ -819,7 +787,9 @@ def _check(config: RunConfig) -> list[str]:
         )
     if len(set(config.POI_indices)) != len(config.POI_indices):
         raise ConfigError(
-            "POI_indices", ",".join(map(str, config.POI_indices)), "indices must be distinct"
+            "POI_indices",
+            ",".join(map(str, config.POI_indices)),
+            "indices must be distinct",
         )
     n_poi = len(config.POI_indices)
     for i, j in config.prediction_pairs:
@@ -1038,7 +1008,7 @@ def _check_alp(config: RunConfig) -> list[str]:
 
 def _check_reuse(config: RunConfig) -> None:
     """The path forms of the use_old_* variables must point at something usable."""
-    store = config.reuse_sims.path
+    store = config.simulation.reuse.path
     if store is not None and not store.exists():
         raise ConfigError(
             "use_old_sims",
@@ -1052,7 +1022,7 @@ def _check_reuse(config: RunConfig) -> None:
             config.use_old_sims,
             "expected 0, 1 or the path of a zarr store made by this pipeline",
         )
-    record = config.reuse_truncations.path
+    record = config.training.reuse_truncations.path
     if record is not None and not (
         record.is_file() or (record / "truncation_record.json").is_file()
     ):
@@ -1062,7 +1032,7 @@ def _check_reuse(config: RunConfig) -> None:
             "expected 0, 1, a truncation_record.json or a run/trial folder holding one",
         )
     value = config.use_old_net
-    if config.reuse_net.path is not None and not config.reuse_net.path.exists():
+    if config.training.reuse_net.path is not None and not config.training.reuse_net.path.exists():
         raise ConfigError(
             "use_old_net", value, "expected 0, 1, a network .pt file or a folder of networks"
         )

@@ -45,7 +45,7 @@ class PlaneStatistic:
 
         self.network = network
         self.column = network.pairs.index(tuple(pair))
-        self.fi, self.fj = config.POI_indices[pair[0]], config.POI_indices[pair[1]]
+        self.fi, self.fj = config.physics.POI_indices[pair[0]], config.physics.POI_indices[pair[1]]
         self.edges_x, self.edges_y = np.asarray(edges_x, float), np.asarray(edges_y, float)
         self.x, self.y = neyman.cell_centres(self.edges_x, self.edges_y)
         self.shape = (len(self.edges_x) - 1, len(self.edges_y) - 1)

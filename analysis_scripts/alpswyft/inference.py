@@ -131,17 +131,18 @@ class PlanePosteriors:
     not involve m or g)."""
 
     def __init__(self, config, network, sims: dict, box, counters, pois=None, features=None):
-        pois = list(range(len(config.POI_indices))) if pois is None else pois
+        pois = list(range(len(config.physics.POI_indices))) if pois is None else pois
         # ``features``: the network's features of ``sims`` where the caller already has them
         self.network = network
         self.features = observation_features(network, sims) if features is None else features
         self.columns = [
-            network.pairs.index((pois.index(i), pois.index(j))) for i, j in config.prediction_pairs
+            network.pairs.index((pois.index(i), pois.index(j)))
+            for i, j in config.validation.prediction_pairs
         ]
         self.points = []
-        for counter, (i, j) in zip(counters, config.prediction_pairs):
+        for counter, (i, j) in zip(counters, config.validation.prediction_pairs):
             x, y = counter.points()
-            fi, fj = config.POI_indices[i], config.POI_indices[j]
+            fi, fj = config.physics.POI_indices[i], config.physics.POI_indices[j]
             rows = np.tile(
                 config.table.obs, (len(x), 1)
             )  # the plane's two columns are all the marginal reads

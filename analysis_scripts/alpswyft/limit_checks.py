@@ -37,7 +37,7 @@ def no_effect_cells(
     ``threshold`` relative to the no-ALP counts, in each of ``n_fields`` field realisations (the
     other parameters at their Obs. values)."""
     x, y = neyman.cell_centres(np.asarray(edges_x), np.asarray(edges_y))
-    fi, fj = config.POI_indices[pair[0]], config.POI_indices[pair[1]]
+    fi, fj = config.physics.POI_indices[pair[0]], config.physics.POI_indices[pair[1]]
     free = np.tile(config.table.obs, (len(x), 1))
     free[:, fi], free[:, fj] = x, y
     theta = config.table.physical(free)
@@ -93,9 +93,9 @@ def exclusion_rates(
     from alpswyft.inference import observation_features
 
     config = run.config
-    pair = tuple(pair or config.prediction_pairs[0])
+    pair = tuple(pair or config.validation.prediction_pairs[0])
     methods = tuple(
-        m for m in methods if m != "cls" or "cls" in config.limit_method
+        m for m in methods if m != "cls" or "cls" in config.validation.limit_method
     )  # CLs: null simulations
     exclusions = run.frequentist_test(pair, tuple(levels), methods)
     plane, network, box = exclusions.plane, exclusions.plane.network, exclusions.plane.box
@@ -182,7 +182,7 @@ def check_run(
     methods = [m for m in ("frequentist", "cls", "hpd") if m == "hpd" or f"fraction_{m}" in result]
     quoted = quoted_method(config, result)
     report = {"grid_point": grid_point, "threshold": threshold, "n_obs": n_obs, "planes": {}}
-    for p, pair in enumerate(config.prediction_pairs):
+    for p, pair in enumerate(config.validation.prediction_pairs):
         name = "-".join(config.poi_names[k] for k in pair)
         quiet = no_effect_cells(
             run.sim, config, pair, result["edges_x"][p], result["edges_y"][p], threshold, seed=seed

@@ -39,10 +39,10 @@ def plane_edges(config, initial_bounds=None) -> list[tuple[np.ndarray, np.ndarra
     """The cell edges (x, y) of each ``prediction_pairs`` plane: :data:`LIMIT_BINS` cells per axis
     over the initial box (``initial_bounds``, default the table's), in table space."""
     box = config.table.initial_bounds if initial_bounds is None else np.asarray(initial_bounds)
-    initial = box[config.POI_indices]
+    initial = box[config.physics.POI_indices]
     return [
         (np.linspace(*initial[i], LIMIT_BINS + 1), np.linspace(*initial[j], LIMIT_BINS + 1))
-        for i, j in config.prediction_pairs
+        for i, j in config.validation.prediction_pairs
     ]
 
 
@@ -330,7 +330,10 @@ def limit_fraction(result, method: str) -> np.ndarray:
 def quoted_method(config, result) -> str:
     """The limit a run quotes: the first of its ``limit_method`` whose maps ``result`` holds (HPD
     where none is)."""
-    return next((m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result), "hpd")
+    return next(
+        (m for m in config.validation.limit_method if m == "hpd" or f"fraction_{m}" in result),
+        "hpd",
+    )
 
 
 def depth_ratios(
@@ -348,7 +351,7 @@ def depth_ratios(
     one), the published one (:func:`published_depth`) and their ratio, in neV and 1e-11 GeV^-1;
     ``result`` is the layout of ``expected_limits_gridpoint_*.npz``. Columns where neither limit
     exists are left out."""
-    i, j = (config.POI_indices[k] for k in result["pairs"][pair])
+    i, j = (config.physics.POI_indices[k] for k in result["pairs"][pair])
     pm, pg = config.table.free[i], config.table.free[j]
     k = int(np.argmin(np.abs(np.asarray(result["levels"]) - level)))
     median = (

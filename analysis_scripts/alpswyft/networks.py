@@ -207,14 +207,14 @@ def _marginals(
     planes."""
     if not fixed_nuisances:
         return (
-            list(config.POI_indices),
+            list(config.physics.POI_indices),
             list(config.poi_names),
-            config.restricted_posterior,
+            config.training.restricted_posterior,
             config.pairs,
         )
     positions = config.limit_pois
     return (
-        [config.POI_indices[k] for k in positions],
+        [config.physics.POI_indices[k] for k in positions],
         [config.poi_names[k] for k in positions],
         2,
         None,
@@ -232,7 +232,7 @@ def build_network(
     node ``shapes``; ``architecture`` defaults to the configuration's ``architecture`` value.
     ``fixed_nuisances``: the network of the fixed-nuisance expected limits (2D marginals of the
     prediction planes only, trained with every other free parameter at its Obs. value)."""
-    architecture = architecture or resolve(config.architecture)
+    architecture = architecture or resolve(config.training.architecture)
     columns, names, restricted, pairs = _marginals(config, fixed_nuisances)
     return MarginalRatioNetwork(
         head=architecture.build_head(shapes, hyperparams),
@@ -240,7 +240,7 @@ def build_network(
         poi_names=names,
         restricted_posterior=restricted,
         pairs=pairs,
-        bnre_lambda=config.bnre_lambda,
+        bnre_lambda=config.training.bnre_lambda,
         **{k: hyperparams[k] for k in TRAINING_HYPERPARAMS},
     )
 

@@ -49,7 +49,9 @@ def mock_observation(run: RunContext | RunTree):
     if "pgg" not in obs:
         fig, ax = plt.subplots(figsize=(7, 3.6))
 
-        x = bin_centers(config.emin, config.emax, config.nbins, config.geometry)
+        x = bin_centers(
+            config.physics.emin, config.physics.emax, config.physics.nbins, config.geometry
+        )
         ax.plot(x, obs["exp"], label="expected (exp)")
         ax.plot(x, obs["data"], ".", label="observed (data)")
         ax.set_xlabel("x")
@@ -96,7 +98,7 @@ def mock_observation(run: RunContext | RunTree):
     fig.suptitle(
         f"ON counts of NGC 1275, {float(model.observation['onoff_livetime_s']) / 3600:.3g} h"
         if model.on_off
-        else f"Mock observation of NGC 1275, {config.livetime:g} h"
+        else f"Mock observation of NGC 1275, {config.physics.livetime:g} h"
     )
     fig.tight_layout()
     return fig
@@ -135,7 +137,7 @@ def posterior_mean(run: RunContext | RunTree, grid_point: int = 0) -> np.ndarray
     theta = config.table.obs[None].copy()
     rounds = run.record.rounds(grid_point)
     if rounds:
-        for i, name in zip(config.POI_indices, config.poi_names):
+        for i, name in zip(config.physics.POI_indices, config.poi_names):
             theta[0, i] = rounds[-1]["posterior"].get(name, {}).get("mean", theta[0, i])
     return theta
 
@@ -155,7 +157,7 @@ def _alp_example(config, model):
         lo, hi = table.initial_bounds[i]
         theta[i] = lo + fraction * (hi - lo)
     v = table.physical(theta)[0]
-    counts, pgg = model.counts(v, np.random.default_rng(config.obs_seed))
+    counts, pgg = model.counts(v, np.random.default_rng(config.physics.obs_seed))
     return f"m = {v[0]:.3g} neV, g = {v[1]:.3g}e-11/GeV", counts[0], pgg[0]
 
 
@@ -182,20 +184,20 @@ def analytic_posterior(run: RunContext | RunTree):
     tree = run.tree
 
     config = run.config
-    info = resolve(config.model, copy=tree.model_file)
+    info = resolve(config.physics.model, copy=tree.model_file)
     if info.prepare is not None:
         return None
     model = info.build(config)
     exact = (
         hasattr(model, "design_matrix")
-        and config.noise == "gauss"
+        and config.physics.noise == "gauss"
         and all(p.free and not p.log and p.prior.kind == "U" for p in config.table.parameters)
     )
     if not exact:
         return None
 
     return linear_gaussian_posterior(
-        model.design_matrix(), np.load(tree.true_obs)["data"], config.noise_sigma
+        model.design_matrix(), np.load(tree.true_obs)["data"], config.physics.noise_sigma
     )
 
 
@@ -203,7 +205,7 @@ def posteriors_1d(run: RunContext | RunTree, grid_point: int = 0):
     """1D marginal posteriors of every round, with each round's box and the true value."""
     run = RunContext.of(run)
     config = run.config
-    n_poi = len(config.POI_indices)
+    n_poi = len(config.physics.POI_indices)
     fig, axes = plt.subplots(1, n_poi, figsize=(4.5 * n_poi, 3.6), squeeze=False)
     colors = plt.cm.viridis(np.linspace(0.0, 0.85, config.n_rounds))
     for entry, post in _rounds(run, grid_point):
@@ -213,12 +215,12 @@ def posteriors_1d(run: RunContext | RunTree, grid_point: int = 0):
         for k, ax in enumerate(axes[0]):
             centres = 0.5 * (post["edges_1d"][k][1:] + post["edges_1d"][k][:-1])
             ax.plot(centres, post["density_1d"][k], color=colors[r], label=f"round {r}")
-            lo, hi = entry["truncated_bounds"][config.POI_indices[k]]
+            lo, hi = entry["truncated_bounds"][config.physics.POI_indices[k]]
             ax.axvline(lo, color=colors[r], ls=":", lw=1)
             ax.axvline(hi, color=colors[r], ls=":", lw=1)
     exact = analytic_posterior(run)
     for k, ax in enumerate(axes[0]):
-        i = config.POI_indices[k]
+        i = config.physics.POI_indices[k]
         lo, hi = config.table.initial_bounds[i]
         if exact is not None:
             mean, sd = exact[0][i], np.sqrt(exact[1][i, i])
@@ -251,12 +253,12 @@ def posteriors_1d_zoomed(run: RunContext | RunTree, grid_point: int = 0):
     rounds = [(entry, post) for entry, post in _rounds(run, grid_point) if "density_1d" in post]
     if not rounds:
         return None
-    n_poi = len(config.POI_indices)
+    n_poi = len(config.physics.POI_indices)
     fig, axes = plt.subplots(1, n_poi, figsize=(4.5 * n_poi, 3.6), squeeze=False)
     colors = plt.cm.viridis(np.linspace(0.0, 0.85, config.n_rounds))
     last = np.asarray(rounds[-1][0]["bounds"])
     for k, ax in enumerate(axes[0]):
-        i = config.POI_indices[k]
+        i = config.physics.POI_indices[k]
         lo, hi = last[i]
         pad = 0.05 * (hi - lo)
         ax.set_xlim(lo - pad, hi + pad)
@@ -326,8 +328,10 @@ def posteriors_2d(run: RunContext | RunTree, grid_point: int = 0):
     )
     for row, (entry, post) in zip(axes, rounds):
         for ax, (i, j), density in zip(row, pairs, post["density_2d"]):
-            fi, fj = config.POI_indices[i], config.POI_indices[j]
-            _density_2d(ax, density, post["box"][i], post["box"][j], config.credibility_levels)
+            fi, fj = config.physics.POI_indices[i], config.physics.POI_indices[j]
+            _density_2d(
+                ax, density, post["box"][i], post["box"][j], config.validation.credibility_levels
+            )
             _box(
                 ax, entry["bounds"], fi, fj, ls="--", lw=1.2, color="C2", label="box of this round"
             )
@@ -356,7 +360,9 @@ def posteriors_2d(run: RunContext | RunTree, grid_point: int = 0):
             published_overlay(ax, config, fi, fj)
             ax.set_title(f"round {entry['round']}", fontsize=10)
     axes[0][0].legend(fontsize=8, loc="best")
-    fig.suptitle(f"2D posteriors per round ({', '.join(map(percent, config.credibility_levels))})")
+    fig.suptitle(
+        f"2D posteriors per round ({', '.join(map(percent, config.validation.credibility_levels))})"
+    )
     fig.tight_layout()
     return fig
 
@@ -370,7 +376,7 @@ def corner(run: RunContext | RunTree, grid_point: int = 0, round_: int | None = 
     if not rounds:
         return None
     entry, post = rounds[-1]
-    columns = list(config.POI_indices)
+    columns = list(config.physics.POI_indices)
     labels = [axis_label(config, i) for i in columns]
     return draw_corner(
         post,
@@ -411,7 +417,7 @@ def draw_corner(post, labels: list[str], columns: list[int], config, title: str)
                     post["density_2d"][pairs.index((b, a))],
                     box[b],
                     box[a],
-                    config.credibility_levels,
+                    config.validation.credibility_levels,
                 )
                 if truth is not None:
                     ax.plot(truth[b], truth[a], "*", color="crimson", ms=10)
@@ -458,7 +464,11 @@ def draw_posteriors_2d(post, labels: list[str], chosen: list[int], columns: list
     for ax, k in zip(axes[0], chosen):
         i, j = post["pairs"][k]
         _density_2d(
-            ax, post["density_2d"][k], post["box"][i], post["box"][j], config.credibility_levels
+            ax,
+            post["density_2d"][k],
+            post["box"][i],
+            post["box"][j],
+            config.validation.credibility_levels,
         )
         if post["truth"] is not None:
             ax.plot(post["truth"][i], post["truth"][j], "*", color="crimson", ms=12, label="truth")
@@ -485,7 +495,7 @@ def extra_observations(run: RunContext | RunTree, grid_point: int = 0):
     config = run.config
     extra = np.load(path)
     mock = rounds[-1][1]
-    poi = config.POI_indices
+    poi = config.physics.POI_indices
     rows = [("mock observation", mock, mock["truth"])]
     for k, theta in enumerate(extra["params"]):
         post = {
@@ -500,7 +510,9 @@ def extra_observations(run: RunContext | RunTree, grid_point: int = 0):
             )
         )
     pairs = [tuple(p) for p in mock["pairs"]] if "pairs" in mock else []
-    planes = [pairs.index(tuple(p)) for p in config.prediction_pairs if tuple(p) in pairs]
+    planes = [
+        pairs.index(tuple(p)) for p in config.validation.prediction_pairs if tuple(p) in pairs
+    ]
     singles = [k for k in config.limit_pois if "density_1d" in mock] or (
         list(range(len(poi))) if "density_1d" in mock else []
     )
@@ -512,7 +524,9 @@ def extra_observations(run: RunContext | RunTree, grid_point: int = 0):
     for row, (title, post, truth) in zip(axes, rows):
         for ax, k in zip(row, planes):
             i, j = pairs[k]
-            _density_2d(ax, post["density_2d"][k], box[i], box[j], config.credibility_levels)
+            _density_2d(
+                ax, post["density_2d"][k], box[i], box[j], config.validation.credibility_levels
+            )
             ax.set_xlim(*box[i])
             ax.set_ylim(*box[j])
             published_overlay(ax, config, poi[i], poi[j])
@@ -629,7 +643,7 @@ def coverage_zz(
         pp.fill_between(nominal, hpd["low"][k], hpd["high"][k], color="C1", alpha=0.3, lw=0)
         pp.plot(nominal, hpd["empirical"][k], color="C1", label="empirical (1σ band)")
         pp.plot([0, 1], [0, 1], "k:", lw=1)
-        for level in config.credibility_levels:
+        for level in config.validation.credibility_levels:
             zz.axvline(np.interp(level, nominal, z), color="grey", lw=0.6, ls="--")
             pp.axvline(level, color="grey", lw=0.6, ls="--")
         zz.set(
@@ -651,7 +665,7 @@ def coverage_zz(
     axes[0][0].legend(fontsize=8, loc="upper left")
     fig.suptitle(
         f"HPD coverage, {result.n_simulations} coverage simulations never trained on"
-        f" (dashed: {' and '.join(map(percent, config.credibility_levels))})"
+        f" (dashed: {' and '.join(map(percent, config.validation.credibility_levels))})"
     )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
     return fig
@@ -757,9 +771,9 @@ def draw_expected_limits(config, result, method: str | None = None):
     ``truth``, ``n`` (the layout of ``expected_limits_gridpoint_*.npz``)."""
     from matplotlib.lines import Line2D
 
-    available = [m for m in config.limit_method if m == "hpd" or f"fraction_{m}" in result] or [
-        "hpd"
-    ]
+    available = [
+        m for m in config.validation.limit_method if m == "hpd" or f"fraction_{m}" in result
+    ] or ["hpd"]
     method = method or quoted_method(config, result)
     others = [m for m in available if m != method]
     levels, pairs = result["levels"], result["pairs"]
@@ -769,7 +783,7 @@ def draw_expected_limits(config, result, method: str | None = None):
     band_colors = ["#f7f7f7", "#fee391", "#a1d99b", "#a1d99b", "#fee391", "#d9d9d9"]
     word = "credibility" if method == "hpd" else "confidence"
     for p, (i, j) in enumerate(pairs):
-        fi, fj = config.POI_indices[i], config.POI_indices[j]
+        fi, fj = config.physics.POI_indices[i], config.physics.POI_indices[j]
         ex, ey = result["edges_x"][p], result["edges_y"][p]
         xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
         for k, level in enumerate(levels):
@@ -875,13 +889,15 @@ def limit_coverage(
     if result is None:
         return None
     config, levels, methods = run.config, result.levels, result.methods
-    rows = [(p, k) for p in range(len(config.prediction_pairs)) for k in range(len(levels))]
+    rows = [
+        (p, k) for p in range(len(config.validation.prediction_pairs)) for k in range(len(levels))
+    ]
     fig, axes = plt.subplots(
         len(rows), len(methods), figsize=(4.6 * len(methods), 3.9 * len(rows)), squeeze=False
     )
     for row, (p, k) in enumerate(rows):
-        i, j = config.prediction_pairs[p]
-        fi, fj = config.POI_indices[i], config.POI_indices[j]
+        i, j = config.validation.prediction_pairs[p]
+        fi, fj = config.physics.POI_indices[i], config.physics.POI_indices[j]
         ex, ey = result.edges_x[p], result.edges_y[p]
         xc, yc = 0.5 * (ex[1:] + ex[:-1]), 0.5 * (ey[1:] + ey[:-1])
         level = levels[k]
@@ -933,7 +949,7 @@ def against_published(
         return None
     (result, p), config = plane, run.config
     method = method or quoted_method(config, result)
-    i, j = (config.POI_indices[k] for k in result["pairs"][p])
+    i, j = (config.physics.POI_indices[k] for k in result["pairs"][p])
     k = int(np.argmin(np.abs(result["levels"] - level)))
 
     def physical(values, parameter):
@@ -987,7 +1003,7 @@ def against_published(
     title = (
         f"expected: {int(result['n'])} mock observations without ALP; depth read at cell centres"
     )
-    if config.model == "magic_like":
+    if config.physics.model == "magic_like":
         title += (
             "\nassumed: live times 2.4 / 2.4 / 36.5 h (flare, post-flare, low), one 20-min run's "
             "response and background for all of them"
@@ -1011,7 +1027,7 @@ def false_exclusions(
         len(pairs), len(levels), figsize=(5.0 * len(levels), 4.2 * len(pairs)), squeeze=False
     )
     for p, (i, j) in enumerate(pairs):
-        fi, fj = config.POI_indices[i], config.POI_indices[j]
+        fi, fj = config.physics.POI_indices[i], config.physics.POI_indices[j]
         for k, level in enumerate(levels):
             ax = axes[p][k]
             mesh = ax.pcolormesh(
@@ -1241,7 +1257,7 @@ def against_published_seeds(
             [r["g_limit"] for r in rows if r["g_limit"] is not None],
             "-",
             lw=1.0,
-            label=f"sim_seed={config.sim_seed}",
+            label=f"sim_seed={config.simulation.sim_seed}",
         )
         both = [r for r in rows if r["ratio"] is not None]
         bottom.plot([r["m"] for r in both], [r["ratio"] for r in both], "o-", ms=2.5, lw=0.9)
@@ -1291,7 +1307,7 @@ def against_published_seeds(
     ]
     bottom.set_yticks(ticks, [f"{t:g}" for t in ticks])
     bottom.minorticks_off()
-    if config.model == "magic_like":
+    if config.physics.model == "magic_like":
         fig.suptitle(
             "assumed: live times 2.4 / 2.4 / 36.5 h (flare, post-flare, low), one 20-min run's response and "
             "background for all of them; depths at cell centres",

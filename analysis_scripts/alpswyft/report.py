@@ -40,15 +40,17 @@ def configuration_summary(run: RunContext | RunTree) -> str:
     tree = run.tree
     provenance = read_json(tree.config)
     config = run.config
+    physics, simulation = config.physics, config.simulation
     lines = [
         f"run '{config.run_name}', trial {provenance['trial']}, configuration hash {provenance['config_hash']}",
-        f"model {config.model!r}, noise {config.noise}, {config.nbins} bins on [{config.emin:g}, {config.emax:g}]",
-        f"{config.n_rounds} rounds, training simulations per round {config.n_sim_train}, "
-        f"prior bank {config.n_prior_samples}, grid points {len(config.grid)}",
+        f"model {physics.model!r}, noise {physics.noise}, {physics.nbins} bins on "
+        f"[{physics.emin:g}, {physics.emax:g}]",
+        f"{config.n_rounds} rounds, training simulations per round {simulation.n_sim_train}, "
+        f"prior bank {simulation.n_prior_samples}, grid points {len(config.grid)}",
         "",
         f"{'row':>5} {'name':>12} {'free':>5} {'bounds / value':>22} {'obs':>9} {'log':>4} {'prior':>12} {'POI':>4}",
     ]
-    poi = {config.POI_indices[k]: k for k in range(len(config.POI_indices))}
+    poi = {config.physics.POI_indices[k]: k for k in range(len(config.physics.POI_indices))}
     free_index = 0
     for p in config.table.parameters:
         if p.free:
@@ -76,7 +78,7 @@ def truncation_table(run: RunContext | RunTree, grid_point: int = 0) -> str:
         f"{'round':>5} {'POI':>10} {'box':>24} {'next box':>24} {'mean':>10} {'std':>9} {'val_loss':>9}"
     ]
     for entry in record.rounds(grid_point):
-        for i, name in zip(config.POI_indices, config.poi_names):
+        for i, name in zip(config.physics.POI_indices, config.poi_names):
             post = entry["posterior"].get(name, {})
             box, new = entry["bounds"][i], entry["truncated_bounds"][i]
             lines.append(
@@ -120,7 +122,7 @@ def classical_comparison(
         return None
     (limits, result, pair), config = loaded, run.config
     rows = cl.compare_with_network(result, config, limits, level, pair=pair)
-    on_off = bool(config.observation)
+    on_off = bool(config.physics.observation)
     lines = [
         cl.comparison_table(rows, level),
         "network: read at the centre of the lowest excluded cell; classical: MAGIC's fits and combination "

@@ -80,10 +80,10 @@ class RunContext:
         if self.tree.architecture.is_file():
             return Architecture(
                 load_head(self.tree.architecture),
-                Path(self.config.architecture).name,
+                Path(self.config.training.architecture).name,
                 self.tree.architecture,
             )
-        return resolve_architecture(self.config.architecture)
+        return resolve_architecture(self.config.training.architecture)
 
     def network(self, round_: int, grid_point: int, fixed_nuisances: bool = False):
         """The saved network of a round and grid point (or the last round's fixed-nuisance network),
@@ -109,7 +109,7 @@ class RunContext:
             path,
             signature(config, hyperparams, shapes, self.architecture, fixed_nuisances),
         )
-        device = "cuda" if config.gpus > 0 and torch.cuda.is_available() else "cpu"
+        device = "cuda" if config.execution.gpus > 0 and torch.cuda.is_available() else "cpu"
         return network.to(device).eval()
 
     def slurm_resources(self, stage: str, job_name: str) -> slurm.Resources:
@@ -121,19 +121,19 @@ class RunContext:
         return slurm.Resources(
             job_name=job_name,
             partition=getattr(config, f"partition_{stage}"),
-            account=config.account,
+            account=config.execution.account,
             time=getattr(config, f"max_time_{stage}"),
             mem_per_cpu_gb=getattr(config, f"max_memory_{stage}"),
             qos="devel" if getattr(config, f"devel_{stage}") else "",
-            gpus=config.gpus if stage == "train" else 0,
-            extra=config.sbatch_extra,
-            setup=config.job_setup,
+            gpus=config.execution.gpus if stage == "train" else 0,
+            extra=config.execution.sbatch_extra,
+            setup=config.execution.job_setup,
         )
 
     def store_path(self, kind: str, round_: int, grid_point: int) -> Path:
         """Where the store of ``kind`` of a round and grid point is: in ``sim_output/store``, or
         for round 0's training store the one ``use_old_sims`` imports (read in place)."""
-        imported = self.config.reuse_sims.path
+        imported = self.config.simulation.reuse.path
         if kind == "train" and round_ == 0 and imported is not None:
             return imported
         return self.stores_folder / store_name(kind, round_, grid_point)
@@ -160,17 +160,23 @@ class RunContext:
         box = np.asarray(
             self.record.bounds(grid_point, round_) if bounds is None else bounds, float
         )
-        last = round_ == config.n_truncations
-        kinds = {"train": (config.n_sim_round(round_), box), "prior": (config.n_prior_samples, box)}
-        if last and config.n_sim_explim > 0:
-            kinds["explim"] = (config.n_sim_explim, pinned(config, box, config.POI_indices))
+        last = round_ == config.training.n_truncations
+        kinds = {
+            "train": (config.n_sim_round(round_), box),
+            "prior": (config.simulation.n_prior_samples, box),
+        }
+        if last and config.simulation.n_sim_explim > 0:
+            kinds["explim"] = (
+                config.simulation.n_sim_explim,
+                pinned(config, box, config.physics.POI_indices),
+            )
         if last and config.with_fixed_nuisances:
             kinds["fixed"] = (
                 config.n_train_round(round_),
                 pinned(config, box, config.nuisance_indices),
             )
         if last:  # the Neyman construction's: POIs and nuisances over the box
-            limit_pois = [config.POI_indices[k] for k in config.limit_pois]
+            limit_pois = [config.physics.POI_indices[k] for k in config.limit_pois]
             for kind, n, kind_box in (
                 ("calibration", config.n_calibration, box),
                 ("limit_coverage", config.n_limit_coverage, box),
@@ -186,7 +192,7 @@ class RunContext:
                 grid_point=grid_point,
                 n=n,
                 bounds=tuple(tuple(float(v) for v in b) for b in kind_box),
-                sim_seed=config.sim_seed,
+                sim_seed=config.simulation.sim_seed,
                 config_hash=config.simulation_hash,
             )
             for kind, (n, kind_box) in kinds.items()

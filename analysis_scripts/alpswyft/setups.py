@@ -27,20 +27,22 @@ def cta(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -> di
     background and the energy dispersion. With ``observation=`` the response, background and
     counts are those of its DL3 runs (:func:`real_observation`).
     """
-    if config.observation:
+    if config.physics.observation:
         return real_observation(config, signal, bkg, edisp)
     response = cached_response(
         config.irf_path,
-        config.emin,
-        config.emax,
-        config.nbins,
-        config.nbins_etrue,
-        config.on_region,
-        config.on_region_radius,
+        config.physics.emin,
+        config.physics.emax,
+        config.physics.nbins,
+        config.physics.nbins_etrue,
+        config.physics.on_region,
+        config.physics.on_region_radius,
         edisp,
     )
     return setup_arrays(
-        config, response.scaled(config.livetime, signal, bkg), line_of_sight(response.e_true)
+        config,
+        response.scaled(config.physics.livetime, signal, bkg),
+        line_of_sight(response.e_true),
     )
 
 
@@ -69,7 +71,7 @@ def magic_like(config, state_nbins: tuple[int, ...] | None = None) -> dict[str, 
             f"{len(STATES)} numbers of bins (>= 2), one per state "
             f"({', '.join(s.name for s in STATES)})",
         )
-    if not config.observation:
+    if not config.physics.observation:
         raise ConfigError(
             "observation",
             "",
@@ -79,7 +81,7 @@ def magic_like(config, state_nbins: tuple[int, ...] | None = None) -> dict[str, 
     true_edges = np.geomspace(
         min(s.emin for s in STATES) / TRUE_ENERGY_MARGIN,
         max(s.emax for s in STATES) * TRUE_ENERGY_MARGIN,
-        config.nbins_etrue + 1,
+        config.physics.nbins_etrue + 1,
     )
     arrays: dict[str, np.ndarray] = {}
     for k, state in enumerate(STATES):
@@ -103,7 +105,11 @@ def magic_like(config, state_nbins: tuple[int, ...] | None = None) -> dict[str, 
         arrays.update({f"{state.name}__response_{k}": v for k, v in vars(response).items()})
     arrays.update(los_arrays(line_of_sight(np.sqrt(true_edges[1:] * true_edges[:-1]))))
     model = MagicLike(config, arrays)
-    rng = np.random.default_rng(config.ALP_seed if config.ALP_seed is not None else config.sim_seed)
+    rng = np.random.default_rng(
+        config.physics.ALP_seed
+        if config.physics.ALP_seed is not None
+        else config.simulation.sim_seed
+    )
     null = config.table.physical(config.table.null)
     pgg = model.survival_batch(null, rng)
     for k, (state, sub) in enumerate(zip(STATES, model.states)):

@@ -118,13 +118,13 @@ class ALPSim:
         config, messages = load_run_config(variables, pipeline=False)
         for message in messages:
             warnings.warn(message, stacklevel=3)
-        info = resolve(config.model)
-        self.alp = config.model in ALP_MODELS
+        info = resolve(config.physics.model)
+        self.alp = config.physics.model in ALP_MODELS
         if not self.alp and not all(switches.values()):
             off = ", ".join(f"{k}=False" for k, v in switches.items() if not v)
             raise ConfigError(
                 off,
-                config.model,
+                config.physics.model,
                 "signal, bkg and edisp switch parts of the CTA response (ALP models only)",
             )
         if setup is None and info.prepare is not None:
@@ -157,7 +157,10 @@ class ALPSim:
         from its own defaults). Only what they change is rebuilt: the gammapy response is built once
         per IRF file, binning, ON region and ``edisp`` (and kept on disk), a new ``livetime`` only
         scales it."""
-        if "model" in settings and _setting("model", settings["model"]) != self.config.model:
+        if (
+            "model" in settings
+            and _setting("model", settings["model"]) != self.config.physics.model
+        ):
             variables = _variables(
                 str(settings.pop("model")), settings
             )  # another model starts from its defaults
@@ -205,10 +208,12 @@ class ALPSim:
         config = RunConfig(**provenance["variables"])
         variables = {name: raw(getattr(config, name)) for name in SETTINGS}
         model = (
-            str(tree.model_file) if is_model_file(config.model) else config.model
+            str(tree.model_file) if is_model_file(config.physics.model) else config.physics.model
         )  # a run's own copy
         variables.update(_run_placeholders(), model=model)
-        variables.update({f"param{i + 1}": row for i, row in enumerate(config.model_params)})
+        variables.update(
+            {f"param{i + 1}": row for i, row in enumerate(config.physics.model_params)}
+        )
         setup = load_npz(tree.setup) if resolve(variables["model"]).prepare is not None else None
         sim = object.__new__(cls)
         sim._init(variables, dict(signal=True, bkg=True, edisp=True), setup, tree.root)
@@ -267,7 +272,7 @@ class ALPSim:
             raise ConfigError(
                 ", ".join(unknown),
                 ", ".join(str(given[k]) for k in unknown),
-                f"not a parameter of model {self.config.model!r}; "
+                f"not a parameter of model {self.config.physics.model!r}; "
                 f"its parameters are {', '.join(self.names)}",
             )
         columns = {name: np.asarray(value, float) for name, value in params.items()}
@@ -320,7 +325,7 @@ class ALPSim:
             nodes = self.model.expected(vectors, rng)
             return Spectrum(self.x, vectors, np.asarray(nodes["exp"], float), nodes=dict(nodes))
         counts, pgg = self.model.counts(vectors, rng)
-        exp = self.model.residual(counts, self.config.floor_exp)
+        exp = self.model.residual(counts, self.config.physics.floor_exp)
         response = self.model.response
         return Spectrum(
             self.x,
@@ -353,7 +358,9 @@ class ALPSim:
             spectrum.observed_counts, spectrum.observed_off = self.model.draw_counts(
                 spectrum.exp, rng
             )
-            spectrum.data = self.model.residual(spectrum.observed_counts, self.config.floor_obs)
+            spectrum.data = self.model.residual(
+                spectrum.observed_counts, self.config.physics.floor_obs
+            )
             spectrum.nodes.update(data=spectrum.data, **self.model.features(spectrum.data))
             if spectrum.observed_off is not None:
                 spectrum.nodes["n_off"] = spectrum.observed_off
@@ -375,7 +382,9 @@ class ALPSim:
         cluster and the Milky Way and EBL absorption, for an unpolarised beam."""
         if not self.alp:
             raise ConfigError(
-                "model", self.config.model, "has no photon survival probability (ALP models only)"
+                "model",
+                self.config.physics.model,
+                "has no photon survival probability (ALP models only)",
             )
         vectors = self.theta(theta, log, **params)
         pgg = self.model.survival_batch(

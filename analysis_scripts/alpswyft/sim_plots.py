@@ -29,13 +29,15 @@ def _check_kind(sim, kind: str, survival: bool = False) -> None:
         raise ConfigError(
             "kind",
             kind,
-            f"model {sim.config.model!r} has no instrument response: use counts or residual",
+            f"model {sim.config.physics.model!r} has no instrument response: use counts or residual",
         )
     if kind == "dnde" and not sim.switches["signal"]:
         raise ConfigError("kind", kind, "dN/dE needs the source counts (signal=True)")
     if survival and not sim.alp:
         raise ConfigError(
-            "survival", survival, f"model {sim.config.model!r} has no photon survival probability"
+            "survival",
+            survival,
+            f"model {sim.config.physics.model!r} has no photon survival probability",
         )
 
 
@@ -104,7 +106,7 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
     x, n = sim.x, len(vectors)
     # what is plotted lives in count space for ALP models and in node space for the others
     expected = spectrum.counts if sim.alp else spectrum.exp
-    y = _values(sim, expected, kind, vectors, sim.config.floor_exp)
+    y = _values(sim, expected, kind, vectors, sim.config.physics.floor_exp)
     if n == 1:
         line = top.plot(
             x, y[0], color=color, lw=1.6, label=label or legend_label(sim, vectors[0], params)
@@ -117,7 +119,7 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
     color = line.get_color()
     if n == 1 and (bands or observed):
         draws = _noise_draws(sim, spectrum.exp[0], rng)
-        floor = sim.config.floor_obs
+        floor = sim.config.physics.floor_obs
         if bands:
             q = np.percentile(
                 _values(sim, draws, kind, vectors, floor), [2.275, 15.87, 84.13, 97.725], axis=0
@@ -168,7 +170,7 @@ def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, color, overlay)
         return
     counts = sim.model.observed_counts(spectrum.exp, rng)[0]
     low, high = _gehrels(counts)
-    floor = sim.config.floor_obs
+    floor = sim.config.physics.floor_obs
     y, y_low, y_high = (_values(sim, c[None], kind, vectors, floor)[0] for c in (counts, low, high))
     if kind == "counts":  # zero counts would vanish on a log axis: drawn at the bottom edge instead
         y_low = np.where(counts > 0, y_low, np.nan)
@@ -193,7 +195,7 @@ def _draw_null(sim, top, bottom, kind) -> None:
         counts = sim.model.expected(vectors, np.random.default_rng(0))["exp"]
     top.plot(
         sim.x,
-        _values(sim, counts, kind, vectors, sim.config.floor_exp)[0],
+        _values(sim, counts, kind, vectors, sim.config.physics.floor_exp)[0],
         "--",
         color="k",
         lw=1,
@@ -220,8 +222,8 @@ def _decorate(sim, top, bottom, kind) -> None:
         top.set_ylabel("y" if kind == "counts" else "y - y(Null values)")
     top.legend(fontsize=8)
     if sim.alp:
-        model = f" (model {sim.config.model})" if sim.config.model else ""
-        title = f"NGC 1275{model} observed with CTA for {sim.config.livetime:g} h"
+        model = f" (model {sim.config.physics.model})" if sim.config.physics.model else ""
+        title = f"NGC 1275{model} observed with CTA for {sim.config.physics.livetime:g} h"
     else:
         title = sim.simulator.model_info.description.replace("``", "").rstrip(".")
     top.figure.suptitle(title, fontsize=10)
@@ -239,7 +241,7 @@ def plot_spectra(sim, exp, data, *, kind, residuals, ax, color, label, alpha):
             continue
         rows = np.atleast_2d(np.asarray(rows, float))
         counts = sim.counts_of(rows) if residuals else rows
-        floor = sim.config.floor_exp if name == "exp" else sim.config.floor_obs
+        floor = sim.config.physics.floor_exp if name == "exp" else sim.config.physics.floor_obs
         y = _values(sim, counts, kind, vectors, floor)
         shade = float(np.clip(5.0 / len(rows), 0.05, 1.0)) if alpha is None else alpha
         if name == "exp":

@@ -25,14 +25,14 @@ from analysis_core.files import load_npz
 
 class SpectrumSimulator:
     """Batched simulator for one configuration; ``setup`` holds the model's set-up arrays and
-    ``model_info`` the model (default: the one ``config.model`` names)."""
+    ``model_info`` the model (default: the one ``config.physics.model`` names)."""
 
     def __init__(
         self, config: RunConfig, setup: dict | None = None, model_info: ModelInfo | None = None
     ):
         self.config = config
         self.table = config.table
-        self.model_info = model_info or resolve(config.model)
+        self.model_info = model_info or resolve(config.physics.model)
         self.model = self.model_info.build(config, setup)
 
     @classmethod
@@ -41,7 +41,7 @@ class SpectrumSimulator:
     ) -> SpectrumSimulator:
         """The simulator of a run folder: loads ``response.npz`` when the model needs it, and a
         user's model from the run folder's copy ``model_file``."""
-        info = resolve(config.model, copy=model_file)
+        info = resolve(config.physics.model, copy=model_file)
         return cls(config, load_npz(setup_path) if info.prepare is not None else None, info)
 
     @property

@@ -159,17 +159,17 @@ def train_network(
     config = simulator.config
     loggers = [CSVLogger(str(log_dir), name=name, version="")]
     _ = loggers[0].experiment  # creates the folder now, before split.npz lands in it
-    on_gpu = accelerator(config.gpus) == "gpu"
+    on_gpu = accelerator(config.execution.gpus) == "gpu"
     datamodule = SeededDataModule(
         samples,
         NoiseResampler(simulator, seed),
-        config.train_batch_size_1d,
+        config.training.train_batch_size_1d,
         seed,
         Path(log_dir, name, "split.npz"),
         device=batch_device
         or (torch.device("cuda") if on_gpu and simulator.noise_on_device else None),
     )
-    if config.wandb_mode != "disabled":
+    if config.execution.wandb_mode != "disabled":
         from pytorch_lightning.loggers import WandbLogger
 
         loggers.append(
@@ -177,15 +177,15 @@ def train_network(
                 project="alpswyft",
                 name=f"{config.run_name}_{name}",
                 save_dir=str(log_dir),
-                mode=config.wandb_mode,
+                mode=config.execution.wandb_mode,
             )
         )
     n_train = len(datamodule.train_indices)
-    steps_per_epoch = max(1, n_train // config.train_batch_size_1d)
+    steps_per_epoch = max(1, n_train // config.training.train_batch_size_1d)
     trainer = swyft.SwyftTrainer(
         accelerator="gpu" if on_gpu else "cpu",
         devices=1,
-        max_epochs=config.max_epochs,
+        max_epochs=config.training.max_epochs,
         precision=32,
         logger=loggers,
         callbacks=[EpochSummary()],

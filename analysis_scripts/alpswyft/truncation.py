@@ -86,7 +86,7 @@ def bounds_from_pairs(logratios_2d, values, pairs, n_poi: int) -> np.ndarray:
 def print_truncation(config, old, new, initial) -> None:
     """The POIs' boxes before (``old``) and after (``new``) a round, and against the prior box."""
     print("truncation (threshold 1e-6 on the 1D marginals):")
-    for i in config.POI_indices:
+    for i in config.physics.POI_indices:
         p = config.table.free[i]
         width = lambda b, i=i: b[i][1] - b[i][0]  # noqa: E731
         print(
@@ -117,7 +117,9 @@ class TruncationRecord:
 
     @classmethod
     def for_config(cls, path: Path, config) -> TruncationRecord:
-        return cls(path, config.table.initial_bounds, config.table.free_names, config.POI_indices)
+        return cls(
+            path, config.table.initial_bounds, config.table.free_names, config.physics.POI_indices
+        )
 
     @classmethod
     def load(cls, path: Path) -> TruncationRecord:
@@ -134,12 +136,12 @@ class TruncationRecord:
         same = {
             "free_parameters": self.data.get("free_parameters") == config.table.free_names,
             "initial_bounds": recorded.shape == bounds.shape and np.allclose(recorded, bounds),
-            "POI_indices": self.data.get("POI_indices") == config.POI_indices,
+            "POI_indices": self.data.get("POI_indices") == config.physics.POI_indices,
         }
         here = {
             "free_parameters": config.table.free_names,
             "initial_bounds": bounds.tolist(),
-            "POI_indices": config.POI_indices,
+            "POI_indices": config.physics.POI_indices,
         }
         differences = [
             f"{key} {self.data.get(key)} there, {here[key]} here"
@@ -196,7 +198,7 @@ def reused_record(config, tree) -> TruncationRecord | None:
     """The truncation record ``use_old_truncations`` asks for (1: the newest one in the run folder
     or its archive; a path: that file, or a run/trial folder holding one), checked against the
     configuration; None for 0 or when there is none yet."""
-    reuse = config.reuse_truncations
+    reuse = config.training.reuse_truncations
     if reuse.off:
         return None
     if reuse.latest:

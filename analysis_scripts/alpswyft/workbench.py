@@ -81,7 +81,7 @@ class Run:
     def __repr__(self) -> str:
         done = len(self.done_rounds())
         return (
-            f"Run({str(self.tree.root)!r}: model {self.config.model or 'ALP'!r}, POIs "
+            f"Run({str(self.tree.root)!r}: model {self.config.physics.model or 'ALP'!r}, POIs "
             f"{', '.join(self.config.poi_names)}; grid point {self.grid_point}, {done} of "
             f"{self.config.n_rounds} rounds done)"
         )
@@ -252,7 +252,7 @@ class Run:
                 "run.infer() evaluates the network instead"
             )
         kept = load_npz(path)
-        columns = list(self.config.POI_indices)
+        columns = list(self.config.physics.POI_indices)
         bank = self.bank(r, g)[kept["rows"]]
         return self._posterior(
             bank,
@@ -276,7 +276,7 @@ class Run:
         n = len(kept["params"])
         if not isinstance(k, int | np.integer) or not 0 <= k < n:
             raise ConfigError("extra", k, f"expected 0 ... {n - 1} (the run's extra observations)")
-        columns = list(self.config.POI_indices)
+        columns = list(self.config.physics.POI_indices)
         r = self.round_of(None, g)
         return self._posterior(
             self.bank(r, g),
@@ -327,7 +327,7 @@ class Run:
         result = LimitResult.load(self.tree, g)
         if result is None:
             raise PipelineError(f"{LimitResult.path(self.tree, g)} does not exist")
-        levels = tuple(levels or self.config.credibility_levels)
+        levels = tuple(levels or self.config.validation.credibility_levels)
         fraction = {**result.fraction, "hpd": fractions_from_maps(maps, levels)}
         if "logratios_fixed" in maps:
             fraction["fixed"] = fractions_from_maps(maps, levels, "logratios_fixed")
@@ -369,11 +369,11 @@ class Run:
         :meth:`infer` (default: the run's mock or real observation)."""
         from alpswyft.inference import observation_features
 
-        method = method or self.config.limit_method[0]
+        method = method or self.config.validation.limit_method[0]
         if method not in METHODS:
             raise ConfigError("method", method, f"expected one of {', '.join(METHODS)}")
-        level = float(max(self.config.credibility_levels) if level is None else level)
-        pairs = [tuple(p) for p in self.config.prediction_pairs]
+        level = float(max(self.config.validation.credibility_levels) if level is None else level)
+        pairs = [tuple(p) for p in self.config.validation.prediction_pairs]
         names = [(self.config.poi_names[i], self.config.poi_names[j]) for i, j in pairs]
         if pair is not None and tuple(pair) not in names:
             raise ConfigError(
@@ -434,14 +434,14 @@ class Run:
         else:
             counts = np.asarray(observation, float)
         points, edges_x, edges_y = cl.grid_points(self.config, bins)
-        seed = self.config.sim_seed if seed is None else seed
+        seed = self.config.simulation.sim_seed if seed is None else seed
         bank = cl.survival_bank(
             self.sim.model,
             self.config,
             points,
             n_realisations,
             seed,
-            field or self.config.classical_field,
+            field or self.config.validation.classical_field,
         )
         return cl.scan(fitter, counts, points, bank, (edges_x, edges_y))
 
@@ -463,7 +463,7 @@ class Run:
         data = np.load(path)
         for level in levels:
             fq.check_level(level, int(data["k"]), int(data["statistic"].shape[-1]))
-        p = [tuple(q) for q in self.config.prediction_pairs].index(tuple(pair))
+        p = [tuple(q) for q in self.config.validation.prediction_pairs].index(tuple(pair))
         critical, null_maps = fq.load_critical(path, p)
         if "cls" in methods and null_maps is None:
             raise PipelineError(

@@ -331,18 +331,20 @@ def smooth_off_counts(n_off: np.ndarray, energy_edges: np.ndarray) -> np.ndarray
 def observation_setup(
     config, signal: bool = True, bkg: bool = True, energy_true_edges_gev: np.ndarray | None = None
 ):
-    """The response and background model of the runs of ``config.observation`` in the run's binning,
+    """The response and background model of the runs of ``config.physics.observation`` in the run's binning,
     and their arrays: ``(Response, arrays)``, the arrays holding the observed counts (``onoff_*``)
     and the run table (``run_*``). ``signal``/``bkg`` false leave the source counts or the
     background out (the simulator's switches). The true-energy axis reaches
     :data:`TRUE_ENERGY_MARGIN` beyond [emin, emax] with ``nbins_etrue`` bins, unless given."""
-    files = observation_files(config.observation)
-    reco_edges = np.geomspace(config.emin, config.emax, config.nbins + 1)  # GeV
+    files = observation_files(config.physics.observation)
+    reco_edges = np.geomspace(
+        config.physics.emin, config.physics.emax, config.physics.nbins + 1
+    )  # GeV
     true_edges = (
         np.geomspace(
-            config.emin / TRUE_ENERGY_MARGIN,
-            config.emax * TRUE_ENERGY_MARGIN,
-            config.nbins_etrue + 1,
+            config.physics.emin / TRUE_ENERGY_MARGIN,
+            config.physics.emax * TRUE_ENERGY_MARGIN,
+            config.physics.nbins_etrue + 1,
         )
         if energy_true_edges_gev is None
         else np.asarray(energy_true_edges_gev, float)
@@ -352,8 +354,8 @@ def observation_setup(
         RA_DEG,
         DEC_DEG,
         reco_edges / 1e3,
-        n_off=config.n_off_regions,
-        on_radius_deg=config.rad_max,
+        n_off=config.physics.n_off_regions,
+        on_radius_deg=config.physics.rad_max,
         energy_true_edges_tev=true_edges / 1e3,
     )
     true_edges, exposure, migration = stacked_response(spectrum)

@@ -23,7 +23,7 @@ class ValidationInputs:
         self.run, self.grid_point, self.network = run, grid_point, network
         self.tree, self.config, self.simulator = run.tree, run.config, run.simulator
         self.record = run.record
-        self.round = self.config.n_truncations
+        self.round = self.config.training.n_truncations
         self.box = np.asarray(self.record.bounds(grid_point, self.round), float)
         self.results: dict[str, object] = {}
 
@@ -52,19 +52,23 @@ class ValidationInputs:
         """One empty counter per ``prediction_pairs`` plane (:func:`~alpswyft.limits.plane_edges`
         over the initial box), with the Obs. values as the truth."""
         config = self.config
-        truth = config.table.obs[config.POI_indices]
+        truth = config.table.obs[config.physics.POI_indices]
         edges = plane_edges(config, np.array(self.record.data["initial_bounds"]))
         return [
             ExclusionCounter(
-                x, y, config.credibility_levels, (truth[i], truth[j]), is_mg_plane(config, i, j)
+                x,
+                y,
+                config.validation.credibility_levels,
+                (truth[i], truth[j]),
+                is_mg_plane(config, i, j),
             )
-            for (x, y), (i, j) in zip(edges, config.prediction_pairs)
+            for (x, y), (i, j) in zip(edges, config.validation.prediction_pairs)
         ]
 
 
 def is_mg_plane(config, i: int, j: int) -> bool:
     """Whether POI positions (i, j) are the (m, g) plane of an ALP table, log10 axes."""
-    x, y = (config.table.free[config.POI_indices[k]] for k in (i, j))
+    x, y = (config.table.free[config.physics.POI_indices[k]] for k in (i, j))
     return (x.name, y.name) == ("m", "g") and x.log and y.log
 
 

@@ -28,7 +28,7 @@ class ClassicalLimits(Diagnostic):
 
     def compute(self, inputs: ValidationInputs) -> dict | None:
         config, tree, g = inputs.config, inputs.tree, inputs.grid_point
-        if not config.classical_limits:
+        if not config.validation.classical_limits:
             return None
         model = inputs.simulator.model
         counts = cl.observation_counts(
@@ -47,16 +47,16 @@ class ClassicalLimits(Diagnostic):
         )
         bins, n_toys, lattice = (
             config.classical_grid,
-            config.classical_toys,
-            config.classical_lattice,
+            config.validation.classical_toys,
+            config.validation.classical_lattice,
         )
         field = cl.field_parameters(config)
         print(
             f"classical limits: {len(counts)} mock observations on a {bins[0]} x {bins[1]} grid of "
-            f"the (m, g) box, {config.classical_realisations} field realisations"
+            f"the (m, g) box, {config.validation.classical_realisations} field realisations"
             + (
                 f" (with {', '.join(config.table.free_names[i] for i in field)} from the prior)"
-                if config.classical_field == "prior" and field
+                if config.validation.classical_field == "prior" and field
                 else ""
             )
             + (
@@ -80,22 +80,23 @@ class ClassicalLimits(Diagnostic):
             config,
             counts,
             bins,
-            config.classical_realisations,
+            config.validation.classical_realisations,
             n_toys,
             lattice,
-            config.sim_seed,
+            config.simulation.sim_seed,
             report,
-            config.classical_field,
+            config.validation.classical_field,
             observed=observed,
         )
         limits.save(
-            tree.validation_data("classical_limits", g), levels=np.array(config.credibility_levels)
+            tree.validation_data("classical_limits", g),
+            levels=np.array(config.validation.credibility_levels),
         )
         summary = cl.summary(limits, config)
         self._print(limits, summary)
         loaded = cl.with_network(tree, g)
         if loaded is not None:  # beside the network's expected limits of the same observations
-            level = max(config.credibility_levels)
+            level = max(config.validation.credibility_levels)
             rows = cl.compare_with_network(loaded[1], config, limits, level, pair=loaded[2])
             summary["comparison"] = {f"{level:g}": rows}
             print(cl.comparison_table(rows, level))

@@ -58,7 +58,7 @@ class Coverage(Diagnostic):
             inputs.network,
             inputs.grid_point,
         )
-        if config.n_sim_coverage == 0:
+        if config.simulation.n_sim_coverage == 0:
             print("n_sim_coverage = 0: no coverage simulations, no coverage test")
             return None
         requests = inputs.requests
@@ -68,14 +68,14 @@ class Coverage(Diagnostic):
             requests["train"].path, ["params", *simulator.observed_nodes], first, first + n_coverage
         )
         bank = read_store(requests["prior"].path, ["params"], 0, n_draws)["params"].astype(float)
-        poi = config.POI_indices
+        poi = config.physics.POI_indices
         poi_box = inputs.box[poi]
         bank_unit = unit_cube(bank[:, poi], poi_box)
         truth_unit = unit_cube(sims["params"][:, poi].astype(float), poi_box)
         params = np.concatenate([bank, sims["params"][:1]])  # the last row: each truth in turn
         features = observation_features(network, {k: sims[k] for k in simulator.observed_nodes})
         margs = marginals(config, network)
-        rng = np.random.default_rng(config.sim_seed + 7919 * g)
+        rng = np.random.default_rng(config.simulation.sim_seed + 7919 * g)
         references = {
             "random": [rng.uniform(size=(n_coverage, len(m[1]))) for m in margs],
             "data": [data_references(sims["data"], len(m[1]), rng) for m in margs],
@@ -111,7 +111,7 @@ class Coverage(Diagnostic):
             [m[0] for m in margs], REFERENCE_SETS, masses, f, f_baseline
         )
         result.save(inputs.tree, g)
-        return self.summary(result, config.credibility_levels, n_draws)
+        return self.summary(result, config.validation.credibility_levels, n_draws)
 
     @staticmethod
     def summary(result: CoverageResult, levels, n_draws: int) -> dict:

@@ -86,9 +86,9 @@ class ExpectedLimits(Diagnostic):
         )
         why_not = (
             "n_sim_explim = 0"
-            if config.n_sim_explim == 0
+            if config.simulation.n_sim_explim == 0
             else "prediction_pairs is empty (with a single POI there is no plane)"
-            if not config.prediction_pairs
+            if not config.validation.prediction_pairs
             else "the network has no 2D marginals (restricted_posterior=1)"
             if network.estimator_2d is None
             else None
@@ -130,16 +130,18 @@ class ExpectedLimits(Diagnostic):
                     counter.add(excluded)
             progress(s + 1)
 
-        names, poi = config.poi_names, config.POI_indices
+        names, poi = config.poi_names, config.physics.POI_indices
         fraction = {"hpd": np.array([c.fraction for c in counters])}
         excluded_area = {"hpd": np.array([c.areas for c in counters])}
         if fixed is not None:
             fraction["fixed"] = np.array([c.fraction for c in fixed_counters])
             excluded_area["fixed"] = np.array([c.areas for c in fixed_counters])
         result = LimitResult(
-            pairs=np.array(config.prediction_pairs),
-            pair_names=np.array([[names[i], names[j]] for i, j in config.prediction_pairs]),
-            levels=np.array(config.credibility_levels),
+            pairs=np.array(config.validation.prediction_pairs),
+            pair_names=np.array(
+                [[names[i], names[j]] for i, j in config.validation.prediction_pairs]
+            ),
+            levels=np.array(config.validation.credibility_levels),
             edges_x=np.array([c.edges_x for c in counters]),
             edges_y=np.array([c.edges_y for c in counters]),
             truth=config.table.obs[poi],
@@ -172,10 +174,10 @@ class ExpectedLimits(Diagnostic):
             else None,
             "pairs": {},
         }
-        for p, (counter, (i, j)) in enumerate(zip(counters, config.prediction_pairs)):
+        for p, (counter, (i, j)) in enumerate(zip(counters, config.validation.prediction_pairs)):
             pair = "-".join((names[i], names[j]))
             entry = {}
-            for k, level in enumerate(config.credibility_levels):
+            for k, level in enumerate(config.validation.credibility_levels):
                 entry[f"{level:g}"] = {
                     **limit_summary(config, counter, k, (poi[i], poi[j])),
                     "false_exclusion_max": float(counter.false_fraction[k].max())

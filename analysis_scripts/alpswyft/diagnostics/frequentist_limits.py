@@ -28,7 +28,7 @@ def own_observations(tree, config, nodes) -> dict[str, dict]:
     if tree.true_obs.is_file():
         true_obs = load_npz(tree.true_obs)
         out["observation"] = {k: np.asarray(true_obs[k])[None] for k in nodes}
-    if config.extra_observations and tree.extra_obs.is_file():
+    if config.validation.extra_observations and tree.extra_obs.is_file():
         extra = load_npz(tree.extra_obs)
         out["extra"] = {k: np.asarray(extra[k]) for k in nodes}
     return out
@@ -52,12 +52,12 @@ class FrequentistLimits(Diagnostic):
                 print("no frequentist limits: n_sim_explim = 0 and no real observation")
             return None
         requests, nodes = inputs.requests, inputs.simulator.observed_nodes
-        levels = config.credibility_levels
+        levels = config.validation.credibility_levels
         methods = tuple(m for m in ("frequentist", "cls", "hpd") if m != "cls" or config.n_null)
         counters = inputs.plane_counters()
         planes = [
             fq.PlaneStatistic(config, network, pair, c.edges_x, c.edges_y, inputs.box)
-            for pair, c in zip(config.prediction_pairs, counters)
+            for pair, c in zip(config.validation.prediction_pairs, counters)
         ]
         k = neighbour_count(config.n_calibration, levels)
         sims = read_store(requests["calibration"].path, ["params", *nodes])
@@ -73,7 +73,7 @@ class FrequentistLimits(Diagnostic):
                 nodes,
                 Progress(f"calibration, plane {'-'.join(inputs.names(pair))}", len(sims["params"])),
             )
-            for plane, pair in zip(planes, config.prediction_pairs)
+            for plane, pair in zip(planes, config.validation.prediction_pairs)
         ]
         criticals = [CriticalValues(*c, k) for c in calibrations]
         null_maps = [None] * len(planes)
@@ -101,7 +101,7 @@ class FrequentistLimits(Diagnostic):
             "leave_one_out": {},
             "pairs": {},
         }
-        for ex, pair in zip(exclusions, config.prediction_pairs):
+        for ex, pair in zip(exclusions, config.validation.prediction_pairs):
             inside, name = ~ex.plane.outside, "-".join(inputs.names(pair))
             summary["critical_values"][name] = {
                 f"{level:g}": [
@@ -125,7 +125,7 @@ class FrequentistLimits(Diagnostic):
         if config.n_limit_coverage:
             summary["coverage"] = self._coverage(inputs, exclusions, counters, methods)
         self._confidence_sets(inputs, exclusions, counters, methods)
-        if config.n_sim_explim:
+        if config.simulation.n_sim_explim:
             summary["pairs"] = self._expected(inputs, exclusions, counters, methods)
         return summary
 
@@ -143,19 +143,19 @@ class FrequentistLimits(Diagnostic):
             "the plane"
         )
         maps, truths, summary = {m: {} for m in methods}, [], {}
-        for ex, pair in zip(exclusions, config.prediction_pairs):
+        for ex, pair in zip(exclusions, config.validation.prediction_pairs):
             truths_unit, covered = fq.coverage_indicators(
                 ex, cov, features, Progress("limit coverage", len(features))
             )
             plane_arrays, summary["-".join(inputs.names(pair))] = fq.coverage_summary(
-                truths_unit, covered, config.credibility_levels, ex.plane
+                truths_unit, covered, config.validation.credibility_levels, ex.plane
             )
             for key, value in plane_arrays.items():
                 name, method = key.rsplit("_", 1)
                 maps[method].setdefault(name, []).append(value)
             truths.append(truths_unit)
         LimitCoverageResult(
-            levels=np.array(config.credibility_levels),
+            levels=np.array(config.validation.credibility_levels),
             methods=methods,
             edges_x=np.array([c.edges_x for c in counters]),
             edges_y=np.array([c.edges_y for c in counters]),
@@ -188,7 +188,7 @@ class FrequentistLimits(Diagnostic):
         if sets:
             save_npz(
                 inputs.tree.validation_data("confidence_sets", inputs.grid_point),
-                levels=np.array(inputs.config.credibility_levels),
+                levels=np.array(inputs.config.validation.credibility_levels),
                 methods=np.array(methods),
                 edges_x=np.array([c.edges_x for c in counters]),
                 edges_y=np.array([c.edges_y for c in counters]),
@@ -205,7 +205,7 @@ class FrequentistLimits(Diagnostic):
         grid point's :class:`~alpswyft.limits.LimitResult` (HPD's are the expected-limit
         diagnostic's), with the truth's own exclusion where it lies inside a plane."""
         config, tree, g = inputs.config, inputs.tree, inputs.grid_point
-        levels, features = config.credibility_levels, inputs.explim_features
+        levels, features = config.validation.credibility_levels, inputs.explim_features
         tested = tuple(m for m in methods if m != "hpd")
         by_method = {m: copy_counters(counters) for m in tested}
         kept = np.zeros((len(exclusions), len(features), len(exclusions[0].plane.x)), np.float32)
@@ -242,9 +242,9 @@ class FrequentistLimits(Diagnostic):
 
         pairs = {}
         n = len(features)
-        for p, pair in enumerate(config.prediction_pairs):
+        for p, pair in enumerate(config.validation.prediction_pairs):
             name, entry = "-".join(inputs.names(pair)), {}
-            columns = (config.POI_indices[pair[0]], config.POI_indices[pair[1]])
+            columns = (config.physics.POI_indices[pair[0]], config.physics.POI_indices[pair[1]])
             for k_level, level in enumerate(levels):
                 entry[f"{level:g}"] = {
                     m: limit_summary(config, by_method[m][p], k_level, columns) for m in tested

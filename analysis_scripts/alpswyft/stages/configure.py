@@ -70,9 +70,9 @@ def configure(
     warnings = kept_warnings + warnings
     tree = RunTree(Path(results_parent_dir) / config.run_name)
     _check_writable(tree)
-    architecture = resolve_architecture(config.architecture)
-    model = resolve(config.model)
-    physics = None if config.update_physics else _earlier_physics(config, tree, warnings)
+    architecture = resolve_architecture(config.training.architecture)
+    model = resolve(config.physics.model)
+    physics = None if config.physics.update_physics else _earlier_physics(config, tree, warnings)
     setup = physics.setup if physics is not None else _prepare_model(config)
     check_outputs(model, config, setup)
     shapes = SpectrumSimulator(config, setup, model).shapes
@@ -83,13 +83,13 @@ def configure(
 
     old_record = reused_record(config, tree)  # checked before anything is moved
     trial, archived, resumed = tree.start_trial(
-        config.trial_hash, keep_stores=config.reuse_sims.latest
+        config.trial_hash, keep_stores=config.simulation.reuse.latest
     )
     if early_log is not None:
         os.replace(early_log, tree.log)  # the log so far continues as this trial's output.log
     if archived is not None:
         print(f"the previous trial is in {archived.relative_to(tree.root)}")
-        if config.reuse_sims.latest:
+        if config.simulation.reuse.latest:
             print("use_old_sims=1: the stores stay in sim_output/ and are reused where they match")
     if resumed:
         print(f"resuming the unfinished trial {trial} (same configuration): finished work is kept")
@@ -122,7 +122,7 @@ def configure(
             "grid": config.grid,
             "architecture": {"name": architecture.name, "sha256": architecture.sha256},
             "model": {
-                "name": config.model,
+                "name": config.physics.model,
                 "description": model.description,
                 "sha256": model.sha256 or None,
             },
@@ -147,7 +147,7 @@ def configure(
             )
         else:
             _write_true_obs(run)
-    if config.extra_observations and not (resumed and tree.extra_obs.exists()):
+    if config.validation.extra_observations and not (resumed and tree.extra_obs.exists()):
         _write_extra_obs(run)
     return tree
 
@@ -178,7 +178,7 @@ def _earlier_physics(config: RunConfig, tree: RunTree, warnings: list[str]) -> _
             "its response and mock observation do not apply and are built anew"
         )
         return None
-    needs_setup = resolve(config.model).prepare is not None
+    needs_setup = resolve(config.physics.model).prepare is not None
     files = [source / tree.true_obs.name] + ([source / tree.setup.name] if needs_setup else [])
     missing = [f.name for f in files if not f.is_file()]
     if missing:
@@ -209,7 +209,7 @@ def _imported_store(config: RunConfig, shapes: dict, warnings: list[str]) -> dic
     """``use_old_sims`` as a path: a store of this pipeline is checked when round 0 simulates; a
     foreign one (a swyft ZarrStore of the original pipeline) is checked here, before anything is
     written, for its nodes, shapes and size, and said to be unverifiable. Returns its record."""
-    path = config.reuse_sims.path
+    path = config.simulation.reuse.path
     if path is None or not is_foreign(path):
         return None
     record = check_foreign_store(path, config.n_sim_round(0), shapes)
@@ -258,11 +258,11 @@ def _keep_series(
 def _prepare_model(config: RunConfig) -> dict | None:
     """The model's set-up arrays (response, line of sight, null), computed before any file is written
     so that a bad IRF file or energy range stops the run with nothing touched."""
-    prepare = resolve(config.model).prepare
+    prepare = resolve(config.physics.model).prepare
     if prepare is None:
         return None
-    if is_model_file(config.model):
-        print(f"preparing the set-up arrays of {config.model}")
+    if is_model_file(config.physics.model):
+        print(f"preparing the set-up arrays of {config.physics.model}")
     else:
         print(
             f"building the instrument response from {config.irf_path.name} (cached per IRF file and binning) "
@@ -283,7 +283,7 @@ def _check_networks(config: RunConfig, shapes: dict, architecture) -> None:
         except Exception as error:  # noqa: BLE001 - whatever the head raises, name the variable
             raise ConfigError(
                 "architecture",
-                config.architecture or "(default)",
+                config.training.architecture or "(default)",
                 f"the network of grid point {g} {hyperparams} does not work on the simulator's shapes "
                 f"{ {k: tuple(v) for k, v in shapes.items()} }: {type(error).__name__}: {error}",
             ) from None
@@ -293,12 +293,12 @@ def _write_true_obs(run: RunContext) -> None:
     """Simulate the mock observation at the table's Obs. values (``obs_seed``) into
     ``true_obs.npz``, or take a real observation's counts."""
     config, tree, simulator = run.config, run.tree, run.simulator
-    rng = np.random.default_rng(config.obs_seed)
+    rng = np.random.default_rng(config.physics.obs_seed)
     sample = simulator.simulate(config.table.obs, rng)
     extra = {}
     if "pgg" in sample:  # the same observation's parameters under the null hypothesis
         null = simulator.model.expected(
-            config.table.physical(config.table.null), np.random.default_rng(config.obs_seed)
+            config.table.physical(config.table.null), np.random.default_rng(config.physics.obs_seed)
         )
         extra = {"null_exp": null["exp"][0], "null_pgg": null["pgg"][0]}
     observed = getattr(simulator.model, "observation_nodes", lambda: None)()
@@ -309,7 +309,7 @@ def _write_true_obs(run: RunContext) -> None:
         print(f"the observation is real: {describe(simulator.model.observation)}")
         return
     names = ", ".join(f"{n} = {v:g}" for n, v in zip(config.table.free_names, config.table.obs))
-    print(f"mock observation simulated at {names} (obs_seed {config.obs_seed})")
+    print(f"mock observation simulated at {names} (obs_seed {config.physics.obs_seed})")
 
 
 def _write_extra_obs(run: RunContext) -> None:

@@ -19,15 +19,15 @@ def plan(run: RunContext | RunTree) -> list[tuple[int, int]]:
     ``simulate=0 train=0``."""
     run = RunContext.of(run)
     config = run.config
-    if not config.train and not config.simulate:
+    if not config.execution.train and not config.execution.simulate:
         print("train=0 simulate=0: no round is simulated or trained", file=sys.stderr)
         return []
     record = run.record
-    trial, last = run.trial, config.n_truncations
+    trial, last = run.trial, config.training.n_truncations
     pairs = []
-    for g in range(config.start_grid_test_at_count, len(config.grid)):
+    for g in range(config.training.start_grid_test_at_count, len(config.grid)):
         rounds = [r for r in range(config.n_rounds) if not record.is_done(g, r)]
-        if not rounds and config.retrain_last_round and record.trial_of(g, last) != trial:
+        if not rounds and config.training.retrain_last_round and record.trial_of(g, last) != trial:
             print(
                 f"retrain_last_round=1: round {last} of grid point {g} is trained again",
                 file=sys.stderr,

@@ -34,11 +34,11 @@ def simulate_round(run: RunContext | RunTree, grid_point: int, round_: int) -> N
     bounds = run.record.bounds(grid_point, round_)
     _print_box(config, bounds, f"round {round_} simulates in")
     requests = run.store_requests(grid_point, round_, bounds)
-    if config.simulate:
+    if config.execution.simulate:
         to_fill = [r for r in requests.values() if r.path.is_relative_to(tree.stores)]
         check_disk_space(to_fill, simulator.shapes, tree.stores)
     for kind, request in requests.items():
-        if not config.simulate:
+        if not config.execution.simulate:
             try:
                 check_store(request, simulator.shapes)
             except PipelineError as error:
@@ -53,14 +53,14 @@ def simulate_round(run: RunContext | RunTree, grid_point: int, round_: int) -> N
         elif config.uses_slurm:
             _simulate_on_slurm(run, request, grid_point, round_, kind)
         else:
-            fill_store(request, simulator, config.n_jobs_sim)
+            fill_store(request, simulator, config.simulation.n_jobs_sim)
 
 
 def _simulate_on_slurm(run: RunContext, request, grid_point: int, round_: int, kind: str) -> None:
     """Fill one store as a SLURM job array, one task per chunk, and wait for it."""
     config, tree, simulator = run.config, run.tree, run.simulator
     shapes = simulator.shapes if kind != "prior" else {"params": simulator.shapes["params"]}
-    root = open_for_filling(request, shapes, chunk_length(request.n, config.n_jobs_sim))
+    root = open_for_filling(request, shapes, chunk_length(request.n, config.simulation.n_jobs_sim))
     chunks = chunk_slices(root)
     script = SCRIPTS / "simulate_batch.py"
     commands = [
@@ -90,7 +90,7 @@ def _simulate_on_slurm(run: RunContext, request, grid_point: int, round_: int, k
         status,
         resources,
         tree.sim_output / "slurm",
-        config.slurm_max_attempts,
+        config.execution.slurm_max_attempts,
         describe=lambda i: f"{request.path.name} chunk {i}",
     )
 

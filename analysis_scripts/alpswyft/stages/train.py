@@ -43,7 +43,7 @@ def train_round_on_slurm(run: RunContext | RunTree, grid_point: int, round_: int
         done,
         resources,
         tree.train_output / "slurm",
-        config.slurm_max_attempts,
+        config.execution.slurm_max_attempts,
         describe=lambda _: f"training of round {round_}, grid point {grid_point}",
     )
 
@@ -58,7 +58,7 @@ def train_round(run: RunContext | RunTree, grid_point: int, round_: int) -> None
     box = record.bounds(grid_point, round_)
     requests = run.store_requests(grid_point, round_, box)
     network_signature = signature(config, hyperparams, simulator.shapes, architecture)
-    seed = config.sim_seed * 1_000_003 + round_ * 1009 + grid_point
+    seed = config.simulation.sim_seed * 1_000_003 + round_ * 1009 + grid_point
     torch.manual_seed(seed)  # the initial weights
     network = build_network(config, hyperparams, simulator.shapes, architecture)
 
@@ -66,7 +66,7 @@ def train_round(run: RunContext | RunTree, grid_point: int, round_: int) -> None
     if old is not None:
         load_network(network, old, network_signature)
         print(f"use_old_net: loaded {old}")
-    if old is None or config.continue_training:
+    if old is None or config.training.continue_training:
         n_train = config.n_train_round(round_)
         # params and exp only: the noisy nodes are drawn afresh for every batch
         samples = read_store(requests["train"].path, ["params", "exp"], 0, n_train)
@@ -96,7 +96,7 @@ def train_round(run: RunContext | RunTree, grid_point: int, round_: int) -> None
     with np.load(tree.true_obs) as true_obs:
         observation = {key: true_obs[key] for key in simulator.observed_nodes}
     logratios = logratios_on_bank(network, observation, bank)
-    poi = config.POI_indices
+    poi = config.physics.POI_indices
     values = bank[:, poi].astype(float)
     poi_box = box[poi]
 
@@ -131,7 +131,7 @@ def train_round(run: RunContext | RunTree, grid_point: int, round_: int) -> None
         },
     )
 
-    if round_ == config.n_truncations and tree.extra_obs.is_file():
+    if round_ == config.training.n_truncations and tree.extra_obs.is_file():
         _infer_extra_obs(tree, config, network, simulator, bank, box, grid_point)
     if "fixed" in requests:  # before the round is recorded as done, so that a killed run redoes it
         _train_fixed_nuisances(
@@ -170,12 +170,12 @@ def _train_fixed_nuisances(
         config, hyperparams, simulator.shapes, architecture, fixed_nuisances=True
     )
     path = tree.fixed_network(grid_point)
-    old = _old_network(config, tree, config.n_truncations, grid_point, path.name)
+    old = _old_network(config, tree, config.training.n_truncations, grid_point, path.name)
     names = ", ".join(config.table.free_names[i] for i in config.nuisance_indices)
     if old is not None:
         load_network(network, old, network_signature)
         print(f"use_old_net: loaded {old}")
-    if old is None or config.continue_training:
+    if old is None or config.training.continue_training:
         samples = read_store(request.path, ["params", "exp"])
         print(
             f"\nfixed-nuisance network ({names} at their Obs. values): training on {request.n} simulations "
@@ -200,7 +200,7 @@ def _old_network(config, tree, round_: int, grid_point: int, name: str = "") -> 
     trial's network of the round and grid point (or the file ``name``), if there is one; with a
     .pt path that file (the main network only); with a folder the round's network in it (a net
     folder or a run/trial folder), if there is one."""
-    reuse = config.reuse_net
+    reuse = config.training.reuse_net
     if reuse.off:
         return None
     given = reuse.path
@@ -221,7 +221,7 @@ def _old_network(config, tree, round_: int, grid_point: int, name: str = "") -> 
         candidates = [given / name, given / "train_output" / "net" / name]
     found = next((p for p in candidates if p.is_file()), None)
     if found is None:
-        shown = given if given is not None else config.use_old_net
+        shown = given if given is not None else config.training.use_old_net
         print(f"use_old_net={shown}: no saved network {name}; training a new one")
     return found
 
@@ -238,7 +238,7 @@ def _infer_extra_obs(
     """The last round's posteriors of the ``extra_observations``: binned, and the log-ratios on
     the prior bank (float32)."""
     extra = load_npz(tree.extra_obs)
-    poi = config.POI_indices
+    poi = config.physics.POI_indices
     values = bank[:, poi].astype(float)
     out = {
         "params": extra["params"],

@@ -28,10 +28,10 @@ def validate(run: RunContext | RunTree) -> None:
         print("simulate=1 train=0: nothing is trained, so nothing is validated")
         return
     record = run.record
-    last = config.n_truncations
+    last = config.training.n_truncations
     points = [
         g
-        for g in range(config.start_grid_test_at_count, len(config.grid))
+        for g in range(config.training.start_grid_test_at_count, len(config.grid))
         if record.is_done(g, last)
     ]
     if not points:
