@@ -91,7 +91,7 @@ def test_missing_hyperparameters_are_named():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("import no_such_module\n", "does not import: ModuleNotFoundError"),
+        ("import no_such_module\n", "does not load: ModuleNotFoundError"),
         ("x = 1\n", "must define a class Head"),
         (
             "import torch\nclass Head(torch.nn.Module):\n    pass\n",

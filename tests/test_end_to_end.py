@@ -689,9 +689,7 @@ KILLABLE = dict(
     n_sim_coverage="150",
     n_sim_explim="10",
     DRP_coverage_parameters='"2000, 150, 0, 0, 1"',
-    n_sim_calibration="2000",
-    n_sim_limit_coverage="0",
-    n_sim_null="50",
+    limit_method="hpd",  # the frequentist stage's resumption is that of every stage
 )
 
 

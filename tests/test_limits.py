@@ -247,10 +247,10 @@ def test_a_limit_result_saves_the_file_layout_and_reads_as_it(tmp_path):
     """A LimitResult with a calibrated method added writes the keys of
     expected_limits_gridpoint_<g>.npz (fraction, fraction_<method>, methods, ...), loads back equal,
     and reads as that layout for code written against the file."""
+    from types import SimpleNamespace
+
     from alpswyft.limits import LimitResult, limit_fraction, quoted_method
     from alpswyft.results import RunTree
-
-    from types import SimpleNamespace
 
     config = SimpleNamespace(validation=SimpleNamespace(limit_method=("frequentist", "hpd")))
 

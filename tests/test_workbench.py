@@ -77,7 +77,7 @@ def test_the_archived_trial_is_read_as_it_is(two_trials):
 
 def test_errors_name_what_is_wrong(two_trials, tmp_path):
     run = open_run(two_trials[0])
-    with pytest.raises(ConfigError, match="kind = 'posterior': expected one of training"):
+    with pytest.raises(ConfigError, match="kind = 'posterior': expected one of train, training"):
         run.store("posterior")
     with pytest.raises(
         ConfigError, match="round = '2': expected a finished round of grid point 0: 0"

@@ -25,7 +25,6 @@ built-in heads take them beside ``data`` (a user's head may, from ``shapes``).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import math
 import re
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from torch import nn
 
 import swyft
 from analysis_core.errors import ConfigError
+from analysis_core.plugins import load_class
 
 #: Hyperparameters of every network: the optimiser's and the estimators' (original network.py).
 TRAINING_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")
@@ -222,16 +222,8 @@ def resolve(value: str) -> Architecture:
 
 def load_head(path: Path) -> type:
     """Import a user's architecture file and check that its ``Head`` follows the interface."""
-    spec = importlib.util.spec_from_file_location(f"alpswyft_user_architecture_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # noqa: BLE001 - any error in a user's file is reported as a config error
-        raise ConfigError(
-            "architecture", str(path), f"the file does not import: {type(error).__name__}: {error}"
-        ) from None
-    head = getattr(module, "Head", None)
-    if not (isinstance(head, type) and issubclass(head, nn.Module)):
+    head = load_class(path, "Head", "architecture", guide="docs/guide/extending.md")
+    if not issubclass(head, nn.Module):
         raise ConfigError(
             "architecture", str(path), "the file must define a class Head (a torch.nn.Module)"
         )

@@ -21,7 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from alpswyft import classical as cl
 from alpswyft.grid import grid_points, parse_hyperparams
 from alpswyft.limits import LEVELS
-from alpswyft.models import ALP_MODELS, file_sha256, is_model_file, resolve
+from alpswyft.models import ALP_MODELS, is_model_file, resolve
 from alpswyft.neyman import (
     LARGEST_NEIGHBOUR_FRACTION,
     METHODS,
@@ -35,6 +35,7 @@ from alpswyft.physics.alp_model import ALPModel
 from alpswyft.physics.magic import STATES
 from alpswyft.sections import Execution, Physics, Simulation, Training, Validation
 from analysis_core.errors import ConfigError, ConfigErrors
+from analysis_core.plugins import file_sha256
 
 #: The shipped instrument response, used when ``IRF_file`` is empty (see alpswyft/data/README.md).
 DEFAULT_IRF_FILE = (

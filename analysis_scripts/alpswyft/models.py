@@ -38,8 +38,6 @@ outputs do not have the shapes it declares stops the run before anything is writ
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +49,7 @@ from alpswyft import setups
 from alpswyft.parameters import parse_row
 from alpswyft.physics import alp_model, magic, toy
 from analysis_core.errors import ConfigError
+from analysis_core.plugins import file_sha256, load_class
 
 _REQUIRED = ("parameters", "shapes", "expected", "noise")
 
@@ -158,47 +157,14 @@ def is_model_file(value: str) -> bool:
     return str(value).endswith(".py")
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-_LOADED: dict[tuple[str, str, str], ModelInfo] = {}
-
-
 def load_model_file(path: Path, label: str | None = None) -> ModelInfo:
     """The class ``Model`` of a user's file, checked for the interface (errors name the file);
-    a file is imported once per content."""
+    a file is imported once per content (:func:`analysis_core.plugins.load_class`)."""
     path = Path(path)
     label = label or str(path)
-    if not path.is_file():
-        raise ConfigError(
-            "model",
-            label,
-            "no such file (a model file defines a class Model; see docs/guide/extending.md)",
-        )
-    digest = file_sha256(path)
-    key = (str(path), label, digest)
-    if key not in _LOADED:
-        _LOADED[key] = _import_model(path, label, digest)
-    return _LOADED[key]
-
-
-def _import_model(path: Path, label: str, digest: str) -> ModelInfo:
-    spec = importlib.util.spec_from_file_location(f"alpswyft_user_model_{digest[:12]}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # noqa: BLE001 - whatever the file raises, name the file
-        raise ConfigError(
-            "model", label, f"the file does not load: {type(error).__name__}: {error}"
-        ) from None
-    cls = getattr(module, "Model", None)
-    if not inspect.isclass(cls):
-        raise ConfigError(
-            "model", label, "the file must define a class Model (see docs/guide/extending.md)"
-        )
+    cls = load_class(path, "Model", "model", label, guide="docs/guide/extending.md")
     _check_interface(cls, label)
-    return ModelInfo(label, cls, path, digest)
+    return ModelInfo(label, cls, path, file_sha256(path))
 
 
 def resolve(value: str, copy: Path | None = None) -> ModelInfo:

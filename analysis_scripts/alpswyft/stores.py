@@ -36,29 +36,40 @@ from tqdm.auto import tqdm
 from analysis_core.errors import PipelineError
 from analysis_core.files import disk_full, size
 
+
+@dataclass(frozen=True)
+class StoreKind:
+    """A kind of store: the suffix of its folder name, the offset that keeps its simulations'
+    seeds apart from the other kinds', and the names a user may also give it (the workbench's
+    ``run.store(name)``)."""
+
+    name: str
+    suffix: str
+    seed: int
+    aliases: tuple[str, ...] = ()
+
+
+#: The kinds of store, by name. ``coverage`` is the last round's training store beyond its
+#: training rows (the coverage simulations).
 KINDS = {
-    "train": "",
-    "prior": "_prior",
-    "explim": "_explim",
-    "fixed": "_fixed_nuisances",
-    "calibration": "_calibration",
-    "limit_coverage": "_limit_coverage",
-    "null": "_null",
+    kind.name: kind
+    for kind in (
+        StoreKind("train", "", 0, ("training", "coverage")),
+        StoreKind("prior", "_prior", 1),
+        StoreKind("explim", "_explim", 2, ("expected_limits",)),
+        StoreKind("fixed", "_fixed_nuisances", 3, ("fixed_nuisances",)),
+        StoreKind("calibration", "_calibration", 4),
+        StoreKind("limit_coverage", "_limit_coverage", 5),
+        StoreKind("null", "_null", 6),
+    )
 }
-_KIND_SEED = {
-    "train": 0,
-    "prior": 1,
-    "explim": 2,
-    "fixed": 3,
-    "calibration": 4,
-    "limit_coverage": 5,
-    "null": 6,
-}
+#: Every name of a store kind a user may give, and the kind it names.
+KIND_NAMES = {name: kind for kind in KINDS.values() for name in (kind.name, *kind.aliases)}
 
 
 def store_name(kind: str, round_: int, grid_point: int, base: str = "store") -> str:
     """The name of a store of ``kind``; round 0's are shared across grid points."""
-    name = base + KINDS[kind]
+    name = base + KINDS[kind].suffix
     return name if round_ == 0 else f"{name}_round_{round_}_gridpoint_{grid_point}"
 
 
@@ -98,7 +109,7 @@ class StoreRequest:
     def chunk_seed(self, chunk: int) -> np.random.SeedSequence:
         grid_point = self.grid_point if self.round > 0 else 0
         return np.random.SeedSequence(
-            [self.sim_seed, self.round, grid_point, _KIND_SEED[self.kind], chunk]
+            [self.sim_seed, self.round, grid_point, KINDS[self.kind].seed, chunk]
         )
 
 

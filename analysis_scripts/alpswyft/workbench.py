@@ -27,26 +27,10 @@ from alpswyft import neyman
 from alpswyft.limits import LimitResult, fractions_from_maps, percent
 from alpswyft.neyman import METHOD_WORDS, METHODS
 from alpswyft.run import RunContext
-from alpswyft.stores import read_store
+from alpswyft.stores import KIND_NAMES, read_store
 from alpswyft.truncation import TruncationRecord, normalised_weights, weighted_quantiles
 from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import load_npz
-
-#: Store names a user may give, and the pipeline's store kinds behind them. ``coverage`` is the
-#: last round's training store beyond its training rows (the coverage simulations).
-STORE_KINDS = {
-    "training": "train",
-    "train": "train",
-    "coverage": "train",
-    "prior": "prior",
-    "explim": "explim",
-    "expected_limits": "explim",
-    "fixed": "fixed",
-    "fixed_nuisances": "fixed",
-    "calibration": "calibration",
-    "limit_coverage": "limit_coverage",
-    "null": "null",
-}
 
 
 def open_run(path: str | Path, grid_point: int = 0) -> Run:
@@ -144,17 +128,17 @@ class Run:
         the training rows), ``prior`` (the inference bank), ``explim`` (expected limits) or
         ``fixed`` (the fixed-nuisance network's training store); ``round`` defaults to the last."""
 
-        if kind not in STORE_KINDS:
-            raise ConfigError("kind", kind, f"expected one of {', '.join(STORE_KINDS)}")
+        if kind not in KIND_NAMES:
+            raise ConfigError("kind", kind, f"expected one of {', '.join(KIND_NAMES)}")
         g = self.grid_point_of(grid_point)
         r = self.round_of(round, g)
-        path = self.context.store_path(STORE_KINDS[kind], r, g)
+        path = self.context.store_path(KIND_NAMES[kind].name, r, g)
         if not (path / ".zgroup").is_file():
             raise PipelineError(
                 f"the {kind} store of round {r}, grid point {g} ({path}) does not exist"
             )
         start, stop = 0, None
-        if STORE_KINDS[kind] == "train":
+        if KIND_NAMES[kind].name == "train":
             n_train = self.config.n_train_round(r)
             start, stop = (n_train, None) if kind == "coverage" else (0, n_train)
         return Store(path, kind, r, g, self, start, stop)
