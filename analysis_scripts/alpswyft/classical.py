@@ -622,7 +622,6 @@ def survival_bank(
     log10 neV, log10 1e-11 /GeV) for ``n_realisations`` field realisations, each the same field at
     every point (its modes, and with ``field="prior"`` its free parameters drawn from their
     prior); the spectrum at its Obs. values."""
-
     rng = np.random.default_rng(seed)
     realisations = _realisation_vectors(config, n_realisations, field, rng)
     bank = None
@@ -763,7 +762,6 @@ def truth_survival(model, config, points: np.ndarray, seed: int, field: str = "o
     """P_gg (n, n_true) at (m, g) ``points`` (table space), each with a field realisation of its
     own (as in :func:`survival_bank`), the spectrum at its Obs. values: the truths of
     pseudo-experiments."""
-
     rng = np.random.default_rng(seed)
     alp, vectors = _propagation(
         model, _at_points(config, _realisation_vectors(config, len(points), field, rng), points)
@@ -1416,7 +1414,6 @@ def summary(limits: ClassicalLimits, config, masses=COMPARISON_MASSES) -> dict:
 def with_network(tree, grid_point: int = 0):
     """A run's classical limits and the network's expected-limit arrays with the index of their
     (m, g) plane, (:class:`ClassicalLimits`, arrays, plane); None without either."""
-
     path = tree.validation_data("classical_limits", grid_point)
     plane = mg_plane(tree.validation_data("expected_limits", grid_point))
     if plane is None or not path.is_file():

@@ -114,7 +114,6 @@ def _levels(value):
 
 def _methods(value):
     """``frequentist,hpd`` -> ("frequentist", "hpd"): the limit constructions, the first one quoted."""
-
     if not isinstance(value, str):
         return tuple(value)
     methods = tuple(v.strip() for v in value.split(",") if v.strip())
@@ -307,7 +306,6 @@ class RunConfig(BaseModel):
     @cached_property
     def table(self) -> ParameterTable:
         """The parameter table, with the model's constraint on the prior (if it has one)."""
-
         constraint = getattr(resolve(self.model).cls, "constraint", None)
         return ParameterTable(
             [parse_row(i + 1, row)[0] for i, row in enumerate(self.model_params)], constraint
@@ -332,7 +330,6 @@ class RunConfig(BaseModel):
     @property
     def geometry(self) -> str:
         """``geom``, or its default: ``gamma`` (the CTA response) for ALP models, ``simple`` for toys."""
-
         return self.geom or ("gamma" if self.model in ALP_MODELS else "simple")
 
     @property
@@ -413,7 +410,6 @@ class RunConfig(BaseModel):
     def n_calibration(self) -> int:
         """Calibration simulations of the last round: ``n_sim_calibration``, or by default the
         smallest store the levels need (:func:`alpswyft.neyman.calibration_size_needed`)."""
-
         if not self.with_neyman:
             return 0
         return (
@@ -703,7 +699,6 @@ def _from_original(variables: dict[str, str]) -> tuple[dict[str, str], list[str]
 def _check_physics(config: RunConfig) -> list[str]:
     """Checks of what a simulation is made from (model, parameter table, binning, response);
     returns warnings, raises ConfigError."""
-
     warnings = []
     n_expected = resolve(config.model).n_params
     rows = [parse_row(i + 1, row) for i, row in enumerate(config.model_params)]
@@ -872,7 +867,6 @@ def _check(config: RunConfig) -> list[str]:
 def _check_limits(config: RunConfig) -> None:
     """A Neyman construction needs calibration simulations enough for its levels, and CLs needs
     null simulations."""
-
     if not config.with_neyman:
         return
     needed = calibration_size_needed(config.credibility_levels)
@@ -900,7 +894,6 @@ def check_classical(config: RunConfig) -> None:
     """The classical analysis fits a CTA spectrum (Amplitude, index, Ecut) of an ALP model, or
     magic_like's flux states, with free m and g, with enough realisations for MAGIC's quantile,
     pseudo-experiments enough for the levels, and a grid fine enough for the box."""
-
     if not config.classical_limits:
         return
     cls = resolve(config.model).cls

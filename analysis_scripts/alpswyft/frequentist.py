@@ -307,7 +307,6 @@ def fractions_from_centres(
 def check_level(level: float, k: int, n_calibration: int) -> None:
     """A confidence level the calibration can serve: TAIL_COUNT neighbours beyond its critical
     value; ConfigError naming the calibration size it needs otherwise."""
-
     if not 0 < level < 1:
         raise ConfigError("level", level, "a confidence level strictly between 0 and 1, e.g. 0.95")
     if neyman.neighbours_needed([level]) > k:

@@ -57,7 +57,6 @@ def near_limit_points(
     """Up to ``n_points`` points just inside the median expected limit of ``method``: in mass
     columns spread over those where the limit reaches down from the top of the plane, the centre
     of the lowest excluded cell (table units)."""
-
     median = np.asarray(limit_fraction(result, method)[plane, level_index]) >= 0.5
     ex, ey = result["edges_x"][plane], result["edges_y"][plane]
     columns = []
@@ -134,7 +133,6 @@ def no_effect_truths(tree, grid_point: int, plane: int, quiet: np.ndarray, level
     """How often each method's set excludes the limit-coverage truths that lie in no-effect cells
     (``quiet``, nx x ny), each tested at its own truth with the other parameters from their prior:
     {method: {level: {excluded, n, fraction, interval_68}}}; None without limit-coverage simulations."""
-
     path = tree.validation_data("limit_coverage", grid_point)
     if not path.is_file():
         return None

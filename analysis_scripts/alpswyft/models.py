@@ -1,4 +1,4 @@
-"""The ``model`` variable: the shipped forward models and users' model files, one registration path.
+r"""The ``model`` variable: the shipped forward models and users' model files, one registration path.
 
 A model is a class with this interface (the shipped ones in :mod:`alpswyft.physics` have it too):
 
@@ -16,7 +16,7 @@ A model is a class with this interface (the shipped ones in :mod:`alpswyft.physi
 ``shapes``
     ``{node: shape}`` of ``exp``, ``data`` and every other node ``expected`` or ``features`` returns.
 ``expected(self, theta, rng)``
-    a dict with at least ``exp``, shape (n, \\*shapes["exp"]), for physical parameter vectors
+    a dict with at least ``exp``, shape (n, \*shapes["exp"]), for physical parameter vectors
     ``theta`` of shape (n, len(parameters)); random numbers only from the generator ``rng``.
 ``noise(self, exp, rng)``
     ``data``, one noisy realisation of each ``exp`` (or a dict of ``data`` and further noisy nodes,

@@ -291,7 +291,6 @@ def binned_coverage(
 ) -> dict[str, np.ndarray]:
     """Coverage in ``bins`` x ``bins`` cells of the unit square: fraction, count and the 68 %
     Clopper-Pearson interval of each (nan where a cell holds no simulation)."""
-
     ix, iy = unit_cells(truths_unit, (bins, bins))
     n = np.zeros((bins, bins), int)
     k = np.zeros((bins, bins), int)

@@ -715,7 +715,6 @@ _PUBLISHED_COLORS = {
 def published_overlay(ax, config, fi: int, fj: int) -> bool:
     """Draw the published exclusion regions on an (m, g) plane in the table's units (log10 where
     the table is); False if the pair is not (m, g) in neV and 1e-11 GeV^-1."""
-
     pm, pg = config.table.free[fi], config.table.free[fj]
     if (pm.name, pg.name) != ("m", "g") or "neV" not in pm.unit or "e-11" not in pg.unit:
         return False
@@ -1234,7 +1233,6 @@ def against_published_seeds(
     strongest per mass column, and below each one's ratio to the published depth; the depths of
     :func:`alpswyft.limits.depth_ratios` (cell centres). Returns the figure and the rows (per
     mass: each run's g and the published one)."""
-
     runs = [RunContext.of(t) for t in trees]
     planes = [
         (mg_plane(r.tree.validation_data("expected_limits", grid_point)), r.config) for r in runs

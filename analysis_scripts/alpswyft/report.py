@@ -394,7 +394,6 @@ def validation_summary(run: RunContext | RunTree, grid_point: int = 0) -> str:
 def _frequentist_lines(freq: dict | None) -> list[str]:
     """The frequentist part of the validation summary: calibration, coverage at every point,
     expected limits per method."""
-
     if freq is None:
         return [
             "frequentist limits: none (limit_method=hpd, or no expected limits and no real observation)"
@@ -492,7 +491,6 @@ def _limit_line(v: dict) -> str:
 def published_sources() -> str:
     """The published exclusions drawn on the (m, g) expected-limit maps and posteriors, with their
     sources."""
-
     papers = {e["label"]: e["reference"] for e in published_limits()}
     return "\n".join(
         [f"- {label}: {reference}" for label, reference in papers.items()]

@@ -424,7 +424,6 @@ class ALPSim:
     ) -> dict[str, np.ndarray]:
         """The first ``n`` samples of a store: a path, or the name of a store of this run
         (``store``, ``store_round_1_gridpoint_0``, ...; see docs/guide/outputs.md, "Stores")."""
-
         path = Path(store)
         if not (path / ".zgroup").exists() and self.run_dir is not None:
             path = RunTree(self.run_dir).stores / str(store)

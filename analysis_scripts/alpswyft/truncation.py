@@ -33,6 +33,7 @@ def rect_bounds(
     Arguments:
         logratios: (N, n_poi) log-ratios of the prior-bank samples.
         values: (N, n_poi) the corresponding parameter values.
+        threshold: the ratio to the largest one below which a sample is cut away.
 
     Returns:
         (n_poi, 2) [min, max] of the values whose log-ratio exceeds max + ln(threshold).

@@ -127,7 +127,6 @@ class Run:
         """A store of the run: ``training``, ``coverage`` (the last round's simulations beyond
         the training rows), ``prior`` (the inference bank), ``explim`` (expected limits) or
         ``fixed`` (the fixed-nuisance network's training store); ``round`` defaults to the last."""
-
         if kind not in KIND_NAMES:
             raise ConfigError("kind", kind, f"expected one of {', '.join(KIND_NAMES)}")
         g = self.grid_point_of(grid_point)
@@ -652,7 +651,6 @@ class Store:
 
     def read(self, node: str, n: int | None = None) -> np.ndarray:
         """The first ``n`` rows of a node (all with None)."""
-
         if n is None or node in self._cache:
             return self[node][:n]
         stop = self.start + n if self.stop is None else min(self.stop, self.start + n)
@@ -777,7 +775,6 @@ class Posterior:
     def weights(self, name=None, pair=None) -> np.ndarray:
         """Normalised weights of the bank's samples for a 1D marginal (``name``) or a 2D one
         (``pair`` of names)."""
-
         if pair is not None:
             return normalised_weights(self._need("2d"))[:, self._pair(pair)]
         return normalised_weights(self._need("1d"))[:, self._index(name)]
@@ -812,7 +809,6 @@ class Posterior:
 
     def quantiles(self, q) -> np.ndarray:
         """Weighted quantiles (n_poi, len(q)) of every 1D marginal."""
-
         return np.array(
             [
                 weighted_quantiles(self.values[:, k], self.weights(k), q)

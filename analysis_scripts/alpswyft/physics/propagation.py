@@ -81,9 +81,13 @@ def propagate_states_scalar(energy, b_field, psi, n_el, length, m_nev, g_11, sta
 
     Arguments:
         energy: (n_E,) photon energies in GeV in the frame of the domains.
-        b_field, psi, n_el, length: (n_dom,) transverse field (muG), its angle (rad), electron
-            density (cm^-3) and domain length (kpc), in the order the beam crosses them.
-        m_nev, g_11: ALP mass (neV) and coupling (1e-11 GeV^-1).
+        b_field: (n_dom,) transverse field (muG) of the domains, in the order the beam crosses
+            them (as are the next three).
+        psi: (n_dom,) its angle (rad).
+        n_el: (n_dom,) electron density (cm^-3).
+        length: (n_dom,) domain length (kpc).
+        m_nev: ALP mass (neV).
+        g_11: ALP coupling (1e-11 GeV^-1).
         states: (n_E, 3, 2) complex128, columns are the propagated initial states.
 
     In the frame of a domain's field, with photon components A_u = c A_x - s A_y (perpendicular)
