@@ -52,12 +52,8 @@ class Coverage(Diagnostic):
 
         from alpswyft.inference import logratios_for_features, observation_features
 
-        config, simulator, network, g = (
-            inputs.config,
-            inputs.simulator,
-            inputs.network,
-            inputs.grid_point,
-        )
+        config, simulator = inputs.config, inputs.simulator
+        network, g = inputs.network, inputs.grid_point
         if config.simulation.n_sim_coverage == 0:
             print("n_sim_coverage = 0: no coverage simulations, no coverage test")
             return None

@@ -77,13 +77,8 @@ class ExpectedLimits(Diagnostic):
     def compute(self, inputs: ValidationInputs) -> dict | None:
         from alpswyft.inference import PlanePosteriors
 
-        run, config, tree, network, g = (
-            inputs.run,
-            inputs.config,
-            inputs.tree,
-            inputs.network,
-            inputs.grid_point,
-        )
+        run, config, tree = inputs.run, inputs.config, inputs.tree
+        network, g = inputs.network, inputs.grid_point
         why_not = (
             "n_sim_explim = 0"
             if config.simulation.n_sim_explim == 0
