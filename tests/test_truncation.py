@@ -41,3 +41,31 @@ def test_record_round_trip(tmp_path):
     np.testing.assert_array_equal(again.bounds(0, 1), [[-1, 2], [-3, 3]])
     with pytest.raises(RuntimeError):
         again.set_round(0, 2, {}, {})
+
+
+def test_a_round_result_saves_the_posterior_file_and_reads_as_it(tmp_path):
+    """A round's binned posterior with 1D marginals only is saved as posterior_round_<r>_gridpoint_<g>.npz
+    without the 2D keys, and loads back with them None."""
+    from alpswyft.results import RunTree
+    from alpswyft.truncation import RoundResult
+
+    tree = RunTree(tmp_path)
+    result = RoundResult(
+        box=np.array([[0.0, 1.0], [-1.0, 1.0]]),
+        poi_names=("a", "b"),
+        truth=np.array([0.5, 0.0]),
+        density_1d=np.ones((2, 10)),
+        edges_1d=np.tile(np.linspace(0, 1, 11), (2, 1)),
+    )
+    result.save(tree, 1, 0)
+    assert set(np.load(tree.posterior(1, 0))) == {
+        "box",
+        "poi_names",
+        "truth",
+        "density_1d",
+        "edges_1d",
+    }
+    again = RoundResult.load(tree, 1, 0)
+    assert again.poi_names == ("a", "b") and again.density_2d is None and "density_2d" not in again
+    assert np.array_equal(again["edges_1d"], result.edges_1d)
+    assert RoundResult.load(tree, 2, 0) is None

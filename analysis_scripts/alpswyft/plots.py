@@ -35,6 +35,7 @@ from alpswyft.neyman import METHOD_WORDS
 from alpswyft.physics.toy import bin_centers, linear_gaussian_posterior
 from alpswyft.results import RunTree
 from alpswyft.run import RunContext
+from alpswyft.truncation import RoundResult
 from analysis_core.errors import PipelineError
 
 
@@ -168,13 +169,14 @@ def axis_label(config, i: int) -> str:
 
 
 def _rounds(run: RunContext | RunTree, grid_point: int):
-    """(round, posterior npz) for each finished round of a grid point."""
+    """(record entry, :class:`~alpswyft.truncation.RoundResult`) of each finished round of a grid
+    point."""
     run = RunContext.of(run)
-    tree = run.tree
     for entry in run.record.rounds(grid_point):
-        path = tree.posterior(entry["round"], grid_point)
-        if entry.get("status") == "done" and path.exists():
-            yield entry, np.load(path)
+        if entry.get("status") == "done":
+            result = RoundResult.load(run.tree, entry["round"], grid_point)
+            if result is not None:
+                yield entry, result
 
 
 def analytic_posterior(run: RunContext | RunTree):

@@ -233,10 +233,10 @@ def _is_empty_dir(path: Path) -> bool:
 
 
 class SavedResult(Mapping):
-    """A validation result that is one NPZ file of ``val_output/``: a frozen dataclass whose
-    ``KIND`` names the file (``<KIND>_gridpoint_<g>.npz``) and whose :meth:`arrays` and
-    :meth:`from_arrays` are the file's layout. It also reads as that layout (``result["levels"]``),
-    for code written against the file."""
+    """A result that is one NPZ file of a run: a frozen dataclass whose :meth:`arrays` and
+    :meth:`from_arrays` are the file's layout, and whose ``KIND`` names the file (for the
+    validation results ``val_output/<KIND>_gridpoint_<g>.npz``; others override :meth:`path`).
+    It also reads as that layout (``result["levels"]``), for code written against the file."""
 
     KIND: ClassVar[str]
 
@@ -249,16 +249,20 @@ class SavedResult(Mapping):
         raise NotImplementedError
 
     @classmethod
-    def path(cls, tree: RunTree, grid_point: int) -> Path:
-        return tree.validation_data(cls.KIND, grid_point)
+    def path(cls, tree: RunTree, *where: int) -> Path:
+        """The file of the result of ``where`` (a grid point; a round and a grid point for a
+        round's result)."""
+        return tree.validation_data(cls.KIND, *where)
 
-    def save(self, tree: RunTree, grid_point: int) -> None:
-        save_npz(self.path(tree, grid_point), **self.arrays())
+    def save(self, tree: RunTree, *where: int) -> None:
+        path = self.path(tree, *where)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_npz(path, **self.arrays())
 
     @classmethod
-    def load(cls, tree: RunTree, grid_point: int):
-        """The saved result of ``grid_point``; None where the run has none."""
-        path = cls.path(tree, grid_point)
+    def load(cls, tree: RunTree, *where: int):
+        """The saved result of ``where``; None where the run has none."""
+        path = cls.path(tree, *where)
         return cls.from_arrays(load_npz(path)) if path.is_file() else None
 
     def __getitem__(self, key: str) -> np.ndarray:

@@ -14,10 +14,12 @@ history; the binned posteriors themselves are in ``train_output/posteriors/*.npz
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from alpswyft.results import RunTree, SavedResult
 from analysis_core.errors import ConfigError
 from analysis_core.files import read_json, write_json
 
@@ -226,3 +228,43 @@ def import_record(tree, record: TruncationRecord) -> None:
         shutil.copy2(path, tree.posteriors / path.name)
     done = {g: len(p["rounds"]) for g, p in record.data["grid_points"].items()}
     print(f"use_old_truncations: continuing from {source} (finished rounds per grid point: {done})")
+
+
+@dataclass(frozen=True, eq=False)
+class RoundResult(SavedResult):
+    """The mock observation's binned posterior after one round
+    (``train_output/posteriors/posterior_round_<r>_gridpoint_<g>.npz``), on the round's ``box``
+    of the POIs (n_poi, 2), in table space, with their names and Obs. values (``truth``): the 1D
+    marginals ``density_1d`` (n_poi, bins) on ``edges_1d`` (n_poi, bins + 1) where the network has
+    them, and the 2D ones ``density_2d`` (n_pairs, bins, bins) of ``pairs`` (positions within
+    POI_indices) where it has those (:func:`alpswyft.inference.binned_posterior`)."""
+
+    KIND = "posterior"
+
+    box: np.ndarray
+    poi_names: tuple[str, ...]
+    truth: np.ndarray
+    density_1d: np.ndarray | None = None
+    edges_1d: np.ndarray | None = None
+    density_2d: np.ndarray | None = None
+    pairs: np.ndarray | None = None
+
+    @classmethod
+    def path(cls, tree: RunTree, *where: int) -> Path:
+        return tree.posterior(*where)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"box": self.box, "poi_names": np.array(self.poi_names), "truth": self.truth}
+        for key in ("density_1d", "edges_1d", "density_2d", "pairs"):
+            if getattr(self, key) is not None:
+                arrays[key] = getattr(self, key)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> RoundResult:
+        return cls(
+            box=arrays["box"],
+            poi_names=tuple(str(n) for n in arrays["poi_names"]),
+            truth=arrays["truth"],
+            **{k: arrays.get(k) for k in ("density_1d", "edges_1d", "density_2d", "pairs")},
+        )

@@ -16,7 +16,13 @@ from alpswyft.results import RunTree
 from alpswyft.run import RunContext
 from alpswyft.stores import read_store
 from alpswyft.training import train_network
-from alpswyft.truncation import bounds_from_pairs, print_truncation, rect_bounds, summarise_1d
+from alpswyft.truncation import (
+    RoundResult,
+    bounds_from_pairs,
+    print_truncation,
+    rect_bounds,
+    summarise_1d,
+)
 from analysis_core import slurm
 from analysis_core.errors import PipelineError
 from analysis_core.files import load_npz, save_npz
@@ -109,14 +115,12 @@ def train_round(run: RunContext | RunTree, grid_point: int, round_: int) -> None
     new_box = np.array(record.data["initial_bounds"])
     new_box[poi] = truncated_poi
 
-    posterior = {
-        "box": poi_box,
-        "poi_names": np.array(config.poi_names),
-        "truth": config.table.obs[poi],
+    RoundResult(
+        box=poi_box,
+        poi_names=tuple(config.poi_names),
+        truth=config.table.obs[poi],
         **binned_posterior(values, lr_1d, lr_2d, network.pairs, poi_box),
-    }
-    tree.posteriors.mkdir(parents=True, exist_ok=True)
-    save_npz(tree.posterior(round_, grid_point), **posterior)
+    ).save(tree, round_, grid_point)
     # the unbinned posterior: re-binned, zoomed or drawn with swyft's plots without the network
     save_npz(
         tree.bank_logratios(round_, grid_point),
