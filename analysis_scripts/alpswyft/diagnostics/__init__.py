@@ -14,7 +14,7 @@ results. A new diagnostic is one class, appended to :data:`DIAGNOSTICS`.
 from __future__ import annotations
 
 from alpswyft.diagnostics.base import Diagnostic, ValidationInputs
-from alpswyft.diagnostics.classical_limits import ClassicalLimits
+from alpswyft.diagnostics.classical_limits import ClassicalAnalysis
 from alpswyft.diagnostics.coverage import Coverage
 from alpswyft.diagnostics.expected_limits import ExpectedLimits
 from alpswyft.diagnostics.frequentist_limits import FrequentistLimits
@@ -25,7 +25,7 @@ DIAGNOSTICS: tuple[Diagnostic, ...] = (
     Coverage(),
     ExpectedLimits(),
     FrequentistLimits(),
-    ClassicalLimits(),
+    ClassicalAnalysis(),
 )
 
 
@@ -38,4 +38,13 @@ def diagnostic(name: str) -> Diagnostic:
     raise KeyError(f"no diagnostic {name!r}: one of {', '.join(d.name for d in DIAGNOSTICS)}")
 
 
-__all__ = ["DIAGNOSTICS", "Diagnostic", "ValidationInputs", "diagnostic"]
+__all__ = [
+    "DIAGNOSTICS",
+    "ClassicalAnalysis",
+    "Coverage",
+    "Diagnostic",
+    "ExpectedLimits",
+    "FrequentistLimits",
+    "ValidationInputs",
+    "diagnostic",
+]

@@ -16,7 +16,7 @@ from alpswyft.run import RunContext
 from alpswyft.stores import read_store
 
 
-class ClassicalLimits(Diagnostic):
+class ClassicalAnalysis(Diagnostic):
     """MAGIC's method on the run's mock observations (``classical_limits=1``; the first
     ``n_observations`` of them if given): :class:`alpswyft.classical.ClassicalLimits`."""
 

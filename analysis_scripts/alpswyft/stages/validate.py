@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from alpswyft.config import check_classical
-from alpswyft.diagnostics import DIAGNOSTICS, ClassicalLimits, Diagnostic, ValidationInputs
+from alpswyft.diagnostics import DIAGNOSTICS, ClassicalAnalysis, Diagnostic, ValidationInputs
 from alpswyft.results import RunTree
 from alpswyft.run import RunContext
 from analysis_core.errors import ConfigError
@@ -105,7 +105,7 @@ def classical_limits(
         raise ConfigError("observations", n_observations, "at least 1 mock observation")
     run = RunContext(tree, config)  # the run's variables with the given settings
     inputs = ValidationInputs(run, grid_point, network=None)
-    entry = run_diagnostics(inputs, [ClassicalLimits(n_observations)])["classical"]
+    entry = run_diagnostics(inputs, [ClassicalAnalysis(n_observations)])["classical"]
     summary_path = tree.validation_summary(grid_point)
     summary = read_json(summary_path) if summary_path.is_file() else {}
     summary["classical"] = entry
