@@ -205,8 +205,9 @@ def coverage_summary(
     truths_unit: np.ndarray, covered: dict, levels, plane: PlaneStatistic
 ) -> tuple[dict, dict]:
     """Coverage maps (smooth, with 1 sigma, and binned with Clopper-Pearson) of every method and
-    level, and their summary: overall coverage, the smallest smooth coverage and the fraction of
-    the plane where it lies below level - 2 sigma."""
+    level (by method, the maps of :data:`alpswyft.limits.COVERAGE_MAPS`), and their summary:
+    overall coverage, the smallest smooth coverage and the fraction of the plane where it lies
+    below level - 2 sigma."""
     points = plane.unit(plane.x, plane.y)
     arrays, summary = {}, {}
     for method, hits in covered.items():
@@ -226,13 +227,15 @@ def coverage_summary(
                 "smooth_min_sigma": float(s[np.argmin(p)]),
                 "area_below_2sigma": float(below.mean()),
             }
-        arrays[f"smooth_{method}"] = np.array(smooth)
-        arrays[f"sigma_{method}"] = np.array(sigma)
-        arrays[f"binned_{method}"] = np.array([b["fraction"] for b in binned])
-        arrays[f"binned_low_{method}"] = np.array([b["low"] for b in binned])
-        arrays[f"binned_high_{method}"] = np.array([b["high"] for b in binned])
-        arrays[f"binned_n_{method}"] = np.array([b["n"] for b in binned])
-        arrays[f"covered_{method}"] = hits
+        arrays[method] = {
+            "smooth": np.array(smooth),
+            "sigma": np.array(sigma),
+            "binned": np.array([b["fraction"] for b in binned]),
+            "binned_low": np.array([b["low"] for b in binned]),
+            "binned_high": np.array([b["high"] for b in binned]),
+            "binned_n": np.array([b["n"] for b in binned]),
+            "covered": hits,
+        }
     return arrays, summary
 
 

@@ -252,12 +252,20 @@ def diagnostic_figures(
     run has none, prints what makes them and returns an empty dict."""
     run = RunContext.of(run)
     found = diagnostic(name)
-    figures = {k: fig for k, fig in found.figures(run, grid_point).items() if fig is not None}
-    if not figures:
+    figures = found.figures(run, grid_point)
+    if not save_figures(figures, run.tree if folder is None else folder, grid_point):
         print(found.missing)
-    for stem, fig in figures.items():
-        save_figure(fig, run.tree if folder is None else folder, f"{stem}_gridpoint_{grid_point}")
-    return figures
+    return {stem: fig for stem, fig in figures.items() if fig is not None}
+
+
+def save_figures(figures: dict, where: RunTree | Path, grid_point: int) -> list[Path]:
+    """Save each figure of ``{stem: figure or None}`` as ``<stem>_gridpoint_<g>.png`` into
+    ``where`` (:func:`save_figure`); the files written."""
+    return [
+        save_figure(fig, where, f"{stem}_gridpoint_{grid_point}")
+        for stem, fig in figures.items()
+        if fig is not None
+    ]
 
 
 def is_archived(run: RunContext | RunTree) -> bool:

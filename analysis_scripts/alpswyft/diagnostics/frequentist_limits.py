@@ -150,9 +150,9 @@ class FrequentistLimits(Diagnostic):
             plane_arrays, summary["-".join(inputs.names(pair))] = fq.coverage_summary(
                 truths_unit, covered, config.validation.credibility_levels, ex.plane
             )
-            for key, value in plane_arrays.items():
-                name, method = key.rsplit("_", 1)
-                maps[method].setdefault(name, []).append(value)
+            for method, plane_maps in plane_arrays.items():
+                for name, value in plane_maps.items():
+                    maps[method].setdefault(name, []).append(value)
             truths.append(truths_unit)
         LimitCoverageResult(
             levels=np.array(config.validation.credibility_levels),
@@ -226,7 +226,9 @@ class FrequentistLimits(Diagnostic):
                     ):
                         truth_hits[p, m_index, :, s] = hit
             progress(s + 1)
-        result = inputs.results.get("expected_limits") or LimitResult.load(tree, g)
+        result = inputs.results.get("expected_limits")
+        if result is None:  # computed by an earlier validation of this network
+            result = LimitResult.load(tree, g)
         for m in tested:
             result = result.with_method(
                 m,

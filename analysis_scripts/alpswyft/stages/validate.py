@@ -67,20 +67,21 @@ def run_diagnostics(inputs: ValidationInputs, diagnostics) -> dict:
     """Compute each diagnostic and save the figures of those that had something to compute; their
     summary entries by name."""
     entries = {d.name: d.compute(inputs) for d in diagnostics}
-    save_figures(inputs.run, inputs.grid_point, [d for d in diagnostics if entries[d.name]])
+    draw_figures(inputs.run, inputs.grid_point, [d for d in diagnostics if entries[d.name]])
     return entries
 
 
-def save_figures(run: RunContext, grid_point: int, diagnostics: list[Diagnostic]) -> None:
+def draw_figures(run: RunContext, grid_point: int, diagnostics: list[Diagnostic]) -> None:
     """The diagnostics' figures as ``val_output/<name>_gridpoint_<g>.png``."""
     import matplotlib.pyplot as plt
 
-    from alpswyft.report import save_figure
+    from alpswyft.report import save_figures
 
     for d in diagnostics:
-        for name, fig in d.figures(run, grid_point).items():
+        figures = d.figures(run, grid_point)
+        save_figures(figures, run.tree, grid_point)
+        for fig in figures.values():
             if fig is not None:
-                save_figure(fig, run.tree, f"{name}_gridpoint_{grid_point}")
                 plt.close(fig)
 
 
