@@ -113,7 +113,7 @@ max_time_train=00-04:00:00  # SLURM: wall time of a training job, dd-hh:mm:ss
 prediction_pairs="(0,1)"   # POI planes of the expected-limit maps
 fixed_nuisance_limits=0   # 1: also the expected limit with the nuisances fixed at their Obs. values (a second network)
 credibility_levels="0.68,0.95"  # HPD levels of coverage, expected limits and contours (e.g. 0.68,0.95,0.9973)
-extra_observations="m=1.66, g=0, seed=1"  # an ALP at 46 neV, g = 1e-11 /GeV (inside MAGIC's contour)
+extra_observations="m=45.7, g=1, seed=1"  # an ALP at 45.7 neV, g = 1e-11 /GeV (inside MAGIC's contour)
 DRP_coverage_parameters="5_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
 wandb_mode=disabled       # disabled, offline or online (online needs a wandb login)
 hyperparams="--learning_rate (float) : 3e-4 \

@@ -133,8 +133,9 @@ classical_realisations=100  # cluster-field realisations per grid point (MAGIC: 
 classical_toys=20         # pseudo-experiments per lattice point and per cell along the Wilks line (0: Wilks' chi2_2 only)
 classical_lattice=3       # lattice points per axis where the pseudo-experiments are drawn (3 x 3; 0: only along the Wilks line)
 classical_field=obs       # the field's B0 (rms_B) at its Obs. value (MAGIC: one field model), or prior (a draw per realisation)
-extra_observations="m=1, g=0.5, seed=1"  # more observations inferred with the last round's network, rows
-                          # separated by ';', values as in the Obs. column (here m = 10 neV, g = 3.2e-11 /GeV)
+extra_observations="m=10, g=3.162, seed=1"  # more observations inferred with the last round's network, rows
+                          # separated by ';', values by name in physical units as ALPSim takes them (here
+                          # m = 10 neV, g = 3.162e-11 /GeV; log10(m)=1 says the same in log10)
 DRP_coverage_parameters="5_000, 300, 0, 0, 1"  # n_draws, n_coverage, first coverage simulation, (which_net, n_processes: unused)
 wandb_mode=disabled       # disabled, offline or online (online needs a wandb login)
 hyperparams="--learning_rate (float) : 3e-4 \

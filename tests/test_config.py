@@ -167,6 +167,56 @@ def test_single_poi_gets_no_default_pairs(variables):
     assert config.poi_names == ["b"]
 
 
+def test_a_leftover_prediction_pairs_with_one_poi_warns_and_runs(variables):
+    """An original user's script: one POI and the template's prediction_pairs="(0,1)"."""
+    config, warnings = load_run_config(
+        variables | {"POI_indices": "1", "prediction_pairs": "(0,1)"}
+    )
+    assert config.prediction_pairs == []
+    assert any("prediction_pairs = '(0,1)' is unused with one POI" in w for w in warnings)
+    for restricted in ("0", "1", "2", "3"):
+        load_run_config(
+            variables
+            | {"POI_indices": "1", "prediction_pairs": "(0,1)", "restricted_posterior": restricted}
+        )
+
+
+def test_extra_observations_read_values_as_alpsim_does():
+    from alp_config import alp_variables
+
+    config, warnings = load_run_config(alp_variables(extra_observations="m=10, g=3.162, seed=1"))
+    ((theta, seed),) = config.extra_observation_rows()
+    assert theta.tolist() == pytest.approx([1.0, 0.5], abs=1e-4) and seed == 1
+    assert not [w for w in warnings if "extra_observations" in w]
+    config, _ = load_run_config(alp_variables(extra_observations="log10(m)=1, log10(g)=0.5"))
+    assert config.extra_observation_rows()[0][0].tolist() == [1.0, 0.5]
+    # the earlier form (log10 values by name) is still read, and the log says how
+    config, warnings = load_run_config(alp_variables(extra_observations="m=1, g=-1"))
+    assert config.extra_observation_rows()[0][0].tolist() == [0.0, -1.0]
+    notes = [w for w in warnings if w.startswith("extra_observations: row 1")]
+    assert any("m=1 is read in physical units, 1 neV" in w for w in notes)
+    assert any("g=-1 is read as log10(g) = -1" in w for w in notes)
+    with pytest.raises(ConfigError, match="extra_observations = .row 1.*m must be larger than 0"):
+        load_run_config(alp_variables(extra_observations="m=-7"))
+
+
+def test_a_model_files_alp_variant_is_an_alp_model():
+    from alp_config import alp_variables
+    from conftest import REPO
+
+    model = str(REPO / "cluster_runs" / "user_models" / "ngc1275_logparabola.py")
+    rows = {
+        "param4": "[2.1, 3.1] | 2.64 | 2.64 | 0 | U | alpha | none",
+        "param6": "0.267 | | | 0 | U | beta | none",
+    }
+    config, _ = load_run_config(alp_variables(model=model, POI_indices="0,1,2", **rows))
+    assert config.geometry == "gamma" and config.table.free_names == ["m", "g", "alpha"]
+    with pytest.raises(
+        ConfigError, match="classical_limits.*a spectrum or a propagation of its own"
+    ):
+        load_run_config(alp_variables(model=model, classical_limits="1", **rows))
+
+
 def test_rounds_and_store_sizes(variables):
     config, _ = load_run_config(
         {**variables, "n_truncations": "2", "n_sim_train": "100, 200", "n_sim_coverage": "50"}

@@ -327,7 +327,7 @@ def test_alp_model_end_to_end(tmp_path):
     assert (run_dir / "val_output" / "mock_observation.png").exists()
     # the shipped extra observation (an injected ALP) and the p-p plots are in the executed report
     extra = np.load(run_dir / "extra_obs.npz")
-    assert np.allclose(extra["params"][0][:2], [1.0, 0.5]) and list(extra["seed"]) == [1]
+    assert np.allclose(extra["params"][0][:2], np.log10([10, 3.162])) and list(extra["seed"]) == [1]
     assert np.load(run_dir / "train_output" / "posteriors" / "extra_observations_gridpoint_0.npz")[
         "density_2d"
     ].shape == (1, 1, 50, 50)
@@ -507,6 +507,78 @@ def test_a_users_model_file_runs_end_to_end(tmp_path):
         for o in c["outputs"]
         if o["output_type"] == "error"
     ]
+
+
+def test_an_alp_model_variant_runs_end_to_end(tmp_path):
+    """cluster_runs/alp_logparabola.sh as shipped (run.sh with the log-parabola variant of the ALP
+    model, a model file), reduced by command-line overrides: its own null counts in response.npz,
+    the ALP nodes, the report, and the run's simulator and network in the workbench."""
+    import shutil
+
+    from conftest import REPO, RUN_SH
+
+    from alpswyft import ALPSim, open_run
+
+    (tmp_path / "user_models").mkdir()
+    shutil.copy(
+        REPO / "cluster_runs" / "user_models" / "ngc1275_logparabola.py", tmp_path / "user_models"
+    )
+    write_run_script(tmp_path, template=RUN_SH)
+    script = tmp_path / "alp_logparabola.sh"
+    shutil.copy(REPO / "cluster_runs" / "alp_logparabola.sh", script)
+    small = {
+        "n_sim_train": "200",
+        "n_prior_samples": "2_000",
+        "nbins_etrue": "60",
+        "max_epochs": "2",
+        "hyperparams": ALP_GRID.strip('"'),
+        "limit_method": "hpd",
+        "fixed_nuisance_limits": "0",
+        "n_sim_coverage": "40",
+        "n_sim_explim": "10",
+        "DRP_coverage_parameters": "1000, 40, 0, 0, 1",
+    }
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    result = subprocess.run(
+        [str(script), *(f"{k}={v}" for k, v in small.items())],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    run_dir = tmp_path / "analysis_results" / "alp_logparabola"
+    config = json.loads((run_dir / "config.json").read_text())["variables"]
+    assert config["model"] == "user_models/ngc1275_logparabola.py"
+    obs = np.load(run_dir / "true_obs.npz")
+    assert obs["pgg"].shape == (60,) and obs["power"].shape[0] > 0 and obs["data"].shape == (90,)
+    variant = ALPSim(model=tmp_path / "user_models" / "ngc1275_logparabola.py", nbins_etrue=60)
+    np.testing.assert_allclose(
+        np.load(run_dir / "response.npz")["null_counts"], variant.model.null_counts, rtol=1e-9
+    )  # the variant's spectrum, not the cut-off power law's
+    summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
+    assert set(summary["coverage"]["marginals"]) == {
+        "m",
+        "g",
+        "Amplitude",
+        "alpha",
+        "beta",
+        "rms_B",
+        "m-g",
+    }
+    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
+    assert not [
+        o
+        for c in notebook["cells"]
+        if c["cell_type"] == "code"
+        for o in c["outputs"]
+        if o["output_type"] == "error"
+    ]
+    run = open_run(run_dir)
+    assert run.sim.alp and run.sim.names[3] == "alpha"
+    posterior = run.infer(run.sim.observe(m=10, g=3, beta=0.2, seed=1))
+    assert posterior.truth is not None and len(posterior.names) == 6
 
 
 def test_killed_run_resumes_to_the_same_store(tmp_path):

@@ -22,6 +22,7 @@ LAYERS = (
         "building blocks",
         (
             "alpswyft.parameters",
+            "alpswyft.values",
             "alpswyft.sections",
             "alpswyft.grid",
             "alpswyft.runscript",

@@ -222,3 +222,118 @@ def test_from_run_of_an_alp_run_reproduces_its_mock_observation(tmp_path, monkey
     again = run.observe(theta=run.table.physical(run.table.obs)[0], seed=3)
     np.testing.assert_allclose(again.data, run.true_obs["data"], rtol=1e-6)
     assert run.survival().shape == (90,)
+
+
+LOGPARABOLA = REPO / "cluster_runs" / "user_models" / "ngc1275_logparabola.py"
+
+
+def test_an_alp_model_variant_in_a_model_file_keeps_every_alp_feature(sim):
+    """The shipped log-parabola variant: an ALP model because its class derives from ALPModel,
+    with counts through the response, its own null counts, P_gg, dN/dE and the switches."""
+    variant = ALPSim(model=LOGPARABOLA)
+    assert variant.alp and variant.config.geometry == "gamma"
+    assert variant.names[3] == "alpha" and variant.names[5] == "beta"
+    assert "log-parabola" in repr(variant) and "(simple)" not in repr(variant)
+    # the null hypothesis is the variant's own spectrum, not the cut-off power law's
+    x = variant.x
+    a, alpha, e0, beta = (variant.defaults[i] for i in (2, 3, 4, 5))
+    dnde = variant.model.intrinsic(variant.defaults[None], x)[0]
+    np.testing.assert_allclose(
+        dnde, a * 1e-3 * (x / e0) ** (-alpha - beta * np.log(x / e0)), rtol=1e-12
+    )
+    assert not np.allclose(variant.model.null_counts, sim.model.null_counts, rtol=0.05)
+    spectrum = variant.expected(m=10, g=3, seed=0)
+    assert spectrum.counts.shape == (90,) and spectrum.pgg.min() < 0.9
+    no_alp = variant.expected(seed=0)
+    np.testing.assert_allclose(no_alp.counts, variant.model.null_counts, rtol=1e-6)
+    assert variant.survival(m=10, g=3, seed=0).shape == (180,)
+    top, bottom = variant.plot(m=10, g=3, beta=0.2, kind="dnde", survival=True, seed=0)
+    assert "beta = 0.2" in top.lines[0].get_label() and bottom.lines
+    background = variant.configure(signal=False)
+    assert background.expected().counts.sum() == pytest.approx(
+        sim.configure(signal=False).expected().counts.sum()
+    )  # the same background: only the source differs
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_values_are_checked_where_they_enter(sim):
+    for given, message in (
+        (dict(m=-1), r"m = '-1 neV': m must be larger than 0"),
+        (dict(g=-2), r"g = '-2 × 10⁻¹¹ GeV⁻¹'"),
+        (dict(index=-1), r"index = '-1': index must be at least 0"),
+        (dict(Amplitude=-1e-9), r"Amplitude = '-1e-09 TeV⁻¹ cm⁻² s⁻¹'"),
+        (dict(m="10 neV"), r"m = '10 neV': a number or an array of numbers in neV, not text"),
+        (dict(amplitude=1e-9), r"did you mean 'Amplitude'"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            sim.expected(**given)
+    with pytest.warns(UserWarning, match=r"did you mean g=3 \(× 10⁻¹¹ GeV⁻¹\)\?"):
+        sim.expected(m=10, g=3e-11)
+    with pytest.raises(ConfigError, match="m must be larger than 0"):
+        sim.plot(m=-1)
+
+
+def test_plot_takes_matplotlib_keywords_and_leaves_a_shared_figure_alone(sim):
+    import matplotlib.pyplot as plt
+
+    ax = sim.plot(m=10, g=1, linestyle="--", alpha=0.5, lw=2, seed=0)
+    line = ax.lines[0]
+    assert line.get_linestyle() == "--" and line.get_alpha() == 0.5 and line.get_linewidth() == 2
+    sim.plot(m=10, g=3, ax=ax, seed=1, observed_style={"marker": "s", "alpha": 0.4})
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "m = 10 neV, g = 3 × 10⁻¹¹ GeV⁻¹: one realisation" in labels  # the second case's points
+    points = [c for c in ax.containers if c[0].get_marker() == "s"]
+    assert points and points[0][0].get_alpha() == 0.4
+    with pytest.raises(ConfigError, match="did you mean 'linestyle'"):
+        sim.plot(linestyl="--")
+    with pytest.raises(ConfigError, match=r"use sim.configure\(livetime=...\)"):
+        sim.plot(livetime=3)
+    fig, axes = plt.subplots(1, 3)
+    fig.suptitle("mine")
+    for a, name in zip(axes, ("toy_line", "toy_poly", "toy_sine")):
+        ALPSim(model=name).plot(ax=a)
+    assert fig._suptitle.get_text() == "mine"
+    background = sim.configure(signal=False).plot()
+    assert background.figure._suptitle.get_text().startswith("Background only")
+    assert background.lines[0].get_label() == "background only"
+    assert sim.plot().lines[0].get_label() == "default parameters (no ALP)"
+    spectral_fit = ALPSim(model="spectral_fit", nbins_etrue=60).plot()
+    assert ", no ALP" in spectral_fit.figure._suptitle.get_text()
+    plt.close("all")
+
+
+def test_noise_plot_spectra_and_counts_of(sim):
+    import matplotlib.pyplot as plt
+
+    expected = sim.expected(m=10, g=1, seed=0)
+    one = sim.noise(expected, seed=5)
+    again = sim.observe(m=10, g=1, seed=0)
+    assert one.data.shape == (90,) and expected.data is None  # the given spectrum is untouched
+    rows = sim.noise(np.stack([expected.exp, expected.exp]), seed=5)
+    np.testing.assert_array_equal(rows.data[0], one.data)
+    assert set(again.nodes) == set(one.nodes)
+    text = repr(one)
+    assert text.startswith("Spectrum(1 spectrum of 90 bins on [20, 6000] GeV") and len(text) < 300
+    # zero-count bins come back as 0 counts, not as the floor's fraction of a count
+    counts = sim.counts_of(one.data, observed=True)
+    np.testing.assert_allclose(counts, one.observed_counts, rtol=1e-9, atol=1e-9)
+    many = sim.observe(m=[10, 10, 10], g=2, seed=0)
+    top, bottom = sim.plot_spectra(
+        many.exp, many.data, null=True, pgg=many.pgg, over={"data": many.data[0]}
+    )
+    labels = [t.get_text() for t in top.get_legend().get_texts()]
+    assert "null hypothesis (Null values)" in labels and "observation" in labels
+    assert len(bottom.lines) == 4  # three P_gg rows and the null hypothesis's
+    if (many.observed_counts == 0).any():
+        assert "0 counts (1 sigma upper limit)" in labels
+    for given, message in (
+        (dict(exp=np.zeros(4)), r"exp = 'shape \(4,\)': \(90,\) or \(n, 90\)"),
+        (dict(exp=many.exp, pgg=np.zeros(3)), r"pgg = 'shape \(3,\)'"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            sim.plot_spectra(**given)
+    with pytest.raises(ConfigError, match="residual = 'shape"):
+        sim.counts_of(np.zeros((2, 3)))
+    plt.close("all")

@@ -16,13 +16,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def two_trials(tmp_path_factory):
     """A one-round toy_line run with an extra observation, run twice in the same folder (the
-    second trial, another sim_seed, archives the first as archive/trial__0)."""
+    second trial, another sim_seed and two rounds, archives the first as archive/trial__0)."""
     base = tmp_path_factory.mktemp("workbench")
     monkeypatch = pytest.MonkeyPatch()
     trees = []
-    for seed in ("0", "1"):
+    for seed, rounds in (("0", "0"), ("1", "1")):
         variables = toy_variables(
-            n_truncations="0",
+            n_truncations=rounds,
             n_sim_train="1_000",
             n_prior_samples="5_000",
             max_epochs="8",
@@ -73,6 +73,43 @@ def test_the_archived_trial_is_read_as_it_is(two_trials):
     fig = run.sim.plot_spectra(training, n=30, over=run.observation).figure
     assert len(fig.axes[0].lines) == 31
     assert folder_snapshot(archived) == before
+
+
+def test_coverage_rounds_and_a_truth_outside_the_box_through_the_workbench(two_trials):
+    import matplotlib.pyplot as plt
+
+    current, archived = two_trials
+    before = folder_snapshot(archived)
+    old = open_run(archived)
+    both = old.plot_coverage(kind=("zz", "pp"))
+    assert [a.get_title() for a in both.axes if a.get_visible()] == [
+        "a: z–z",
+        "a: p–p",
+        "b: z–z",
+        "b: p–p",
+        "a-b: z–z",
+        "a-b: p–p",
+    ]
+    pp = old.plot_coverage(kind="pp", marginals=["a-b"])
+    assert [a.get_title() for a in pp.axes if a.get_visible()] == ["a-b: p–p"]
+    assert len(old.plot_coverage(kind="tarp").axes) >= 3
+    with pytest.raises(
+        ConfigError, match="marginals = 'c': the run's coverage has the marginals a, b, a-b"
+    ):
+        old.plot_coverage(marginals=["c"])
+    with pytest.raises(ConfigError, match="kind = 'qq': expected zz or pp"):
+        old.plot_coverage(kind="qq")
+    assert folder_snapshot(archived) == before
+    run = open_run(current)
+    assert [entry["round"] for entry in run.rounds] == [0, 1]
+    zoomed = run.plot_rounds()
+    assert zoomed.axes and all(ax.get_xlabel() for ax in zoomed.axes if ax.get_visible())
+    posteriors = [run.infer(round=r) for r in (0, 1)]
+    assert posteriors[1].values.shape[1] == 2 and [p.round for p in posteriors] == [0, 1]
+    assert np.all(np.ptp(posteriors[1].values, axis=0) <= np.ptp(posteriors[0].values, axis=0))
+    with pytest.warns(UserWarning, match=r"the observation's a = 5 lies outside the prior box"):
+        run.infer(run.sim.observe(a=5, b=0, seed=2))
+    plt.close("all")
 
 
 def test_errors_name_what_is_wrong(two_trials, tmp_path):

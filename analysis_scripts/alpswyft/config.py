@@ -19,9 +19,10 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from alpswyft import classical as cl
+from alpswyft import values
 from alpswyft.grid import grid_points, parse_hyperparams
 from alpswyft.limits import LEVELS
-from alpswyft.models import ALP_MODELS, is_model_file, resolve
+from alpswyft.models import ALP_MODELS, is_alp, is_model_file, resolve
 from alpswyft.neyman import (
     LARGEST_NEIGHBOUR_FRACTION,
     METHODS,
@@ -330,7 +331,7 @@ class RunConfig(BaseModel):
     @property
     def geometry(self) -> str:
         """``geom``, or its default: ``gamma`` (the CTA response) for ALP models, ``simple`` for toys."""
-        return self.geom or ("gamma" if self.model in ALP_MODELS else "simple")
+        return self.geom or ("gamma" if is_alp(self.model) else "simple")
 
     @property
     def irf_path(self) -> Path:
@@ -431,12 +432,22 @@ class RunConfig(BaseModel):
     def extra_observation_rows(self) -> list[tuple[np.ndarray, int | None]]:
         """``extra_observations`` as (free-parameter vector in table space, noise seed) rows.
 
-        Rows are separated by ';'; a row gives free parameters by name (``m=1.5, g=0``) or all of
-        them in the table's order, as the Obs. column does (log10 where the table's log flag is
-        1), and optionally ``seed=N`` (default: obs_seed + the row's number). Parameters a row
-        leaves out take their Obs. values. ConfigError names the row and what is wrong."""
+        Rows are separated by ';'; a row gives free parameters by name in physical units, as
+        :class:`~alpswyft.sim.ALPSim` takes them (``m=10, g=3``: 10 neV, 3e-11 / GeV), or as
+        ``log10(m)=1``; or all of them in the table's order, as the Obs. column does (log10 where
+        the table's log flag is 1); and optionally ``seed=N`` (default: obs_seed + the row's
+        number). Parameters a row leaves out take their Obs. values. ConfigError names the row and
+        what is wrong; how an ambiguous value was read (:func:`alpswyft.values.table_value`) is in
+        :meth:`extra_observation_notes`."""
+        return self._extra_observations()[0]
+
+    def extra_observation_notes(self) -> list[str]:
+        """How the named values of ``extra_observations`` that read two ways were read."""
+        return self._extra_observations()[1]
+
+    def _extra_observations(self) -> tuple[list[tuple[np.ndarray, int | None]], list[str]]:
         table = self.table
-        names, rows = table.free_names, []
+        names, rows, notes = table.free_names, [], []
         for k, text in enumerate(r for r in self.extra_observations.split(";") if r.strip()):
             theta, seed = table.obs.copy(), None if self.obs_seed is None else self.obs_seed + k + 1
             items = [item.strip() for item in text.split(",") if item.strip()]
@@ -454,11 +465,15 @@ class RunConfig(BaseModel):
                 for i, value in enumerate(positional):
                     theta[i] = float(value)
                 for name, value in named.items():
-                    name = name.strip()
+                    name, value = name.strip(), value.strip()
+                    plain = name.removeprefix("log10(").removesuffix(")")
                     if name == "seed":
                         seed = int(value)
-                    elif name in names:
-                        theta[names.index(name)] = float(value)
+                    elif plain in names and name in (plain, f"log10({plain})"):
+                        i = names.index(plain)
+                        theta[i], note = values.table_value(table.free[i], name, value)
+                        if note:
+                            notes.append(f"extra_observations: row {k + 1}: {note}")
                     else:
                         raise ConfigError(
                             "extra_observations",
@@ -470,8 +485,12 @@ class RunConfig(BaseModel):
                 raise ConfigError(
                     "extra_observations", where, "values must be numbers (seed an integer)"
                 ) from None
+            except ConfigError as error:
+                if error.variable == "extra_observations":
+                    raise
+                raise ConfigError("extra_observations", where, str(error)) from None
             rows.append((theta, seed))
-        return rows
+        return rows, notes
 
     def n_sim_round(self, round_: int) -> int:
         """Training store size of a round: n_sim_train[min(r, len-1)], plus coverage in the last."""
@@ -645,10 +664,16 @@ def load_run_config(
     fields["model_sha256"] = (
         file_sha256(model) if is_model_file(model) and Path(model).is_file() else ""
     )
+    n_poi = len(_int_list(fields.get("POI_indices", "")))
     if "prediction_pairs" not in fields:  # the original's stale run.sh lacks it: (m, g) if possible
-        fields["prediction_pairs"] = (
-            "(0,1)" if len(_int_list(fields.get("POI_indices", ""))) > 1 else ""
+        fields["prediction_pairs"] = "(0,1)" if n_poi > 1 else ""
+    elif n_poi == 1 and fields["prediction_pairs"].strip() not in ("", '""', "''"):
+        # the original ran such scripts: with one POI it drew no pair
+        warnings.append(
+            f"prediction_pairs = {fields['prediction_pairs'].strip()!r} is unused with one POI "
+            "(POI_indices has one index): no 2D marginal is drawn"
         )
+        fields["prediction_pairs"] = ""
     try:
         config = RunConfig(**fields)
     except ValidationError as error:
@@ -719,7 +744,7 @@ def _check_physics(config: RunConfig) -> list[str]:
         raise ConfigError("emax", config.emax, f"must be larger than emin = {config.emin:g}")
     if (
         config.observation
-        and config.model not in ALP_MODELS
+        and not is_alp(config.model)
         and not getattr(resolve(config.model).cls, "uses_observation", False)
     ):
         raise ConfigError(
@@ -734,7 +759,7 @@ def _check_physics(config: RunConfig) -> list[str]:
             config.noise,
             "a real observation (observation=...) has Poisson ON and OFF counts: use noise=poisson",
         )
-    if config.model in ALP_MODELS:
+    if is_alp(config.model):
         warnings += _check_alp(config)
         if config.geometry != "gamma":
             raise ConfigError(
@@ -814,6 +839,7 @@ def _check(config: RunConfig) -> list[str]:
     _check_limits(config)
     check_classical(config)
     box = table.initial_bounds
+    warnings += config.extra_observation_notes()
     for k, (theta, _) in enumerate(config.extra_observation_rows()):
         outside = [
             f"{n} = {v:g}"
@@ -899,15 +925,15 @@ def check_classical(config: RunConfig) -> None:
     cls = resolve(config.model).cls
     magic_like = config.model == "magic_like"
     if not magic_like and (
-        config.model not in ALP_MODELS
-        or not issubclass(cls, ALPModel)
+        not issubclass(cls, ALPModel)
         or not cls.with_alp
         or cls.intrinsic is not ALPModel.intrinsic
+        or cls.survival_batch is not ALPModel.survival_batch
     ):
         why = (
             "is a toy model without a spectrum"
-            if not hasattr(cls, "response") and not issubclass(cls, ALPModel)
-            else "has a spectrum of its own"
+            if not issubclass(cls, ALPModel)
+            else "has a spectrum or a propagation of its own"
         )
         raise ConfigError(
             "classical_limits",

@@ -38,6 +38,7 @@ outputs do not have the shapes it declares stops the run before anything is writ
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,18 +80,24 @@ class ModelInfo:
     @property
     def prepare(self):
         """The set-up function ``prepare(config) -> dict``, or None: the registered one, the class's
-        own ``prepare``, or that of the nearest registered class it derives from."""
+        own ``prepare``, or that of the nearest registered class it derives from. A registered
+        function with a ``model_class`` argument gets the class (a variant's own physics)."""
         registered = _SETUPS.get(self.cls)
-        if registered is not None:
-            return registered
-        own = getattr(self.cls, "prepare", None)
-        if own is not None:
-            return own
-        for base in self.cls.__mro__[1:]:
+        if registered is None and getattr(self.cls, "prepare", None) is not None:
+            return self.cls.prepare
+        for base in self.cls.__mro__[1:] if registered is None else ():
             registered = _SETUPS.get(base)
             if registered is not None:
-                return registered
-        return None
+                break
+        if registered is not None and "model_class" in inspect.signature(registered).parameters:
+            return functools.partial(registered, model_class=self.cls)
+        return registered
+
+    @property
+    def alp(self) -> bool:
+        """Whether the model is an ALP model observed through the CTA response: its class derives
+        from :class:`~alpswyft.physics.alp_model.ALPModel` (a model file's variant included)."""
+        return issubclass(self.cls, alp_model.ALPModel)
 
     @property
     def description(self) -> str:
@@ -147,10 +154,9 @@ for _name, _cls, _setup in (
 ):
     register(_name, _cls, _setup)
 
-#: Models observed through the CTA response, on the 18-entry NGC 1275 parameter vector.
-ALP_MODELS = tuple(
-    name for name, info in MODELS.items() if issubclass(info.cls, alp_model.ALPModel)
-)
+#: The shipped models observed through the CTA response, on the 18-entry NGC 1275 parameter vector
+#: (a model file whose class derives from ALPModel is one too: :func:`is_alp`).
+ALP_MODELS = tuple(name for name, info in MODELS.items() if info.alp)
 
 
 def is_model_file(value: str) -> bool:
@@ -178,6 +184,11 @@ def resolve(value: str, copy: Path | None = None) -> ModelInfo:
         return load_model_file(Path(value))
     known = ", ".join(repr(m) for m in MODELS)
     raise ConfigError("model", value, f"expected one of {known} or the path of a model file (.py)")
+
+
+def is_alp(value: str) -> bool:
+    """Whether ``model=value`` names an ALP model (:attr:`ModelInfo.alp`)."""
+    return resolve(value).alp
 
 
 def check_outputs(info: ModelInfo, config, setup: dict | None = None) -> None:

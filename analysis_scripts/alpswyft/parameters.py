@@ -85,6 +85,14 @@ class Parameter:
     def variable(self) -> str:
         return f"param{self.row}"
 
+    @property
+    def label(self) -> str:
+        """An axis label: the name, ``log10`` where the table is, and the unit as matplotlib
+        renders it (``log10 g [$10^{-11}$ GeV$^{-1}$]``; no brackets for a unitless row)."""
+        unit = unit_text(self.unit, tex=True)
+        name = f"log10 {self.name}" if self.log else self.name
+        return f"{name} [{unit}]" if unit else name
+
     def to_dict(self) -> dict:
         return {
             "row": self.row,
@@ -97,6 +105,47 @@ class Parameter:
             "obs": self.obs,
             "null": self.null,
         }
+
+
+_SCALE = re.compile(r"^(\d*\.?\d*)e([-+]?\d+)")
+_FACTOR = re.compile(r"([A-Za-z]+)(?:\^\{?([-+]?\d+)\}?)?")
+_SUPERSCRIPTS = str.maketrans("-+0123456789", "⁻⁺⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def unit_scale(unit: str) -> float:
+    """The number a unit string starts with (``e-11GeV^{-1}``: 1e-11, ``1e-3cm^{-3}``: 1e-3),
+    1 when it has none."""
+    match = _SCALE.match(unit)
+    return float(f"{match[1] or 1}e{match[2]}") if match else 1.0
+
+
+def unit_text(unit: str, tex: bool = False) -> str:
+    """A unit column as it reads: ``e-11GeV^{-1}`` as ``10⁻¹¹ GeV⁻¹`` (``tex``: matplotlib's
+    mathtext, ``$10^{-11}$ GeV$^{-1}$``), ``muG`` as ``μG``; ``none`` and ``1`` as nothing. A unit
+    that is not a product of powers of symbols is returned as written."""
+    if unit in ("", "none", "1"):
+        return ""
+    scale, rest = _SCALE.match(unit), unit
+    parts = []
+    if scale:
+        mantissa = scale[1] if scale[1] not in ("", "1") else ""
+        power = str(int(scale[2]))
+        exponent = f"$10^{{{power}}}$" if tex else f"10{power.translate(_SUPERSCRIPTS)}"
+        parts.append(f"{mantissa} × {exponent}".lstrip(" ×") if mantissa else exponent)
+        rest = unit[scale.end() :]
+    factors = list(_FACTOR.finditer(rest))
+    if "".join(f[0] for f in factors) != rest:
+        return unit
+    for factor in factors:
+        symbol = re.sub(r"^mu(?=[A-Za-z])", "μ", factor[1])
+        power = factor[2]
+        if power is None:
+            parts.append(symbol)
+        elif tex:
+            parts.append(f"{symbol}$^{{{int(power)}}}$")
+        else:
+            parts.append(symbol + str(int(power)).translate(_SUPERSCRIPTS))
+    return " ".join(parts)
 
 
 def _number(variable: str, column: str, text: str) -> float:

@@ -36,7 +36,7 @@ from alpswyft.physics.toy import bin_centers, linear_gaussian_posterior
 from alpswyft.results import RunTree
 from alpswyft.run import RunContext
 from alpswyft.truncation import RoundResult
-from analysis_core.errors import PipelineError
+from analysis_core.errors import ConfigError, PipelineError
 
 
 def mock_observation(run: RunContext | RunTree):
@@ -164,8 +164,7 @@ def _alp_example(config, model):
 
 def axis_label(config, i: int) -> str:
     """The axis label of free parameter ``i``: its name and unit, ``log10`` where the table is."""
-    p = config.table.free[i]
-    return f"log10 {p.name} [{p.unit}]" if p.log else f"{p.name} [{p.unit}]"
+    return config.table.free[i].label
 
 
 def _rounds(run: RunContext | RunTree, grid_point: int):
@@ -613,56 +612,81 @@ def _grid(n: int, width: float = 3.8, height: float = 3.6):
     return fig, axes[0]
 
 
+COVERAGE_KINDS = ("zz", "pp")
+
+
 def coverage_zz(
-    run: RunContext | RunTree, grid_point: int = 0, result: CoverageResult | None = None
+    run: RunContext | RunTree,
+    grid_point: int = 0,
+    result: CoverageResult | None = None,
+    kinds=COVERAGE_KINDS,
+    marginals=None,
 ):
     """Empirical against nominal HPD coverage per marginal, with the 1 sigma Jeffreys band, on
-    swyft's z-score axis (z–z, left of each pair) and as credibility (p–p, swyft's ``plot_pp``,
-    right): a calibrated posterior follows the diagonal, an overconfident one falls below it.
-    ``result``: the grid point's saved one by default."""
+    swyft's z-score axis (``zz``) and as credibility (``pp``, swyft's ``plot_pp``): a calibrated
+    posterior follows the diagonal, an overconfident one falls below it. ``kinds``: which of the
+    two (default both, side by side); ``marginals``: names of the marginals drawn (default all,
+    e.g. ``["m", "m-g"]``). ``result``: the grid point's saved one by default."""
     run = RunContext.of(run)
     config = run.config
     result = result or _saved(CoverageResult, run, grid_point)
-    names, hpd = result.marginals, result.hpd
-    per_row = min(len(names), 3)
-    n_rows = -(-len(names) // per_row)
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    bad = [k for k in kinds if k not in COVERAGE_KINDS] or ([] if kinds else ["(none)"])
+    if bad:
+        raise ConfigError("kind", bad[0], f"expected {' or '.join(COVERAGE_KINDS)}")
+    names = list(result.marginals)
+    chosen = names if marginals is None else [str(m) for m in np.atleast_1d(marginals)]
+    unknown = [m for m in chosen if m not in names]
+    if unknown:
+        raise ConfigError(
+            "marginals", unknown[0], f"the run's coverage has the marginals {', '.join(names)}"
+        )
+    hpd, width = result.hpd, len(kinds)
+    per_row = min(len(chosen), 3 if width == 2 else 4)
+    n_rows = -(-len(chosen) // per_row)
     fig, axes = plt.subplots(
-        n_rows, 2 * per_row, figsize=(6.6 * per_row, 3.3 * n_rows), squeeze=False
+        n_rows, width * per_row, figsize=(3.3 * width * per_row, 3.3 * n_rows), squeeze=False
     )
-    for k, name in enumerate(names):
-        zz, pp = axes[k // per_row][2 * (k % per_row)], axes[k // per_row][2 * (k % per_row) + 1]
-        z = hpd["z_nominal"][k]
-        zz.fill_between(z, hpd["z_low"][k], hpd["z_high"][k], color="C0", alpha=0.3, lw=0)
-        defined = hpd["empirical"][k] < 1  # z is infinite once every truth is inside
-        zz.plot(
-            z[defined],
-            hpd["z_empirical"][k][defined],
-            color="C0",
-            label="empirical (1σ band)",
-        )
-        zz.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
-        nominal = hpd["nominal"][k]
-        pp.fill_between(nominal, hpd["low"][k], hpd["high"][k], color="C1", alpha=0.3, lw=0)
-        pp.plot(nominal, hpd["empirical"][k], color="C1", label="empirical (1σ band)")
-        pp.plot([0, 1], [0, 1], "k:", lw=1)
-        for level in config.validation.credibility_levels:
-            zz.axvline(np.interp(level, nominal, z), color="grey", lw=0.6, ls="--")
-            pp.axvline(level, color="grey", lw=0.6, ls="--")
-        zz.set(
-            xlim=(0, 3.5),
-            ylim=(0, 3.5),
-            xlabel="nominal z",
-            ylabel="empirical z",
-            title=f"{name}: z–z",
-        )
-        pp.set(
-            xlim=(0, 1),
-            ylim=(0, 1),
-            xlabel="nominal credibility",
-            ylabel="empirical coverage",
-            title=f"{name}: p–p",
-        )
-    for ax in axes.ravel()[2 * len(names) :]:
+    for slot, name in enumerate(chosen):
+        k = names.index(name)
+        row, first = slot // per_row, width * (slot % per_row)
+        panels = dict(zip(kinds, axes[row][first : first + width]))
+        z, nominal = hpd["z_nominal"][k], hpd["nominal"][k]
+        if "zz" in panels:
+            zz = panels["zz"]
+            zz.fill_between(z, hpd["z_low"][k], hpd["z_high"][k], color="C0", alpha=0.3, lw=0)
+            defined = hpd["empirical"][k] < 1  # z is infinite once every truth is inside
+            zz.plot(
+                z[defined],
+                hpd["z_empirical"][k][defined],
+                color="C0",
+                label="empirical (1σ band)",
+            )
+            zz.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
+            for level in config.validation.credibility_levels:
+                zz.axvline(np.interp(level, nominal, z), color="grey", lw=0.6, ls="--")
+            zz.set(
+                xlim=(0, 3.5),
+                ylim=(0, 3.5),
+                xlabel="nominal z",
+                ylabel="empirical z",
+                title=f"{name}: z–z",
+            )
+        if "pp" in panels:
+            pp = panels["pp"]
+            pp.fill_between(nominal, hpd["low"][k], hpd["high"][k], color="C1", alpha=0.3, lw=0)
+            pp.plot(nominal, hpd["empirical"][k], color="C1", label="empirical (1σ band)")
+            pp.plot([0, 1], [0, 1], "k:", lw=1, label="nominal")
+            for level in config.validation.credibility_levels:
+                pp.axvline(level, color="grey", lw=0.6, ls="--")
+            pp.set(
+                xlim=(0, 1),
+                ylim=(0, 1),
+                xlabel="nominal credibility",
+                ylabel="empirical coverage",
+                title=f"{name}: p–p",
+            )
+    for ax in axes.ravel()[width * len(chosen) :]:
         ax.set_visible(False)
     axes[0][0].legend(fontsize=8, loc="upper left")
     fig.suptitle(

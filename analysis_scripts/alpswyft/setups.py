@@ -12,23 +12,31 @@ from __future__ import annotations
 import numpy as np
 
 from alpswyft.datasets.onoff import TRUE_ENERGY_MARGIN, observation_setup
-from alpswyft.physics.alp_model import line_of_sight, los_arrays, setup_arrays
+from alpswyft.physics.alp_model import ALPModel, line_of_sight, los_arrays, setup_arrays
 from alpswyft.physics.magic import STATES, MagicLike, state_config, state_vectors
 from alpswyft.physics.response import Response, cached_response
 from analysis_core.errors import ConfigError
 
 
-def cta(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -> dict[str, np.ndarray]:
+def cta(
+    config,
+    signal: bool = True,
+    bkg: bool = True,
+    edisp: bool = True,
+    model_class: type = ALPModel,
+) -> dict[str, np.ndarray]:
     """Response, EBL, Galactic field and null counts of the CTA models (``""``, ``log``,
     ``spectral_fit``, ``spectral_fit_log``) for a configuration.
 
     The gammapy response is built once per IRF file and binning (:func:`cached_response`, for 1 h)
     and scaled to ``livetime``; ``signal``, ``bkg`` and ``edisp`` switch the source counts, the
     background and the energy dispersion. With ``observation=`` the response, background and
-    counts are those of its DL3 runs (:func:`real_observation`).
+    counts are those of its DL3 runs (:func:`real_observation`). ``model_class``: the configured
+    ALP model's class (:attr:`ModelInfo.prepare <alpswyft.models.ModelInfo.prepare>` passes it), so
+    a variant's own spectrum, line of sight and propagation make its null counts.
     """
     if config.physics.observation:
-        return real_observation(config, signal, bkg, edisp)
+        return real_observation(config, signal, bkg, edisp, model_class)
     response = cached_response(
         config.irf_path,
         config.physics.emin,
@@ -42,11 +50,14 @@ def cta(config, signal: bool = True, bkg: bool = True, edisp: bool = True) -> di
     return setup_arrays(
         config,
         response.scaled(config.physics.livetime, signal, bkg),
-        line_of_sight(response.e_true),
+        model_class.line_of_sight(response.e_true),
+        model_class=model_class,
     )
 
 
-def real_observation(config, signal: bool, bkg: bool, edisp: bool) -> dict[str, np.ndarray]:
+def real_observation(
+    config, signal: bool, bkg: bool, edisp: bool, model_class: type = ALPModel
+) -> dict[str, np.ndarray]:
     """:func:`cta` for a real observation (``observation=``): the response of its runs, its
     smoothed OFF spectrum as the background model and its counts."""
     if not edisp:
@@ -54,7 +65,9 @@ def real_observation(config, signal: bool, bkg: bool, edisp: bool) -> dict[str, 
             "edisp", False, "a real observation is always folded with its runs' energy dispersion"
         )
     response, arrays = observation_setup(config, signal, bkg)
-    return setup_arrays(config, response, line_of_sight(response.e_true), arrays)
+    return setup_arrays(
+        config, response, model_class.line_of_sight(response.e_true), arrays, model_class
+    )
 
 
 def magic_like(config, state_nbins: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:

@@ -25,18 +25,19 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from alpswyft import sim_plots
+from alpswyft import sim_plots, values
 from alpswyft.config import PHYSICS_VARIABLES, RunConfig, load_run_config, raw
-from alpswyft.models import ALP_MODELS, is_model_file, resolve
+from alpswyft.models import is_model_file, resolve
 from alpswyft.physics.alp import check_cluster_values
 from alpswyft.results import RunTree
 from alpswyft.simulator import SpectrumSimulator
 from alpswyft.stores import read_store
+from alpswyft.values import suggest
 from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import load_npz, read_json
 
@@ -68,6 +69,21 @@ class Spectrum:
     observed_counts: np.ndarray | None = None  # observe(): the counts drawn (ALP models)
     observed_off: np.ndarray | None = None  # observe(), real observations: the OFF counts drawn
     nodes: dict = field(default_factory=dict)  # every node of the simulator (power, ...)
+
+    def __repr__(self) -> str:
+        n = len(self.exp) if np.ndim(self.exp) == 2 else 1
+        parts = [f"{n} spectr{'um' if n == 1 else 'a'} of {np.shape(self.exp)[-1]} bins"]
+        if self.edges is not None:
+            parts[0] += f" on [{self.edges[0]:.4g}, {self.edges[-1]:.4g}] GeV"
+        per = "" if n == 1 else " in all"
+        for name, what in (("counts", "expected"), ("observed_counts", "observed")):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{what} {np.sum(value):.4g} counts{per}")
+        if self.pgg is not None:
+            parts.append(f"P_gg on {np.shape(self.pgg)[-1]} true energies")
+        parts.append(f"nodes {', '.join(self.nodes) or 'exp'}")
+        return f"Spectrum({'; '.join(parts)})"
 
     @property
     def log_counts(self) -> np.ndarray | None:
@@ -119,7 +135,7 @@ class ALPSim:
         for message in messages:
             warnings.warn(message, stacklevel=3)
         info = resolve(config.physics.model)
-        self.alp = config.physics.model in ALP_MODELS
+        self.alp = info.alp
         if not self.alp and not all(switches.values()):
             off = ", ".join(f"{k}=False" for k, v in switches.items() if not v)
             raise ConfigError(
@@ -273,9 +289,14 @@ class ALPSim:
                 ", ".join(unknown),
                 ", ".join(str(given[k]) for k in unknown),
                 f"not a parameter of model {self.config.physics.model!r}; "
-                f"its parameters are {', '.join(self.names)}",
+                f"its parameters are {', '.join(self.names)}" + suggest(unknown[0], self.names),
             )
-        columns = {name: np.asarray(value, float) for name, value in params.items()}
+        parameters = self.table.parameters
+        columns = {
+            name: values.numbers(name, value, "" if name in log_names else self.units[k])
+            for name, value in params.items()
+            for k in [self.names.index(name)]
+        }
         sizes = {len(v) for v in columns.values() if v.ndim == 1} | (
             {len(base)} if base.ndim == 2 else set()
         )
@@ -288,8 +309,10 @@ class ALPSim:
         out = np.array(np.broadcast_to(base, (n, len(self.names))))
         for name, value in columns.items():
             out[:, self.names.index(name)] = 10.0**value if name in log_names else value
+        values.check_domains(parameters, out, getattr(self.model, "domains", {}))
         if self.alp:
             check_cluster_values(out)
+        values.warn_far_outside(parameters, out)
         return out
 
     def _single(self, theta, params) -> bool:
@@ -353,7 +376,36 @@ class ALPSim:
         field realisation and the noise come from ``rng`` (or ``seed``), as in a simulation."""
         vectors = self.theta(theta, log, **params)
         rng = rng if rng is not None else np.random.default_rng(seed)
-        spectrum = self.spectrum_of(vectors, rng)
+        spectrum = self.noise(self.spectrum_of(vectors, rng), rng=rng)
+        return _squeeze(spectrum) if self._single(theta, params) else spectrum
+
+    def noise(
+        self,
+        expected,
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> Spectrum:
+        """One noise realisation of given expected spectra, as a simulation draws it: a
+        :class:`Spectrum` from :meth:`expected` (a copy with ``data``, ``observed_counts`` and the
+        observed nodes added) or an array of ``exp`` rows (n, nbins) as the stores hold them (the
+        floored log10 residuals of ALP models). The noise comes from ``rng`` (or ``seed``)."""
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        if isinstance(expected, Spectrum):
+            single = np.ndim(expected.exp) == 1
+            spectrum = _unsqueeze(expected) if single else replace(expected)
+        else:
+            exp = self._rows("expected", expected)
+            single = np.ndim(expected) == 1
+            spectrum = Spectrum(
+                self.x,
+                np.full((len(exp), len(self.names)), np.nan),  # parameters not known
+                exp,
+                null_counts=self.model.null_counts if self.alp else None,
+                edges=self.model.response.e_reco_edges if self.alp else None,
+                nodes={"exp": exp},
+            )
+        spectrum.nodes = dict(spectrum.nodes)
         if self.alp:
             spectrum.observed_counts, spectrum.observed_off = self.model.draw_counts(
                 spectrum.exp, rng
@@ -367,7 +419,20 @@ class ALPSim:
         else:
             spectrum.nodes.update(self.simulator.add_noise(spectrum.exp, rng))
             spectrum.data = spectrum.nodes["data"]
-        return _squeeze(spectrum) if self._single(theta, params) else spectrum
+        return _squeeze(spectrum) if single else spectrum
+
+    def _rows(self, name: str, rows) -> np.ndarray:
+        """Spectra given as arrays: (nbins,) or (n, nbins) numbers, else a ConfigError naming
+        ``name`` and the shape expected."""
+        nbins = self.simulator.shapes["exp"][0]
+        array = values.numbers(name, rows, "")
+        if array.ndim not in (1, 2) or array.shape[-1] != nbins:
+            raise ConfigError(
+                name,
+                f"shape {array.shape}",
+                f"({nbins},) or (n, {nbins}): one value per bin of the {nbins} bins",
+            )
+        return np.atleast_2d(array)
 
     def survival(
         self,
@@ -392,11 +457,20 @@ class ALPSim:
         )
         return pgg[0] if self._single(theta, params) else pgg
 
-    def counts_of(self, residual: np.ndarray) -> np.ndarray:
-        """Counts from stored ALP-model nodes (``exp``, ``data``: log10 residuals against the null)."""
+    def counts_of(self, residual, observed: bool = False) -> np.ndarray:
+        """Counts from stored ALP-model nodes (``exp``, ``data``: log10 residuals against the null;
+        the nodes themselves for other models). ``observed``: the rows are ``data``, so a bin at
+        ``floor_obs`` whose floor is below one count held 0 counts, and is returned as 0."""
+        rows = self._rows("residual", residual)
+        rows = rows if np.ndim(residual) == 2 else rows[0]
         if not self.alp:
-            return np.asarray(residual, float)
-        return 10.0 ** (np.asarray(residual, float) + self.model.null_level)
+            return rows
+        counts = 10.0 ** (rows + self.model.null_level)
+        floor = self.config.physics.floor_obs
+        if observed and floor is not None:
+            below_one = 10.0 ** (floor + self.model.null_level) < 1.0
+            counts = np.where((rows <= floor) & below_one, 0.0, counts)
+        return counts
 
     # ------------------------------------------------------------------ axes
 
@@ -443,6 +517,7 @@ class ALPSim:
         color=None,
         label: str | None = None,
         log=False,
+        observed_style: dict | None = None,
         **params,
     ):
         """Draw the expected spectra for the given parameters (see :meth:`theta`).
@@ -452,7 +527,10 @@ class ALPSim:
         network sees). A single spectrum gets its 68 % and 95 % noise bands and one realisation as
         points with error bars (``observed``, drawn with ``seed``); ``null`` adds the null
         hypothesis, ``survival`` a panel of P_gg(E). ``ax`` (an Axes, or the pair this returns with
-        ``survival``) overlays onto an earlier plot. Returns the Axes (or the pair).
+        ``survival``) overlays onto an earlier plot, leaving its title alone. Other keywords are
+        parameters by name or matplotlib line properties of the expected spectra (``linestyle``,
+        ``alpha``, ``lw``, ...); ``observed_style`` holds those of the observed points (``marker``,
+        ``alpha``, ...). Returns the Axes (or the pair).
         """
         return sim_plots.plot(
             self,
@@ -467,6 +545,7 @@ class ALPSim:
             color=color,
             label=label,
             log=log,
+            observed_style=observed_style,
             params=params,
         )
 
@@ -479,6 +558,8 @@ class ALPSim:
         over=None,
         kind: str = "counts",
         residuals: bool = True,
+        null=False,
+        pgg=None,
         ax=None,
         color=None,
         label: str | None = None,
@@ -490,36 +571,30 @@ class ALPSim:
         its expected spectra are drawn. ``n``: at most that many rows. ``over``: an observation
         drawn on top as points (a dict with ``data``, e.g. ``run.observation``, or a
         :class:`Spectrum` from :meth:`observe`). ``residuals``: the arrays are the stored nodes
-        (log10 residuals for ALP models), else counts. Returns the Axes."""
+        (log10 residuals for ALP models), else counts. Observed bins with 0 counts are drawn as
+        upper limits. ``null``: True draws the simulator's null hypothesis, an array that one (a
+        residual row as the stores hold it). ``pgg``: P_gg rows (ALP models; e.g. a store's
+        ``pgg`` node) drawn in a panel below. Returns the Axes (the pair with ``pgg``)."""
         if hasattr(exp, "read") or isinstance(exp, dict):
             exp = exp.read("exp", n) if hasattr(exp, "read") else exp["exp"]
         if n is not None:
             exp, data = (None if rows is None else np.atleast_2d(rows)[:n] for rows in (exp, data))
-        ax = sim_plots.plot_spectra(
+        return sim_plots.plot_spectra(
             self,
             exp,
             data,
+            over=None
+            if over is None
+            else (over.data if isinstance(over, Spectrum) else over["data"]),
             kind=kind,
             residuals=residuals,
+            null=null,
+            pgg=pgg,
             ax=ax,
             color=color,
             label=label,
             alpha=alpha,
         )
-        if over is not None:
-            observed = over.data if isinstance(over, Spectrum) else over["data"]
-            sim_plots.plot_spectra(
-                self,
-                None,
-                observed,
-                kind=kind,
-                residuals=True,
-                ax=ax,
-                color="crimson",
-                label="observation",
-                alpha=1.0,
-            )
-        return ax
 
 
 def _settings(settings: dict) -> dict[str, str]:
@@ -563,9 +638,22 @@ def _variables(model: str, settings: dict) -> dict[str, str]:
     return variables
 
 
+_PER_SPECTRUM = ("params", "exp", "counts", "pgg", "data", "observed_counts", "observed_off")
+
+
+def _unsqueeze(spectrum: Spectrum) -> Spectrum:
+    """A copy of a single spectrum with the leading axis of :func:`_squeeze` restored."""
+    rows = {
+        name: value[None]
+        for name in _PER_SPECTRUM
+        if (value := getattr(spectrum, name)) is not None
+    }
+    return replace(spectrum, **rows, nodes={k: v[None] for k, v in spectrum.nodes.items()})
+
+
 def _squeeze(spectrum: Spectrum) -> Spectrum:
     """Drop the leading axis of a single spectrum's per-spectrum arrays."""
-    for name in ("params", "exp", "counts", "pgg", "data", "observed_counts", "observed_off"):
+    for name in _PER_SPECTRUM:
         value = getattr(spectrum, name)
         if value is not None:
             setattr(spectrum, name, value[0])

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import ArtistInspector
+from matplotlib.cbook import normalize_kwargs
+from matplotlib.lines import Line2D
 
+from alpswyft.config import PHYSICS_VARIABLES
+from alpswyft.values import suggest, value_text
 from analysis_core.errors import ConfigError
 
 KINDS = ("counts", "dnde", "residual")
@@ -95,8 +100,70 @@ def _gehrels(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return low, counts + 1.0 + np.sqrt(counts + 0.75)
 
 
-def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, label, log, params):
+#: The keywords of :meth:`ALPSim.plot` besides parameters and matplotlib's line properties.
+PLOT_OPTIONS = (
+    "theta",
+    "kind",
+    "null",
+    "survival",
+    "observed",
+    "bands",
+    "seed",
+    "ax",
+    "color",
+    "label",
+    "log",
+    "observed_style",
+)
+_LINE = ArtistInspector(Line2D)
+#: matplotlib's Line2D properties and their aliases (``linestyle``, ``ls``, ``alpha``, ...)
+LINE_PROPERTIES = frozenset(_LINE.get_setters()) | {
+    alias for aliases in _LINE.aliasd.values() for alias in aliases
+}
+
+
+def split_keywords(sim, keywords: dict) -> tuple[dict, dict]:
+    """(parameters by name, matplotlib line properties) of :meth:`ALPSim.plot`'s other keywords;
+    anything else is refused with the closest names among parameters, options and properties."""
+    params = {k: v for k, v in keywords.items() if k in sim.names}
+    style = {k: v for k, v in keywords.items() if k not in params and k in LINE_PROPERTIES}
+    for name in sorted(set(keywords) - set(params) - set(style)):
+        if name in PHYSICS_VARIABLES or name in sim.switches:
+            why = f"a setting of the simulator, not of a plot: use sim.configure({name}=...)"
+        else:
+            why = (
+                f"neither a parameter of model {sim.config.physics.model!r} "
+                f"({', '.join(sim.names)}), an option of plot() nor a matplotlib line property"
+                + suggest(name, [*sim.names, *PLOT_OPTIONS, *LINE_PROPERTIES])
+            )
+        raise ConfigError(name, keywords[name], why)
+    return params, style
+
+
+def _style(defaults: dict, given: dict | None) -> dict:
+    """Line properties: ``given`` (aliases allowed) over ``defaults``."""
+    return {**normalize_kwargs(defaults, Line2D), **normalize_kwargs(given or {}, Line2D)}
+
+
+def plot(
+    sim,
+    theta,
+    *,
+    kind,
+    null,
+    survival,
+    observed,
+    bands,
+    seed,
+    ax,
+    color,
+    label,
+    log,
+    observed_style,
+    params,
+):
     """:meth:`ALPSim.plot`."""
+    params, style = split_keywords(sim, params)
     _check_kind(sim, kind, survival)
     rng = np.random.default_rng(seed)
     vectors = sim.theta(theta, log, **params)
@@ -108,13 +175,13 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
     expected = spectrum.counts if sim.alp else spectrum.exp
     y = _values(sim, expected, kind, vectors, sim.config.physics.floor_exp)
     if n == 1:
-        line = top.plot(
-            x, y[0], color=color, lw=1.6, label=label or legend_label(sim, vectors[0], params)
-        )[0]
+        label = label or legend_label(sim, vectors[0], params)
+        line = top.plot(x, y[0], **_style(dict(color=color, lw=1.6, label=label), style))[0]
     else:
-        alpha = float(np.clip(5.0 / n, 0.03, 0.6))
-        lines = top.plot(x, y.T, color=color or "C0", lw=0.8, alpha=alpha)
-        lines[0].set_label(label or f"{n} spectra")
+        shade = float(np.clip(5.0 / n, 0.03, 0.6))
+        label = label or f"{n} spectra"
+        lines = top.plot(x, y.T, **_style(dict(color=color or "C0", lw=0.8, alpha=shade), style))
+        lines[0].set_label(label)
         line = lines[0]
     color = line.get_color()
     if n == 1 and (bands or observed):
@@ -134,38 +201,47 @@ def plot(sim, theta, *, kind, null, survival, observed, bands, seed, ax, color, 
                 alpha=0.25,
                 lw=0,
                 step=step,
-                label=None if overlay else "68 % / 95 % noise bands",
+                label=None if overlay else "68 % / 95 % noise bands",  # the line's colour
             )
         if observed:
-            _draw_observed(sim, top, draws, spectrum, kind, vectors, rng, color, overlay)
+            points = _style(
+                dict(
+                    marker="o",
+                    ls="none",
+                    ms=3,
+                    color=color,
+                    mfc="white",
+                    lw=0.8,
+                    label=f"{label}: one realisation" if overlay else "one realisation",
+                ),
+                observed_style,
+            )
+            _draw_observed(sim, top, draws, spectrum, kind, vectors, rng, points)
     if null:
         _draw_null(sim, top, bottom, kind)
     if bottom is not None:
         bottom.plot(
             sim.energy_true,
             spectrum.pgg.T,
-            color=color,
-            lw=1.2 if n == 1 else 0.8,
-            alpha=1.0 if n == 1 else float(np.clip(5.0 / n, 0.03, 0.6)),
+            **_style(
+                dict(
+                    color=color,
+                    lw=1.2 if n == 1 else 0.8,
+                    alpha=1.0 if n == 1 else float(np.clip(5.0 / n, 0.03, 0.6)),
+                ),
+                {k: v for k, v in style.items() if k != "label"},
+            ),
         )
-    _decorate(sim, top, bottom, kind)
+    _decorate(sim, top, bottom, kind, title=not overlay)
     return (top, bottom) if survival else top
 
 
-def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, color, overlay) -> None:
+def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, points: dict) -> None:
     x = sim.x
     if not sim.alp:
         data = sim.simulator.add_noise(spectrum.exp, rng)["data"][0]
         ax.errorbar(
-            x,
-            _values(sim, data[None], kind, vectors, None)[0],
-            yerr=draws.std(axis=0),
-            fmt="o",
-            ms=3,
-            color=color,
-            mfc="white",
-            lw=0.8,
-            label=None if overlay else "one realisation",
+            x, _values(sim, data[None], kind, vectors, None)[0], yerr=draws.std(axis=0), **points
         )
         return
     counts = sim.model.observed_counts(spectrum.exp, rng)[0]
@@ -174,22 +250,17 @@ def _draw_observed(sim, ax, draws, spectrum, kind, vectors, rng, color, overlay)
     y, y_low, y_high = (_values(sim, c[None], kind, vectors, floor)[0] for c in (counts, low, high))
     if kind == "counts":  # zero counts would vanish on a log axis: drawn at the bottom edge instead
         y_low = np.where(counts > 0, y_low, np.nan)
-    ax.errorbar(
-        x,
-        y,
-        yerr=[np.clip(y - y_low, 0, None), np.clip(y_high - y, 0, None)],
-        fmt="o",
-        ms=3,
-        color=color,
-        mfc="white",
-        lw=0.8,
-        label=None if overlay else "one realisation (Gehrels 1 sigma)",
-    )
+    if points.get("label") == "one realisation":
+        points["label"] = "one realisation (Gehrels 1 sigma)"
+    ax.errorbar(x, y, yerr=[np.clip(y - y_low, 0, None), np.clip(y_high - y, 0, None)], **points)
 
 
-def _draw_null(sim, top, bottom, kind) -> None:
+def _draw_null(sim, top, bottom, kind, counts=None) -> None:
+    """The null hypothesis: the simulator's, or ``counts`` (residual rows as the stores hold them)."""
     vectors = sim.null_params[None]
-    if sim.alp:
+    if counts is not None:
+        counts = np.atleast_2d(sim.counts_of(sim._rows("null", counts)))[:1]
+    elif sim.alp:
         counts = sim.model.null_counts[None]
     else:
         counts = sim.model.expected(vectors, np.random.default_rng(0))["exp"]
@@ -205,7 +276,8 @@ def _draw_null(sim, top, bottom, kind) -> None:
         bottom.plot(sim.energy_true, sim.setup["null_pgg"], "--", color="k", lw=1)
 
 
-def _decorate(sim, top, bottom, kind) -> None:
+def _decorate(sim, top, bottom, kind, title: bool = True) -> None:
+    """Axes scales and labels, the legend, and (``title``: on a figure of its own) the title."""
     if sim.alp:
         top.set_xscale("log")
         if kind != "residual":
@@ -221,49 +293,87 @@ def _decorate(sim, top, bottom, kind) -> None:
         top.set_xlabel("x")
         top.set_ylabel("y" if kind == "counts" else "y - y(Null values)")
     top.legend(fontsize=8)
-    if sim.alp:
-        model = f" (model {sim.config.physics.model})" if sim.config.physics.model else ""
-        title = f"NGC 1275{model} observed with CTA for {sim.config.physics.livetime:g} h"
-    else:
-        title = sim.simulator.model_info.description.replace("``", "").rstrip(".")
-    top.figure.suptitle(title, fontsize=10)
+    if title:
+        top.figure.suptitle(figure_title(sim), fontsize=10)
 
 
-def plot_spectra(sim, exp, data, *, kind, residuals, ax, color, label, alpha):
-    """:meth:`ALPSim.plot_spectra`."""
-    _check_kind(sim, kind)
+def figure_title(sim) -> str:
+    """What a simulator's figure shows: the source, the model, the instrument; "background only"
+    without the source counts, "no ALP" for a model without ALP mixing."""
+    if not sim.alp:
+        return sim.simulator.model_info.description.replace("``", "").rstrip(".")
+    model = f" (model {sim.config.physics.model})" if sim.config.physics.model else ""
+    seen = f"observed with CTA for {sim.config.physics.livetime:g} h"
+    if not sim.switches["signal"]:
+        return f"Background only (no source counts), {seen}"
+    no_alp = "" if sim.model.with_alp else ", no ALP"
+    return f"NGC 1275{model}{no_alp} {seen}"
+
+
+def plot_spectra(sim, exp, data, *, over, kind, residuals, null, pgg, ax, color, label, alpha):
+    """:meth:`ALPSim.plot_spectra`; ``over``: the observation's ``data`` row, or None."""
+    _check_kind(sim, kind, survival=pgg is not None)
     if exp is None and data is None:
         raise ConfigError("exp, data", None, "give the spectra to draw (rows of exp and/or data)")
-    ax = ax if ax is not None else plt.subplots(figsize=(7.5, 4.5))[1]
+    pgg = None if pgg is None else _pgg_rows(sim, pgg)
+    top, bottom = _axes(ax, pgg is not None)
     vectors = sim.defaults[None]  # dN/dE: the default spectrum's response
-    for name, rows in (("exp", exp), ("data", data)):
+    cases = [
+        ("exp", exp, residuals, color, label, alpha),
+        ("data", data, residuals, color, label, alpha),
+    ]
+    cases.append(("over", over, True, "crimson", "observation", 1.0))
+    zeros_labelled = False
+    for name, rows, stored, color, label, alpha in cases:
         if rows is None:
             continue
-        rows = np.atleast_2d(np.asarray(rows, float))
-        counts = sim.counts_of(rows) if residuals else rows
-        floor = sim.config.physics.floor_exp if name == "exp" else sim.config.physics.floor_obs
+        rows = sim._rows(name, rows)
+        observed = name != "exp"
+        counts = sim.counts_of(rows, observed=observed) if stored else rows
+        floor = sim.config.physics.floor_obs if observed else sim.config.physics.floor_exp
         y = _values(sim, counts, kind, vectors, floor)
         shade = float(np.clip(5.0 / len(rows), 0.05, 1.0)) if alpha is None else alpha
-        if name == "exp":
-            drawn = ax.plot(sim.x, y.T, color=color or "0.4", lw=0.8, alpha=shade)
-        else:
-            drawn = ax.plot(sim.x, y.T, "o", ms=2.5, color=color or "k", alpha=shade)
-        what = "expected spectra" if name == "exp" else "observations"
-        drawn[0].set_label(label or f"{len(rows)} stored {what}")
-    _decorate(sim, ax, None, kind)
-    return ax
+        what = "observations" if observed else "expected spectra"
+        text = label or f"{len(rows)} stored {what}"
+        if not observed:
+            drawn = top.plot(sim.x, y.T, color=color or "0.4", lw=0.8, alpha=shade)
+            drawn[0].set_label(text)
+            continue
+        zero = sim.alp and kind == "counts" and (counts == 0)
+        shown = np.where(zero, np.nan, y) if sim.alp and kind == "counts" else y
+        drawn = top.plot(sim.x, shown.T, "o", ms=2.5, color=color or "k", alpha=shade)
+        drawn[0].set_label(text)
+        if np.any(zero):  # 0 counts: Gehrels' 1-sigma upper limit, 1.84 counts
+            bins = np.nonzero(zero)
+            top.plot(
+                sim.x[bins[1]],
+                np.full(len(bins[0]), _gehrels(np.zeros(1))[1][0]),
+                "v",
+                ms=3.5,
+                color=drawn[0].get_color(),
+                alpha=shade,
+                label=None if zeros_labelled else "0 counts (1 sigma upper limit)",
+            )
+            zeros_labelled = True
+    if null:
+        _draw_null(sim, top, bottom, kind, counts=None if null is True else null)
+    if pgg is not None:
+        bottom.plot(sim.energy_true, pgg.T, color=color or "C3", lw=1.0)
+    _decorate(sim, top, bottom, kind, title=ax is None)
+    return (top, bottom) if pgg is not None else top
 
 
-#: How the units of the ALP table read in a legend.
-UNITS = {
-    "e-11GeV^{-1}": "× 1e-11/GeV",
-    "muG": "μG",
-    "kpc^{-1}": "/kpc",
-    "TeV^{-1}cm^{-2}s^{-1}": "/(TeV cm² s)",
-    "1e-3cm^{-3}": "× 1e-3/cm³",
-    "1": "",
-    "none": "",
-}
+def _pgg_rows(sim, pgg) -> np.ndarray:
+    """P_gg rows (n, n_true) on the simulator's true-energy bins, else a ConfigError."""
+    rows = np.atleast_2d(np.asarray(pgg, float))
+    n_true = len(sim.energy_true)
+    if rows.ndim != 2 or rows.shape[-1] != n_true:
+        raise ConfigError(
+            "pgg",
+            f"shape {np.shape(pgg)}",
+            f"({n_true},) or (n, {n_true}): P_gg on the {n_true} true-energy bins",
+        )
+    return rows
 
 
 def legend_label(sim, vector: np.ndarray, names=()) -> str:
@@ -273,7 +383,9 @@ def legend_label(sim, vector: np.ndarray, names=()) -> str:
         for i, (v, d) in enumerate(zip(vector, sim.defaults))
         if not np.isclose(v, d, rtol=1e-9, atol=0)
     ]
+    if sim.alp and not sim.switches["signal"]:
+        return "background only"
     if not shown:
-        return "default parameters"
-    units = [UNITS.get(unit, unit) for unit in sim.units]
-    return ", ".join(f"{sim.names[i]} = {vector[i]:.3g} {units[i]}".rstrip() for i in shown)
+        no_alp = sim.alp and np.allclose(vector[:2], sim.null_params[:2], rtol=1e-9, atol=0)
+        return "default parameters (no ALP)" if no_alp else "default parameters"
+    return ", ".join(f"{sim.names[i]} = {value_text(vector[i], sim.units[i])}" for i in shown)

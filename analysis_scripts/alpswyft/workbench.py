@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from alpswyft import classical as cl
-from alpswyft import neyman
+from alpswyft import neyman, values
 from alpswyft.limits import LimitResult, fractions_from_maps, percent
 from alpswyft.neyman import METHOD_WORDS, METHODS
 from alpswyft.run import RunContext
 from alpswyft.stores import KIND_NAMES, read_store
 from alpswyft.truncation import TruncationRecord, normalised_weights, weighted_quantiles
+from analysis_core import notices
 from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import load_npz
 
@@ -165,6 +166,11 @@ class Run:
                 "(fixed_nuisance_limits=0, or its last round has not finished)"
             )
         if key not in self._networks:
+            notices.once(
+                "network",
+                "alpswyft: loading torch, swyft and the run's network; the first time in a "
+                "process takes about 10 s",
+            )
             self._networks[key] = self.context.network(r, g, fixed_nuisances)
         return self._networks[key]
 
@@ -281,7 +287,7 @@ class Run:
         free = self.config.table.free
         return Posterior(
             names=[free[i].name for i in columns],
-            labels=[_label(free[i]) for i in columns],
+            labels=[free[i].label for i in columns],
             values=bank[:, columns],
             logratios_1d=lr_1d,
             logratios_2d=lr_2d,
@@ -325,6 +331,27 @@ class Run:
                 )
         # the false exclusions against round 0 are not kept per simulation
         return replace(result, levels=np.array(levels), fraction=fraction, false_fraction=None)
+
+    def plot_rounds(self, grid_point: int | None = None):
+        """The report's 1D posteriors of every round, zoomed to the last round's box with the
+        regions truncated away shaded. Returns the figure."""
+        from alpswyft import plots
+
+        return plots.posteriors_1d_zoomed(self.context, self.grid_point_of(grid_point))
+
+    def plot_coverage(self, kind="zz", marginals=None, grid_point: int | None = None):
+        """The report's HPD coverage test: empirical against nominal coverage of the coverage
+        simulations, ``kind`` ``zz`` (z-scores), ``pp`` (credibility), both (``("zz", "pp")``) or
+        ``tarp`` (TARP's expected coverage); ``marginals``: names of the marginals drawn (default
+        all, e.g. ``["m", "m-g"]``). Returns the figure."""
+        from alpswyft import plots
+
+        g = self.grid_point_of(grid_point)
+        if kind == "tarp":
+            if marginals is not None:
+                raise ConfigError("marginals", marginals, "kind='tarp' draws every marginal")
+            return plots.tarp(self.context, g)
+        return plots.coverage_zz(self.context, g, kinds=kind, marginals=marginals)
 
     def plot_expected_limits(
         self, levels=None, grid_point: int | None = None, method: str | None = None
@@ -487,6 +514,8 @@ class Run:
         if set(wanted) - set(nodes) and "data" in nodes and hasattr(self.sim.model, "features"):
             derived = self.sim.model.features(np.asarray(nodes["data"], float)[None])
             nodes.update({k: np.asarray(v)[0] for k, v in derived.items() if k not in nodes})
+        if truth is not None:
+            values.warn_outside_box(self.config.table.free, truth, "the observation's")
         missing = sorted(set(wanted) - set(nodes))
         if missing:
             raise ConfigError(
@@ -534,14 +563,6 @@ class Run:
                 f"{', '.join(map(str, done))}",
             )
         return int(round_)
-
-
-def _label(parameter) -> str:
-    return (
-        f"log10 {parameter.name} [{parameter.unit}]"
-        if parameter.log
-        else f"{parameter.name} [{parameter.unit}]"
-    )
 
 
 class ConfidenceSet:
@@ -611,8 +632,8 @@ class ConfidenceSet:
             ax.plot(*self.truth, "*", color="crimson", ms=12, label="truth")
         free = self.config.table.free
         ax.set(
-            xlabel=_label(free[self.plane.fi]),
-            ylabel=_label(free[self.plane.fj]),
+            xlabel=free[self.plane.fi].label,
+            ylabel=free[self.plane.fj].label,
             title=f"excluded (grey) at {percent(self.level)}, {METHOD_WORDS[self.method]}",
         )
         ax.legend(fontsize=7, loc="lower left")
@@ -699,7 +720,7 @@ class Store:
                     f"Obs. {table.obs[k]:.3g}: outside the box", fontsize=8, color="crimson"
                 )
             ax.set_xlim(lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo))
-            ax.set_xlabel(_label(p))
+            ax.set_xlabel(p.label)
         for ax in list(axes)[n:]:
             ax.set_visible(False)
         fig.suptitle(

@@ -96,17 +96,27 @@ def los_arrays(los: LineOfSight) -> dict[str, np.ndarray]:
 
 
 def setup_arrays(
-    config, response: Response, los: LineOfSight, observed: dict | None = None
+    config,
+    response: Response,
+    los: LineOfSight,
+    observed: dict | None = None,
+    model_class: type | None = None,
 ) -> dict[str, np.ndarray]:
     """The set-up arrays of a response (for the configured livetime) and line of sight, with the
-    null-hypothesis counts: one simulation at the table's Null values, its field realisation drawn
-    from ``ALP_seed`` (or ``sim_seed``); ``observed``: the arrays of a real observation."""
+    null-hypothesis counts: one simulation of ``model_class`` (default :class:`ALPModel`) at the
+    table's Null values, its field realisation drawn from ``ALP_seed`` (or ``sim_seed``);
+    ``observed``: the arrays of a real observation.
+
+    The null hypothesis always has P_gg (the EBL and the field at the Null values), also for a
+    model without ALP mixing: ``spectral_fit``'s own spectra have P_gg = 1, no EBL absorption,
+    while its null counts are absorbed, as in the original pipeline."""
     arrays = {
         **(observed or {}),
         **{f"response_{k}": v for k, v in vars(response).items()},
         **los_arrays(los),
     }
-    model = ALPModel(config, arrays)
+    model = (model_class or ALPModel)(config, arrays)
+    model.with_alp = True  # the null's P_gg, whatever the model's own (see above)
     rng = np.random.default_rng(config.ALP_seed if config.ALP_seed is not None else config.sim_seed)
     counts, pgg = model.counts(_null_vector(config)[None], rng)
     arrays.update(null_counts=counts[0], null_pgg=pgg[0])
@@ -119,12 +129,30 @@ class ALPModel:
     parameters = ALP_ROWS
     with_alp = True
     all_log = False  # whether every table row must be in log10
+    #: physical domains of the spectrum's parameters (:mod:`alpswyft.values`); the cluster's are
+    #: checked by :func:`~alpswyft.physics.alp.check_cluster_values`
+    domains = {
+        "m": (">", 0.0),
+        "g": (">=", 0.0),
+        "Amplitude": (">", 0.0),
+        "index": (">=", 0.0),
+        "E0": (">", 0.0),
+        "Ecut": (">", 0.0),
+    }
 
     @staticmethod
     def constraint(theta: np.ndarray) -> np.ndarray:
         """The allowed physical vectors (n, 18): kL < kH (Max_turb below min_turb), where the
         turbulence spectrum is defined; a prior whose kL and kH ranges overlap is restricted to it."""
         return theta[:, 15] < theta[:, 16]
+
+    @classmethod
+    def line_of_sight(cls, e_true: np.ndarray) -> LineOfSight:
+        """The EBL attenuation and the Galactic field on the true-energy bin centres ``e_true``
+        (GeV), computed once per configuration into the set-up (``response.npz``): Dominguez et
+        al. 2011 and Jansson & Farrar 2012. A variant overrides it for another EBL model or
+        Galactic field (return a :class:`~alpswyft.physics.alp.LineOfSight`)."""
+        return line_of_sight(e_true)  # the module's cached function of the same name
 
     def __init__(self, config, setup: dict[str, np.ndarray]):
         self.config = config
@@ -363,7 +391,13 @@ class LogALPModel(ALPModel):
 
 
 class SpectralFit(ALPModel):
-    """The intrinsic spectrum only (P_gg = 1), folded through CTA."""
+    """The intrinsic spectrum only (P_gg = 1), folded through CTA.
+
+    P_gg = 1 means no EBL absorption either, while the null hypothesis its residuals are taken
+    against is absorbed (:func:`setup_arrays`): its ``exp`` at its own Null values is up to
+    +0.1 dex at the highest energies, as in the original pipeline's ``model_spectral_fit``. A
+    model file whose ``survival_batch`` returns ``self.los.ebl_attenuation`` per vector is the
+    absorbed spectral fit."""
 
     with_alp = False
 
