@@ -39,6 +39,20 @@ def toy_variables(**overrides) -> dict[str, str]:
     return variables
 
 
+def notebook_errors(path: Path) -> list[dict]:
+    """The error outputs of an executed notebook's code cells."""
+    import json
+
+    cells = json.loads(Path(path).read_text())["cells"]
+    return [
+        output
+        for cell in cells
+        if cell["cell_type"] == "code"
+        for output in cell["outputs"]
+        if output["output_type"] == "error"
+    ]
+
+
 def folder_snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """Every file under ``root`` with its size and modification time: equal snapshots mean
     nothing was written (a check that holds for root, whom permissions do not stop)."""

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import read_only, write_run_script
+from conftest import notebook_errors, read_only, write_run_script
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +36,12 @@ ALP_GRID = (
 )
 
 
-def run(script, cwd):
+def run(script, cwd, overrides: dict | None = None):
+    """A run script as a user starts it, with ``name=value`` overrides on the command line."""
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    arguments = [f"{k}={v}" for k, v in (overrides or {}).items()]
     return subprocess.run(
-        [str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+        [str(script), *arguments], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
     )
 
 
@@ -316,14 +318,8 @@ def test_alp_model_end_to_end(tmp_path):
         assert (
             run_dir / "train_output" / "net" / f"trained_network_fixed_nuisances_gridpoint_{g}.pt"
         ).is_file()
+    assert not notebook_errors(run_dir / "analysis_results.ipynb")
     notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
-    assert not [
-        o
-        for c in notebook["cells"]
-        if c["cell_type"] == "code"
-        for o in c["outputs"]
-        if o["output_type"] == "error"
-    ]
     assert (run_dir / "val_output" / "mock_observation.png").exists()
     # the shipped extra observation (an injected ALP) and the p-p plots are in the executed report
     extra = np.load(run_dir / "extra_obs.npz")
@@ -473,15 +469,7 @@ def test_a_users_model_file_runs_end_to_end(tmp_path):
         "n_jobs_sim": "1",
         "DRP_coverage_parameters": "1000, 40, 0, 0, 1",
     }
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    result = subprocess.run(
-        [str(script), *(f"{k}={v}" for k, v in small.items())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = run(script, tmp_path, small)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     run_dir = tmp_path / "analysis_results" / "user_model"
     assert (run_dir / "model.py").read_bytes() == open(model, "rb").read()
@@ -499,14 +487,7 @@ def test_a_users_model_file_runs_end_to_end(tmp_path):
     )  # Poisson counts
     summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
     assert set(summary["coverage"]["marginals"]) == {"A", "mu", "A-mu"}
-    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
-    assert not [
-        o
-        for c in notebook["cells"]
-        if c["cell_type"] == "code"
-        for o in c["outputs"]
-        if o["output_type"] == "error"
-    ]
+    assert not notebook_errors(run_dir / "analysis_results.ipynb")
 
 
 def test_an_alp_model_variant_runs_end_to_end(tmp_path):
@@ -538,15 +519,7 @@ def test_an_alp_model_variant_runs_end_to_end(tmp_path):
         "n_sim_explim": "10",
         "DRP_coverage_parameters": "1000, 40, 0, 0, 1",
     }
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    result = subprocess.run(
-        [str(script), *(f"{k}={v}" for k, v in small.items())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = run(script, tmp_path, small)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     run_dir = tmp_path / "analysis_results" / "alp_logparabola"
     config = json.loads((run_dir / "config.json").read_text())["variables"]
@@ -567,17 +540,10 @@ def test_an_alp_model_variant_runs_end_to_end(tmp_path):
         "rms_B",
         "m-g",
     }
-    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
-    assert not [
-        o
-        for c in notebook["cells"]
-        if c["cell_type"] == "code"
-        for o in c["outputs"]
-        if o["output_type"] == "error"
-    ]
-    run = open_run(run_dir)
-    assert run.sim.alp and run.sim.names[3] == "alpha"
-    posterior = run.infer(run.sim.observe(m=10, g=3, beta=0.2, seed=1))
+    assert not notebook_errors(run_dir / "analysis_results.ipynb")
+    opened = open_run(run_dir)
+    assert opened.sim.alp and opened.sim.names[3] == "alpha"
+    posterior = opened.infer(opened.sim.observe(m=10, g=3, beta=0.2, seed=1))
     assert posterior.truth is not None and len(posterior.names) == 6
 
 
@@ -843,14 +809,7 @@ def test_kill_9_in_every_stage_then_resume_gives_the_same_results(tmp_path):
             "rounds"
         ][0]
         summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
-        notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
-        errors = [
-            o
-            for c in notebook["cells"]
-            if c["cell_type"] == "code"
-            for o in c["outputs"]
-            if o["output_type"] == "error"
-        ]
+        errors = notebook_errors(run_dir / "analysis_results.ipynb")
         return (
             entry["truncated_bounds"],
             entry["training"]["best_val_loss"],

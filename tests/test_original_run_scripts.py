@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, notebook_errors
 
 from alpswyft.runscript import evaluate_run_script
 from analysis_core.errors import PipelineError
@@ -61,6 +61,20 @@ def test_every_original_script_configures(name, tmp_path, monkeypatch):
         assert "restricted to kL < kH, drawn by rejection" in warnings
         assert "the range starts at 0, an open bound" in warnings
     assert tree.true_obs.is_file() and tree.setup.is_file()
+
+
+def test_a_script_with_one_poi_and_a_leftover_prediction_pairs_configures(tmp_path, monkeypatch):
+    """A user's script of the same kind: flare0_agnostic.sh with a single POI, its template's
+    prediction_pairs="(0,1)" left in place, which the original ran (with one POI it drew no pair)."""
+    text = (SCRIPTS / "flare0_agnostic.sh").read_text()
+    text, n = re.subn(r'^POI_indices="[^"]*"', 'POI_indices="  2  "', text, flags=re.MULTILINE)
+    assert n == 1 and re.search(r'^prediction_pairs="\s*\(0,1\)', text, flags=re.MULTILINE)
+    script = tmp_path / "one_poi.sh"
+    script.write_text(text)
+    tree = configure_original(script, tmp_path, monkeypatch, {})
+    provenance = json.loads(tree.config.read_text())
+    assert provenance["variables"]["prediction_pairs"] == []
+    assert any("unused with one POI" in w for w in provenance["warnings"])
 
 
 def test_a_store_of_another_machine_is_named(tmp_path, monkeypatch):
@@ -116,14 +130,7 @@ def test_an_original_script_runs_end_to_end_at_reduced_size(name, tmp_path):
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     provenance = json.loads((run_dir / "config.json").read_text())
     config = provenance["variables"]
-    notebook = json.loads((run_dir / "analysis_results.ipynb").read_text())
-    assert not [
-        o
-        for c in notebook["cells"]
-        if c["cell_type"] == "code"
-        for o in c["outputs"]
-        if o["output_type"] == "error"
-    ]
+    assert not notebook_errors(run_dir / "analysis_results.ipynb")
     summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
     assert summary["round"] == 1 and summary["coverage"]["n_coverage"] == 30
     free = [p for p in provenance["parameters"] if p["bounds"] is not None]

@@ -101,20 +101,30 @@ def test_task_failing_every_time_stops_with_its_state(slurm_cluster, tmp_path):
 
 
 def test_a_pipeline_in_slurm_mode_interrupted_cancels_its_jobs_and_resumes(slurm_cluster, tmp_path):
-    """The shipped run.sh, reduced, with on_cluster=slurm: simulation chunks as job arrays and the
-    training as a job, each with the extra sbatch option and the set-up line; SIGTERM while the
-    simulation jobs run cancels them, and the same command resumes the trial to the end."""
+    """The shipped run.sh, reduced, with on_cluster=slurm and the log-parabola ALP-model variant
+    (a model file, which every job loads from the run folder's copy): simulation chunks as job
+    arrays and the training as a job, each with the extra sbatch option and the set-up line;
+    SIGTERM while the simulation jobs run cancels them, and the same command resumes the trial to
+    the end."""
     import json
     import os
+    import shutil
     import signal
 
-    from conftest import RUN_SH, write_run_script
+    from conftest import REPO, RUN_SH, write_run_script
     from test_end_to_end import run
 
+    (tmp_path / "user_models").mkdir()
+    shutil.copy(
+        REPO / "cluster_runs" / "user_models" / "ngc1275_logparabola.py", tmp_path / "user_models"
+    )
     script = write_run_script(
         tmp_path,
         template=RUN_SH,
         run_name="interrupted",
+        model="user_models/ngc1275_logparabola.py",
+        param4='"[2.1, 3.1] | 2.64 | 2.64 | 0 | U | alpha | none"',
+        param6='"[0, 0.6] | 0.267 | 0.267 | 0 | U | beta | none"',
         on_cluster="slurm",
         n_sim_train="300",
         n_prior_samples="1_000",
@@ -171,6 +181,7 @@ def test_a_pipeline_in_slurm_mode_interrupted_cancels_its_jobs_and_resumes(slurm
         assert logs and all(p.read_text().startswith("job set-up ran") for p in logs)
     record = json.loads((run_dir / "truncation_record.json").read_text())
     assert [r["status"] for r in record["grid_points"]["0"]["rounds"]] == ["done"]
+    assert record["free_parameters"][3] == "alpha" and (run_dir / "model.py").is_file()
 
 
 def test_timed_out_task_is_resubmitted(timed_out_task):
