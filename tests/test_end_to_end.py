@@ -444,58 +444,18 @@ def check_alp_limits(run_dir):
             ), (row["point"], method, rate)
 
 
-def test_a_users_model_file_runs_end_to_end(tmp_path):
-    """cluster_runs/user_model.sh as shipped, reduced by command-line overrides, with its model file
-    beside the run script: the file is copied into the run folder, its SHA-256 recorded, and the run
-    trains, validates and reports; the overrides are logged and recorded."""
+def test_an_alp_model_variant_killed_in_its_simulation_resumes_and_runs_end_to_end(tmp_path):
+    """cluster_runs/alp_logparabola.sh as shipped (run.sh with the log-parabola variant of the ALP
+    model, a model file beside the run script), reduced by command-line overrides. kill -9 of the
+    whole run while it simulates, then the same command: the run resumes, and its store equals one
+    simulated without interruption. The file is copied into the run folder and its SHA-256
+    recorded, the overrides are logged and recorded, its own null counts are in response.npz, and
+    the run trains, validates and reports; the run's simulator and network work in the workbench."""
     import hashlib
     import shutil
+    import signal
 
-    from conftest import REPO
-
-    (tmp_path / "user_models").mkdir()
-    model = shutil.copy(
-        REPO / "cluster_runs" / "user_models" / "power_law_line.py", tmp_path / "user_models"
-    )
-    script = write_run_script(tmp_path, template=REPO / "cluster_runs" / "user_model.sh")
-    small = {
-        "n_sim_train": "400",
-        "n_prior_samples": "4_000",
-        "max_epochs": "4",
-        "n_truncations": "0",
-        "limit_method": "hpd",
-        "n_sim_coverage": "40",
-        "n_sim_explim": "10",
-        "n_jobs_sim": "1",
-        "DRP_coverage_parameters": "1000, 40, 0, 0, 1",
-    }
-    result = run(script, tmp_path, small)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    run_dir = tmp_path / "analysis_results" / "user_model"
-    assert (run_dir / "model.py").read_bytes() == open(model, "rb").read()
-    provenance = json.loads((run_dir / "config.json").read_text())
-    assert provenance["model"]["sha256"] == hashlib.sha256(open(model, "rb").read()).hexdigest()
-    assert provenance["variables"]["model_sha256"] == provenance["model"]["sha256"]
-    assert provenance["overrides"] == small and provenance["variables"]["n_sim_train"] == [400]
-    assert (
-        "command-line overrides: n_sim_train=400, n_prior_samples=4_000"
-        in (run_dir / "output.log").read_text()
-    )
-    obs = np.load(run_dir / "true_obs.npz")
-    assert obs["data"].shape == (40,) and np.all(
-        obs["data"] == np.round(obs["data"])
-    )  # Poisson counts
-    summary = json.loads((run_dir / "val_output" / "validation_gridpoint_0.json").read_text())
-    assert set(summary["coverage"]["marginals"]) == {"A", "mu", "A-mu"}
-    assert not notebook_errors(run_dir / "analysis_results.ipynb")
-
-
-def test_an_alp_model_variant_runs_end_to_end(tmp_path):
-    """cluster_runs/alp_logparabola.sh as shipped (run.sh with the log-parabola variant of the ALP
-    model, a model file), reduced by command-line overrides: its own null counts in response.npz,
-    the ALP nodes, the report, and the run's simulator and network in the workbench."""
-    import shutil
-
+    import zarr
     from conftest import REPO, RUN_SH
 
     from alpswyft import ALPSim, open_run
@@ -519,11 +479,45 @@ def test_an_alp_model_variant_runs_end_to_end(tmp_path):
         "n_sim_explim": "10",
         "DRP_coverage_parameters": "1000, 40, 0, 0, 1",
     }
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    process = subprocess.Popen(
+        [str(script), *(f"{k}={v}" for k, v in small.items())],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    run_dir = tmp_path / "analysis_results" / "alp_logparabola"
+    store = run_dir / "sim_output" / "store" / "store"
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill once some chunks are written, not all
+        status = store / "meta" / "sim_status"
+        if status.exists() and len(list(status.iterdir())) > 2:
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    written = int(zarr.open_group(str(store))["meta/sim_status"][:].sum())
+    assert 0 < written < 240, written
+    assert (tmp_path / "analysis_results" / ".alp_logparabola.lock").exists()  # no longer held
+
     result = run(script, tmp_path, small)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    run_dir = tmp_path / "analysis_results" / "alp_logparabola"
-    config = json.loads((run_dir / "config.json").read_text())["variables"]
-    assert config["model"] == "user_models/ngc1275_logparabola.py"
+    log = (run_dir / "output.log").read_text()
+    assert "resuming the unfinished trial 0" in log
+    assert f"simulating {240 - written} of 240 samples" in log
+    assert not (run_dir / "archive" / "trial__0").exists()
+    check_resumed_store(store, run_dir, tmp_path / "fresh", 240)
+    model = (tmp_path / "user_models" / "ngc1275_logparabola.py").read_bytes()
+    assert (run_dir / "model.py").read_bytes() == model
+    provenance = json.loads((run_dir / "config.json").read_text())
+    assert provenance["model"]["sha256"] == hashlib.sha256(model).hexdigest()
+    assert provenance["variables"]["model_sha256"] == provenance["model"]["sha256"]
+    assert provenance["variables"]["model"].endswith("user_models/ngc1275_logparabola.py")
+    assert provenance["overrides"]["n_sim_train"] == "200" and provenance["overrides"]["model"]
+    assert provenance["variables"]["n_sim_train"] == [200]
+    assert "command-line overrides: run_name=alp_logparabola, model=user_models" in log
     obs = np.load(run_dir / "true_obs.npz")
     assert obs["pgg"].shape == (60,) and obs["power"].shape[0] > 0 and obs["data"].shape == (90,)
     variant = ALPSim(model=tmp_path / "user_models" / "ngc1275_logparabola.py", nbins_etrue=60)
@@ -545,83 +539,6 @@ def test_an_alp_model_variant_runs_end_to_end(tmp_path):
     assert opened.sim.alp and opened.sim.names[3] == "alpha"
     posterior = opened.infer(opened.sim.observe(m=10, g=3, beta=0.2, seed=1))
     assert posterior.truth is not None and len(posterior.names) == 6
-
-
-def test_killed_run_resumes_to_the_same_store(tmp_path):
-    """kill -9 of the whole run during simulation, then the same command: the run resumes and
-    its store equals one simulated without interruption. Simulation only (train=0): the later
-    stages' resumption is the kill -9 test's."""
-    import signal
-
-    from conftest import RUN_SH
-
-    script = write_run_script(
-        tmp_path,
-        template=RUN_SH,
-        run_name="killed",
-        n_sim_train="400",
-        n_prior_samples="2_000",
-        nbins_etrue="90",
-        max_epochs="2",
-        n_truncations="0",
-        n_sim_coverage="0",
-        n_sim_explim="0",
-        train="0",
-    )
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    process = subprocess.Popen(
-        [str(script)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    run_dir = tmp_path / "analysis_results" / "killed"
-    store = run_dir / "sim_output" / "store" / "store"
-    deadline = time.time() + 300
-    while time.time() < deadline:  # kill once some chunks are written, not all
-        status = store / "meta" / "sim_status"
-        if status.exists() and len(list(status.iterdir())) > 2:
-            break
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    import zarr
-
-    written = int(zarr.open_group(str(store))["meta/sim_status"][:].sum())
-    assert 0 < written < 400, written
-    assert (
-        tmp_path / "analysis_results" / ".killed.lock"
-    ).exists()  # left behind, but no longer held
-
-    result = run(script, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:]
-    log = (run_dir / "output.log").read_text()
-    assert "resuming the unfinished trial 0" in log
-    assert f"simulating {400 - written} of 400 samples" in log
-    assert not (run_dir / "archive" / "trial__0").exists()
-
-    from alpswyft.run import RunContext
-    from alpswyft.stores import StoreRequest, fill_store
-
-    context = RunContext(run_dir)
-    config = context.config
-    attrs = dict(zarr.open_group(str(store)).attrs)
-    fresh = StoreRequest(
-        tmp_path / "fresh",
-        "train",
-        0,
-        0,
-        400,
-        tuple(map(tuple, attrs["bounds"])),
-        config.sim_seed,
-        config.simulation_hash,
-    )
-    reference = fill_store(fresh, context.simulator, n_jobs=2)
-    resumed = zarr.open_group(str(store))
-    for key in ("params", "exp", "data", "pgg", "power"):
-        np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])
 
 
 ORIGINAL_STYLE = r"""#!/bin/bash
@@ -658,8 +575,8 @@ use_old_truncations=0
 use_old_sims=0
 save_old_sims=0
 simulate=1
-n_sim_train=1_000
-n_prior_samples=5_000
+n_sim_train=300
+n_prior_samples=2_000
 use_old_net=0
 save_old_net=1
 train=1
@@ -667,7 +584,7 @@ draw_DRP=0
 architecture=""
 restricted_posterior=0
 train_batch_size_1d=256
-max_epochs=4
+max_epochs=2
 gpus=0
 hyperparams="--learning_rate (float) : 5e-3 \
              --stopping_patience (int) : 3 \
@@ -682,6 +599,32 @@ DRP_coverage_parameters="10000|1000|0|1|5 , 2|1|100|1|1"
 arg="config_file=$0;on_cluster=$on_cluster;conda_env=$swyft_env;run_name=$run_name;update_config=$update_config=int;n_sim_train=$n_sim_train=int;use_old_net=$use_old_net=int"
 $analysis_scripts_location/run_swyft_analysis_truncation.sh "$arg"
 """
+
+
+def check_resumed_store(store, run_dir, fresh, n: int) -> None:
+    """The resumed ``store`` of a run equals the same request simulated without interruption."""
+    import zarr
+
+    from alpswyft.run import RunContext
+    from alpswyft.stores import StoreRequest, fill_store
+
+    context = RunContext(run_dir)
+    config = context.config
+    attrs = dict(zarr.open_group(str(store)).attrs)
+    request = StoreRequest(
+        fresh,
+        "train",
+        0,
+        0,
+        n,
+        tuple(map(tuple, attrs["bounds"])),
+        config.sim_seed,
+        config.simulation_hash,
+    )
+    reference = fill_store(request, context.simulator, n_jobs=2)
+    resumed = zarr.open_group(str(store))
+    for key in ("params", "exp", "data", "pgg", "power"):
+        np.testing.assert_array_equal(resumed[f"data/{key}"][:], reference[f"data/{key}"][:])
 
 
 def test_a_run_script_of_the_original_pipeline_runs(tmp_path):

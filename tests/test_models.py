@@ -151,3 +151,24 @@ def test_a_model_file_is_copied_into_the_run_and_its_hash_decides_the_stores(tmp
     source.unlink()  # the run simulates with its own copy
     simulator = RunContext(tree, config).simulator
     assert simulator.model_info.path == tree.model_file and simulator.shapes["data"] == (40,)
+
+
+def test_the_shipped_user_model_script_configures(tmp_path, monkeypatch):
+    """cluster_runs/user_model.sh with its model file beside it, as bash evaluates it: the file is
+    copied into the run folder and the toy's own table and binning are used."""
+    import shutil
+
+    from alpswyft.stages.configure import configure
+
+    shutil.copytree(REPO / "cluster_runs" / "user_models", tmp_path / "user_models")
+    script = tmp_path / "user_model.sh"
+    shutil.copy(REPO / "cluster_runs" / "user_model.sh", script)
+    for name, value in evaluate_run_script(script).items():
+        monkeypatch.setenv(name, value)
+    tree = configure(script, tmp_path / "analysis_results")
+    assert tree.model_file.read_bytes() == USER_MODEL.read_bytes()
+    provenance = json.loads(tree.config.read_text())
+    assert (
+        provenance["variables"]["POI_indices"] == [2, 3] and provenance["variables"]["nbins"] == 40
+    )
+    assert np.load(tree.true_obs)["data"].shape == (40,)

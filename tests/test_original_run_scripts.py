@@ -106,10 +106,12 @@ REDUCED = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["flare0_agnostic.sh", "flare0_informed.sh"])
+@pytest.mark.parametrize("name", ["flare0_agnostic.sh"])
 def test_an_original_script_runs_end_to_end_at_reduced_size(name, tmp_path):
     """Through the real orchestrator, the script unmodified, reduced by overrides: the agnostic
-    prior (its kL < kH restriction active) and the informed one, both with the power network."""
+    prior (its kL < kH restriction active, zero lower bounds) with the power network. (The
+    informed scripts differ only in their truncated-normal priors, which every script's
+    configuration above draws, and the priors' tests sample.)"""
     import os
     import subprocess
 

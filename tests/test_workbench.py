@@ -27,6 +27,8 @@ def two_trials(tmp_path_factory):
             n_prior_samples="5_000",
             max_epochs="8",
             n_sim_explim="20",
+            n_sim_coverage="100",
+            DRP_coverage_parameters="1000, 100, 0, 0, 1",
             extra_observations="a=-1, b=1, seed=4",
             sim_seed=seed,
             limit_method="hpd",

@@ -28,6 +28,14 @@ A model is a class with this interface (the shipped ones in :mod:`alpswyft.physi
 ``constraint(theta)`` (optional, a staticmethod)
     a boolean mask of the physical vectors (n, n_params) the model allows: the prior is then the
     product prior restricted to them, drawn by rejection (the ALP model's kL < kH).
+``domains`` (optional)
+    ``{name: (">" or ">=", bound)}``: the physical domains :mod:`alpswyft.values` checks values
+    given to :class:`~alpswyft.sim.ALPSim` against.
+
+A class deriving from :class:`~alpswyft.physics.alp_model.ALPModel` is an ALP model
+(:attr:`ModelInfo.alp`), whatever its name: it has the CTA set-up of :func:`alpswyft.setups.cta`
+made with its own spectrum, line of sight and propagation, and overrides only the parts it
+changes (``intrinsic``, ``line_of_sight``, ``survival_batch``; docs/guide/extending.md).
 
 ``model=path/to/my_model.py`` (a run script, or ``ALPSim(model=...)``) names a file defining such
 a class called ``Model``. A run copies the file into its folder as ``model.py`` (its SHA-256 is in

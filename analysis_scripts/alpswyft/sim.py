@@ -38,6 +38,7 @@ from alpswyft.results import RunTree
 from alpswyft.simulator import SpectrumSimulator
 from alpswyft.stores import read_store
 from alpswyft.values import suggest
+from analysis_core import notices
 from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import load_npz, read_json
 
@@ -347,6 +348,12 @@ class ALPSim:
         if not self.alp:
             nodes = self.model.expected(vectors, rng)
             return Spectrum(self.x, vectors, np.asarray(nodes["exp"], float), nodes=dict(nodes))
+        if len(vectors) > 1 and self.config.physics.ALP_seed is None:
+            notices.once(
+                "propagation",
+                "alpswyft: the first batch of fields in a process loads the compiled propagation "
+                "kernel (a few seconds; after an install it compiles once, about 30 s)",
+            )
         counts, pgg = self.model.counts(vectors, rng)
         exp = self.model.residual(counts, self.config.physics.floor_exp)
         response = self.model.response

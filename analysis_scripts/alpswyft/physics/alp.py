@@ -58,7 +58,6 @@ from alpswyft.physics.propagation import (
 )
 from alpswyft.physics.reference import gmf_domains
 from alpswyft.physics.source import REDSHIFT
-from analysis_core import notices
 from analysis_core.errors import ConfigError
 
 PARAMETER_NAMES = (
@@ -325,12 +324,6 @@ class LineOfSight:
         amplitude = np.concatenate([a for _, a, _ in modes], axis=1)
         phase = np.concatenate([p for _, _, p in modes], axis=1)
         out = np.empty((len(vectors), len(self.energy)))
-        if not _survival_many.signatures:
-            notices.once(
-                "propagation",
-                "alpswyft: loading the compiled propagation kernel, once per process (a few "
-                "seconds; its first compilation after an install, about 30 s)",
-            )
         done = _survival_many(
             vectors,
             k,
