@@ -76,24 +76,24 @@ def test_mock_observation(small_run):
 
 def test_posteriors_1d(small_run):
     fig = plots.posteriors_1d(small_run)
-    assert labels(fig) == [("a [1]", "posterior density", ""), ("b [1]", "posterior density", "")]
+    assert labels(fig) == [("a", "posterior density", ""), ("b", "posterior density", "")]
     assert "exact posterior" in fig.get_suptitle()  # toy_line with Gaussian noise
 
 
 def test_posteriors_1d_zoomed(small_run):
     fig = plots.posteriors_1d_zoomed(small_run)
-    assert [x for x, _, _ in labels(fig)] == ["a [1]", "b [1]"]
+    assert [x for x, _, _ in labels(fig)] == ["a", "b"]
 
 
 def test_posteriors_2d(small_run):
     fig = plots.posteriors_2d(small_run)
-    assert labels(fig) == [("a [1]", "b [1]", "round 0"), ("a [1]", "b [1]", "round 1")]
+    assert labels(fig) == [("a", "b", "round 0"), ("a", "b", "round 1")]
     assert "68 %, 95 %" in fig.get_suptitle()
 
 
 def test_corner(small_run):
     fig = plots.corner(small_run)
-    assert labels(fig) == [("", "", ""), ("a [1]", "b [1]", ""), ("b [1]", "", "")]
+    assert labels(fig) == [("", "", ""), ("a", "b", ""), ("b", "", "")]
     assert fig.get_suptitle().startswith("Round 1")
 
 
@@ -120,7 +120,7 @@ def test_tarp(small_run):
 def test_expected_limits(small_run):
     fig = plots.expected_limits(small_run)
     assert labels(fig) == [
-        ("a [1]", "b [1]", f"excluded at {level} % credibility") for level in (68, 95)
+        ("a", "b", f"excluded at {level} % credibility") for level in (68, 95)
     ]
     assert "over 10 mock observations" in fig.get_suptitle()
 
@@ -128,7 +128,7 @@ def test_expected_limits(small_run):
 def test_false_exclusions(small_run):
     fig = plots.false_exclusions(small_run)
     maps = [panel for panel in labels(fig) if panel[2]]
-    assert maps == [("a [1]", "b [1]", f"false exclusions at {level} %") for level in (68, 95)]
+    assert maps == [("a", "b", f"false exclusions at {level} %") for level in (68, 95)]
     assert [y for x, y, t in labels(fig) if not t] == [
         "fraction of observations"
     ] * 2  # colour bars
