@@ -119,9 +119,7 @@ def test_tarp(small_run):
 
 def test_expected_limits(small_run):
     fig = plots.expected_limits(small_run)
-    assert labels(fig) == [
-        ("a", "b", f"excluded at {level} % credibility") for level in (68, 95)
-    ]
+    assert labels(fig) == [("a", "b", f"excluded at {level} % credibility") for level in (68, 95)]
     assert "over 10 mock observations" in fig.get_suptitle()
 
 

@@ -331,7 +331,12 @@ class RunConfig(BaseModel):
     @property
     def geometry(self) -> str:
         """``geom``, or its default: ``gamma`` (the CTA response) for ALP models, ``simple`` for toys."""
-        return self.geom or ("gamma" if is_alp(self.model) else "simple")
+        if self.geom:
+            return self.geom
+        try:
+            return "gamma" if is_alp(self.model) else "simple"
+        except ConfigError:  # a model file moved after configuration: later, only toys' x grids ask
+            return "simple"
 
     @property
     def irf_path(self) -> Path:

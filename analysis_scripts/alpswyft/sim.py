@@ -402,7 +402,7 @@ class ALPSim:
             single = np.ndim(expected.exp) == 1
             spectrum = _unsqueeze(expected) if single else replace(expected)
         else:
-            exp = self._rows("expected", expected)
+            exp = self.spectrum_rows("expected", expected)
             single = np.ndim(expected) == 1
             spectrum = Spectrum(
                 self.x,
@@ -428,7 +428,7 @@ class ALPSim:
             spectrum.data = spectrum.nodes["data"]
         return _squeeze(spectrum) if single else spectrum
 
-    def _rows(self, name: str, rows) -> np.ndarray:
+    def spectrum_rows(self, name: str, rows) -> np.ndarray:
         """Spectra given as arrays: (nbins,) or (n, nbins) numbers, else a ConfigError naming
         ``name`` and the shape expected."""
         nbins = self.simulator.shapes["exp"][0]
@@ -468,7 +468,7 @@ class ALPSim:
         """Counts from stored ALP-model nodes (``exp``, ``data``: log10 residuals against the null;
         the nodes themselves for other models). ``observed``: the rows are ``data``, so a bin at
         ``floor_obs`` whose floor is below one count held 0 counts, and is returned as 0."""
-        rows = self._rows("residual", residual)
+        rows = self.spectrum_rows("residual", residual)
         rows = rows if np.ndim(residual) == 2 else rows[0]
         if not self.alp:
             return rows

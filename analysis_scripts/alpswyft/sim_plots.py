@@ -8,6 +8,8 @@ counts carry Gehrels' 1-sigma Poisson intervals (n - sqrt(n - 1/4), n + 1 + sqrt
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.artist import ArtistInspector
@@ -15,6 +17,7 @@ from matplotlib.cbook import normalize_kwargs
 from matplotlib.lines import Line2D
 
 from alpswyft.config import PHYSICS_VARIABLES
+from alpswyft.models import is_model_file
 from alpswyft.values import suggest, value_text
 from analysis_core.errors import ConfigError
 
@@ -259,7 +262,7 @@ def _draw_null(sim, top, bottom, kind, counts=None) -> None:
     """The null hypothesis: the simulator's, or ``counts`` (residual rows as the stores hold them)."""
     vectors = sim.null_params[None]
     if counts is not None:
-        counts = np.atleast_2d(sim.counts_of(sim._rows("null", counts)))[:1]
+        counts = np.atleast_2d(sim.counts_of(sim.spectrum_rows("null", counts)))[:1]
     elif sim.alp:
         counts = sim.model.null_counts[None]
     else:
@@ -302,7 +305,9 @@ def figure_title(sim) -> str:
     without the source counts, "no ALP" for a model without ALP mixing."""
     if not sim.alp:
         return sim.simulator.model_info.description.replace("``", "").rstrip(".")
-    model = f" (model {sim.config.physics.model})" if sim.config.physics.model else ""
+    name = sim.config.physics.model
+    name = Path(name).name if is_model_file(name) else name
+    model = f" (model {name})" if name else ""
     seen = f"observed with CTA for {sim.config.physics.livetime:g} h"
     if not sim.switches["signal"]:
         return f"Background only (no source counts), {seen}"
@@ -327,7 +332,7 @@ def plot_spectra(sim, exp, data, *, over, kind, residuals, null, pgg, ax, color,
     for name, rows, stored, color, label, alpha in cases:
         if rows is None:
             continue
-        rows = sim._rows(name, rows)
+        rows = sim.spectrum_rows(name, rows)
         observed = name != "exp"
         counts = sim.counts_of(rows, observed=observed) if stored else rows
         floor = sim.config.physics.floor_obs if observed else sim.config.physics.floor_exp
