@@ -1,12 +1,16 @@
 """Predictions, intersections and clusters to ROOT files (uproot, as the original) and to CSV.
 
 - ``polar_results.root``: trees ``predictions``, ``intersections``, ``clusters`` (this pipeline's);
-- ``pred_nf1rate.root`` and ``cluster_inter_nf1rate.root``: the original's products, which the
-  collaboration's ROOT macros read: the tree ``pred_nf1rate`` (``unix_time``, ``pred_rate`` with one
-  entry per target) over every row, and the trees ``cluster_inter_nf1rate`` (excesses) and
-  ``negative_cluster_inter_nf1rate`` (deficits) with one entry and one branch per exact channel
-  combination (``0_1_5``) and per ``#_inter_more_i``: a ``double[]`` of start, end, start, end, ...
-  (unix times) with its counter ``n<branch>``, at the highest threshold of the search;
+- ``pred_nf1rate.root`` and ``cluster_inter_nf1rate.root``: the original's products in its layout,
+  which the collaboration's ROOT macros read: the tree ``pred_nf1rate`` (``unix_time``, and
+  ``pred_rate`` in float32 with one entry per target) over every row, and the trees
+  ``cluster_inter_nf1rate`` (excesses) and ``negative_cluster_inter_nf1rate`` (deficits) at the
+  highest threshold of the search, of **2 entries**: entry 0 the interval starts, entry 1 their
+  ends (unix time, s), as a fixed-size ``double[n]`` branch per combination found. A combination is
+  named by the **positions of its targets** in ``data.targets`` (``2_3`` for the third and fourth
+  target: rate[5] and rate[6] in the original's configuration), and ``#_inter_more_i`` holds the
+  intervals seen in more than i targets (a combination or level without intervals has no branch:
+  ROOT has no ``double[0]``);
 - ``intersection_counts.csv`` and ``.tex``: the number of intervals per combination and sign.
 
 ROOT trees hold numbers only: the part of the split is coded 0 train, 1 val, 2 test, 3 none; a cluster's
@@ -126,37 +130,34 @@ def _masks(involved: list[list[str]], names: list[str]) -> dict[str, np.ndarray]
 
 def write_original(folder: Path, predictions: dict, intervals: dict) -> None:
     """``pred_nf1rate.root`` and ``cluster_inter_nf1rate.root`` (see the module docstring)."""
-    import awkward as ak
-
     write_trees(
         folder / "pred_nf1rate.root",
         {
             "pred_nf1rate": {
                 "unix_time": predictions["unix_time"],
-                "pred_rate": predictions["predicted"].astype(np.float64),
+                "pred_rate": predictions["predicted"].astype(np.float32),
             }
         },
     )
     k = max(float(key) for key in intervals["combination_counts"])
-    levels = [
-        more_than(i) for i in range(predictions["predicted"].shape[1])
-    ]  # every level, empty or not
-    names = [
-        name for name in intervals["combination_counts"][str(k)] if name not in levels
-    ] + levels
+    levels = [more_than(i) for i in range(predictions["predicted"].shape[1])]
     trees = {}
     for tree, sign in (("cluster_inter_nf1rate", 1), ("negative_cluster_inter_nf1rate", -1)):
-        chosen = [c for c in intervals["combinations"] if c["k"] == k and c["sign"] == sign]
+        chosen = sorted(
+            (c for c in intervals["combinations"] if c["k"] == k and c["sign"] == sign),
+            key=lambda c: c["t_start"],
+        )
+        found = list(dict.fromkeys(c["positions"] for c in chosen if c["positions"] not in levels))
+        found += [level for level in levels if any(c["positions"] == level for c in chosen)]
         trees[tree] = {
-            name: ak.Array(
+            name: np.array(
                 [
-                    np.array(
-                        [[c["t_start"], c["t_stop"]] for c in chosen if c["combination"] == name],
-                        dtype=np.float64,
-                    ).reshape(-1)
-                ]
-            )
-            for name in names
+                    [c["t_start"] for c in chosen if c["positions"] == name],
+                    [c["t_stop"] for c in chosen if c["positions"] == name],
+                ],
+                dtype=np.float64,
+            ).reshape(2, -1)
+            for name in found  # exact combinations by first occurrence, then the levels
         }
     write_trees(folder / "cluster_inter_nf1rate.root", trees)
 
@@ -203,12 +204,9 @@ def write_trees(path: Path, trees: dict[str, dict[str, np.ndarray]]) -> None:
     partial.replace(path)
 
 
-def _branch_type(values):
-    """uproot's branch type: a numpy dtype with the per-row shape, or "var * float64" for an
-    Awkward array of variable-length rows."""
-    if isinstance(values, np.ndarray):
-        return np.dtype((values.dtype, values.shape[1:]))
-    return "var * float64"
+def _branch_type(values: np.ndarray) -> np.dtype:
+    """uproot's branch type: a numpy dtype with the per-entry shape (``double[n]`` for (entries, n))."""
+    return np.dtype((values.dtype, values.shape[1:]))
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

@@ -72,6 +72,9 @@ class CombinationInterval:
     t_start: float
     t_stop: float
     n_bins: int
+    #: the same combination by the targets' positions in the configuration ("0_1_2"), as the
+    #: original's ROOT file names it; the same "#_inter_more_i" for a level
+    positions: str = ""
 
 
 def more_than(i: int) -> str:
@@ -248,17 +251,24 @@ def combination_intervals(
     (i = 0 .. n_channels - 1) of one sign; ``flagged`` is (n, n_channels)."""
     code = flagged.astype(np.int64) @ (1 << np.arange(flagged.shape[1], dtype=np.int64))
     count = flagged.sum(axis=1)
+
+    def named(value: int, names) -> str:
+        return "_".join(str(names[c]) for c in range(flagged.shape[1]) if value >> c & 1)
+
     conditions = [
-        (
-            "_".join(str(channels[c]) for c in range(flagged.shape[1]) if value >> c & 1),
-            code == value,
-        )
+        (named(value, channels), named(value, range(len(channels))), code == value)
         for value in np.unique(code[code > 0])
     ]
-    conditions += [(more_than(i), count > i) for i in range(flagged.shape[1]) if (count > i).any()]
+    conditions += [
+        (more_than(i), more_than(i), count > i)
+        for i in range(flagged.shape[1])
+        if (count > i).any()
+    ]
     return [
-        CombinationInterval(sign, k, name, float(unix_time[a]), float(unix_time[b]), int(b - a + 1))
-        for name, mask in conditions
+        CombinationInterval(
+            sign, k, name, float(unix_time[a]), float(unix_time[b]), int(b - a + 1), positions
+        )
+        for name, positions, mask in conditions
         for a, b in runs(mask, breaks)
     ]
 
