@@ -211,6 +211,9 @@ class Train(_Section):
         int
     ] = []  # one model per seed (the first in the run folder, the others in seeds/), and their spread
     gpus: int = Field(ge=0, le=1)
+    checkpoint: str = (
+        ""  # the original analysis's general_checkpoint.pth: its model is used, not trained here
+    )
 
 
 class Predict(_Section):
@@ -228,6 +231,12 @@ class Intervals(_Section):
     min_channels: int = Field(ge=1, le=N_CHANNELS)
     max_gap_s: float = Field(gt=0)
     discard_w: float = Field(ge=0)
+    veto_rule: Literal["inclusive", "original"] = (
+        "inclusive"  # the data's first and last rows count as gaps, a gap exactly discard_w away vetoes
+    )
+    counts_before_veto: bool = (
+        False  # True: the per-target cluster counts without the gap veto (the original's tables)
+    )
     match_s: float = Field(ge=0)
 
 
@@ -327,6 +336,8 @@ def split_arguments(arguments: list[str]) -> tuple[dict[str, str], list[str]]:
             )
         if key.strip() in RUN_VARIABLES:
             variables[key.strip()] = value
+        elif key.strip() == "checkpoint":  # run_polar.sh checkpoint=<file>: train.checkpoint
+            overrides.append(f"train.checkpoint={Path(value).expanduser().resolve()}")
         else:
             overrides.append(argument)
     return variables, overrides

@@ -9,8 +9,8 @@
   ends (unix time, s), as a fixed-size ``double[n]`` branch per combination found. A combination is
   named by the **positions of its targets** in ``data.targets`` (``2_3`` for the third and fourth
   target: rate[5] and rate[6] in the original's configuration), and ``#_inter_more_i`` holds the
-  intervals seen in more than i targets (a combination or level without intervals has no branch:
-  ROOT has no ``double[0]``);
+  intervals seen in more than i targets (a combination or level without intervals has no branch,
+  as ROOT has no ``double[0]``; a sign without any has no tree);
 - ``intersection_counts.csv`` and ``.tex``: the number of intervals per combination and sign.
 
 ROOT trees hold numbers only: the part of the split is coded 0 train, 1 val, 2 test, 3 none; a cluster's
@@ -159,7 +159,10 @@ def write_original(folder: Path, predictions: dict, intervals: dict) -> None:
             ).reshape(2, -1)
             for name in found  # exact combinations by first occurrence, then the levels
         }
-    write_trees(folder / "cluster_inter_nf1rate.root", trees)
+    empty = [tree for tree, branches in trees.items() if not branches]
+    if empty:  # ROOT has no tree without branches
+        print(f"export: no intervals at {k:g} sigma for {', '.join(empty)}: the tree is left out")
+    write_trees(folder / "cluster_inter_nf1rate.root", {t: b for t, b in trees.items() if b})
 
 
 def write_counts(folder: Path, counts: dict[str, dict[str, dict[str, int]]]) -> None:

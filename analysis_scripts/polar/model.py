@@ -18,12 +18,16 @@ an interrupted attempt are kept as ``metrics.attempt_<n>.csv``), CSV curves alwa
 from __future__ import annotations
 
 import os
+import pickle
+import types
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from analysis_core.errors import ConfigError
+from analysis_core.files import write_text
 from analysis_core.lightning import EpochSummary, accelerator
 from polar.config import PolarConfig
 from polar.data import Dataset
@@ -219,14 +223,133 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
     model.load_state_dict(torch.load(kept, map_location="cpu", weights_only=False)["state_dict"])
     save(model.cpu().eval(), out / "model.pt")
     return {
-        "best_val_loss": float(best.best_model_score),
-        "kept": config.train.keep,
-        "epochs": trainer.current_epoch,
+        **_kept(_val_losses(out / "logs"), config.train.keep),
         "n_train": int(len(rows["train"])),
         "n_val": int(len(rows["val"])),
         "device": str(trainer.strategy.root_device),
         "features": config.data.features,
         "targets": config.data.targets,
+    }
+
+
+def _val_losses(log_dir: Path) -> list[float]:
+    """The validation loss of each epoch, in order, from the CSV curves (every attempt)."""
+    from polar.plots import metrics
+
+    return [float(r["val_loss"]) for r in metrics(log_dir) if r.get("val_loss")]
+
+
+def _kept(val_losses: list[float], keep: str) -> dict:
+    """The training's figures of the model kept: the epochs run, the kept epoch (1-based) and its
+    validation loss, and the best validation loss."""
+    epoch = int(np.argmin(val_losses)) if keep == "best" else len(val_losses) - 1
+    return {
+        "kept": keep,
+        "epochs": len(val_losses),
+        "kept_epoch": epoch + 1,
+        "kept_val_loss": float(val_losses[epoch]),
+        "best_val_loss": float(min(val_losses)),
+    }
+
+
+class _Unknown:
+    """A class of a module that is not installed (the original's pickled Hydra configuration):
+    kept as its state, never used."""
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+class _TolerantUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError):
+            return type(name, (_Unknown,), {"__module__": module})
+
+
+def read_original_checkpoint(path: Path) -> dict:
+    """The original analysis's ``general_checkpoint.pth`` (``torch.save`` of a dict with its
+    ``model_state_dict``, ``epoch``, ``train_loss`` and ``val_loss``), read without the Hydra and
+    OmegaConf classes its pickle also names."""
+    tolerant = types.SimpleNamespace(
+        Unpickler=_TolerantUnpickler, load=pickle.load, __name__="pickle"
+    )
+    try:
+        saved = torch.load(path, map_location="cpu", pickle_module=tolerant, weights_only=False)
+    except (OSError, pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise ConfigError(
+            "train.checkpoint", str(path), f"cannot be read as a checkpoint: {error}"
+        ) from None
+    if not isinstance(saved, dict) or "model_state_dict" not in saved:
+        raise ConfigError(
+            "train.checkpoint", str(path), "expected the original's dict with a model_state_dict"
+        )
+    return saved
+
+
+def from_original_checkpoint(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
+    """The original analysis's trained MLP (``train.checkpoint``) as this project's model, instead
+    of a training: its weights checked against the configured features, hidden layers and
+    targets; the features standardised with the training rows' mean and std, as the original
+    recomputed them; its loss curves written as the CSV curves. Returns the training's figures."""
+    path = Path(config.train.checkpoint)
+    saved = read_original_checkpoint(path)
+    state = {k: torch.as_tensor(v) for k, v in saved["model_state_dict"].items()}
+    weights = [
+        state[k] for k in sorted(state, key=lambda k: int(k.split(".")[0])) if k.endswith("weight")
+    ]
+    have = (
+        int(weights[0].shape[1]),
+        [int(w.shape[0]) for w in weights[:-1]],
+        int(weights[-1].shape[0]),
+    )
+    want = (dataset.features.shape[1], list(config.model.hidden), dataset.rate.shape[1])
+    if have != want:
+        raise ConfigError(
+            "train.checkpoint",
+            str(path),
+            f"its network maps {have[0]} features through {have[1]} to {have[2]} targets; the "
+            f"configuration has {want[0]} features ({', '.join(map(str, config.data.features))}), "
+            f"model.hidden = {want[1]} and {want[2]} targets ({', '.join(map(str, config.data.targets))})",
+        )
+    usable = ~dataset.grb_masked & np.all(dataset.rate_err > 0, axis=1)
+    rows = {part: np.flatnonzero(usable & (dataset.part == part)) for part in ("train", "val")}
+    o = config.optimizer
+    model = BackgroundModel(
+        want[0],
+        want[2],
+        want[1],
+        config.model.activation,
+        o.lr,
+        o.betas,
+        o.weight_decay,
+        loss=config.train.loss,
+        standardise_targets=config.model.standardise_targets,
+    )
+    model.mlp.load_state_dict(state)
+    model.features.fit(dataset.features[rows["train"]])
+    model.targets.fit(dataset.rate[rows["train"]])
+    save(model.eval(), out / "model.pt")
+    curves = {k: [float(v) for v in saved.get(k, [])] for k in ("train_loss", "val_loss")}
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    lines = ["epoch,train_loss,val_loss"] + [
+        f"{e},{t!r},{v!r}" for e, (t, v) in enumerate(zip(curves["train_loss"], curves["val_loss"]))
+    ]
+    write_text(logs / "metrics.csv", "\n".join(lines) + "\n")
+    print(
+        f"training: the original's model from {path} (epoch {saved.get('epoch')}, "
+        f"{len(curves['val_loss'])} epochs of curves), not trained here"
+    )
+    return {
+        **_kept(curves["val_loss"] or [float("nan")], "last"),
+        "n_train": int(len(rows["train"])),
+        "n_val": int(len(rows["val"])),
+        "device": "cpu",
+        "features": config.data.features,
+        "targets": config.data.targets,
+        "checkpoint": str(path),
     }
 
 

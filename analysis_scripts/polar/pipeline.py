@@ -142,12 +142,25 @@ def train(run: PolarRun) -> None:
         f"training: {len(data.part)} rows after the filters; {int(data.grb_masked.sum())} within "
         f"{config.data.grb_mask_s:g} s of a known GRB are not trained on; train/val/test {parts}"
     )
-    summary = model.train(data, config, run.train)
-    write_json(run.training, {**summary, "config_hash": key})
-    print(
-        f"training: best validation loss {summary['best_val_loss']:.4f} after {summary['epochs'] + 1} epochs "
-        f"on {summary['device']}"
+    summary = (
+        model.from_original_checkpoint(data, config, run.train)
+        if config.train.checkpoint
+        else model.train(data, config, run.train)
     )
+    write_json(run.training, {**summary, "config_hash": key})
+    print(f"training: {kept_model(summary)}")
+
+
+def kept_model(summary: dict) -> str:
+    """The model kept, in words: the epoch, its validation loss, and the best one's."""
+    which = "the original's model, " if summary.get("checkpoint") else ""
+    text = (
+        f"{which}epoch {summary['kept_epoch']} of {summary['epochs']} kept ({summary['kept']}), "
+        f"validation loss {summary['kept_val_loss']:.4g}"
+    )
+    if summary["kept_val_loss"] != summary["best_val_loss"]:
+        text += f" (the best epoch's: {summary['best_val_loss']:.4g})"
+    return text + f", on {summary['device']}"
 
 
 def predict(run: PolarRun) -> None:
@@ -222,7 +235,7 @@ def search(run: PolarRun) -> dict:
     all_clusters, all_intersections, all_combinations, counts = [], [], [], {}
     settings = config.intervals
     for k in settings.thresholds:
-        figures = {}
+        figures, counted = {}, []
         for veto in sorted(
             {settings.discard_w, 0.0}, reverse=True
         ):  # the run's, then without the veto
@@ -236,7 +249,10 @@ def search(run: PolarRun) -> dict:
                 settings.max_gap_s,
                 p["rate"],
                 veto,
+                settings.veto_rule,
             )
+            if veto == (0.0 if settings.counts_before_veto else settings.discard_w):
+                counted = clusters
             polar_intervals.match(found, events, tolerance)
             figures[veto] = _recovery(found, truth, known, p["unix_time"], days)
             if veto == settings.discard_w:
@@ -248,7 +264,7 @@ def search(run: PolarRun) -> dict:
         if settings.discard_w > 0:
             results["thresholds"][str(k)]["without_gap_veto"] = figures[0.0]
         results["thresholds"][str(k)]["per_target"] = _per_target(
-            pull, cores, channels, labels, k, [c for c in all_clusters if c.k == k]
+            pull, cores, channels, labels, k, counted
         )
     results["intersections"] = [i.row() for i in all_intersections]
     results["clusters"] = [vars(c) for c in all_clusters]
@@ -271,7 +287,7 @@ def search(run: PolarRun) -> dict:
 
 def _per_target(pull, cores, channels, labels, k, clusters) -> dict:
     """Per target (by name): its label, pull width, the rows beyond k sigma and the clusters
-    (after the gap veto) of each sign."""
+    ``clusters`` of each sign (after the gap veto, or without it: ``intervals.counts_before_veto``)."""
     z = (pull - np.array([c.mu for c in cores])) / np.array([c.sigma for c in cores])
     return {
         ch: {

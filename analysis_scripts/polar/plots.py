@@ -168,15 +168,26 @@ def intersections_timeline(intersections, k, unix_time, truth=()):
     return fig
 
 
-def gradient_histograms(jac, table, targets, features, target: int = 0, n: int = 6):
+def gradient_histograms(jac, table, targets, features, target: int = 0, n: int = 6, pairs=None):
     """Histograms of the derivative of ``targets[target]`` with respect to its ``n`` most
-    influential standardised features, with the Gaussian fitted to each core, mean and median."""
-    rows = sorted(
-        (r for r in table if r["target"] == targets[target]), key=lambda r: -abs(r["mean"])
-    )[:n]
+    influential standardised features, or of the chosen ``pairs`` of (target, feature) names, with
+    the Gaussian fitted to each core and its ±3σ lines, the mean and the median."""
+    if pairs:
+        by_pair = {(r["target"], r["feature"]): r for r in table}
+        unknown = [pair for pair in pairs if tuple(pair) not in by_pair]
+        if unknown:
+            raise ValueError(
+                f"no derivative of {unknown[0]}: targets are {', '.join(targets)}, "
+                f"features {', '.join(features)}"
+            )
+        rows = [by_pair[tuple(pair)] for pair in pairs]
+    else:
+        rows = sorted(
+            (r for r in table if r["target"] == targets[target]), key=lambda r: -abs(r["mean"])
+        )[:n]
     fig, axes = plt.subplots(1, len(rows), figsize=(3.0 * len(rows), 2.8), squeeze=False)
     for ax, row in zip(axes[0], rows):
-        values = jac[:, target, features.index(row["feature"])]
+        values = jac[:, targets.index(row["target"]), features.index(row["feature"])]
         counts, edges, _ = ax.hist(values, bins=80, color="0.7")
         x = np.linspace(edges[0], edges[-1], 300)
         if row["fit_sigma"] > 0:
@@ -187,15 +198,24 @@ def gradient_histograms(jac, table, targets, features, target: int = 0, n: int =
                 color="C3",
                 lw=1,
             )
+            for side in (-3, 3):
+                ax.axvline(
+                    row["fit_mean"] + side * row["fit_sigma"],
+                    color="C3",
+                    lw=0.8,
+                    ls=":",
+                    label="core ±3σ" if side < 0 else None,
+                )
         ax.axvline(row["mean"], color="k", lw=1, label="mean")
         ax.axvline(row["median"], color="C0", lw=1, ls="--", label="median")
         ax.set(
-            title=f"{row['feature']}\nmean {row['mean']:+.3g} ({row['significance']:+.0f} sigma)",
+            title=f"{row['target']} / {row['feature']}\n"
+            f"mean {row['mean']:+.3g} ({row['significance']:+.0f} sigma)",
             yscale="log",
         )
         ax.title.set_fontsize(9)
     axes[0][0].legend(fontsize=7)
-    fig.supxlabel(f"d {targets[target]} / d feature (Hz per training standard deviation)")
+    fig.supxlabel("d target / d feature (Hz per training standard deviation)")
     fig.tight_layout()
     return fig
 
@@ -246,6 +266,49 @@ def prediction_vs_target(predictions, j: int = 0):
         title="validation rows over the training rows",
     )
     whole.legend(markerscale=8, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def prediction_vs_time(predictions, j: int = 0, zoom_h: float = 2.0, centre: float | None = None):
+    """The measured and predicted rate of target ``j`` on the validation rows against time: the
+    whole run, and a zoom of ``zoom_h`` hours around ``centre`` (unix s; default: the middle of the
+    validation rows), the training rows' predictions there too (the original's visualizer)."""
+    t, part = predictions["unix_time"], predictions["part"]
+    rate, predicted = predictions["rate"][:, j], predictions["predicted"][:, j]
+    name = target_labels(predictions)[j]
+    val = part == "val"
+    centre = float(np.median(t[val])) if centre is None else float(centre)
+    hours = (t - t[0]) / 3600
+    fig, (whole, zoom) = plt.subplots(2, 1, figsize=(11, 5.6))
+    whole.plot(hours[val], rate[val], ".", ms=1.5, color="0.45", label="measured", rasterized=True)
+    whole.plot(
+        hours[val], predicted[val], ".", ms=1.5, color="C0", label="predicted", rasterized=True
+    )
+    window = np.abs(t - centre) <= zoom_h * 1800
+    whole.axvspan(
+        *(((centre - t[0]) / 3600) + np.array([-0.5, 0.5]) * zoom_h), color="C1", alpha=0.15
+    )
+    whole.set(xlabel="hours from the first row", ylabel=f"{name} (Hz)", title="validation rows")
+    whole.legend(markerscale=6, fontsize=8)
+    minutes = (t[window] - centre) / 60
+    zoom.errorbar(
+        minutes[val[window]],
+        rate[window][val[window]],
+        predictions["rate_err"][window, j][val[window]],
+        fmt=".",
+        ms=3,
+        color="0.45",
+        lw=0.6,
+        label="measured (validation)",
+    )
+    zoom.plot(minutes, predicted[window], "-", color="C0", lw=0.8, label="predicted (every row)")
+    zoom.set(
+        xlabel=f"minutes from {centre:.0f} (unix s)",
+        ylabel=f"{name} (Hz)",
+        title=f"zoom: {zoom_h:g} h",
+    )
+    zoom.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -33,7 +33,7 @@ def test_defaults_and_typed_overrides(tmp_path):
     [
         (
             "train.max_epoch=5",
-            "train.max_epoch = '5': unknown key; train has batch_size, gpus, keep, loss, max_epochs",
+            "train.max_epoch = '5': unknown key; train has batch_size, checkpoint, gpus, keep, loss, max_epochs",
         ),
         ("trainer.max_epochs=5", "there is no section 'trainer'"),
         (

@@ -159,6 +159,38 @@ def test_every_branch_of_the_file_is_usable_and_vectors_read_as_name_i(synthetic
         polar_data.load(path, missing.data, missing.split, [])
 
 
+def test_the_real_files_extra_branches_are_left_alone_unless_named(synthetic_file, tmp_path):
+    """The real nf1rate.root also has ``corrected`` and ``correrr`` (13 per row, the rates
+    corrected for dead time, and their errors) and ``config`` (an integer per row): unread when
+    no setting names them, usable in features, filters and targets when one does."""
+
+    def add(columns):
+        columns["corrected"] = (1.05 * columns["rate"]).astype(np.float32)
+        columns["correrr"] = (1.05 * columns["rate_err"]).astype(np.float32)
+        columns["config"] = np.where(np.arange(len(columns["unix_time"])) % 7 == 0, 2, 1).astype(
+            np.int32
+        )
+
+    path = _rewrite(synthetic_file[0], tmp_path / "nf1rate.root", add)
+    config = polar_config.load()
+    plain = polar_data.load(path, config.data, config.split, [])
+    assert not {"corrected", "correrr", "config"} & set(plain.columns)
+    named = polar_config.load(
+        overrides=[
+            "data.features=[glat, 'corrected[5] / correrr[5]']",
+            "data.filters=['config == 1']",
+            "data.targets=[0, 'corrected[0]']",
+        ]
+    )
+    dataset = polar_data.load(path, named.data, named.split, [])
+    columns = dataset.columns
+    assert (columns["config"] == 1).all() and len(dataset.part) < len(plain.part)
+    np.testing.assert_allclose(
+        dataset.features[:, 1], columns["rate"][:, 5] / columns["rate_err"][:, 5], rtol=1e-5
+    )
+    np.testing.assert_allclose(dataset.rate[:, 1], 1.05 * columns["rate"][:, 0], rtol=1e-5)
+
+
 def test_a_target_may_be_an_expression_whose_residual_is_searched(synthetic_file, tmp_path):
     """A channel's target carries its rate_err (pulls); an expression's carries 1 (residuals),
     and the expression may name any branch of the file."""

@@ -79,6 +79,22 @@ def test_the_original_preset_runs_end_to_end(tmp_path):
     assert all(c["mu"] == 0 for c in intervals["cores"]) and list(intervals["thresholds"]) == [
         "5.0"
     ]
+    # the original's tables count each target's clusters without the gap veto (discard_w = 0);
+    # the clusters kept, and so the intersections, are those after it
+    from polar import intervals as polar_intervals
+
+    p = np.load(run_dir / "predictions.npz")
+    cores = [polar_intervals.Core(c["mu"], c["sigma"]) for c in intervals["cores"]]
+    pull = polar_intervals.pulls(p["rate"], p["predicted"], p["rate_err"])
+    unvetoed = polar_intervals.find(
+        p["unix_time"], pull, cores, [c["channel"] for c in intervals["cores"]], 5.0, 3, 1.99
+    )[0]
+    per_target = intervals["thresholds"]["5.0"]["per_target"]
+    for channel, row in per_target.items():
+        for sign, word in ((1, "positive"), (-1, "negative")):
+            counted = sum(c.channel == channel and c.sign == sign for c in unvetoed)
+            kept = sum(c["channel"] == channel and c["sign"] == sign for c in intervals["clusters"])
+            assert row[f"clusters_{word}"] == counted >= kept, (channel, word)
     training = json.loads((run_dir / "train" / "training.json").read_text())
     assert training["kept"] == "last" and training["epochs"] == 3
     parts = np.load(run_dir / "predictions.npz")["part"]
@@ -287,6 +303,7 @@ def test_report_is_executed_without_errors(polar_run):
         "intersections_3.0sigma.png",
         "clusters_5.0sigma.png",
         "prediction_vs_target.png",
+        "prediction_vs_time.png",
         "pull_vs_time.png",
         "gradients.png",
         "profiles.png",

@@ -103,13 +103,68 @@ def test_the_gap_veto_drops_clusters_next_to_a_gap_before_the_intersections():
 
 
 def test_the_original_width_is_the_3_sigma_clipped_standard_deviation():
-    """Iterative 3 sigma clipping about zero: the core's width despite a tail of transients; the
-    width of a unit Gaussian clipped at 3 sigma is 0.9866 of its own."""
+    """Iterative 3 sigma clipping about the mean: the core's width despite a tail of transients;
+    the width of a unit Gaussian clipped at 3 sigma is 0.9866 of its own."""
     rng = np.random.default_rng(4)
     pull = np.concatenate([rng.normal(0.0, 1.0, 400_000), rng.uniform(5, 40, 4_000)])
     core = intervals.clipped_std(pull)
     assert core.sigma == pytest.approx(0.9866, abs=0.005) and abs(core.mu) < 0.01
     assert np.std(pull) > 1.5  # without clipping the tail inflates it
+
+
+def _find_moments(x, n_sigma=3.0):
+    """The original's rule, written out: mean and standard deviation, then drop what lies beyond
+    n_sigma of the mean, until nothing more is dropped."""
+    while True:
+        mean, std = x.mean(), x.std()
+        kept = x[np.abs(x - mean) < n_sigma * std]
+        if len(kept) == len(x):
+            return mean, std
+        x = kept
+
+
+def test_the_clipped_width_is_the_originals_find_moments_on_pulls_with_a_mean():
+    """Pulls with a mean of -0.5 (the preset's kept-last model): clipped about the mean as the
+    original does, not about 0, which would come out narrower."""
+    rng = np.random.default_rng(5)
+    pull = np.concatenate([rng.normal(-0.5, 1.1, 50_000), rng.uniform(-30, -6, 300)])
+    core = intervals.clipped_std(pull)
+    mean, std = _find_moments(pull)
+    assert core.mu == pytest.approx(mean, rel=1e-12) and core.sigma == pytest.approx(std, rel=1e-12)
+    about_zero = pull
+    for _ in range(100):
+        about_zero = pull[np.abs(pull) < 3 * np.std(about_zero)]
+    assert np.std(about_zero) < 0.99 * core.sigma
+
+
+def _vetoed_as_the_original(unix_time, max_gap_s, starts, stops, w):
+    """The original's gap veto, written out: a cluster goes when a gap inside the data (two rows
+    more than max_gap_s apart) ends less than w before its start or begins less than w after its
+    end, or lies within it; the data's first and last rows are no gaps."""
+    gaps = [
+        (unix_time[i], unix_time[i + 1])
+        for i in range(len(unix_time) - 1)
+        if unix_time[i + 1] - unix_time[i] > max_gap_s
+    ]
+    return [
+        any(gap_end > start - w and gap_start < stop + w for gap_start, gap_end in gaps)
+        for start, stop in zip(starts, stops)
+    ]
+
+
+def test_the_original_gap_veto_keeps_the_edges_and_exact_distances():
+    t = np.arange(1000, dtype=float)
+    t[500:] += 300  # a gap from 499 to 800
+    breaks = np.diff(t) > 1.5
+    starts = np.array([5.0, 460.0, 469.0, 830.0, 831.0, 1270.0, 600.0 + 300])
+    stops = np.array([9.0, 468.0, 470.0, 840.0, 840.0, 1290.0, 610.0 + 300])
+    # 5: 5 s after the first row; 468 + 30 < 499 and 470 + 30 > 499; 830 - 30 = 800 exactly,
+    # 831 - 30 > 800; 1290: 9 s before the last row; 900: far from everything
+    original = intervals.near_gap(t, breaks, starts, stops, 30, rule="original")
+    assert original.tolist() == _vetoed_as_the_original(t, 1.5, starts, stops, 30)
+    assert original.tolist() == [False, False, True, False, False, False, False]
+    inclusive = intervals.near_gap(t, breaks, starts, stops, 30)
+    assert inclusive.tolist() == [True, False, True, True, False, True, False]
 
 
 def test_every_exact_combination_and_more_than_i_level_spans_only_its_rows():

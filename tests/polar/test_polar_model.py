@@ -3,7 +3,9 @@
 import json
 
 import pytest
+from conftest import SHARED
 
+from analysis_core.errors import ConfigError
 from polar import config as polar_config
 from polar import pipeline
 
@@ -115,6 +117,57 @@ def test_the_original_preset_keeps_the_last_epoch_without_early_stopping(tmp_pat
     )["state_dict"]
     kept = model.load(run.model).state_dict()
     assert all(torch.equal(kept[k], last[k]) for k in kept)
+
+
+CHECKPOINT = SHARED / "data" / "polar" / "original_products" / "last_general_checkpoint.pth"
+
+
+@pytest.mark.requires_data(CHECKPOINT.relative_to(SHARED))
+def test_the_original_analysis_trained_model_is_loaded_instead_of_training(tmp_path, capsys):
+    """The original's general_checkpoint.pth (with its pickled Hydra configuration, read without
+    omegaconf) in the preset's network: its 18 features, 3 x 200 and 6 targets; the features
+    standardised with the data's training rows; its 200 epochs of curves; the last epoch kept."""
+    import numpy as np
+    import torch
+
+    from polar import model
+
+    overrides = ["synthetic.days=0.25", "synthetic.random_grbs_per_day=0", "train.gpus=0"]
+    _, command_line = polar_config.split_arguments([f"checkpoint={CHECKPOINT}"])
+    config = polar_config.load("original", overrides + command_line)
+    assert config.train.checkpoint == str(CHECKPOINT.resolve())
+    run = pipeline.PolarRun(tmp_path / "run")
+    pipeline.configure(run, config)
+    pipeline.train(run)
+    out = capsys.readouterr().out
+    assert "the original's model from" in out and "epoch 200 of 200 kept (last)" in out
+    training = json.loads(run.training.read_text())
+    assert training["kept_epoch"] == 200 and training["checkpoint"] == str(CHECKPOINT.resolve())
+    saved = model.read_original_checkpoint(CHECKPOINT)
+    assert training["kept_val_loss"] == pytest.approx(float(saved["val_loss"][-1]))
+    loaded = model.load(run.model)
+    assert torch.equal(loaded.mlp[6].weight, saved["model_state_dict"]["6.weight"])
+    data = pipeline.dataset(run, config)
+    train_rows = (data.part == "train") & ~data.grb_masked & np.all(data.rate_err > 0, axis=1)
+    np.testing.assert_allclose(
+        loaded.features.mean.numpy(), data.features[train_rows].mean(axis=0), rtol=1e-5
+    )
+    assert len(epochs(run)) == 200  # its curves, as the loss-curve figure reads them
+    pipeline.predict(run)
+    assert np.load(run.predictions)["predicted"].shape == (len(data.part), 6)
+
+
+@pytest.mark.requires_data(CHECKPOINT.relative_to(SHARED))
+def test_a_checkpoint_of_another_network_is_refused_naming_both_shapes(tmp_path):
+    from polar import model
+
+    config = small(f"train.checkpoint={CHECKPOINT}")  # the default: 13 targets, other features
+    run = pipeline.PolarRun(tmp_path / "run")
+    pipeline.configure(run, config)
+    with pytest.raises(
+        ConfigError, match=r"its network maps 18 features through \[200, 200, 200\] to 6 targets"
+    ):
+        model.from_original_checkpoint(pipeline.dataset(run, config), config, run.train)
 
 
 @pytest.mark.slow
