@@ -103,3 +103,54 @@ def test_a_damaged_chunk_is_found_and_simulated_again(tmp_path, config, damage, 
     assert "chunk 1 (samples 313..625) is damaged" in capsys.readouterr().out
     for key in ("params", "exp", "data"):
         np.testing.assert_array_equal(whole[f"data/{key}"][:], repaired[f"data/{key}"][:])
+
+
+def test_a_chunk_with_nan_written_since_is_simulated_again(tmp_path, config, capsys):
+    """A chunk that decodes but holds NaN, its status written (a bad disk or copy): chunks are
+    finite when written, so it was damaged since, and it is simulated again."""
+    simulator = SpectrumSimulator(config)
+    whole = fill_store(request_for(tmp_path / "a", config), simulator, n_jobs=2)
+    damaged = fill_store(request_for(tmp_path / "b", config), simulator, n_jobs=2)
+    damaged["data/exp"][400:410] = np.nan
+    assert int(damaged["meta/sim_status"][:].sum()) == 2_500
+    repaired = fill_store(request_for(tmp_path / "b", config), simulator, n_jobs=1)
+    assert (
+        "chunk 1 (samples 313..625) is damaged (non-finite values in its exp)"
+        in capsys.readouterr().out
+    )
+    for key in ("params", "exp", "data"):
+        np.testing.assert_array_equal(whole[f"data/{key}"][:], repaired[f"data/{key}"][:])
+
+
+def test_a_simulator_that_returns_nan_stops_with_one_line_and_writes_nothing(tmp_path, config):
+    """Non-finite output of the simulator itself recurs for the same seed: the fill stops, naming
+    the store, the node, how many samples and the first parameter vectors in the table's units."""
+
+    class Failing(SpectrumSimulator):
+        def sample(self, n, bounds, rng):
+            samples = super().sample(n, bounds, rng)
+            samples["exp"][samples["params"][:, 0] > 2.5] = np.nan  # a > 2.5 of the box [-3, 3]
+            return samples
+
+    with pytest.raises(PipelineError) as raised:
+        fill_store(request_for(tmp_path / "s", config), Failing(config), n_jobs=1)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("s: the simulator returned non-finite exp for ")
+    assert (
+        "a=2." in message and "in the table's units" in message and "nothing is written" in message
+    )
+    assert int(zarr.open_group(str(tmp_path / "s"))["meta/sim_status"][:].sum()) < 2_500
+
+
+def test_a_foreign_store_with_nan_is_refused(tmp_path, config):
+    from alpswyft.stores import check_foreign_store
+
+    simulator = SpectrumSimulator(config)
+    fill_store(request_for(tmp_path / "f", config), simulator, n_jobs=2)
+    root = zarr.open_group(str(tmp_path / "f"))
+    root["data/exp"][17] = np.inf
+    with pytest.raises(
+        PipelineError, match=r"its 'exp' holds NaN or inf in 1 samples \(the first at row 17\)"
+    ):
+        check_foreign_store(tmp_path / "f", 2_500, simulator.shapes)

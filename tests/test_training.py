@@ -77,3 +77,58 @@ def test_a_short_training_on_device_batches_learns_as_on_host_batches(tmp_path, 
     assert simulator.noise_on_device
     assert losses["host"] < -1.5 and losses["device"] < -1.5  # both learn (an untrained network: 0)
     assert abs(losses["host"] - losses["device"]) < 0.3, losses
+
+
+def test_a_non_finite_loss_stops_training_naming_the_node(tmp_path, variables):
+    """NaN in some samples' exp (so in the data drawn from it): the first training step stops
+    with one line naming the epoch, the batch and the node; no epoch runs on it."""
+    from alpswyft.networks import build_network
+    from alpswyft.training import train_network
+    from analysis_core.errors import PipelineError
+
+    config, _ = load_run_config({**variables, "max_epochs": "3"})
+    simulator = SpectrumSimulator(config)
+    samples = simulator.sample(400, config.table.initial_bounds, np.random.default_rng(0))
+    samples = {k: samples[k] for k in ("params", "exp")}
+    samples["exp"][::7] = np.nan
+    network = build_network(config, config.grid[0], simulator.shapes)
+    with pytest.raises(
+        PipelineError,
+        match=r"training stopped: the (training|validation) loss is nan at epoch 1, batch 0; "
+        r"the input node\(s\) data, exp hold NaN or inf",
+    ):
+        train_network(network, simulator, samples, tmp_path, "nan", seed=1)
+    assert not list(tmp_path.rglob("*.ckpt"))  # nothing kept to train on or infer with
+
+
+def test_a_diverged_network_is_said_to_have_diverged():
+    from analysis_core.errors import PipelineError
+    from analysis_core.lightning import FiniteLoss
+
+    class Trainer:
+        current_epoch = 4
+        optimizers = [torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.5)]
+
+    batch = {"data": torch.ones(3, 2), "params": torch.zeros(3, 2)}
+    with pytest.raises(
+        PipelineError,
+        match="at epoch 5, batch 7; every input is finite: the network diverged at the learning rate 0.5",
+    ):
+        FiniteLoss().on_train_batch_end(
+            Trainer(), None, {"loss": torch.tensor(float("inf"))}, batch, 7
+        )
+    FiniteLoss().on_train_batch_end(Trainer(), None, torch.tensor(1.0), batch, 7)  # finite: nothing
+
+
+def test_a_truncation_that_keeps_no_sample_says_why():
+    from alpswyft.truncation import rect_bounds
+    from analysis_core.errors import PipelineError
+
+    values = np.random.default_rng(0).uniform(size=(100, 2))
+    logratios = np.zeros((100, 2))
+    logratios[:, 1] = np.nan
+    with pytest.raises(
+        PipelineError,
+        match=r"keeps no prior sample for the POI\(s\) at position\(s\) 1: its log-ratios are NaN",
+    ):
+        rect_bounds(logratios, values)

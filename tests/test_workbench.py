@@ -85,12 +85,7 @@ def test_coverage_rounds_and_a_truth_outside_the_box_through_the_workbench(two_t
     old = open_run(archived)
     both = old.plot_coverage(kind=("zz", "pp"))
     assert [a.get_title() for a in both.axes if a.get_visible()] == [
-        "a: z–z",
-        "a: p–p",
-        "b: z–z",
-        "b: p–p",
-        "a-b: z–z",
-        "a-b: p–p",
+        f"{marginal}: {kind}" for marginal in ("a", "b", "a-b") for kind in ("z–z", "p–p")
     ]
     pp = old.plot_coverage(kind="pp", marginals=["a-b"])
     assert [a.get_title() for a in pp.axes if a.get_visible()] == ["a-b: p–p"]

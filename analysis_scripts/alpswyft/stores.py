@@ -152,6 +152,13 @@ def check_foreign_store(path: Path, n: int, shapes: dict[str, tuple[int, ...]]) 
             problems.append(
                 f"'{node}' has shape {tuple(nodes[node][1:])}{what}, this configuration's is {tuple(shapes[node])}"
             )
+    for node in nodes:
+        bad = _non_finite_rows(root[f"data/{node}"])
+        if bad:
+            problems.append(
+                f"its '{node}' holds NaN or inf in {bad[0]} samples (the first at row {bad[1]}), "
+                "which nothing may be trained on"
+            )
     size = root["meta/sim_status"].shape[0] if "meta/sim_status" in root else 0
     if size < n:
         problems.append(f"it holds {size} samples, round 0 needs {n}")
@@ -163,6 +170,19 @@ def check_foreign_store(path: Path, n: int, shapes: dict[str, tuple[int, ...]]) 
             + "; ".join(problems)
         )
     return {"path": str(path), "n": size, "nodes": nodes, "verified": False}
+
+
+def _non_finite_rows(array, block: int = 65_536) -> tuple[int, int] | None:
+    """(how many, the first) rows of a zarr array that hold NaN or inf, read block by block."""
+    count, first = 0, None
+    for lo in range(0, array.shape[0], block):
+        rows = ~np.isfinite(array[lo : lo + block].reshape(-1, int(np.prod(array.shape[1:])))).all(
+            axis=1
+        )
+        if rows.any():
+            count += int(rows.sum())
+            first = lo + int(np.argmax(rows)) if first is None else first
+    return (count, first) if count else None
 
 
 def check_store(
@@ -264,11 +284,46 @@ def simulate_chunk_into(request: StoreRequest, simulator, lo: int, hi: int, chun
         samples = {"params": simulator.table.sample(bounds, hi - lo, rng).astype(np.float32)}
     else:
         samples = simulator.sample(hi - lo, bounds, rng)
+    check_finite(request, simulator, samples, lo)
     root = zarr.open_group(str(request.path), mode="r+")
     for key, values in samples.items():
         root[f"data/{key}"][lo:hi] = values
     root["meta/sim_status"][lo:hi] = 1  # last: status 1 means the data are there
     return hi - lo
+
+
+#: How many parameter vectors of non-finite simulations a message shows.
+SHOWN_VECTORS = 3
+
+
+def check_finite(request: StoreRequest, simulator, samples: dict, lo: int) -> None:
+    """Refuse a chunk whose simulations hold NaN or inf, before it is written: the simulator made
+    them (they recur for the same seed), so nothing may be trained on them. The message names the
+    store, the node, how many samples, and the first parameter vectors in the table's units.
+    Written chunks are therefore finite, and a written chunk that is not was damaged since
+    (:func:`damaged_chunks` simulates it again)."""
+    bad = np.zeros(len(samples["params"]), bool)
+    nodes = []
+    for key, values in samples.items():
+        rows = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        if rows.any():
+            nodes.append(key)
+            bad |= rows
+    if not bad.any():
+        return
+    table = simulator.table
+    physical = table.physical(np.asarray(samples["params"], float)[bad][:SHOWN_VECTORS])
+    shown = "; ".join(
+        ", ".join(f"{p.name}={v:.4g}" for p, v in zip(table.parameters, vector) if p.free)
+        for vector in physical
+    )
+    rows = np.flatnonzero(bad)[:SHOWN_VECTORS] + lo
+    raise PipelineError(
+        f"{request.path.name}: the simulator returned non-finite {', '.join(nodes)} for "
+        f"{int(bad.sum())} of the {len(bad)} samples {lo}..{lo + len(bad) - 1} "
+        f"(rows {', '.join(map(str, rows))}: {shown}, in the table's units); nothing is "
+        "written or trained on them: the model fails on that part of its prior"
+    )
 
 
 def fill_store(request: StoreRequest, simulator, n_jobs: int) -> zarr.Group:
@@ -288,11 +343,13 @@ def fill_store(request: StoreRequest, simulator, n_jobs: int) -> zarr.Group:
         lock.release()
 
 
-def damaged_chunks(path: Path, root: zarr.Group) -> list[int]:
-    """Chunks whose status says written but whose data cannot be read back: a chunk file missing
-    (zarr would silently read zeros) or truncated/corrupt (it fails to decode)."""
+def damaged_chunks(path: Path, root: zarr.Group) -> dict[int, str]:
+    """Chunks whose status says written but whose data cannot be used, with why: a chunk file
+    missing (zarr would silently read zeros), truncated or corrupt (it fails to decode), or holding
+    NaN or inf (a chunk is finite when written, :func:`check_finite`: this one was damaged since,
+    or came from elsewhere)."""
     status = root["meta/sim_status"][:]
-    damaged = []
+    damaged = {}
     for i, (lo, hi) in enumerate(chunk_slices(root)):
         if not np.all(status[lo:hi] == 1):
             continue
@@ -301,9 +358,12 @@ def damaged_chunks(path: Path, root: zarr.Group) -> list[int]:
             try:
                 if not (path / "data" / name / key).is_file():
                     raise FileNotFoundError(key)
-                array[lo:hi]
+                values = array[lo:hi]
             except Exception:  # noqa: BLE001 - any decoding failure means the chunk must be redone
-                damaged.append(i)
+                damaged[i] = "a missing or unreadable file"
+                break
+            if values.dtype.kind == "f" and not np.isfinite(values).all():
+                damaged[i] = f"non-finite values in its {name}"
                 break
     return damaged
 
@@ -315,10 +375,10 @@ def open_for_filling(request: StoreRequest, shapes: dict, chunk: int) -> zarr.Gr
     root = open_store(request, shapes, chunk)
     if existed:
         slices = chunk_slices(root)
-        for i in damaged_chunks(request.path, root):
+        for i, why in damaged_chunks(request.path, root).items():
             print(
                 f"{request.path.name}: chunk {i} (samples {slices[i][0]}..{slices[i][1] - 1}) is damaged "
-                "(a missing or unreadable file): it is simulated again"
+                f"({why}): it is simulated again"
             )
             root["meta/sim_status"][slices[i][0] : slices[i][1]] = 0
     return root

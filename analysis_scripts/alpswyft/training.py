@@ -22,7 +22,7 @@ from pytorch_lightning.loggers import CSVLogger
 import swyft
 from alpswyft.simulator import NoiseResampler
 from analysis_core.files import save_npz
-from analysis_core.lightning import EpochSummary, accelerator
+from analysis_core.lightning import EpochSummary, FiniteLoss, accelerator
 
 
 class Batches(torch.utils.data.Dataset):
@@ -188,7 +188,7 @@ def train_network(
         max_epochs=config.training.max_epochs,
         precision=32,
         logger=loggers,
-        callbacks=[EpochSummary()],
+        callbacks=[EpochSummary(), FiniteLoss()],
         enable_progress_bar=False,
         enable_model_summary=False,
         log_every_n_steps=min(50, steps_per_epoch),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from alpswyft.results import RunTree, SavedResult
-from analysis_core.errors import ConfigError
+from analysis_core.errors import ConfigError, PipelineError
 from analysis_core.files import read_json, write_json
 
 THRESHOLD = 1e-6
@@ -41,6 +41,18 @@ def rect_bounds(
         (n_poi, 2) [min, max] of the values whose log-ratio exceeds max + ln(threshold).
     """
     keep = logratios > logratios.max(axis=0) + np.log(threshold)
+    empty = np.flatnonzero(~keep.any(axis=0))
+    if len(empty):
+        why = (
+            "its log-ratios are NaN or inf: the network did not train (see its training log)"
+            if not np.isfinite(logratios[:, empty]).all()
+            else f"none lies within ln({threshold:g}) of the largest"
+        )
+        raise PipelineError(
+            f"the truncation keeps no prior sample for the POI(s) at position(s) "
+            f"{', '.join(map(str, empty))}: {why}. Train again with a lower learning_rate, "
+            "more simulations or more epochs, or set n_truncations=0 to infer without truncating"
+        )
     return np.array([[v[k].min(), v[k].max()] for v, k in zip(values.T, keep.T)])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -53,6 +54,19 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an NPZ file, read into memory (the file is closed)."""
     with np.load(path) as data:
         return {key: data[key] for key in data.files}
+
+
+def npz_digest(path: Path) -> str | None:
+    """The SHA-256 of an NPZ file's arrays (names, dtypes, shapes, bytes; not of the zip around
+    them), or None when the file does not read as one."""
+    digest = hashlib.sha256()
+    try:
+        for name, array in sorted(load_npz(path).items()):
+            digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+    except Exception:  # noqa: BLE001 - truncated, replaced, not an NPZ: it has no digest
+        return None
+    return digest.hexdigest()
 
 
 def read_json(path: Path):

@@ -28,7 +28,7 @@ import torch
 
 from analysis_core.errors import ConfigError
 from analysis_core.files import write_text
-from analysis_core.lightning import EpochSummary, accelerator
+from analysis_core.lightning import EpochSummary, FiniteLoss, accelerator
 from polar.config import PolarConfig
 from polar.data import Dataset
 
@@ -193,7 +193,7 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
         accelerator=accelerator(config.train.gpus),
         devices=1,
         max_epochs=config.train.max_epochs,
-        callbacks=[best, EpochSummary()]
+        callbacks=[best, EpochSummary(), FiniteLoss()]
         + (
             [pl.callbacks.EarlyStopping("val_loss", patience=config.train.patience)]
             if config.train.patience > 0

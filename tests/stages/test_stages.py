@@ -421,3 +421,55 @@ def test_a_store_of_the_original_pipeline_is_checked_and_used_read_only(tmp_path
     small = _swyft_store(tmp_path / "too_small", SpectrumSimulator(config), 100)
     with pytest.raises(PipelineError, match="it holds 100 samples, round 0 needs 600"):
         configure_here(tmp_path, monkeypatch, use_old_sims=str(small))
+
+
+def test_a_store_chunk_holding_nan_stops_training_and_the_simulation_repairs_it(
+    tmp_path, monkeypatch, capsys
+):
+    """A chunk that decodes but holds NaN, its status written, in a simulate-only trial. Training
+    on it (simulate=0) stops at the first batch naming the nodes, and nothing is trained or
+    kept; the same command with simulate=1 finds the chunk, simulates it again and trains."""
+    import zarr
+
+    tree = configure_here(tmp_path, monkeypatch, train="0", n_truncations="0")
+    run_rounds(tree, finish=False)
+    store = zarr.open_group(str(tree.stores / "store"), mode="r+")
+    store["data/exp"][10:20] = np.nan
+    tree = configure_here(tmp_path, monkeypatch, simulate="0", n_truncations="0")
+    with pytest.raises(
+        PipelineError, match=r"training stopped: .* the input node\(s\) data, exp hold NaN or inf"
+    ):
+        run_rounds(tree, finish=False)
+    assert not tree.network(0, 0).is_file()
+    capsys.readouterr()
+    tree = configure_here(tmp_path, monkeypatch, n_truncations="0")
+    run_rounds(tree)
+    assert "(non-finite values in its exp): it is simulated again" in capsys.readouterr().out
+    assert tree.network(0, 0).is_file()
+    assert np.isfinite(zarr.open_group(str(tree.stores / "store"))["data/exp"][:]).all()
+
+
+def test_a_resumed_trials_changed_files_are_rebuilt_or_refused(tmp_path, monkeypatch, capsys):
+    """config.json records the digests of true_obs.npz (and the other kept files): on resume, a
+    copy truncated by hand is rebuilt when its seed makes it again, and refused, naming the file,
+    when it cannot be (obs_seed=None)."""
+    (tmp_path / "seeded").mkdir()
+    (tmp_path / "unseeded").mkdir()
+    tree = configure_here(tmp_path / "seeded", monkeypatch, train="0", obs_seed="3")
+    digest = json.loads(tree.config.read_text())["files"]["true_obs.npz"]
+    tree.true_obs.write_bytes(tree.true_obs.read_bytes()[:200])
+    tree = configure_here(tmp_path / "seeded", monkeypatch, train="0", obs_seed="3")
+    assert "true_obs.npz had changed on disk since the trial started: rebuilt as it was" in (
+        capsys.readouterr().out
+    )
+    assert json.loads(tree.config.read_text())["files"]["true_obs.npz"] == digest
+    tree = configure_here(tmp_path / "unseeded", monkeypatch, train="0", obs_seed="None")
+    observation = load_npz(tree.true_obs)
+    observation["data"] = observation["data"] + 1.0
+    np.savez(tree.true_obs.with_suffix(".tmp.npz"), **observation)
+    tree.true_obs.with_suffix(".tmp.npz").replace(tree.true_obs)
+    with pytest.raises(
+        PipelineError,
+        match=r"true_obs.npz changed on disk since this trial started .* obs_seed=None draws another",
+    ):
+        configure_here(tmp_path / "unseeded", monkeypatch, train="0", obs_seed="None")

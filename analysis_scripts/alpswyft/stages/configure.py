@@ -30,7 +30,7 @@ from alpswyft.simulator import SpectrumSimulator
 from alpswyft.stores import check_foreign_store, is_foreign
 from alpswyft.truncation import import_record, reused_record
 from analysis_core.errors import ConfigError, PipelineError
-from analysis_core.files import load_npz, read_json, save_npz, write_json
+from analysis_core.files import load_npz, npz_digest, read_json, save_npz, write_json
 
 CONFIG_FORMAT = "alpswyft.config/1"
 
@@ -85,6 +85,7 @@ def configure(
     trial, archived, resumed = tree.start_trial(
         config.trial_hash, keep_stores=config.simulation.reuse.latest
     )
+    recorded = read_json(tree.config).get("files", {}) if resumed and tree.config.is_file() else {}
     if early_log is not None:
         os.replace(early_log, tree.log)  # the log so far continues as this trial's output.log
     if archived is not None:
@@ -134,12 +135,16 @@ def configure(
     )
     print(f"configuration written to {tree.config.name} (hash {config.hash})")
     # A resumed trial keeps its files (written atomically, so complete): with obs_seed=None a new
-    # mock observation would not be the one the finished rounds were inferred on.
-    if setup is not None and not (resumed and tree.setup.exists()):
+    # mock observation would not be the one the finished rounds were inferred on. A kept file
+    # that changed on disk since (its digest in config.json) is rebuilt where that gives the same
+    # arrays, and refused otherwise.
+    run = RunContext(tree, config)
+
+    def write_setup():
         save_npz(tree.setup, **setup)
         print(f"instrument response and line of sight written to {tree.setup.name}")
-    run = RunContext(tree, config)
-    if not (resumed and tree.true_obs.exists()):
+
+    def write_true_obs():
         if physics is not None:
             save_npz(tree.true_obs, **physics.true_obs)
             print(
@@ -147,9 +152,54 @@ def configure(
             )
         else:
             _write_true_obs(run)
-    if config.validation.extra_observations and not (resumed and tree.extra_obs.exists()):
-        _write_extra_obs(run)
+
+    fresh_obs = (
+        physics is None and config.physics.obs_seed is None and not config.physics.observation
+    )
+    kept = [
+        (
+            tree.true_obs,
+            write_true_obs,
+            "obs_seed=None draws another mock observation" if fresh_obs else "",
+        )
+    ]
+    if setup is not None:
+        kept.insert(0, (tree.setup, write_setup, ""))
+    if config.validation.extra_observations:
+        unseeded = any(seed is None for _, seed in config.extra_observation_rows())
+        why = "a row without seed= and obs_seed=None draws another observation" if unseeded else ""
+        kept.append((tree.extra_obs, lambda: _write_extra_obs(run), why))
+    for path, write, why_not in kept:
+        if resumed and path.exists():
+            _check_kept(path, recorded.get(path.name), write, why_not)
+        else:
+            write()
+    provenance = read_json(tree.config)
+    provenance["files"] = {path.name: npz_digest(path) for path, _, _ in kept}
+    write_json(tree.config, provenance)
     return tree
+
+
+def _check_kept(path: Path, recorded: str | None, write, why_not: str) -> None:
+    """A resumed trial's file: unchanged since the trial started (its ``recorded`` digest), or
+    rebuilt by ``write`` when that gives the same arrays; else PipelineError naming the file."""
+    if recorded is None or npz_digest(path) == recorded:
+        return
+    if not why_not:
+        aside = path.with_name(path.name + ".changed")
+        path.replace(aside)
+        write()
+        if npz_digest(path) == recorded:
+            aside.unlink()
+            print(f"{path.name} had changed on disk since the trial started: rebuilt as it was")
+            return
+        aside.replace(path)
+    raise PipelineError(
+        f"{path} changed on disk since this trial started (truncated, replaced or edited: its "
+        f"arrays are not those recorded in config.json) and cannot be rebuilt as it was"
+        f"{': ' + why_not if why_not else ''}. Restore it, or start a new trial (another run_name, "
+        "or change a variable)"
+    )
 
 
 @dataclasses.dataclass
