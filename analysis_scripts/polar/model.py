@@ -17,6 +17,7 @@ an interrupted attempt are kept as ``metrics.attempt_<n>.csv``), CSV curves alwa
 
 from __future__ import annotations
 
+import csv
 import os
 import pickle
 import types
@@ -232,10 +233,17 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
     }
 
 
+def metrics(log_dir) -> list[dict]:
+    """The rows of Lightning's metrics.csv in ``log_dir``, after those of interrupted attempts."""
+    rows = []
+    for path in [*sorted(log_dir.glob("metrics.attempt_*.csv")), log_dir / "metrics.csv"]:
+        with open(path, newline="") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
 def _val_losses(log_dir: Path) -> list[float]:
     """The validation loss of each epoch, in order, from the CSV curves (every attempt)."""
-    from polar.plots import metrics
-
     return [float(r["val_loss"]) for r in metrics(log_dir) if r.get("val_loss")]
 
 

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from polar.data import target_labels, target_names
 from polar.intervals import pulls
-
-
-def metrics(log_dir) -> list[dict]:
-    """The rows of Lightning's metrics.csv in ``log_dir``, after those of interrupted attempts."""
-    rows = []
-    for path in [*sorted(log_dir.glob("metrics.attempt_*.csv")), log_dir / "metrics.csv"]:
-        with open(path, newline="") as f:
-            rows += list(csv.DictReader(f))
-    return rows
-
 
 LOSS_LABELS = {
     "chi2": "chi-square per bin",
@@ -29,6 +17,8 @@ LOSS_LABELS = {
 
 def loss_curves(log_dir, loss: str = "chi2"):
     """Training and validation loss (``train.loss``) per epoch (all attempts of a resumed training)."""
+    from polar.model import metrics
+
     rows = metrics(log_dir)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key in ("train_loss", "val_loss"):

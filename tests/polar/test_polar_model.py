@@ -24,7 +24,7 @@ def small(*overrides):
 
 
 def epochs(run):
-    from polar.plots import metrics
+    from polar.model import metrics
 
     return sorted({int(row["epoch"]) for row in metrics(run.train / "logs")})
 
