@@ -139,3 +139,23 @@ def test_the_originals_network_files_map_to_their_heads_even_where_they_exist(tm
     ours.parent.mkdir()
     ours.write_text("import torch\nclass Head(torch.nn.Module):\n    hyperparameters = ()\n")
     assert resolve(str(ours)).path == ours and not resolve(str(ours)).note
+
+
+def test_the_standardisation_divides_a_component_without_spread_by_one():
+    """A bin at the floor in every sample (a fixed-nuisance network on a real observation's few
+    bins) and the state before any batch: finite, where swyft's layer gives 0/0; elsewhere the
+    same numbers and the same state dict."""
+    import torch
+
+    import swyft
+    from alpswyft.architectures import Standardizer
+
+    x = torch.randn(64, 3)
+    x[:, 1] = -1.15
+    ours, theirs = Standardizer((3,)), swyft.networks.OnlineStandardizingLayer((3,), epsilon=0)
+    assert torch.isfinite(ours.eval()(x)).all()  # before any batch: n = 0
+    ours.train(), theirs.train()
+    a, b = ours(x), theirs(x)
+    assert torch.isfinite(a).all() and not torch.isfinite(b[:, 1]).all()
+    assert torch.equal(a[:, [0, 2]], b[:, [0, 2]]) and (a[:, 1].abs() < 1e-6).all()
+    assert ours.state_dict().keys() == theirs.state_dict().keys()

@@ -41,14 +41,25 @@ from analysis_core.plugins import load_class
 TRAINING_HYPERPARAMS = ("learning_rate", "stopping_patience", "blocks", "features", "dropout")
 
 
+class Standardizer(swyft.networks.OnlineStandardizingLayer):
+    """swyft's online standardisation with epsilon 0, where a component with no spread (a bin
+    at the floor in every sample of a batch, as a network with the nuisances fixed meets on a
+    real observation's few bins; or before any batch) is divided by 1, not 0: the same numbers
+    wherever the spread is positive, and the same state dict."""
+
+    def __init__(self, shape, epsilon: float = 0.0):
+        super().__init__(shape, epsilon=epsilon)
+
+    @property
+    def std(self) -> torch.Tensor:
+        std = super().std
+        return torch.where(std > 0, std, torch.ones_like(std))
+
+
 def _off_norm(shapes: dict):
     """The standardisation of a real observation's OFF counts ``n_off``, None without them
     (epsilon 1: a bin may hold no OFF count in any simulation)."""
-    return (
-        swyft.networks.OnlineStandardizingLayer(shapes["n_off"], epsilon=1.0)
-        if "n_off" in shapes
-        else None
-    )
+    return Standardizer(shapes["n_off"], epsilon=1.0) if "n_off" in shapes else None
 
 
 def _with_off(head, A, data):
@@ -63,7 +74,7 @@ class DataHead(nn.Module):
 
     def __init__(self, shapes: dict):
         super().__init__()
-        self.norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
+        self.norm = Standardizer(shapes["data"])
         self.off_norm = _off_norm(shapes)
         self.n_features = math.prod(shapes["data"]) + (
             math.prod(shapes["n_off"]) if "n_off" in shapes else 0
@@ -113,9 +124,9 @@ class PowerHead(nn.Module):
             raise ValueError("the power head needs the simulator's 'power' node (ALP models only)")
         n_data, n_power = math.prod(shapes["data"]), math.prod(shapes["power"])
         n_data += math.prod(shapes["n_off"]) if "n_off" in shapes else 0
-        self.data_norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
+        self.data_norm = Standardizer(shapes["data"])
         self.off_norm = _off_norm(shapes)
-        self.power_norm = swyft.networks.OnlineStandardizingLayer(shapes["power"], epsilon=0)
+        self.power_norm = Standardizer(shapes["power"])
         self.data_mlp = _branch(n_data, data_width, data_features)
         self.power_mlp = _branch(n_power, power_width, power_features)
         self.n_features = data_features + power_features
@@ -138,7 +149,7 @@ class CNNHead(nn.Module):
         (nbins,) = shapes["data"]
         if not 1 <= kernel_size <= nbins:
             raise ValueError(f"kernel_size = {kernel_size} must be between 1 and nbins = {nbins}")
-        self.norm = swyft.networks.OnlineStandardizingLayer(shapes["data"], epsilon=0)
+        self.norm = Standardizer(shapes["data"])
         self.off_norm = _off_norm(shapes)
         self.conv = nn.Conv1d(1 if self.off_norm is None else 2, channels, kernel_size)
         self.dense = nn.Sequential(
