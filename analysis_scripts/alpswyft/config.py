@@ -442,15 +442,12 @@ class RunConfig(BaseModel):
         ``log10(m)=1``; or all of them in the table's order, as the Obs. column does (log10 where
         the table's log flag is 1); and optionally ``seed=N`` (default: obs_seed + the row's
         number). Parameters a row leaves out take their Obs. values. ConfigError names the row and
-        what is wrong; how an ambiguous value was read (:func:`alpswyft.values.table_value`) is in
-        :meth:`extra_observation_notes`."""
-        return self._extra_observations()[0]
+        what is wrong; :meth:`read_extra_observations` also says how an ambiguous value was read."""
+        return self.read_extra_observations()[0]
 
-    def extra_observation_notes(self) -> list[str]:
-        """How the named values of ``extra_observations`` that read two ways were read."""
-        return self._extra_observations()[1]
-
-    def _extra_observations(self) -> tuple[list[tuple[np.ndarray, int | None]], list[str]]:
+    def read_extra_observations(self) -> tuple[list[tuple[np.ndarray, int | None]], list[str]]:
+        """:meth:`extra_observation_rows` and the notes on how the named values that read two
+        ways were read (:func:`alpswyft.values.table_value`)."""
         table = self.table
         names, rows, notes = table.free_names, [], []
         for k, text in enumerate(r for r in self.extra_observations.split(";") if r.strip()):
@@ -844,8 +841,9 @@ def _check(config: RunConfig) -> list[str]:
     _check_limits(config)
     check_classical(config)
     box = table.initial_bounds
-    warnings += config.extra_observation_notes()
-    for k, (theta, _) in enumerate(config.extra_observation_rows()):
+    extra_rows, notes = config.read_extra_observations()
+    warnings += notes
+    for k, (theta, _) in enumerate(extra_rows):
         outside = [
             f"{n} = {v:g}"
             for n, v, (lo, hi) in zip(table.free_names, theta, box)

@@ -90,13 +90,9 @@ class ModelInfo:
         """The set-up function ``prepare(config) -> dict``, or None: the registered one, the class's
         own ``prepare``, or that of the nearest registered class it derives from. A registered
         function with a ``model_class`` argument gets the class (a variant's own physics)."""
-        registered = _SETUPS.get(self.cls)
-        if registered is None and getattr(self.cls, "prepare", None) is not None:
+        if self.cls not in _SETUPS and getattr(self.cls, "prepare", None) is not None:
             return self.cls.prepare
-        for base in self.cls.__mro__[1:] if registered is None else ():
-            registered = _SETUPS.get(base)
-            if registered is not None:
-                break
+        registered = next((_SETUPS[c] for c in self.cls.__mro__ if c in _SETUPS), None)
         if registered is not None and "model_class" in inspect.signature(registered).parameters:
             return functools.partial(registered, model_class=self.cls)
         return registered

@@ -428,16 +428,18 @@ class ALPSim:
             spectrum.data = spectrum.nodes["data"]
         return _squeeze(spectrum) if single else spectrum
 
-    def spectrum_rows(self, name: str, rows) -> np.ndarray:
-        """Spectra given as arrays: (nbins,) or (n, nbins) numbers, else a ConfigError naming
-        ``name`` and the shape expected."""
-        nbins = self.simulator.shapes["exp"][0]
+    def spectrum_rows(
+        self, name: str, rows, size: int | None = None, what: str = "bin"
+    ) -> np.ndarray:
+        """Spectra given as arrays: (size,) or (n, size) numbers (default size: the bins of
+        ``exp``), as (n, size), else a ConfigError naming ``name`` and the shape expected."""
+        size = size or self.simulator.shapes["exp"][0]
         array = values.numbers(name, rows, "")
-        if array.ndim not in (1, 2) or array.shape[-1] != nbins:
+        if array.ndim not in (1, 2) or array.shape[-1] != size:
             raise ConfigError(
                 name,
                 f"shape {array.shape}",
-                f"({nbins},) or (n, {nbins}): one value per bin of the {nbins} bins",
+                f"({size},) or (n, {size}): one value per {what} of the {size} {what}s",
             )
         return np.atleast_2d(array)
 

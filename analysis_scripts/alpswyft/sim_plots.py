@@ -320,14 +320,15 @@ def plot_spectra(sim, exp, data, *, over, kind, residuals, null, pgg, ax, color,
     _check_kind(sim, kind, survival=pgg is not None)
     if exp is None and data is None:
         raise ConfigError("exp, data", None, "give the spectra to draw (rows of exp and/or data)")
-    pgg = None if pgg is None else _pgg_rows(sim, pgg)
+    if pgg is not None:
+        pgg = sim.spectrum_rows("pgg", pgg, len(sim.energy_true), "true-energy bin")
     top, bottom = _axes(ax, pgg is not None)
     vectors = sim.defaults[None]  # dN/dE: the default spectrum's response
     cases = [
         ("exp", exp, residuals, color, label, alpha),
         ("data", data, residuals, color, label, alpha),
+        ("over", over, True, "crimson", "observation", 1.0),
     ]
-    cases.append(("over", over, True, "crimson", "observation", 1.0))
     zeros_labelled = False
     for name, rows, stored, color, label, alpha in cases:
         if rows is None:
@@ -366,19 +367,6 @@ def plot_spectra(sim, exp, data, *, over, kind, residuals, null, pgg, ax, color,
         bottom.plot(sim.energy_true, pgg.T, color=color or "C3", lw=1.0)
     _decorate(sim, top, bottom, kind, title=ax is None)
     return (top, bottom) if pgg is not None else top
-
-
-def _pgg_rows(sim, pgg) -> np.ndarray:
-    """P_gg rows (n, n_true) on the simulator's true-energy bins, else a ConfigError."""
-    rows = np.atleast_2d(np.asarray(pgg, float))
-    n_true = len(sim.energy_true)
-    if rows.ndim != 2 or rows.shape[-1] != n_true:
-        raise ConfigError(
-            "pgg",
-            f"shape {np.shape(pgg)}",
-            f"({n_true},) or (n, {n_true}): P_gg on the {n_true} true-energy bins",
-        )
-    return rows
 
 
 def legend_label(sim, vector: np.ndarray, names=()) -> str:

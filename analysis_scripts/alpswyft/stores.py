@@ -153,7 +153,7 @@ def check_foreign_store(path: Path, n: int, shapes: dict[str, tuple[int, ...]]) 
                 f"'{node}' has shape {tuple(nodes[node][1:])}{what}, this configuration's is {tuple(shapes[node])}"
             )
     for node in nodes:
-        bad = _non_finite_rows(root[f"data/{node}"])
+        bad = _count_non_finite(root[f"data/{node}"])
         if bad:
             problems.append(
                 f"its '{node}' holds NaN or inf in {bad[0]} samples (the first at row {bad[1]}), "
@@ -172,13 +172,16 @@ def check_foreign_store(path: Path, n: int, shapes: dict[str, tuple[int, ...]]) 
     return {"path": str(path), "n": size, "nodes": nodes, "verified": False}
 
 
-def _non_finite_rows(array, block: int = 65_536) -> tuple[int, int] | None:
+def non_finite_rows(values: np.ndarray) -> np.ndarray:
+    """Which samples (first axis) of a node hold NaN or inf anywhere."""
+    return ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+
+
+def _count_non_finite(array, block: int = 65_536) -> tuple[int, int] | None:
     """(how many, the first) rows of a zarr array that hold NaN or inf, read block by block."""
     count, first = 0, None
     for lo in range(0, array.shape[0], block):
-        rows = ~np.isfinite(array[lo : lo + block].reshape(-1, int(np.prod(array.shape[1:])))).all(
-            axis=1
-        )
+        rows = non_finite_rows(array[lo : lo + block])
         if rows.any():
             count += int(rows.sum())
             first = lo + int(np.argmax(rows)) if first is None else first
@@ -305,7 +308,7 @@ def check_finite(request: StoreRequest, simulator, samples: dict, lo: int) -> No
     bad = np.zeros(len(samples["params"]), bool)
     nodes = []
     for key, values in samples.items():
-        rows = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        rows = non_finite_rows(values)
         if rows.any():
             nodes.append(key)
             bad |= rows

@@ -147,14 +147,15 @@ def _loader(dataset: Dataset, rows: np.ndarray, batch_size: int, seed: int | Non
     return torch.utils.data.DataLoader(data, sampler=sampler, batch_size=None)
 
 
-def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
-    """Train on the rows of the train part outside the GRB masks; checkpoints, curves and the final
-    model (``model.pt``: the best validation checkpoint, or the last epoch's) go to ``out``. A ``last.ckpt`` left by an
-    interrupted training is resumed. Returns the training's figures (loss, epochs, rows, device)."""
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-    pl.seed_everything(config.train.seed, workers=True)
+def _rows(dataset: Dataset) -> dict[str, np.ndarray]:
+    """The rows trained and validated on: the train and val parts outside the GRB masks, with
+    positive errors."""
     usable = ~dataset.grb_masked & np.all(dataset.rate_err > 0, axis=1)
-    rows = {part: np.flatnonzero(usable & (dataset.part == part)) for part in ("train", "val")}
+    return {part: np.flatnonzero(usable & (dataset.part == part)) for part in ("train", "val")}
+
+
+def _standardised_model(dataset: Dataset, config: PolarConfig, rows: dict) -> BackgroundModel:
+    """The configured network, its features (and rates) standardised with the training rows."""
     o = config.optimizer
     model = BackgroundModel(
         dataset.features.shape[1],
@@ -172,7 +173,17 @@ def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
     )
     model.features.fit(dataset.features[rows["train"]])
     model.targets.fit(dataset.rate[rows["train"]])
+    return model
 
+
+def train(dataset: Dataset, config: PolarConfig, out: Path) -> dict:
+    """Train on the rows of the train part outside the GRB masks; checkpoints, curves and the final
+    model (``model.pt``: the best validation checkpoint, or the last epoch's) go to ``out``. A ``last.ckpt`` left by an
+    interrupted training is resumed. Returns the training's figures (loss, epochs, rows, device)."""
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    pl.seed_everything(config.train.seed, workers=True)
+    rows = _rows(dataset)
+    model = _standardised_model(dataset, config, rows)
     loaders = {
         part: _loader(
             dataset, r, config.train.batch_size, config.train.seed if part == "train" else None
@@ -321,23 +332,9 @@ def from_original_checkpoint(dataset: Dataset, config: PolarConfig, out: Path) -
             f"configuration has {want[0]} features ({', '.join(map(str, config.data.features))}), "
             f"model.hidden = {want[1]} and {want[2]} targets ({', '.join(map(str, config.data.targets))})",
         )
-    usable = ~dataset.grb_masked & np.all(dataset.rate_err > 0, axis=1)
-    rows = {part: np.flatnonzero(usable & (dataset.part == part)) for part in ("train", "val")}
-    o = config.optimizer
-    model = BackgroundModel(
-        want[0],
-        want[2],
-        want[1],
-        config.model.activation,
-        o.lr,
-        o.betas,
-        o.weight_decay,
-        loss=config.train.loss,
-        standardise_targets=config.model.standardise_targets,
-    )
+    rows = _rows(dataset)
+    model = _standardised_model(dataset, config, rows)
     model.mlp.load_state_dict(state)
-    model.features.fit(dataset.features[rows["train"]])
-    model.targets.fit(dataset.rate[rows["train"]])
     save(model.eval(), out / "model.pt")
     curves = {k: [float(v) for v in saved.get(k, [])] for k in ("train_loss", "val_loss")}
     logs = out / "logs"
