@@ -50,6 +50,8 @@ def main():
         time=env("max_time_train", ""),
         mem_per_cpu_gb=int(env("max_memory_train", "0") or 0),
         gpus=config.train.gpus,
+        memory_setting="max_memory_train",
+        time_setting="max_time_train",
     )
     print(f"POLAR background model, run folder {run.root}")
     print(f"configuration: {source}" + (f", overrides: {' '.join(overrides)}" if overrides else ""))

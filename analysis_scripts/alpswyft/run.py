@@ -128,6 +128,8 @@ class RunContext:
             gpus=config.execution.gpus if stage == "train" else 0,
             extra=config.execution.sbatch_extra,
             setup=config.execution.job_setup,
+            memory_setting=f"max_memory_{stage}",
+            time_setting=f"max_time_{stage}",
         )
 
     def store_path(self, kind: str, round_: int, grid_point: int) -> Path:

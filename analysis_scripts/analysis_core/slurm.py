@@ -2,9 +2,13 @@
 
 Job states come from ``scontrol show job`` (works without an accounting database) and, when the
 controller has forgotten a job, from ``sacct``. A task counts as done only when its ``is_done``
-check passes (for simulation chunks: the store says the chunk is written), whatever SLURM reports;
-unfinished tasks are resubmitted up to ``max_attempts`` times, then the run stops with the final
-state and exit code of each failed task. Ctrl-C or SIGTERM while waiting cancels the jobs.
+check passes (for simulation chunks: the store says the chunk is written), whatever SLURM reports.
+Unfinished tasks are resubmitted up to ``max_attempts`` times (a failed node, NODE_FAIL; a job
+preempted by one of higher priority, PREEMPTED; a time limit, TIMEOUT; ...), then the run stops with
+the final state and exit code of each failed task. A task that ran out of memory (OUT_OF_MEMORY, or
+killed by SLURM's memory sampling) is not resubmitted, as it would run out again: the run stops at
+once naming the memory setting, the task's limit and the memory it reached. A task SLURM requeues
+itself (its ``JobRequeue``) is waited for. Ctrl-C or SIGTERM while waiting cancels the jobs.
 
 Job scripts and SLURM logs are written inside the run folder.
 """
@@ -51,6 +55,8 @@ class Resources:
     cpus_per_task: int = 1
     extra: list[str] = field(default_factory=list)  # further sbatch options (``sbatch_extra``)
     setup: str = ""  # a shell line run before each task (``job_setup``, e.g. ``module load ...``)
+    memory_setting: str = ""  # the run-script variable behind mem_per_cpu_gb, for the messages
+    time_setting: str = ""  # the one behind time
 
     def directives(self) -> list[str]:
         options = [f"--job-name={self.job_name}", f"--cpus-per-task={self.cpus_per_task}"]
@@ -83,6 +89,21 @@ def _run(command: list[str]) -> str:
     return result.stdout
 
 
+#: job-script lines that print a failed task's peak memory, read from its cgroup (v1, else v2), for
+#: the out-of-memory message (SLURM kills the biggest process in the cgroup; the script lives on)
+PEAK_MEMORY_ON_FAILURE = [
+    "peak_memory() {",
+    "  local group file",
+    "  group=$(sed -n 's/^[0-9]*:memory://p; s/^0:://p' /proc/self/cgroup | head -n 1)",
+    "  for file in /sys/fs/cgroup/memory$group/memory.max_usage_in_bytes"
+    " /sys/fs/cgroup$group/memory.peak; do",
+    '    if [ -r "$file" ]; then echo "peak memory of this task: $(cat "$file") bytes" >&2; return; fi',
+    "  done",
+    "}",
+    "trap 'status=$?; if [ $status -ne 0 ]; then peak_memory || true; fi; exit $status' EXIT",
+]
+
+
 def write_script(
     path: Path, resources: Resources, log_dir: Path, commands: list[str], array: str | None
 ) -> Path:
@@ -98,6 +119,7 @@ def write_script(
     if array:
         lines.append(f"#SBATCH --array={array}")
     lines.append("set -euo pipefail")
+    lines += PEAK_MEMORY_ON_FAILURE
     if resources.setup:
         lines.append(resources.setup)
     lines += ["task=${SLURM_ARRAY_TASK_ID:-0}", "case $task in"]
@@ -229,12 +251,23 @@ def run_tasks(
             )
             final = wait(job_id, len(todo), poll)
             last = {todo[k]: final.get(k, ("UNKNOWN", "?")) for k in range(len(todo))}
+            # each task's SLURM id and output file (the job script's --output pattern)
+            ids = {i: f"{job_id}_{k}" if len(todo) > 1 else job_id for k, i in enumerate(todo)}
+            logs = {i: job_dir / "logs" / f"slurm-{ids[i]}.out" for i in todo}
             failed = [i for i in todo if not is_done(i)]
+            out_of_memory = {
+                i: memory_reached(ids[i], logs[i])
+                for i in failed
+                if ran_out_of_memory(last[i][0], logs[i])
+            }
+            if out_of_memory:
+                raise PipelineError(_out_of_memory(resources, out_of_memory, describe, logs))
             for i in failed:
                 state, code = last[i]
                 print(
-                    f"  {describe(i)}: {state} (exit code {code}); "
+                    f"  {describe(i)}: {state}{_why(state, resources)} (exit code {code}); "
                     f"{'resubmitting' if attempt < max_attempts else 'giving up'}"
+                    f" (attempt {attempt} of slurm_max_attempts = {max_attempts})"
                 )
             todo = failed
         if todo:
@@ -248,6 +281,79 @@ def run_tasks(
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def _why(state: str, resources: Resources) -> str:
+    if state == "NODE_FAIL":
+        return " (its node failed)"
+    if state == "PREEMPTED":
+        return " (preempted by a job of higher priority)"
+    if state == "TIMEOUT":
+        setting = f"{resources.time_setting} = " if resources.time_setting else ""
+        return f" (over its time limit, {setting}{resources.time or 'the partition default'})"
+    return ""
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def ran_out_of_memory(state: str, log: Path) -> bool:
+    """Whether a task was killed for memory: OUT_OF_MEMORY (the cgroup's limit), or SLURM's memory
+    sampling (``JobAcctGatherParams=OverMemoryKill``), which ends it FAILED and says so in its log."""
+    if state == "OUT_OF_MEMORY":
+        return True
+    text = _read(log)
+    return "Exceeded job memory limit" in text or "oom-kill event" in text
+
+
+def memory_reached(task_id: str, log: Path) -> int | None:
+    """The memory a task reached, in bytes: from SLURM's kill message (memory sampling), the job
+    script's cgroup line (:data:`PEAK_MEMORY_ON_FAILURE`), else sacct's MaxRSS (with accounting)."""
+    text = _read(log)
+    found = [int(n) for n in re.findall(r"exceeded memory limit \((\d+) >", text)]
+    found += [int(n) for n in re.findall(r"peak memory of this task: (\d+) bytes", text)]
+    if found:
+        return max(found)
+    result = subprocess.run(
+        ["sacct", "-n", "-P", "-o", "MaxRSS", "-j", task_id],
+        capture_output=True,
+        text=True,
+    )
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    sizes = [
+        float(m[1]) * units[m[2]]
+        for m in re.finditer(r"^([\d.]+)([KMGT]?)$", result.stdout, flags=re.MULTILINE)
+    ]
+    return int(max(sizes)) if result.returncode == 0 and sizes else None
+
+
+def _out_of_memory(
+    resources: Resources,
+    reached: dict[int, int | None],
+    describe: Callable[[int], str],
+    logs: dict[int, Path],
+) -> str:
+    setting = resources.memory_setting or "the job's memory (--mem-per-cpu)"
+    if resources.mem_per_cpu_gb:
+        limit = (
+            f"its limit being {resources.mem_per_cpu_gb * resources.cpus_per_task} GB ({setting} "
+            f"= {resources.mem_per_cpu_gb} GB per CPU × {resources.cpus_per_task} CPU)"
+        )
+    else:
+        limit = "with no memory requested (the partition's default)"
+    details = "; ".join(
+        describe(i) + (f" reached {size / 2**30:.2f} GB" if size else "")
+        for i, size in list(reached.items())[:3]
+    ) + (f"; and {len(reached) - 3} more" if len(reached) > 3 else "")
+    return (
+        f"{len(reached)} SLURM task(s) of {resources.job_name} ran out of memory, {limit}: "
+        f"{details}. Raise {setting} in the run script and run it again (what is done is kept); "
+        f"not resubmitted, as it would run out again. Log: {logs[next(iter(reached))]}"
+    )
 
 
 def shell_command(*arguments) -> str:
