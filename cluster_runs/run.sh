@@ -93,6 +93,8 @@ n_sim_coverage=300        # extra simulations in the last round, never trained o
 n_sim_explim=100          # mock observations at the Obs. POI values: expected limits
 n_prior_samples=50_000    # prior bank for inference, truncation and expected limits
 n_jobs_sim=2              # parallel processes (SLURM: the chunks of a store are tasks of one job array)
+non_finite_sims=stop      # a simulation holding NaN or inf: stop, naming its parameters; redraw: draw it
+                          # again from the prior (a model failing on a negligible part of it)
 partition_sim=normal      # SLURM: partition of the simulation jobs (no GPU needed)
 devel_sim=0               # SLURM: 1 submits with --qos=devel (starts sooner, short wall time)
 max_memory_sim=4          # SLURM: memory per CPU of a simulation task, GB

@@ -122,16 +122,20 @@ def test_a_chunk_with_nan_written_since_is_simulated_again(tmp_path, config, cap
         np.testing.assert_array_equal(whole[f"data/{key}"][:], repaired[f"data/{key}"][:])
 
 
+class Failing(SpectrumSimulator):
+    """A model that fails (NaN) where a > ``edge``: above 2.5, a twelfth of the box [-3, 3]."""
+
+    edge = 2.5
+
+    def sample(self, n, bounds, rng):
+        samples = super().sample(n, bounds, rng)
+        samples["exp"][samples["params"][:, 0] > self.edge] = np.nan
+        return samples
+
+
 def test_a_simulator_that_returns_nan_stops_with_one_line_and_writes_nothing(tmp_path, config):
     """Non-finite output of the simulator itself recurs for the same seed: the fill stops, naming
     the store, the node, how many samples and the first parameter vectors in the table's units."""
-
-    class Failing(SpectrumSimulator):
-        def sample(self, n, bounds, rng):
-            samples = super().sample(n, bounds, rng)
-            samples["exp"][samples["params"][:, 0] > 2.5] = np.nan  # a > 2.5 of the box [-3, 3]
-            return samples
-
     with pytest.raises(PipelineError) as raised:
         fill_store(request_for(tmp_path / "s", config), Failing(config), n_jobs=1)
     message = str(raised.value)
@@ -140,7 +144,33 @@ def test_a_simulator_that_returns_nan_stops_with_one_line_and_writes_nothing(tmp
     assert (
         "a=2." in message and "in the table's units" in message and "nothing is written" in message
     )
+    assert "non_finite_sims=redraw draws such samples again" in message
     assert int(zarr.open_group(str(tmp_path / "s"))["meta/sim_status"][:].sum()) < 2_500
+
+
+def test_non_finite_sims_redraw_draws_the_failing_samples_again_and_records_them(
+    tmp_path, config, capsys
+):
+    """``non_finite_sims=redraw``: the failing samples are drawn again from the box (reproducibly),
+    their count recorded per sample in ``meta/redrawn`` and said in one line; a model that fails
+    everywhere still stops."""
+    from dataclasses import replace
+
+    redraw = replace(request_for(tmp_path / "r", config), non_finite="redraw")
+    root = fill_store(redraw, Failing(config), n_jobs=2)
+    params = root["data/params"][:]
+    assert np.isfinite(root["data/exp"][:]).all() and params[:, 0].max() <= 2.5
+    count = int(np.count_nonzero(root["meta/redrawn"][:]))
+    assert 150 < count < 270  # a twelfth of 2500 is 208
+    assert f"r: {count} of 2500 samples were drawn again" in capsys.readouterr().out
+    again = fill_store(replace(redraw, path=tmp_path / "r2"), Failing(config), n_jobs=2)
+    np.testing.assert_array_equal(again["data/params"][:], params)
+    everywhere = Failing(config)
+    everywhere.edge = -10.0
+    with pytest.raises(
+        PipelineError, match=r"even after 10 draws again \(non_finite_sims=redraw\)"
+    ):
+        fill_store(replace(redraw, path=tmp_path / "f"), everywhere, n_jobs=1)
 
 
 def test_a_foreign_store_with_nan_is_refused(tmp_path, config):

@@ -243,6 +243,7 @@ class RunConfig(BaseModel):
     partition_sim: Str = "normal"
     devel_sim: Flag = False
     n_jobs_sim: PosInt = 2
+    non_finite_sims: Annotated[Literal["stop", "redraw"], BeforeValidator(_strip)] = "stop"
     max_memory_sim: PosInt = 4
     max_time_sim: WallTime = "00-01:00:00"
 

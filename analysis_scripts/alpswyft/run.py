@@ -196,6 +196,7 @@ class RunContext:
                 bounds=tuple(tuple(float(v) for v in b) for b in kind_box),
                 sim_seed=config.simulation.sim_seed,
                 config_hash=config.simulation_hash,
+                non_finite=config.execution.non_finite_sims,
             )
             for kind, (n, kind_box) in kinds.items()
         }

@@ -74,6 +74,7 @@ class Execution(Section):
     partition_config: str
     qos_config: str
     simulate: bool
+    non_finite_sims: str
     partition_sim: str
     devel_sim: bool
     max_memory_sim: int

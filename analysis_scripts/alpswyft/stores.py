@@ -94,6 +94,8 @@ class StoreRequest:
     bounds: tuple[tuple[float, float], ...]
     sim_seed: int
     config_hash: str
+    #: ``non_finite_sims``: a simulation holding NaN or inf stops the fill, or is drawn again
+    non_finite: str = "stop"
 
     @property
     def attrs(self) -> dict:
@@ -216,6 +218,7 @@ def open_store(request: StoreRequest, shapes: dict[str, tuple[int, ...]], chunk:
     for key, shape in shapes.items():
         root.zeros(f"data/{key}", shape=(request.n, *shape), chunks=(chunk, *shape), dtype="f4")
     root.zeros("meta/sim_status", shape=(request.n,), chunks=(chunk,), dtype="i4")
+    root.zeros("meta/redrawn", shape=(request.n,), chunks=(chunk,), dtype="u1")
     root["data"].attrs["chunk_size"] = chunk  # swyft.ZarrStore reads this
     root.attrs.update(request.attrs)
     return root
@@ -287,16 +290,57 @@ def simulate_chunk_into(request: StoreRequest, simulator, lo: int, hi: int, chun
         samples = {"params": simulator.table.sample(bounds, hi - lo, rng).astype(np.float32)}
     else:
         samples = simulator.sample(hi - lo, bounds, rng)
+    redrawn = np.zeros(hi - lo, np.uint8)
+    if request.non_finite == "redraw":
+        redrawn = redraw_non_finite(simulator, samples, bounds, rng)
     check_finite(request, simulator, samples, lo)
     root = zarr.open_group(str(request.path), mode="r+")
     for key, values in samples.items():
         root[f"data/{key}"][lo:hi] = values
+    if "redrawn" in root["meta"]:  # not in stores made before it was recorded
+        root["meta/redrawn"][lo:hi] = redrawn
     root["meta/sim_status"][lo:hi] = 1  # last: status 1 means the data are there
     return hi - lo
 
 
 #: How many parameter vectors of non-finite simulations a message shows.
 SHOWN_VECTORS = 3
+#: How often ``non_finite_sims=redraw`` draws a non-finite simulation again before the fill stops.
+MAX_REDRAWS = 10
+
+
+def _non_finite_samples(samples: dict) -> tuple[np.ndarray, list[str]]:
+    """Which samples hold NaN or inf in any node, and those nodes."""
+    bad = np.zeros(len(samples["params"]), bool)
+    nodes = []
+    for key, values in samples.items():
+        rows = non_finite_rows(values)
+        if rows.any():
+            nodes.append(key)
+            bad |= rows
+    return bad, nodes
+
+
+def redraw_non_finite(simulator, samples: dict, bounds: np.ndarray, rng) -> np.ndarray:
+    """``non_finite_sims=redraw``: each sample whose simulation holds NaN or inf replaced, in place,
+    by a new draw from the box (the chunk's own generator: reproducible), up to
+    :data:`MAX_REDRAWS` times. The prior is in effect restricted to where the model is finite.
+    Returns how often each sample was drawn again (the store's ``meta/redrawn``)."""
+    redrawn = np.zeros(len(samples["params"]), np.uint8)
+    for _ in range(MAX_REDRAWS):
+        bad, _ = _non_finite_samples(samples)
+        if not bad.any():
+            break
+        again = simulator.sample(int(bad.sum()), bounds, rng)
+        for key, values in samples.items():
+            values[bad] = again[key]
+        redrawn[bad] += 1
+    return redrawn
+
+
+def redrawn_count(root: zarr.Group) -> int:
+    """How many samples of a store were drawn again for a non-finite simulation."""
+    return int(np.count_nonzero(root["meta/redrawn"][:])) if "redrawn" in root["meta"] else 0
 
 
 def check_finite(request: StoreRequest, simulator, samples: dict, lo: int) -> None:
@@ -305,13 +349,7 @@ def check_finite(request: StoreRequest, simulator, samples: dict, lo: int) -> No
     store, the node, how many samples, and the first parameter vectors in the table's units.
     Written chunks are therefore finite, and a written chunk that is not was damaged since
     (:func:`damaged_chunks` simulates it again)."""
-    bad = np.zeros(len(samples["params"]), bool)
-    nodes = []
-    for key, values in samples.items():
-        rows = non_finite_rows(values)
-        if rows.any():
-            nodes.append(key)
-            bad |= rows
+    bad, nodes = _non_finite_samples(samples)
     if not bad.any():
         return
     table = simulator.table
@@ -326,6 +364,11 @@ def check_finite(request: StoreRequest, simulator, samples: dict, lo: int) -> No
         f"{int(bad.sum())} of the {len(bad)} samples {lo}..{lo + len(bad) - 1} "
         f"(rows {', '.join(map(str, rows))}: {shown}, in the table's units); nothing is "
         "written or trained on them: the model fails on that part of its prior"
+        + (
+            f", even after {MAX_REDRAWS} draws again (non_finite_sims=redraw)"
+            if request.non_finite == "redraw"
+            else " (non_finite_sims=redraw draws such samples again, where that part is negligible)"
+        )
     )
 
 
@@ -416,7 +459,19 @@ def _fill(request: StoreRequest, simulator, shapes: dict, n_jobs: int) -> zarr.G
     left = missing(root)
     if left:
         raise PipelineError(f"{request.path}: {left} simulations are still missing after filling")
+    say_redrawn(request, root)
     return root
+
+
+def say_redrawn(request: StoreRequest, root: zarr.Group) -> None:
+    """One line when samples of the store were drawn again (``non_finite_sims=redraw``)."""
+    count = redrawn_count(root)
+    if count:
+        print(
+            f"{request.path.name}: {count} of {request.n} samples were drawn again from the box, "
+            "their simulations holding NaN or inf (non_finite_sims=redraw; recorded in "
+            "meta/redrawn): the prior is restricted to where the model is finite"
+        )
 
 
 def read_store(path: Path, keys: list[str], start: int = 0, stop: int | None = None) -> dict:

@@ -17,6 +17,7 @@ from alpswyft.stores import (
     chunk_slices,
     fill_store,
     open_for_filling,
+    say_redrawn,
     simulate_chunk_into,
     zarr_group,
 )
@@ -93,6 +94,7 @@ def _simulate_on_slurm(run: RunContext, request, grid_point: int, round_: int, k
         config.execution.slurm_max_attempts,
         describe=lambda i: f"{request.path.name} chunk {i}",
     )
+    say_redrawn(request, root)
 
 
 def simulate_chunk(
