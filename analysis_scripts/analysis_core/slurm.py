@@ -318,11 +318,15 @@ def memory_reached(task_id: str, log: Path) -> int | None:
     found += [int(n) for n in re.findall(r"peak memory of this task: (\d+) bytes", text)]
     if found:
         return max(found)
-    result = subprocess.run(
-        ["sacct", "-n", "-P", "-o", "MaxRSS", "-j", task_id],
-        capture_output=True,
-        text=True,
-    )
+    try:
+        result = subprocess.run(
+            ["sacct", "-n", "-P", "-o", "MaxRSS", "-j", task_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
     units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
     sizes = [
         float(m[1]) * units[m[2]]
