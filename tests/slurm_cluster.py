@@ -90,11 +90,10 @@ class SlurmCluster:
         munged = _start_munge(self.folder)
         if munged:
             self.pids.append(munged)
-        modes = (
-            [os.environ.get("SLURM_TEST_MEMORY")]
-            if os.environ.get("SLURM_TEST_MEMORY")
-            else list(MEMORY_ENFORCEMENT)
-        )
+        chosen = os.environ.get("SLURM_TEST_MEMORY", "")
+        if chosen and chosen not in MEMORY_ENFORCEMENT:
+            raise Unavailable(f"SLURM_TEST_MEMORY = {chosen!r}: expected cgroup or linuxproc")
+        modes = [chosen] if chosen else list(MEMORY_ENFORCEMENT)
         why = ""
         for mode in modes:
             try:
@@ -207,18 +206,22 @@ class SlurmCluster:
         )
 
     def _stop_daemons(self) -> None:
+        """Stop slurmctld and slurmd (not munged) and wait until they are gone (their ports free)."""
         subprocess.run(["scancel", "--user", "root"], capture_output=True, env=self.environ())
         for daemon in ("slurmd", "slurmctld"):
             pid_file = self.folder / f"{daemon}.pid"
-            if pid_file.exists() and pid_file.read_text().strip():
-                pid = int(pid_file.read_text())
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                if pid in self.pids:
-                    self.pids.remove(pid)
-        time.sleep(1)
+            if not (pid_file.exists() and pid_file.read_text().strip()):
+                continue
+            pid = int(pid_file.read_text())
+            if pid in self.pids:
+                self.pids.remove(pid)
+            try:
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    os.kill(pid, 0)
+                    time.sleep(0.1)
+            except ProcessLookupError:
+                pass
 
     def stop(self) -> None:
         subprocess.run(["scancel", "--user", "root"], capture_output=True, env=self.environ())
