@@ -323,7 +323,7 @@ def _non_finite_samples(samples: dict) -> tuple[np.ndarray, list[str]]:
 
 def redraw_non_finite(simulator, samples: dict, bounds: np.ndarray, rng) -> np.ndarray:
     """``non_finite_sims=redraw``: each sample whose simulation holds NaN or inf replaced, in place,
-    by a new draw from the box (the chunk's own generator: reproducible), up to
+    by a new draw from the prior in the box (the chunk's own generator: reproducible), up to
     :data:`MAX_REDRAWS` times. The prior is in effect restricted to where the model is finite.
     Returns how often each sample was drawn again (the store's ``meta/redrawn``)."""
     redrawn = np.zeros(len(samples["params"]), np.uint8)
@@ -468,7 +468,7 @@ def say_redrawn(request: StoreRequest, root: zarr.Group) -> None:
     count = redrawn_count(root)
     if count:
         print(
-            f"{request.path.name}: {count} of {request.n} samples were drawn again from the box, "
+            f"{request.path.name}: {count} of {request.n} samples were drawn again from the prior, "
             "their simulations holding NaN or inf (non_finite_sims=redraw; recorded in "
             "meta/redrawn): the prior is restricted to where the model is finite"
         )
