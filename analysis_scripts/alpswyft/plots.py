@@ -652,36 +652,30 @@ def coverage_zz(
         row, first = slot // per_row, width * (slot % per_row)
         panels = dict(zip(kinds, axes[row][first : first + width]))
         z, nominal = hpd["z_nominal"][k], hpd["nominal"][k]
+        levels = np.asarray(config.validation.credibility_levels)
         if "zz" in panels:
-            zz = panels["zz"]
-            zz.fill_between(z, hpd["z_low"][k], hpd["z_high"][k], color="C0", alpha=0.3, lw=0)
             defined = hpd["empirical"][k] < 1  # z is infinite once every truth is inside
-            zz.plot(
-                z[defined],
-                hpd["z_empirical"][k][defined],
+            _coverage_panel(
+                panels["zz"],
+                z,
+                (hpd["z_low"][k], hpd["z_high"][k]),
+                (z[defined], hpd["z_empirical"][k][defined]),
+                np.interp(levels, nominal, z),
+                top=3.5,
                 color="C0",
-                label="empirical (1σ band)",
-            )
-            zz.plot([0, 3.5], [0, 3.5], "k:", lw=1, label="nominal")
-            for level in config.validation.credibility_levels:
-                zz.axvline(np.interp(level, nominal, z), color="grey", lw=0.6, ls="--")
-            zz.set(
-                xlim=(0, 3.5),
-                ylim=(0, 3.5),
                 xlabel="nominal z",
                 ylabel="empirical z",
                 title=f"{name}: z–z",
             )
         if "pp" in panels:
-            pp = panels["pp"]
-            pp.fill_between(nominal, hpd["low"][k], hpd["high"][k], color="C1", alpha=0.3, lw=0)
-            pp.plot(nominal, hpd["empirical"][k], color="C1", label="empirical (1σ band)")
-            pp.plot([0, 1], [0, 1], "k:", lw=1, label="nominal")
-            for level in config.validation.credibility_levels:
-                pp.axvline(level, color="grey", lw=0.6, ls="--")
-            pp.set(
-                xlim=(0, 1),
-                ylim=(0, 1),
+            _coverage_panel(
+                panels["pp"],
+                nominal,
+                (hpd["low"][k], hpd["high"][k]),
+                (nominal, hpd["empirical"][k]),
+                levels,
+                top=1.0,
+                color="C1",
                 xlabel="nominal credibility",
                 ylabel="empirical coverage",
                 title=f"{name}: p–p",
@@ -695,6 +689,17 @@ def coverage_zz(
     )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title
     return fig
+
+
+def _coverage_panel(ax, x, band, empirical, levels, *, top, color, **labels) -> None:
+    """One panel of :func:`coverage_zz`: the 1 sigma ``band`` (low, high) on ``x``, the
+    ``empirical`` curve (x, y), the diagonal up to ``top`` and the credibility ``levels`` dashed."""
+    ax.fill_between(x, *band, color=color, alpha=0.3, lw=0)
+    ax.plot(*empirical, color=color, label="empirical (1σ band)")
+    ax.plot([0, top], [0, top], "k:", lw=1, label="nominal")
+    for level in levels:
+        ax.axvline(level, color="grey", lw=0.6, ls="--")
+    ax.set(xlim=(0, top), ylim=(0, top), **labels)
 
 
 def tarp(run: RunContext | RunTree, grid_point: int = 0, result: CoverageResult | None = None):
