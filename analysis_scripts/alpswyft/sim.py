@@ -294,9 +294,10 @@ class ALPSim:
             )
         parameters = self.table.parameters
         columns = {
-            name: values.numbers(name, value, "" if name in log_names else self.units[k])
+            name: values.numbers(
+                name, value, "" if name in log_names else self.units[self.names.index(name)]
+            )
             for name, value in params.items()
-            for k in [self.names.index(name)]
         }
         sizes = {len(v) for v in columns.values() if v.ndim == 1} | (
             {len(base)} if base.ndim == 2 else set()

@@ -262,7 +262,7 @@ def _draw_null(sim, top, bottom, kind, counts=None) -> None:
     """The null hypothesis: the simulator's, or ``counts`` (residual rows as the stores hold them)."""
     vectors = sim.null_params[None]
     if counts is not None:
-        counts = np.atleast_2d(sim.counts_of(sim.spectrum_rows("null", counts)))[:1]
+        counts = sim.counts_of(sim.spectrum_rows("null", counts))[:1]
     elif sim.alp:
         counts = sim.model.null_counts[None]
     else:

@@ -104,6 +104,11 @@ PEAK_MEMORY_ON_FAILURE = [
 ]
 
 
+def task_log(log_dir: Path, task_id: str) -> Path:
+    """The output file of a task: ``task_id`` its SLURM id (``123_4``, ``123``) or the pattern."""
+    return log_dir / f"slurm-{task_id}.out"
+
+
 def write_script(
     path: Path, resources: Resources, log_dir: Path, commands: list[str], array: str | None
 ) -> Path:
@@ -111,11 +116,7 @@ def write_script(
     log_dir.mkdir(parents=True, exist_ok=True)
     lines = ["#!/bin/bash"]
     lines += [f"#SBATCH {option}" for option in resources.directives()]
-    lines.append(
-        f"#SBATCH --output={log_dir}/slurm-%A_%a.out"
-        if array
-        else f"#SBATCH --output={log_dir}/slurm-%j.out"
-    )
+    lines.append(f"#SBATCH --output={task_log(log_dir, '%A_%a' if array else '%j')}")
     if array:
         lines.append(f"#SBATCH --array={array}")
     lines.append("set -euo pipefail")
@@ -251,14 +252,14 @@ def run_tasks(
             )
             final = wait(job_id, len(todo), poll)
             last = {todo[k]: final.get(k, ("UNKNOWN", "?")) for k in range(len(todo))}
-            # each task's SLURM id and output file (the job script's --output pattern)
             ids = {i: f"{job_id}_{k}" if len(todo) > 1 else job_id for k, i in enumerate(todo)}
-            logs = {i: job_dir / "logs" / f"slurm-{ids[i]}.out" for i in todo}
+            logs = {i: task_log(job_dir / "logs", ids[i]) for i in todo}
             failed = [i for i in todo if not is_done(i)]
+            texts = {i: _read(logs[i]) for i in failed}
             out_of_memory = {
-                i: memory_reached(ids[i], logs[i])
+                i: memory_reached(ids[i], texts[i])
                 for i in failed
-                if ran_out_of_memory(last[i][0], logs[i])
+                if ran_out_of_memory(last[i][0], texts[i])
             }
             if out_of_memory:
                 raise PipelineError(_out_of_memory(resources, out_of_memory, describe, logs))
@@ -301,21 +302,23 @@ def _read(path: Path) -> str:
         return ""
 
 
-def ran_out_of_memory(state: str, log: Path) -> bool:
+def ran_out_of_memory(state: str, log_text: str) -> bool:
     """Whether a task was killed for memory: OUT_OF_MEMORY (the cgroup's limit), or SLURM's memory
-    sampling (``JobAcctGatherParams=OverMemoryKill``), which ends it FAILED and says so in its log."""
-    if state == "OUT_OF_MEMORY":
-        return True
-    text = _read(log)
-    return "Exceeded job memory limit" in text or "oom-kill event" in text
+    sampling (``JobAcctGatherParams=OverMemoryKill``), which ends it FAILED and says so in its log
+    (``log_text``)."""
+    return (
+        state == "OUT_OF_MEMORY"
+        or "Exceeded job memory limit" in log_text
+        or "oom-kill event" in log_text
+    )
 
 
-def memory_reached(task_id: str, log: Path) -> int | None:
-    """The memory a task reached, in bytes: from SLURM's kill message (memory sampling), the job
-    script's cgroup line (:data:`PEAK_MEMORY_ON_FAILURE`), else sacct's MaxRSS (with accounting)."""
-    text = _read(log)
-    found = [int(n) for n in re.findall(r"exceeded memory limit \((\d+) >", text)]
-    found += [int(n) for n in re.findall(r"peak memory of this task: (\d+) bytes", text)]
+def memory_reached(task_id: str, log_text: str) -> int | None:
+    """The memory a task reached, in bytes: from SLURM's kill message in its log (memory sampling),
+    the job script's cgroup line (:data:`PEAK_MEMORY_ON_FAILURE`), else sacct's MaxRSS (with
+    accounting)."""
+    found = [int(n) for n in re.findall(r"exceeded memory limit \((\d+) >", log_text)]
+    found += [int(n) for n in re.findall(r"peak memory of this task: (\d+) bytes", log_text)]
     if found:
         return max(found)
     try:

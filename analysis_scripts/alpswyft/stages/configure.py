@@ -108,31 +108,29 @@ def configure(
             old_record.path = archived / old_record.path.name
         import_record(tree, old_record)
 
-    write_json(
-        tree.config,
-        {
-            "format": CONFIG_FORMAT,
-            "config_hash": config.hash,
-            "trial_hash": config.trial_hash,
-            "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "trial": trial,
-            "run_script": str(Path(run_script).resolve()),
-            "versions": library_versions(),
-            "warnings": warnings,
-            "parameters": [p.to_dict() for p in config.table.parameters],
-            "grid": config.grid,
-            "architecture": {"name": architecture.name, "sha256": architecture.sha256},
-            "model": {
-                "name": config.physics.model,
-                "description": model.description,
-                "sha256": model.sha256 or None,
-            },
-            "physics_from": str(physics.source) if physics is not None else None,
-            "overrides": command_line,
-            "imported_store": imported,
-            "variables": config.to_json_dict(),
+    provenance = {
+        "format": CONFIG_FORMAT,
+        "config_hash": config.hash,
+        "trial_hash": config.trial_hash,
+        "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "trial": trial,
+        "run_script": str(Path(run_script).resolve()),
+        "versions": library_versions(),
+        "warnings": warnings,
+        "parameters": [p.to_dict() for p in config.table.parameters],
+        "grid": config.grid,
+        "architecture": {"name": architecture.name, "sha256": architecture.sha256},
+        "model": {
+            "name": config.physics.model,
+            "description": model.description,
+            "sha256": model.sha256 or None,
         },
-    )
+        "physics_from": str(physics.source) if physics is not None else None,
+        "overrides": command_line,
+        "imported_store": imported,
+        "variables": config.to_json_dict(),
+    }
+    write_json(tree.config, provenance)  # the trial's marker: a kill from here on resumes it
     print(f"configuration written to {tree.config.name} (hash {config.hash})")
     # A resumed trial keeps its files (written atomically, so complete): with obs_seed=None a new
     # mock observation would not be the one the finished rounds were inferred on. A kept file
@@ -174,7 +172,6 @@ def configure(
             _check_kept(path, recorded.get(path.name), write, why_not)
         else:
             write()
-    provenance = read_json(tree.config)
     provenance["files"] = {path.name: npz_digest(path) for path, _, _ in kept}
     write_json(tree.config, provenance)
     return tree
