@@ -330,7 +330,7 @@ def plot_spectra(sim, exp, data, *, over, kind, residuals, null, pgg, ax, color,
         ("over", over, True, "crimson", "observation", 1.0),
     ]
     zeros_labelled = False
-    for name, rows, stored, color, label, alpha in cases:
+    for name, rows, stored, row_color, row_label, row_alpha in cases:
         if rows is None:
             continue
         rows = sim.spectrum_rows(name, rows)
@@ -338,16 +338,17 @@ def plot_spectra(sim, exp, data, *, over, kind, residuals, null, pgg, ax, color,
         counts = sim.counts_of(rows, observed=observed) if stored else rows
         floor = sim.config.physics.floor_obs if observed else sim.config.physics.floor_exp
         y = _values(sim, counts, kind, vectors, floor)
-        shade = float(np.clip(5.0 / len(rows), 0.05, 1.0)) if alpha is None else alpha
+        shade = float(np.clip(5.0 / len(rows), 0.05, 1.0)) if row_alpha is None else row_alpha
         what = "observations" if observed else "expected spectra"
-        text = label or f"{len(rows)} stored {what}"
+        text = row_label or f"{len(rows)} stored {what}"
         if not observed:
-            drawn = top.plot(sim.x, y.T, color=color or "0.4", lw=0.8, alpha=shade)
+            drawn = top.plot(sim.x, y.T, color=row_color or "0.4", lw=0.8, alpha=shade)
             drawn[0].set_label(text)
             continue
-        zero = sim.alp and kind == "counts" and (counts == 0)
-        shown = np.where(zero, np.nan, y) if sim.alp and kind == "counts" else y
-        drawn = top.plot(sim.x, shown.T, "o", ms=2.5, color=color or "k", alpha=shade)
+        # 0 counts would vanish on a log axis: drawn as upper limits instead
+        zero = (counts == 0) if sim.alp and kind == "counts" else np.zeros(np.shape(y), bool)
+        shown = np.where(zero, np.nan, y)
+        drawn = top.plot(sim.x, shown.T, "o", ms=2.5, color=row_color or "k", alpha=shade)
         drawn[0].set_label(text)
         if np.any(zero):  # 0 counts: Gehrels' 1-sigma upper limit, 1.84 counts
             bins = np.nonzero(zero)
